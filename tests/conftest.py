@@ -1,0 +1,37 @@
+"""Shared fixtures: paths to the real recordings and small signals with known beats."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SEED_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seed_recordings"
+RATE = 22050
+
+
+def pulse_train(beats: np.ndarray, n_samples: int, seed: int = 0) -> np.ndarray:
+    """Gaussian pressure pulses centred on ``beats`` plus a little bruit.
+
+    The running median of such a signal peaks at each beat centre, so these are
+    the cycle boundaries a correct cutter must find.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_samples)
+    pulse = np.zeros(n_samples)
+    for b in beats:
+        pulse += 0.4 * np.exp(-0.5 * ((t - b) / 1200.0) ** 2)
+    bruit = 0.02 * rng.standard_normal(n_samples)
+    return (pulse + bruit).astype(np.float32)
+
+
+@pytest.fixture
+def known_beats():
+    """A 10 s recording with beats 0.75 s apart, and the beat positions."""
+    beats = np.arange(8000, 10 * RATE - 8000, int(0.75 * RATE))
+    return pulse_train(beats, 10 * RATE), beats
+
+
+@pytest.fixture(scope="session")
+def seed_dir() -> Path:
+    assert SEED_DIR.is_dir(), f"the seed recordings must sit at {SEED_DIR}"
+    return SEED_DIR

@@ -1,0 +1,228 @@
+"""The four signal steps on signals whose answer is known."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from scipy.signal import medfilt
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+
+from vascular_sklearn import (
+    CycleBags,
+    LowpassFilter,
+    MeanSmoother,
+    PeakCycleCutter,
+    RecordingError,
+    Signals,
+    Spectrograms,
+    STFTSpectrogram,
+)
+from vascular_sklearn.lowpass import lowpass_biquad
+from vascular_sklearn.spectrogram import cycle_spectrogram
+
+from .conftest import RATE, pulse_train
+
+
+def _tone(freq: float, seconds: float = 1.0, rate: float = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def _direct_form_biquad(x, b, a):
+    """The textbook difference equation, one sample at a time, in float64."""
+    y = np.zeros(len(x))
+    for n in range(len(x)):
+        y[n] = b[0] * x[n] - a[1] * y[n - 1] - a[2] * y[n - 2] if n >= 2 else 0.0
+        if n >= 1:
+            y[n] += b[1] * x[n - 1]
+        if n >= 2:
+            y[n] += b[2] * x[n - 2]
+        elif n == 1:
+            y[n] = b[0] * x[1] + b[1] * x[0] - a[1] * y[0]
+        else:
+            y[n] = b[0] * x[0]
+    return y
+
+
+def test_biquad_matches_difference_equation():
+    x = np.random.default_rng(1).uniform(-0.5, 0.5, 3000).astype(np.float32)
+    w0 = 2 * np.pi * 1000 / RATE
+    alpha = np.sin(w0) / 2 / 0.707
+    b = np.array([(1 - np.cos(w0)) / 2, 1 - np.cos(w0), (1 - np.cos(w0)) / 2])
+    a = np.array([1 + alpha, -2 * np.cos(w0), 1 - alpha])
+    expected = _direct_form_biquad(x, b / a[0], a / a[0])
+    got = lowpass_biquad(x, RATE, 1000.0)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+def test_biquad_clamps_like_torchaudio():
+    loud = np.full(2000, 5.0, np.float32)
+    assert lowpass_biquad(loud, RATE).max() == 1.0
+
+
+@pytest.mark.parametrize("method", ["biquad", "butterworth"])
+def test_lowpass_passes_low_and_stops_high(method):
+    X = [_tone(100), _tone(10000)]
+    out = LowpassFilter(method=method).fit_transform(X)
+    assert isinstance(out, Signals) and out.sample_rate == RATE
+    low, high = (np.abs(x[4000:-4000]).max() for x in out.data)
+    assert low > 0.45 and high < 0.01
+
+
+def test_butterworth_is_zero_phase():
+    x = _tone(50, 2.0)
+    y = LowpassFilter(method="butterworth").fit_transform([x]).data[0]
+    lags = np.arange(-50, 51)
+    corr = [np.dot(x[5000:-5000], np.roll(y, k)[5000:-5000]) for k in lags]
+    assert lags[int(np.argmax(corr))] == 0
+
+
+def test_lowpass_resamples_other_rates_to_the_fitted_rate():
+    lp = LowpassFilter().fit(Signals.from_arrays([_tone(100)], RATE))
+    at_44k = Signals.from_arrays([_tone(100, rate=44100)], 44100)
+    out = lp.transform(at_44k)
+    assert out.sample_rate == RATE and len(out.data[0]) == RATE
+    # the 100 Hz tone must still be a 100 Hz tone at the fitted rate
+    spectrum = np.abs(np.fft.rfft(out.data[0][2000:-2000]))
+    freqs = np.fft.rfftfreq(len(out.data[0]) - 4000, 1 / RATE)
+    assert abs(freqs[spectrum.argmax()] - 100) < 2
+    lp.set_params(resample=False)
+    with pytest.raises(RecordingError, match="44100 Hz but the filter was fitted"):
+        lp.transform(at_44k)
+
+
+def test_lowpass_refuses_cutoff_above_nyquist():
+    with pytest.raises(ValueError, match="Nyquist"):
+        LowpassFilter(cutoff=12000).fit([_tone(100)])
+
+
+def test_smoother_keeps_signal_and_matches_medfilt():
+    x = np.random.default_rng(2).normal(size=5000).astype(np.float32)
+    sig = Signals.from_arrays([x], RATE)
+    out = MeanSmoother().fit_transform(sig)
+    assert out.data[0] is sig.data[0]
+    np.testing.assert_array_equal(out.reference[0], medfilt(x, 1001))
+
+
+def test_smoother_window_is_physical():
+    x = np.zeros(9000, np.float32)
+    x[4000:4010] = 1.0
+    at_22k = MeanSmoother(method="mean").fit_transform([x]).reference[0]
+    sig_44k = Signals.from_arrays([np.repeat(x, 2)], 2 * RATE)
+    at_44k = MeanSmoother(method="mean").fit_transform(sig_44k).reference[0]
+    # the same 45 ms window: 1001 samples at 22050 Hz, 2003 at 44100 Hz
+    assert np.count_nonzero(at_22k) == 1001 + 9
+    assert np.count_nonzero(at_44k) == 2003 + 19
+
+
+@pytest.mark.parametrize("method", ["median", "mean"])
+def test_cutter_finds_known_beats(known_beats, method):
+    x, beats = known_beats
+    pipe = make_pipeline(LowpassFilter(), MeanSmoother(method=method), PeakCycleCutter())
+    bags = pipe.fit_transform([x])
+    bounds = bags.bounds[0]
+    assert bounds.dtype == np.int64 and bounds.shape == (len(beats) - 1, 2)
+    # lowpass delay and the flat top of the median allow a few ms of error
+    np.testing.assert_allclose(bounds[:, 0], beats[:-1], atol=0.005 * RATE)
+    np.testing.assert_allclose(bounds[:, 1], beats[1:], atol=0.005 * RATE)
+    cycles = bags.cycles(0)
+    assert [len(c) for c in cycles] == list(np.diff(bounds, axis=1)[:, 0])
+
+
+def test_cutter_skips_long_gaps():
+    beats = np.array([5000, 20000, 35000, 80000, 95000])  # a 2 s pause
+    x = pulse_train(beats, 110000)
+    bags = PeakCycleCutter().fit_transform(MeanSmoother().fit_transform([x]))
+    starts = bags.bounds[0][:, 0]
+    assert len(starts) == 3 and not np.any((starts > 30000) & (starts < 60000))
+
+
+def test_cutter_ties_go_to_the_later_peak():
+    ref = np.zeros(30000, np.float32)
+    ref[[10000, 10100, 25000]] = 1.0  # two equal peaks closer than min_distance
+    bags = PeakCycleCutter().fit_transform([ref])
+    assert bags.bounds[0].tolist() == [[10100, 25000]]
+
+
+def test_bags_keep_one_item_per_recording_in_order(known_beats):
+    x, beats = known_beats
+    X = [x, x[: 4 * RATE], x[RATE:]]
+    chain = make_pipeline(LowpassFilter(), MeanSmoother(), PeakCycleCutter())
+    bags = chain.fit_transform(X)
+    assert len(bags) == 3 and bags.shape == (3,)
+    subset = bags[[2, 0]]
+    assert isinstance(subset, CycleBags)
+    np.testing.assert_array_equal(subset.bounds[0], bags.bounds[2])
+    np.testing.assert_array_equal(subset.bounds[1], bags.bounds[0])
+    spec = STFTSpectrogram().fit_transform(bags)
+    assert isinstance(spec, Spectrograms) and len(spec) == 3
+    assert spec.n_cycles.tolist() == bags.n_cycles.tolist()
+    again = spec[[2, 0]]
+    np.testing.assert_array_equal(again[0], spec[2])
+    np.testing.assert_array_equal(again[1], spec[0])
+
+
+def test_spectrogram_matches_torch_stft():
+    rng = np.random.default_rng(3)
+    cycle = np.cumsum(rng.normal(size=13000)).astype(np.float32) * 1e-3
+    image = cycle_spectrogram(cycle)
+    x = torch.from_numpy(cycle / (cycle.max() - cycle.min()))
+    ref = torch.stft(
+        x, 440, hop_length=220, window=torch.hann_window(440), center=True,
+        pad_mode="reflect", return_complex=True,
+    ).abs()[:40]
+    ref = torch.nn.functional.interpolate(ref[None, None], size=(40, 100))[0, 0]
+    err = np.abs(image - ref.numpy()).max() / ref.numpy().max()
+    assert image.shape == (40, 100) and err < 1e-5
+
+
+def test_spectrogram_options(known_beats):
+    x, _ = known_beats
+    bags = make_pipeline(MeanSmoother(), PeakCycleCutter()).fit_transform([x])
+    spec = STFTSpectrogram(max_frequency=500, n_frames=64, log=True).fit_transform(bags)
+    # 50.1 Hz bins: 0 to 500 Hz is 10 bins plus the 0 Hz bin
+    assert spec.images.shape[1:] == (1, 10, 64)
+    assert spec.images.min() < 0  # log magnitude
+    scaled = STFTSpectrogram().fit_transform(
+        make_pipeline(MeanSmoother(), PeakCycleCutter()).fit_transform([x * 0.01])
+    )
+    plain = STFTSpectrogram().fit_transform(bags)
+    np.testing.assert_allclose(scaled.images, plain.images, rtol=1e-4, atol=1e-6)
+
+
+def test_spectrogram_names_the_recording_with_a_silent_cycle():
+    sig = Signals.from_arrays([np.zeros(30000, np.float32)], RATE, names=["quiet.wav"])
+    bags = CycleBags(sig, bounds=np.array([np.array([[100, 12000]])], dtype=object))
+    with pytest.raises(RecordingError, match="quiet.wav, cycle 0.*constant"):
+        STFTSpectrogram().fit_transform(bags)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ([np.array([0.0, np.nan, 1.0])], "recording 0: 1 samples are NaN"),
+        ([np.zeros(0)], "recording 0: the recording is empty"),
+        ([np.zeros((2, 100))], "expected a 1-D signal"),
+        (np.zeros(100), "Reshape your data"),
+        ("file.wav", "X must be a sequence of recordings"),
+    ],
+)
+def test_bad_input_is_named(bad, message):
+    with pytest.raises(RecordingError, match=message):
+        LowpassFilter().fit(bad)
+
+
+@pytest.mark.parametrize(
+    "step", [LowpassFilter(cutoff=800), MeanSmoother(method="mean"), PeakCycleCutter()]
+)
+def test_steps_clone_and_pickle(step, known_beats):
+    x, _ = known_beats
+    fitted = clone(step).fit([x])
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert restored.get_params() == step.get_params()
+    a, b = fitted.transform([x]), restored.transform([x])
+    key = "bounds" if isinstance(a, CycleBags) else "data"
+    np.testing.assert_array_equal(getattr(a, key)[0], getattr(b, key)[0])

@@ -1,0 +1,154 @@
+"""Input validation and the per-recording loop shared by the signal steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .containers import Signals, object_array
+from .exceptions import RecordingError
+
+__all__ = ["SEED_SAMPLE_RATE", "check_recording", "to_samples", "SignalTransformer"]
+
+#: Sample rate of the seed recordings; parameters in seconds reproduce the original
+#: study's sample counts exactly at this rate.
+SEED_SAMPLE_RATE = 22050.0
+
+
+def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
+    """Convert a duration to a whole number of samples (at least 1).
+
+    Examples
+    --------
+    >>> to_samples(11000 / 22050, 22050), to_samples(1000 / 22050, 22050, odd=True)
+    (11000, 1001)
+    """
+    n = max(1, int(round(seconds * sample_rate)))
+    return n + 1 if odd and n % 2 == 0 else n
+
+
+def check_recording(x: Any, name: str) -> np.ndarray:
+    """Return recording ``x`` as a finite, non-empty 1-D float32 array.
+
+    Raises
+    ------
+    RecordingError
+        Naming the recording when it is not 1-D, empty, or holds NaN or inf.
+
+    Examples
+    --------
+    >>> check_recording([0.0, 0.5], "a.wav").dtype
+    dtype('float32')
+    """
+    try:
+        arr = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise RecordingError(f"{name}: not numeric audio samples ({err}).") from err
+    if arr.ndim != 1:
+        raise RecordingError(
+            f"{name}: expected a 1-D signal, got shape {arr.shape}; mix multi-channel "
+            "audio to mono first (load_recordings(channels='mean') does)."
+        )
+    if arr.size == 0:
+        raise RecordingError(f"{name}: the recording is empty.")
+    if not np.isfinite(arr).all():
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise RecordingError(
+            f"{name}: {bad} samples are NaN or infinite; repair or drop the recording."
+        )
+    return arr
+
+
+class SignalTransformer(TransformerMixin, BaseEstimator):
+    """Base of the steps that map each recording to one output.
+
+    ``fit`` and ``transform`` validate the input and loop over recordings; subclasses
+    implement ``_transform_signals``. Input is a :class:`Signals`, a sequence of 1-D
+    arrays, or a 2-D array with one recording per row. A 2-D array gives a 2-D
+    float32 array back, so these steps also work as plain tabular transformers.
+    """
+
+    #: Steps that can run on a 2-D (n_recordings, n_samples) array.
+    _accepts_2d = True
+
+    def _to_signals(self, X: Any, *, fit: bool) -> tuple[Signals, bool]:
+        """Validate ``X``; return it as Signals and whether it came as a 2-D array."""
+        rate = getattr(self, "sample_rate", None) or SEED_SAMPLE_RATE
+        if isinstance(X, Signals):
+            data = [check_recording(x, X.name(i)) for i, x in enumerate(X.data)]
+            ref = X.reference
+            return Signals(object_array(data), X.sample_rate, ref, X.names), False
+        if hasattr(X, "__array__") and not hasattr(X, "__len__"):
+            X = np.asarray(X)
+        if getattr(X, "ndim", None) == 2:  # arrays, and sparse input to refuse
+            # The 2-D form is tabular: transform checks the row length seen in fit.
+            # Recordings of other lengths go in as a list.
+            X = validate_data(self, X, dtype=[np.float32, np.float64], reset=fit)
+            return Signals.from_arrays(list(X.astype(np.float32)), rate), True
+        if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype != object:
+            raise RecordingError(
+                "X is one 1-D array. Reshape your data: pass a list of recordings "
+                "([x]) or x.reshape(1, -1) for a single recording."
+            )
+        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+            raise RecordingError(
+                "X must be a sequence of recordings (1-D arrays), a 2-D array with "
+                f"one recording per row, or a Signals; got {type(X).__name__}."
+            )
+        if len(X) == 0:
+            raise RecordingError("X holds no recordings.")
+        data = [check_recording(x, f"recording {i}") for i, x in enumerate(X)]
+        return Signals.from_arrays(data, rate), False
+
+    def fit(self, X: Any, y: Any = None) -> SignalTransformer:
+        """Check the input and remember its sample rate.
+
+        Parameters
+        ----------
+        X : Signals, sequence of 1-D arrays, or ndarray of shape (n_recordings, n)
+            Recordings.
+        y : ignored
+
+        Returns
+        -------
+        self : object
+        """
+        signals, _ = self._to_signals(X, fit=True)
+        self.sample_rate_ = signals.sample_rate
+        return self
+
+    def transform(self, X: Any) -> Any:
+        """Apply the step to every recording.
+
+        Parameters
+        ----------
+        X : Signals, sequence of 1-D arrays, or ndarray of shape (n_recordings, n)
+            Recordings.
+
+        Returns
+        -------
+        Xt : Signals or ndarray
+            One output per recording, in the input's order; a 2-D array when the
+            input was one.
+        """
+        check_is_fitted(self)
+        signals, two_d = self._to_signals(X, fit=False)
+        out = self._transform_signals(signals)
+        if two_d:
+            return self._as_2d(out)
+        return out
+
+    def _as_2d(self, out: Signals) -> np.ndarray:
+        return np.stack(list(out.data))
+
+    def _transform_signals(self, signals: Signals) -> Any:
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.two_d_array = self._accepts_2d
+        return tags

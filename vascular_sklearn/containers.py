@@ -1,0 +1,281 @@
+"""Containers that carry recordings through the pipeline, one item per recording.
+
+Every step of the pipeline takes and returns one item per recording, so ``X``, ``y``
+and ``groups`` never fall out of step. Signals carry their sample rate with them, so
+it is stated once. The containers expose ``shape`` and accept integer-array indexing,
+which is all :func:`sklearn.utils._safe_indexing` and ``cross_validate`` need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Signals", "CycleBags", "Spectrograms", "object_array"]
+
+
+def object_array(items: Sequence[Any]) -> np.ndarray:
+    """Return a 1-D object array holding ``items`` as they are.
+
+    ``np.asarray(list_of_equal_length_arrays, dtype=object)`` silently builds a
+    2-D array; filling an empty object array never does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> object_array([np.zeros(3), np.ones(3)]).shape
+    (2,)
+    """
+    out = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        out[i] = item
+    return out
+
+
+def _subset_index(index: Any, n: int) -> np.ndarray:
+    """Turn a slice, boolean mask or integer array into integer positions."""
+    if isinstance(index, slice):
+        return np.arange(n)[index]
+    index = np.asarray(index)
+    if index.dtype == bool:
+        if index.shape != (n,):
+            raise IndexError(f"boolean index of shape {index.shape} for {n} recordings")
+        return np.flatnonzero(index)
+    if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+        raise IndexError("index recordings with an int, a slice, an int array or a mask")
+    return index
+
+
+class _RecordingSequence:
+    """Shared behaviour: length, ``shape``, names, and indexing by recording."""
+
+    names: np.ndarray | None
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (len(self),)
+
+    def name(self, i: int) -> str:
+        """Human-readable name of recording ``i`` for messages."""
+        if self.names is not None:
+            return str(self.names[i])
+        return f"recording {i}"
+
+    def _take(self, positions: np.ndarray) -> _RecordingSequence:
+        raise NotImplementedError
+
+    def _item(self, i: int) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, (int, np.integer)):
+            return self._item(int(index))
+        return self._take(_subset_index(index, len(self)))
+
+    def __iter__(self):
+        return (self._item(i) for i in range(len(self)))
+
+
+def _take_names(names: np.ndarray | None, positions: np.ndarray) -> np.ndarray | None:
+    return None if names is None else names[positions]
+
+
+@dataclass(frozen=True, eq=False)
+class Signals(_RecordingSequence):
+    """Recordings (1-D float arrays of any lengths) with their sample rate.
+
+    Parameters
+    ----------
+    data : ndarray of object, shape (n_recordings,)
+        One 1-D float array per recording.
+    sample_rate : float
+        Samples per second, shared by all recordings.
+    reference : ndarray of object or None
+        Optional smoothed copy of each recording (set by
+        :class:`~vascular_sklearn.MeanSmoother`); peaks are found on it.
+    names : ndarray of str or None
+        Optional name per recording (file names), used in error messages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = Signals.from_arrays([np.zeros(5), np.ones(7)], sample_rate=22050)
+    >>> len(s), s[1].shape, len(s[[1]])
+    (2, (7,), 1)
+    """
+
+    data: np.ndarray
+    sample_rate: float
+    reference: np.ndarray | None = None
+    names: np.ndarray | None = None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: Sequence[np.ndarray],
+        sample_rate: float,
+        names: Sequence[str] | None = None,
+    ) -> Signals:
+        """Build from a sequence of 1-D arrays (or the rows of a 2-D array)."""
+        return cls(
+            data=object_array(list(arrays)),
+            sample_rate=float(sample_rate),
+            names=None if names is None else np.asarray(names, dtype=object),
+        )
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def _item(self, i: int) -> np.ndarray:
+        return self.data[i]
+
+    def _take(self, positions: np.ndarray) -> Signals:
+        ref = None if self.reference is None else self.reference[positions]
+        return replace(
+            self,
+            data=self.data[positions],
+            reference=ref,
+            names=_take_names(self.names, positions),
+        )
+
+    @property
+    def durations(self) -> np.ndarray:
+        """Length of each recording in seconds."""
+        return np.array([len(x) for x in self.data]) / self.sample_rate
+
+
+@dataclass(frozen=True, eq=False)
+class CycleBags(_RecordingSequence):
+    """Each recording as a bag of heart cycles, cut from its filtered signal.
+
+    Parameters
+    ----------
+    signals : Signals
+        The signals the cycles were cut from.
+    bounds : ndarray of object, shape (n_recordings,)
+        Per recording an int64 array of shape (n_cycles, 2): ``[start, stop)``
+        in samples of that recording.
+    n_peaks : ndarray of int, shape (n_recordings,)
+        Peaks found per recording (cycles kept are at most ``n_peaks - 1``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = Signals.from_arrays([np.arange(10.0)], sample_rate=10)
+    >>> bags = CycleBags(s, bounds=object_array([np.array([[2, 5], [5, 9]])]),
+    ...                  n_peaks=np.array([3]))
+    >>> [c.tolist() for c in bags.cycles(0)]
+    [[2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]
+    """
+
+    signals: Signals
+    bounds: np.ndarray
+    n_peaks: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    @property
+    def names(self) -> np.ndarray | None:  # type: ignore[override]
+        return self.signals.names
+
+    @property
+    def sample_rate(self) -> float:
+        return self.signals.sample_rate
+
+    @property
+    def n_cycles(self) -> np.ndarray:
+        """Number of cycles per recording."""
+        return np.array([len(b) for b in self.bounds], dtype=np.int64)
+
+    def cycles(self, i: int) -> list[np.ndarray]:
+        """The cycles of recording ``i`` as views into its signal."""
+        x = self.signals.data[i]
+        return [x[a:b] for a, b in self.bounds[i]]
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def _item(self, i: int) -> list[np.ndarray]:
+        return self.cycles(i)
+
+    def _take(self, positions: np.ndarray) -> CycleBags:
+        peaks = None if self.n_peaks is None else self.n_peaks[positions]
+        return CycleBags(self.signals._take(positions), self.bounds[positions], peaks)
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrograms(_RecordingSequence):
+    """All cycles' images in one contiguous array, with per-recording offsets.
+
+    Parameters
+    ----------
+    images : ndarray of float32, shape (n_cycles_total, 1, n_freqs, n_frames)
+        One image per cycle, recordings one after the other.
+    offsets : ndarray of int64, shape (n_recordings + 1,)
+        Recording ``i`` owns ``images[offsets[i]:offsets[i + 1]]``.
+    names : ndarray of str or None
+        Optional name per recording.
+    bounds : ndarray of object or None
+        The cycle bounds the images came from, kept for analysis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spec = Spectrograms(np.zeros((5, 1, 4, 3), np.float32), np.array([0, 2, 5]))
+    >>> len(spec), spec[1].shape, spec.recording_index.tolist()
+    (2, (3, 1, 4, 3), [0, 0, 1, 1, 1])
+    """
+
+    images: np.ndarray
+    offsets: np.ndarray
+    names: np.ndarray | None = None
+    bounds: np.ndarray | None = None
+
+    @classmethod
+    def from_bags(
+        cls,
+        bags: Sequence[np.ndarray],
+        names: Sequence[str] | None = None,
+    ) -> Spectrograms:
+        """Stack per-recording arrays of shape (n_cycles_i, ...) into one container."""
+        bags = [np.asarray(b) for b in bags]
+        counts = np.array([len(b) for b in bags], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        images = np.concatenate(bags) if bags else np.empty((0,))
+        return cls(images, offsets, None if names is None else np.asarray(names, object))
+
+    @property
+    def n_cycles(self) -> np.ndarray:
+        """Number of cycles per recording."""
+        return np.diff(self.offsets)
+
+    @property
+    def recording_index(self) -> np.ndarray:
+        """For every cycle, the position of its recording."""
+        return np.repeat(np.arange(len(self)), self.n_cycles)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def _item(self, i: int) -> np.ndarray:
+        return self.images[self.offsets[i] : self.offsets[i + 1]]
+
+    def _take(self, positions: np.ndarray) -> Spectrograms:
+        counts = self.n_cycles[positions]
+        starts = self.offsets[positions]
+        if len(positions):
+            rows = np.concatenate(
+                [np.arange(s, s + c) for s, c in zip(starts, counts, strict=True)]
+            ).astype(np.int64)
+        else:
+            rows = np.empty(0, np.int64)
+        return Spectrograms(
+            self.images[rows],
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            _take_names(self.names, positions),
+            None if self.bounds is None else self.bounds[positions],
+        )

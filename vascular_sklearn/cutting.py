@@ -1,0 +1,163 @@
+"""Cycle cutting: one peak per heartbeat, the signal cut from peak to peak."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from scipy.signal import find_peaks
+from sklearn.utils._param_validation import Interval
+
+from ._base import SEED_SAMPLE_RATE, SignalTransformer, to_samples
+from .containers import CycleBags, Signals, object_array
+
+__all__ = ["find_cycle_bounds", "PeakCycleCutter"]
+
+
+def find_cycle_bounds(
+    reference: np.ndarray,
+    min_distance: int,
+    max_gap: int,
+    threshold: float = 0.9,
+) -> tuple[np.ndarray, int]:
+    """Cycle boundaries between consecutive peaks of a smoothed signal.
+
+    Peaks are the local maxima of ``reference`` above
+    :math:`\\mu + k\\,\\sigma` (mean and standard deviation of ``reference``),
+    at least ``min_distance`` samples apart (:func:`scipy.signal.find_peaks`).
+    Each pair of consecutive peaks less than ``max_gap`` samples apart bounds
+    one cycle ``[start, stop)``; a longer gap means a missed beat or an artefact
+    and is skipped.
+
+    Parameters
+    ----------
+    reference : ndarray of shape (n_samples,)
+        The smoothed signal.
+    min_distance : int
+        Minimum spacing of peaks in samples.
+    max_gap : int
+        Consecutive peaks this far apart or farther do not make a cycle.
+    threshold : float, default=0.9
+        ``k`` in the height threshold, in standard deviations above the mean.
+
+    Returns
+    -------
+    bounds : ndarray of int64, shape (n_cycles, 2)
+    n_peaks : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ref = np.zeros(100, np.float32)
+    >>> ref[[10, 40, 90, 95]] = 1.0
+    >>> bounds, n_peaks = find_cycle_bounds(ref, min_distance=5, max_gap=40)
+    >>> bounds.tolist(), n_peaks  # the 50-sample gap is skipped
+    ([[10, 40], [90, 95]], 4)
+    """
+    ref = np.asarray(reference)
+    height = ref.mean() + threshold * ref.std()
+    peaks, _ = find_peaks(ref, height=height)
+    peaks = _select_by_distance(peaks.astype(np.int64), ref[peaks], min_distance)
+    keep = np.diff(peaks) < max_gap
+    bounds = np.column_stack([peaks[:-1][keep], peaks[1:][keep]])
+    return bounds.reshape(-1, 2), len(peaks)
+
+
+def _select_by_distance(
+    peaks: np.ndarray, heights: np.ndarray, distance: int
+) -> np.ndarray:
+    """Keep the highest peaks, dropping any closer than ``distance`` to a kept one.
+
+    The rule of ``find_peaks(distance=...)``, with ties between equal heights
+    (common on the flat tops of a running median) going to the later peak
+    every time. SciPy breaks them with an unstable sort whose result depends on
+    the CPU's SIMD sort; this keeps the cuts identical on every machine.
+    """
+    keep = np.ones(len(peaks), dtype=bool)
+    for j in np.argsort(heights, kind="stable")[::-1]:
+        if keep[j]:
+            near = np.abs(peaks - peaks[j]) < distance
+            near[j] = False
+            keep &= ~near
+    return peaks[keep]
+
+
+class PeakCycleCutter(SignalTransformer):
+    """Cut each recording into heart cycles: a bag of cycles per recording.
+
+    Peaks are found on the smoothed reference that
+    :class:`~vascular_sklearn.MeanSmoother` adds (on the signal itself when
+    there is none); the cycles are cut from the signal, peak to peak. The
+    output is a :class:`~vascular_sklearn.containers.CycleBags`: still one item
+    per recording, with the cycle boundaries of recording ``i`` in
+    ``output.bounds[i]`` (int64, shape (n_cycles, 2), ``[start, stop)``).
+
+    Parameters
+    ----------
+    threshold : float, default=0.9
+        Peaks must rise above mean + ``threshold`` standard deviations of the
+        reference.
+    min_distance : float, default=11000 / 22050
+        Minimum spacing of peaks in seconds (11000 samples at 22050 Hz, about
+        120 beats per minute at most).
+    max_gap : float, default=25000 / 22050
+        Consecutive peaks at least this many seconds apart do not make a cycle
+        (25000 samples at 22050 Hz).
+
+    Attributes
+    ----------
+    sample_rate_ : float
+        Rate of the training recordings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vascular_sklearn import PeakCycleCutter
+    >>> beats = np.zeros(22050 * 4, np.float32)
+    >>> beats[::16000] = 1.0
+    >>> bags = PeakCycleCutter().fit_transform([beats])
+    >>> bags.bounds[0].tolist()
+    [[16000, 32000], [32000, 48000], [48000, 64000], [64000, 80000]]
+    """
+
+    _accepts_2d = False
+    _parameter_constraints: dict = {
+        "threshold": [Real],
+        "min_distance": [Interval(Real, 0, None, closed="neither")],
+        "max_gap": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(
+        self,
+        threshold: float = 0.9,
+        min_distance: float = 11000 / SEED_SAMPLE_RATE,
+        max_gap: float = 25000 / SEED_SAMPLE_RATE,
+    ) -> None:
+        self.threshold = threshold
+        self.min_distance = min_distance
+        self.max_gap = max_gap
+
+    def fit(self, X, y=None) -> PeakCycleCutter:
+        """Check the input and remember its sample rate.
+
+        Parameters
+        ----------
+        X : Signals or sequence of 1-D arrays
+        y : ignored
+
+        Returns
+        -------
+        self : PeakCycleCutter
+        """
+        self._validate_params()
+        return super().fit(X, y)
+
+    def _transform_signals(self, signals: Signals) -> CycleBags:
+        rate = signals.sample_rate
+        distance = to_samples(self.min_distance, rate)
+        gap = to_samples(self.max_gap, rate)
+        refs = signals.data if signals.reference is None else signals.reference
+        found = [find_cycle_bounds(r, distance, gap, self.threshold) for r in refs]
+        bounds = object_array([b for b, _ in found])
+        n_peaks = np.array([n for _, n in found], dtype=np.int64)
+        return CycleBags(signals, bounds, n_peaks)

@@ -1,0 +1,264 @@
+"""Cycle spectrograms: the image each heart cycle becomes for the network."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import get_window
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import SEED_SAMPLE_RATE, to_samples
+from .containers import CycleBags, Spectrograms
+from .exceptions import RecordingError
+
+__all__ = ["stft_magnitude", "resize_nearest", "cycle_spectrogram", "STFTSpectrogram"]
+
+
+def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Magnitude STFT as ``torch.stft(center=True, pad_mode="reflect")``.
+
+    The signal is reflect-padded by ``n_fft // 2`` on both sides, cut into frames
+    ``hop`` apart, weighted by a periodic Hann window and Fourier transformed:
+    :math:`S[f, t] = |\\sum_n w[n]\\,x[tH + n]\\,e^{-2\\pi i f n / N}|`.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        Needs more than ``n_fft // 2`` samples.
+    n_fft : int
+    hop : int
+
+    Returns
+    -------
+    magnitude : ndarray of float64, shape (n_fft // 2 + 1, 1 + n_samples // hop)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stft_magnitude(np.ones(1000), n_fft=440, hop=220).shape
+    (221, 5)
+    """
+    pad = n_fft // 2
+    padded = np.pad(np.asarray(x, np.float64), pad, mode="reflect")
+    frames = sliding_window_view(padded, n_fft)[::hop]
+    window = get_window("hann", n_fft, fftbins=True)
+    return np.abs(np.fft.rfft(frames * window, axis=-1)).T
+
+
+def resize_nearest(image: np.ndarray, n_frames: int) -> np.ndarray:
+    """Resize the last axis to ``n_frames`` by nearest neighbour.
+
+    Source column ``floor(j * T / n_frames)`` with the scale in float32, as
+    ``torch.nn.functional.interpolate(mode="nearest")`` computes it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resize_nearest(np.arange(4.0)[None], 6).tolist()
+    [[0.0, 0.0, 1.0, 2.0, 2.0, 3.0]]
+    """
+    t = image.shape[-1]
+    scale = np.float32(t) / np.float32(n_frames)
+    src = np.floor(np.arange(n_frames, dtype=np.float32) * scale).astype(np.int64)
+    return image[..., np.minimum(src, t - 1)]
+
+
+def cycle_spectrogram(
+    cycle: np.ndarray,
+    n_fft: int = 440,
+    hop: int = 220,
+    n_freqs: int = 40,
+    n_frames: int = 100,
+    log: bool = False,
+) -> np.ndarray:
+    """The network's input image for one cycle (the original study's recipe).
+
+    The cycle is scaled by its range (``x / (max - min)``, so loudness does not
+    enter the image), its magnitude STFT (:func:`stft_magnitude`) keeps the
+    ``n_freqs`` lowest bins, and time is resized to ``n_frames`` columns
+    (:func:`resize_nearest`).
+
+    Parameters
+    ----------
+    cycle : ndarray of shape (n_samples,)
+    n_fft, hop : int, default=440, 220
+        STFT window and hop in samples.
+    n_freqs : int, default=40
+        Frequency bins kept, from 0 Hz up (bin spacing ``sample_rate / n_fft``).
+    n_frames : int, default=100
+        Output width.
+    log : bool, default=False
+        Return ``log(magnitude + 1e-6)`` instead of the magnitude.
+
+    Returns
+    -------
+    image : ndarray of float32, shape (n_freqs, n_frames)
+
+    Raises
+    ------
+    ValueError
+        If the cycle is constant or not longer than ``n_fft // 2`` samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.sin(np.arange(12000) * 2 * np.pi * 200 / 22050).astype(np.float32)
+    >>> img = cycle_spectrogram(x)
+    >>> img.shape, int(img.mean(axis=1).argmax())  # 200 Hz is bin 4 of 50 Hz bins
+    ((40, 100), 4)
+    """
+    x = np.asarray(cycle, dtype=np.float32)
+    if len(x) <= n_fft // 2:
+        raise ValueError(f"cycle of {len(x)} samples is too short for n_fft={n_fft}")
+    span = x.max() - x.min()
+    if not span > 0:
+        raise ValueError("cycle is constant (silent): nothing to scale")
+    mag = stft_magnitude(x / span, n_fft, hop)[:n_freqs]
+    if log:
+        mag = np.log(mag + 1e-6)
+    return resize_nearest(mag, n_frames).astype(np.float32)
+
+
+class STFTSpectrogram(TransformerMixin, BaseEstimator):
+    """Turn each recording's bag of cycles into a bag of spectrogram images.
+
+    Defaults reproduce the original study's input: per-cycle range scaling,
+    magnitude STFT with a 440-sample periodic Hann window and 220-sample hop at
+    22050 Hz (centred, reflect padding), the 40 lowest bins (0 to 1954 Hz), and
+    time resized to 100 frames by nearest neighbour.
+
+    Parameters
+    ----------
+    window : float, default=440 / 22050
+        STFT window length in seconds (440 samples at 22050 Hz).
+    hop : float, default=220 / 22050
+        STFT hop in seconds (220 samples at 22050 Hz).
+    n_freqs : int, default=40
+        Frequency bins kept (the image height). Ignored if ``max_frequency`` is set.
+    max_frequency : float or None, default=None
+        Keep the bins up to this frequency in Hz instead of ``n_freqs`` bins.
+    n_frames : int, default=100
+        Image width: each cycle's time axis is resized to it.
+    log : bool, default=False
+        Log magnitude instead of magnitude.
+
+    Attributes
+    ----------
+    sample_rate_ : float
+        Rate of the training recordings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vascular_sklearn import PeakCycleCutter, STFTSpectrogram
+    >>> rng = np.random.default_rng(0)
+    >>> x = 0.01 * rng.normal(size=22050 * 4).astype(np.float32)
+    >>> x[::16000] = 50.0
+    >>> bags = PeakCycleCutter().fit_transform([x])
+    >>> spec = STFTSpectrogram().fit_transform(bags)
+    >>> spec.images.shape, spec.offsets.tolist()
+    ((4, 1, 40, 100), [0, 4])
+    """
+
+    _parameter_constraints: dict = {
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "hop": [Interval(Real, 0, None, closed="neither")],
+        "n_freqs": [Interval(Integral, 1, None, closed="left")],
+        "max_frequency": [Interval(Real, 0, None, closed="neither"), None],
+        "n_frames": [Interval(Integral, 1, None, closed="left")],
+        "log": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        window: float = 440 / SEED_SAMPLE_RATE,
+        hop: float = 220 / SEED_SAMPLE_RATE,
+        n_freqs: int = 40,
+        max_frequency: float | None = None,
+        n_frames: int = 100,
+        log: bool = False,
+    ) -> None:
+        self.window = window
+        self.hop = hop
+        self.n_freqs = n_freqs
+        self.max_frequency = max_frequency
+        self.n_frames = n_frames
+        self.log = log
+
+    @staticmethod
+    def _check_bags(X) -> CycleBags:
+        if not isinstance(X, CycleBags):
+            raise TypeError(
+                "STFTSpectrogram takes the CycleBags that PeakCycleCutter returns, "
+                f"got {type(X).__name__}."
+            )
+        return X
+
+    def fit(self, X: CycleBags, y=None) -> STFTSpectrogram:
+        """Check the input and remember its sample rate.
+
+        Parameters
+        ----------
+        X : CycleBags
+        y : ignored
+
+        Returns
+        -------
+        self : STFTSpectrogram
+        """
+        self._validate_params()
+        self.sample_rate_ = self._check_bags(X).sample_rate
+        return self
+
+    def _sizes(self, rate: float) -> tuple[int, int, int]:
+        n_fft = to_samples(self.window, rate)
+        hop = to_samples(self.hop, rate)
+        if self.max_frequency is None:
+            n_freqs = self.n_freqs
+        else:
+            n_freqs = int(np.floor(self.max_frequency * n_fft / rate)) + 1
+        return n_fft, hop, min(n_freqs, n_fft // 2 + 1)
+
+    def transform(self, X: CycleBags) -> Spectrograms:
+        """Compute every cycle's image.
+
+        Parameters
+        ----------
+        X : CycleBags
+
+        Returns
+        -------
+        Xt : Spectrograms
+            All images as one float32 array (n_cycles, 1, n_freqs, n_frames) plus
+            per-recording offsets; one item per recording.
+        """
+        check_is_fitted(self)
+        bags = self._check_bags(X)
+        n_fft, hop, n_freqs = self._sizes(bags.sample_rate)
+        counts = bags.n_cycles
+        images = np.empty((counts.sum(), 1, n_freqs, self.n_frames), np.float32)
+        row = 0
+        for i in range(len(bags)):
+            for k, cycle in enumerate(bags.cycles(i)):
+                try:
+                    images[row, 0] = cycle_spectrogram(
+                        cycle, n_fft, hop, n_freqs, self.n_frames, self.log
+                    )
+                except ValueError as err:
+                    raise RecordingError(
+                        f"{bags.name(i)}, cycle {k} (samples {bags.bounds[i][k][0]} to "
+                        f"{bags.bounds[i][k][1]}): {err}."
+                    ) from err
+                row += 1
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return Spectrograms(images, offsets, bags.names, bags.bounds)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
