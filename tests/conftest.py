@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SEED_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seed_recordings"
+SEED_DIR = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seed_recordings"
+)
 RATE = 22050
 
 

@@ -26,7 +26,9 @@ def _checks(estimators):
 
 @pytest.mark.parametrize(
     ("estimator", "check"),
-    list(_checks([LowpassFilter(), LowpassFilter(method="butterworth"), MeanSmoother()])),
+    list(
+        _checks([LowpassFilter(), LowpassFilter(method="butterworth"), MeanSmoother()])
+    ),
 )
 def test_sklearn_compatible_filters(estimator, check):
     check(estimator)

@@ -121,7 +121,9 @@ def test_smoother_window_is_physical():
 @pytest.mark.parametrize("method", ["median", "mean"])
 def test_cutter_finds_known_beats(known_beats, method):
     x, beats = known_beats
-    pipe = make_pipeline(LowpassFilter(), MeanSmoother(method=method), PeakCycleCutter())
+    pipe = make_pipeline(
+        LowpassFilter(), MeanSmoother(method=method), PeakCycleCutter()
+    )
     bags = pipe.fit_transform([x])
     bounds = bags.bounds[0]
     assert bounds.dtype == np.int64 and bounds.shape == (len(beats) - 1, 2)
@@ -148,7 +150,7 @@ def test_cutter_ties_go_to_the_later_peak():
 
 
 def test_bags_keep_one_item_per_recording_in_order(known_beats):
-    x, beats = known_beats
+    x, _ = known_beats
     X = [x, x[: 4 * RATE], x[RATE:]]
     chain = make_pipeline(LowpassFilter(), MeanSmoother(), PeakCycleCutter())
     bags = chain.fit_transform(X)
@@ -171,8 +173,13 @@ def test_spectrogram_matches_torch_stft():
     image = cycle_spectrogram(cycle)
     x = torch.from_numpy(cycle / (cycle.max() - cycle.min()))
     ref = torch.stft(
-        x, 440, hop_length=220, window=torch.hann_window(440), center=True,
-        pad_mode="reflect", return_complex=True,
+        x,
+        440,
+        hop_length=220,
+        window=torch.hann_window(440),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
     ).abs()[:40]
     ref = torch.nn.functional.interpolate(ref[None, None], size=(40, 100))[0, 0]
     err = np.abs(image - ref.numpy()).max() / ref.numpy().max()
@@ -196,7 +203,7 @@ def test_spectrogram_options(known_beats):
 def test_spectrogram_names_the_recording_with_a_silent_cycle():
     sig = Signals.from_arrays([np.zeros(30000, np.float32)], RATE, names=["quiet.wav"])
     bags = CycleBags(sig, bounds=np.array([np.array([[100, 12000]])], dtype=object))
-    with pytest.raises(RecordingError, match="quiet.wav, cycle 0.*constant"):
+    with pytest.raises(RecordingError, match=r"quiet\.wav, cycle 0.*constant"):
         STFTSpectrogram().fit_transform(bags)
 
 

@@ -1,9 +1,18 @@
-"""vascular_sklearn: stenosis screening from vascular-access sound, scikit-learn style."""
+"""vascular_sklearn: stenosis screening from vascular-access sound, scikit-learn style.
+
+A recording goes through ``LowpassFilter -> MeanSmoother -> PeakCycleCutter ->
+STFTSpectrogram -> RecordingClassifier``; one sample is one recording from the
+first step to the last.
+"""
 
 from .containers import CycleBags, Signals, Spectrograms
 from .cutting import PeakCycleCutter
 from .exceptions import RecordingError
 from .lowpass import LowpassFilter
+from .metrics import clinical_scoring, sensitivity_score, specificity_score
+from .network import ResNetClassifier
+from .pipelines import make_seed_pipeline, make_stenosis_pipeline
+from .recording_classifier import RecordingClassifier
 from .smoothing import MeanSmoother
 from .spectrogram import STFTSpectrogram
 
@@ -14,9 +23,16 @@ __all__ = [
     "LowpassFilter",
     "MeanSmoother",
     "PeakCycleCutter",
+    "RecordingClassifier",
     "RecordingError",
+    "ResNetClassifier",
     "STFTSpectrogram",
     "Signals",
     "Spectrograms",
     "__version__",
+    "clinical_scoring",
+    "make_seed_pipeline",
+    "make_stenosis_pipeline",
+    "sensitivity_score",
+    "specificity_score",
 ]

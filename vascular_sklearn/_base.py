@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .containers import Signals, object_array
 from .exceptions import RecordingError
 
-__all__ = ["SEED_SAMPLE_RATE", "check_recording", "to_samples", "SignalTransformer"]
+__all__ = ["SEED_SAMPLE_RATE", "SignalTransformer", "check_recording", "to_samples"]
 
 #: Sample rate of the seed recordings; parameters in seconds reproduce the original
 #: study's sample counts exactly at this rate.
@@ -26,7 +26,7 @@ def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
     >>> to_samples(11000 / 22050, 22050), to_samples(1000 / 22050, 22050, odd=True)
     (11000, 1001)
     """
-    n = max(1, int(round(seconds * sample_rate)))
+    n = max(1, round(seconds * sample_rate))
     return n + 1 if odd and n % 2 == 0 else n
 
 

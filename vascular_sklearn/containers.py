@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Signals", "CycleBags", "Spectrograms", "object_array"]
+__all__ = ["CycleBags", "Signals", "Spectrograms", "object_array"]
 
 
 def object_array(items: Sequence[Any]) -> np.ndarray:
@@ -45,7 +45,9 @@ def _subset_index(index: Any, n: int) -> np.ndarray:
             raise IndexError(f"boolean index of shape {index.shape} for {n} recordings")
         return np.flatnonzero(index)
     if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
-        raise IndexError("index recordings with an int, a slice, an int array or a mask")
+        raise IndexError(
+            "index recordings with an int, a slice, an int array or a mask"
+        )
     return index
 
 
@@ -246,7 +248,9 @@ class Spectrograms(_RecordingSequence):
         counts = np.array([len(b) for b in bags], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(counts)])
         images = np.concatenate(bags) if bags else np.empty((0,))
-        return cls(images, offsets, None if names is None else np.asarray(names, object))
+        return cls(
+            images, offsets, None if names is None else np.asarray(names, object)
+        )
 
     @property
     def n_cycles(self) -> np.ndarray:

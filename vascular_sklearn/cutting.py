@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval
 from ._base import SEED_SAMPLE_RATE, SignalTransformer, to_samples
 from .containers import CycleBags, Signals, object_array
 
-__all__ = ["find_cycle_bounds", "PeakCycleCutter"]
+__all__ = ["PeakCycleCutter", "find_cycle_bounds"]
 
 
 def find_cycle_bounds(

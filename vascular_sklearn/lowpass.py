@@ -15,7 +15,7 @@ from ._base import SignalTransformer
 from .containers import Signals, object_array
 from .exceptions import RecordingError
 
-__all__ = ["lowpass_biquad", "lowpass_butterworth", "resample", "LowpassFilter"]
+__all__ = ["LowpassFilter", "lowpass_biquad", "lowpass_butterworth", "resample"]
 
 
 def lowpass_biquad(

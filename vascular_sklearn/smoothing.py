@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import SEED_SAMPLE_RATE, SignalTransformer, to_samples
 from .containers import Signals, object_array
 
-__all__ = ["smooth", "MeanSmoother"]
+__all__ = ["MeanSmoother", "smooth"]
 
 
 def smooth(

@@ -15,7 +15,7 @@ from ._base import SEED_SAMPLE_RATE, to_samples
 from .containers import CycleBags, Spectrograms
 from .exceptions import RecordingError
 
-__all__ = ["stft_magnitude", "resize_nearest", "cycle_spectrogram", "STFTSpectrogram"]
+__all__ = ["STFTSpectrogram", "cycle_spectrogram", "resize_nearest", "stft_magnitude"]
 
 
 def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:

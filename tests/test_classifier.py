@@ -1,0 +1,278 @@
+"""The network, the recording-level meta-estimator, and the full pipeline."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    cross_val_predict,
+    cross_validate,
+)
+from sklearn.pipeline import Pipeline
+from vascular_sklearn.datasets import make_recordings
+
+from vascular_sklearn import (
+    RecordingClassifier,
+    RecordingError,
+    ResNetClassifier,
+    Spectrograms,
+    make_seed_pipeline,
+    make_stenosis_pipeline,
+)
+from vascular_sklearn.metrics import clinical_scoring
+from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
+
+FAST = {
+    "arch": "resnet18",
+    "max_epochs": 1,
+    "batch_size": 16,
+    "device": "cpu",
+    "random_state": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_recordings(
+        n_patients=4, recordings_per_patient=2, duration=8.0, random_state=0
+    )
+
+
+@pytest.fixture(scope="module")
+def spectrograms(data):
+    return make_seed_pipeline()[:-1].fit_transform(data.recordings)
+
+
+def _fast_pipeline(**params):
+    pipe = make_stenosis_pipeline(**{k: v for k, v in FAST.items() if k != "arch"})
+    return pipe.set_params(classifier__estimator__arch="resnet18", **params)
+
+
+def test_network_is_the_original_resnet50():
+    net = CycleResNet("resnet50")
+    assert net.net.conv1.in_channels == 1 and net.net.conv1.kernel_size == (5, 5)
+    assert net.net.conv1.stride == (2, 2) and net.net.conv1.padding == (3, 3)
+    assert net.net.fc.out_features == 2
+    assert sum(p.numel() for p in net.parameters()) > 23_000_000  # ResNet50 size
+
+
+def test_resnet50_trains_and_loss_falls(spectrograms, data):
+    X = spectrograms.images
+    y = np.repeat(data.target, spectrograms.n_cycles)
+    clf = ResNetClassifier(
+        max_epochs=2, batch_size=32, lr=1e-3, device="cpu", random_state=0
+    ).fit(X, y)
+    losses = clf.net_.history[:, "train_loss"]
+    assert len(losses) == 2 and np.all(np.isfinite(losses))
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_same_seed_same_model(spectrograms, data):
+    X = spectrograms.images
+    y = np.repeat(data.target, spectrograms.n_cycles)
+    p1 = ResNetClassifier(**FAST).fit(X, y).predict_proba(X)
+    p2 = ResNetClassifier(**FAST).fit(X, y).predict_proba(X)
+    p3 = ResNetClassifier(**{**FAST, "random_state": 1}).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    assert not np.array_equal(p1, p3)
+
+
+def test_sampler_caps_cycles_per_group_and_redraws():
+    groups = np.repeat([0, 1, 2], [10, 3, 7])
+    sampler = _CapPerGroupSampler(groups, cap=4, seed=0)
+    first, second = list(sampler), list(sampler)
+    assert len(first) == len(sampler) == 4 + 3 + 4
+    assert np.bincount(groups[first]).tolist() == [4, 3, 4]
+    assert first != second and len(set(first)) == len(first)
+
+
+def test_early_stopping_holds_out_whole_groups(spectrograms, data):
+    X = spectrograms.images
+    y = np.repeat(data.target, spectrograms.n_cycles)
+    groups = spectrograms.recording_index
+    clf = ResNetClassifier(
+        **{**FAST, "max_epochs": 2}, early_stopping=1, validation_fraction=0.3
+    ).fit(X, y, groups=groups)
+    valid = clf.net_.train_split.keywords["dataset"]
+    n_valid = len(valid)
+    # the held-out cycles are exactly the cycles of some whole recordings
+    counts = spectrograms.n_cycles
+    subset_sums = {0}
+    for c in counts:
+        subset_sums |= {s + c for s in subset_sums}
+    assert 0 < n_valid < len(X) and n_valid in subset_sums
+    assert "valid_loss" in clf.net_.history[-1]
+
+
+def test_class_weight_balanced_reaches_the_loss(spectrograms, data):
+    X = spectrograms.images[:30]
+    y = np.array([0] * 24 + [1] * 6)
+    clf = ResNetClassifier(**FAST, class_weight="balanced").fit(X, y)
+    weight = clf.net_.criterion_.weight.numpy()
+    np.testing.assert_allclose(weight, [30 / 48, 30 / 12])
+
+
+def test_local_weights_file_is_loaded(tmp_path, spectrograms, data):
+    donor = CycleResNet("resnet18")
+    path = tmp_path / "weights.pt"
+    torch.save(donor.state_dict(), path)
+    clf = ResNetClassifier(
+        **{**FAST, "max_epochs": 1, "lr": 1e-12}, weights_path=str(path)
+    )
+    y = np.repeat(data.target, spectrograms.n_cycles)
+    clf.fit(spectrograms.images, y)
+    got = clf.net_.module_.net.layer1[0].conv1.weight
+    torch.testing.assert_close(got, donor.net.layer1[0].conv1.weight)
+
+
+def test_recording_classifier_with_logistic_regression(spectrograms, data):
+    clf = RecordingClassifier(LogisticRegression(max_iter=200))
+    clf.fit(spectrograms, data.target)
+    proba = clf.predict_proba(spectrograms)
+    assert proba.shape == (len(data.target), 2)
+    cycle_proba, rec = clf.predict_cycle_proba(spectrograms)
+    # the recording probability is the mean of its cycles' probabilities
+    for i in range(len(data.target)):
+        np.testing.assert_allclose(proba[i], cycle_proba[rec == i].mean(axis=0))
+    assert clf.predict(spectrograms).tolist() == clf.classes_[proba.argmax(1)].tolist()
+    votes = RecordingClassifier(LogisticRegression(max_iter=200), aggregate="vote").fit(
+        spectrograms, data.target
+    )
+    # a vote share is a whole number of cycles out of the recording's cycles
+    shares = votes.predict_proba(spectrograms)[:, 1] * spectrograms.n_cycles
+    np.testing.assert_allclose(shares, np.round(shares), atol=1e-9)
+
+
+def test_recording_without_cycles_is_named(spectrograms, data):
+    bags = list(spectrograms)
+    bags[3] = bags[3][:0]
+    empty = Spectrograms.from_bags(bags, names=[f"r{i}.wav" for i in range(len(bags))])
+    clf = RecordingClassifier(LogisticRegression(max_iter=200))
+    with pytest.raises(RecordingError, match=r"no heart cycle was found in r3\.wav"):
+        clf.fit(empty, data.target)
+    clf.fit(spectrograms, data.target)
+    with pytest.raises(RecordingError, match=r"r3\.wav"):
+        clf.predict_proba(empty)
+    clf.set_params(on_empty="prior")
+    with pytest.warns(UserWarning, match="r3.wav"):
+        proba = clf.predict_proba(empty)
+    np.testing.assert_allclose(proba[3], clf.class_prior_)
+
+
+def test_groups_reach_the_network_as_cycle_groups(spectrograms, data):
+    seen = {}
+
+    class Spy(LogisticRegression):
+        def fit(self, X, y, groups=None):
+            seen["groups"] = groups
+            return super().fit(X, y)
+
+    RecordingClassifier(Spy(max_iter=100)).fit(
+        spectrograms, data.target, groups=data.groups
+    )
+    assert (
+        seen["groups"].tolist()
+        == np.repeat(data.groups, spectrograms.n_cycles).tolist()
+    )
+
+
+def test_pipeline_fit_predict_clone_pickle(data):
+    pipe = _fast_pipeline().fit(data.recordings, data.target)
+    proba = pipe.predict_proba(data.recordings)
+    assert proba.shape == (len(data.target), 2)
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict_proba(data.recordings), proba)
+    fresh = clone(pipe)
+    assert not hasattr(fresh[-1], "estimator_")
+    assert fresh.get_params()["classifier__estimator__arch"] == "resnet18"
+
+
+def test_cross_validate_by_patient_with_clinical_scorers(data):
+    result = cross_validate(
+        _fast_pipeline(),
+        data.recordings,
+        data.target,
+        groups=data.groups,
+        cv=GroupKFold(2),
+        scoring=clinical_scoring(),
+        error_score="raise",
+    )
+    for key in ["test_sensitivity", "test_specificity", "test_roc_auc"]:
+        assert len(result[key]) == 2
+        assert np.all((result[key] >= 0) & (result[key] <= 1) | np.isnan(result[key]))
+
+
+def test_grid_search_over_signal_and_network_parameters(data):
+    pipe = make_seed_pipeline(max_epochs=1, device="cpu", random_state=0)
+    pipe.set_params(classifier__estimator=LogisticRegression(max_iter=100))
+    grid = GridSearchCV(
+        pipe,
+        {"lowpass__cutoff": [800.0, 1000.0], "classifier__estimator__C": [0.1, 1.0]},
+        cv=GroupKFold(2),
+        scoring="roc_auc",
+        error_score="raise",
+    ).fit(data.recordings, data.target, groups=data.groups)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_params_["lowpass__cutoff"] in (800.0, 1000.0)
+    net_grid = GridSearchCV(
+        _fast_pipeline(),
+        {"classifier__estimator__lr": [1e-3, 1e-4]},
+        cv=GroupKFold(2),
+        scoring="roc_auc",
+        error_score="raise",
+    ).fit(data.recordings, data.target, groups=data.groups)
+    assert net_grid.best_params_["classifier__estimator__lr"] in (1e-3, 1e-4)
+
+
+def test_pipeline_inside_calibration(data):
+    pipe = make_seed_pipeline()
+    pipe.set_params(classifier__estimator=LogisticRegression(max_iter=100))
+    calibrated = CalibratedClassifierCV(pipe, cv=GroupKFold(2), method="sigmoid")
+    calibrated.fit(data.recordings, data.target, groups=data.groups)
+    proba = calibrated.predict_proba(data.recordings)
+    assert proba.shape == (len(data.target), 2)
+    oof = cross_val_predict(
+        pipe,
+        data.recordings,
+        data.target,
+        groups=data.groups,
+        cv=GroupKFold(2),
+        method="predict_proba",
+    )
+    assert oof.shape == (len(data.target), 2)
+
+
+def test_shortcuts_set_the_network():
+    pipe = make_stenosis_pipeline(
+        max_epochs=3,
+        batch_size=8,
+        lr=1e-4,
+        device="cpu",
+        random_state=7,
+        cut__threshold=0.8,
+    )
+    net = pipe.named_steps["classifier"].estimator
+    assert (net.max_epochs, net.batch_size, net.lr, net.device, net.random_state) == (
+        3,
+        8,
+        1e-4,
+        "cpu",
+        7,
+    )
+    assert pipe.named_steps["cut"].threshold == 0.8
+    seed = make_seed_pipeline().named_steps["classifier"].estimator
+    assert (seed.max_epochs, seed.batch_size, seed.lr, seed.optimizer) == (
+        50,
+        80,
+        1e-3,
+        "adam",
+    )
+    assert isinstance(make_seed_pipeline(), Pipeline)

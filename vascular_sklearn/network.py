@@ -1,0 +1,427 @@
+"""The cycle-level network: torchvision's ResNet on one-channel spectrograms."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GroupShuffleSplit
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_random_state
+from torch import nn
+from torchvision import models
+
+__all__ = ["CycleResNet", "ResNetClassifier", "resolve_device"]
+
+_ARCHS = {
+    "resnet18": models.resnet18,
+    "resnet34": models.resnet34,
+    "resnet50": models.resnet50,
+}
+
+
+class CycleResNet(nn.Module):
+    """torchvision ResNet for 1-channel spectrograms with a ``n_classes`` head.
+
+    As in the original study, ``conv1`` becomes a 1-channel 5x5 convolution with
+    stride 2 and padding 3. Weights start random (``weights=None``: nothing is
+    downloaded); ``weights_path`` loads a local state dict, either of this module
+    or of a 3-channel torchvision ResNet, whose ``conv1`` kernels are summed over
+    RGB to fit one channel and whose ``fc`` is left out.
+
+    Parameters
+    ----------
+    arch : {"resnet18", "resnet34", "resnet50"}, default="resnet50"
+    n_classes : int, default=2
+    weights_path : str or None, default=None
+        Local ``.pt``/``.pth`` state dict, read with ``weights_only=True``.
+    keep_maxpool : bool, default=True
+        ``False`` replaces the stem's max-pool by identity: more resolution in
+        the last stage for small inputs, at about 4x the compute.
+    autocast : bool, default=False
+        Run the forward pass under bfloat16 autocast (CPU or CUDA).
+    channels_last : bool, default=False
+        Use the channels-last memory format.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = CycleResNet("resnet18")
+    >>> net(torch.zeros(2, 1, 40, 100)).shape
+    torch.Size([2, 2])
+    """
+
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        n_classes: int = 2,
+        weights_path: str | None = None,
+        keep_maxpool: bool = True,
+        autocast: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        net = _ARCHS[arch](weights=None)
+        own_conv1 = None if weights_path is None else _load_backbone(net, weights_path)
+        net.conv1 = _one_channel_conv(net.conv1)
+        if own_conv1 is not None:
+            net.conv1.weight.data.copy_(own_conv1)
+        net.fc = nn.Linear(net.fc.in_features, n_classes)
+        if not keep_maxpool:
+            net.maxpool = nn.Identity()
+        self.net = net
+        self.autocast = autocast
+        self.channels_last = channels_last
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor, **_fit_params: Any) -> torch.Tensor:
+        # skorch hands every fit parameter to forward as well; they are not inputs.
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.autocast):
+            logits = self.net(x)
+        return logits.float()
+
+
+def _one_channel_conv(rgb: nn.Conv2d) -> nn.Conv2d:
+    """The original's 5x5 stride-2 conv; from pretrained RGB kernels if given."""
+    conv = nn.Conv2d(
+        1, rgb.out_channels, kernel_size=5, stride=2, padding=3, bias=False
+    )
+    if getattr(rgb, "_pretrained", False):
+        with torch.no_grad():
+            summed = rgb.weight.sum(dim=1, keepdim=True)  # (out, 1, 7, 7)
+            conv.weight.copy_(summed[:, :, 1:-1, 1:-1])
+    return conv
+
+
+def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
+    """Load all but the head; return a 1-channel ``conv1`` kernel to reuse, if any."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"weights file not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k.removeprefix("net."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    own_conv1 = None
+    if state.get("conv1.weight") is not None and state["conv1.weight"].shape[1] != 3:
+        own_conv1 = state.pop("conv1.weight")
+    else:
+        net.conv1._pretrained = True
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {"fc.weight", "fc.bias", "conv1.weight"}:
+        raise ValueError(
+            f"{path} does not hold weights for this architecture "
+            f"(unexpected: {unexpected[:3]}, missing: {missing[:3]})"
+        )
+    return own_conv1
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class _CapPerGroupSampler(torch.utils.data.Sampler):
+    """Each epoch, a fresh random draw of at most ``cap`` items per group."""
+
+    def __init__(self, groups: np.ndarray, cap: int, seed: int) -> None:
+        self.groups = groups
+        self.cap = cap
+        self.rng = np.random.default_rng(seed)
+        _, self.counts = np.unique(groups, return_counts=True)
+
+    def __len__(self) -> int:
+        return int(np.minimum(self.counts, self.cap).sum())
+
+    def __iter__(self) -> Iterator[int]:
+        order = self.rng.permutation(len(self.groups))
+        # stable sort by group of a random permutation = random order within group
+        by_group = order[np.argsort(self.groups[order], kind="stable")]
+        starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        rank = np.arange(len(by_group)) - np.repeat(starts, self.counts)
+        chosen = by_group[rank < self.cap]
+        return iter(self.rng.permutation(chosen).tolist())
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class ResNetClassifier(ClassifierMixin, BaseEstimator):
+    """A skorch ``NeuralNetClassifier`` around :class:`CycleResNet`, sklearn style.
+
+    Trains on single-cycle spectrograms of shape (n, 1, F, T) with
+    cross-entropy on logits. The skorch net is built in ``fit`` and kept as
+    ``net_`` (its ``history`` shows the losses).
+
+    Parameters
+    ----------
+    arch : {"resnet18", "resnet34", "resnet50"}, default="resnet50"
+    max_epochs : int, default=10
+    lr : float, default=1e-3
+    batch_size : int, default=80
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+    weight_decay : float, default=0.0
+    device : str, default="auto"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``..., or ``"auto"`` (CUDA if available).
+    class_weight : {"balanced"} or None, default=None
+        Weigh the loss by inverse class frequency.
+    early_stopping : int or None, default=None
+        Patience in epochs. Holds out ``validation_fraction`` of the groups passed
+        to ``fit`` (patients or recordings: never cycles of one group on both
+        sides) and keeps the weights of the best validation loss.
+    validation_fraction : float, default=0.2
+    max_cycles_per_group : int or None, default=None
+        Each epoch, train on a fresh random draw of at most this many cycles of
+        each group (recording); cycles of one recording are near-duplicates.
+    keep_maxpool, autocast, channels_last : bool
+        See :class:`CycleResNet`.
+    weights_path : str or None, default=None
+        Local initial weights (see :class:`CycleResNet`).
+    torch_threads : int or None, default=None
+        Threads torch uses during fit and predict (restored afterwards); ``None``
+        leaves torch's setting alone.
+    random_state : int, RandomState or None, default=None
+        Seeds torch, the validation split and the sampling: same seed, same model
+        on CPU.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    net_ : skorch.NeuralNetClassifier
+    device_ : str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    >>> clf = ResNetClassifier("resnet18", max_epochs=1, batch_size=4,
+    ...                        device="cpu", random_state=0)
+    >>> clf.fit(X, np.array([0, 1] * 4)).predict_proba(X).shape
+    (8, 2)
+    """
+
+    _parameter_constraints: dict = {
+        "arch": [StrOptions(set(_ARCHS))],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "device": [str],
+        "class_weight": [StrOptions({"balanced"}), None],
+        "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "max_cycles_per_group": [Interval(Integral, 1, None, closed="left"), None],
+        "keep_maxpool": ["boolean"],
+        "autocast": ["boolean"],
+        "channels_last": ["boolean"],
+        "weights_path": [str, os.PathLike, None],
+        "torch_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        max_epochs: int = 10,
+        lr: float = 1e-3,
+        batch_size: int = 80,
+        optimizer: str = "adam",
+        weight_decay: float = 0.0,
+        device: str = "auto",
+        class_weight: str | None = None,
+        early_stopping: int | None = None,
+        validation_fraction: float = 0.2,
+        max_cycles_per_group: int | None = None,
+        keep_maxpool: bool = True,
+        autocast: bool = False,
+        channels_last: bool = False,
+        weights_path: str | None = None,
+        torch_threads: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.arch = arch
+        self.max_epochs = max_epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.device = device
+        self.class_weight = class_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.max_cycles_per_group = max_cycles_per_group
+        self.keep_maxpool = keep_maxpool
+        self.autocast = autocast
+        self.channels_last = channels_last
+        self.weights_path = weights_path
+        self.torch_threads = torch_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @staticmethod
+    def _check_images(X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim == 3:
+            X = X[:, None]
+        if X.ndim != 4 or X.shape[1] != 1:
+            raise ValueError(
+                "expected spectrograms of shape (n, 1, F, T) or (n, F, T), "
+                f"got {X.shape}"
+            )
+        if not np.isfinite(X).all():
+            raise ValueError("spectrograms hold NaN or infinite values")
+        return X
+
+    def fit(self, X, y, groups=None) -> ResNetClassifier:
+        """Train the network on cycles.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cycles, 1, F, T)
+        y : array-like of shape (n_cycles,)
+        groups : array-like of shape (n_cycles,) or None
+            Recording (or patient) of each cycle; used by ``early_stopping`` and
+            ``max_cycles_per_group``. Without it every cycle is its own group.
+
+        Returns
+        -------
+        self : ResNetClassifier
+        """
+        from skorch import NeuralNetClassifier
+        from skorch.callbacks import EarlyStopping
+        from skorch.dataset import Dataset
+        from skorch.helper import predefined_split
+
+        self._validate_params()
+        X = self._check_images(X)
+        y = np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"X has {len(X)} cycles but y has {len(y)} labels")
+        check_classification_targets(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"training needs two classes; all {len(y)} cycles are "
+                f"{self.classes_[0]!r}"
+            )
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        torch.manual_seed(seed)
+        self.device_ = resolve_device(self.device)
+
+        train = np.arange(len(y))
+        callbacks, train_split = [], None
+        if self.early_stopping is not None:
+            splitter = GroupShuffleSplit(
+                1, test_size=self.validation_fraction, random_state=seed
+            )
+            train, valid = next(splitter.split(X, y_enc, groups))
+            train_split = predefined_split(Dataset(X[valid], y_enc[valid]))
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(patience=self.early_stopping, load_best=True),
+                )
+            )
+        iterator = {"iterator_train__shuffle": True}
+        n_per_epoch = len(train)
+        if self.max_cycles_per_group is not None:
+            sampler = _CapPerGroupSampler(
+                groups[train], self.max_cycles_per_group, seed
+            )
+            iterator = {
+                "iterator_train__sampler": sampler,
+                "iterator_train__shuffle": False,
+            }
+            n_per_epoch = len(sampler)
+        # BatchNorm cannot train on a last batch of one cycle
+        iterator["iterator_train__drop_last"] = n_per_epoch % self.batch_size == 1
+        iterator["iterator_train__generator"] = torch.Generator().manual_seed(seed)
+
+        weight = None
+        if self.class_weight == "balanced":
+            w = compute_class_weight(
+                "balanced", classes=np.arange(len(self.classes_)), y=y_enc[train]
+            )
+            weight = torch.as_tensor(w, dtype=torch.float32)
+        optimizers = {
+            "adam": torch.optim.Adam,
+            "adamw": torch.optim.AdamW,
+            "sgd": torch.optim.SGD,
+        }
+        self.net_ = NeuralNetClassifier(
+            CycleResNet,
+            module__arch=self.arch,
+            module__n_classes=len(self.classes_),
+            module__weights_path=None
+            if self.weights_path is None
+            else os.fspath(self.weights_path),
+            module__keep_maxpool=self.keep_maxpool,
+            module__autocast=self.autocast,
+            module__channels_last=self.channels_last,
+            criterion=nn.CrossEntropyLoss,
+            criterion__weight=weight,
+            optimizer=optimizers[self.optimizer],
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            device=self.device_,
+            train_split=train_split,
+            callbacks=callbacks,
+            classes=np.arange(len(self.classes_)),
+            verbose=self.verbose,
+            **iterator,
+        )
+        with _torch_threads(self.torch_threads):
+            self.net_.fit(X[train], y_enc[train].astype(np.int64))
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities per cycle, shape (n_cycles, n_classes)."""
+        check_is_fitted(self)
+        X = self._check_images(X)
+        with _torch_threads(self.torch_threads), torch.inference_mode():
+            return self.net_.predict_proba(X).astype(np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class per cycle."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = False
+        return tags

@@ -1,0 +1,235 @@
+"""Train on cycles, decide per recording."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+
+from .containers import Spectrograms
+from .exceptions import RecordingError
+
+__all__ = ["RecordingClassifier"]
+
+
+def _as_bags(X: Any) -> Spectrograms:
+    if isinstance(X, Spectrograms):
+        return X
+    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        raise TypeError(
+            "X must be the Spectrograms that STFTSpectrogram returns, or a sequence "
+            f"of per-recording arrays of shape (n_cycles, ...); got {type(X).__name__}"
+        )
+    return Spectrograms.from_bags(list(X))
+
+
+class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Fit a cycle-level classifier; answer once per recording.
+
+    ``fit`` repeats each recording's label over its cycles and trains
+    ``estimator`` on the cycles, passing the recording (or, when given, the
+    patient) of each cycle as ``groups`` if ``estimator.fit`` accepts it, so that
+    its internal validation split never divides a recording.
+    ``predict_proba`` aggregates the cycles' probabilities per recording.
+
+    Parameters
+    ----------
+    estimator : classifier or None, default=None
+        Cycle-level classifier with ``predict_proba``. ``None`` means
+        :class:`~vascular_sklearn.network.ResNetClassifier` with its defaults.
+        Any scikit-learn classifier works on the flattened images.
+    aggregate : {"mean", "median", "vote"}, default="mean"
+        How cycle probabilities become a recording's probability: their mean,
+        their median, or the fraction of cycles voting for each class.
+    flatten : bool or "auto", default="auto"
+        Give ``estimator`` 2-D input (n_cycles, n_features). ``"auto"`` flattens
+        for any estimator that does not declare image input (only our network
+        does).
+    on_empty : {"error", "prior"}, default="error"
+        A recording without any cycle raises :class:`RecordingError` naming it
+        (``"error"``), or gets the training class frequencies with a warning
+        (``"prior"``: an explicit "don't know", never a confident answer).
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted cycle-level classifier.
+    classes_ : ndarray
+    class_prior_ : ndarray
+        Fraction of training recordings per class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> bags = [rng.normal(loc=k % 2, size=(5, 3)) for k in range(6)]
+    >>> clf = RecordingClassifier(LogisticRegression()).fit(bags, [0, 1] * 3)
+    >>> clf.predict(bags).tolist()
+    [0, 1, 0, 1, 0, 1]
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"]), None],
+        "aggregate": [StrOptions({"mean", "median", "vote"})],
+        "flatten": ["boolean", StrOptions({"auto"})],
+        "on_empty": [StrOptions({"error", "prior"})],
+    }
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        aggregate: str = "mean",
+        flatten: bool | str = "auto",
+        on_empty: str = "error",
+    ) -> None:
+        self.estimator = estimator
+        self.aggregate = aggregate
+        self.flatten = flatten
+        self.on_empty = on_empty
+
+    def _make_estimator(self):
+        if self.estimator is None:
+            from .network import ResNetClassifier
+
+            return ResNetClassifier()
+        return clone(self.estimator)
+
+    def _cycles(self, bags: Spectrograms, estimator) -> np.ndarray:
+        images = bags.images
+        flatten = self.flatten
+        if flatten == "auto":
+            tags = estimator.__sklearn_tags__()
+            flatten = tags.input_tags.two_d_array
+        return images.reshape(len(images), -1) if flatten else images
+
+    def _empty(self, bags: Spectrograms) -> np.ndarray:
+        empty = np.flatnonzero(bags.n_cycles == 0)
+        if len(empty) and self.on_empty == "error":
+            names = ", ".join(bags.name(i) for i in empty[:5])
+            more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+            raise RecordingError(
+                f"no heart cycle was found in {names}{more}. Check the recording "
+                "(too short, silent, or no beat above the threshold), lower "
+                "PeakCycleCutter(threshold=...), or use on_empty='prior' to get the "
+                "class prior for such recordings."
+            )
+        return empty
+
+    def fit(self, X, y, groups=None) -> RecordingClassifier:
+        """Train the cycle-level classifier on every cycle of every recording.
+
+        Parameters
+        ----------
+        X : Spectrograms or sequence of arrays of shape (n_cycles_i, ...)
+            One bag of cycles per recording.
+        y : array-like of shape (n_recordings,)
+            One label per recording.
+        groups : array-like of shape (n_recordings,) or None
+            Patient of each recording, for the estimator's internal validation
+            split; without it, recordings are the groups.
+
+        Returns
+        -------
+        self : RecordingClassifier
+        """
+        self._validate_params()
+        bags = _as_bags(X)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(bags):
+            raise ValueError(
+                f"X holds {len(bags)} recordings but y has shape {y.shape}: give one "
+                "label per recording"
+            )
+        check_classification_targets(y)
+        if groups is not None and len(groups) != len(bags):
+            raise ValueError(
+                f"X holds {len(bags)} recordings but groups has {len(groups)} entries"
+            )
+        empty = self._empty(bags)
+        if len(empty) == len(bags):
+            raise RecordingError("no recording has a heart cycle to train on")
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.class_prior_ = counts / counts.sum()
+        estimator = self._make_estimator()
+        n = bags.n_cycles
+        cycle_groups = np.repeat(
+            np.arange(len(bags)) if groups is None else np.asarray(groups), n
+        )
+        kwargs = (
+            {"groups": cycle_groups} if has_fit_parameter(estimator, "groups") else {}
+        )
+        estimator.fit(self._cycles(bags, estimator), np.repeat(y, n), **kwargs)
+        self.estimator_ = estimator
+        if not np.array_equal(estimator.classes_, self.classes_):
+            raise ValueError(
+                "every class must have cycles to train on; classes with cycles: "
+                f"{estimator.classes_.tolist()}, classes in y: {self.classes_.tolist()}"
+            )
+        return self
+
+    def predict_cycle_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Per-cycle probabilities, for analysis.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_cycles, n_classes)
+        recording_index : ndarray of shape (n_cycles,)
+            The recording (position in ``X``) of every cycle.
+        """
+        check_is_fitted(self)
+        bags = _as_bags(X)
+        if len(bags.images) == 0:
+            return np.empty((0, len(self.classes_))), np.empty(0, np.int64)
+        proba = self.estimator_.predict_proba(self._cycles(bags, self.estimator_))
+        return proba, bags.recording_index
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probability of each class per recording, shape (n_recordings, n_classes)."""
+        check_is_fitted(self)
+        bags = _as_bags(X)
+        empty = self._empty(bags)
+        proba, _ = self.predict_cycle_proba(bags)
+        if self.aggregate == "vote":
+            proba = np.eye(len(self.classes_))[proba.argmax(axis=1)]
+        out = np.empty((len(bags), len(self.classes_)))
+        bounds = zip(bags.offsets[:-1], bags.offsets[1:], strict=True)
+        for i, (a, b) in enumerate(bounds):
+            if a == b:
+                out[i] = self.class_prior_
+            elif self.aggregate == "median":
+                out[i] = np.median(proba[a:b], axis=0)
+            else:
+                out[i] = proba[a:b].mean(axis=0)
+        if self.aggregate == "median":
+            out /= out.sum(axis=1, keepdims=True)
+        if len(empty):
+            names = ", ".join(bags.name(i) for i in empty)
+            warnings.warn(
+                f"no heart cycle in {names}: returned the class prior",
+                UserWarning,
+                stacklevel=2,
+            )
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class per recording."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of the positive class (binary problems only)."""
+        proba = self.predict_proba(X)
+        if proba.shape[1] != 2:
+            raise AttributeError("decision_function is defined for two classes only")
+        p = np.clip(proba[:, 1], 1e-12, 1 - 1e-12)
+        return np.log(p / (1 - p))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
