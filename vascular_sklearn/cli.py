@@ -71,7 +71,7 @@ def _pipeline_for(args: argparse.Namespace):
     params = {"random_state": args.seed, "device": args.device}
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
-    return make(**params)
+    return make(**params).set_params(classifier__estimator__arch=args.arch)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -162,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
             help="the original study's settings (50 epochs: slow)",
         )
         p.add_argument("--max-epochs", type=int)
+        p.add_argument("--arch", default="resnet50",
+                       choices=["resnet18", "resnet34", "resnet50"])
         if name == "evaluate":
             p.add_argument("--folds", type=int, default=5)
             p.add_argument(

@@ -76,6 +76,9 @@ class _RecordingSequence:
         raise NotImplementedError
 
     def __getitem__(self, index: Any) -> Any:
+        # sklearn's _safe_indexing asks for X[indices, ...]
+        if isinstance(index, tuple) and index[1:] == (Ellipsis,) * (len(index) - 1):
+            index = index[0]
         if isinstance(index, (int, np.integer)):
             return self._item(int(index))
         return self._take(_subset_index(index, len(self)))
