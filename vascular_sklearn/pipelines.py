@@ -77,9 +77,9 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     """The recommended pipeline: the seed chain with a faster, steadier network.
 
     Same steps and names as :func:`make_seed_pipeline`; the network trains on at
-    most 16 cycles per recording per epoch (cycles of one recording are
-    near-duplicates), for 8 epochs, with balanced class weights, so that it
-    runs in minutes on a CPU.
+    most 8 cycles per recording per epoch (cycles of one recording are
+    near-duplicates), for 5 epochs, with balanced class weights and the
+    channels-last memory format, so that it trains in seconds per fold on a CPU.
 
     Parameters
     ----------
@@ -95,7 +95,7 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     --------
     >>> pipe = make_stenosis_pipeline(device="cpu", random_state=0)
     >>> pipe.named_steps["classifier"].estimator.max_cycles_per_group
-    16
+    8
     """
     steps = [
         ("lowpass", LowpassFilter()),
@@ -107,8 +107,9 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         "arch": "resnet50",
         "lr": 1e-3,
         "batch_size": 32,
-        "max_epochs": 8,
+        "max_epochs": 5,
         "class_weight": "balanced",
-        "max_cycles_per_group": 16,
+        "max_cycles_per_group": 8,
+        "channels_last": True,
     }
     return _build(steps, network, dict(params), memory)
