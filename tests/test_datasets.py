@@ -1,0 +1,155 @@
+"""Reading recordings from disk, and the synthetic data set."""
+
+import wave
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from vascular_sklearn import RecordingError, make_seed_pipeline
+from vascular_sklearn.datasets import load_recordings, make_recordings, read_recording
+
+RATE = 22050
+
+
+@pytest.fixture(scope="module")
+def seed_data(seed_dir):
+    return load_recordings(seed_dir)
+
+
+def test_seed_folder_layout(seed_data, seed_dir):
+    assert len(seed_data.recordings) == 49 and seed_data.sample_rate == RATE
+    assert len(np.unique(seed_data.groups)) == 12
+    assert seed_data.target.sum() == 14
+    name = "abnormal/10_7_before(1)(stenosis).WAV"
+    i = list(seed_data.recordings.names).index(name)
+    assert seed_data.groups[i] == "10" and seed_data.target[i] == 1
+    with wave.open(str(seed_dir / name)) as w:
+        raw = np.frombuffer(w.readframes(1000), dtype="<i2")
+    np.testing.assert_array_equal(seed_data.recordings[i][:1000], raw / 32768)
+
+
+@pytest.mark.parametrize(
+    ("subtype", "fmt", "tolerance"),
+    [
+        ("PCM_U8", "WAV", 1 / 128),
+        ("PCM_16", "WAV", 1 / 32768),
+        ("PCM_24", "WAV", 1 / 2**23),
+        ("PCM_32", "WAV", 1e-7),
+        ("FLOAT", "WAV", 0),
+        ("PCM_16", "FLAC", 1 / 32768),
+    ],
+)
+def test_bit_depths_read_to_full_scale(tmp_path, subtype, fmt, tolerance):
+    x = (0.5 * np.sin(np.linspace(0, 20, 2000))).astype(np.float32)
+    path = tmp_path / f"1_1_after.{fmt.lower()}"
+    sf.write(path, x, RATE, subtype=subtype, format=fmt)
+    got, rate = read_recording(path)
+    assert rate == RATE and got.dtype == np.float32
+    np.testing.assert_allclose(got, x, atol=tolerance + 1e-7)
+
+
+def test_stereo_is_mixed_or_refused(tmp_path):
+    left, right = np.full(500, 0.2), np.full(500, 0.4)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.column_stack([left, right]), RATE, subtype="FLOAT")
+    got, _ = read_recording(path)
+    np.testing.assert_allclose(got, 0.3, rtol=1e-6)
+    with pytest.raises(RecordingError, match=r"stereo\.wav: 2 channels"):
+        read_recording(path, channels="error")
+
+
+def test_other_rates_are_resampled_or_refused(tmp_path):
+    root = tmp_path / "data"
+    (root / "normal").mkdir(parents=True)
+    (root / "abnormal").mkdir()
+    tone = np.sin(2 * np.pi * 100 * np.arange(44100) / 44100).astype(np.float32)
+    sf.write(root / "normal" / "1_1_after.wav", tone[::2], RATE)
+    sf.write(root / "abnormal" / "1_1_before.wav", tone, 44100)
+    data = load_recordings(root)
+    assert data.sample_rate == RATE
+    assert [len(x) for x in data.recordings] == [RATE, RATE]
+    np.testing.assert_allclose(data.recordings[1][500:-500], tone[::2][500:-500],
+                               atol=2e-3)
+    with pytest.raises(RecordingError, match=r"1_1_before\.wav: recorded at 44100"):
+        load_recordings(root, resample=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a readable audio file"),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a readable audio file"),
+        (bytes(range(256)) * 4, "not a readable audio file"),
+    ],
+    ids=["empty", "truncated-header", "not-audio"],
+)
+def test_broken_files_are_named(tmp_path, content, message):
+    path = tmp_path / "broken.wav"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match=rf"broken\.wav: {message}"):
+        read_recording(path)
+
+
+def test_nan_samples_are_refused(tmp_path):
+    path = tmp_path / "nan.wav"
+    sf.write(path, np.array([0.0, np.nan, 0.1], np.float32), RATE, subtype="FLOAT")
+    with pytest.raises(RecordingError, match=r"nan\.wav: NaN"):
+        read_recording(path)
+
+
+def test_empty_or_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no folder"):
+        load_recordings(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="holds no recordings"):
+        load_recordings(tmp_path)
+
+
+def test_synthetic_data_is_repeatable_and_shaped_like_the_real():
+    a = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
+                        random_state=3)
+    b = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
+                        random_state=3)
+    c = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
+                        random_state=4)
+    for x, y in zip(a.recordings, b.recordings, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.recordings[0], c.recordings[0])
+    assert set(a.target) == {0, 1} and len(a.groups) == len(a.target) == 6
+    for x in a.recordings:
+        assert x.dtype == np.float32 and len(x) == 6 * RATE
+        assert np.abs(x).max() <= 1.0
+        # like the seed recordings: nearly all energy in the pulse below 50 Hz
+        power = np.abs(np.fft.rfft(x)) ** 2
+        freqs = np.fft.rfftfreq(len(x), 1 / RATE)
+        assert power[freqs < 50].sum() / power.sum() > 0.9
+    for beats in a.beat_times:
+        rate_bpm = 60 * RATE / np.median(np.diff(beats))
+        assert 45 <= rate_bpm <= 120
+
+
+def test_synthetic_stenosis_adds_systolic_high_pitched_bruit():
+    data = make_recordings(n_patients=6, recordings_per_patient=2, duration=6,
+                           random_state=0)
+    share = []
+    for x in data.recordings:
+        power = np.abs(np.fft.rfft(x)) ** 2
+        freqs = np.fft.rfftfreq(len(x), 1 / RATE)
+        share.append(power[(freqs > 300) & (freqs < 1000)].sum() / power.sum())
+    share = np.array(share)
+    assert share[data.target == 1].min() > 10 * share[data.target == 0].max()
+
+
+def test_synthetic_beats_are_found_by_the_seed_chain():
+    data = make_recordings(n_patients=4, recordings_per_patient=2, duration=10,
+                           random_state=5)
+    bags = make_seed_pipeline()[:-2].fit_transform(data.recordings)
+    found = spurious = total = 0
+    for bounds, beats in zip(bags.bounds, data.beat_times, strict=True):
+        total += len(beats)
+        for peak in np.unique(bounds):
+            if np.min(np.abs(beats - peak)) < 0.05 * RATE:
+                found += 1
+            else:
+                spurious += 1
+    assert found >= 0.9 * total and spurious <= 0.05 * total
