@@ -15,15 +15,20 @@ from vascular_sklearn.datasets import make_recordings
 def folder(tmp_path_factory):
     """A small synthetic data set written in the original folder layout."""
     root = tmp_path_factory.mktemp("recordings")
-    data = make_recordings(n_patients=4, recordings_per_patient=2, duration=8.0,
-                           random_state=1)
+    data = make_recordings(
+        n_patients=4, recordings_per_patient=2, duration=8.0, random_state=1
+    )
     for k, (x, label, patient) in enumerate(
         zip(data.recordings.data, data.target, data.groups, strict=True)
     ):
         sub = root / ("abnormal" if label else "normal")
         sub.mkdir(exist_ok=True)
-        sf.write(sub / f"{patient}_{k}_before.wav", x, int(data.sample_rate),
-                 subtype="PCM_16")
+        sf.write(
+            sub / f"{patient}_{k}_before.wav",
+            x,
+            int(data.sample_rate),
+            subtype="PCM_16",
+        )
     return root
 
 
@@ -81,7 +86,10 @@ def test_demo_separates_the_synthetic_classes():
     """The README's main job, end to end, in a fresh process."""
     done = subprocess.run(
         [sys.executable, "-m", "vascular_sklearn", "demo"],
-        capture_output=True, text=True, timeout=900, check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stdout.splitlines() if x.startswith("recording"))

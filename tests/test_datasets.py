@@ -69,8 +69,9 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     data = load_recordings(root)
     assert data.sample_rate == RATE
     assert [len(x) for x in data.recordings] == [RATE, RATE]
-    np.testing.assert_allclose(data.recordings[1][500:-500], tone[::2][500:-500],
-                               atol=2e-3)
+    np.testing.assert_allclose(
+        data.recordings[1][500:-500], tone[::2][500:-500], atol=2e-3
+    )
     with pytest.raises(RecordingError, match=r"1_1_before\.wav: recorded at 44100"):
         load_recordings(root, resample=False)
 
@@ -106,12 +107,15 @@ def test_empty_or_missing_folder(tmp_path):
 
 
 def test_synthetic_data_is_repeatable_and_shaped_like_the_real():
-    a = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
-                        random_state=3)
-    b = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
-                        random_state=3)
-    c = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
-                        random_state=4)
+    a = make_recordings(
+        n_patients=3, recordings_per_patient=2, duration=6, random_state=3
+    )
+    b = make_recordings(
+        n_patients=3, recordings_per_patient=2, duration=6, random_state=3
+    )
+    c = make_recordings(
+        n_patients=3, recordings_per_patient=2, duration=6, random_state=4
+    )
     for x, y in zip(a.recordings, b.recordings, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a.recordings[0], c.recordings[0])
@@ -129,8 +133,9 @@ def test_synthetic_data_is_repeatable_and_shaped_like_the_real():
 
 
 def test_synthetic_stenosis_adds_systolic_high_pitched_bruit():
-    data = make_recordings(n_patients=6, recordings_per_patient=2, duration=6,
-                           random_state=0)
+    data = make_recordings(
+        n_patients=6, recordings_per_patient=2, duration=6, random_state=0
+    )
     share = []
     for x in data.recordings:
         power = np.abs(np.fft.rfft(x)) ** 2
@@ -141,8 +146,9 @@ def test_synthetic_stenosis_adds_systolic_high_pitched_bruit():
 
 
 def test_synthetic_beats_are_found_by_the_seed_chain():
-    data = make_recordings(n_patients=4, recordings_per_patient=2, duration=10,
-                           random_state=5)
+    data = make_recordings(
+        n_patients=4, recordings_per_patient=2, duration=10, random_state=5
+    )
     bags = make_seed_pipeline()[:-2].fit_transform(data.recordings)
     found = spurious = total = 0
     for bounds, beats in zip(bags.bounds, data.beat_times, strict=True):

@@ -56,8 +56,15 @@ def test_spectrograms_match_torch_on_real_cycles(seed):
     for i in range(len(subset)):
         for cycle in subset.cycles(i):
             x = torch.from_numpy(cycle / (cycle.max() - cycle.min()))
-            spec = torch.stft(x, 440, hop_length=220, window=window, center=True,
-                              pad_mode="reflect", return_complex=True).abs()[:40]
+            spec = torch.stft(
+                x,
+                440,
+                hop_length=220,
+                window=window,
+                center=True,
+                pad_mode="reflect",
+                return_complex=True,
+            ).abs()[:40]
             ref = torch.nn.functional.interpolate(spec[None, None], size=(40, 100))
             ref = ref[0, 0].numpy()
             worst = max(worst, np.abs(images[row, 0] - ref).max() / ref.max())

@@ -162,8 +162,9 @@ def _parser() -> argparse.ArgumentParser:
             help="the original study's settings (50 epochs: slow)",
         )
         p.add_argument("--max-epochs", type=int)
-        p.add_argument("--arch", default="resnet50",
-                       choices=["resnet18", "resnet34", "resnet50"])
+        p.add_argument(
+            "--arch", default="resnet50", choices=["resnet18", "resnet34", "resnet50"]
+        )
         if name == "evaluate":
             p.add_argument("--folds", type=int, default=5)
             p.add_argument(

@@ -265,8 +265,9 @@ def make_recordings(
         for r in range(recordings_per_patient):
             stenotic = (r % 2 == 0) if kind == 0 else kind == 2
             gain = float(np.exp(gen.uniform(np.log(0.1), np.log(0.8))))
-            x, peaks = _synthetic_recording(gen, duration, sample_rate, bpm,
-                                            stenotic, gain)
+            x, peaks = _synthetic_recording(
+                gen, duration, sample_rate, bpm, stenotic, gain
+            )
             arrays.append(x)
             beats.append(peaks)
             labels.append(int(stenotic))
