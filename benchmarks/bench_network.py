@@ -59,13 +59,15 @@ def run(arch: str = "resnet50", batch: int = 64) -> list[dict]:
         train = _throughput(module, X, y, train=True)
         infer = _throughput(module, X, y, train=False)
         base = base or (train, infer)
-        rows.append({
-            "setting": name,
-            "train cycles/s": round(train, 1),
-            "train ratio": round(train / base[0], 2),
-            "inference cycles/s": round(infer, 1),
-            "inference ratio": round(infer / base[1], 2),
-        })
+        rows.append(
+            {
+                "setting": name,
+                "train cycles/s": round(train, 1),
+                "train ratio": round(train / base[0], 2),
+                "inference cycles/s": round(infer, 1),
+                "inference ratio": round(infer / base[1], 2),
+            }
+        )
     return rows
 
 

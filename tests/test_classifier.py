@@ -15,7 +15,6 @@ from sklearn.model_selection import (
     cross_validate,
 )
 from sklearn.pipeline import Pipeline
-from vascular_sklearn.datasets import make_recordings
 
 from vascular_sklearn import (
     RecordingClassifier,
@@ -25,6 +24,7 @@ from vascular_sklearn import (
     make_seed_pipeline,
     make_stenosis_pipeline,
 )
+from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.metrics import clinical_scoring
 from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
 
@@ -101,15 +101,15 @@ def test_early_stopping_holds_out_whole_groups(spectrograms, data):
     clf = ResNetClassifier(
         **{**FAST, "max_epochs": 2}, early_stopping=1, validation_fraction=0.3
     ).fit(X, y, groups=groups)
-    valid = clf.net_.train_split.keywords["dataset"]
-    n_valid = len(valid)
-    # the held-out cycles are exactly the cycles of some whole recordings
-    counts = spectrograms.n_cycles
-    subset_sums = {0}
-    for c in counts:
-        subset_sums |= {s + c for s in subset_sums}
-    assert 0 < n_valid < len(X) and n_valid in subset_sums
-    assert "valid_loss" in clf.net_.history[-1]
+    held_out = np.isin(groups, clf.validation_groups_)
+    assert 0 < held_out.sum() < len(X)
+    # skorch saw exactly the held-out recordings' cycles as validation, the rest
+    # as training: no recording is split between the two
+    epoch = clf.net_.history[-1]
+    n_train = sum(b["train_batch_size"] for b in epoch["batches"] if "train_loss" in b)
+    n_valid = sum(b["valid_batch_size"] for b in epoch["batches"] if "valid_loss" in b)
+    assert (n_train, n_valid) == ((~held_out).sum(), held_out.sum())
+    assert np.isfinite(epoch["valid_loss"])
 
 
 def test_class_weight_balanced_reaches_the_loss(spectrograms, data):
@@ -134,7 +134,7 @@ def test_local_weights_file_is_loaded(tmp_path, spectrograms, data):
 
 
 def test_recording_classifier_with_logistic_regression(spectrograms, data):
-    clf = RecordingClassifier(LogisticRegression(max_iter=200))
+    clf = RecordingClassifier(LogisticRegression(C=0.01, max_iter=5000))
     clf.fit(spectrograms, data.target)
     proba = clf.predict_proba(spectrograms)
     assert proba.shape == (len(data.target), 2)
@@ -143,9 +143,9 @@ def test_recording_classifier_with_logistic_regression(spectrograms, data):
     for i in range(len(data.target)):
         np.testing.assert_allclose(proba[i], cycle_proba[rec == i].mean(axis=0))
     assert clf.predict(spectrograms).tolist() == clf.classes_[proba.argmax(1)].tolist()
-    votes = RecordingClassifier(LogisticRegression(max_iter=200), aggregate="vote").fit(
-        spectrograms, data.target
-    )
+    votes = RecordingClassifier(
+        LogisticRegression(C=0.01, max_iter=5000), aggregate="vote"
+    ).fit(spectrograms, data.target)
     # a vote share is a whole number of cycles out of the recording's cycles
     shares = votes.predict_proba(spectrograms)[:, 1] * spectrograms.n_cycles
     np.testing.assert_allclose(shares, np.round(shares), atol=1e-9)
@@ -155,7 +155,7 @@ def test_recording_without_cycles_is_named(spectrograms, data):
     bags = list(spectrograms)
     bags[3] = bags[3][:0]
     empty = Spectrograms.from_bags(bags, names=[f"r{i}.wav" for i in range(len(bags))])
-    clf = RecordingClassifier(LogisticRegression(max_iter=200))
+    clf = RecordingClassifier(LogisticRegression(C=0.01, max_iter=5000))
     with pytest.raises(RecordingError, match=r"no heart cycle was found in r3\.wav"):
         clf.fit(empty, data.target)
     clf.fit(spectrograms, data.target)
@@ -175,7 +175,7 @@ def test_groups_reach_the_network_as_cycle_groups(spectrograms, data):
             seen["groups"] = groups
             return super().fit(X, y)
 
-    RecordingClassifier(Spy(max_iter=100)).fit(
+    RecordingClassifier(Spy(C=0.01, max_iter=5000)).fit(
         spectrograms, data.target, groups=data.groups
     )
     assert (
@@ -212,7 +212,7 @@ def test_cross_validate_by_patient_with_clinical_scorers(data):
 
 def test_grid_search_over_signal_and_network_parameters(data):
     pipe = make_seed_pipeline(max_epochs=1, device="cpu", random_state=0)
-    pipe.set_params(classifier__estimator=LogisticRegression(max_iter=100))
+    pipe.set_params(classifier__estimator=LogisticRegression(C=0.01, max_iter=5000))
     grid = GridSearchCV(
         pipe,
         {"lowpass__cutoff": [800.0, 1000.0], "classifier__estimator__C": [0.1, 1.0]},
@@ -234,9 +234,11 @@ def test_grid_search_over_signal_and_network_parameters(data):
 
 def test_pipeline_inside_calibration(data):
     pipe = make_seed_pipeline()
-    pipe.set_params(classifier__estimator=LogisticRegression(max_iter=100))
-    calibrated = CalibratedClassifierCV(pipe, cv=GroupKFold(2), method="sigmoid")
-    calibrated.fit(data.recordings, data.target, groups=data.groups)
+    pipe.set_params(classifier__estimator=LogisticRegression(C=0.01, max_iter=5000))
+    # without metadata routing, a grouped cv reaches CalibratedClassifierCV as splits
+    splits = list(GroupKFold(2).split(data.recordings, data.target, data.groups))
+    calibrated = CalibratedClassifierCV(pipe, cv=splits, method="sigmoid")
+    calibrated.fit(data.recordings, data.target)
     proba = calibrated.predict_proba(data.recordings)
     assert proba.shape == (len(data.target), 2)
     oof = cross_val_predict(

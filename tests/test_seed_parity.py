@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vascular_sklearn import make_seed_pipeline
+from vascular_sklearn import STFTSpectrogram, make_seed_pipeline
 from vascular_sklearn.datasets import load_recordings
 
 
@@ -46,8 +46,7 @@ def test_cycles_match_the_original(seed, seed_dir):
 
 
 def test_spectrograms_match_torch_on_real_cycles(seed):
-    data, bags = seed
-    from vascular_sklearn import STFTSpectrogram
+    _, bags = seed
 
     subset = bags[[0, 20, 40]]
     images = STFTSpectrogram().fit_transform(subset).images

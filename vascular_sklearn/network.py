@@ -217,6 +217,8 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray
     net_ : skorch.NeuralNetClassifier
     device_ : str
+    validation_groups_ : ndarray
+        With ``early_stopping``: the groups held out for validation.
 
     Examples
     --------
@@ -348,6 +350,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
                 1, test_size=self.validation_fraction, random_state=seed
             )
             train, valid = next(splitter.split(X, y_enc, groups))
+            self.validation_groups_ = np.unique(groups[valid])
             train_split = predefined_split(Dataset(X[valid], y_enc[valid]))
             callbacks.append(
                 (

@@ -1,0 +1,106 @@
+"""Run every benchmark and write docs/benchmarks.md.
+
+Usage, from the repository root: ``python -m benchmarks.run [--only NAME ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import os
+import platform
+import sys
+
+import numpy as np
+import scipy
+import sklearn
+import torch
+
+from .common import REPO
+
+BENCHMARKS = ["bench_signal_chain", "bench_network"]
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(
+                line.split(":", 1)[1].strip()
+                for line in f
+                if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python "
+        f"{platform.python_version()}, numpy {np.__version__}, scipy "
+        f"{scipy.__version__}, scikit-learn {sklearn.__version__}, torch "
+        f"{torch.__version__}"
+    )
+
+
+def _table(rows: list[dict]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
+    args = parser.parse_args(argv)
+    names = args.only or BENCHMARKS
+    sections = REPO / "docs" / "benchmarks"
+    sections.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows = module.run()
+        section = [
+            f"## {module.TITLE}",
+            "",
+            module.DESCRIPTION,
+            "",
+            f"Command: `python -m benchmarks.run --only {name}` "
+            f"({datetime.date.today().isoformat()})",
+            "",
+            _table(rows),
+        ]
+        (sections / f"{name}.md").write_text("\n".join(section) + "\n")
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m benchmarks.run` (or `make bench`); each section "
+        "gives its own command and date.",
+        "",
+        f"Machine: {_machine()}.",
+        "",
+        "Every ratio compares two rows measured in the same run.",
+    ]
+    for name in names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows = module.run()
+        out += [
+            "",
+            f"## {module.TITLE}",
+            "",
+            module.DESCRIPTION,
+            "",
+            f"Command: `python -m benchmarks.run --only {name}`",
+            "",
+            _table(rows),
+        ]
+    path = REPO / "docs" / "benchmarks.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(out) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
