@@ -12,7 +12,7 @@ from vascular_sklearn.network import CycleResNet
 TITLE = "Network speed levers (ResNet50 on 1 x 40 x 100 cycles, CPU)"
 DESCRIPTION = (
     "Training (forward, backward, Adam step) and inference throughput in cycles per "
-    "second, batch 64, random inputs, torch threads = cores; best of 3 timed "
+    "second, batch 32, random inputs, torch threads = cores; best of 2 timed "
     "batches after one warm-up batch. Each lever is compared with the plain "
     "setting measured in the same run. Cycle sampling is not a throughput lever: "
     "it cuts the cycles per epoch (see the classifier benchmark)."
@@ -26,7 +26,7 @@ LEVERS = {
 }
 
 
-def _throughput(module: torch.nn.Module, X, y, train: bool, repeats: int = 3) -> float:
+def _throughput(module: torch.nn.Module, X, y, train: bool, repeats: int = 2) -> float:
     opt = torch.optim.Adam(module.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     module.train(train)
@@ -49,7 +49,7 @@ def _throughput(module: torch.nn.Module, X, y, train: bool, repeats: int = 3) ->
     return len(X) / best
 
 
-def run(arch: str = "resnet50", batch: int = 64) -> list[dict]:
+def run(arch: str = "resnet50", batch: int = 32) -> list[dict]:
     torch.manual_seed(0)
     X = torch.randn(batch, 1, 40, 100)
     y = torch.randint(0, 2, (batch,))

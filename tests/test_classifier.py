@@ -278,3 +278,20 @@ def test_shortcuts_set_the_network():
         "adam",
     )
     assert isinstance(make_seed_pipeline(), Pipeline)
+
+
+def test_min_cycles_flags_recordings_with_too_few(spectrograms, data):
+    few = spectrograms.n_cycles.min()
+    clf = RecordingClassifier(
+        LogisticRegression(C=0.01, max_iter=5000), min_cycles=few + 1
+    )
+    with pytest.raises(RecordingError, match=f"fewer than {few + 1} heart cycles"):
+        clf.fit(spectrograms, data.target)
+    clf.set_params(min_cycles=1).fit(spectrograms, data.target)
+    clf.set_params(min_cycles=few + 1, on_empty="prior")
+    with pytest.warns(UserWarning, match="returned the class prior"):
+        proba = clf.predict_proba(spectrograms)
+    flagged = spectrograms.n_cycles < few + 1
+    np.testing.assert_allclose(
+        proba[flagged], np.tile(clf.class_prior_, (flagged.sum(), 1))
+    )

@@ -36,7 +36,7 @@ FAST = ["--max-epochs", "1", "--arch", "resnet18"]
 
 
 def test_train_then_predict(folder, tmp_path, capsys):
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.vsk"
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
     assert model.exists()
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
@@ -57,7 +57,7 @@ def test_train_then_predict(folder, tmp_path, capsys):
 
 
 def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys):
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.vsk"
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00not audio at all")
@@ -96,3 +96,17 @@ def test_demo_separates_the_synthetic_classes():
     auc = float(line.split("roc_auc")[1].split()[0])
     assert auc >= 0.95, done.stdout
     assert np.isfinite(auc)
+
+
+def test_evaluate_refuses_files_without_patient_ids(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for folder in ["normal", "abnormal"]:
+        (tmp_path / folder).mkdir()
+        for k in range(2):
+            sf.write(
+                tmp_path / folder / f"rec{folder}{k}.wav",
+                rng.normal(size=1000) * 0.1,
+                22050,
+            )
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "--no-patient-groups" in capsys.readouterr().err

@@ -233,3 +233,42 @@ def test_steps_clone_and_pickle(step, known_beats):
     a, b = fitted.transform([x]), restored.transform([x])
     key = "bounds" if isinstance(a, CycleBags) else "data"
     np.testing.assert_array_equal(getattr(a, key)[0], getattr(b, key)[0])
+
+
+def test_n_jobs_gives_identical_results(known_beats):
+    x, _ = known_beats
+    X = [x, x[::-1].copy(), x[RATE:]]
+
+    def chain(n_jobs):
+        return make_pipeline(
+            LowpassFilter(n_jobs=n_jobs),
+            MeanSmoother(n_jobs=n_jobs),
+            PeakCycleCutter(n_jobs=n_jobs),
+            STFTSpectrogram(n_jobs=n_jobs),
+        )
+
+    one, two = chain(1).fit_transform(X), chain(2).fit_transform(X)
+    np.testing.assert_array_equal(one.images, two.images)
+    np.testing.assert_array_equal(one.offsets, two.offsets)
+
+
+def test_quality_report_explains_dropped_cycles():
+    beats = np.array([5000, 20000, 35000, 80000, 95000])  # a 2 s pause
+    x = pulse_train(beats, 110000)
+    clipped = np.clip(x, -0.2, 0.2)
+    chain = make_pipeline(MeanSmoother(), PeakCycleCutter())
+    rows = chain.fit_transform(
+        Signals.from_arrays(
+            [x, clipped, np.zeros(5000, np.float32)],
+            RATE,
+            names=["a.wav", "clipped.wav", "silent.wav"],
+        )
+    ).quality(min_cycles=2)
+    assert [r["recording"] for r in rows] == ["a.wav", "clipped.wav", "silent.wav"]
+    assert (rows[0]["peaks"], rows[0]["cycles"], rows[0]["dropped_long_gap"]) == (
+        5,
+        3,
+        1,
+    )
+    assert not rows[0]["flagged"] and rows[2]["flagged"] and rows[2]["cycles"] == 0
+    assert rows[1]["clipped_fraction"] > 10 * rows[0]["clipped_fraction"]

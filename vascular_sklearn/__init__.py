@@ -10,13 +10,28 @@ from .cutting import PeakCycleCutter
 from .exceptions import RecordingError
 from .lowpass import LowpassFilter
 from .metrics import clinical_scoring, sensitivity_score, specificity_score
-from .network import ResNetClassifier
-from .pipelines import make_seed_pipeline, make_stenosis_pipeline
 from .recording_classifier import RecordingClassifier
 from .smoothing import MeanSmoother
 from .spectrogram import STFTSpectrogram
 
 __version__ = "0.1.0"
+
+# torch takes seconds to import; load it only when the network is asked for, so
+# that the signal steps (and joblib workers running them) start fast.
+_LAZY = {
+    "ResNetClassifier": "network",
+    "make_seed_pipeline": "pipelines",
+    "make_stenosis_pipeline": "pipelines",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CycleBags",

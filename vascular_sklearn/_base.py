@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .containers import Signals, object_array
 from .exceptions import RecordingError
 
-__all__ = ["SEED_SAMPLE_RATE", "SignalTransformer", "check_recording", "to_samples"]
+__all__ = [
+    "SEED_SAMPLE_RATE",
+    "SignalTransformer",
+    "check_recording",
+    "map_recordings",
+    "to_samples",
+]
 
 #: Sample rate of the seed recordings; parameters in seconds reproduce the original
 #: study's sample counts exactly at this rate.
@@ -28,6 +35,23 @@ def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
     """
     n = max(1, round(seconds * sample_rate))
     return n + 1 if odd and n % 2 == 0 else n
+
+
+def map_recordings(fn, items, n_jobs: int | None, *args: Any) -> list:
+    """``[fn(item, *args) for item in items]``, in parallel through joblib.
+
+    Runs under the active ``joblib.parallel_config`` (loky processes by
+    default; Dask or Ray when configured), recordings batched automatically,
+    results in input order.
+
+    Examples
+    --------
+    >>> map_recordings(pow, [1, 2, 3], 2, 2)
+    [1, 4, 9]
+    """
+    if n_jobs in (None, 1) and len(items) < 2:
+        return [fn(item, *args) for item in items]
+    return Parallel(n_jobs=n_jobs)(delayed(fn)(item, *args) for item in items)
 
 
 def check_recording(x: Any, name: str) -> np.ndarray:

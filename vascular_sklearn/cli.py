@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .exceptions import RecordingError
+from .persistence import ModelFileError
 
 __all__ = ["main"]
 
@@ -85,14 +86,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "recordings of one patient can land on both sides of a split."
         )
         data.groups = np.arange(len(data.target)).astype(str)
+    elif len(np.unique(data.groups)) == len(data.target):
+        _say(
+            "error: no two recordings share a patient id, so the file names "
+            "probably carry none (expected <patient>_<site>_....wav). Name the files "
+            "by patient, or pass --no-patient-groups to split by recording knowingly."
+        )
+        return 2
     print("\n".join(_evaluate(_pipeline_for(args), data, args.folds, started)))
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import joblib
-
     from .datasets import load_recordings
+    from .persistence import save_model
 
     out = Path(args.output)
     if out.exists() and not args.force:
@@ -104,18 +111,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{len(np.unique(data.groups))} patients"
     )
     model = _pipeline_for(args).fit(data.recordings, data.target)
-    joblib.dump(model, out)
+    save_model(model, out, overwrite=args.force)
     _say(f"saved {out}")
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import joblib
-
     from .containers import Signals
     from .datasets import read_recording
+    from .persistence import load_model
 
-    model = joblib.load(args.model)
+    if args.trust_pickle:
+        import joblib
+
+        model = joblib.load(args.model)
+    else:
+        model = load_model(args.model, device=args.device)
     print("file\tprobability_stenosis\tlabel\tcycles")
     status = 0
     for path in args.files:
@@ -179,8 +190,14 @@ def _parser() -> argparse.ArgumentParser:
             p.set_defaults(func=_cmd_train)
 
     pred = sub.add_parser("predict", help="probability of stenosis per file")
-    pred.add_argument("model", help="a model file from 'train' (pickle: trusted only)")
+    pred.add_argument("model", help="a model file from 'train'")
     pred.add_argument("files", nargs="+")
+    pred.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    pred.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="MODEL is a joblib/pickle file you made yourself (runs code on load)",
+    )
     pred.set_defaults(func=_cmd_predict)
     return parser
 
@@ -190,12 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["predict", "no-such-model.joblib", "a.wav"])  # error on stderr
+    >>> main(["predict", "no-such-model.vsk", "a.wav"])  # error on stderr
     2
     """
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (RecordingError, FileNotFoundError) as err:
+    except (RecordingError, FileNotFoundError, ModelFileError) as err:
         _say(f"error: {err}")
         return 2

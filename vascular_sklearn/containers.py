@@ -196,6 +196,43 @@ class CycleBags(_RecordingSequence):
         """Number of cycles per recording."""
         return np.array([len(b) for b in self.bounds], dtype=np.int64)
 
+    def quality(self, min_cycles: int = 1) -> list[dict]:
+        """Per recording: what was found, what was kept, and why not the rest.
+
+        ``dropped_long_gap`` counts pairs of consecutive peaks too far apart to
+        be one beat (a missed beat or an artefact); ``clipped_fraction`` is the
+        share of samples within 0.1 % of the recording's peak level (flat tops of
+        a clipped recording); ``flagged`` marks recordings with fewer than
+        ``min_cycles`` cycles, which a classifier should not guess on.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = Signals.from_arrays([np.sin(np.arange(100.0))], sample_rate=10)
+        >>> bags = CycleBags(s, object_array([np.array([[2, 5]])]), np.array([3]))
+        >>> row = bags.quality(min_cycles=2)[0]
+        >>> row["cycles"], row["dropped_long_gap"], row["flagged"]
+        (1, 1, True)
+        """
+        rows = []
+        for i, x in enumerate(self.signals.data):
+            peak = np.abs(x).max()
+            clipped = float(np.mean(np.abs(x) >= 0.999 * peak)) if peak > 0 else 1.0
+            n_cycles = len(self.bounds[i])
+            n_peaks = int(self.n_peaks[i]) if self.n_peaks is not None else n_cycles + 1
+            rows.append(
+                {
+                    "recording": self.name(i),
+                    "seconds": len(x) / self.sample_rate,
+                    "peaks": n_peaks,
+                    "cycles": n_cycles,
+                    "dropped_long_gap": max(n_peaks - 1, 0) - n_cycles,
+                    "clipped_fraction": clipped,
+                    "flagged": n_cycles < min_cycles,
+                }
+            )
+        return rows
+
     def cycles(self, i: int) -> list[np.ndarray]:
         """The cycles of recording ``i`` as views into its signal."""
         x = self.signals.data[i]

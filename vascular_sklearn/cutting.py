@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.signal import find_peaks
 from sklearn.utils._param_validation import Interval
 
-from ._base import SEED_SAMPLE_RATE, SignalTransformer, to_samples
+from ._base import SEED_SAMPLE_RATE, SignalTransformer, map_recordings, to_samples
 from .containers import CycleBags, Signals, object_array
 
 __all__ = ["PeakCycleCutter", "find_cycle_bounds"]
@@ -103,6 +103,8 @@ class PeakCycleCutter(SignalTransformer):
     max_gap : float, default=25000 / 22050
         Consecutive peaks at least this many seconds apart do not make a cycle
         (25000 samples at 22050 Hz).
+    n_jobs : int or None, default=None
+        Recordings cut in parallel through joblib.
 
     Attributes
     ----------
@@ -125,6 +127,7 @@ class PeakCycleCutter(SignalTransformer):
         "threshold": [Real],
         "min_distance": [Interval(Real, 0, None, closed="neither")],
         "max_gap": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -132,10 +135,12 @@ class PeakCycleCutter(SignalTransformer):
         threshold: float = 0.9,
         min_distance: float = 11000 / SEED_SAMPLE_RATE,
         max_gap: float = 25000 / SEED_SAMPLE_RATE,
+        n_jobs: int | None = None,
     ) -> None:
         self.threshold = threshold
         self.min_distance = min_distance
         self.max_gap = max_gap
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None) -> PeakCycleCutter:
         """Check the input and remember its sample rate.
@@ -157,7 +162,9 @@ class PeakCycleCutter(SignalTransformer):
         distance = to_samples(self.min_distance, rate)
         gap = to_samples(self.max_gap, rate)
         refs = signals.data if signals.reference is None else signals.reference
-        found = [find_cycle_bounds(r, distance, gap, self.threshold) for r in refs]
+        found = map_recordings(
+            find_cycle_bounds, list(refs), self.n_jobs, distance, gap, self.threshold
+        )
         bounds = object_array([b for b, _ in found])
         n_peaks = np.array([n for _, n in found], dtype=np.int64)
         return CycleBags(signals, bounds, n_peaks)

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import signal as sps
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import SignalTransformer
+from ._base import SignalTransformer, map_recordings
 from .containers import Signals, object_array
 from .exceptions import RecordingError
 
@@ -140,6 +140,9 @@ class LowpassFilter(SignalTransformer):
     resample : bool, default=True
         At ``transform``, resample recordings whose rate differs from the rate
         seen in ``fit`` (``True``), or raise :class:`RecordingError` (``False``).
+    n_jobs : int or None, default=None
+        Recordings processed in parallel through joblib (``-1``: all cores);
+        honours ``joblib.parallel_config``, so Dask and Ray backends work.
 
     Attributes
     ----------
@@ -162,6 +165,7 @@ class LowpassFilter(SignalTransformer):
         "order": [Interval(Integral, 1, None, closed="left")],
         "sample_rate": [Interval(Real, 0, None, closed="neither"), None],
         "resample": ["boolean"],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -172,6 +176,7 @@ class LowpassFilter(SignalTransformer):
         order: int = 4,
         sample_rate: float | None = None,
         resample: bool = True,
+        n_jobs: int | None = None,
     ) -> None:
         self.cutoff = cutoff
         self.method = method
@@ -179,6 +184,7 @@ class LowpassFilter(SignalTransformer):
         self.order = order
         self.sample_rate = sample_rate
         self.resample = resample
+        self.n_jobs = n_jobs
 
     def fit(self, X, y=None) -> LowpassFilter:
         """Check the input and the cutoff, and remember the sample rate.
@@ -211,9 +217,19 @@ class LowpassFilter(SignalTransformer):
                     f"{signals.sample_rate:g} Hz but the filter was fitted at "
                     f"{rate:g} Hz; resample them or use LowpassFilter(resample=True)."
                 )
-            data = [resample(x, signals.sample_rate, rate) for x in data]
+            data = map_recordings(
+                resample, data, self.n_jobs, signals.sample_rate, rate
+            )
         if self.method == "biquad":
-            out = [lowpass_biquad(x, rate, self.cutoff, self.q) for x in data]
+            args = (lowpass_biquad, data, self.n_jobs, rate, self.cutoff, self.q)
         else:
-            out = [lowpass_butterworth(x, rate, self.cutoff, self.order) for x in data]
+            args = (
+                lowpass_butterworth,
+                data,
+                self.n_jobs,
+                rate,
+                self.cutoff,
+                self.order,
+            )
+        out = map_recordings(*args)
         return Signals(object_array(out), rate, None, signals.names)

@@ -320,7 +320,6 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : ResNetClassifier
         """
-        from skorch import NeuralNetClassifier
         from skorch.callbacks import EarlyStopping
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
@@ -379,38 +378,47 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
                 "balanced", classes=np.arange(len(self.classes_)), y=y_enc[train]
             )
             weight = torch.as_tensor(w, dtype=torch.float32)
+        self.net_ = self._make_net(
+            weights_path=self.weights_path,
+            criterion__weight=weight,
+            train_split=train_split,
+            callbacks=callbacks,
+            **iterator,
+        )
+        with _torch_threads(self.torch_threads):
+            self.net_.fit(X[train], y_enc[train].astype(np.int64))
+        return self
+
+    def _make_net(self, weights_path=None, **kwargs):
+        """The skorch net for ``classes_`` on ``device_`` (also used to reload)."""
+        from skorch import NeuralNetClassifier
+
         optimizers = {
             "adam": torch.optim.Adam,
             "adamw": torch.optim.AdamW,
             "sgd": torch.optim.SGD,
         }
-        self.net_ = NeuralNetClassifier(
+        return NeuralNetClassifier(
             CycleResNet,
             module__arch=self.arch,
             module__n_classes=len(self.classes_),
             module__weights_path=None
-            if self.weights_path is None
-            else os.fspath(self.weights_path),
+            if weights_path is None
+            else os.fspath(weights_path),
             module__keep_maxpool=self.keep_maxpool,
             module__autocast=self.autocast,
             module__channels_last=self.channels_last,
             criterion=nn.CrossEntropyLoss,
-            criterion__weight=weight,
             optimizer=optimizers[self.optimizer],
             optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
             batch_size=self.batch_size,
             max_epochs=self.max_epochs,
             device=self.device_,
-            train_split=train_split,
-            callbacks=callbacks,
             classes=np.arange(len(self.classes_)),
             verbose=self.verbose,
-            **iterator,
+            **kwargs,
         )
-        with _torch_threads(self.torch_threads):
-            self.net_.fit(X[train], y_enc[train].astype(np.int64))
-        return self
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities per cycle, shape (n_cycles, n_classes)."""

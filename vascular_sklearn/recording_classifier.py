@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
@@ -54,6 +55,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         A recording without any cycle raises :class:`RecordingError` naming it
         (``"error"``), or gets the training class frequencies with a warning
         (``"prior"``: an explicit "don't know", never a confident answer).
+    min_cycles : int, default=1
+        Recordings with fewer usable cycles than this are treated as having
+        none (see ``on_empty``): a handful of cycles is no basis for a decision.
 
     Attributes
     ----------
@@ -79,6 +83,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "aggregate": [StrOptions({"mean", "median", "vote"})],
         "flatten": ["boolean", StrOptions({"auto"})],
         "on_empty": [StrOptions({"error", "prior"})],
+        "min_cycles": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -87,11 +92,13 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         aggregate: str = "mean",
         flatten: bool | str = "auto",
         on_empty: str = "error",
+        min_cycles: int = 1,
     ) -> None:
         self.estimator = estimator
         self.aggregate = aggregate
         self.flatten = flatten
         self.on_empty = on_empty
+        self.min_cycles = min_cycles
 
     def _make_estimator(self):
         if self.estimator is None:
@@ -109,12 +116,18 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return images.reshape(len(images), -1) if flatten else images
 
     def _empty(self, bags: Spectrograms) -> np.ndarray:
-        empty = np.flatnonzero(bags.n_cycles == 0)
+        """Recordings with fewer than ``min_cycles`` cycles: an error, or flagged."""
+        empty = np.flatnonzero(bags.n_cycles < self.min_cycles)
         if len(empty) and self.on_empty == "error":
             names = ", ".join(bags.name(i) for i in empty[:5])
             more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+            found = (
+                "no heart cycle was"
+                if self.min_cycles == 1
+                else (f"fewer than {self.min_cycles} heart cycles were")
+            )
             raise RecordingError(
-                f"no heart cycle was found in {names}{more}. Check the recording "
+                f"{found} found in {names}{more}. Check the recording "
                 "(too short, silent, or no beat above the threshold), lower "
                 "PeakCycleCutter(threshold=...), or use on_empty='prior' to get the "
                 "class prior for such recordings."
@@ -200,7 +213,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         out = np.empty((len(bags), len(self.classes_)))
         bounds = zip(bags.offsets[:-1], bags.offsets[1:], strict=True)
         for i, (a, b) in enumerate(bounds):
-            if a == b:
+            if i in empty:
                 out[i] = self.class_prior_
             elif self.aggregate == "median":
                 out[i] = np.median(proba[a:b], axis=0)

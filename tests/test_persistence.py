@@ -1,0 +1,105 @@
+"""Model files: safe to load, identical predictions, clear refusals."""
+
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from vascular_sklearn import make_stenosis_pipeline
+from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.persistence import ModelFileError, load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = make_recordings(
+        n_patients=3, recordings_per_patient=2, duration=6, random_state=2
+    )
+    pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
+    pipe.set_params(classifier__estimator__arch="resnet18")
+    return pipe.fit(data.recordings, data.target), data
+
+
+def test_round_trip_predicts_identically(fitted, tmp_path):
+    pipe, data = fitted
+    path = tmp_path / "model.vsk"
+    save_model(pipe, path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(data.recordings), pipe.predict_proba(data.recordings)
+    )
+    assert loaded.get_params(deep=True).keys() == pipe.get_params(deep=True).keys()
+    assert loaded.named_steps["lowpass"].sample_rate_ == data.sample_rate
+
+
+def test_existing_file_is_not_replaced(fitted, tmp_path):
+    path = tmp_path / "model.vsk"
+    path.write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        save_model(fitted[0], path)
+    assert path.read_bytes() == b"precious"
+
+
+class _RunsCode:
+    """Unpickling this calls a function: what a malicious model file does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def _model_zip(path, header, weights_payload):
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model.json", json.dumps(header))
+        archive.writestr("weights.pt", weights_payload)
+
+
+def test_crafted_weights_do_not_run_code(fitted, tmp_path):
+    good = tmp_path / "good.vsk"
+    save_model(fitted[0], good)
+    with zipfile.ZipFile(good) as archive:
+        header = json.loads(archive.read("model.json"))
+    marker = tmp_path / "pwned"
+    payload = io.BytesIO()
+    torch.save({"x": _RunsCode(marker)}, payload)  # a pickle that calls open()
+    evil = tmp_path / "evil.vsk"
+    _model_zip(evil, header, payload.getvalue())
+    with pytest.raises(ModelFileError, match="weights cannot be read"):
+        load_model(evil)
+    assert not marker.exists()
+
+
+def test_crafted_header_cannot_name_other_classes(fitted, tmp_path):
+    good = tmp_path / "good.vsk"
+    save_model(fitted[0], good)
+    with zipfile.ZipFile(good) as archive:
+        header = json.loads(archive.read("model.json"))
+        weights = archive.read("weights.pt")
+    header["steps"][0][1]["class"] = "os.system"
+    evil = tmp_path / "evil.vsk"
+    _model_zip(evil, header, weights)
+    with pytest.raises(ModelFileError, match="unknown class"):
+        load_model(evil)
+
+
+def test_incompatible_versions_and_garbage_are_refused(fitted, tmp_path):
+    good = tmp_path / "good.vsk"
+    save_model(fitted[0], good)
+    with zipfile.ZipFile(good) as archive:
+        header = json.loads(archive.read("model.json"))
+        weights = archive.read("weights.pt")
+    header["versions"]["torch"] = "1.13.0"
+    old = tmp_path / "old.vsk"
+    _model_zip(old, header, weights)
+    with pytest.raises(ModelFileError, match=r"saved with torch 1\.13\.0"):
+        load_model(old)
+    junk = tmp_path / "junk.vsk"
+    junk.write_bytes(pickle.dumps({"not": "a model"}))
+    with pytest.raises(ModelFileError, match="not a vascular_sklearn model file"):
+        load_model(junk)
