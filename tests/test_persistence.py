@@ -54,6 +54,14 @@ class _RunsCode:
         return (open, (str(self.marker), "w"))
 
 
+def _saved_parts(model, tmp_path):
+    """The header and weights of a genuine model file, to tamper with."""
+    good = tmp_path / "good.vsk"
+    save_model(model, good)
+    with zipfile.ZipFile(good) as archive:
+        return json.loads(archive.read("model.json")), archive.read("weights.pt")
+
+
 def _model_zip(path, header, weights_payload):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("model.json", json.dumps(header))
@@ -61,10 +69,7 @@ def _model_zip(path, header, weights_payload):
 
 
 def test_crafted_weights_do_not_run_code(fitted, tmp_path):
-    good = tmp_path / "good.vsk"
-    save_model(fitted[0], good)
-    with zipfile.ZipFile(good) as archive:
-        header = json.loads(archive.read("model.json"))
+    header, _ = _saved_parts(fitted[0], tmp_path)
     marker = tmp_path / "pwned"
     payload = io.BytesIO()
     torch.save({"x": _RunsCode(marker)}, payload)  # a pickle that calls open()
@@ -76,11 +81,7 @@ def test_crafted_weights_do_not_run_code(fitted, tmp_path):
 
 
 def test_crafted_header_cannot_name_other_classes(fitted, tmp_path):
-    good = tmp_path / "good.vsk"
-    save_model(fitted[0], good)
-    with zipfile.ZipFile(good) as archive:
-        header = json.loads(archive.read("model.json"))
-        weights = archive.read("weights.pt")
+    header, weights = _saved_parts(fitted[0], tmp_path)
     header["steps"][0][1]["class"] = "os.system"
     evil = tmp_path / "evil.vsk"
     _model_zip(evil, header, weights)
@@ -89,11 +90,7 @@ def test_crafted_header_cannot_name_other_classes(fitted, tmp_path):
 
 
 def test_incompatible_versions_and_garbage_are_refused(fitted, tmp_path):
-    good = tmp_path / "good.vsk"
-    save_model(fitted[0], good)
-    with zipfile.ZipFile(good) as archive:
-        header = json.loads(archive.read("model.json"))
-        weights = archive.read("weights.pt")
+    header, weights = _saved_parts(fitted[0], tmp_path)
     header["versions"]["torch"] = "1.13.0"
     old = tmp_path / "old.vsk"
     _model_zip(old, header, weights)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -103,8 +104,7 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
         rate = getattr(self, "sample_rate", None) or SEED_SAMPLE_RATE
         if isinstance(X, Signals):
             data = [check_recording(x, X.name(i)) for i, x in enumerate(X.data)]
-            ref = X.reference
-            return Signals(object_array(data), X.sample_rate, ref, X.names), False
+            return replace(X, data=object_array(data)), False
         if hasattr(X, "__array__") and not hasattr(X, "__len__"):
             X = np.asarray(X)
         if getattr(X, "ndim", None) == 2:  # arrays, and sparse input to refuse

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CycleBags", "Signals", "Spectrograms", "object_array"]
+__all__ = ["CycleBags", "Signals", "Spectrograms", "clipped_fraction", "object_array"]
 
 
 def object_array(items: Sequence[Any]) -> np.ndarray:
@@ -33,6 +33,26 @@ def object_array(items: Sequence[Any]) -> np.ndarray:
     for i, item in enumerate(items):
         out[i] = item
     return out
+
+
+def clipped_fraction(x: np.ndarray) -> float:
+    """Share of samples within 0.1 % of the recording's peak level.
+
+    Clipping leaves flat tops at the peak level (often well below full scale);
+    a clean recording touches its peak for a handful of samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> clipped_fraction(np.clip(np.sin(np.linspace(0, 20, 1000)), -0.5, 0.5)) > 0.3
+    True
+    """
+    peak = max(x.max(), -x.min()) if len(x) else 0.0
+    if not peak > 0:
+        return 1.0
+    level = 0.999 * peak
+    # two boolean masks instead of an |x| copy: hour-long recordings are large
+    return float(np.count_nonzero(x >= level) + np.count_nonzero(x <= -level)) / len(x)
 
 
 def _subset_index(index: Any, n: int) -> np.ndarray:
@@ -106,6 +126,10 @@ class Signals(_RecordingSequence):
         :class:`~vascular_sklearn.MeanSmoother`); peaks are found on it.
     names : ndarray of str or None
         Optional name per recording (file names), used in error messages.
+    clipped : ndarray of float or None
+        Share of each raw recording's samples at its peak level (flat tops of
+        clipping), set by :class:`~vascular_sklearn.LowpassFilter` before
+        filtering rounds them off.
 
     Examples
     --------
@@ -119,6 +143,7 @@ class Signals(_RecordingSequence):
     sample_rate: float
     reference: np.ndarray | None = None
     names: np.ndarray | None = None
+    clipped: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -147,6 +172,7 @@ class Signals(_RecordingSequence):
             data=self.data[positions],
             reference=ref,
             names=_take_names(self.names, positions),
+            clipped=None if self.clipped is None else self.clipped[positions],
         )
 
     @property
@@ -215,9 +241,10 @@ class CycleBags(_RecordingSequence):
         (1, 1, True)
         """
         rows = []
+        clipped = self.signals.clipped
+        if clipped is None:
+            clipped = [clipped_fraction(x) for x in self.signals.data]
         for i, x in enumerate(self.signals.data):
-            peak = np.abs(x).max()
-            clipped = float(np.mean(np.abs(x) >= 0.999 * peak)) if peak > 0 else 1.0
             n_cycles = len(self.bounds[i])
             n_peaks = int(self.n_peaks[i]) if self.n_peaks is not None else n_cycles + 1
             rows.append(
@@ -227,7 +254,7 @@ class CycleBags(_RecordingSequence):
                     "peaks": n_peaks,
                     "cycles": n_cycles,
                     "dropped_long_gap": max(n_peaks - 1, 0) - n_cycles,
-                    "clipped_fraction": clipped,
+                    "clipped_fraction": float(clipped[i]),
                     "flagged": n_cycles < min_cycles,
                 }
             )

@@ -12,7 +12,7 @@ from scipy import signal as sps
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SignalTransformer, map_recordings
-from .containers import Signals, object_array
+from .containers import Signals, clipped_fraction, object_array
 from .exceptions import RecordingError
 
 __all__ = ["LowpassFilter", "lowpass_biquad", "lowpass_butterworth", "resample"]
@@ -61,7 +61,7 @@ def lowpass_biquad(
     b = np.array([(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2], dtype=f32)
     a = np.array([1 + alpha, -2 * cos_w0, 1 - alpha], dtype=f32)
     y = sps.lfilter(b / a[0], a / a[0], np.asarray(x, dtype=f32))
-    return np.clip(y, -1.0, 1.0).astype(f32, copy=False)
+    return np.clip(y, -1.0, 1.0, out=y)
 
 
 def lowpass_butterworth(
@@ -232,4 +232,5 @@ class LowpassFilter(SignalTransformer):
                 self.order,
             )
         out = map_recordings(*args)
-        return Signals(object_array(out), rate, None, signals.names)
+        clipped = np.array(map_recordings(clipped_fraction, data, self.n_jobs))
+        return Signals(object_array(out), rate, None, signals.names, clipped)

@@ -168,6 +168,12 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if len(empty) == len(bags):
             raise RecordingError("no recording has a heart cycle to train on")
         self.classes_, counts = np.unique(y, return_counts=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"training needs two classes; all {len(y)} recordings are labelled "
+                f"{self.classes_[0]!r}. With patients of one class only, split with "
+                "StratifiedGroupKFold so every training fold holds both."
+            )
         self.class_prior_ = counts / counts.sum()
         estimator = self._make_estimator()
         n = bags.n_cycles

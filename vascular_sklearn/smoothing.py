@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from numbers import Integral, Real
 from typing import Literal
 
@@ -119,7 +120,7 @@ class MeanSmoother(SignalTransformer):
         ref = object_array(
             map_recordings(smooth, list(signals.data), self.n_jobs, size, self.method)
         )
-        return Signals(signals.data, signals.sample_rate, ref, signals.names)
+        return replace(signals, reference=ref)
 
     def _as_2d(self, out: Signals) -> np.ndarray:
         return np.stack(list(out.reference))

@@ -153,18 +153,26 @@ def _images(
 def _bag_images(job, n_fft, hop, n_freqs, n_frames, log) -> np.ndarray:
     """All cycles of one recording; errors name the recording and the cycle."""
     cycles, bounds, name = job
-    if not cycles:
-        return np.empty((0, n_freqs, n_frames), np.float32)
-    frames = []
-    for k, cycle in enumerate(cycles):
-        try:
-            frames.append(_scaled_frames(cycle, n_fft, hop))
-        except ValueError as err:
-            a, b = bounds[k]
-            raise RecordingError(
-                f"{name}, cycle {k} (samples {a} to {b}): {err}."
-            ) from err
-    return _images(frames, n_fft, n_freqs, n_frames, log)
+    out = np.empty((len(cycles), n_freqs, n_frames), np.float32)
+    # chunks keep the FFT's float64 work arrays small for hour-long recordings
+    for start in range(0, len(cycles), _CHUNK):
+        frames = []
+        for k in range(start, min(start + _CHUNK, len(cycles))):
+            try:
+                frames.append(_scaled_frames(cycles[k], n_fft, hop))
+            except ValueError as err:
+                a, b = bounds[k]
+                raise RecordingError(
+                    f"{name}, cycle {k} (samples {a} to {b}): {err}."
+                ) from err
+        out[start : start + len(frames)] = _images(
+            frames, n_fft, n_freqs, n_frames, log
+        )
+    return out
+
+
+#: Cycles per FFT call in a transform.
+_CHUNK = 128
 
 
 class STFTSpectrogram(TransformerMixin, BaseEstimator):
