@@ -295,3 +295,14 @@ def test_min_cycles_flags_recordings_with_too_few(spectrograms, data):
     np.testing.assert_allclose(
         proba[flagged], np.tile(clf.class_prior_, (flagged.sum(), 1))
     )
+
+
+def test_pipeline_runs_repeat_exactly_with_parallel_signal_steps(data):
+    def run():
+        pipe = _fast_pipeline()
+        pipe.set_params(
+            lowpass__n_jobs=2, smooth__n_jobs=2, cut__n_jobs=2, spectrogram__n_jobs=2
+        )
+        return pipe.fit(data.recordings, data.target).predict_proba(data.recordings)
+
+    np.testing.assert_array_equal(run(), run())

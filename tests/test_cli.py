@@ -69,6 +69,17 @@ def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys):
     assert str(good) in out  # the good file still gets its answer
 
 
+def test_predict_flags_a_silent_file(folder, tmp_path, capsys):
+    model = tmp_path / "m.vsk"
+    assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(22050 * 5), 22050)
+    capsys.readouterr()
+    assert main(["predict", str(model), str(silent)]) == 1
+    err = capsys.readouterr().err
+    assert "no heart cycle was found in" in err and "silent.wav" in err
+
+
 def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):
     assert main(["evaluate", str(folder), "--folds", "2", *FAST]) == 0
     out = capsys.readouterr().out
