@@ -19,7 +19,7 @@ import torch
 
 from .common import REPO
 
-BENCHMARKS = ["bench_signal_chain", "bench_network"]
+BENCHMARKS = ["bench_signal_chain", "bench_network", "bench_classifier"]
 
 
 def _machine() -> str:
