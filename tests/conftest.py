@@ -34,6 +34,16 @@ def known_beats():
 
 
 @pytest.fixture(scope="session")
+def data():
+    """Small synthetic set: 4 patients (both kinds), 8 recordings of 8 s."""
+    from vascular_sklearn.datasets import make_recordings
+
+    return make_recordings(
+        n_patients=4, recordings_per_patient=2, duration=8.0, random_state=0
+    )
+
+
+@pytest.fixture(scope="session")
 def seed_dir() -> Path:
     assert SEED_DIR.is_dir(), f"the seed recordings must sit at {SEED_DIR}"
     return SEED_DIR

@@ -24,7 +24,6 @@ from vascular_sklearn import (
     make_seed_pipeline,
     make_stenosis_pipeline,
 )
-from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.metrics import clinical_scoring
 from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
 
@@ -35,13 +34,6 @@ FAST = {
     "device": "cpu",
     "random_state": 0,
 }
-
-
-@pytest.fixture(scope="module")
-def data():
-    return make_recordings(
-        n_patients=4, recordings_per_patient=2, duration=8.0, random_state=0
-    )
 
 
 @pytest.fixture(scope="module")
