@@ -19,7 +19,12 @@ import torch
 
 from .common import REPO
 
-BENCHMARKS = ["bench_signal_chain", "bench_network", "bench_classifier"]
+BENCHMARKS = [
+    "bench_signal_chain",
+    "bench_network",
+    "bench_classifier",
+    "bench_real_data",
+]
 
 
 def _machine() -> str:
