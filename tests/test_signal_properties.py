@@ -33,7 +33,12 @@ def recordings(draw):
     return Signals.from_arrays([np.clip(gain * x, -1, 1)], rate)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,  # the same examples on every CI run
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(recordings())
 def test_bounds_are_sorted_disjoint_and_inside(signals):
     bags = CHAIN.fit_transform(signals)
@@ -49,7 +54,7 @@ def test_bounds_are_sorted_disjoint_and_inside(signals):
         assert np.isfinite(spec.images).all()
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(st.floats(1e-3, 1e2), st.integers(0, 1000))
 def test_gain_leaves_the_cycles_unchanged(gain, seed):
     beats = np.arange(3000, 6 * 22050, int(0.8 * 22050))
