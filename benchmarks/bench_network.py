@@ -7,7 +7,7 @@ import time
 import numpy as np
 import torch
 
-from vascular_sklearn.network import CycleResNet
+from vascular_sklearn.network import CycleResNet, _torch_threads
 
 TITLE = "Network speed levers (ResNet50 on 1 x 40 x 100 cycles, CPU)"
 DESCRIPTION = (
@@ -23,6 +23,8 @@ LEVERS = {
     "channels_last": {"channels_last": True},
     "bf16 autocast": {"autocast": True},
     "no stem max-pool": {"keep_maxpool": False},
+    # what each joblib worker should get when two fits run side by side
+    "1 torch thread": {"torch_threads": 1},
 }
 
 
@@ -54,10 +56,14 @@ def run(arch: str = "resnet50", batch: int = 32) -> list[dict]:
     X = torch.randn(batch, 1, 40, 100)
     y = torch.randint(0, 2, (batch,))
     rows, base = [], None
+    cores = torch.get_num_threads()
     for name, options in LEVERS.items():
+        options = dict(options)
+        threads = options.pop("torch_threads", cores)
         module = CycleResNet(arch, **options)
-        train = _throughput(module, X, y, train=True)
-        infer = _throughput(module, X, y, train=False)
+        with _torch_threads(threads):
+            train = _throughput(module, X, y, train=True)
+            infer = _throughput(module, X, y, train=False)
         base = base or (train, infer)
         rows.append(
             {
