@@ -1,6 +1,10 @@
 """Run every benchmark and write docs/benchmarks.md.
 
-Usage, from the repository root: ``python -m benchmarks.run [--only NAME ...]``.
+Usage, from the repository root: ``python -m benchmarks.run [--only NAME ...]``
+(or ``python benchmarks/run.py``). A benchmark is a module of this package listed
+in ``BENCHMARKS`` that defines ``TITLE``, ``DESCRIPTION`` (its protocol) and
+``run() -> list[dict]`` (the table rows); an optional ``notes() -> str`` adds text
+computed during the run under its table.
 """
 
 from __future__ import annotations
@@ -10,14 +14,20 @@ import datetime
 import importlib
 import os
 import platform
+import shlex
 import sys
+from pathlib import Path
 
 import numpy as np
 import scipy
 import sklearn
 import torch
 
-from .common import REPO
+_AS_SCRIPT = __package__ in (None, "")
+if _AS_SCRIPT:  # python benchmarks/run.py: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import REPO  # noqa: E402
 
 BENCHMARKS = [
     "bench_signal_chain",
@@ -40,7 +50,7 @@ def _machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
-        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python "
+        f"{cpu}, {len(os.sched_getaffinity(0))} cores, {mem:.0f} GiB; Python "
         f"{platform.python_version()}, numpy {np.__version__}, scipy "
         f"{scipy.__version__}, scikit-learn {sklearn.__version__}, torch "
         f"{torch.__version__}"
@@ -54,6 +64,13 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _command(argv) -> str:
+    """The command line that is running, as typed from the repository root."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    head = "python benchmarks/run.py" if _AS_SCRIPT else "python -m benchmarks.run"
+    return " ".join([head, *map(shlex.quote, args)])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
@@ -61,6 +78,7 @@ def main(argv=None) -> int:
     names = args.only or BENCHMARKS
     sections = REPO / "docs" / "benchmarks"
     sections.mkdir(parents=True, exist_ok=True)
+    machine = _machine()
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"running {name} ...", file=sys.stderr, flush=True)
@@ -70,19 +88,25 @@ def main(argv=None) -> int:
             "",
             module.DESCRIPTION,
             "",
-            f"Command: `python -m benchmarks.run --only {name}` "
-            f"({datetime.date.today().isoformat()})",
+            f"Command: `python -m benchmarks.run --only {name}`; last run "
+            f"{datetime.datetime.now().isoformat(timespec='minutes')} by "
+            f"`{_command(argv)}`.",
+            "",
+            f"Machine: {machine}.",
             "",
             _table(rows),
         ]
+        notes = getattr(module, "notes", None)
+        text = notes() if callable(notes) else ""
+        if text:
+            section += ["", text]
         (sections / f"{name}.md").write_text("\n".join(section) + "\n")
     out = [
         "# Benchmarks",
         "",
         "Written by `python -m benchmarks.run` (or `make bench`); each section "
-        "gives its own command and date.",
-        "",
-        f"Machine: {_machine()}.",
+        "gives the command that reproduces it, when it last ran and on what machine "
+        "(sections not run this time are kept from their last run).",
         "",
         "Every ratio compares two rows measured in the same run.",
     ]
