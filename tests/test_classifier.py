@@ -14,7 +14,8 @@ from sklearn.model_selection import (
     cross_val_predict,
     cross_validate,
 )
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from vascular_sklearn import (
     RecordingClassifier,
@@ -298,3 +299,81 @@ def test_pipeline_runs_repeat_exactly_with_parallel_signal_steps(data):
         return pipe.fit(data.recordings, data.target).predict_proba(data.recordings)
 
     np.testing.assert_array_equal(run(), run())
+
+
+def test_standardisation_is_learned_and_saved_in_the_module(spectrograms, data):
+    X = spectrograms.images[:40]
+    y = np.array([0, 1] * 20)
+    clf = ResNetClassifier(**FAST).fit(X, y)
+    module = clf.net_.module_
+    assert module.input_mean.item() == pytest.approx(float(X.mean()), rel=1e-5)
+    assert module.input_std.item() == pytest.approx(float(X.std()), rel=1e-5)
+    assert {"input_mean", "input_std"} <= set(module.state_dict())
+    raw = ResNetClassifier(**FAST, standardize=False).fit(X, y)
+    assert raw.net_.module_.input_std.item() == 1.0
+
+
+def test_augmentation_only_while_training():
+    torch.manual_seed(0)
+    net = CycleResNet("resnet18", augment=True).eval()
+    x = torch.randn(3, 1, 40, 100)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(x))  # eval: deterministic
+        net.train()
+        assert not torch.allclose(net(x), net(x))
+
+
+def test_augment_batch_rolls_time_and_masks():
+    from vascular_sklearn.network import augment_batch
+
+    torch.manual_seed(0)
+    ramp = torch.arange(100.0).expand(64, 1, 40, 100).clone()
+    out = augment_batch(ramp, max_shift=0.5, max_gain=0.0, noise=0.0, max_mask=0.15)
+    # each image is a circular shift of the ramp, some entries masked to 0
+    for image in out[:, 0]:
+        kept = image != 0
+        first = int(image[kept][0] - torch.nonzero(kept)[0, 1]) % 100
+        expected = (torch.arange(100.0) + first) % 100
+        assert torch.equal(image[kept], expected.expand(40, 100)[kept])
+    masked = (out == 0).float().mean().item()
+    assert 0.0 < masked < 0.3
+
+
+def test_cycle_cap_counts_recordings_while_early_stopping_holds_out_patients(
+    spectrograms, data
+):
+    X = spectrograms.images
+    y = np.repeat(data.target, spectrograms.n_cycles)
+    patients = np.repeat(data.groups, spectrograms.n_cycles)
+    recordings = spectrograms.recording_index
+    clf = ResNetClassifier(
+        **FAST, early_stopping=1, validation_fraction=0.25, max_cycles_per_group=2
+    ).fit(X, y, groups=patients, recordings=recordings)
+    held_out = np.isin(patients, clf.validation_groups_)
+    assert set(clf.validation_groups_) <= set(data.groups)
+    n_train = sum(
+        b["train_batch_size"]
+        for b in clf.net_.history[-1]["batches"]
+        if "train_loss" in b
+    )
+    # two cycles of each training recording, not two per patient
+    assert n_train == 2 * len(np.unique(recordings[~held_out]))
+
+
+def test_max_cycles_scores_evenly_spaced_cycles(spectrograms, data):
+    clf = RecordingClassifier(
+        make_pipeline(StandardScaler(), LogisticRegression(C=0.01, max_iter=3000))
+    ).fit(spectrograms, data.target)
+    every, _ = clf.predict_cycle_proba(spectrograms)
+    capped = clone(clf).set_params(max_cycles=3).fit(spectrograms, data.target)
+    some, rec3 = capped.predict_cycle_proba(spectrograms)
+    assert np.bincount(rec3).tolist() == np.minimum(spectrograms.n_cycles, 3).tolist()
+    first = spectrograms.offsets[0]
+    n = spectrograms.n_cycles[0]
+    picked = np.linspace(0, n - 1, 3).round().astype(int)
+    np.testing.assert_allclose(some[:3], every[first + picked])
+    np.testing.assert_allclose(
+        capped.predict_proba(spectrograms)[0], every[first + picked].mean(axis=0)
+    )
+    with pytest.raises(ValueError, match="max_cycles=2 is below min_cycles=3"):
+        capped.set_params(max_cycles=2, min_cycles=3).fit(spectrograms, data.target)

@@ -272,3 +272,22 @@ def test_quality_report_explains_dropped_cycles():
     )
     assert not rows[0]["flagged"] and rows[2]["flagged"] and rows[2]["cycles"] == 0
     assert rows[1]["clipped_fraction"] > 10 * rows[0]["clipped_fraction"]
+
+
+def test_floor_db_hides_the_noise_floor():
+    rng = np.random.default_rng(0)
+    t = np.arange(12000) / RATE
+    tone = np.sin(2 * np.pi * 200 * t)
+    quiet = tone + 1e-4 * rng.normal(size=t.size)
+    noisy = tone + 1e-2 * rng.normal(size=t.size)
+    free = [cycle_spectrogram(x, log=True) for x in (quiet, noisy)]
+    # without a floor the two noise levels show in the empty bins...
+    assert np.median(free[1] - free[0]) > 2.0
+    floored = [cycle_spectrogram(x, log=True, floor_db=30) for x in (quiet, noisy)]
+    # ...with a 30 dB floor both sit at the floor, 30 dB below each peak
+    for image in floored:
+        floor = image.max() - 30 * np.log(10) / 20
+        assert np.median(image) == pytest.approx(floor, abs=1e-5)
+        assert np.mean(np.isclose(image, floor, atol=1e-5)) > 0.8
+    linear = cycle_spectrogram(noisy, floor_db=30)
+    assert linear.min() == pytest.approx(linear.max() * 10 ** (-30 / 20), rel=1e-5)

@@ -9,11 +9,20 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
-from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils import Bunch, _safe_indexing, check_random_state
+from sklearn.utils.validation import has_fit_parameter
 
+from .containers import Signals
 from .metrics import sensitivity_score, specificity_score
 
-__all__ = ["check_group_split", "clinical_report", "evaluate_by_patient"]
+__all__ = [
+    "bootstrap_report",
+    "check_group_split",
+    "clinical_report",
+    "evaluate_by_patient",
+    "patient_level",
+    "rescaled",
+]
 
 
 def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
@@ -73,6 +82,106 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
     }
 
 
+def rescaled(
+    X: Signals, factor: float, step: float = 2.0**-15, clip: bool = True
+) -> Signals:
+    """Recordings multiplied by ``factor`` and re-quantised to multiples of ``step``.
+
+    The loudness audit: a model of the vessel must not change its answer when
+    the microphone gain changes. The default ``step`` is one 16-bit level; a
+    coarser one emulates a device whose converter resolves fewer levels. With
+    ``clip``, values are limited to full scale [-1, 1] as in a 16-bit file, so
+    scaling a loud recording up clips it, as a louder recording would.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = Signals.from_arrays([np.array([0.1, -0.2, 0.3])], sample_rate=100)
+    >>> (rescaled(X, 0.1, step=0.01).data[0] / 0.01).round().tolist()
+    [1.0, -2.0, 3.0]
+    """
+    data = []
+    for x in X.data:
+        y = np.round(np.asarray(x, np.float64) * factor / step) * step
+        data.append((np.clip(y, -1.0, 1.0) if clip else y).astype(np.float32))
+    return Signals.from_arrays(data, sample_rate=X.sample_rate, names=X.names)
+
+
+def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
+    """Average recording probabilities per patient and label.
+
+    A patient with normal and stenotic recordings (before and after angioplasty)
+    counts once in each class.
+
+    Returns
+    -------
+    y, proba, groups : ndarray
+        One entry per (patient, label).
+
+    Examples
+    --------
+    >>> groups = ["a", "a", "a", "b"]
+    >>> y, p, g = patient_level([0, 0, 1, 1], [0.2, 0.4, 0.9, 0.7], groups)
+    >>> y.tolist(), p.round(2).tolist(), g.tolist()
+    ([0, 1, 1], [0.3, 0.9, 0.7], ['a', 'a', 'b'])
+    """
+    y, proba, groups = np.asarray(y), np.asarray(proba, float), np.asarray(groups)
+    keys = sorted(set(zip(groups.tolist(), y.tolist(), strict=True)))
+    out = [(label, proba[(groups == g) & (y == label)].mean(), g) for g, label in keys]
+    return tuple(np.array(column) for column in zip(*out, strict=True))
+
+
+def bootstrap_report(
+    y: Any,
+    proba: Any,
+    groups: Any,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    threshold: float = 0.5,
+    random_state: Any = None,
+) -> dict:
+    """:func:`clinical_report` with confidence intervals from resampling patients.
+
+    Patients, not recordings or cycles, are drawn with replacement: units of one
+    patient are not independent, and resampling them one by one would give
+    intervals far too narrow. Resamples holding one class only are redrawn.
+
+    Returns
+    -------
+    report : dict
+        The point estimates, and ``(low, high)`` percentile intervals under
+        ``"<metric>_ci"``.
+
+    Examples
+    --------
+    >>> y = [0, 0, 1, 1, 0, 1]
+    >>> r = bootstrap_report(y, [.1, .3, .8, .6, .4, .9], [1, 1, 2, 2, 3, 4],
+    ...                      n_resamples=200, random_state=0)
+    >>> r["roc_auc"], r["roc_auc_ci"]
+    (1.0, (1.0, 1.0))
+    """
+    y, proba, groups = np.asarray(y), np.asarray(proba, float), np.asarray(groups)
+    report = clinical_report(y, proba, threshold)
+    rng = check_random_state(random_state)
+    patients = np.unique(groups)
+    members = [np.flatnonzero(groups == g) for g in patients]
+    draws = {k: [] for k in report if k != "n"}
+    while len(draws["roc_auc"]) < n_resamples:
+        rows = np.concatenate(
+            [members[i] for i in rng.randint(len(patients), size=len(patients))]
+        )
+        if len(np.unique(y[rows])) < 2:
+            continue
+        for key, value in clinical_report(y[rows], proba[rows], threshold).items():
+            if key != "n":
+                draws[key].append(value)
+    tail = 100 * (1 - confidence) / 2
+    for key, values in draws.items():
+        low, high = np.nanpercentile(values, [tail, 100 - tail])
+        report[f"{key}_ci"] = (float(low), float(high))
+    return report
+
+
 def evaluate_by_patient(
     pipeline: Any,
     X: Any,
@@ -80,6 +189,8 @@ def evaluate_by_patient(
     groups: Any,
     cv: Any = None,
     progress: Callable[[str], None] | None = None,
+    perturbations: dict[str, Callable[[Any], Any]] | None = None,
+    pass_groups: bool | None = None,
 ) -> Bunch:
     """Out-of-fold predictions by patient, pooled, per recording and per cycle.
 
@@ -89,37 +200,64 @@ def evaluate_by_patient(
     Parameters
     ----------
     pipeline : Pipeline
-        Signal steps followed by a :class:`RecordingClassifier`.
+        Signal steps followed by a :class:`RecordingClassifier` (cycle-level
+        results), or any pipeline that takes recordings (recording level only).
     X, y, groups
         Recordings, labels, patient ids.
     cv : splitter, default=GroupKFold(5)
     progress : callable or None
         Called with a line of text after each fold.
+    perturbations : dict of str to callable, or None
+        Audits: each callable turns the fold's test recordings into altered ones
+        (rescaled, say) that the same fitted model then scores.
+    pass_groups : bool or None
+        Give the training patients to the last step's ``fit`` as ``groups``
+        (for its internal validation or a nested ``GridSearchCV``); ``None``
+        does so when that ``fit`` names a ``groups`` parameter.
 
     Returns
     -------
     result : Bunch
         ``recording_proba``, ``cycle_proba``, ``cycle_y``, ``cycle_recording``
-        and ``fold`` arrays, and ``recording``/``cycle`` reports
-        (:func:`clinical_report`).
+        and ``fold`` arrays, ``recording``/``cycle`` reports
+        (:func:`clinical_report`), and ``perturbed``: for each perturbation, the
+        recording probabilities of the altered recordings.
+
+    Notes
+    -----
+    When the pipeline's last step gets ``groups`` (see ``pass_groups``), they are
+    the training fold's patients: its internal validation (early stopping,
+    nested tuning) then holds out whole patients as well, never the test fold.
     """
     y = np.asarray(y)
     cv = GroupKFold(5) if cv is None else cv
     splits = check_group_split(cv, X, y, groups)
     recording_proba = np.full(len(y), np.nan)
     fold = np.full(len(y), -1)
+    groups = np.asarray(groups)
+    perturbations = perturbations or {}
+    perturbed = {name: np.full(len(y), np.nan) for name in perturbations}
+    name, last = pipeline.steps[-1]
+    takes_groups = pass_groups
+    if takes_groups is None:
+        takes_groups = has_fit_parameter(last, "groups")
     cycle_parts = []
     for k, (train, test) in enumerate(splits):
-        model = clone(pipeline).fit(_safe_indexing(X, train), y[train])
-        features = model[:-1].transform(_safe_indexing(X, test))
-        proba, rec = model[-1].predict_cycle_proba(features)
+        params = {f"{name}__groups": groups[train]} if takes_groups else {}
+        model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **params)
+        X_test = _safe_indexing(X, test)
+        features = model[:-1].transform(X_test)
         recording_proba[test] = model[-1].predict_proba(features)[:, 1]
+        for key, alter in perturbations.items():
+            perturbed[key][test] = model.predict_proba(alter(X_test))[:, 1]
         fold[test] = k
-        cycle_parts.append((proba[:, 1], test[rec]))
+        if hasattr(model[-1], "predict_cycle_proba"):
+            proba, rec = model[-1].predict_cycle_proba(features)
+            cycle_parts.append((proba[:, 1], test[rec]))
         if progress is not None:
             progress(f"fold {k + 1}/{len(splits)}: {len(test)} test recordings")
-    cycle_proba = np.concatenate([p for p, _ in cycle_parts])
-    cycle_recording = np.concatenate([r for _, r in cycle_parts])
+    cycle_proba = np.concatenate([[], *(p for p, _ in cycle_parts)])
+    cycle_recording = np.concatenate([[], *(r for _, r in cycle_parts)]).astype(int)
     cycle_y = y[cycle_recording]
     return Bunch(
         recording_proba=recording_proba,
@@ -128,5 +266,6 @@ def evaluate_by_patient(
         cycle_y=cycle_y,
         cycle_recording=cycle_recording,
         recording=clinical_report(y, recording_proba),
-        cycle=clinical_report(cycle_y, cycle_proba),
+        cycle=clinical_report(cycle_y, cycle_proba) if cycle_parts else None,
+        perturbed=perturbed,
     )

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 from torch import nn
 from torchvision import models
 
-__all__ = ["CycleResNet", "ResNetClassifier", "resolve_device"]
+__all__ = ["CycleResNet", "ResNetClassifier", "augment_batch", "resolve_device"]
 
 _ARCHS = {
     "resnet18": models.resnet18,
@@ -50,6 +50,11 @@ class CycleResNet(nn.Module):
         Run the forward pass under bfloat16 autocast (CPU or CUDA).
     channels_last : bool, default=False
         Use the channels-last memory format.
+    input_mean, input_std : float, default=0.0, 1.0
+        Inputs are standardised as ``(x - input_mean) / input_std`` inside the
+        module (kept as buffers, so saved weights carry them).
+    augment : bool, default=False
+        In training mode only, augment each batch (:func:`augment_batch`).
 
     Examples
     --------
@@ -67,6 +72,9 @@ class CycleResNet(nn.Module):
         keep_maxpool: bool = True,
         autocast: bool = False,
         channels_last: bool = False,
+        input_mean: float = 0.0,
+        input_std: float = 1.0,
+        augment: bool = False,
     ) -> None:
         super().__init__()
         net = _ARCHS[arch](weights=None)
@@ -78,6 +86,9 @@ class CycleResNet(nn.Module):
         if not keep_maxpool:
             net.maxpool = nn.Identity()
         self.net = net
+        self.register_buffer("input_mean", torch.tensor(float(input_mean)))
+        self.register_buffer("input_std", torch.tensor(float(input_std)))
+        self.augment = augment
         self.autocast = autocast
         self.channels_last = channels_last
         if channels_last:
@@ -85,11 +96,60 @@ class CycleResNet(nn.Module):
 
     def forward(self, x: torch.Tensor, **_fit_params: Any) -> torch.Tensor:
         # skorch hands every fit parameter to forward as well; they are not inputs.
+        x = (x - self.input_mean) / self.input_std
+        if self.augment and self.training:
+            x = augment_batch(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.autocast):
             logits = self.net(x)
         return logits.float()
+
+
+def augment_batch(
+    x: torch.Tensor,
+    max_shift: float = 0.05,
+    max_gain: float = 0.5,
+    noise: float = 0.1,
+    max_mask: float = 0.15,
+) -> torch.Tensor:
+    """Randomly perturb a batch of standardised spectrograms (n, 1, F, T).
+
+    Each image is rolled in time by up to ``max_shift`` of its width either way
+    (the peak-finder's jitter; a larger roll would hide where systole falls in
+    the cycle, which carries the signal), shifted by a random offset up to
+    ``max_gain``
+    (a gain in log units), given Gaussian noise of std ``noise``, and one band of
+    frequencies and one span of frames, each up to ``max_mask`` of the axis, are
+    set to 0, the standardised mean (SpecAugment). Draws come from torch's global
+    generator, which the classifier seeds.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> x = torch.randn(4, 1, 40, 100)
+    >>> y = augment_batch(x)
+    >>> y.shape == x.shape, bool((y != x).any())
+    (True, True)
+    """
+    n, _, f, t = x.shape
+    dev = x.device
+    most = int(max_shift * t)
+    shift = torch.randint(-most, most + 1, (n, 1), device=dev)
+    cols = (torch.arange(t, device=dev)[None, :] + shift) % t
+    x = torch.gather(x, 3, cols[:, None, None, :].expand(n, 1, f, t))
+    gain = (torch.rand(n, 1, 1, 1, device=dev) * 2 - 1) * max_gain
+    x = x + gain + noise * torch.randn_like(x)
+    keep = torch.ones_like(x, dtype=torch.bool)
+    for axis, size in ((2, f), (3, t)):
+        width = torch.randint(0, max(1, int(max_mask * size)) + 1, (n, 1), device=dev)
+        start = (torch.rand(n, 1, device=dev) * (size - width + 1)).long()
+        pos = torch.arange(size, device=dev)[None, :]
+        band = (pos >= start) & (pos < start + width)
+        shape = (n, 1, size, 1) if axis == 2 else (n, 1, 1, size)
+        keep &= ~band.view(shape)
+    return x * keep
 
 
 def _one_channel_conv(rgb: nn.Conv2d) -> nn.Conv2d:
@@ -110,7 +170,9 @@ def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
         raise FileNotFoundError(f"weights file not found: {path}")
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = {k.removeprefix("net."): v for k, v in state.items()}
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    # the head and the input standardisation belong to the new task
+    skip = ("fc.", "input_mean", "input_std")
+    state = {k: v for k, v in state.items() if not k.startswith(skip)}
     own_conv1 = None
     if state.get("conv1.weight") is not None and state["conv1.weight"].shape[1] != 3:
         own_conv1 = state.pop("conv1.weight")
@@ -199,9 +261,16 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.2
     max_cycles_per_group : int or None, default=None
         Each epoch, train on a fresh random draw of at most this many cycles of
-        each group (recording); cycles of one recording are near-duplicates.
+        each recording (``recordings`` passed to ``fit``, else ``groups``);
+        cycles of one recording are near-duplicates.
     keep_maxpool, autocast, channels_last : bool
         See :class:`CycleResNet`.
+    standardize : bool, default=True
+        Standardise inputs by the mean and standard deviation of the training
+        images (stored in the module's buffers, applied at prediction too).
+    augment : bool, default=False
+        Augment training batches (:func:`augment_batch`): time roll, gain,
+        noise, frequency and time masks.
     weights_path : str or None, default=None
         Local initial weights (see :class:`CycleResNet`).
     torch_threads : int or None, default=None
@@ -245,6 +314,8 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         "keep_maxpool": ["boolean"],
         "autocast": ["boolean"],
         "channels_last": ["boolean"],
+        "standardize": ["boolean"],
+        "augment": ["boolean"],
         "weights_path": [str, os.PathLike, None],
         "torch_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -267,6 +338,8 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         keep_maxpool: bool = True,
         autocast: bool = False,
         channels_last: bool = False,
+        standardize: bool = True,
+        augment: bool = False,
         weights_path: str | None = None,
         torch_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
@@ -286,6 +359,8 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         self.keep_maxpool = keep_maxpool
         self.autocast = autocast
         self.channels_last = channels_last
+        self.standardize = standardize
+        self.augment = augment
         self.weights_path = weights_path
         self.torch_threads = torch_threads
         self.random_state = random_state
@@ -305,7 +380,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("spectrograms hold NaN or infinite values")
         return X
 
-    def fit(self, X, y, groups=None) -> ResNetClassifier:
+    def fit(self, X, y, groups=None, recordings=None) -> ResNetClassifier:
         """Train the network on cycles.
 
         Parameters
@@ -313,8 +388,11 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         X : array-like of shape (n_cycles, 1, F, T)
         y : array-like of shape (n_cycles,)
         groups : array-like of shape (n_cycles,) or None
-            Recording (or patient) of each cycle; used by ``early_stopping`` and
-            ``max_cycles_per_group``. Without it every cycle is its own group.
+            Patient (or recording) of each cycle: ``early_stopping`` holds out
+            whole groups. Without it every cycle is its own group.
+        recordings : array-like of shape (n_cycles,) or None
+            Recording of each cycle, for ``max_cycles_per_group``; defaults to
+            ``groups``.
 
         Returns
         -------
@@ -337,6 +415,9 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
                 f"{self.classes_[0]!r}"
             )
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        recordings = groups if recordings is None else np.asarray(recordings)
+        if len(groups) != len(y) or len(recordings) != len(y):
+            raise ValueError("groups and recordings need one entry per cycle")
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         torch.manual_seed(seed)
@@ -361,7 +442,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         n_per_epoch = len(train)
         if self.max_cycles_per_group is not None:
             sampler = _CapPerGroupSampler(
-                groups[train], self.max_cycles_per_group, seed
+                recordings[train], self.max_cycles_per_group, seed
             )
             iterator = {
                 "iterator_train__sampler": sampler,
@@ -378,8 +459,14 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
                 "balanced", classes=np.arange(len(self.classes_)), y=y_enc[train]
             )
             weight = torch.as_tensor(w, dtype=torch.float32)
+        mean, std = 0.0, 1.0
+        if self.standardize:
+            mean, std = float(X[train].mean()), float(X[train].std())
+            std = std if std > 0 else 1.0
         self.net_ = self._make_net(
             weights_path=self.weights_path,
+            module__input_mean=mean,
+            module__input_std=std,
             criterion__weight=weight,
             train_split=train_split,
             callbacks=callbacks,
@@ -408,6 +495,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
             module__keep_maxpool=self.keep_maxpool,
             module__autocast=self.autocast,
             module__channels_last=self.channels_last,
+            module__augment=self.augment,
             criterion=nn.CrossEntropyLoss,
             optimizer=optimizers[self.optimizer],
             optimizer__weight_decay=self.weight_decay,

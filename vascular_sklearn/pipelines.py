@@ -19,11 +19,17 @@ __all__ = ["make_seed_pipeline", "make_stenosis_pipeline"]
 _NETWORK_SHORTCUTS = ("max_epochs", "batch_size", "lr", "device", "random_state")
 
 
-def _build(steps: list, network: dict, params: dict[str, Any], memory) -> Pipeline:
+def _build(
+    steps: list,
+    network: dict,
+    params: dict[str, Any],
+    memory,
+    max_cycles: int | None = None,
+) -> Pipeline:
     for key in _NETWORK_SHORTCUTS:
         if key in params:
             network[key] = params.pop(key)
-    classifier = RecordingClassifier(ResNetClassifier(**network))
+    classifier = RecordingClassifier(ResNetClassifier(**network), max_cycles=max_cycles)
     pipe = Pipeline([*steps, ("classifier", classifier)], memory=memory)
     return pipe.set_params(**params)
 
@@ -69,6 +75,7 @@ def make_seed_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         "batch_size": 80,
         "max_epochs": 50,
         "optimizer": "adam",
+        "standardize": False,
     }
     return _build(steps, network, dict(params), memory)
 
@@ -104,7 +111,7 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         ("lowpass", LowpassFilter()),
         ("smooth", MeanSmoother(method="median")),
         ("cut", PeakCycleCutter()),
-        ("spectrogram", STFTSpectrogram(log=True)),
+        ("spectrogram", STFTSpectrogram(log=True, floor_db=80.0)),
     ]
     network = {
         "arch": "resnet50",
@@ -115,4 +122,4 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         "max_cycles_per_group": 8,
         "channels_last": True,
     }
-    return _build(steps, network, dict(params), memory)
+    return _build(steps, network, dict(params), memory, max_cycles=16)

@@ -58,6 +58,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     min_cycles : int, default=1
         Recordings with fewer usable cycles than this are treated as having
         none (see ``on_empty``): a handful of cycles is no basis for a decision.
+    max_cycles : int or None, default=None
+        At prediction, score at most this many cycles per recording, evenly
+        spaced through it: a bound on inference time for long recordings, whose
+        cycles are near-duplicates. Training always uses every cycle.
 
     Attributes
     ----------
@@ -84,6 +88,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "flatten": ["boolean", StrOptions({"auto"})],
         "on_empty": [StrOptions({"error", "prior"})],
         "min_cycles": [Interval(Integral, 1, None, closed="left")],
+        "max_cycles": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -93,12 +98,14 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         flatten: bool | str = "auto",
         on_empty: str = "error",
         min_cycles: int = 1,
+        max_cycles: int | None = None,
     ) -> None:
         self.estimator = estimator
         self.aggregate = aggregate
         self.flatten = flatten
         self.on_empty = on_empty
         self.min_cycles = min_cycles
+        self.max_cycles = max_cycles
 
     def _make_estimator(self):
         if self.estimator is None:
@@ -114,6 +121,22 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             tags = estimator.__sklearn_tags__()
             flatten = tags.input_tags.two_d_array
         return images.reshape(len(images), -1) if flatten else images
+
+    def _spread(self, bags: Spectrograms) -> Spectrograms:
+        """At most ``max_cycles`` evenly spaced cycles of each recording."""
+        cap = self.max_cycles
+        if cap is None or bags.n_cycles.max(initial=0) <= cap:
+            return bags
+        rows = [
+            np.unique(np.linspace(a, b - 1, min(cap, b - a)).round().astype(np.int64))
+            for a, b in zip(bags.offsets[:-1], bags.offsets[1:], strict=True)
+        ]
+        counts = [len(r) for r in rows]
+        return Spectrograms(
+            bags.images[np.concatenate(rows)],
+            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            bags.names,
+        )
 
     def _empty(self, bags: Spectrograms) -> np.ndarray:
         """Recordings with fewer than ``min_cycles`` cycles: an error, or flagged."""
@@ -145,13 +168,18 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             One label per recording.
         groups : array-like of shape (n_recordings,) or None
             Patient of each recording, for the estimator's internal validation
-            split; without it, recordings are the groups.
+            split; without it, recordings are the groups. Estimators whose
+            ``fit`` takes ``recordings`` also get each cycle's recording.
 
         Returns
         -------
         self : RecordingClassifier
         """
         self._validate_params()
+        if self.max_cycles is not None and self.max_cycles < self.min_cycles:
+            raise ValueError(
+                f"max_cycles={self.max_cycles} is below min_cycles={self.min_cycles}"
+            )
         bags = _as_bags(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(bags):
@@ -180,9 +208,11 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         cycle_groups = np.repeat(
             np.arange(len(bags)) if groups is None else np.asarray(groups), n
         )
-        kwargs = (
-            {"groups": cycle_groups} if has_fit_parameter(estimator, "groups") else {}
-        )
+        kwargs = {}
+        if has_fit_parameter(estimator, "groups"):
+            kwargs["groups"] = cycle_groups
+        if has_fit_parameter(estimator, "recordings"):
+            kwargs["recordings"] = np.repeat(np.arange(len(bags)), n)
         estimator.fit(self._cycles(bags, estimator), np.repeat(y, n), **kwargs)
         self.estimator_ = estimator
         if not np.array_equal(estimator.classes_, self.classes_):
@@ -199,10 +229,11 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_cycles, n_classes)
         recording_index : ndarray of shape (n_cycles,)
-            The recording (position in ``X``) of every cycle.
+            The recording (position in ``X``) of every cycle scored (at most
+            ``max_cycles`` per recording).
         """
         check_is_fitted(self)
-        bags = _as_bags(X)
+        bags = self._spread(_as_bags(X))
         if len(bags.images) == 0:
             return np.empty((0, len(self.classes_))), np.empty(0, np.int64)
         proba = self.estimator_.predict_proba(self._cycles(bags, self.estimator_))
@@ -211,7 +242,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Probability of each class per recording, shape (n_recordings, n_classes)."""
         check_is_fitted(self)
-        bags = _as_bags(X)
+        bags = self._spread(_as_bags(X))
         empty = self._empty(bags)
         proba, _ = self.predict_cycle_proba(bags)
         if self.aggregate == "vote":

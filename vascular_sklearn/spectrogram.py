@@ -94,6 +94,7 @@ def cycle_spectrogram(
     n_freqs: int = 40,
     n_frames: int = 100,
     log: bool = False,
+    floor_db: float | None = None,
 ) -> np.ndarray:
     """The network's input image for one cycle (the original study's recipe).
 
@@ -113,6 +114,10 @@ def cycle_spectrogram(
         Output width.
     log : bool, default=False
         Return ``log(magnitude + 1e-6)`` instead of the magnitude.
+    floor_db : float or None, default=None
+        Raise magnitudes more than ``floor_db`` decibels below the image's peak
+        to that level: a fixed dynamic range hides the recording's noise floor
+        (quantisation, hiss), which says more about the session than the vessel.
 
     Returns
     -------
@@ -132,25 +137,32 @@ def cycle_spectrogram(
     ((40, 100), 4)
     """
     frames = _scaled_frames(cycle, n_fft, hop)
-    return _images([frames], n_fft, n_freqs, n_frames, log)[0]
+    return _images([frames], n_fft, n_freqs, n_frames, log, floor_db)[0]
 
 
 def _images(
-    frames: list[np.ndarray], n_fft: int, n_freqs: int, n_frames: int, log: bool
+    frames: list[np.ndarray],
+    n_fft: int,
+    n_freqs: int,
+    n_frames: int,
+    log: bool,
+    floor_db: float | None = None,
 ) -> np.ndarray:
     """Images of several cycles' frames through one FFT call (far cheaper than one
     call per cycle); shape (n_cycles, n_freqs, n_frames), float32."""
     mag = np.abs(np.fft.rfft(np.concatenate(frames) * _hann(n_fft), axis=-1))
     mag = mag[:, :n_freqs]
-    if log:
-        mag = np.log(mag + 1e-6)
     ends = np.cumsum([len(f) for f in frames])[:-1]
-    return np.stack(
-        [resize_nearest(m.T, n_frames) for m in np.split(mag, ends)]
-    ).astype(np.float32)
+    images = np.stack([resize_nearest(m.T, n_frames) for m in np.split(mag, ends)])
+    if floor_db is not None:
+        peak = images.max(axis=(1, 2), keepdims=True)
+        images = np.maximum(images, peak * 10 ** (-floor_db / 20))
+    if log:
+        images = np.log(images + 1e-6)
+    return images.astype(np.float32)
 
 
-def _bag_images(job, n_fft, hop, n_freqs, n_frames, log) -> np.ndarray:
+def _bag_images(job, n_fft, hop, n_freqs, n_frames, log, floor_db) -> np.ndarray:
     """All cycles of one recording; errors name the recording and the cycle."""
     cycles, bounds, name = job
     out = np.empty((len(cycles), n_freqs, n_frames), np.float32)
@@ -166,7 +178,7 @@ def _bag_images(job, n_fft, hop, n_freqs, n_frames, log) -> np.ndarray:
                     f"{name}, cycle {k} (samples {a} to {b}): {err}."
                 ) from err
         out[start : start + len(frames)] = _images(
-            frames, n_fft, n_freqs, n_frames, log
+            frames, n_fft, n_freqs, n_frames, log, floor_db
         )
     return out
 
@@ -197,6 +209,9 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         Image width: each cycle's time axis is resized to it.
     log : bool, default=False
         Log magnitude instead of magnitude.
+    floor_db : float or None, default=None
+        Dynamic range of each image in decibels below its peak; quieter bins
+        are raised to the floor (see :func:`cycle_spectrogram`).
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
@@ -225,6 +240,7 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         "max_frequency": [Interval(Real, 0, None, closed="neither"), None],
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "log": ["boolean"],
+        "floor_db": [Interval(Real, 0, None, closed="neither"), None],
         "n_jobs": [Integral, None],
     }
 
@@ -236,6 +252,7 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         max_frequency: float | None = None,
         n_frames: int = 100,
         log: bool = False,
+        floor_db: float | None = None,
         n_jobs: int | None = None,
     ) -> None:
         self.window = window
@@ -244,6 +261,7 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         self.max_frequency = max_frequency
         self.n_frames = n_frames
         self.log = log
+        self.floor_db = floor_db
         self.n_jobs = n_jobs
 
     @staticmethod
@@ -302,7 +320,7 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         jobs = [
             (bags.cycles(i), bags.bounds[i], bags.name(i)) for i in range(len(bags))
         ]
-        sizes = (n_fft, hop, n_freqs, self.n_frames, self.log)
+        sizes = (n_fft, hop, n_freqs, self.n_frames, self.log, self.floor_db)
         per_recording = map_recordings(_bag_images, jobs, self.n_jobs, *sizes)
         for i, bag in enumerate(per_recording):
             images[offsets[i] : offsets[i + 1], 0] = bag
