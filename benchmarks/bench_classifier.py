@@ -32,6 +32,13 @@ ROWS = {
     "every cycle each epoch": {"classifier__estimator__max_cycles_per_group": None},
     "without channels-last": {"classifier__estimator__channels_last": False},
     "linear magnitude": {"spectrogram__log": False},
+    "early stopping (patience 1, a fifth of the recordings held out)": {
+        "classifier__estimator__early_stopping": 1,
+    },
+    "smaller input (0-1 kHz x 50 frames: 21 x 50)": {
+        "spectrogram__max_frequency": 1000.0,
+        "spectrogram__n_frames": 50,
+    },
 }
 
 

@@ -474,9 +474,9 @@ def _limits_notes(X, y, groups, step) -> None:
         "below the peak and the spectral summaries fall to chance, or below it "
         "(leave-one-patient-out turns a null signal into an AUC under 0.5, since "
         "the held-out patient's class is under-represented in its training fold). "
-        "The envelope of the cycle (how fast the sound decays after the systolic "
-        "peak) keeps its information behind any floor: that part is about the "
-        "flow, not the session.",
+        "The envelope of the cycle (its loudness over the beat) keeps most of "
+        "its information behind a floor: that part is about the flow, not the "
+        "session.",
     ]
     _NOTES.extend(["", *table])
 

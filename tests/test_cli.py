@@ -86,6 +86,9 @@ def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):
     assert "split by patient" in out
     for word in ["recording", "cycle", "sensitivity", "specificity", "roc_auc"]:
         assert word in out
+    interval = next(x for x in out.splitlines() if "95 % interval" in x)
+    low, high = (float(v) for v in interval.split(": ")[1].split(" to "))
+    assert "the 4 patients" in interval and 0.0 <= low <= high <= 1.0
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

@@ -29,7 +29,7 @@ def _report_lines(title: str, report: dict) -> list[str]:
 def _evaluate(pipe, data, folds: int, started: float) -> list[str]:
     from sklearn.model_selection import GroupKFold
 
-    from .evaluation import evaluate_by_patient
+    from .evaluation import bootstrap_report, evaluate_by_patient
 
     n_patients = len(np.unique(data.groups))
     folds = min(folds, n_patients)
@@ -48,6 +48,15 @@ def _evaluate(pipe, data, folds: int, started: float) -> list[str]:
     lines = ["Pooled out-of-fold predictions, split by patient:"]
     lines += _report_lines("recording", result.recording)
     lines += _report_lines("cycle", result.cycle)
+    if n_patients >= 4:
+        boot = bootstrap_report(
+            data.target, result.recording_proba, data.groups, random_state=0
+        )
+        low, high = boot["roc_auc_ci"]
+        lines.append(
+            f"recording ROC AUC 95 % interval, resampling the {n_patients} "
+            f"patients: {low:.2f} to {high:.2f}"
+        )
     return lines
 
 

@@ -86,10 +86,18 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     Same steps and names as :func:`make_seed_pipeline`. The spectrogram is a log
     magnitude, so the faint high-pitched bruit of a stenosis is not drowned by
     the pulse's low-frequency energy (synthetic demo, GroupKFold(4) by patient:
-    recording AUC 0.94 with linear magnitude, 1.00 with log). The network trains on at
-    most 8 cycles per recording per epoch (cycles of one recording are
-    near-duplicates), for 5 epochs, with balanced class weights and the
-    channels-last memory format, so that it trains in seconds per fold on a CPU.
+    recording AUC 0.94 with linear magnitude, 1.00 with log), with an 80 dB
+    floor below each cycle's peak, which hides the quantisation noise of loud
+    sessions (``spectrogram__floor_db=40`` hides that of quiet ones too, at the
+    cost of faint bruit; see docs/benchmarks.md). The network standardises its
+    input, trains on at most 8 cycles per recording per epoch (cycles of one
+    recording are near-duplicates), for 5 epochs, with balanced class weights
+    and the channels-last memory format, so that it trains in seconds per fold
+    on a CPU; a recording's answer is the mean over 16 evenly spaced cycles
+    (0.2 s for a 60-second recording on 2 cores).
+
+    On the 12 seed patients no configuration generalises to unheard patients
+    (docs/benchmarks.md): treat its output as research, not a diagnosis.
 
     Parameters
     ----------
