@@ -320,6 +320,19 @@ def _original_protocol(X, y, groups) -> list[dict]:
     return rows
 
 
+def _pairs(proba, names) -> list[tuple[str, float, float]]:
+    """(pair, p(before, stenotic), p(after, normal)) for each of ``PAIRS``."""
+    names = np.asarray(names, dtype=str)
+    return [
+        (
+            pair,
+            float(proba[np.char.startswith(names, f"{pair}_before")][0]),
+            float(proba[np.char.startswith(names, f"{pair}_after")][0]),
+        )
+        for pair in PAIRS
+    ]
+
+
 def _audit_notes(oof, X, y, names, step) -> None:
     peaks = np.array([np.abs(x).max() for x in X.data])
     levels = np.array([len(np.unique(np.round(x * 32768))) for x in X.data])
@@ -379,12 +392,9 @@ def _audit_notes(oof, X, y, names, step) -> None:
         cells[2:2] = ["yes" if passes else "no"]
         cells += [str(flips), f"{p[normal].mean():.2f} -> {quiet[normal].mean():.2f}"]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
-        right, pair_cells = 0, []
-        for pair in PAIRS:
-            before = p[np.char.startswith(names.astype(str), f"{pair}_before")][0]
-            after = p[np.char.startswith(names.astype(str), f"{pair}_after")][0]
-            right += before > after
-            pair_cells.append(f"{before:.2f} vs {after:.2f}")
+        pairs = _pairs(p, names)
+        right = sum(before > after for _, before, after in pairs)
+        pair_cells = [f"{before:.2f} vs {after:.2f}" for _, before, after in pairs]
         pair_lines.append(f"| {model} | " + " | ".join(pair_cells) + f" | {right}/4 |")
     _NOTES.extend(["", *lines, "", *pair_lines])
 
@@ -526,15 +536,7 @@ def _figures(oof, y, data) -> None:
             figures.confusion_figure(y, probas, FIGURES / f"confusion_{slug}.png")
         )
     names = np.array([Path(str(n)).name for n in data.filenames])
-    default = oof["LOPO", DEFAULT].recording_proba
-    pairs = [
-        (
-            pair,
-            float(default[np.char.startswith(names, f"{pair}_before")][0]),
-            float(default[np.char.startswith(names, f"{pair}_after")][0]),
-        )
-        for pair in PAIRS
-    ]
+    pairs = _pairs(oof["LOPO", DEFAULT].recording_proba, names)
     paths.append(
         figures.pairs_figure(
             pairs, "default pipeline, LOPO", FIGURES / "pairs_lopo.png"
