@@ -146,10 +146,12 @@ def _models(protocol: str) -> dict:
     return models
 
 
-def _device_step(signals) -> float:
-    """The recorder's level spacing: the median gap between used sample values."""
-    gaps = [np.median(np.diff(np.unique(np.round(x * 32768)))) for x in signals.data]
-    return float(np.median(gaps)) / 32768
+def _quantisation(signals) -> tuple[float, np.ndarray]:
+    """The recorder's level spacing (median gap between used 16-bit values, in
+    full-scale units) and the number of distinct levels of each recording."""
+    used = [np.unique(np.round(x * 32768)) for x in signals.data]
+    step = float(np.median([np.median(np.diff(u)) for u in used])) / 32768
+    return step, np.array([len(u) for u in used])
 
 
 def _perturbations(step: float) -> dict:
@@ -233,7 +235,7 @@ def run() -> list[dict]:
     data = load_recordings(SEED_DIR)
     X, y, groups = data.recordings, data.target, data.groups
     names = np.array([Path(str(n)).name for n in data.filenames])
-    step = _device_step(X)
+    step, levels = _quantisation(X)
     rows, oof = [], {}
 
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
@@ -263,8 +265,8 @@ def run() -> list[dict]:
             rows += _rows(protocol, model, result, y, groups, seconds)
 
     rows += _original_protocol(X, y, groups)
-    _limits_notes(X, y, groups, step)
-    _audit_notes(oof, X, y, names, step)
+    _limits_notes(X, y, groups, step, levels)
+    _audit_notes(oof, X, y, names, step, levels)
     _speed_notes(timed)
     _figures(oof, y, data)
     return rows
@@ -333,9 +335,8 @@ def _pairs(proba, names) -> list[tuple[str, float, float]]:
     ]
 
 
-def _audit_notes(oof, X, y, names, step) -> None:
+def _audit_notes(oof, X, y, names, step, levels) -> None:
     peaks = np.array([np.abs(x).max() for x in X.data])
-    levels = np.array([len(np.unique(np.round(x * 32768))) for x in X.data])
     masks = {
         "x0.1": np.ones(len(y), bool),
         "x10": peaks * 10 <= 1.0,  # the rest would clip in a 16-bit file
@@ -414,9 +415,8 @@ def _summaries(spec, floor_db: float | None, rows: slice, time_bins: int):
     return np.array(out)
 
 
-def _limits_notes(X, y, groups, step) -> None:
+def _limits_notes(X, y, groups, step, levels) -> None:
     """What the data can support: where the class information sits."""
-    levels = [len(np.unique(np.round(x * 32768))) for x in X.data]
     rms = [np.sqrt(np.mean(np.square(x, dtype=np.float64))) * 32768 for x in X.data]
     table = [
         "### What limits it",
@@ -432,9 +432,9 @@ def _limits_notes(X, y, groups, step) -> None:
         table.append(
             f"| {name} | {mine.sum()} | {len(np.unique(groups[mine]))} | "
             f"{np.median(np.array(rms)[mine]):.0f} | "
-            f"{np.median(np.array(levels)[mine]):.0f} |"
+            f"{np.median(levels[mine]):.0f} |"
         )
-    quiet = np.array(levels) < 500
+    quiet = levels < 500
     table += [
         "",
         f"{quiet.sum()} recordings use fewer than 500 levels: "

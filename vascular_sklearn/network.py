@@ -118,11 +118,10 @@ def augment_batch(
     Each image is rolled in time by up to ``max_shift`` of its width either way
     (the peak-finder's jitter; a larger roll would hide where systole falls in
     the cycle, which carries the signal), shifted by a random offset up to
-    ``max_gain``
-    (a gain in log units), given Gaussian noise of std ``noise``, and one band of
-    frequencies and one span of frames, each up to ``max_mask`` of the axis, are
-    set to 0, the standardised mean (SpecAugment). Draws come from torch's global
-    generator, which the classifier seeds.
+    ``max_gain`` (a gain in log units), given Gaussian noise of std ``noise``,
+    and one band of frequencies and one span of frames, each up to ``max_mask``
+    of the axis, are set to 0, the standardised mean (SpecAugment). Draws come
+    from torch's global generator, which the classifier seeds.
 
     Examples
     --------
