@@ -1,5 +1,7 @@
 """The command line: demo, evaluate, train, predict."""
 
+import csv
+import io
 import subprocess
 import sys
 
@@ -42,13 +44,12 @@ def test_train_then_predict(folder, tmp_path, capsys):
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
     capsys.readouterr()
     assert main(["predict", str(model), *files]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].split("\t") == ["file", "probability_stenosis", "label", "cycles"]
-    assert len(lines) == 4
-    for line, path in zip(lines[1:], files, strict=True):
-        name, proba, label, cycles = line.split("\t")
-        assert name == path and 0.0 <= float(proba) <= 1.0
-        assert label in {"normal", "stenosis"} and int(cycles) > 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 3
+    for row, path in zip(rows, files, strict=True):
+        assert row["path"] == path and 0.0 <= float(row["probability_stenosis"]) <= 1
+        assert row["label"] in {"normal", "stenosis"} and int(row["cycles_used"]) > 0
+        assert row["quality"] in {"ok", "clipped"}
     # an existing model file is never replaced without --force
     before = model.stat().st_mtime_ns
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 2
@@ -77,7 +78,7 @@ def test_predict_flags_a_silent_file(folder, tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", str(model), str(silent)]) == 1
     err = capsys.readouterr().err
-    assert "no heart cycle was found in" in err and "silent.wav" in err
+    assert "no heart cycle was found" in err and "silent.wav" in err
 
 
 def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):

@@ -98,10 +98,21 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
 
     #: Steps that can run on a 2-D (n_recordings, n_samples) array.
     _accepts_2d = True
+    #: Steps that read :class:`~vascular_sklearn.corpus.RecordingFiles` themselves,
+    #: file by file in their workers; the others get the files loaded.
+    _reads_files = False
 
     def _to_signals(self, X: Any, *, fit: bool) -> tuple[Signals, bool]:
         """Validate ``X``; return it as Signals and whether it came as a 2-D array."""
+        # imported here: corpus reads audio through datasets, which needs the
+        # signal steps built on this module
+        from .corpus import RecordingFiles
+
         rate = getattr(self, "sample_rate", None) or SEED_SAMPLE_RATE
+        if isinstance(X, RecordingFiles):
+            if self._reads_files:
+                return X, False
+            X = X.load(getattr(self, "n_jobs", None))
         if isinstance(X, Signals):
             data = [check_recording(x, X.name(i)) for i, x in enumerate(X.data)]
             return replace(X, data=object_array(data)), False

@@ -126,9 +126,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .containers import Signals
-    from .datasets import read_recording
     from .persistence import load_model
+    from .screening import predict_files
 
     if args.trust_pickle:
         import joblib
@@ -136,21 +135,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         model = joblib.load(args.model)
     else:
         model = load_model(args.model, device=args.device)
-    print("file\tprobability_stenosis\tlabel\tcycles")
-    status = 0
-    for path in args.files:
-        try:
-            x, rate = read_recording(path)
-            X = Signals.from_arrays([x], rate, names=[str(path)])
-            features = model[:-1].transform(X)
-            proba = model[-1].predict_proba(features)[0, 1]
-        except RecordingError as err:
-            _say(f"error: {err}")
-            status = 1
-            continue
-        label = "stenosis" if proba >= 0.5 else "normal"
-        print(f"{path}\t{proba:.3f}\t{label}\t{features.n_cycles[0]}")
-    return status
+    if args.output and Path(args.output).exists() and not args.force:
+        _say(f"error: {args.output} exists; use --force to replace it")
+        return 2
+    summary = predict_files(
+        model,
+        args.sources,
+        args.output,
+        batch_size=args.batch_size,
+        n_jobs=args.n_jobs,
+        overwrite=args.force,
+    )
+    for path, reason in summary.failed:
+        _say(f"error: {path}: {reason}")
+    _say(
+        f"{summary.n_files} recordings: {summary.n_scored} scored, "
+        f"{summary.n_flagged} flagged"
+        + (f"; table in {args.output}" if args.output else "")
+    )
+    return 1 if summary.failed else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,9 +201,21 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--force", action="store_true", help="replace MODEL")
             p.set_defaults(func=_cmd_train)
 
-    pred = sub.add_parser("predict", help="probability of stenosis per file")
+    pred = sub.add_parser(
+        "predict", help="probability of stenosis per file, as a CSV table"
+    )
     pred.add_argument("model", help="a model file from 'train'")
-    pred.add_argument("files", nargs="+")
+    pred.add_argument(
+        "sources", nargs="+", help="audio files, folders or CSV manifests"
+    )
+    pred.add_argument("-o", "--output", help="CSV file (default: standard output)")
+    pred.add_argument("--force", action="store_true", help="replace OUTPUT")
+    pred.add_argument(
+        "--batch-size", type=int, default=32, help="recordings in memory at once"
+    )
+    pred.add_argument(
+        "--n-jobs", type=int, default=None, help="batches scored in parallel"
+    )
     pred.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     pred.add_argument(
         "--trust-pickle",

@@ -43,7 +43,8 @@ def lowpass_biquad(
 
     Returns
     -------
-    y : ndarray of float32, shape (n_samples,)
+    ndarray of float32, shape (n_samples,)
+        The filtered signal, clamped to [-1, 1].
 
     Examples
     --------
@@ -75,14 +76,24 @@ def lowpass_butterworth(
     Parameters
     ----------
     x : ndarray of shape (n_samples,)
+        The signal.
     sample_rate : float
+        Samples per second.
     cutoff : float, default=1000.0
         Cutoff in Hz; must be below the Nyquist frequency.
     order : int, default=4
+        Order of the Butterworth design (before doubling by the two passes).
 
     Returns
     -------
-    y : ndarray of float32, shape (n_samples,)
+    ndarray of float32, shape (n_samples,)
+        The filtered signal.
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff`` is not between 0 and the Nyquist frequency
+        ``sample_rate / 2`` (from :func:`scipy.signal.butter`).
 
     Examples
     --------
@@ -102,13 +113,33 @@ def lowpass_butterworth(
 
 
 def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
-    """Polyphase resampling between two rates (``scipy.signal.resample_poly``).
+    """Resample a signal between two rates by polyphase filtering.
+
+    The rate ratio is approximated by a fraction with a denominator of at most
+    10 000 and applied with :func:`scipy.signal.resample_poly`.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        The signal.
+    from_rate : float
+        Its sample rate in Hz.
+    to_rate : float
+        The rate wanted in Hz.
+
+    Returns
+    -------
+    ndarray of float32, shape (about n_samples * to_rate / from_rate,)
+        The resampled signal.
 
     Examples
     --------
     >>> import numpy as np
-    >>> resample(np.zeros(44100, np.float32), 44100, 22050).shape
-    (22050,)
+    >>> t = np.arange(44100) / 44100
+    >>> y = resample(np.sin(2 * np.pi * 100 * t), 44100, 22050)
+    >>> expected = np.sin(2 * np.pi * 100 * t[::2])
+    >>> y.shape, bool(np.allclose(y[100:-100], expected[100:-100], atol=1e-2))
+    ((22050,), True)
     """
     ratio = Fraction(to_rate / from_rate).limit_denominator(10_000)
     y = sps.resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator)
@@ -149,6 +180,13 @@ class LowpassFilter(SignalTransformer):
     sample_rate_ : float
         Rate of the training recordings; the output is always at this rate.
 
+    Raises
+    ------
+    RecordingError
+        At ``transform``, if ``resample=False`` and the recordings' rate is not
+        the rate seen in ``fit``; in ``fit`` and ``transform``, if a recording
+        is empty, not 1-D, or holds NaN or infinite samples.
+
     Examples
     --------
     >>> import numpy as np
@@ -157,6 +195,8 @@ class LowpassFilter(SignalTransformer):
     >>> LowpassFilter(cutoff=500).fit_transform(X).shape
     (2, 2000)
     """
+
+    _reads_files = True  # RecordingFiles are read file by file in the workers
 
     _parameter_constraints: dict = {
         "cutoff": [Interval(Real, 0, None, closed="neither")],
@@ -192,11 +232,22 @@ class LowpassFilter(SignalTransformer):
         Parameters
         ----------
         X : Signals, sequence of 1-D arrays, or ndarray of shape (n_recordings, n)
-        y : ignored
+            The training recordings.
+        y : None
+            Ignored; present for the scikit-learn API.
 
         Returns
         -------
-        self : LowpassFilter
+        LowpassFilter
+            The fitted filter (``self``).
+
+        Raises
+        ------
+        ValueError
+            If ``cutoff`` is not below the Nyquist frequency of the recordings, or
+            a parameter is invalid.
+        RecordingError
+            If a recording is empty, not 1-D, or holds NaN or infinite samples.
         """
         self._validate_params()
         super().fit(X, y)
@@ -207,30 +258,54 @@ class LowpassFilter(SignalTransformer):
             )
         return self
 
-    def _transform_signals(self, signals: Signals) -> Signals:
+    def _transform_signals(self, signals) -> Signals:
+        # One worker call per recording reads (for files), resamples, filters and
+        # measures clipping, so each recording crosses to a worker and back once.
         rate = self.sample_rate_
-        data = list(signals.data)
-        if signals.sample_rate != rate:
-            if not self.resample:
-                raise RecordingError(
-                    f"{signals.name(0)} and the rest of this batch are at "
-                    f"{signals.sample_rate:g} Hz but the filter was fitted at "
-                    f"{rate:g} Hz; resample them or use LowpassFilter(resample=True)."
-                )
-            data = map_recordings(
-                resample, data, self.n_jobs, signals.sample_rate, rate
+        if signals.sample_rate != rate and not self.resample:
+            raise RecordingError(
+                f"{signals.name(0)} and the rest of this batch are at "
+                f"{signals.sample_rate:g} Hz but the filter was fitted at "
+                f"{rate:g} Hz; resample them or use LowpassFilter(resample=True)."
             )
         if self.method == "biquad":
-            args = (lowpass_biquad, data, self.n_jobs, rate, self.cutoff, self.q)
+            filt, args = lowpass_biquad, (rate, self.cutoff, self.q)
         else:
-            args = (
-                lowpass_butterworth,
-                data,
-                self.n_jobs,
-                rate,
-                self.cutoff,
-                self.order,
-            )
-        out = map_recordings(*args)
-        clipped = np.array(map_recordings(clipped_fraction, data, self.n_jobs))
-        return Signals(object_array(out), rate, None, signals.names, clipped)
+            filt, args = lowpass_butterworth, (rate, self.cutoff, self.order)
+        paths = getattr(signals, "paths", None)  # RecordingFiles: read in workers
+        if paths is None:
+            items, names = list(signals.data), signals.names
+        else:
+            items = list(paths)
+            names = object_array([signals.name(i) for i in range(len(signals))])
+        done = map_recordings(
+            _filter_one,
+            items,
+            self.n_jobs,
+            signals.sample_rate,
+            self.resample,
+            filt,
+            args,
+        )
+        return Signals(
+            object_array([y for y, _ in done]),
+            rate,
+            None,
+            names,
+            np.array([c for _, c in done]),
+        )
+
+
+def _filter_one(
+    item, source_rate: float, resample_ok: bool, filt, args: tuple
+) -> tuple:
+    """Filter one recording (an array, or a path read here); measure its clipping."""
+    rate = args[0]
+    if isinstance(item, str):
+        # imported here: datasets needs resample from this module
+        from .datasets import read_recording
+
+        x = read_recording(item, rate, resample_to_rate=resample_ok)[0]
+    else:
+        x = item if source_rate == rate else resample(item, source_rate, rate)
+    return filt(x, *args), clipped_fraction(x)

@@ -1,0 +1,293 @@
+"""Corpora on disk: recordings named by path and read only when a step needs them.
+
+A dialysis network's archive does not fit in memory. :class:`RecordingFiles`
+holds paths (and the rate to read them at) instead of audio; it indexes,
+splits and pickles like the in-memory containers, so ``GroupKFold``,
+``cross_validate`` and joblib workers pass paths around, and the pipeline's
+first step reads each file in the worker that filters it.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from sklearn.utils import Bunch
+
+from ._base import map_recordings
+from .containers import Signals, _RecordingSequence, _take_names
+from .datasets import TARGET_NAMES, read_recording
+
+__all__ = ["AUDIO_SUFFIXES", "RecordingFiles", "find_recordings", "read_manifest"]
+
+#: File endings read as audio when a folder is searched (case-insensitive).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+_LABELS = {"0": 0, "1": 1, "normal": 0, "stenosis": 1, "abnormal": 1}
+
+
+@dataclass(frozen=True, eq=False)
+class RecordingFiles(_RecordingSequence):
+    """Recordings on disk, read at ``sample_rate`` when they are used.
+
+    Indexing by an int reads that file; indexing by positions gives a smaller
+    ``RecordingFiles`` without reading anything.
+    :class:`~vascular_sklearn.LowpassFilter` reads each file in the worker that
+    filters it, so a pipeline never holds the raw audio of the whole corpus.
+
+    Parameters
+    ----------
+    paths : ndarray of str, shape (n_recordings,)
+    sample_rate : float
+        Rate the files are read at; files at another rate are resampled.
+    names : ndarray of str or None, default=None
+        Names for messages; the paths when ``None``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> sf.write(folder / "a.wav", np.zeros(441), 44100)
+    >>> files = RecordingFiles.from_paths([folder / "a.wav"], sample_rate=22050)
+    >>> len(files), files[0].shape
+    (1, (221,))
+    """
+
+    paths: np.ndarray
+    sample_rate: float
+    names: np.ndarray | None = None
+
+    @classmethod
+    def from_paths(
+        cls, paths: Sequence[str | os.PathLike], sample_rate: float | None = None
+    ) -> RecordingFiles:
+        """Files by path; ``sample_rate=None`` takes the first file's rate.
+
+        Parameters
+        ----------
+        paths : sequence of path-like
+        sample_rate : float or None, default=None
+
+        Returns
+        -------
+        files : RecordingFiles
+
+        Raises
+        ------
+        FileNotFoundError
+            Naming the first files that do not exist.
+        """
+        paths = np.array([os.fspath(p) for p in paths], dtype=object)
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise FileNotFoundError(
+                f"{len(missing)} recordings not found, e.g. {', '.join(missing[:3])}"
+            )
+        if sample_rate is None:
+            if not len(paths):
+                raise ValueError("no recordings given")
+            sample_rate = _file_rate(paths[0])
+        return cls(paths, float(sample_rate))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def name(self, i: int) -> str:
+        """Name of recording ``i`` for messages (its path by default).
+
+        Parameters
+        ----------
+        i : int
+
+        Returns
+        -------
+        name : str
+        """
+        return str(self.paths[i] if self.names is None else self.names[i])
+
+    def _item(self, i: int) -> np.ndarray:
+        return read_recording(self.paths[i], self.sample_rate)[0]
+
+    def _take(self, positions: np.ndarray) -> RecordingFiles:
+        return replace(
+            self,
+            paths=self.paths[positions],
+            names=_take_names(self.names, positions),
+        )
+
+    def load(self, n_jobs: int | None = None) -> Signals:
+        """Read every file into memory.
+
+        Parameters
+        ----------
+        n_jobs : int or None, default=None
+            Files read in parallel through joblib.
+
+        Returns
+        -------
+        signals : Signals
+            Named by path (or ``names``), at ``sample_rate``.
+        """
+        arrays = [
+            x
+            for x, _ in map_recordings(
+                read_recording, list(self.paths), n_jobs, self.sample_rate
+            )
+        ]
+        names = [self.name(i) for i in range(len(self))]
+        return Signals.from_arrays(arrays, self.sample_rate, names=names)
+
+
+def _file_rate(path: str) -> float:
+    try:
+        return float(sf.info(path).samplerate)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise FileNotFoundError(f"{path}: not a readable audio file ({err})") from err
+
+
+def find_recordings(folder: str | os.PathLike) -> list[str]:
+    """Audio files under ``folder`` (recursively), sorted by path.
+
+    Parameters
+    ----------
+    folder : path-like
+
+    Returns
+    -------
+    paths : list of str
+        Files whose ending is in :data:`AUDIO_SUFFIXES`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``folder`` is not a folder or holds no audio file.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "night").mkdir()
+    >>> sf.write(folder / "night" / "b.WAV", np.zeros(10), 22050)
+    >>> sf.write(folder / "a.flac", np.zeros(10), 22050)
+    >>> [Path(p).name for p in find_recordings(folder)]
+    ['a.flac', 'b.WAV']
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder at {root}")
+    found = sorted(
+        str(p)
+        for p in root.rglob("*")
+        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+    )
+    if not found:
+        raise FileNotFoundError(
+            f"{root} holds no audio files ({', '.join(AUDIO_SUFFIXES)})"
+        )
+    return found
+
+
+def read_manifest(
+    path: str | os.PathLike, *, sample_rate: float | None = None
+) -> Bunch:
+    """Read a CSV manifest of recordings without reading the audio.
+
+    The manifest has a header row with a ``path`` column (absolute, or relative
+    to the manifest's folder) and optionally ``label`` (``0``/``1`` or
+    ``normal``/``stenosis``/``abnormal``), ``patient``, ``site`` and ``time``
+    (kept as text). Every listed file must exist; none is read until a step
+    needs it.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file.
+    sample_rate : float or None, default=None
+        Rate the recordings are read at; ``None`` takes the first file's rate.
+
+    Returns
+    -------
+    data : Bunch
+        ``recordings`` (:class:`RecordingFiles`), ``target`` (int array, or
+        ``None`` without a ``label`` column), ``groups`` (patient ids, or
+        ``None``), ``filenames``, ``site`` and ``time`` (text arrays, or
+        ``None``), ``sample_rate``, ``target_names``, ``DESCR``.
+
+    Raises
+    ------
+    ValueError
+        Naming the manifest and row: no ``path`` column, an unknown label, or
+        an empty label or patient in a manifest that has the column.
+    FileNotFoundError
+        When the manifest or listed recordings do not exist.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ["a.wav", "b.wav"]:
+    ...     sf.write(folder / name, np.zeros(100), 22050)
+    >>> _ = (folder / "corpus.csv").write_text(
+    ...     "path,label,patient\\na.wav,normal,P1\\nb.wav,stenosis,P1\\n")
+    >>> data = read_manifest(folder / "corpus.csv")
+    >>> data.target.tolist(), data.groups.tolist(), len(data.recordings)
+    ([0, 1], ['P1', 'P1'], 2)
+    """
+    manifest = Path(path)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"no manifest at {manifest}")
+    with open(manifest, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = {c.strip() for c in reader.fieldnames or []}
+    if "path" not in columns:
+        raise ValueError(
+            f"{manifest}: needs a header row with a 'path' column "
+            "(and optionally label, patient, site, time)"
+        )
+    if not rows:
+        raise ValueError(f"{manifest}: lists no recordings")
+    rows = [{k.strip(): v for k, v in row.items() if k} for row in rows]
+
+    def column(key: str) -> np.ndarray | None:
+        if key not in columns:
+            return None
+        values = [(row[key] or "").strip() for row in rows]
+        if key in ("label", "patient"):
+            for line, value in enumerate(values, start=2):
+                if not value:
+                    raise ValueError(f"{manifest}, line {line}: empty {key}")
+        return np.array(values, dtype=object)
+
+    labels = column("label")
+    target = None
+    if labels is not None:
+        unknown = [(i + 2, v) for i, v in enumerate(labels) if v.lower() not in _LABELS]
+        if unknown:
+            line, value = unknown[0]
+            raise ValueError(
+                f"{manifest}, line {line}: unknown label {value!r}; use 0/1 or "
+                "normal/stenosis"
+            )
+        target = np.array([_LABELS[v.lower()] for v in labels])
+    paths = [manifest.parent / row["path"].strip() for row in rows]
+    files = RecordingFiles.from_paths(paths, sample_rate)
+    return Bunch(
+        recordings=files,
+        target=target,
+        groups=column("patient"),
+        filenames=files.paths,
+        site=column("site"),
+        time=column("time"),
+        sample_rate=files.sample_rate,
+        target_names=TARGET_NAMES,
+        DESCR=f"{len(rows)} recordings listed in {manifest}.",
+    )

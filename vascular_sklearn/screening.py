@@ -1,0 +1,331 @@
+"""Screening a corpus: one CSV row per recording, batch by batch.
+
+Memory stays bounded by the batch, not the corpus: files are read when their
+batch reaches the pipeline's first step, and each batch's rows are written
+before the next batch is read. Batches run through joblib, so
+``joblib.parallel_config(backend="dask")`` spreads them over a cluster.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.utils import Bunch
+from sklearn.utils.validation import check_is_fitted
+
+from .containers import CycleBags
+from .corpus import RecordingFiles, find_recordings, read_manifest
+from .datasets import TARGET_NAMES
+from .exceptions import RecordingError
+
+__all__ = ["COLUMNS", "predict_files", "recording_paths", "score_files"]
+
+#: Columns of the screening table, in order.
+COLUMNS = (
+    "path",
+    "probability_stenosis",
+    "label",
+    "cycles_used",
+    "quality",
+    "message",
+)
+#: Share of clipped samples above which a scored recording is flagged.
+CLIPPED_LIMIT = 0.01
+
+
+def recording_paths(
+    source: str | os.PathLike | Sequence[str | os.PathLike],
+) -> list[str]:
+    """The audio files a source names: a folder, a CSV manifest, or files.
+
+    Parameters
+    ----------
+    source : path-like or sequence of path-like
+        Each entry is a folder (searched recursively, see
+        :func:`~vascular_sklearn.corpus.find_recordings`), a ``.csv`` manifest
+        (its ``path`` column, see :func:`~vascular_sklearn.corpus.read_manifest`),
+        or an audio file.
+
+    Returns
+    -------
+    paths : list of str
+
+    Raises
+    ------
+    FileNotFoundError
+        A folder without audio, or a manifest listing missing files.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> sf.write(folder / "a.wav", np.zeros(10), 22050)
+    >>> [Path(p).name for p in recording_paths([folder, folder / "a.wav"])]
+    ['a.wav', 'a.wav']
+    """
+    if isinstance(source, (str, os.PathLike)):
+        source = [source]
+    paths: list[str] = []
+    for entry in source:
+        entry = Path(entry)
+        if entry.is_dir():
+            paths += find_recordings(entry)
+        elif entry.suffix.lower() == ".csv":
+            paths += list(read_manifest(entry).filenames)
+        else:
+            paths.append(str(entry))
+    return paths
+
+
+def _cycle_counts(Xt: Any, n: int) -> np.ndarray:
+    counts = getattr(Xt, "n_cycles", None)
+    return np.ones(n, np.int64) if counts is None else np.asarray(counts)
+
+
+def _label(classes: np.ndarray, k: int) -> str:
+    if np.array_equal(classes, [0, 1]):
+        return str(TARGET_NAMES[k])
+    return str(classes[k])
+
+
+def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
+    Xt, bags = files, None
+    for _, step in model.steps[:-1]:
+        if step is None or step == "passthrough":
+            continue
+        Xt = step.transform(Xt)
+        if isinstance(Xt, CycleBags):
+            bags = Xt
+    classifier = model.steps[-1][1]
+    min_cycles = getattr(classifier, "min_cycles", 1)
+    cap = getattr(classifier, "max_cycles", None)
+    counts = _cycle_counts(Xt, len(files))
+    scored = np.flatnonzero(counts >= min_cycles)
+    proba = np.full(len(files), np.nan)
+    if len(scored):
+        proba[scored] = classifier.predict_proba(Xt[scored])[:, 1]
+    quality = bags.quality(min_cycles) if bags is not None else None
+    rows = []
+    for i, path in enumerate(files.paths):
+        used = int(counts[i] if cap is None else min(counts[i], cap))
+        row = {"path": path, "cycles_used": used, "message": ""}
+        if counts[i] < min_cycles:
+            found = (
+                "no heart cycle was found"
+                if min_cycles == 1
+                else f"fewer than {min_cycles} heart cycles were found"
+            )
+            row.update(
+                probability_stenosis="",
+                label="",
+                cycles_used=0,
+                quality="too_few_cycles",
+                message=f"{found} ({counts[i]}): too short, silent, or no beat "
+                "above the threshold",
+            )
+        else:
+            p = float(proba[i])
+            clipped = quality[i]["clipped_fraction"] if quality else 0.0
+            row.update(
+                probability_stenosis=f"{p:.4f}",
+                label=_label(classifier.classes_, int(p >= threshold)),
+                quality="clipped" if clipped > CLIPPED_LIMIT else "ok",
+            )
+            if clipped > CLIPPED_LIMIT:
+                row["message"] = f"{100 * clipped:.1f} % of samples clipped"
+        rows.append(row)
+    return rows
+
+
+def score_files(
+    model, paths: Sequence[str | os.PathLike], *, threshold: float = 0.5
+) -> list[dict]:
+    """Score recordings on disk with a fitted pipeline: one row per file.
+
+    A file that cannot be read or checked gets a row with quality ``"error"``
+    and the reason; the other files of its batch are still scored.
+
+    Parameters
+    ----------
+    model : Pipeline
+        Fitted; its first step reads the files (:class:`~vascular_sklearn.LowpassFilter`
+        at the rate it was fitted at) and its last step has ``predict_proba``.
+    paths : sequence of path-like
+    threshold : float, default=0.5
+        Probability of stenosis from which a recording is labelled stenosis.
+
+    Returns
+    -------
+    rows : list of dict
+        Keys :data:`COLUMNS`; ``probability_stenosis`` and ``label`` are empty
+        for recordings with quality ``"too_few_cycles"`` or ``"error"``;
+        ``"clipped"`` marks a scored recording with more than 1 % clipped
+        samples.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> data = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
+    ...                        random_state=0)
+    >>> model = make_seed_pipeline().set_params(
+    ...     classifier=RecordingClassifier(GaussianNB()))
+    >>> model = model.fit(data.recordings, data.target)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> sf.write(folder / "new.wav", data.recordings[0], 22050)
+    >>> (folder / "broken.wav").write_bytes(b"not audio")
+    9
+    >>> rows = score_files(model, [folder / "new.wav", folder / "broken.wav"])
+    >>> [(Path(r["path"]).name, r["quality"]) for r in rows]
+    [('new.wav', 'ok'), ('broken.wav', 'error')]
+    """
+    check_is_fitted(model)
+    rate = getattr(model.steps[0][1], "sample_rate_", None)
+    files = RecordingFiles(
+        np.array([os.fspath(p) for p in paths], dtype=object),
+        float(rate) if rate else 22050.0,
+    )
+    try:
+        return _score_batch(model, files, threshold)
+    except RecordingError as err:
+        if len(files) > 1:  # find the culprits: score the batch file by file
+            return [
+                row
+                for path in files.paths
+                for row in score_files(model, [path], threshold=threshold)
+            ]
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(path=files.paths[0], cycles_used=0, quality="error")
+        row["message"] = str(err)
+        return [row]
+
+
+def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _write_rows(out: IO[str], rows: Iterable[list[dict]], counts: dict) -> None:
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for batch in rows:
+        writer.writerows(batch)
+        out.flush()
+        for row in batch:
+            counts["n_files"] += 1
+            counts["n_scored"] += row["probability_stenosis"] != ""
+            counts["n_flagged"] += row["quality"] != "ok"
+            if row["probability_stenosis"] == "":
+                counts["failed"].append((row["path"], row["message"]))
+
+
+def predict_files(
+    model,
+    source: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike | IO[str] | None = None,
+    *,
+    batch_size: int = 32,
+    threshold: float = 0.5,
+    n_jobs: int | None = None,
+    overwrite: bool = False,
+) -> Bunch:
+    """Screen a folder, manifest or list of files; write one CSV row per file.
+
+    Recordings go through the pipeline ``batch_size`` at a time and each
+    batch's rows are written before the next batch is read, so memory stays
+    flat however large the corpus. Batches run through joblib (``n_jobs``,
+    ``joblib.parallel_config``: loky, Dask, Ray), rows stay in input order.
+
+    Parameters
+    ----------
+    model : Pipeline
+        A fitted pipeline (see :func:`score_files`).
+    source : path-like or sequence of path-like
+        Folders, ``.csv`` manifests or audio files (see :func:`recording_paths`).
+    output : path-like, text file or None, default=None
+        Where the table goes; ``None`` writes to standard output. A path is
+        written as ``<output>.partial`` and renamed when complete.
+    batch_size : int, default=32
+    threshold : float, default=0.5
+    n_jobs : int or None, default=None
+        Batches scored in parallel (each worker receives the model once per
+        batch).
+    overwrite : bool, default=False
+        Replace an existing ``output`` file; otherwise refuse.
+
+    Returns
+    -------
+    summary : Bunch
+        ``n_files``, ``n_scored`` (with a probability), ``n_flagged`` (quality
+        other than ``"ok"``), ``failed`` (``(path, reason)`` of each file
+        without a probability), ``output``.
+
+    Raises
+    ------
+    FileExistsError
+        ``output`` exists and ``overwrite`` is false.
+    FileNotFoundError
+        ``source`` names a missing folder or manifest, or no audio at all.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> data = make_recordings(n_patients=3, recordings_per_patient=2, duration=6,
+    ...                        random_state=0)
+    >>> model = make_seed_pipeline().set_params(
+    ...     classifier=RecordingClassifier(GaussianNB()))
+    >>> model = model.fit(data.recordings, data.target)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for i, x in enumerate(data.recordings):
+    ...     sf.write(folder / f"{i}.wav", x, 22050)
+    >>> summary = predict_files(model, folder, folder / "screen.csv", batch_size=4)
+    >>> summary.n_files, summary.n_scored
+    (6, 6)
+    >>> (folder / "screen.csv").read_text().splitlines()[0]
+    'path,probability_stenosis,label,cycles_used,quality,message'
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_is_fitted(model)
+    paths = recording_paths(source)
+    target = None
+    if output is not None and not hasattr(output, "write"):
+        target = os.fspath(output)
+        if os.path.exists(target) and not overwrite:
+            raise FileExistsError(
+                f"{target} exists; choose another output or pass overwrite=True"
+            )
+    if n_jobs in (None, 1):
+        rows = (
+            score_files(model, b, threshold=threshold)
+            for b in _batches(paths, batch_size)
+        )
+    else:
+        rows = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(score_files)(model, b, threshold=threshold)
+            for b in _batches(paths, batch_size)
+        )
+    counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
+    if target is None:
+        _write_rows(output or sys.stdout, rows, counts)
+    else:
+        partial = target + ".partial"
+        with open(partial, "w", newline="", encoding="utf-8") as out:
+            _write_rows(out, rows, counts)
+        os.replace(partial, target)
+    return Bunch(**counts, output=target)
