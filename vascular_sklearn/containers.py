@@ -23,6 +23,16 @@ def object_array(items: Sequence[Any]) -> np.ndarray:
     ``np.asarray(list_of_equal_length_arrays, dtype=object)`` silently builds a
     2-D array; filling an empty object array never does.
 
+    Parameters
+    ----------
+    items : sequence
+        The items, typically one 1-D array per recording.
+
+    Returns
+    -------
+    ndarray of object, shape (len(items),)
+        ``out[i] is items[i]`` for every ``i``.
+
     Examples
     --------
     >>> import numpy as np
@@ -36,10 +46,20 @@ def object_array(items: Sequence[Any]) -> np.ndarray:
 
 
 def clipped_fraction(x: np.ndarray) -> float:
-    """Share of samples within 0.1 % of the recording's peak level.
+    """Compute the share of samples within 0.1 % of the recording's peak level.
 
     Clipping leaves flat tops at the peak level (often well below full scale);
     a clean recording touches its peak for a handful of samples.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        One recording.
+
+    Returns
+    -------
+    float
+        Fraction of samples in [0, 1]; 1.0 for an empty or all-zero recording.
 
     Examples
     --------
@@ -84,7 +104,18 @@ class _RecordingSequence:
         return (len(self),)
 
     def name(self, i: int) -> str:
-        """Human-readable name of recording ``i`` for messages."""
+        """Return a human-readable name of recording ``i`` for messages.
+
+        Parameters
+        ----------
+        i : int
+            Position of the recording.
+
+        Returns
+        -------
+        str
+            Its entry in ``names`` when there are names, else ``"recording i"``.
+        """
         if self.names is not None:
             return str(self.names[i])
         return f"recording {i}"
@@ -152,7 +183,22 @@ class Signals(_RecordingSequence):
         sample_rate: float,
         names: Sequence[str] | None = None,
     ) -> Signals:
-        """Build from a sequence of 1-D arrays (or the rows of a 2-D array)."""
+        """Build from a sequence of 1-D arrays (or the rows of a 2-D array).
+
+        Parameters
+        ----------
+        arrays : sequence of ndarray of shape (n_samples_i,)
+            One recording per item; lengths may differ.
+        sample_rate : float
+            Samples per second, shared by all recordings.
+        names : sequence of str or None, default=None
+            Optional name per recording, used in error messages.
+
+        Returns
+        -------
+        Signals
+            The recordings, unchanged, with no reference and no clipping measure.
+        """
         return cls(
             data=object_array(list(arrays)),
             sample_rate=float(sample_rate),
@@ -223,13 +269,25 @@ class CycleBags(_RecordingSequence):
         return np.array([len(b) for b in self.bounds], dtype=np.int64)
 
     def quality(self, min_cycles: int = 1) -> list[dict]:
-        """Per recording: what was found, what was kept, and why not the rest.
+        """Report per recording what was found, what was kept, and why not the rest.
 
         ``dropped_long_gap`` counts pairs of consecutive peaks too far apart to
         be one beat (a missed beat or an artefact); ``clipped_fraction`` is the
         share of samples within 0.1 % of the recording's peak level (flat tops of
         a clipped recording); ``flagged`` marks recordings with fewer than
         ``min_cycles`` cycles, which a classifier should not guess on.
+
+        Parameters
+        ----------
+        min_cycles : int, default=1
+            Recordings with fewer cycles than this are flagged.
+
+        Returns
+        -------
+        list of dict
+            One dict per recording with keys ``recording`` (name), ``seconds``,
+            ``peaks``, ``cycles``, ``dropped_long_gap``, ``clipped_fraction`` and
+            ``flagged``.
 
         Examples
         --------
@@ -261,7 +319,19 @@ class CycleBags(_RecordingSequence):
         return rows
 
     def cycles(self, i: int) -> list[np.ndarray]:
-        """The cycles of recording ``i`` as views into its signal."""
+        """Return the cycles of recording ``i`` as views into its signal.
+
+        Parameters
+        ----------
+        i : int
+            Position of the recording.
+
+        Returns
+        -------
+        list of ndarray
+            One 1-D array per cycle, ``signal[start:stop]`` for each row of
+            ``bounds[i]``.
+        """
         x = self.signals.data[i]
         return [x[a:b] for a, b in self.bounds[i]]
 
@@ -310,7 +380,29 @@ class Spectrograms(_RecordingSequence):
         bags: Sequence[np.ndarray],
         names: Sequence[str] | None = None,
     ) -> Spectrograms:
-        """Stack per-recording arrays of shape (n_cycles_i, ...) into one container."""
+        """Stack per-recording arrays of shape (n_cycles_i, ...) into one container.
+
+        Parameters
+        ----------
+        bags : sequence of ndarray of shape (n_cycles_i, ...)
+            One array of images per recording; all but the first axis must agree.
+        names : sequence of str or None, default=None
+            Optional name per recording.
+
+        Returns
+        -------
+        Spectrograms
+            The images concatenated in order, with ``offsets`` marking where each
+            recording starts.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> bags = [np.zeros((2, 1, 4, 3)), np.ones((1, 1, 4, 3))]
+        >>> spec = Spectrograms.from_bags(bags, names=["a.wav", "b.wav"])
+        >>> spec.offsets.tolist(), spec.n_cycles.tolist(), spec.name(1)
+        ([0, 2, 3], [2, 1], 'b.wav')
+        """
         bags = [np.asarray(b) for b in bags]
         counts = np.array([len(b) for b in bags], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(counts)])

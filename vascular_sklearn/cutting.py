@@ -21,7 +21,7 @@ def find_cycle_bounds(
     max_gap: int,
     threshold: float = 0.9,
 ) -> tuple[np.ndarray, int]:
-    """Cycle boundaries between consecutive peaks of a smoothed signal.
+    """Find cycle boundaries between consecutive peaks of a smoothed signal.
 
     Peaks are the local maxima of ``reference`` above
     :math:`\\mu + k\\,\\sigma` (mean and standard deviation of ``reference``),
@@ -44,7 +44,9 @@ def find_cycle_bounds(
     Returns
     -------
     bounds : ndarray of int64, shape (n_cycles, 2)
+        ``[start, stop)`` of each cycle in samples, in order.
     n_peaks : int
+        Number of peaks found (cycles plus gaps plus one, when there are peaks).
 
     Examples
     --------
@@ -149,11 +151,23 @@ class PeakCycleCutter(SignalTransformer):
         Parameters
         ----------
         X : Signals or sequence of 1-D arrays
-        y : ignored
+            The training recordings, typically from
+            :class:`~vascular_sklearn.MeanSmoother`.
+        y : None
+            Ignored; present for the scikit-learn API.
 
         Returns
         -------
-        self : PeakCycleCutter
+        PeakCycleCutter
+            The fitted cutter (``self``).
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid.
+        RecordingError
+            If ``X`` is a single 1-D array rather than a sequence of them, or a
+            recording is empty, not 1-D, or holds NaN or infinite samples.
         """
         self._validate_params()
         return super().fit(X, y)

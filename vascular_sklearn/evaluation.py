@@ -26,7 +26,24 @@ __all__ = [
 
 
 def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
-    """The splits of ``cv``, after checking no group is on both sides of any.
+    """Return the splits of ``cv``, after checking no group is on both sides of any.
+
+    Parameters
+    ----------
+    cv : cross-validation splitter or iterable of (train, test) index arrays
+        A splitter with a ``split(X, y, groups)`` method, or the splits
+        themselves, as scikit-learn's ``cv=`` accepts.
+    X : array-like or Signals of length n_recordings
+        The recordings (only passed on to ``cv.split``).
+    y : array-like of shape (n_recordings,) or None
+        The labels (only passed on to ``cv.split``).
+    groups : array-like of shape (n_recordings,)
+        Patient of each recording.
+
+    Returns
+    -------
+    list of tuple of ndarray
+        ``(train, test)`` index arrays per fold.
 
     Raises
     ------
@@ -59,7 +76,22 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
 
 
 def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
-    """Accuracy, sensitivity, specificity, balanced accuracy and ROC AUC.
+    """Compute accuracy, sensitivity, specificity, balanced accuracy and ROC AUC.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, 0 (normal) or 1 (stenotic).
+    proba : array-like of shape (n_samples,)
+        Predicted probability of stenosis.
+    threshold : float, default=0.5
+        Probabilities at or above it count as stenotic.
+
+    Returns
+    -------
+    dict
+        ``n`` (number of samples) and the five metrics as floats; a metric that
+        is undefined for these labels (ROC AUC with one class, say) is NaN.
 
     Examples
     --------
@@ -85,13 +117,30 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
 def rescaled(
     X: Signals, factor: float, step: float = 2.0**-15, clip: bool = True
 ) -> Signals:
-    """Recordings multiplied by ``factor`` and re-quantised to multiples of ``step``.
+    """Multiply recordings by ``factor`` and re-quantise them to multiples of ``step``.
 
     The loudness audit: a model of the vessel must not change its answer when
     the microphone gain changes. The default ``step`` is one 16-bit level; a
     coarser one emulates a device whose converter resolves fewer levels. With
     ``clip``, values are limited to full scale [-1, 1] as in a 16-bit file, so
     scaling a loud recording up clips it, as a louder recording would.
+
+    Parameters
+    ----------
+    X : Signals
+        The recordings, in full-scale units.
+    factor : float
+        Gain applied to every sample.
+    step : float, default=2**-15
+        Quantisation step after scaling (one 16-bit level by default).
+    clip : bool, default=True
+        Limit the result to [-1, 1].
+
+    Returns
+    -------
+    Signals
+        The altered recordings in float32, with the sample rate and names of
+        ``X``.
 
     Examples
     --------
@@ -113,10 +162,23 @@ def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
     A patient with normal and stenotic recordings (before and after angioplasty)
     counts once in each class.
 
+    Parameters
+    ----------
+    y : array-like of shape (n_recordings,)
+        Label of each recording.
+    proba : array-like of shape (n_recordings,)
+        Predicted probability of each recording.
+    groups : array-like of shape (n_recordings,)
+        Patient of each recording.
+
     Returns
     -------
-    y, proba, groups : ndarray
-        One entry per (patient, label).
+    y : ndarray
+        The label of each (patient, label) pair, sorted by patient then label.
+    proba : ndarray of float
+        The mean probability of that patient's recordings with that label.
+    groups : ndarray
+        The patient of each pair.
 
     Examples
     --------
@@ -144,11 +206,29 @@ def bootstrap_report(
 
     Patients, not recordings or cycles, are drawn with replacement: units of one
     patient are not independent, and resampling them one by one would give
-    intervals far too narrow. Resamples holding one class only are redrawn.
+    intervals far too narrow. Resamples holding one class only are redrawn, so
+    ``y`` must hold two classes.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        True labels, 0 (normal) or 1 (stenotic), of two classes.
+    proba : array-like of shape (n_samples,)
+        Predicted probability of stenosis.
+    groups : array-like of shape (n_samples,)
+        Patient of each sample; the unit of resampling.
+    n_resamples : int, default=1000
+        Number of bootstrap resamples holding both classes.
+    confidence : float, default=0.95
+        Coverage of the percentile intervals.
+    threshold : float, default=0.5
+        Probabilities at or above it count as stenotic.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the resampling.
 
     Returns
     -------
-    report : dict
+    dict
         The point estimates, and ``(low, high)`` percentile intervals under
         ``"<metric>_ci"``.
 
@@ -192,7 +272,7 @@ def evaluate_by_patient(
     perturbations: dict[str, Callable[[Any], Any]] | None = None,
     pass_groups: bool | None = None,
 ) -> Bunch:
-    """Out-of-fold predictions by patient, pooled, per recording and per cycle.
+    """Predict out of fold, split by patient, and pool per recording and per cycle.
 
     Several patients have one class only, so per-fold sensitivity or AUC is often
     undefined; pooling the out-of-fold probabilities first is the honest summary.
@@ -202,32 +282,62 @@ def evaluate_by_patient(
     pipeline : Pipeline
         Signal steps followed by a :class:`RecordingClassifier` (cycle-level
         results), or any pipeline that takes recordings (recording level only).
-    X, y, groups
-        Recordings, labels, patient ids.
-    cv : splitter, default=GroupKFold(5)
-    progress : callable or None
+    X : Signals, sequence of recordings, or what ``pipeline`` takes
+        The recordings.
+    y : array-like of shape (n_recordings,)
+        Label of each recording.
+    groups : array-like of shape (n_recordings,)
+        Patient of each recording.
+    cv : splitter or iterable of (train, test) index arrays, default=None
+        ``None`` means ``GroupKFold(5)``. Every split must keep each patient on
+        one side.
+    progress : callable or None, default=None
         Called with a line of text after each fold.
-    perturbations : dict of str to callable, or None
+    perturbations : dict of str to callable, or None, default=None
         Audits: each callable turns the fold's test recordings into altered ones
         (rescaled, say) that the same fitted model then scores.
-    pass_groups : bool or None
+    pass_groups : bool or None, default=None
         Give the training patients to the last step's ``fit`` as ``groups``
         (for its internal validation or a nested ``GridSearchCV``); ``None``
         does so when that ``fit`` names a ``groups`` parameter.
 
     Returns
     -------
-    result : Bunch
+    Bunch
         ``recording_proba``, ``cycle_proba``, ``cycle_y``, ``cycle_recording``
         and ``fold`` arrays, ``recording``/``cycle`` reports
         (:func:`clinical_report`), and ``perturbed``: for each perturbation, the
         recording probabilities of the altered recordings.
+
+    Raises
+    ------
+    ValueError
+        If a split of ``cv`` puts a patient on both sides
+        (:func:`check_group_split`).
 
     Notes
     -----
     When the pipeline's last step gets ``groups`` (see ``pass_groups``), they are
     the training fold's patients: its internal validation (early stopping,
     nested tuning) then holds out whole patients as well, never the test fold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import GroupKFold
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from vascular_sklearn import RecordingClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array([0, 1] * 4)
+    >>> bags = [rng.normal(loc=2 * label, size=(5, 3)) for label in y]
+    >>> pipe = make_pipeline("passthrough", RecordingClassifier(LogisticRegression()))
+    >>> groups = [0, 0, 1, 1, 2, 2, 3, 3]
+    >>> result = evaluate_by_patient(pipe, bags, y, groups, cv=GroupKFold(2))
+    >>> result.fold.tolist(), result.cycle_proba.shape
+    ([1, 1, 0, 0, 1, 1, 0, 0], (40,))
+    >>> result.recording["roc_auc"]
+    1.0
     """
     y = np.asarray(y)
     cv = GroupKFold(5) if cv is None else cv

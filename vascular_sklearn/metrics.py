@@ -11,7 +11,29 @@ __all__ = ["clinical_scoring", "sensitivity_score", "specificity_score"]
 
 
 def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
-    """Fraction of stenotic recordings flagged: TP / (TP + FN).
+    """Compute the fraction of stenotic recordings flagged: TP / (TP + FN).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    pos_label : int or str, default=1
+        The label of the positive (stenotic) class.
+
+    Returns
+    -------
+    float
+        The sensitivity (recall of ``pos_label``); NaN when ``y_true`` holds no
+        positive sample.
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` and ``y_pred`` differ in length, or ``pos_label`` is not
+        one of the labels of a binary problem (from
+        :func:`sklearn.metrics.recall_score`).
 
     Examples
     --------
@@ -24,7 +46,27 @@ def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
 
 
 def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
-    """Fraction of normal recordings cleared: TN / (TN + FP).
+    """Compute the fraction of normal recordings cleared: TN / (TN + FP).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    pos_label : int or str, default=1
+        The label of the positive (stenotic) class; every other label is
+        negative.
+
+    Returns
+    -------
+    float
+        The specificity; NaN when ``y_true`` holds no negative sample.
+
+    Raises
+    ------
+    IndexError
+        If ``y_true`` and ``y_pred`` differ in length.
 
     Examples
     --------
@@ -39,17 +81,36 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
 
 
 def clinical_scoring(pos_label: Any = 1) -> dict:
-    """Scorers for ``cross_validate``/``GridSearchCV``: accuracy, sensitivity,
-    specificity, balanced accuracy and ROC AUC.
+    """Build the clinical scorers for ``cross_validate`` and ``GridSearchCV``.
 
-    A fold whose test patients hold one class only has no defined sensitivity
-    (or specificity) or AUC; those come out NaN. Pool out-of-fold predictions
+    Accuracy, sensitivity, specificity, balanced accuracy and ROC AUC. A fold
+    whose test patients hold one class only has no defined sensitivity (or
+    specificity) or AUC; those come out NaN. Pool out-of-fold predictions
     (``cross_val_predict``) before computing them over such splits.
+
+    Parameters
+    ----------
+    pos_label : int or str, default=1
+        The label of the positive (stenotic) class, for sensitivity and
+        specificity.
+
+    Returns
+    -------
+    dict of str to callable
+        Scorer per metric name, as ``scoring=`` accepts.
 
     Examples
     --------
-    >>> sorted(clinical_scoring())
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> scorers = clinical_scoring()
+    >>> sorted(scorers)
     ['accuracy', 'balanced_accuracy', 'roc_auc', 'sensitivity', 'specificity']
+    >>> X, y = np.zeros((4, 1)), np.array([0, 0, 0, 1])
+    >>> always_normal = DummyClassifier(strategy="most_frequent").fit(X, y)
+    >>> sens, spec = scorers["sensitivity"], scorers["specificity"]
+    >>> sens(always_normal, X, y), spec(always_normal, X, y)
+    (0.0, 1.0)
     """
     return {
         "accuracy": get_scorer("accuracy"),

@@ -67,7 +67,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ----------
     estimator_ : classifier
         The fitted cycle-level classifier.
-    classes_ : ndarray
+    classes_ : ndarray of shape (n_classes,)
+        The class labels seen in ``fit``.
     class_prior_ : ndarray
         Fraction of training recordings per class.
 
@@ -173,7 +174,21 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self : RecordingClassifier
+        RecordingClassifier
+            The fitted classifier (``self``).
+
+        Raises
+        ------
+        ValueError
+            If ``y`` (or ``groups``) does not hold one entry per recording, ``y``
+            holds fewer than two classes or a class without any cycle,
+            ``max_cycles`` is below ``min_cycles``, or a parameter is invalid.
+        RecordingError
+            If a recording has fewer than ``min_cycles`` cycles and
+            ``on_empty="error"``, or no recording has a cycle.
+        TypeError
+            If ``X`` is neither :class:`~vascular_sklearn.containers.Spectrograms`
+            nor a sequence of per-recording arrays.
         """
         self._validate_params()
         if self.max_cycles is not None and self.max_cycles < self.min_cycles:
@@ -223,11 +238,17 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def predict_cycle_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """Per-cycle probabilities, for analysis.
+        """Predict the probability of each class for every cycle, for analysis.
+
+        Parameters
+        ----------
+        X : Spectrograms or sequence of arrays of shape (n_cycles_i, ...)
+            One bag of cycles per recording.
 
         Returns
         -------
         proba : ndarray of shape (n_cycles, n_classes)
+            Probability of each class for every cycle scored, recordings in order.
         recording_index : ndarray of shape (n_cycles,)
             The recording (position in ``X``) of every cycle scored (at most
             ``max_cycles`` per recording).
@@ -240,7 +261,33 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return proba, bags.recording_index
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probability of each class per recording, shape (n_recordings, n_classes)."""
+        """Predict the probability of each class per recording.
+
+        Parameters
+        ----------
+        X : Spectrograms or sequence of arrays of shape (n_cycles_i, ...)
+            One bag of cycles per recording.
+
+        Returns
+        -------
+        ndarray of shape (n_recordings, n_classes)
+            The cycles' probabilities aggregated per recording (``aggregate``);
+            the class prior for recordings with fewer than ``min_cycles`` cycles
+            when ``on_empty="prior"``.
+
+        Raises
+        ------
+        RecordingError
+            If a recording has fewer than ``min_cycles`` cycles and
+            ``on_empty="error"``.
+        sklearn.exceptions.NotFittedError
+            If the classifier is not fitted.
+
+        Warns
+        -----
+        UserWarning
+            When recordings without enough cycles get the class prior.
+        """
         check_is_fitted(self)
         bags = self._spread(_as_bags(X))
         empty = self._empty(bags)
@@ -268,11 +315,48 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X) -> np.ndarray:
-        """Most probable class per recording."""
+        """Predict the most probable class per recording.
+
+        Parameters
+        ----------
+        X : Spectrograms or sequence of arrays of shape (n_cycles_i, ...)
+            One bag of cycles per recording.
+
+        Returns
+        -------
+        ndarray of shape (n_recordings,)
+            A label of ``classes_`` per recording.
+
+        Raises
+        ------
+        RecordingError
+            If a recording has fewer than ``min_cycles`` cycles and
+            ``on_empty="error"``.
+        """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def decision_function(self, X) -> np.ndarray:
-        """Log-odds of the positive class (binary problems only)."""
+        """Compute the log-odds of the positive class (binary problems only).
+
+        Parameters
+        ----------
+        X : Spectrograms or sequence of arrays of shape (n_cycles_i, ...)
+            One bag of cycles per recording.
+
+        Returns
+        -------
+        ndarray of shape (n_recordings,)
+            ``log(p / (1 - p))`` with ``p`` the probability of ``classes_[1]``,
+            clipped to about +-27.6.
+
+        Raises
+        ------
+        AttributeError
+            If the classifier was trained on more than two classes.
+        RecordingError
+            If a recording has fewer than ``min_cycles`` cycles and
+            ``on_empty="error"``.
+        """
         proba = self.predict_proba(X)
         if proba.shape[1] != 2:
             raise AttributeError("decision_function is defined for two classes only")

@@ -28,13 +28,21 @@ def smooth(
     Parameters
     ----------
     x : ndarray of shape (n_samples,)
+        The signal.
     size : int
-        Window length in samples.
+        Window length in samples, at least 1.
     method : {"mean", "median"}, default="median"
+        Running median (as the original study) or running mean.
 
     Returns
     -------
-    smoothed : ndarray of float32, shape (n_samples,)
+    ndarray of float32, shape (n_samples,)
+        The smoothed signal.
+
+    Raises
+    ------
+    RuntimeError
+        If ``size`` is below 1 (from :mod:`scipy.ndimage`).
 
     Examples
     --------
@@ -106,11 +114,21 @@ class MeanSmoother(SignalTransformer):
         Parameters
         ----------
         X : Signals, sequence of 1-D arrays, or ndarray of shape (n_recordings, n)
-        y : ignored
+            The training recordings.
+        y : None
+            Ignored; present for the scikit-learn API.
 
         Returns
         -------
-        self : MeanSmoother
+        MeanSmoother
+            The fitted smoother (``self``).
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid.
+        RecordingError
+            If a recording is empty, not 1-D, or holds NaN or infinite samples.
         """
         self._validate_params()
         return super().fit(X, y)

@@ -43,7 +43,7 @@ def _scaled_frames(cycle: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
 
 def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Magnitude STFT as ``torch.stft(center=True, pad_mode="reflect")``.
+    """Compute the magnitude STFT as ``torch.stft(center=True, pad_mode="reflect")``.
 
     The signal is reflect-padded by ``n_fft // 2`` on both sides, cut into frames
     ``hop`` apart, weighted by a periodic Hann window and Fourier transformed:
@@ -52,13 +52,16 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     Parameters
     ----------
     x : ndarray of shape (n_samples,)
-        Needs more than ``n_fft // 2`` samples.
+        The signal; needs more than ``n_fft // 2`` samples.
     n_fft : int
+        Window (and FFT) length in samples.
     hop : int
+        Samples between the starts of consecutive frames.
 
     Returns
     -------
-    magnitude : ndarray of float64, shape (n_fft // 2 + 1, 1 + n_samples // hop)
+    ndarray of float64, shape (n_fft // 2 + 1, 1 + n_samples // hop)
+        The magnitude per frequency bin (rows) and frame (columns).
 
     Examples
     --------
@@ -74,6 +77,18 @@ def resize_nearest(image: np.ndarray, n_frames: int) -> np.ndarray:
 
     Source column ``floor(j * T / n_frames)`` with the scale in float32, as
     ``torch.nn.functional.interpolate(mode="nearest")`` computes it.
+
+    Parameters
+    ----------
+    image : ndarray of shape (..., n_columns)
+        The image; only its last axis is resized.
+    n_frames : int
+        Number of columns wanted.
+
+    Returns
+    -------
+    ndarray of shape (..., n_frames)
+        Columns of ``image``, repeated or skipped; same dtype.
 
     Examples
     --------
@@ -106,8 +121,11 @@ def cycle_spectrogram(
     Parameters
     ----------
     cycle : ndarray of shape (n_samples,)
-    n_fft, hop : int, default=440, 220
-        STFT window and hop in samples.
+        One heart cycle of the filtered signal.
+    n_fft : int, default=440
+        STFT window length in samples.
+    hop : int, default=220
+        STFT hop in samples.
     n_freqs : int, default=40
         Frequency bins kept, from 0 Hz up (bin spacing ``sample_rate / n_fft``).
     n_frames : int, default=100
@@ -121,7 +139,8 @@ def cycle_spectrogram(
 
     Returns
     -------
-    image : ndarray of float32, shape (n_freqs, n_frames)
+    ndarray of float32, shape (n_freqs, n_frames)
+        The cycle's image, low frequencies first.
 
     Raises
     ------
@@ -220,6 +239,15 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
     sample_rate_ : float
         Rate of the training recordings.
 
+    Raises
+    ------
+    TypeError
+        In ``fit`` and ``transform``, if ``X`` is not a
+        :class:`~vascular_sklearn.containers.CycleBags`.
+    RecordingError
+        In ``transform``, if a cycle is constant or too short for the window;
+        the message names the recording and the cycle.
+
     Examples
     --------
     >>> import numpy as np
@@ -279,11 +307,22 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : CycleBags
-        y : ignored
+            The training recordings' cycles, from
+            :class:`~vascular_sklearn.PeakCycleCutter`.
+        y : None
+            Ignored; present for the scikit-learn API.
 
         Returns
         -------
-        self : STFTSpectrogram
+        STFTSpectrogram
+            The fitted step (``self``).
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
+        ValueError
+            If a parameter is invalid.
         """
         self._validate_params()
         self.sample_rate_ = self._check_bags(X).sample_rate
@@ -304,12 +343,23 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : CycleBags
+            The cycles to turn into images.
 
         Returns
         -------
-        Xt : Spectrograms
+        Spectrograms
             All images as one float32 array (n_cycles, 1, n_freqs, n_frames) plus
             per-recording offsets; one item per recording.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
+        RecordingError
+            If a cycle is constant or not longer than half the window; the message
+            names the recording and the cycle.
+        sklearn.exceptions.NotFittedError
+            If the step is not fitted.
         """
         check_is_fitted(self)
         bags = self._check_bags(X)
