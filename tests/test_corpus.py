@@ -1,0 +1,134 @@
+"""Corpora on disk: manifests, lazy RecordingFiles, and pipelines that read them."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.model_selection import GroupKFold, cross_validate
+from sklearn.naive_bayes import GaussianNB
+
+from vascular_sklearn import (
+    LowpassFilter,
+    RecordingClassifier,
+    RecordingError,
+    make_seed_pipeline,
+)
+from vascular_sklearn.corpus import RecordingFiles, find_recordings, read_manifest
+from vascular_sklearn.datasets import make_recordings
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Synthetic recordings as 16-bit WAVs plus a manifest with relative paths."""
+    root = tmp_path_factory.mktemp("corpus")
+    data = make_recordings(
+        n_patients=4, recordings_per_patient=2, duration=6.0, random_state=4
+    )
+    (root / "audio").mkdir()
+    lines = ["path,label,patient,site,time"]
+    for i, (x, label, patient) in enumerate(
+        zip(data.recordings.data, data.target, data.groups, strict=True)
+    ):
+        sf.write(root / "audio" / f"r{i}.wav", x, 22050, subtype="PCM_16")
+        lines.append(f"audio/r{i}.wav,{label},{patient},left arm,2026-11-{i + 1:02d}")
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return root, data
+
+
+def test_manifest_reads_columns_without_reading_audio(corpus):
+    root, data = corpus
+    got = read_manifest(root / "manifest.csv")
+    assert isinstance(got.recordings, RecordingFiles)
+    assert got.target.tolist() == data.target.tolist()
+    assert got.groups.tolist() == data.groups.tolist()
+    assert got.site[0] == "left arm" and got.time[2] == "2026-11-03"
+    assert got.sample_rate == 22050.0
+    # indexing by positions keeps paths; an int reads the file
+    sub = got.recordings[[1, 3]]
+    assert isinstance(sub, RecordingFiles) and sub.paths[1].endswith("r3.wav")
+    # the file holds the recording quantised to 16 bits
+    assert np.abs(got.recordings[2] - data.recordings[2]).max() < 2 / 32768
+
+
+def test_manifest_accepts_label_words_and_no_label(tmp_path):
+    sf.write(tmp_path / "a.wav", np.zeros(100), 22050)
+    (tmp_path / "m.csv").write_text("path,label\na.wav,Stenosis\na.wav,normal\n")
+    assert read_manifest(tmp_path / "m.csv").target.tolist() == [1, 0]
+    (tmp_path / "bare.csv").write_text("path\na.wav\n")
+    bare = read_manifest(tmp_path / "bare.csv")
+    assert bare.target is None and bare.groups is None and len(bare.recordings) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("file,label\na.wav,0\n", "'path' column"),
+        ("path,label\na.wav,0\na.wav,maybe\n", "line 3: unknown label 'maybe'"),
+        ("path,patient\na.wav,\n", "line 2: empty patient"),
+        ("path,label\n", "lists no recordings"),
+    ],
+)
+def test_manifest_errors_name_the_line(tmp_path, text, message):
+    sf.write(tmp_path / "a.wav", np.zeros(100), 22050)
+    (tmp_path / "m.csv").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_manifest_names_missing_files(tmp_path):
+    (tmp_path / "m.csv").write_text("path\ngone.wav\n")
+    with pytest.raises(FileNotFoundError, match=r"gone\.wav"):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_a_corrupt_file_fails_where_it_is_read_and_is_named(tmp_path):
+    (tmp_path / "bad.wav").write_bytes(b"RIFF but not audio")
+    files = RecordingFiles.from_paths([tmp_path / "bad.wav"], sample_rate=22050)
+    with pytest.raises(RecordingError, match=r"bad\.wav: not a readable audio file"):
+        LowpassFilter().fit_transform(files)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_signal_chain_on_files_equals_chain_on_loaded_audio(corpus, n_jobs):
+    root, _ = corpus
+    files = read_manifest(root / "manifest.csv").recordings
+    chain = make_seed_pipeline()[:-1].set_params(
+        lowpass__n_jobs=n_jobs, smooth__n_jobs=n_jobs, cut__n_jobs=n_jobs
+    )
+    lazy = chain.fit_transform(files)
+    eager = chain.fit_transform(files.load())
+    assert np.array_equal(lazy.offsets, eager.offsets)
+    assert np.array_equal(lazy.images, eager.images)
+    assert list(lazy.names) == list(files.paths)
+
+
+def test_grouped_cross_validation_runs_on_files(corpus):
+    root, _ = corpus
+    data = read_manifest(root / "manifest.csv")
+    pipe = make_seed_pipeline().set_params(classifier=RecordingClassifier(GaussianNB()))
+    kwargs = {"groups": data.groups, "cv": GroupKFold(2), "scoring": "roc_auc"}
+    lazy = cross_validate(pipe, data.recordings, data.target, **kwargs)
+    eager = cross_validate(pipe, data.recordings.load(), data.target, **kwargs)
+    assert np.array_equal(lazy["test_score"], eager["test_score"])
+
+
+def test_files_at_another_rate_are_resampled_or_refused(tmp_path):
+    t = np.arange(44100) / 44100
+    sf.write(tmp_path / "fast.wav", 0.3 * np.sin(2 * np.pi * 50 * t), 44100)
+    files = RecordingFiles.from_paths([tmp_path / "fast.wav"], sample_rate=22050)
+    out = LowpassFilter().fit(files).transform(files)
+    assert out.sample_rate == 22050 and len(out.data[0]) == 22050
+    strict = LowpassFilter(resample=False).fit(files)
+    with pytest.raises(RecordingError, match=r"fast\.wav: recorded at 44100 Hz"):
+        strict.transform(files)
+
+
+def test_find_recordings_searches_subfolders_for_audio_only(tmp_path):
+    (tmp_path / "day2").mkdir()
+    sf.write(tmp_path / "day2" / "x.flac", np.zeros(10), 22050)
+    sf.write(tmp_path / "y.wav", np.zeros(10), 22050)
+    (tmp_path / "notes.txt").write_text("not audio")
+    found = find_recordings(tmp_path)
+    assert [p.rsplit("/", 1)[1] for p in found] == ["x.flac", "y.wav"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no audio"):
+        find_recordings(tmp_path / "empty")
