@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 $(BIN)/activate: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[test,plots]"
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[test,plots,dask,ray,accelerate]"
 	touch $(BIN)/activate
 
 .PHONY: install demo test lint bench
@@ -21,3 +21,11 @@ test: install  ## lint, then the test suite with doctests
 
 bench: install  ## benchmarks; writes docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run
+
+.PHONY: docs
+$(VENV)/.docs-installed: $(BIN)/activate pyproject.toml requirements/constraints.txt
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed  ## the site and its gallery (runs every example); warnings are errors
+	MPLBACKEND=Agg $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html

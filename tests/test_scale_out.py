@@ -1,0 +1,168 @@
+"""Scale-out recipes on real engines: Dask and Ray clusters started by the tests.
+
+Everything parallel in the library goes through joblib, so the user's code is
+the same on one machine and on a cluster: only ``joblib.parallel_config``
+changes. These tests check that the answers do not.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+from joblib import Parallel, delayed, parallel_config
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+from sklearn.naive_bayes import GaussianNB
+
+from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.screening import predict_files, score_files
+
+# candidates that score differently, so that agreeing on the best one means something
+GRID = {
+    "lowpass__cutoff": [300.0, 1000.0],
+    "classifier__estimator__var_smoothing": [1e-9, 1e-1],
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_recordings(
+        n_patients=6, recordings_per_patient=2, duration=6.0, random_state=4
+    )
+
+
+def _pipeline():
+    return make_seed_pipeline().set_params(classifier=RecordingClassifier(GaussianNB()))
+
+
+def _search(data):
+    search = GridSearchCV(_pipeline(), GRID, cv=GroupKFold(3), scoring="accuracy")
+    return search.fit(data.recordings, data.target, groups=data.groups)
+
+
+def _same_search(a, b):
+    assert len(set(a.cv_results_["mean_test_score"])) > 2
+    assert a.best_params_ == b.best_params_
+    for key in a.cv_results_:
+        if key.startswith(("split", "mean_test", "std_test", "rank", "param")):
+            np.testing.assert_array_equal(a.cv_results_[key], b.cv_results_[key])
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A real LocalCluster: two worker processes, one thread each."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sequential_search(data):
+    return _search(data)
+
+
+def test_grid_search_under_dask_equals_sequential(data, dask_client, sequential_search):
+    with parallel_config(backend="dask"):
+        on_dask = _search(data)
+    _same_search(sequential_search, on_dask)
+    with parallel_config(backend="dask"):
+        scores = cross_validate(
+            _pipeline(),
+            data.recordings,
+            data.target,
+            groups=data.groups,
+            cv=GroupKFold(3),
+            scoring="accuracy",
+        )
+    alone = cross_validate(
+        _pipeline(),
+        data.recordings,
+        data.target,
+        groups=data.groups,
+        cv=GroupKFold(3),
+        scoring="accuracy",
+    )
+    np.testing.assert_array_equal(scores["test_score"], alone["test_score"])
+
+
+def test_grid_search_under_ray_equals_sequential(data, sequential_search):
+    import ray
+    from ray.util.joblib import register_ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        register_ray()
+        with parallel_config(backend="ray", n_jobs=2):
+            on_ray = _search(data)
+    finally:
+        ray.shutdown()
+    _same_search(sequential_search, on_ray)
+
+
+def test_signal_chain_on_dask_workers_is_bit_identical(data, dask_client):
+    chain = make_seed_pipeline()[:-1]
+    alone = chain.fit_transform(data.recordings)
+    with parallel_config(backend="dask"):
+        spread = chain.fit_transform(data.recordings)
+    np.testing.assert_array_equal(alone.offsets, spread.offsets)
+    np.testing.assert_array_equal(alone.images, spread.images)
+
+
+def test_dask_screens_a_corpus_with_client_map(data, dask_client, tmp_path):
+    """The recipe: scatter the fitted model once, map batches of paths, gather."""
+    model = _pipeline().fit(data.recordings, data.target)
+    paths = []
+    for i, x in enumerate(data.recordings):
+        paths.append(str(tmp_path / f"{i:02d}.wav"))
+        sf.write(paths[-1], x, 22050, subtype="PCM_16")
+    remote_model = dask_client.scatter(model, broadcast=True)
+    batches = [paths[i : i + 5] for i in range(0, len(paths), 5)]
+    futures = dask_client.map(score_files, [remote_model] * len(batches), batches)
+    table = [row for rows in dask_client.gather(futures) for row in rows]
+    predict_files(model, paths, tmp_path / "local.csv")
+    import csv
+
+    with open(tmp_path / "local.csv", newline="") as f:
+        local = list(csv.DictReader(f))
+    assert [r["path"] for r in table] == paths
+    assert [r["probability_stenosis"] for r in table] == [
+        r["probability_stenosis"] for r in local
+    ]
+
+
+def _threads_while_fitting(_):
+    """Fit a tiny network in a worker; report torch's and BLAS's thread counts."""
+    import threadpoolctl
+    import torch
+
+    from vascular_sklearn import ResNetClassifier
+
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    ResNetClassifier(
+        "resnet18", max_epochs=1, batch_size=4, device="cpu", random_state=0
+    ).fit(X, np.array([0, 1] * 4))
+    blas = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
+    return os.getpid(), torch.get_num_threads(), max(blas, default=1)
+
+
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_workers_do_not_oversubscribe_the_cores(backend, request):
+    if backend == "dask":
+        request.getfixturevalue("dask_client")
+    cores = os.cpu_count()
+    with parallel_config(backend=backend, n_jobs=2):
+        found = Parallel()(delayed(_threads_while_fitting)(i) for i in range(2))
+    assert all(pid != os.getpid() for pid, _, _ in found)
+    for _, torch_threads, blas_threads in found:
+        assert torch_threads * 2 <= max(cores, 2)
+        assert blas_threads * 2 <= max(cores, 2)
