@@ -167,7 +167,9 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
     steps[-1][1]["fitted"]["estimator_"] = _describe(network)
     header = {"format": FORMAT, "versions": _versions(), "steps": steps}
     weights = io.BytesIO()
-    torch.save(network.net_.module_.state_dict(), weights)
+    # tensors saved from the CPU, so a model trained on a GPU loads anywhere
+    state = {k: v.detach().cpu() for k, v in network.net_.module_.state_dict().items()}
+    torch.save(state, weights)
     tmp = path + ".partial"
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("model.json", json.dumps(header, indent=1))

@@ -1,0 +1,108 @@
+"""Devices: mixed precision, the accelerate path, and GPU-trained models on a CPU."""
+
+import io
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from vascular_sklearn import ResNetClassifier, make_stenosis_pipeline
+from vascular_sklearn.persistence import load_model, save_model
+
+CUDA = torch.cuda.is_available()
+NEEDS_CUDA = pytest.mark.skipif(
+    not CUDA, reason="needs a CUDA GPU; this machine has none (torch sees no device)"
+)
+
+
+def _images():
+    rng = np.random.default_rng(0)
+    X = rng.random((24, 1, 16, 16), dtype=np.float32)
+    y = np.array([0, 1] * 12)
+    X[y == 1, :, :8] += 0.5
+    return X, y
+
+
+def _net(**params):
+    settings = {"max_epochs": 2, "batch_size": 8, "random_state": 0, **params}
+    return ResNetClassifier("resnet18", **settings)
+
+
+def test_accelerate_path_on_cpu_trains_the_same_model():
+    X, y = _images()
+    plain = _net(device="cpu").fit(X, y)
+    accelerated = _net(device="cpu", accelerate=True).fit(X, y)
+    assert type(accelerated.net_).__name__ == "_AcceleratedNet"
+    assert accelerated.net_.accelerator.mixed_precision == "no"
+    np.testing.assert_array_equal(plain.predict_proba(X), accelerated.predict_proba(X))
+    restored = pickle.loads(pickle.dumps(accelerated))
+    np.testing.assert_array_equal(
+        restored.predict_proba(X), accelerated.predict_proba(X)
+    )
+
+
+def test_mixed_precision_defaults_off_on_a_cpu():
+    X, y = _images()
+    net = _net(device="cpu", max_epochs=1).fit(X, y)
+    assert net.net_.module_.autocast is False
+    forced = _net(device="cpu", max_epochs=1, autocast=True).fit(X, y)
+    assert forced.net_.module_.autocast is True
+    assert forced.net_.module_.autocast_dtype == torch.bfloat16
+
+
+def test_model_files_hold_cpu_tensors_and_load_on_the_cpu(data, tmp_path):
+    """What makes a GPU-trained model load on a CPU-only machine."""
+    pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
+    pipe.set_params(classifier__estimator__arch="resnet18")
+    pipe.fit(data.recordings, data.target)
+    # as if trained on a GPU: the saved parameters name CUDA
+    pipe.set_params(classifier__estimator__device="cuda")
+    save_model(pipe, tmp_path / "m.vsk")
+    with zipfile.ZipFile(tmp_path / "m.vsk") as archive:
+        state = torch.load(io.BytesIO(archive.read("weights.pt")), weights_only=True)
+    assert {t.device.type for t in state.values()} == {"cpu"}
+    loaded = load_model(tmp_path / "m.vsk", device="cpu")
+    assert loaded[-1].estimator_.device_ == "cpu"
+    np.testing.assert_allclose(
+        loaded.predict_proba(data.recordings), pipe.predict_proba(data.recordings)
+    )
+
+
+@NEEDS_CUDA
+def test_cuda_end_to_end_with_mixed_precision_then_cpu(data, tmp_path):
+    pipe = make_stenosis_pipeline(max_epochs=1, device="cuda", random_state=0)
+    pipe.set_params(classifier__estimator__arch="resnet18")
+    pipe.fit(data.recordings, data.target)
+    network = pipe[-1].estimator_
+    assert next(network.net_.module_.parameters()).device.type == "cuda"
+    assert network.net_.module_.autocast is torch.cuda.is_bf16_supported()
+    save_model(pipe, tmp_path / "gpu.vsk")
+    on_cpu = load_model(tmp_path / "gpu.vsk", device="cpu")
+    np.testing.assert_allclose(
+        on_cpu.predict_proba(data.recordings),
+        pipe.predict_proba(data.recordings),
+        atol=0.05,
+    )
+
+
+@NEEDS_CUDA
+def test_accelerate_on_cuda_uses_mixed_precision():
+    X, y = _images()
+    net = _net(device="cuda", accelerate=True, autocast=True).fit(X, y)
+    assert net.net_.accelerator.mixed_precision in {"bf16", "fp16"}
+    assert net.predict_proba(X).shape == (len(X), 2)
+
+
+def test_save_and_load_an_accelerate_trained_model(data, tmp_path):
+    pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
+    pipe.set_params(
+        classifier__estimator__arch="resnet18", classifier__estimator__accelerate=True
+    )
+    pipe.fit(data.recordings, data.target)
+    save_model(pipe, tmp_path / "acc.vsk")
+    loaded = load_model(tmp_path / "acc.vsk")
+    np.testing.assert_allclose(
+        loaded.predict_proba(data.recordings), pipe.predict_proba(data.recordings)
+    )
