@@ -227,7 +227,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code.
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str or None, default=None
+        Arguments after the program name; ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 when some recordings could not be scored, 2 on a
+        usage or file error.
 
     Examples
     --------

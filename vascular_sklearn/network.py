@@ -31,7 +31,7 @@ _ARCHS = {
 
 
 class CycleResNet(nn.Module):
-    """torchvision ResNet for 1-channel spectrograms with a ``n_classes`` head.
+    """A torchvision ResNet for 1-channel spectrograms with a ``n_classes`` head.
 
     As in the original study, ``conv1`` becomes a 1-channel 5x5 convolution with
     stride 2 and padding 3. Weights start random (``weights=None``: nothing is
@@ -101,7 +101,18 @@ class CycleResNet(nn.Module):
             self.net = self.net.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor, **_fit_params: Any) -> torch.Tensor:
-        # skorch hands every fit parameter to forward as well; they are not inputs.
+        """Standardise (and in training, augment) a batch; return class logits.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, 1, F, T)
+        **_fit_params
+            Ignored: skorch hands every fit parameter to ``forward`` too.
+
+        Returns
+        -------
+        logits : Tensor of shape (n, n_classes), float32
+        """
         x = (x - self.input_mean) / self.input_std
         if self.augment and self.training:
             x = augment_batch(x)
@@ -128,6 +139,23 @@ def augment_batch(
     and one band of frequencies and one span of frames, each up to ``max_mask``
     of the axis, are set to 0, the standardised mean (SpecAugment). Draws come
     from torch's global generator, which the classifier seeds.
+
+    Parameters
+    ----------
+    x : Tensor of shape (n, 1, F, T)
+        Standardised spectrograms.
+    max_shift : float, default=0.05
+        Largest time roll, as a share of the width.
+    max_gain : float, default=0.5
+        Largest offset added to an image (a gain in log units).
+    noise : float, default=0.1
+        Standard deviation of the added Gaussian noise.
+    max_mask : float, default=0.15
+        Largest masked band and span, as a share of each axis.
+
+    Returns
+    -------
+    augmented : Tensor of the shape of ``x``
 
     Examples
     --------
@@ -193,7 +221,16 @@ def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
 
 
 def resolve_device(device: str) -> str:
-    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``.
+    """Resolve ``"auto"`` to ``"cuda"`` when a GPU is visible, else ``"cpu"``.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, or a torch device name, returned unchanged.
+
+    Returns
+    -------
+    device : str
 
     Examples
     --------
@@ -564,14 +601,32 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities per cycle, shape (n_cycles, n_classes)."""
+        """Class probabilities per cycle.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cycles, 1, F, T) or (n_cycles, F, T)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_cycles, n_classes)
+        """
         check_is_fitted(self)
         X = self._check_images(X)
         with _torch_threads(self.torch_threads), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 
     def predict(self, X) -> np.ndarray:
-        """Most probable class per cycle."""
+        """Most probable class per cycle.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cycles, 1, F, T) or (n_cycles, F, T)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_cycles,)
+        """
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def __sklearn_tags__(self):

@@ -56,7 +56,21 @@ _FITTED = {
 
 
 class ModelFileError(ValueError):
-    """A model file that is not one of ours, is damaged, or is incompatible."""
+    """A model file that is not one of ours, is damaged, or is incompatible.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "notes.vsk"
+    >>> _ = path.write_text("not a model")
+    >>> try:
+    ...     load_model(path)
+    ... except ModelFileError as err:
+    ...     print(str(err).endswith("not a vascular_sklearn model file (File is "
+    ...                             "not a zip file)"))
+    True
+    """
 
 
 def _versions() -> dict:
@@ -194,6 +208,20 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
     ------
     ModelFileError
         Not a model file, damaged, or saved by an incompatible version.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> from vascular_sklearn import make_stenosis_pipeline
+    >>> data = make_recordings(n_patients=2, recordings_per_patient=2, duration=6,
+    ...                        random_state=0)
+    >>> pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
+    >>> _ = pipe.set_params(classifier__estimator__arch="resnet18")
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.vsk")
+    >>> save_model(pipe.fit(data.recordings, data.target), path)
+    >>> load_model(path, device="cpu").predict(data.recordings).shape
+    (4,)
     """
     path = os.fspath(path)
     try:
