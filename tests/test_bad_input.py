@@ -137,6 +137,13 @@ def test_predict_before_fit_is_not_fitted_error(data):
         _pipeline().predict(data.recordings)
 
 
+def test_recording_classifier_predict_before_fit_is_not_fitted_error(data):
+    from vascular_sklearn import RecordingClassifier
+
+    with pytest.raises(NotFittedError):
+        RecordingClassifier().predict(data.recordings)
+
+
 def test_one_hour_recording_keeps_memory_bounded(fitted):
     beats = make_recordings(
         n_patients=1, recordings_per_patient=1, duration=60, random_state=3

@@ -38,6 +38,11 @@ def test_bootstrap_draws_patients_not_recordings():
     assert again["roc_auc_ci"] == report["roc_auc_ci"]
 
 
+def test_bootstrap_refuses_one_class_instead_of_looping_forever():
+    with pytest.raises(ValueError, match="both classes"):
+        bootstrap_report([1, 1, 1], [0.2, 0.5, 0.9], [1, 2, 3])
+
+
 def test_patient_level_counts_a_patient_once_per_label():
     y, p, g = patient_level(
         [0, 0, 1, 1, 1], [0.1, 0.3, 0.9, 0.5, 0.4], ["a", "a", "a", "b", "b"]

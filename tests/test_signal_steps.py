@@ -252,6 +252,13 @@ def test_n_jobs_gives_identical_results(known_beats):
     np.testing.assert_array_equal(one.offsets, two.offsets)
 
 
+def test_cutter_takes_a_2d_array_of_recordings_and_returns_bags(known_beats):
+    x, _ = known_beats
+    bags = PeakCycleCutter().fit_transform(np.stack([x, x]))
+    assert isinstance(bags, CycleBags) and len(bags) == 2
+    assert np.array_equal(bags.bounds[0], bags.bounds[1]) and len(bags.bounds[0])
+
+
 def test_quality_report_explains_dropped_cycles():
     beats = np.array([5000, 20000, 35000, 80000, 95000])  # a 2 s pause
     x = pulse_train(beats, 110000)

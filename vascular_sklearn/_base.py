@@ -172,7 +172,7 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         signals, two_d = self._to_signals(X, fit=False)
         out = self._transform_signals(signals)
-        if two_d:
+        if two_d and self._accepts_2d:  # bag steps return bags whatever came in
             return self._as_2d(out)
         return out
 

@@ -241,6 +241,8 @@ def bootstrap_report(
     (1.0, (1.0, 1.0))
     """
     y, proba, groups = np.asarray(y), np.asarray(proba, float), np.asarray(groups)
+    if len(np.unique(y)) < 2:  # no resample could ever hold both classes
+        raise ValueError("bootstrap_report needs recordings of both classes in y")
     report = clinical_report(y, proba, threshold)
     rng = check_random_state(random_state)
     patients = np.unique(groups)

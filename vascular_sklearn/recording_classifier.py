@@ -333,7 +333,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             If a recording has fewer than ``min_cycles`` cycles and
             ``on_empty="error"``.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first: it checks that we are fitted
+        return self.classes_[proba.argmax(axis=1)]
 
     def decision_function(self, X) -> np.ndarray:
         """Compute the log-odds of the positive class (binary problems only).
