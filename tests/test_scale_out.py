@@ -140,6 +140,23 @@ def test_dask_screens_a_corpus_with_client_map(data, dask_client, tmp_path):
     ]
 
 
+def test_predict_files_under_dask_config_runs_on_the_workers(
+    data, dask_client, tmp_path
+):
+    model = _pipeline().fit(data.recordings, data.target)
+    paths = []
+    for i, x in enumerate(data.recordings):
+        paths.append(str(tmp_path / f"{i:02d}.wav"))
+        sf.write(paths[-1], x, 22050, subtype="PCM_16")
+    predict_files(model, paths, tmp_path / "local.csv", batch_size=4)
+    from distributed import get_task_stream
+
+    with get_task_stream(dask_client) as tasks, parallel_config(backend="dask"):
+        predict_files(model, paths, tmp_path / "dask.csv", batch_size=4)
+    assert len(tasks.data) >= len(paths) // 4  # the batches ran on the workers
+    assert (tmp_path / "dask.csv").read_text() == (tmp_path / "local.csv").read_text()
+
+
 def _threads_while_fitting(_):
     """Fit a tiny network in a worker; report torch's and BLAS's thread counts."""
     import threadpoolctl

@@ -259,8 +259,10 @@ def predict_files(
     batch_size : int, default=32
     threshold : float, default=0.5
     n_jobs : int or None, default=None
-        Batches scored in parallel (each worker receives the model once per
-        batch).
+        Batches scored in parallel (each worker receives the model with each
+        batch). ``None`` means one at a time, unless a
+        ``joblib.parallel_config`` context says otherwise: under
+        ``parallel_config(backend="dask")`` the batches run on the cluster.
     overwrite : bool, default=False
         Replace an existing ``output`` file; otherwise refuse.
 
@@ -310,16 +312,12 @@ def predict_files(
             raise FileExistsError(
                 f"{target} exists; choose another output or pass overwrite=True"
             )
-    if n_jobs in (None, 1):
-        rows = (
-            score_files(model, b, threshold=threshold)
-            for b in _batches(paths, batch_size)
-        )
-    else:
-        rows = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(score_files)(model, b, threshold=threshold)
-            for b in _batches(paths, batch_size)
-        )
+    # a generator: batches are dispatched a few at a time and their rows written
+    # as they come, in order, under whatever joblib backend is active
+    rows = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(score_files)(model, b, threshold=threshold)
+        for b in _batches(paths, batch_size)
+    )
     counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
     if target is None:
         _write_rows(output or sys.stdout, rows, counts)
