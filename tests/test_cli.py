@@ -81,6 +81,23 @@ def test_predict_flags_a_silent_file(folder, tmp_path, capsys):
     assert "no heart cycle was found" in err and "silent.wav" in err
 
 
+def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, capsys):
+    files = sorted(folder.glob("*/*.wav"))
+    lines = ["path,label,patient"] + [
+        f"{p},{int(p.parent.name == 'abnormal')},{p.name.split('_')[0]}" for p in files
+    ]
+    (tmp_path / "corpus.csv").write_text("\n".join(lines) + "\n")
+    model = tmp_path / "m.vsk"
+    assert main(["train", str(tmp_path / "corpus.csv"), "-o", str(model), *FAST]) == 0
+    out = tmp_path / "screen.csv"
+    assert main(["predict", str(model), str(folder), "-o", str(out)]) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted(r["path"] for r in rows) == sorted(map(str, files))
+    assert "8 recordings: 8 scored" in capsys.readouterr().err
+    # the table is never written over without --force
+    assert main(["predict", str(model), str(folder), "-o", str(out)]) == 2
+
+
 def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):
     assert main(["evaluate", str(folder), "--folds", "2", *FAST]) == 0
     out = capsys.readouterr().out

@@ -60,6 +60,22 @@ def _evaluate(pipe, data, folds: int, started: float) -> list[str]:
     return lines
 
 
+def _labelled_data(source: str):
+    """A folder in the normal/abnormal layout, or a CSV manifest read lazily."""
+    if source.lower().endswith(".csv"):
+        from .corpus import read_manifest
+
+        data = read_manifest(source)
+        if data.target is None or data.groups is None:
+            raise RecordingError(
+                f"{source}: training and evaluation need 'label' and 'patient' columns"
+            )
+        return data
+    from .datasets import load_recordings
+
+    return load_recordings(source)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .datasets import make_recordings
     from .pipelines import make_stenosis_pipeline
@@ -85,10 +101,8 @@ def _pipeline_for(args: argparse.Namespace):
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .datasets import load_recordings
-
     started = time.perf_counter()
-    data = load_recordings(args.data_dir)
+    data = _labelled_data(args.data_dir)
     if args.no_patient_groups:
         _say(
             "WARNING: --no-patient-groups: every recording is its own group; "
@@ -107,14 +121,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .datasets import load_recordings
     from .persistence import save_model
 
     out = Path(args.output)
     if out.exists() and not args.force:
         _say(f"error: {out} exists; use --force to replace it")
         return 2
-    data = load_recordings(args.data_dir)
+    data = _labelled_data(args.data_dir)
     _say(
         f"training on {len(data.target)} recordings of "
         f"{len(np.unique(data.groups))} patients"
@@ -177,7 +190,11 @@ def _parser() -> argparse.ArgumentParser:
         ("train", "fit on a folder and save the model"),
     ]:
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("data_dir", help="folder with normal/ and abnormal/ recordings")
+        p.add_argument(
+            "data_dir",
+            help="folder with normal/ and abnormal/ recordings, or a CSV manifest "
+            "(path,label,patient)",
+        )
         common(p)
         p.add_argument(
             "--seed-recipe",
