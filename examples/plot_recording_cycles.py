@@ -17,8 +17,12 @@ import numpy as np
 from vascular_sklearn import make_seed_pipeline
 from vascular_sklearn.datasets import load_recordings, make_recordings
 
-seed_dir = Path.cwd().parent / "shared" / "data" / "seed_recordings"
-if seed_dir.is_dir():
+# ../shared/data/seed_recordings beside the repository, found from the repository
+# or from examples/ (where the documentation build runs this script)
+here = Path.cwd().resolve()
+seed_dirs = [p / "shared" / "data" / "seed_recordings" for p in here.parents]
+seed_dir = next((p for p in seed_dirs if p.is_dir()), None)
+if seed_dir is not None:
     data = load_recordings(seed_dir)
 else:
     data = make_recordings(n_patients=2, random_state=0)
