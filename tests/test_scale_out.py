@@ -75,24 +75,20 @@ def test_grid_search_under_dask_equals_sequential(data, dask_client, sequential_
     with parallel_config(backend="dask"):
         on_dask = _search(data)
     _same_search(sequential_search, on_dask)
-    with parallel_config(backend="dask"):
-        scores = cross_validate(
+
+    def scores():
+        return cross_validate(
             _pipeline(),
             data.recordings,
             data.target,
             groups=data.groups,
             cv=GroupKFold(3),
             scoring="accuracy",
-        )
-    alone = cross_validate(
-        _pipeline(),
-        data.recordings,
-        data.target,
-        groups=data.groups,
-        cv=GroupKFold(3),
-        scoring="accuracy",
-    )
-    np.testing.assert_array_equal(scores["test_score"], alone["test_score"])
+        )["test_score"]
+
+    with parallel_config(backend="dask"):
+        on_dask = scores()
+    np.testing.assert_array_equal(on_dask, scores())
 
 
 def test_grid_search_under_ray_equals_sequential(data, sequential_search):
