@@ -132,3 +132,19 @@ def test_find_recordings_searches_subfolders_for_audio_only(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="holds no audio"):
         find_recordings(tmp_path / "empty")
+
+
+def test_a_replaced_file_changes_the_cache_key(tmp_path):
+    """Pipeline(memory=) keys on the object: a new file under an old path misses."""
+    import os
+
+    import joblib
+
+    path = tmp_path / "a.wav"
+    sf.write(path, np.zeros(2000), 22050)
+    before = RecordingFiles.from_paths([path])
+    sf.write(path, np.ones(3000) * 0.1, 22050)
+    os.utime(path, ns=(0, 10**18))  # a distinct time even on coarse clocks
+    after = RecordingFiles.from_paths([path])
+    assert joblib.hash(before) != joblib.hash(after)
+    assert joblib.hash(after[[0]]) == joblib.hash(after)

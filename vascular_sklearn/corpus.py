@@ -47,6 +47,11 @@ class RecordingFiles(_RecordingSequence):
         Rate the files are read at; files at another rate are resampled.
     names : ndarray of str or None, default=None
         Names for messages; the paths when ``None``.
+    stamps : ndarray of int64, shape (n_recordings, 2), or None, default=None
+        Size and modification time (ns) of each file when it was listed
+        (:meth:`from_paths` fills them). They are part of the object, so a
+        cache keyed on it (``Pipeline(memory=...)``, ``joblib.Memory``) misses
+        when a file is replaced under the same path.
 
     Examples
     --------
@@ -62,6 +67,7 @@ class RecordingFiles(_RecordingSequence):
     paths: np.ndarray
     sample_rate: float
     names: np.ndarray | None = None
+    stamps: np.ndarray | None = None
 
     @classmethod
     def from_paths(
@@ -93,7 +99,9 @@ class RecordingFiles(_RecordingSequence):
             if not len(paths):
                 raise ValueError("no recordings given")
             sample_rate = _file_rate(paths[0])
-        return cls(paths, float(sample_rate))
+        stats = [os.stat(p) for p in paths]
+        stamps = np.array([(st.st_size, st.st_mtime_ns) for st in stats], np.int64)
+        return cls(paths, float(sample_rate), stamps=stamps.reshape(-1, 2))
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -119,6 +127,7 @@ class RecordingFiles(_RecordingSequence):
             self,
             paths=self.paths[positions],
             names=_take_names(self.names, positions),
+            stamps=None if self.stamps is None else self.stamps[positions],
         )
 
     def load(self, n_jobs: int | None = None) -> Signals:
