@@ -49,6 +49,14 @@ def _same_search(a, b):
             np.testing.assert_array_equal(a.cv_results_[key], b.cv_results_[key])
 
 
+def _write_wavs(data, folder):
+    """The recordings as 16-bit WAVs in ``folder``; their paths, in order."""
+    paths = [str(folder / f"{i:02d}.wav") for i in range(len(data.target))]
+    for path, x in zip(paths, data.recordings, strict=True):
+        sf.write(path, x, 22050, subtype="PCM_16")
+    return paths
+
+
 @pytest.fixture(scope="module")
 def dask_client():
     """A real LocalCluster: two worker processes, one thread each."""
@@ -117,10 +125,7 @@ def test_signal_chain_on_dask_workers_is_bit_identical(data, dask_client):
 def test_dask_screens_a_corpus_with_client_map(data, dask_client, tmp_path):
     """The recipe: scatter the fitted model once, map batches of paths, gather."""
     model = _pipeline().fit(data.recordings, data.target)
-    paths = []
-    for i, x in enumerate(data.recordings):
-        paths.append(str(tmp_path / f"{i:02d}.wav"))
-        sf.write(paths[-1], x, 22050, subtype="PCM_16")
+    paths = _write_wavs(data, tmp_path)
     remote_model = dask_client.scatter(model, broadcast=True)
     batches = [paths[i : i + 5] for i in range(0, len(paths), 5)]
     futures = dask_client.map(score_files, [remote_model] * len(batches), batches)
@@ -140,10 +145,7 @@ def test_predict_files_under_dask_config_runs_on_the_workers(
     data, dask_client, tmp_path
 ):
     model = _pipeline().fit(data.recordings, data.target)
-    paths = []
-    for i, x in enumerate(data.recordings):
-        paths.append(str(tmp_path / f"{i:02d}.wav"))
-        sf.write(paths[-1], x, 22050, subtype="PCM_16")
+    paths = _write_wavs(data, tmp_path)
     predict_files(model, paths, tmp_path / "local.csv", batch_size=4)
     from distributed import get_task_stream
 

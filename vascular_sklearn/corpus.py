@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -90,7 +91,8 @@ class RecordingFiles(_RecordingSequence):
             Naming the first files that do not exist.
         """
         paths = np.array([os.fspath(p) for p in paths], dtype=object)
-        missing = [p for p in paths if not os.path.isfile(p)]
+        stats = [_stat(p) for p in paths]  # one stat per file: existence and stamp
+        missing = [p for p, st in zip(paths, stats, strict=True) if st is None]
         if missing:
             raise FileNotFoundError(
                 f"{len(missing)} recordings not found, e.g. {', '.join(missing[:3])}"
@@ -99,7 +101,6 @@ class RecordingFiles(_RecordingSequence):
             if not len(paths):
                 raise ValueError("no recordings given")
             sample_rate = _file_rate(paths[0])
-        stats = [os.stat(p) for p in paths]
         stamps = np.array([(st.st_size, st.st_mtime_ns) for st in stats], np.int64)
         return cls(paths, float(sample_rate), stamps=stamps.reshape(-1, 2))
 
@@ -151,6 +152,15 @@ class RecordingFiles(_RecordingSequence):
         ]
         names = [self.name(i) for i in range(len(self))]
         return Signals.from_arrays(arrays, self.sample_rate, names=names)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    """The file's stat, or None when it is not a regular file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def _file_rate(path: str) -> float:
