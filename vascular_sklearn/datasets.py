@@ -13,6 +13,7 @@ from sklearn.utils import Bunch, check_random_state
 from .containers import Signals, object_array
 from .exceptions import RecordingError
 from .lowpass import resample
+from .recorder import LOUD_SESSION, QUIET_SESSION, Recorder, RecorderRanges
 
 __all__ = ["load_recordings", "make_recordings", "read_recording"]
 
@@ -185,7 +186,8 @@ def _band_noise(rng, n: int, rate: float, low: float, high: float) -> np.ndarray
     return x / (x.std() + 1e-12)
 
 
-def _synthetic_recording(rng, duration, rate, bpm, stenotic, gain):
+def _vessel_sound(rng, duration, rate, bpm, stenotic):
+    """The vessel's sound at the skin (peak about 1), and each beat's sample."""
     n = int(duration * rate)
     t = np.arange(n) / rate
     period = 60.0 / bpm
@@ -196,6 +198,7 @@ def _synthetic_recording(rng, duration, rate, bpm, stenotic, gain):
     tau = rng.uniform(0.06, 0.1)  # time to the pressure peak
     pulse = np.zeros(n)
     systole = np.zeros(n)
+    jet = np.zeros(n)
     reach = int(1.5 * rate)  # both shapes are negligible 1.5 s after onset
     for b in beats:
         lo = max(int((b - tau) * rate), 0)
@@ -203,16 +206,43 @@ def _synthetic_recording(rng, duration, rate, bpm, stenotic, gain):
         s = t[lo:hi] - b + tau
         pulse[lo:hi] += np.where(s > 0, (s / tau) * np.exp(1 - s / tau), 0.0)
         systole[lo:hi] += np.exp(-0.5 * ((t[lo:hi] - b - 0.05) / 0.08) ** 2)
+        jet[lo:hi] += np.exp(-0.5 * ((t[lo:hi] - b - 0.04) / 0.05) ** 2)
     pulse -= pulse.mean()  # microphones are AC-coupled
-    # the vessel's bruit: low-pitched in a normal access; a stenosis adds a
-    # high-pitched jet in systole (300 to 1000 Hz)
-    bruit = 0.04 * (0.3 + systole) * _band_noise(rng, n, rate, 40, 300)
-    if stenotic:
-        bruit += 0.03 * systole * _band_noise(rng, n, rate, 300, 1000)
-    noise = 0.005 * rng.standard_normal(n)
-    x = gain * (pulse + bruit + noise)
-    peaks = np.round(beats * rate).astype(np.int64)
-    return np.clip(x, -1, 1).astype(np.float32), peaks
+    # The bruit of turbulent flow. A working access carries flow through the
+    # whole cycle: a low-pitched bruit in systole and diastole. A stenosis
+    # throttles diastolic flow and adds a louder high-pitched, short systolic
+    # jet (300 to 1000 Hz) where blood speeds through the narrowing.
+    # Vessels differ: the jet's loudness and the diastolic flow vary from one
+    # recording to the next, and a normal access may carry a faint jet too.
+    diastolic = rng.uniform(0.05, 0.15) if stenotic else rng.uniform(0.2, 0.4)
+    strength = rng.uniform(0.015, 0.03) if stenotic else rng.uniform(0.0, 0.006)
+    bruit = 0.04 * (diastolic + systole) * _band_noise(rng, n, rate, 40, 300)
+    bruit += strength * jet * _band_noise(rng, n, rate, 300, 1000)
+    x = pulse + bruit + 0.005 * rng.standard_normal(n)
+    return x, np.round(beats * rate).astype(np.int64)
+
+
+def _session_ranges(recorder, confound: float) -> tuple[RecorderRanges, ...] | None:
+    """The recorder pools of the simulator: (normal-like, stenosis-like) or one."""
+    if recorder is None or isinstance(recorder, Recorder):
+        if confound:
+            raise ValueError(
+                "confound needs two recorder pools: recorder='sessions' or a pair "
+                "of RecorderRanges (normal-like, stenosis-like)"
+            )
+        return None
+    if isinstance(recorder, str):
+        if recorder != "sessions":
+            raise ValueError(f"recorder={recorder!r}: use 'sessions' or a Recorder")
+        return (LOUD_SESSION, QUIET_SESSION)
+    if isinstance(recorder, RecorderRanges):
+        if confound:
+            raise ValueError("confound needs two recorder pools, got one range")
+        return (recorder,)
+    pools = tuple(recorder)
+    if len(pools) != 2 or not all(isinstance(r, RecorderRanges) for r in pools):
+        raise ValueError("recorder pools must be two RecorderRanges")
+    return pools
 
 
 def make_recordings(
@@ -221,17 +251,34 @@ def make_recordings(
     duration: float = 20.0,
     sample_rate: float = 22050.0,
     random_state: int | np.random.RandomState | None = None,
+    recorder: Recorder | RecorderRanges | str | tuple | None = None,
+    confound: float = 0.0,
+    heart_rate: tuple[float, float] = (50.0, 110.0),
 ) -> Bunch:
     """Synthetic vascular-access recordings that look like the real ones.
 
-    Each recording is a pulsatile pressure wave (one beat every 0.55 to 1.2 s,
-    50 to 110 per minute per patient, with beat-to-beat jitter) that carries
+    Each recording is a pulsatile pressure wave (by default one beat every 0.55 to
+    1.2 s, 50 to 110 per minute per patient, with beat-to-beat jitter) that carries
     nearly all the energy below 50 Hz, as in the seed recordings, plus a faint
-    bruit: below 300 Hz in a normal access, with a systolic jet at 300 to
-    1000 Hz when stenotic, plus sensor noise. Gains vary per recording (0.1 to
-    0.8 of full scale) independently of the class, so loudness says nothing.
-    Patients come in three kinds, as in the seed data: both classes (before
-    and after angioplasty), normal only, stenosis only.
+    bruit: a low-pitched (40 to 300 Hz) bruit over the whole cycle in a normal
+    access; with a stenosis, less diastolic flow sound and a short, high-pitched
+    systolic jet (300 to 1000 Hz). Patients come in three kinds, as in the seed
+    data: both classes (before and after angioplasty), normal only, stenosis
+    only.
+
+    Each recording is one session of a recording device. By default
+    (``recorder=None``) the device only sets the gain, 0.1 to 0.8 of full scale,
+    independently of the class, so loudness says nothing. A
+    :class:`~vascular_sklearn.recorder.Recorder` records every session alike;
+    a :class:`~vascular_sklearn.recorder.RecorderRanges` draws each session's
+    device from its ranges. ``recorder="sessions"`` or a pair of ranges
+    ``(normal_like, stenosis_like)`` defines two kinds of session (by default
+    :data:`~vascular_sklearn.recorder.LOUD_SESSION` and the quiet, coarse, dull
+    :data:`~vascular_sklearn.recorder.QUIET_SESSION`), and ``confound`` says
+    how strongly the kind goes with the label: each session follows its label
+    with probability ``confound`` and is a coin flip otherwise. ``confound=0``
+    makes the device independent of the label; ``confound=1`` records every
+    stenosis quietly, as most stenosis-only seed patients were.
 
     Parameters
     ----------
@@ -241,13 +288,23 @@ def make_recordings(
         Seconds per recording.
     sample_rate : float, default=22050.0
     random_state : int, RandomState or None
-        Same seed, same recordings.
+        Same seed, same recordings (and the same vessel sounds whatever
+        ``recorder`` and ``confound`` are).
+    recorder : Recorder, RecorderRanges, "sessions", pair of RecorderRanges or None
+        The recording device of each session (see above).
+    confound : float in [0, 1], default=0.0
+        Link between the kind of session and the label (two pools only).
+    heart_rate : (float, float), default=(50.0, 110.0)
+        Range of the patients' heart rates in beats per minute.
 
     Returns
     -------
     data : Bunch
-        As :func:`load_recordings`, plus ``beat_times``: per recording the
-        sample index of each beat's pressure peak.
+        As :func:`load_recordings`, plus ``beat_times`` (per recording the sample
+        index of each beat's pressure peak), ``recorders`` (the
+        :class:`~vascular_sklearn.recorder.Recorder` of each recording, or
+        ``None``) and ``session_kind`` (per recording the pool it was drawn
+        from: 0 the first, 1 the second; all 0 with one pool or none).
 
     Examples
     --------
@@ -255,24 +312,45 @@ def make_recordings(
     ...                        random_state=0)
     >>> len(data.recordings), data.target.tolist(), data.groups.tolist()
     (6, [1, 0, 0, 0, 1, 1], ['P00', 'P00', 'P01', 'P01', 'P02', 'P02'])
+    >>> confounded = make_recordings(n_patients=3, recordings_per_patient=2,
+    ...                              duration=5, random_state=0,
+    ...                              recorder="sessions", confound=1.0)
+    >>> bool((confounded.session_kind == confounded.target).all())
+    True
     """
+    if not 0.0 <= confound <= 1.0:
+        raise ValueError(f"confound must lie in [0, 1], got {confound}")
+    pools = _session_ranges(recorder, confound)
     rng = check_random_state(random_state)
     gen = np.random.default_rng(rng.randint(2**31))
+    # the devices draw from their own stream, so the vessels stay the same
+    devices = np.random.RandomState(rng.randint(2**31))
     arrays, beats, labels, groups, names = [], [], [], [], []
+    recorders, kinds = [], []
     for p in range(n_patients):
-        bpm = gen.uniform(50, 110)
+        bpm = gen.uniform(*heart_rate)
         kind = p % 3  # 0: before/after pairs, 1: normal only, 2: stenosis only
         for r in range(recordings_per_patient):
             stenotic = (r % 2 == 0) if kind == 0 else kind == 2
             gain = float(np.exp(gen.uniform(np.log(0.1), np.log(0.8))))
-            x, peaks = _synthetic_recording(
-                gen, duration, sample_rate, bpm, stenotic, gain
-            )
+            x, peaks = _vessel_sound(gen, duration, sample_rate, bpm, stenotic)
+            session, device = 0, recorder if isinstance(recorder, Recorder) else None
+            if pools is not None:
+                follows = devices.uniform() < confound
+                session = int(stenotic) if follows else int(devices.uniform() < 0.5)
+                session = min(session, len(pools) - 1)
+                device = pools[session].draw(devices)
+            if device is None:
+                x = np.clip(gain * x, -1, 1).astype(np.float32)
+            else:
+                x = device.apply(x, sample_rate, devices.randint(2**31))
             arrays.append(x)
             beats.append(peaks)
             labels.append(int(stenotic))
             groups.append(f"P{p:02d}")
             names.append(f"synthetic/P{p:02d}_R{r}_{TARGET_NAMES[int(stenotic)]}")
+            recorders.append(device)
+            kinds.append(session)
     return Bunch(
         recordings=Signals.from_arrays(arrays, sample_rate, names=names),
         target=np.array(labels),
@@ -281,5 +359,7 @@ def make_recordings(
         sample_rate=float(sample_rate),
         target_names=TARGET_NAMES,
         beat_times=object_array(beats),
+        recorders=object_array(recorders),
+        session_kind=np.array(kinds),
         DESCR=f"{len(arrays)} synthetic recordings of {n_patients} patients.",
     )

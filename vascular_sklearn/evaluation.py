@@ -14,6 +14,7 @@ from sklearn.utils.validation import has_fit_parameter
 
 from .containers import Signals
 from .metrics import sensitivity_score, specificity_score
+from .recorder import LEVEL, Recorder
 
 __all__ = [
     "bootstrap_report",
@@ -119,9 +120,11 @@ def rescaled(
 ) -> Signals:
     """Multiply recordings by ``factor`` and re-quantise them to multiples of ``step``.
 
-    The loudness audit: a model of the vessel must not change its answer when
-    the microphone gain changes. The default ``step`` is one 16-bit level; a
-    coarser one emulates a device whose converter resolves fewer levels. With
+    The loudness audit, a :class:`~vascular_sklearn.recorder.Recorder` with only
+    a gain, a converter step and full-scale clipping: a model of the vessel must
+    not change its answer when the microphone gain changes. The default
+    ``step`` is one 16-bit level; a coarser one emulates a device whose
+    converter resolves fewer levels. With
     ``clip``, values are limited to full scale [-1, 1] as in a 16-bit file, so
     scaling a loud recording up clips it, as a louder recording would.
 
@@ -149,11 +152,8 @@ def rescaled(
     >>> (rescaled(X, 0.1, step=0.01).data[0] / 0.01).round().tolist()
     [1.0, -2.0, 3.0]
     """
-    data = []
-    for x in X.data:
-        y = np.round(np.asarray(x, np.float64) * factor / step) * step
-        data.append((np.clip(y, -1.0, 1.0) if clip else y).astype(np.float32))
-    return Signals.from_arrays(data, sample_rate=X.sample_rate, names=X.names)
+    limit = 1.0 if clip else None
+    return Recorder(gain=factor, step=step / LEVEL, clip_level=limit).record(X)
 
 
 def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:

@@ -11,6 +11,7 @@ file can at worst fail to load. ``joblib``/``pickle`` files also work
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -26,7 +27,9 @@ from . import __version__
 from .cutting import PeakCycleCutter
 from .lowpass import LowpassFilter
 from .network import ResNetClassifier
+from .recorder import RecorderRanges
 from .recording_classifier import RecordingClassifier
+from .robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from .smoothing import MeanSmoother
 from .spectrogram import STFTSpectrogram
 
@@ -40,6 +43,8 @@ _CLASSES = {
         MeanSmoother,
         PeakCycleCutter,
         STFTSpectrogram,
+        NoiseFloorHarmonizer,
+        RecorderAugmentation,
         RecordingClassifier,
         ResNetClassifier,
     )
@@ -50,6 +55,8 @@ _FITTED = {
     "MeanSmoother": ["sample_rate_", "n_features_in_"],
     "PeakCycleCutter": ["sample_rate_", "n_features_in_"],
     "STFTSpectrogram": ["sample_rate_"],
+    "NoiseFloorHarmonizer": ["sample_rate_"],
+    "RecorderAugmentation": ["sample_rate_"],
     "RecordingClassifier": ["classes_", "class_prior_"],
     "ResNetClassifier": ["classes_"],
 }
@@ -90,6 +97,11 @@ def _encode(value: Any) -> Any:
         return os.fspath(value)
     if hasattr(value, "get_params"):
         return _describe(value)
+    if isinstance(value, RecorderRanges):
+        fields = dataclasses.asdict(value)
+        return {"recorder_ranges": {k: _encode(v) for k, v in fields.items()}}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise ModelFileError(
@@ -103,6 +115,11 @@ def _decode(value: Any) -> Any:
         return np.array(value["ndarray"], dtype=np.dtype(value["dtype"]))
     if isinstance(value, dict) and "class" in value:
         return _rebuild(value)
+    if isinstance(value, dict) and "tuple" in value:
+        return tuple(_decode(v) for v in value["tuple"])
+    if isinstance(value, dict) and "recorder_ranges" in value:
+        fields = {k: _decode(v) for k, v in value["recorder_ranges"].items()}
+        return RecorderRanges(**fields)
     return value
 
 
@@ -177,7 +194,10 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
         raise ModelFileError(
             "save_model needs a fitted pipeline with a ResNetClassifier"
         )
-    steps = [[name, _describe(step)] for name, step in model.steps]
+    steps = [
+        [name, step if step in (None, "passthrough") else _describe(step)]
+        for name, step in model.steps
+    ]
     steps[-1][1]["fitted"]["estimator_"] = _describe(network)
     header = {"format": FORMAT, "versions": _versions(), "steps": steps}
     weights = io.BytesIO()
@@ -246,7 +266,10 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
                 f"{path} was saved with {lib} {saved.get(lib)}; this is {here[lib]}. "
                 "Retrain, or load it where the major versions match."
             )
-    steps = [(name, _rebuild(spec)) for name, spec in header["steps"]]
+    steps = [
+        (name, spec if spec in (None, "passthrough") else _rebuild(spec))
+        for name, spec in header["steps"]
+    ]
     classifier = steps[-1][1]
     network = classifier.estimator_
     network.device_ = device

@@ -10,6 +10,7 @@ from .cutting import PeakCycleCutter
 from .lowpass import LowpassFilter
 from .network import ResNetClassifier
 from .recording_classifier import RecordingClassifier
+from .robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from .smoothing import MeanSmoother
 from .spectrogram import STFTSpectrogram
 
@@ -29,6 +30,15 @@ def _build(
     for key in _NETWORK_SHORTCUTS:
         if key in params:
             network[key] = params.pop(key)
+    seed = network.get("random_state")
+    if isinstance(seed, int):
+        # the device steps draw noise too: one seed makes the whole fit repeatable
+        steps = [
+            (name, step.set_params(random_state=seed))
+            if "random_state" in step.get_params()
+            else (name, step)
+            for name, step in steps
+        ]
     classifier = RecordingClassifier(ResNetClassifier(**network), max_cycles=max_cycles)
     pipe = Pipeline([*steps, ("classifier", classifier)], memory=memory)
     return pipe.set_params(**params)
@@ -119,6 +129,8 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         ("lowpass", LowpassFilter()),
         ("smooth", MeanSmoother(method="median")),
         ("cut", PeakCycleCutter()),
+        ("harmonize", NoiseFloorHarmonizer()),
+        ("augment", RecorderAugmentation()),
         ("spectrogram", STFTSpectrogram(log=True, floor_db=80.0)),
     ]
     network = {

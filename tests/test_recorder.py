@@ -1,0 +1,139 @@
+"""The recorder model: each device effect measured on a known signal."""
+
+import numpy as np
+import pytest
+
+from vascular_sklearn.containers import Signals
+from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.evaluation import rescaled
+from vascular_sklearn.recorder import (
+    LEVEL,
+    LOUD_SESSION,
+    QUIET_SESSION,
+    Recorder,
+    RecorderRanges,
+    microphone_response,
+)
+
+RATE = 22050.0
+
+
+def _tone_amplitude(y: np.ndarray, freq: float) -> float:
+    """Amplitude of an exact-bin sinusoid in a 1-s signal."""
+    return 2 * np.abs(np.fft.rfft(y))[int(freq)] / len(y)
+
+
+@pytest.fixture(scope="module")
+def busy():
+    """One second of a signal moving over many 16-bit levels."""
+    return 0.1 * np.random.default_rng(0).standard_normal(int(RATE))
+
+
+@pytest.mark.parametrize("step", [1, 8, 64])
+def test_quantisation_noise_power_is_step_squared_over_12(busy, step):
+    error = Recorder(step=step).apply(busy, RATE).astype(np.float64) - busy
+    expected = (step * LEVEL) ** 2 / 12
+    assert error.var() == pytest.approx(expected, rel=0.05)
+    levels = np.round(Recorder(step=step).apply(busy, RATE) / LEVEL)
+    assert np.allclose(levels % step, 0)
+
+
+def test_gain_is_exact_and_dc_offset_adds():
+    x = np.linspace(-1, 1, 101)
+    y = Recorder(gain=0.37, step=None, clip_level=None).apply(x, RATE)
+    np.testing.assert_allclose(y, (0.37 * x).astype(np.float32))
+    shifted = Recorder(step=None, dc_offset=0.01).apply(0.5 * x, RATE)
+    np.testing.assert_allclose(shifted - 0.5 * x, 0.01, atol=1e-7)
+
+
+@pytest.mark.parametrize("tilt", [-3.0, 4.5])
+def test_microphone_tilt_in_db_per_octave(tilt):
+    t = np.arange(int(RATE)) / RATE
+    freqs = [250.0, 500.0, 1000.0, 2000.0]
+    x = sum(0.1 * np.sin(2 * np.pi * f * t) for f in freqs)
+    y = Recorder(step=None, tilt_db_per_octave=tilt).apply(x, RATE)
+    db = [20 * np.log10(_tone_amplitude(y, f) / 0.1) for f in freqs]
+    np.testing.assert_allclose(np.diff(db), tilt, atol=0.05)
+    assert db[2] == pytest.approx(0.0, abs=0.05)  # 1 kHz is the reference
+
+
+def test_resonance_peaks_at_its_centre():
+    freqs = np.array([200.0, 400.0, 800.0, 1600.0])
+    db = microphone_response(freqs, resonance_hz=400.0, resonance_db=9.0)
+    assert db[1] == pytest.approx(9.0)
+    np.testing.assert_allclose(db[[0, 2]], 9.0 * np.exp(-0.5 * 2**2))
+
+
+def test_clipping_limits_the_level():
+    x = np.sin(np.linspace(0, 20, 2000))
+    y = Recorder(gain=2.0, step=None, clip_level=0.5).apply(x, RATE)
+    assert y.max() == pytest.approx(0.5) and y.min() == pytest.approx(-0.5)
+    assert np.mean(np.abs(y) == 0.5) > 0.5
+
+
+def test_noise_levels_in_dbfs_and_pink_slope():
+    n = 2**18
+    white = Recorder(step=None, white_noise_db=-40.0).apply(np.zeros(n), RATE, 0)
+    assert np.sqrt(np.mean(white.astype(np.float64) ** 2)) == pytest.approx(
+        0.01, rel=0.02
+    )
+    pink = Recorder(step=None, pink_noise_db=-40.0).apply(np.zeros(n), RATE, 0)
+    power = np.abs(np.fft.rfft(pink)) ** 2
+    f = np.fft.rfftfreq(n, 1 / RATE)
+    band = [power[(f >= lo) & (f < 2 * lo)].mean() for lo in (100.0, 200.0, 400.0)]
+    # 1/f power: -3 dB per octave
+    np.testing.assert_allclose(np.diff(10 * np.log10(band)), -3.0, atol=0.3)
+
+
+def test_output_sample_rate():
+    x = np.sin(np.arange(int(RATE)) / 5.0)
+    X = Signals.from_arrays([x], RATE, names=["a"])
+    out = Recorder(step=None, sample_rate=8000.0).record(X)
+    assert out.sample_rate == 8000.0 and len(out.data[0]) == 8000
+
+
+def test_ranges_draw_repeatably_within_bounds():
+    ranges = RecorderRanges(step=(1.0, 64.0), resonance_hz=None)
+    first = [ranges.draw(np.random.RandomState(5)) for _ in range(2)]
+    assert first[0] == first[1]
+    many = [ranges.draw(np.random.RandomState(k)) for k in range(200)]
+    steps = np.array([r.step for r in many])
+    assert steps.min() >= 1.0 and steps.max() <= 64.0
+    # log-uniform: the median step is near the geometric mean, 8
+    assert 5.0 < np.median(steps) < 12.0
+    assert all(r.resonance_hz is None for r in many)
+
+
+def test_rescaled_is_a_recorder():
+    X = Signals.from_arrays([np.linspace(-0.5, 0.5, 50)], RATE)
+    got = rescaled(X, 0.1, step=33 * LEVEL)
+    want = Recorder(gain=0.1, step=33).record(X)
+    np.testing.assert_array_equal(got.data[0], want.data[0])
+
+
+def test_simulator_keeps_the_vessels_and_links_sessions_to_labels():
+    kwargs = {"n_patients": 6, "recordings_per_patient": 2, "duration": 3.0}
+    plain = make_recordings(random_state=3, **kwargs)
+    confounded = make_recordings(
+        random_state=3, recorder="sessions", confound=1.0, **kwargs
+    )
+    independent = make_recordings(
+        random_state=3, recorder="sessions", confound=0.0, **kwargs
+    )
+    for a, b in zip(plain.beat_times, confounded.beat_times, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(confounded.session_kind, confounded.target)
+    assert confounded.recorders[0] in (None,) or isinstance(
+        confounded.recorders[0], Recorder
+    )
+    # quiet sessions resolve far fewer levels than loud ones
+    levels = [len(np.unique(x)) for x in confounded.recordings.data]
+    quiet = np.array(levels)[confounded.session_kind == 1]
+    loud = np.array(levels)[confounded.session_kind == 0]
+    assert quiet.max() < loud.min()
+    assert not np.array_equal(independent.session_kind, independent.target)
+    with pytest.raises(ValueError, match="two recorder pools"):
+        make_recordings(confound=0.5, **kwargs)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        make_recordings(recorder="sessions", confound=1.5, **kwargs)
+    assert LOUD_SESSION.gain[0] > QUIET_SESSION.gain[1]

@@ -1,0 +1,129 @@
+"""The device-robust steps: the noise-floor harmonizer and recorder augmentation."""
+
+import numpy as np
+import pytest
+from scipy.signal import welch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter
+from vascular_sklearn.recorder import Recorder, RecorderRanges
+from vascular_sklearn.robustness import (
+    NoiseFloorHarmonizer,
+    RecorderAugmentation,
+)
+
+
+@pytest.fixture(scope="module")
+def bags(data):
+    chain = [LowpassFilter(), MeanSmoother(method="median"), PeakCycleCutter()]
+    Xt = data.recordings
+    for step in chain:
+        Xt = step.fit_transform(Xt)
+    return Xt
+
+
+def _noise_db(x, rate, lo=600.0, hi=900.0) -> float:
+    """Mean power density between the burst's band and the lowpass, in dB."""
+    f, psd = welch(np.asarray(x, np.float64), rate, nperseg=1024)
+    return 10 * np.log10(psd[(f >= lo) & (f < hi)].mean() + 1e-30)
+
+
+def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
+    rate = 22050.0
+    t = np.arange(int(8 * rate)) / rate
+    # a clean pulse every 0.8 s with a 400 Hz burst in systole: no floor of its own
+    phase = (t % 0.8) / 0.8
+    x = np.exp(-0.5 * ((phase - 0.3) / 0.05) ** 2)
+    x = x + 0.05 * x * np.sin(2 * np.pi * 400 * t)
+    x *= 0.17 / x.std()  # as loud as the seed's loud sessions
+    fine = Recorder(step=1).apply(x, rate)
+    # the seed's quiet-recorder audit: x0.1 on a converter with 32-level steps
+    coarse = Recorder(gain=0.1, step=32).apply(x, rate) / np.float32(0.1)
+    cut = PeakCycleCutter().fit_transform([fine, coarse])
+    before = [_noise_db(s, rate) for s in cut.signals.data]
+    assert before[1] - before[0] > 10  # the coarse converter's floor shows
+    even = NoiseFloorHarmonizer(snr_db=30).fit_transform(cut)
+    after = [_noise_db(s, rate) for s in even.signals.data]
+    assert abs(after[1] - after[0]) < 1.0
+    # the target: a white floor 30 dB below the recording's power
+    rms2 = np.var(fine.astype(np.float64))
+    assert after[0] == pytest.approx(10 * np.log10(rms2 * 1e-3 / (rate / 2)), abs=1.5)
+    for a, b in zip(even.bounds, cut.bounds, strict=True):
+        np.testing.assert_array_equal(a, b)  # the cuts stay
+
+
+def test_harmonizer_noise_follows_the_recording_not_the_batch(bags):
+    step = NoiseFloorHarmonizer(random_state=3).fit(bags)
+    whole = step.transform(bags)
+    alone = step.transform(bags[[2]])
+    np.testing.assert_array_equal(whole.signals.data[2], alone.signals.data[0])
+    other = NoiseFloorHarmonizer(random_state=4).fit(bags).transform(bags[[2]])
+    assert not np.array_equal(other.signals.data[0], alone.signals.data[0])
+
+
+def test_augmentation_acts_in_fit_only_and_repeats(bags):
+    aug = RecorderAugmentation(n_copies=2, cycles_per_copy=4, random_state=0)
+    grown = aug.fit_transform(bags)
+    assert len(grown) == len(bags)
+    np.testing.assert_array_equal(
+        grown.n_cycles, bags.n_cycles + 2 * np.minimum(bags.n_cycles, 4)
+    )
+    assert aug.transform(bags) is bags  # nothing is augmented at predict
+    again = clone(aug).fit_transform(bags)
+    for a, b in zip(grown.signals.data, again.signals.data, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = clone(aug).set_params(random_state=1).fit_transform(bags)
+    assert not np.array_equal(grown.signals.data[0], other.signals.data[0])
+    # the augmented runs are the recording's own cycles through another device
+    first = grown.cycles(0)
+    n = bags.n_cycles[0]
+    own = zip(first[:n], bags.cycles(0), strict=True)
+    assert all(np.array_equal(a, b) for a, b in own)
+    assert not any(np.array_equal(c, bags.cycles(0)[0]) for c in first[n:])
+
+
+def test_augmentation_in_a_pipeline_fit_changes_only_training(data):
+    from sklearn.pipeline import make_pipeline
+
+    chain = make_pipeline(
+        LowpassFilter(),
+        MeanSmoother(method="median"),
+        PeakCycleCutter(),
+        RecorderAugmentation(n_copies=1, cycles_per_copy=2, random_state=0),
+    )
+    trained = chain.fit_transform(data.recordings)
+    predicted = chain.transform(data.recordings)
+    cut = chain[:-1].transform(data.recordings)
+    np.testing.assert_array_equal(predicted.n_cycles, cut.n_cycles)
+    assert (trained.n_cycles > cut.n_cycles).all()
+
+
+def test_augmentation_devices_come_from_the_ranges(bags):
+    loud_only = RecorderRanges(
+        gain=(1.0, 1.0),
+        step=None,
+        white_noise_db=None,
+        pink_noise_db=None,
+        tilt_db_per_octave=(0.0, 0.0),
+        resonance_hz=None,
+        clip_level=None,
+        dc_offset=(0.0, 0.0),
+    )
+    aug = RecorderAugmentation(n_copies=1, cycles_per_copy=3, ranges=loud_only)
+    grown = aug.fit_transform(bags[[0]])
+    n = bags.n_cycles[0]
+    copy = grown.cycles(0)[n:]
+    peak = np.abs(bags.signals.data[0][bags.bounds[0][0, 0] : bags.bounds[0][-1, 1]])
+    # an identity device at unit peak gain: the same cycles, scaled to peak 1
+    scale = [np.abs(c).max() for c in copy]
+    assert max(scale) == pytest.approx(1.0, rel=1e-5)
+    assert peak.max() > 0
+
+
+def test_steps_refuse_other_input_and_need_fit(bags):
+    for step in (NoiseFloorHarmonizer(), RecorderAugmentation()):
+        with pytest.raises(TypeError, match="CycleBags"):
+            clone(step).fit([np.zeros(10)])
+        with pytest.raises(NotFittedError):
+            clone(step).transform(bags)

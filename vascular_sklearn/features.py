@@ -1,0 +1,352 @@
+"""Beat-envelope features: one vector per recording that a recorder cannot fake.
+
+A recording device sets the gain and adds a stationary noise floor (hiss,
+quantisation); neither says anything about the vessel. The features here are
+ratios of band energies *above* a per-recording noise floor (the level of its
+quietest frames), so a gain change cancels and a stationary floor weighs far
+less than in plain band energies: how each band's energy is spread
+over the heart cycle, how much louder systole is than diastole, and how the
+energy above the floor is shared between bands.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import map_recordings, to_samples
+from .containers import CycleBags
+from .exceptions import RecordingError
+from .spectrogram import _frames, _hann
+
+__all__ = ["BeatEnvelopeFeatures"]
+
+#: Cycles per FFT call: bounds the float64 work arrays of hour-long recordings.
+_CHUNK = 128
+#: Added to every frame's above-floor energy, relative to the cycle's mean frame
+#: energy, so that logs stay finite (a band or time bin can hold nothing above the
+#: floor) while a gain change still cancels.
+_EPS = 1e-6
+
+
+def _band_energies(cycles, bounds, name, n_fft, hop, weights):
+    """Power per band in each STFT frame of every cycle, and frames per cycle.
+
+    Returns the energies, shape (n_frames_total, n_bands), cycles one after the
+    other, and the number of frames of each cycle.
+    """
+    energy, counts = [], []
+    for start in range(0, len(cycles), _CHUNK):
+        frames = []
+        for k in range(start, min(start + _CHUNK, len(cycles))):
+            if len(cycles[k]) < n_fft:
+                a, b = bounds[k]
+                raise RecordingError(
+                    f"{name}, cycle {k} (samples {a} to {b}): shorter than the "
+                    f"{n_fft}-sample STFT window; shorten `window`."
+                )
+            frames.append(_frames(cycles[k], n_fft, hop))
+        counts += [len(f) for f in frames]
+        spectrum = np.fft.rfft(np.concatenate(frames) * _hann(n_fft), axis=-1)
+        energy.append((spectrum.real**2 + spectrum.imag**2) @ weights)
+    return np.concatenate(energy), np.array(counts, dtype=np.int64)
+
+
+def _recording_features(
+    job, n_fft, hop, weights, n_bins, systole, floor_percentile, aggregate
+) -> np.ndarray:
+    """All features of one recording, aggregated over its cycles."""
+    cycles, bounds, name = job
+    energy, counts = _band_energies(cycles, bounds, name, n_fft, hop, weights)
+    n_bands = energy.shape[1]
+    lengths = np.array([len(c) for c in cycles], dtype=np.int64)
+    n_cycles = len(cycles)
+    cycle = np.repeat(np.arange(n_cycles), counts)
+    k = np.arange(len(cycle)) - np.repeat(np.cumsum(counts) - counts, counts)
+    position = k * hop / lengths[cycle]  # frame centre as a fraction of the cycle
+    time_bin = np.minimum((position * n_bins).astype(np.int64), n_bins - 1)
+    diastolic = (position >= systole).astype(np.int64)
+
+    floor = np.percentile(energy, floor_percentile, axis=0)
+    above = np.maximum(energy - floor, 0.0)
+    total = np.bincount(cycle, weights=energy.sum(axis=1), minlength=n_cycles)
+    eps = _EPS * total / counts + np.finfo(np.float64).tiny  # per frame and band
+
+    def sums(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+        """Above-floor energy plus ``eps`` per frame, per (cycle, group, band),
+        and the frames per (cycle, group); a group without frames (a very short
+        cycle) counts as one frame of ``eps``, so that its log stays finite."""
+        index = cycle * n_groups + group
+        size = n_cycles * n_groups
+        per_band = [
+            np.bincount(index, weights=above[:, b], minlength=size)
+            for b in range(n_bands)
+        ]
+        frames = np.maximum(np.bincount(index, minlength=size), 1).reshape(-1, 1)
+        out = np.stack(per_band, axis=-1) + frames * np.repeat(eps, n_groups)[:, None]
+        return out.reshape(n_cycles, n_groups, n_bands), frames.reshape(-1, n_groups, 1)
+
+    binned, _ = sums(time_bin, n_bins)
+    envelope = np.log(binned / binned.sum(axis=1, keepdims=True))
+    # means per frame: frames are evenly spaced, so these are energies per second
+    parts, frames = sums(diastolic, 2)
+    parts = parts / frames
+    sys_dia = np.log(parts[:, 0] / parts[:, 1])
+    band_total = binned.sum(axis=1)
+    share = np.log(band_total / band_total.sum(axis=1, keepdims=True))
+
+    per_cycle = np.concatenate(
+        [envelope.transpose(0, 2, 1).reshape(n_cycles, -1), sys_dia, share], axis=1
+    )
+    reduce = np.median if aggregate == "median" else np.mean
+    return reduce(per_cycle, axis=0)
+
+
+class BeatEnvelopeFeatures(TransformerMixin, BaseEstimator):
+    """Turn each recording's bag of heart cycles into one beat-envelope vector.
+
+    Each cycle (pressure peak to pressure peak) gets a power STFT (Hann window,
+    hop of half a window) and its energy per frequency band and frame. The
+    recording's noise floor per band, the ``floor_percentile`` percentile of
+    that band's frame energies over all its cycles, is subtracted (negative
+    values become 0). From the energy above the floor each cycle gives, all as
+    logs of ratios so that a gain change cancels:
+
+    1. ``envelope_<band>_bin<j>``: the share of the band's energy in each of
+       ``n_bins`` equal time bins of the cycle (its shape over the beat);
+    2. ``sys_dia_<band>``: energy per second in systole (the first
+       ``systole`` of the cycle) over that in diastole;
+    3. ``share_<band>``: the band's share of the energy of all bands.
+
+    Each feature is then aggregated over the recording's cycles.
+
+    In a band that holds only noise (no bruit at all), what lies above the
+    floor is the noise's own fluctuation, which grows with the noise: its
+    columns follow the recorder there, and only there.
+
+    Parameters
+    ----------
+    bands : sequence of (float, float), default=((25, 150), (150, 400), (400, 1000))
+        Frequency bands ``(low, high)`` in Hz; a band holds the STFT bins with
+        ``low <= f < high`` and must lie below the Nyquist frequency.
+    n_bins : int, default=8
+        Equal time bins over each cycle for the envelope.
+    window : float, default=0.02
+        STFT window length in seconds; the hop is half of it.
+    systole : float, default=0.35
+        Fraction of each cycle, from its start at the pressure peak, counted
+        as systolic.
+    floor_percentile : float, default=10.0
+        Percentile of a band's frame energies (over all the recording's
+        cycles) taken as the band's stationary noise floor.
+    aggregate : {"median", "mean"}, default="median"
+        How each feature is aggregated over a recording's cycles.
+    n_jobs : int or None, default=None
+        Recordings processed in parallel through joblib.
+
+    Attributes
+    ----------
+    sample_rate_ : float
+        Rate of the training recordings.
+    n_features_out_ : int
+        Number of features: ``n_bands * (n_bins + 2)``.
+
+    Raises
+    ------
+    TypeError
+        In ``fit`` and ``transform``, if ``X`` is not a
+        :class:`~vascular_sklearn.containers.CycleBags`.
+    RecordingError
+        In ``transform``, if a recording has no cycle or a cycle is shorter
+        than the window; the message names the recording.
+
+    Examples
+    --------
+    >>> from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> from vascular_sklearn.features import BeatEnvelopeFeatures
+    >>> data = make_recordings(n_patients=2, recordings_per_patient=1, duration=5,
+    ...                        random_state=0)
+    >>> x = LowpassFilter().fit_transform(data.recordings)
+    >>> x = MeanSmoother(method="median").fit_transform(x)
+    >>> bags = PeakCycleCutter().fit_transform(x)
+    >>> BeatEnvelopeFeatures().fit_transform(bags).shape
+    (2, 30)
+    """
+
+    _parameter_constraints: dict = {
+        "bands": ["array-like"],
+        "n_bins": [Interval(Integral, 1, None, closed="left")],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "systole": [Interval(Real, 0, 1, closed="neither")],
+        "floor_percentile": [Interval(Real, 0, 100, closed="both")],
+        "aggregate": [StrOptions({"median", "mean"})],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        bands: tuple[tuple[float, float], ...] = (
+            (25.0, 150.0),
+            (150.0, 400.0),
+            (400.0, 1000.0),
+        ),
+        n_bins: int = 8,
+        window: float = 0.02,
+        systole: float = 0.35,
+        floor_percentile: float = 10.0,
+        aggregate: str = "median",
+        n_jobs: int | None = None,
+    ) -> None:
+        self.bands = bands
+        self.n_bins = n_bins
+        self.window = window
+        self.systole = systole
+        self.floor_percentile = floor_percentile
+        self.aggregate = aggregate
+        self.n_jobs = n_jobs
+
+    @staticmethod
+    def _check_bags(X) -> CycleBags:
+        if not isinstance(X, CycleBags):
+            raise TypeError(
+                "BeatEnvelopeFeatures takes the CycleBags that PeakCycleCutter "
+                f"returns, got {type(X).__name__}."
+            )
+        return X
+
+    def _band_list(self) -> np.ndarray:
+        bands = np.asarray(self.bands, dtype=np.float64)
+        if bands.ndim != 2 or bands.shape[1] != 2 or len(bands) == 0:
+            raise ValueError(
+                f"bands must be a non-empty sequence of (low, high) pairs in Hz, "
+                f"got {self.bands!r}."
+            )
+        bad = ~(np.isfinite(bands).all(axis=1) & (bands[:, 0] >= 0))
+        bad |= ~(bands[:, 0] < bands[:, 1])
+        if bad.any():
+            low, high = bands[np.argmax(bad)]
+            raise ValueError(f"band ({low:g}, {high:g}) Hz: need 0 <= low < high.")
+        return bands
+
+    def _sizes(self, rate: float) -> tuple[int, int, np.ndarray]:
+        """Window and hop in samples, and the (n_freqs, n_bands) bin-to-band map."""
+        n_fft = to_samples(self.window, rate)
+        hop = to_samples(self.window / 2, rate)
+        freqs = np.fft.rfftfreq(n_fft, 1 / rate)
+        bands = self._band_list()
+        weights = np.zeros((len(freqs), len(bands)))
+        for b, (low, high) in enumerate(bands):
+            if high > rate / 2:
+                raise ValueError(
+                    f"band ({low:g}, {high:g}) Hz reaches above the Nyquist "
+                    f"frequency ({rate / 2:g} Hz) of recordings at {rate:g} Hz."
+                )
+            weights[:, b] = (freqs >= low) & (freqs < high)
+            if not weights[:, b].any():
+                raise ValueError(
+                    f"band ({low:g}, {high:g}) Hz holds no STFT bin (spacing "
+                    f"{rate / n_fft:g} Hz); widen it or lengthen `window`."
+                )
+        return n_fft, hop, weights
+
+    def fit(self, X: CycleBags, y=None) -> BeatEnvelopeFeatures:
+        """Check the parameters and input, and remember the sample rate.
+
+        Parameters
+        ----------
+        X : CycleBags
+            The training recordings' cycles, from
+            :class:`~vascular_sklearn.PeakCycleCutter`.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        BeatEnvelopeFeatures
+            The fitted step (``self``).
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
+        ValueError
+            If a parameter is invalid or a band lies above the Nyquist frequency.
+        """
+        self._validate_params()
+        bags = self._check_bags(X)
+        self._sizes(bags.sample_rate)
+        self.sample_rate_ = bags.sample_rate
+        self.n_features_out_ = len(self._band_list()) * (self.n_bins + 2)
+        return self
+
+    def transform(self, X: CycleBags) -> np.ndarray:
+        """Compute each recording's features.
+
+        Parameters
+        ----------
+        X : CycleBags
+            The cycles of the recordings.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_recordings, n_features_out_)
+            One row per recording, in the input's order; columns as
+            :meth:`get_feature_names_out` names them.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
+        RecordingError
+            If a recording has no cycle, or a cycle is shorter than the window;
+            the message names the recording.
+        sklearn.exceptions.NotFittedError
+            If the step is not fitted.
+        """
+        check_is_fitted(self)
+        bags = self._check_bags(X)
+        n_fft, hop, weights = self._sizes(bags.sample_rate)
+        empty = np.flatnonzero(bags.n_cycles == 0)
+        if len(empty):
+            raise RecordingError(
+                f"{bags.name(int(empty[0]))}: no heart cycle to compute beat "
+                "features from; CycleBags.quality() shows why none was cut."
+            )
+        jobs = [
+            (bags.cycles(i), bags.bounds[i], bags.name(i)) for i in range(len(bags))
+        ]
+        args = (self.n_bins, self.systole, self.floor_percentile, self.aggregate)
+        rows = map_recordings(
+            _recording_features, jobs, self.n_jobs, n_fft, hop, weights, *args
+        )
+        return np.array(rows, dtype=np.float64).reshape(-1, self.n_features_out_)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Name the output features.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the input is a bag of cycles, not named columns.
+
+        Returns
+        -------
+        ndarray of str, shape (n_features_out_,)
+            ``envelope_<low>-<high>Hz_bin<j>`` for every band and time bin, then
+            ``sys_dia_<low>-<high>Hz`` and ``share_<low>-<high>Hz`` per band.
+        """
+        check_is_fitted(self)
+        bands = [f"{low:g}-{high:g}Hz" for low, high in self._band_list()]
+        names = [f"envelope_{b}_bin{j}" for b in bands for j in range(self.n_bins)]
+        names += [f"sys_dia_{b}" for b in bands] + [f"share_{b}" for b in bands]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags

@@ -1,0 +1,396 @@
+"""A physical model of the recording device: what a microphone and sound card do.
+
+A recording is the vessel's sound seen through a chain of device effects, applied
+in the order the hardware applies them:
+
+1. the microphone or stethoscope response, a smooth spectral tilt (dB per octave
+   about ``reference_hz``) and one resonance (a bump of ``resonance_db`` on a
+   log-frequency axis, ``resonance_octaves`` wide);
+2. the gain (amplitude factor) and a DC offset;
+3. additive analogue noise: white and 1/f ("pink"), each with its RMS in dB
+   relative to full scale (dBFS);
+4. clipping at ``clip_level`` (the amplifier or converter saturates);
+5. the converter: quantisation to multiples of ``step`` 16-bit levels
+   (``step=1`` is a 16-bit recorder, ``step=64`` one that resolves 10 bits);
+6. the output sample rate.
+
+The same :class:`Recorder` serves the simulator (:func:`~vascular_sklearn.datasets.
+make_recordings`), training-time augmentation
+(:class:`~vascular_sklearn.robustness.RecorderAugmentation`) and the audits
+(:func:`~vascular_sklearn.evaluation.rescaled`); :class:`RecorderRanges` draws
+random recorders from ``random_state``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .containers import Signals
+from .lowpass import resample
+
+__all__ = [
+    "LOUD_SESSION",
+    "QUIET_SESSION",
+    "Recorder",
+    "RecorderRanges",
+    "microphone_response",
+    "quantise",
+]
+
+#: One 16-bit level in full-scale units.
+LEVEL = 2.0**-15
+
+
+def quantise(x: np.ndarray, step: float) -> np.ndarray:
+    """Round a signal to multiples of ``step`` 16-bit levels.
+
+    For a signal that moves over many levels the error is close to uniform on
+    ``[-q/2, q/2]`` with ``q = step * 2**-15``, so its power is :math:`q^2/12`.
+
+    Parameters
+    ----------
+    x : ndarray
+        Signal in full-scale units.
+    step : float
+        Converter step in 16-bit levels (1 to 64 in practice).
+
+    Returns
+    -------
+    ndarray of float64
+        The quantised signal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> (quantise(np.array([0.1, -0.2]), 3276.8) / 0.1).round(6).tolist()
+    [1.0, -2.0]
+    """
+    q = step * LEVEL
+    return np.round(np.asarray(x, np.float64) / q) * q
+
+
+def microphone_response(
+    freqs: np.ndarray,
+    tilt_db_per_octave: float = 0.0,
+    resonance_hz: float | None = None,
+    resonance_db: float = 0.0,
+    resonance_octaves: float = 0.5,
+    reference_hz: float = 1000.0,
+    lowest_hz: float = 10.0,
+) -> np.ndarray:
+    """Gain in dB of a smooth microphone response at ``freqs``.
+
+    :math:`G(f) = t \\log_2(f / f_r) + R \\exp(-\\tfrac12 (\\log_2(f/f_0) / w)^2)`
+    with tilt :math:`t`, reference :math:`f_r`, resonance gain :math:`R` at
+    :math:`f_0` and width :math:`w` octaves; frequencies below ``lowest_hz`` get
+    the gain at ``lowest_hz`` (a tilt would otherwise diverge at 0 Hz).
+
+    Parameters
+    ----------
+    freqs : ndarray
+        Frequencies in Hz.
+    tilt_db_per_octave : float, default=0.0
+        Slope; negative values dull the sound (a stethoscope's bell).
+    resonance_hz : float or None, default=None
+        Centre of the resonance; ``None`` for none.
+    resonance_db : float, default=0.0
+        Its gain at the centre (negative for a notch).
+    resonance_octaves : float, default=0.5
+        Its width (standard deviation) in octaves.
+    reference_hz : float, default=1000.0
+        Frequency the tilt leaves unchanged.
+    lowest_hz : float, default=10.0
+        Frequencies below it get its gain.
+
+    Returns
+    -------
+    ndarray of float64
+        Gain in dB per frequency.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> microphone_response(np.array([250.0, 500.0, 1000.0]), -3.0).tolist()
+    [6.0, 3.0, -0.0]
+    """
+    octaves = np.log2(np.maximum(np.asarray(freqs, np.float64), lowest_hz))
+    gain = tilt_db_per_octave * (octaves - np.log2(reference_hz))
+    if resonance_hz is not None and resonance_db:
+        distance = (octaves - np.log2(resonance_hz)) / resonance_octaves
+        gain = gain + resonance_db * np.exp(-0.5 * distance**2)
+    return gain
+
+
+def _noise(rng, n: int, rate: float, white_db, pink_db) -> np.ndarray:
+    """White plus 1/f noise with the given RMS in dBFS (None: that part absent)."""
+    out = np.zeros(n)
+    if white_db is not None:
+        out += 10 ** (white_db / 20) * rng.standard_normal(n)
+    if pink_db is not None and n > 1:
+        spectrum = np.fft.rfft(rng.standard_normal(n))
+        freqs = np.fft.rfftfreq(n, 1 / rate)
+        spectrum /= np.sqrt(np.maximum(freqs, rate / n))  # power falls as 1/f
+        spectrum[0] = 0
+        pink = np.fft.irfft(spectrum, n)
+        out += 10 ** (pink_db / 20) * pink / (pink.std() + 1e-30)
+    return out
+
+
+@dataclass(frozen=True)
+class Recorder:
+    """One recording device, as physical parameters.
+
+    Parameters
+    ----------
+    gain : float, default=1.0
+        Amplitude factor from the sound to full-scale units.
+    step : float or None, default=1.0
+        Converter step in 16-bit levels: 1 is a 16-bit recorder, 64 one that
+        resolves 10 bits; ``None`` leaves the signal unquantised (float).
+    white_noise_db, pink_noise_db : float or None, default=None
+        RMS of additive white and 1/f noise, in dB relative to full scale.
+    tilt_db_per_octave : float, default=0.0
+        Microphone tilt about ``reference_hz`` (see :func:`microphone_response`).
+    resonance_hz : float or None, default=None
+        Microphone resonance centre.
+    resonance_db : float, default=0.0
+        Resonance gain.
+    resonance_octaves : float, default=0.5
+        Resonance width in octaves.
+    reference_hz : float, default=1000.0
+        Frequency the tilt leaves unchanged.
+    clip_level : float or None, default=1.0
+        Samples beyond +-``clip_level`` are clipped (full scale is 1.0);
+        ``None`` never clips.
+    dc_offset : float, default=0.0
+        Constant added before the converter.
+    sample_rate : float or None, default=None
+        Rate of the output; ``None`` keeps the input's rate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> quiet = Recorder(gain=0.1, step=32)
+    >>> y = quiet.apply(np.sin(np.arange(1000) / 10), sample_rate=1000.0)
+    >>> len(np.unique(y))  # a coarse converter resolves few levels
+    205
+    """
+
+    gain: float = 1.0
+    step: float | None = 1.0
+    white_noise_db: float | None = None
+    pink_noise_db: float | None = None
+    tilt_db_per_octave: float = 0.0
+    resonance_hz: float | None = None
+    resonance_db: float = 0.0
+    resonance_octaves: float = 0.5
+    reference_hz: float = 1000.0
+    clip_level: float | None = 1.0
+    dc_offset: float = 0.0
+    sample_rate: float | None = None
+
+    @property
+    def shapes_spectrum(self) -> bool:
+        """Whether the microphone response is other than flat."""
+        return bool(self.tilt_db_per_octave) or (
+            self.resonance_hz is not None and bool(self.resonance_db)
+        )
+
+    def apply(
+        self,
+        x: np.ndarray,
+        sample_rate: float,
+        random_state: int | np.random.RandomState | None = None,
+        error_filter: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Record signal ``x`` through this device.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples,)
+            The sound, in the units the gain maps to full scale.
+        sample_rate : float
+            Rate of ``x`` in Hz.
+        random_state : int, RandomState or None, default=None
+            Seeds the noise.
+        error_filter : callable or None, default=None
+            Applied to what the device adds (noise and quantisation error) before
+            it is added: the augmentation uses it to pass that error through the
+            pipeline's lowpass, as it would have been on a real recording.
+
+        Returns
+        -------
+        ndarray of float32
+            The recording, at ``self.sample_rate`` if set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Recorder(gain=0.5, step=None).apply(np.array([0.5, -1.0]), 100.0).tolist()
+        [0.25, -0.5]
+        """
+        x = np.asarray(x, np.float64)
+        if self.shapes_spectrum and len(x) > 1:
+            freqs = np.fft.rfftfreq(len(x), 1 / sample_rate)
+            db = microphone_response(
+                freqs,
+                self.tilt_db_per_octave,
+                self.resonance_hz,
+                self.resonance_db,
+                self.resonance_octaves,
+                self.reference_hz,
+            )
+            x = np.fft.irfft(np.fft.rfft(x) * 10 ** (db / 20), len(x))
+        clean = self.gain * x + self.dc_offset
+        noisy = clean
+        if self.white_noise_db is not None or self.pink_noise_db is not None:
+            rng = check_random_state(random_state)
+            noisy = clean + _noise(
+                rng, len(x), sample_rate, self.white_noise_db, self.pink_noise_db
+            )
+        if self.clip_level is not None:
+            clean = np.clip(clean, -self.clip_level, self.clip_level)
+            noisy = np.clip(noisy, -self.clip_level, self.clip_level)
+        y = noisy if self.step is None else quantise(noisy, self.step)
+        if error_filter is not None:
+            y = clean + np.asarray(error_filter(y - clean), np.float64)
+        if self.sample_rate is not None and self.sample_rate != sample_rate:
+            return resample(y, sample_rate, self.sample_rate)
+        return y.astype(np.float32)
+
+    def record(
+        self, X: Signals, random_state: int | np.random.RandomState | None = None
+    ) -> Signals:
+        """Record every recording of ``X`` through this device.
+
+        Parameters
+        ----------
+        X : Signals
+            The recordings.
+        random_state : int, RandomState or None, default=None
+            Seeds the noise (one draw per recording).
+
+        Returns
+        -------
+        Signals
+            The recordings as this device gives them, with the names of ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = Signals.from_arrays([np.array([0.1, -0.2, 0.3])], sample_rate=100)
+        >>> (Recorder(gain=0.1, step=32.768).record(X).data[0] / 1e-3).round().tolist()
+        [10.0, -20.0, 30.0]
+        """
+        rng = check_random_state(random_state)
+        rate = X.sample_rate
+        data = [
+            self.apply(x, rate, rng.randint(2**31) if self._noisy else None)
+            for x in X.data
+        ]
+        return Signals.from_arrays(data, self.sample_rate or rate, names=X.names)
+
+    @property
+    def _noisy(self) -> bool:
+        return self.white_noise_db is not None or self.pink_noise_db is not None
+
+
+@dataclass(frozen=True)
+class RecorderRanges:
+    """Ranges to draw random :class:`Recorder` s from.
+
+    Each field is a ``(low, high)`` range. Gain, step and resonance frequency are
+    drawn log-uniformly (they act multiplicatively), the rest uniformly. A
+    range with ``low == high`` fixes the value; ``None`` leaves the effect out.
+
+    Parameters
+    ----------
+    gain : (float, float), default=(0.01, 1.0)
+    step : (float, float) or None, default=(1.0, 64.0)
+        Converter step in 16-bit levels.
+    white_noise_db, pink_noise_db : (float, float) or None, default=(-100.0, -70.0)
+        Noise RMS in dBFS.
+    tilt_db_per_octave : (float, float), default=(-4.0, 4.0)
+    resonance_hz : (float, float) or None, default=(100.0, 1500.0)
+    resonance_db : (float, float), default=(-6.0, 9.0)
+    clip_level : (float, float) or None, default=(0.5, 1.0)
+    dc_offset : (float, float), default=(-0.005, 0.005)
+
+    Examples
+    --------
+    >>> r = RecorderRanges().draw(random_state=0)
+    >>> 0.01 <= r.gain <= 1.0 and 1.0 <= r.step <= 64.0
+    True
+    """
+
+    gain: tuple[float, float] = (0.01, 1.0)
+    step: tuple[float, float] | None = (1.0, 64.0)
+    white_noise_db: tuple[float, float] | None = (-100.0, -70.0)
+    pink_noise_db: tuple[float, float] | None = (-100.0, -70.0)
+    tilt_db_per_octave: tuple[float, float] = (-4.0, 4.0)
+    resonance_hz: tuple[float, float] | None = (100.0, 1500.0)
+    resonance_db: tuple[float, float] = (-6.0, 9.0)
+    clip_level: tuple[float, float] | None = (0.5, 1.0)
+    dc_offset: tuple[float, float] = (-0.005, 0.005)
+
+    _LOG = frozenset({"gain", "step", "resonance_hz"})
+
+    def draw(self, random_state: int | np.random.RandomState | None = None) -> Recorder:
+        """Draw one recorder.
+
+        Parameters
+        ----------
+        random_state : int, RandomState or None, default=None
+            Same seed, same recorder.
+
+        Returns
+        -------
+        Recorder
+            A device with every parameter drawn from its range.
+        """
+        rng = check_random_state(random_state)
+        values = {}
+        for f in dataclasses.fields(self):
+            bounds = getattr(self, f.name)
+            if bounds is None:
+                values[f.name] = None
+                continue
+            low, high = map(float, bounds)
+            if f.name in self._LOG:
+                values[f.name] = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+            else:
+                values[f.name] = float(rng.uniform(low, high))
+        return Recorder(**values)
+
+
+#: A loud session: what most normal seed recordings sound like. The seed
+#: recorder's converter resolves about 33 16-bit steps per level in every file;
+#: at this gain the vessel's RMS lies about 50 dB above that quantisation noise.
+LOUD_SESSION = RecorderRanges(
+    gain=(0.3, 0.9),
+    step=(24.0, 40.0),
+    white_noise_db=(-100.0, -90.0),
+    pink_noise_db=None,
+    tilt_db_per_octave=(-1.0, 1.0),
+    resonance_hz=None,
+    clip_level=None,
+    dc_offset=(0.0, 0.0),
+)
+#: A quiet session on the same coarse converter with a duller microphone: how
+#: most stenosis-only seed patients were recorded (their RMS 20 to 35 dB above
+#: the quantisation noise).
+QUIET_SESSION = RecorderRanges(
+    gain=(0.005, 0.03),
+    step=(24.0, 40.0),
+    white_noise_db=(-100.0, -90.0),
+    pink_noise_db=None,
+    tilt_db_per_octave=(-3.0, -1.0),
+    resonance_hz=None,
+    clip_level=None,
+    dc_offset=(0.0, 0.0),
+)

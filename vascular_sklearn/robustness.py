@@ -1,0 +1,373 @@
+"""Steps that keep the recording device out of the answer.
+
+Both act on the bags of cycles between :class:`~vascular_sklearn.PeakCycleCutter`
+and :class:`~vascular_sklearn.STFTSpectrogram`, so the cuts stay those of the
+plain chain:
+
+- :class:`NoiseFloorHarmonizer` raises every recording's noise floor to one
+  level relative to its own loudness, at fit and at predict, so that a quiet
+  session on a coarse converter and a loud one on a fine converter look alike;
+- :class:`RecorderAugmentation` adds copies of training cycles recorded through
+  random devices (:class:`~vascular_sklearn.recorder.RecorderRanges`); it acts
+  in ``fit_transform`` only and passes recordings through unchanged at predict.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import replace
+from numbers import Integral, Real
+
+import numpy as np
+from scipy import signal as sps
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import map_recordings, to_samples
+from .containers import CycleBags, object_array
+from .lowpass import lowpass_butterworth
+from .recorder import RecorderRanges
+
+__all__ = ["NoiseFloorHarmonizer", "RecorderAugmentation", "noise_floor_psd"]
+
+
+def noise_floor_psd(
+    x: np.ndarray, sample_rate: float, window: float = 0.05, percentile: float = 10.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Estimate a recording's stationary noise floor per frequency.
+
+    The floor at each frequency is a low percentile over time of the
+    short-time power spectral density (Hann frames of ``window`` seconds, half
+    overlapping): the device's hiss and quantisation noise are there in every
+    frame, the vessel's sound is not (it comes with the beat).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        The recording.
+    sample_rate : float
+        Its rate in Hz.
+    window : float, default=0.05
+        Frame length in seconds.
+    percentile : float, default=10.0
+        Percentile over frames taken as the floor.
+
+    Returns
+    -------
+    freqs : ndarray of shape (n_freqs,)
+        Frequencies in Hz.
+    psd : ndarray of shape (n_freqs,)
+        One-sided power spectral density of the floor, in full-scale units
+        squared per Hz.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = 0.01 * rng.standard_normal(22050)  # white: PSD = var / (rate / 2)
+    >>> f, psd = noise_floor_psd(x, 22050, percentile=50)
+    >>> bool(np.isclose(np.median(psd), 1e-4 / 11025, rtol=0.1))
+    True
+    """
+    nperseg = min(to_samples(window, sample_rate), len(x))
+    freqs, _, power = sps.spectrogram(
+        np.asarray(x, np.float64), sample_rate, nperseg=nperseg, scaling="density"
+    )
+    return freqs, np.percentile(power, percentile, axis=1)
+
+
+def _content_seed(x: np.ndarray, random_state: int | None) -> int:
+    """A seed from the recording's samples: the same recording, the same noise,
+    whatever batch or order it comes in."""
+    crc = zlib.crc32(np.ascontiguousarray(x, np.float32).tobytes())
+    return (crc + (0 if random_state is None else int(random_state))) % 2**32
+
+
+def _harmonize_one(x, rate, snr_db, window, percentile, random_state) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    n = len(x)
+    if n < 4:
+        return x.astype(np.float32)
+    rms = np.sqrt(np.mean(np.square(x - x.mean())))
+    target = rms**2 * 10 ** (-snr_db / 10) / (rate / 2)  # white, per Hz
+    freqs, floor = noise_floor_psd(x, rate, window, percentile)
+    grid = np.fft.rfftfreq(n, 1 / rate)
+    deficit = np.maximum(target - np.interp(grid, freqs, floor), 0.0)
+    rng = np.random.default_rng(_content_seed(x, random_state))
+    # unit white noise has PSD 2 / rate per Hz: shape it to the deficit
+    spectrum = np.fft.rfft(rng.standard_normal(n)) * np.sqrt(deficit * rate / 2)
+    return (x + np.fft.irfft(spectrum, n)).astype(np.float32)
+
+
+class _CycleBagStep(TransformerMixin, BaseEstimator):
+    """Shared input check of the steps that take and return CycleBags."""
+
+    def _check_bags(self, X) -> CycleBags:
+        if not isinstance(X, CycleBags):
+            raise TypeError(
+                f"{type(self).__name__} takes the CycleBags that PeakCycleCutter "
+                f"returns, got {type(X).__name__}."
+            )
+        return X
+
+    def fit(self, X: CycleBags, y=None):
+        """Check the parameters and the input; remember its sample rate.
+
+        Parameters
+        ----------
+        X : CycleBags
+            The training recordings' cycles.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        self
+            The fitted step.
+        """
+        self._validate_params()
+        self.sample_rate_ = self._check_bags(X).sample_rate
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+class NoiseFloorHarmonizer(_CycleBagStep):
+    """Bring every recording to one noise floor relative to its own level.
+
+    A recorder's noise floor (hiss, quantisation of a coarse converter at low
+    gain) shows in the spectrogram and can stand in for the label when the
+    devices of a study go with it. This step estimates each recording's floor
+    per frequency (:func:`noise_floor_psd`) and adds Gaussian noise shaped to
+    fill it up to a white floor ``snr_db`` below the recording's RMS, at fit
+    and at predict. Floors above the target stay (noise cannot be removed), so
+    choose ``snr_db`` below the worst device you expect to meet. The noise is
+    seeded by the recording's samples and ``random_state``: the same recording
+    always gets the same noise.
+
+    Parameters
+    ----------
+    snr_db : float, default=30.0
+        Target floor: its total power (white up to the Nyquist frequency) is
+        this many dB below the recording's mean power.
+    window : float, default=0.05
+        Frame length in seconds of the floor estimate.
+    percentile : float, default=10.0
+        Percentile over frames taken as the existing floor.
+    random_state : int or None, default=None
+        Added to each recording's seed.
+    n_jobs : int or None, default=None
+        Recordings processed in parallel through joblib.
+
+    Attributes
+    ----------
+    sample_rate_ : float
+        Rate of the training recordings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vascular_sklearn import PeakCycleCutter
+    >>> from vascular_sklearn.recorder import quantise
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.zeros(22050 * 4)
+    >>> x[::16000] = 1.0
+    >>> x = np.convolve(x, np.hanning(3001), "same") + 1e-3 * rng.normal(size=len(x))
+    >>> fine, coarse = x.astype(np.float32), quantise(0.1 * x, 32).astype(np.float32)
+    >>> bags = PeakCycleCutter().fit_transform([fine, coarse / 0.1])
+    >>> even = NoiseFloorHarmonizer(snr_db=20).fit_transform(bags)
+    >>> floors = [noise_floor_psd(s, 22050)[1][200:400].mean() for s in even.signals]
+    >>> bool(abs(10 * np.log10(floors[0] / floors[1])) < 1.0)  # within 1 dB
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "snr_db": [Real],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "percentile": [Interval(Real, 0, 100, closed="both")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        snr_db: float = 30.0,
+        window: float = 0.05,
+        percentile: float = 10.0,
+        random_state: int | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.snr_db = snr_db
+        self.window = window
+        self.percentile = percentile
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def transform(self, X: CycleBags) -> CycleBags:
+        """Raise every recording's floor to the target; the cuts stay.
+
+        Parameters
+        ----------
+        X : CycleBags
+            Cycles of the recordings.
+
+        Returns
+        -------
+        CycleBags
+            The same cycles of the harmonised signals.
+        """
+        check_is_fitted(self)
+        bags = self._check_bags(X)
+        data = map_recordings(
+            _harmonize_one,
+            list(bags.signals.data),
+            self.n_jobs,
+            bags.sample_rate,
+            self.snr_db,
+            self.window,
+            self.percentile,
+            self.random_state,
+        )
+        signals = replace(bags.signals, data=object_array(data))
+        return CycleBags(signals, bags.bounds, bags.n_peaks)
+
+
+class RecorderAugmentation(_CycleBagStep):
+    """Add training cycles recorded through random devices; none at predict.
+
+    In ``fit_transform`` each recording's bag gains ``n_copies`` runs of up to
+    ``cycles_per_copy`` consecutive cycles, each run recorded again through a
+    device drawn from ``ranges`` (:class:`~vascular_sklearn.recorder.
+    RecorderRanges`: gain, converter step, noise, microphone tilt and resonance,
+    clipping, DC offset): the number of recordings never changes, so ``X``,
+    ``y`` and ``groups`` stay in step, and the classifier learns what the
+    devices do not change. Gains are relative to the recording's own peak.
+    ``transform`` (prediction) returns its input unchanged: as with
+    scikit-learn's ``TargetEncoder``, ``fit_transform`` differs from
+    ``fit().transform`` on purpose.
+
+    Parameters
+    ----------
+    n_copies : int, default=2
+        Augmented runs per recording.
+    cycles_per_copy : int or None, default=16
+        Consecutive cycles per run (a random run of the recording); ``None``
+        records the whole recording again.
+    ranges : RecorderRanges or None, default=None
+        Where devices are drawn from; ``None`` means ``RecorderRanges()``.
+    lowpass_cutoff : float or None, default=1000.0
+        The device's noise and quantisation error are lowpassed at this
+        frequency (Butterworth, order 2), as the pipeline's lowpass would have
+        done to them on a real recording; ``None`` adds them white.
+    random_state : int, RandomState or None, default=None
+        Same seed, same augmented cycles.
+
+    Attributes
+    ----------
+    sample_rate_ : float
+        Rate of the training recordings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vascular_sklearn import PeakCycleCutter
+    >>> x = np.zeros(22050 * 4, np.float32)
+    >>> x[::16000] = 1.0
+    >>> bags = PeakCycleCutter().fit_transform([x])
+    >>> aug = RecorderAugmentation(n_copies=2, cycles_per_copy=3, random_state=0)
+    >>> aug.fit_transform(bags).n_cycles.tolist(), aug.transform(bags).n_cycles.tolist()
+    ([10], [4])
+    """
+
+    _parameter_constraints: dict = {
+        "n_copies": [Interval(Integral, 0, None, closed="left")],
+        "cycles_per_copy": [Interval(Integral, 1, None, closed="left"), None],
+        "ranges": [RecorderRanges, None],
+        "lowpass_cutoff": [Interval(Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_copies: int = 2,
+        cycles_per_copy: int | None = 16,
+        ranges: RecorderRanges | None = None,
+        lowpass_cutoff: float | None = 1000.0,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.n_copies = n_copies
+        self.cycles_per_copy = cycles_per_copy
+        self.ranges = ranges
+        self.lowpass_cutoff = lowpass_cutoff
+        self.random_state = random_state
+
+    def transform(self, X: CycleBags) -> CycleBags:
+        """Return the recordings unchanged: nothing is augmented at predict.
+
+        Parameters
+        ----------
+        X : CycleBags
+            Cycles of the recordings.
+
+        Returns
+        -------
+        CycleBags
+            ``X`` itself.
+        """
+        check_is_fitted(self)
+        return self._check_bags(X)
+
+    def fit_transform(self, X: CycleBags, y=None) -> CycleBags:
+        """Fit, then add the augmented runs to every training recording's bag.
+
+        Parameters
+        ----------
+        X : CycleBags
+            The training recordings' cycles.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        CycleBags
+            Per recording, its own cycles followed by the augmented ones.
+        """
+        self.fit(X)
+        bags = X
+        rng = check_random_state(self.random_state)
+        ranges = RecorderRanges() if self.ranges is None else self.ranges
+        rate = bags.sample_rate
+        error_filter = None
+        if self.lowpass_cutoff is not None and self.lowpass_cutoff < rate / 2:
+
+            def error_filter(e):
+                return lowpass_butterworth(e, rate, self.lowpass_cutoff)
+
+        data, bounds = [], []
+        for x, b in zip(bags.signals.data, bags.bounds, strict=True):
+            parts, cuts, offset = [x], [b], len(x)
+            for _ in range(self.n_copies if len(b) else 0):
+                k = len(b) if self.cycles_per_copy is None else self.cycles_per_copy
+                k = min(k, len(b))
+                first = rng.randint(len(b) - k + 1)
+                run = b[first : first + k]
+                start, stop = run[0, 0], run[-1, 1]
+                peak = float(np.max(np.abs(x[start:stop]))) or 1.0
+                device = ranges.draw(rng)
+                device = replace(device, gain=device.gain / peak)
+                parts.append(
+                    device.apply(
+                        x[start:stop], rate, rng.randint(2**31), error_filter
+                    )
+                )
+                cuts.append(run - start + offset)
+                offset += stop - start
+            data.append(np.concatenate(parts).astype(np.float32, copy=False))
+            bounds.append(np.concatenate(cuts).astype(np.int64))
+        signals = replace(bags.signals, data=object_array(data))
+        return CycleBags(signals, object_array(bounds), bags.n_peaks)
