@@ -33,6 +33,7 @@ BENCHMARKS = [
     "bench_signal_chain",
     "bench_network",
     "bench_classifier",
+    "bench_confound",
     "bench_real_data",
     "bench_scale",
 ]

@@ -100,3 +100,24 @@ def test_incompatible_versions_and_garbage_are_refused(fitted, tmp_path):
     junk.write_bytes(pickle.dumps({"not": "a model"}))
     with pytest.raises(ModelFileError, match="not a vascular_sklearn model file"):
         load_model(junk)
+
+
+def test_device_steps_and_passthrough_round_trip(fitted, tmp_path):
+    import copy
+
+    from vascular_sklearn.recorder import RecorderRanges
+
+    pipe, data = copy.deepcopy(fitted[0]), fitted[1]
+    ranges = RecorderRanges(step=(2.0, 8.0), resonance_hz=None)
+    pipe.set_params(augment__ranges=ranges)
+    save_model(pipe, tmp_path / "ranges.vsk")
+    loaded = load_model(tmp_path / "ranges.vsk")
+    assert loaded.named_steps["augment"].ranges == ranges
+    assert loaded.named_steps["harmonize"].random_state == 0
+    plain = pipe.set_params(harmonize="passthrough")
+    save_model(plain, tmp_path / "plain.vsk")
+    reloaded = load_model(tmp_path / "plain.vsk")
+    assert reloaded.named_steps["harmonize"] == "passthrough"
+    np.testing.assert_array_equal(
+        reloaded.predict_proba(data.recordings), plain.predict_proba(data.recordings)
+    )

@@ -10,11 +10,12 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .containers import Signals, object_array
+from .containers import CycleBags, Signals, object_array
 from .exceptions import RecordingError
 
 __all__ = [
     "SEED_SAMPLE_RATE",
+    "CycleBagTransformer",
     "SignalTransformer",
     "check_recording",
     "map_recordings",
@@ -186,4 +187,48 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.input_tags.two_d_array = self._accepts_2d
+        return tags
+
+
+class CycleBagTransformer(TransformerMixin, BaseEstimator):
+    """Base of the steps that take the cycle bags :class:`PeakCycleCutter` makes."""
+
+    def _check_bags(self, X: Any) -> CycleBags:
+        if not isinstance(X, CycleBags):
+            raise TypeError(
+                f"{type(self).__name__} takes the CycleBags that PeakCycleCutter "
+                f"returns, got {type(X).__name__}."
+            )
+        return X
+
+    def fit(self, X: CycleBags, y: Any = None):
+        """Check the parameters and the input; remember its sample rate.
+
+        Parameters
+        ----------
+        X : CycleBags
+            The training recordings' cycles, from
+            :class:`~vascular_sklearn.PeakCycleCutter`.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        self
+            The fitted step.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
+        ValueError
+            If a parameter is invalid.
+        """
+        self._validate_params()
+        self.sample_rate_ = self._check_bags(X).sample_rate
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
         return tags

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +26,23 @@ __all__ = [
     "patient_level",
     "rescaled",
 ]
+
+
+def _release_memory() -> None:
+    """Return the fold's freed memory to the system before the next fold.
+
+    glibc keeps freed heap pages of a fold (audio copies, images, the network)
+    in its arenas, fragmented, so resident memory grew by about 0.35 GiB per
+    fold; ``malloc_trim`` hands them back. Elsewhere this is only a collection.
+    """
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
@@ -366,6 +385,8 @@ def evaluate_by_patient(
         if hasattr(model[-1], "predict_cycle_proba"):
             proba, rec = model[-1].predict_cycle_proba(features)
             cycle_parts.append((proba[:, 1], test[rec]))
+        del model, features, X_test
+        _release_memory()
         if progress is not None:
             progress(f"fold {k + 1}/{len(splits)}: {len(test)} test recordings")
     cycle_proba = np.concatenate([[], *(p for p, _ in cycle_parts)])

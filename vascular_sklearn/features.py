@@ -14,11 +14,10 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import map_recordings, to_samples
+from ._base import CycleBagTransformer, map_recordings, to_samples
 from .containers import CycleBags
 from .exceptions import RecordingError
 from .spectrogram import _frames, _hann
@@ -106,7 +105,7 @@ def _recording_features(
     return reduce(per_cycle, axis=0)
 
 
-class BeatEnvelopeFeatures(TransformerMixin, BaseEstimator):
+class BeatEnvelopeFeatures(CycleBagTransformer):
     """Turn each recording's bag of heart cycles into one beat-envelope vector.
 
     Each cycle (pressure peak to pressure peak) gets a power STFT (Hann window,
@@ -210,15 +209,6 @@ class BeatEnvelopeFeatures(TransformerMixin, BaseEstimator):
         self.aggregate = aggregate
         self.n_jobs = n_jobs
 
-    @staticmethod
-    def _check_bags(X) -> CycleBags:
-        if not isinstance(X, CycleBags):
-            raise TypeError(
-                "BeatEnvelopeFeatures takes the CycleBags that PeakCycleCutter "
-                f"returns, got {type(X).__name__}."
-            )
-        return X
-
     def _band_list(self) -> np.ndarray:
         bands = np.asarray(self.bands, dtype=np.float64)
         if bands.ndim != 2 or bands.shape[1] != 2 or len(bands) == 0:
@@ -255,7 +245,7 @@ class BeatEnvelopeFeatures(TransformerMixin, BaseEstimator):
         return n_fft, hop, weights
 
     def fit(self, X: CycleBags, y=None) -> BeatEnvelopeFeatures:
-        """Check the parameters and input, and remember the sample rate.
+        """Check the parameters, the input and the bands; remember the rate.
 
         Parameters
         ----------
@@ -272,15 +262,11 @@ class BeatEnvelopeFeatures(TransformerMixin, BaseEstimator):
 
         Raises
         ------
-        TypeError
-            If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
         ValueError
-            If a parameter is invalid or a band lies above the Nyquist frequency.
+            If a band lies above the Nyquist frequency, or as the base ``fit``.
         """
-        self._validate_params()
-        bags = self._check_bags(X)
-        self._sizes(bags.sample_rate)
-        self.sample_rate_ = bags.sample_rate
+        super().fit(X)
+        self._sizes(self.sample_rate_)
         self.n_features_out_ = len(self._band_list()) * (self.n_bins + 2)
         return self
 
@@ -345,8 +331,3 @@ class BeatEnvelopeFeatures(TransformerMixin, BaseEstimator):
         names = [f"envelope_{b}_bin{j}" for b in bands for j in range(self.n_bins)]
         names += [f"sys_dia_{b}" for b in bands] + [f"share_{b}" for b in bands]
         return np.asarray(names, dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        return tags

@@ -310,8 +310,8 @@ class RecorderRanges:
 
     Parameters
     ----------
-    gain : (float, float), default=(0.01, 1.0)
-    step : (float, float) or None, default=(1.0, 64.0)
+    gain : (float, float), default=(0.03, 1.0)
+    step : (float, float) or None, default=(1.0, 40.0)
         Converter step in 16-bit levels.
     white_noise_db, pink_noise_db : (float, float) or None, default=(-100.0, -70.0)
         Noise RMS in dBFS.
@@ -319,24 +319,25 @@ class RecorderRanges:
     resonance_hz : (float, float) or None, default=(100.0, 1500.0)
     resonance_db : (float, float), default=(-6.0, 9.0)
     clip_level : (float, float) or None, default=(0.5, 1.0)
-    dc_offset : (float, float), default=(-0.005, 0.005)
+    dc_offset : (float, float), default=(0.0, 0.0)
+        Most recorders are AC-coupled.
 
     Examples
     --------
     >>> r = RecorderRanges().draw(random_state=0)
-    >>> 0.01 <= r.gain <= 1.0 and 1.0 <= r.step <= 64.0
+    >>> 0.03 <= r.gain <= 1.0 and 1.0 <= r.step <= 40.0
     True
     """
 
-    gain: tuple[float, float] = (0.01, 1.0)
-    step: tuple[float, float] | None = (1.0, 64.0)
+    gain: tuple[float, float] = (0.03, 1.0)
+    step: tuple[float, float] | None = (1.0, 40.0)
     white_noise_db: tuple[float, float] | None = (-100.0, -70.0)
     pink_noise_db: tuple[float, float] | None = (-100.0, -70.0)
     tilt_db_per_octave: tuple[float, float] = (-4.0, 4.0)
     resonance_hz: tuple[float, float] | None = (100.0, 1500.0)
     resonance_db: tuple[float, float] = (-6.0, 9.0)
     clip_level: tuple[float, float] | None = (0.5, 1.0)
-    dc_offset: tuple[float, float] = (-0.005, 0.005)
+    dc_offset: tuple[float, float] = (0.0, 0.0)
 
     _LOG = frozenset({"gain", "step", "resonance_hz"})
 

@@ -20,12 +20,11 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import signal as sps
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import map_recordings, to_samples
+from ._base import CycleBagTransformer, map_recordings, to_samples
 from .containers import CycleBags, object_array
 from .lowpass import lowpass_butterworth
 from .recorder import RecorderRanges
@@ -101,43 +100,7 @@ def _harmonize_one(x, rate, snr_db, window, percentile, random_state) -> np.ndar
     return (x + np.fft.irfft(spectrum, n)).astype(np.float32)
 
 
-class _CycleBagStep(TransformerMixin, BaseEstimator):
-    """Shared input check of the steps that take and return CycleBags."""
-
-    def _check_bags(self, X) -> CycleBags:
-        if not isinstance(X, CycleBags):
-            raise TypeError(
-                f"{type(self).__name__} takes the CycleBags that PeakCycleCutter "
-                f"returns, got {type(X).__name__}."
-            )
-        return X
-
-    def fit(self, X: CycleBags, y=None):
-        """Check the parameters and the input; remember its sample rate.
-
-        Parameters
-        ----------
-        X : CycleBags
-            The training recordings' cycles.
-        y : None
-            Ignored; present for the scikit-learn API.
-
-        Returns
-        -------
-        self
-            The fitted step.
-        """
-        self._validate_params()
-        self.sample_rate_ = self._check_bags(X).sample_rate
-        return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        return tags
-
-
-class NoiseFloorHarmonizer(_CycleBagStep):
+class NoiseFloorHarmonizer(CycleBagTransformer):
     """Bring every recording to one noise floor relative to its own level.
 
     A recorder's noise floor (hiss, quantisation of a coarse converter at low
@@ -237,7 +200,7 @@ class NoiseFloorHarmonizer(_CycleBagStep):
         return CycleBags(signals, bags.bounds, bags.n_peaks)
 
 
-class RecorderAugmentation(_CycleBagStep):
+class RecorderAugmentation(CycleBagTransformer):
     """Add training cycles recorded through random devices; none at predict.
 
     In ``fit_transform`` each recording's bag gains ``n_copies`` runs of up to

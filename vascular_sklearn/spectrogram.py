@@ -8,11 +8,10 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import get_window
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SEED_SAMPLE_RATE, map_recordings, to_samples
+from ._base import SEED_SAMPLE_RATE, CycleBagTransformer, map_recordings, to_samples
 from .containers import CycleBags, Spectrograms
 from .exceptions import RecordingError
 
@@ -206,7 +205,7 @@ def _bag_images(job, n_fft, hop, n_freqs, n_frames, log, floor_db) -> np.ndarray
 _CHUNK = 128
 
 
-class STFTSpectrogram(TransformerMixin, BaseEstimator):
+class STFTSpectrogram(CycleBagTransformer):
     """Turn each recording's bag of cycles into a bag of spectrogram images.
 
     Defaults reproduce the original study's input: per-cycle range scaling,
@@ -292,42 +291,6 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
         self.floor_db = floor_db
         self.n_jobs = n_jobs
 
-    @staticmethod
-    def _check_bags(X) -> CycleBags:
-        if not isinstance(X, CycleBags):
-            raise TypeError(
-                "STFTSpectrogram takes the CycleBags that PeakCycleCutter returns, "
-                f"got {type(X).__name__}."
-            )
-        return X
-
-    def fit(self, X: CycleBags, y=None) -> STFTSpectrogram:
-        """Check the input and remember its sample rate.
-
-        Parameters
-        ----------
-        X : CycleBags
-            The training recordings' cycles, from
-            :class:`~vascular_sklearn.PeakCycleCutter`.
-        y : None
-            Ignored; present for the scikit-learn API.
-
-        Returns
-        -------
-        STFTSpectrogram
-            The fitted step (``self``).
-
-        Raises
-        ------
-        TypeError
-            If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
-        ValueError
-            If a parameter is invalid.
-        """
-        self._validate_params()
-        self.sample_rate_ = self._check_bags(X).sample_rate
-        return self
-
     def _sizes(self, rate: float) -> tuple[int, int, int]:
         n_fft = to_samples(self.window, rate)
         hop = to_samples(self.hop, rate)
@@ -378,6 +341,5 @@ class STFTSpectrogram(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
