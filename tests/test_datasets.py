@@ -159,3 +159,15 @@ def test_synthetic_beats_are_found_by_the_seed_chain():
             else:
                 spurious += 1
     assert found >= 0.9 * total and spurious <= 0.05 * total
+
+
+def test_lazy_loading_reads_the_same_recordings(seed_dir):
+    from vascular_sklearn.corpus import RecordingFiles
+
+    eager = load_recordings(seed_dir)
+    lazy = load_recordings(seed_dir, lazy=True)
+    assert isinstance(lazy.recordings, RecordingFiles)
+    np.testing.assert_array_equal(lazy.target, eager.target)
+    np.testing.assert_array_equal(lazy.groups, eager.groups)
+    assert lazy.recordings.name(3) == eager.recordings.name(3)
+    np.testing.assert_array_equal(lazy.recordings[3], eager.recordings.data[3])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -112,6 +113,7 @@ def load_recordings(
     sample_rate: float | None = None,
     channels: Literal["mean", "error"] = "mean",
     resample: bool = True,
+    lazy: bool = False,
 ) -> Bunch:
     """Load recordings stored as ``path/normal/*`` and ``path/abnormal/*``.
 
@@ -125,6 +127,11 @@ def load_recordings(
         Mix multi-channel files to mono, or refuse them.
     resample : bool, default=True
         Resample files at another rate, or refuse them.
+    lazy : bool, default=False
+        Read nothing now: ``recordings`` are
+        :class:`~vascular_sklearn.corpus.RecordingFiles`, which the pipeline's
+        first step reads file by file (a corpus larger than memory, or an
+        evaluation that should not hold every recording at once).
 
     Returns
     -------
@@ -160,18 +167,29 @@ def load_recordings(
             f"{root} holds no recordings: expected audio files in {root / 'normal'} "
             f"and {root / 'abnormal'}"
         )
+    names = [p.relative_to(root).as_posix() for p in files]
+    if lazy:
+        from .corpus import RecordingFiles  # corpus reads audio through here
+
+        recordings = RecordingFiles.from_paths(files, sample_rate)
+        recordings = replace(recordings, names=np.asarray(names, dtype=object))
+        return _bunch(root, recordings, files, labels)
     arrays = []
     for f in files:
         x, rate = read_recording(f, sample_rate, channels, resample)
         sample_rate = rate if sample_rate is None else sample_rate
         arrays.append(x)
-    names = [p.relative_to(root).as_posix() for p in files]
+    recordings = Signals.from_arrays(arrays, sample_rate, names=names)
+    return _bunch(root, recordings, files, labels)
+
+
+def _bunch(root: Path, recordings, files: list[Path], labels: list[int]) -> Bunch:
     return Bunch(
-        recordings=Signals.from_arrays(arrays, sample_rate, names=names),
+        recordings=recordings,
         target=np.array(labels),
         groups=np.array([patient_id(p.name) for p in files]),
         filenames=np.array([str(p) for p in files]),
-        sample_rate=float(sample_rate),
+        sample_rate=float(recordings.sample_rate),
         target_names=TARGET_NAMES,
         DESCR=f"{len(files)} recordings from {root} (normal/ = 0, abnormal/ = 1).",
     )
