@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 from sklearn.pipeline import Pipeline
@@ -31,7 +32,7 @@ def _build(
         if key in params:
             network[key] = params.pop(key)
     seed = network.get("random_state")
-    if isinstance(seed, int):
+    if isinstance(seed, Integral):
         # the device steps draw noise too: one seed makes the whole fit repeatable
         steps = [
             (name, step.set_params(random_state=seed))
