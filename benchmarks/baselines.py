@@ -7,6 +7,7 @@ StratifiedGroupKFold(3) inside the training data (nested: never on a test fold).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -41,8 +42,11 @@ def band_shares(signals) -> np.ndarray:
 
 
 def _tuned_logistic() -> GridSearchCV:
+    # the imputer gives a recording without features (no cycle cut) the
+    # training mean: a "don't know" near the prior, as the network's on_empty
     return GridSearchCV(
         make_pipeline(
+            SimpleImputer(),
             StandardScaler(),
             LogisticRegression(class_weight="balanced", max_iter=1000),
         ),
@@ -75,7 +79,7 @@ def envelope_model() -> Pipeline:
             ("lowpass", LowpassFilter()),
             ("smooth", MeanSmoother(method="median")),
             ("cut", PeakCycleCutter()),
-            ("features", BeatEnvelopeFeatures()),
+            ("features", BeatEnvelopeFeatures(on_empty="nan")),
             ("model", _tuned_logistic()),
         ]
     )

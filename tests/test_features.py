@@ -182,6 +182,11 @@ def test_errors_name_the_problem(bags):
     no_cycle = CycleBags(bags.signals, bounds, bags.n_peaks)
     with pytest.raises(RecordingError, match=re.escape(f"{bags.name(3)}: no heart")):
         est.transform(no_cycle)
+    marked = est.set_params(on_empty="nan").transform(no_cycle)
+    assert np.isnan(marked[3]).all()
+    np.testing.assert_array_equal(
+        np.delete(marked, 3, 0), np.delete(est.transform(bags), 3, 0)
+    )
 
     with pytest.raises(ValueError, match=r"\(400, 12000\) Hz.*22050 Hz"):
         BeatEnvelopeFeatures(bands=((25, 150), (400, 12000))).fit(bags)

@@ -144,6 +144,11 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         cycles) taken as the band's stationary noise floor.
     aggregate : {"median", "mean"}, default="median"
         How each feature is aggregated over a recording's cycles.
+    on_empty : {"error", "nan"}, default="error"
+        What a recording without a cycle gets in ``transform``: an error that
+        names it, or a row of NaN, the missing-value marker that scikit-learn's
+        imputers (:class:`~sklearn.impute.SimpleImputer`) and
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier` understand.
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
@@ -160,8 +165,9 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         In ``fit`` and ``transform``, if ``X`` is not a
         :class:`~vascular_sklearn.containers.CycleBags`.
     RecordingError
-        In ``transform``, if a recording has no cycle or a cycle is shorter
-        than the window; the message names the recording.
+        In ``transform``, if a recording has no cycle (with
+        ``on_empty="error"``) or a cycle is shorter than the window; the
+        message names the recording.
 
     Examples
     --------
@@ -184,6 +190,7 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         "systole": [Interval(Real, 0, 1, closed="neither")],
         "floor_percentile": [Interval(Real, 0, 100, closed="both")],
         "aggregate": [StrOptions({"median", "mean"})],
+        "on_empty": [StrOptions({"error", "nan"})],
         "n_jobs": [Integral, None],
     }
 
@@ -199,6 +206,7 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         systole: float = 0.35,
         floor_percentile: float = 10.0,
         aggregate: str = "median",
+        on_empty: str = "error",
         n_jobs: int | None = None,
     ) -> None:
         self.bands = bands
@@ -207,6 +215,7 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         self.systole = systole
         self.floor_percentile = floor_percentile
         self.aggregate = aggregate
+        self.on_empty = on_empty
         self.n_jobs = n_jobs
 
     def _band_list(self) -> np.ndarray:
@@ -282,35 +291,39 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         -------
         ndarray of float64, shape (n_recordings, n_features_out_)
             One row per recording, in the input's order; columns as
-            :meth:`get_feature_names_out` names them.
+            :meth:`get_feature_names_out` names them; NaN for a recording
+            without a cycle when ``on_empty="nan"``.
 
         Raises
         ------
         TypeError
             If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
         RecordingError
-            If a recording has no cycle, or a cycle is shorter than the window;
-            the message names the recording.
+            If a recording has no cycle (with ``on_empty="error"``), or a cycle
+            is shorter than the window; the message names the recording.
         sklearn.exceptions.NotFittedError
             If the step is not fitted.
         """
         check_is_fitted(self)
         bags = self._check_bags(X)
         n_fft, hop, weights = self._sizes(bags.sample_rate)
-        empty = np.flatnonzero(bags.n_cycles == 0)
-        if len(empty):
+        has_cycles = bags.n_cycles > 0
+        if not has_cycles.all() and self.on_empty == "error":
             raise RecordingError(
-                f"{bags.name(int(empty[0]))}: no heart cycle to compute beat "
-                "features from; CycleBags.quality() shows why none was cut."
+                f"{bags.name(int(np.argmin(has_cycles)))}: no heart cycle to "
+                "compute beat features from; CycleBags.quality() shows why none "
+                "was cut, or use on_empty='nan' to mark it as missing."
             )
-        jobs = [
-            (bags.cycles(i), bags.bounds[i], bags.name(i)) for i in range(len(bags))
-        ]
+        cut = np.flatnonzero(has_cycles)
+        jobs = [(bags.cycles(i), bags.bounds[i], bags.name(i)) for i in cut]
         args = (self.n_bins, self.systole, self.floor_percentile, self.aggregate)
         rows = map_recordings(
             _recording_features, jobs, self.n_jobs, n_fft, hop, weights, *args
         )
-        return np.array(rows, dtype=np.float64).reshape(-1, self.n_features_out_)
+        out = np.full((len(bags), self.n_features_out_), np.nan)
+        if len(cut):
+            out[cut] = np.array(rows, dtype=np.float64).reshape(len(cut), -1)
+        return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Name the output features.
