@@ -17,21 +17,32 @@ import numpy as np
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.evaluation import clinical_report
-from vascular_sklearn.recorder import QUIET_SESSION
+from vascular_sklearn.recorder import LOUD_SESSION, QUIET_SESSION
 
 from .baselines import band_power_model, envelope_model, loudness_model
 
 TITLE = "Confounded simulator: does the default learn the vessel or the recorder?"
 #: Simulated patients (4 recordings each) for training and for testing.
 N_TRAIN, N_TEST, SECONDS = 12, 8, 10.0
+
+
+def _session(ranges) -> str:
+    """A session's ranges in words, from the objects the benchmark uses."""
+    return (
+        f"gain {ranges.gain[0]:g}-{ranges.gain[1]:g}, converter step "
+        f"{ranges.step[0]:g}-{ranges.step[1]:g} 16-bit levels, microphone tilt "
+        f"{ranges.tilt_db_per_octave[0]:g} to {ranges.tilt_db_per_octave[1]:g} dB "
+        "per octave"
+    )
+
+
 DESCRIPTION = (
     f"make_recordings(recorder='sessions'): {N_TRAIN} training patients "
     f"(random_state=1, confound=0.8: a session follows its recording's label with "
     f"probability 0.8) and {N_TEST} other test patients (random_state=2, "
     "confound=0: the session is a coin flip), 4 recordings of "
-    f"{SECONDS:g} s each. Sessions: LOUD_SESSION (gain 0.3-0.9, converter step "
-    "1-2 16-bit levels, flat microphone) or QUIET_SESSION (gain 0.02-0.08, step "
-    "16-64, microphone tilt -2 to -4 dB per octave). The vessel's sound carries "
+    f"{SECONDS:g} s each. Sessions: LOUD_SESSION ({_session(LOUD_SESSION)}) or "
+    f"QUIET_SESSION ({_session(QUIET_SESSION)}). The vessel's sound carries "
     "the label: a short 300-1000 Hz systolic jet and less diastolic flow sound "
     "with a stenosis. AUC: pooled recording ROC AUC on the test patients. "
     "Quiet-recorder shift: the same test vessels recorded again through quiet "

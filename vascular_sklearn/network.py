@@ -334,6 +334,16 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
     torch_threads : int or None, default=None
         Threads torch uses during fit and predict (restored afterwards); ``None``
         leaves torch's setting alone.
+    recalibrate_bn : bool, default=True
+        After training, estimate BatchNorm's running statistics again, as a
+        plain average over one pass of the training cycles with the final
+        weights (:func:`torch.optim.swa_utils.update_bn`; at most
+        ``max_cycles_per_group`` cycles per recording). A short fit (tens of
+        batches) leaves running averages that still mix in the initial
+        statistics and earlier weights, and the network's answers at
+        prediction then hardly depend on the input: on a small simulated set
+        every training recording scored 0.00 without it and its own label
+        with it.
     random_state : int, RandomState or None, default=None
         Seeds torch, the validation split and the sampling: same seed, same model
         on CPU.
@@ -377,6 +387,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         "augment": ["boolean"],
         "weights_path": [str, os.PathLike, None],
         "torch_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "recalibrate_bn": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -402,6 +413,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         augment: bool = False,
         weights_path: str | None = None,
         torch_threads: int | None = None,
+        recalibrate_bn: bool = True,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
@@ -424,6 +436,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         self.augment = augment
         self.weights_path = weights_path
         self.torch_threads = torch_threads
+        self.recalibrate_bn = recalibrate_bn
         self.random_state = random_state
         self.verbose = verbose
 
@@ -535,11 +548,31 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         )
         with _torch_threads(self.torch_threads):
             self.net_.fit(X[train], y_enc[train].astype(np.int64))
+            if self.recalibrate_bn:
+                # one epoch's draw of cycles: the statistics need no more
+                seen = train
+                if self.max_cycles_per_group is not None:
+                    seen = train[np.sort(list(iter(sampler)))]
+                self._recalibrate(X[seen])
         if self.accelerate:
             # trained and unwrapped: name the device, so that the net pickles and
             # loads without skorch guessing one
             self.net_.device = str(next(self.net_.module_.parameters()).device)
         return self
+
+    def _recalibrate(self, X: np.ndarray) -> None:
+        from torch.optim.swa_utils import update_bn
+
+        module = self.net_.module_
+        device = next(module.parameters()).device
+        loader = torch.utils.data.DataLoader(
+            torch.from_numpy(X),
+            batch_size=self.batch_size,
+            # as in training: BatchNorm cannot take a batch of one cycle
+            drop_last=len(X) % self.batch_size == 1,
+        )
+        with torch.no_grad():
+            update_bn(loader, module, device=device)
 
     def _precision(self) -> tuple[bool, str]:
         """Whether to autocast on ``device_``, and to which dtype."""

@@ -87,6 +87,8 @@ def make_seed_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         "max_epochs": 50,
         "optimizer": "adam",
         "standardize": False,
+        # the original kept BatchNorm's running averages from training
+        "recalibrate_bn": False,
     }
     return _build(steps, network, dict(params), memory)
 
