@@ -34,6 +34,7 @@ BENCHMARKS = [
     "bench_network",
     "bench_classifier",
     "bench_confound",
+    "bench_beats",
     "bench_real_data",
     "bench_scale",
 ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from numbers import Integral, Real
+from typing import Literal
 
 import numpy as np
 from scipy.signal import find_peaks
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SEED_SAMPLE_RATE, SignalTransformer, map_recordings, to_samples
+from .beats import find_beats
 from .containers import CycleBags, Signals, object_array
 
 __all__ = ["PeakCycleCutter", "find_cycle_bounds"]
@@ -95,17 +97,35 @@ class PeakCycleCutter(SignalTransformer):
     per recording, with the cycle boundaries of recording ``i`` in
     ``output.bounds[i]`` (int64, shape (n_cycles, 2), ``[start, stop)``).
 
+    Two methods find the peaks:
+
+    - ``"seed"`` (default), the original study's rule
+      (:func:`find_cycle_bounds`): peaks above mean + ``threshold`` standard
+      deviations, ``min_distance`` apart, cycles shorter than ``max_gap``. Its
+      fixed spacings lose every cycle of a heart slower than about 53 beats per
+      minute and half the beats of a fast one;
+    - ``"period"`` (:func:`~vascular_sklearn.beats.find_beats`): estimates each
+      recording's beat period (35 to 180 beats per minute) from the
+      autocorrelation of the reference, picks one peak per beat with spacings
+      relative to it and keeps cycles 0.7 to 1.5 times the local period long.
+      Its thresholds are relative to percentiles of the recording, so gain,
+      converter step and clipping do not move them; ``threshold``,
+      ``min_distance`` and ``max_gap`` are not used.
+
     Parameters
     ----------
     threshold : float, default=0.9
         Peaks must rise above mean + ``threshold`` standard deviations of the
-        reference.
+        reference (``method="seed"`` only).
     min_distance : float, default=11000 / 22050
         Minimum spacing of peaks in seconds (11000 samples at 22050 Hz, about
-        120 beats per minute at most).
+        120 beats per minute at most; ``method="seed"`` only).
     max_gap : float, default=25000 / 22050
         Consecutive peaks at least this many seconds apart do not make a cycle
-        (25000 samples at 22050 Hz).
+        (25000 samples at 22050 Hz; ``method="seed"`` only).
+    method : {"seed", "period"}, default="seed"
+        How peaks are found (see above). ``"seed"`` reproduces the original
+        study's cycles.
     n_jobs : int or None, default=None
         Recordings cut in parallel through joblib.
 
@@ -130,6 +150,7 @@ class PeakCycleCutter(SignalTransformer):
         "threshold": [Real],
         "min_distance": [Interval(Real, 0, None, closed="neither")],
         "max_gap": [Interval(Real, 0, None, closed="neither")],
+        "method": [StrOptions({"seed", "period"})],
         "n_jobs": [Integral, None],
     }
 
@@ -138,11 +159,13 @@ class PeakCycleCutter(SignalTransformer):
         threshold: float = 0.9,
         min_distance: float = 11000 / SEED_SAMPLE_RATE,
         max_gap: float = 25000 / SEED_SAMPLE_RATE,
+        method: Literal["seed", "period"] = "seed",
         n_jobs: int | None = None,
     ) -> None:
         self.threshold = threshold
         self.min_distance = min_distance
         self.max_gap = max_gap
+        self.method = method
         self.n_jobs = n_jobs
 
     def fit(self, X, y=None) -> PeakCycleCutter:
@@ -177,9 +200,17 @@ class PeakCycleCutter(SignalTransformer):
         distance = to_samples(self.min_distance, rate)
         gap = to_samples(self.max_gap, rate)
         refs = signals.data if signals.reference is None else signals.reference
-        found = map_recordings(
-            find_cycle_bounds, list(refs), self.n_jobs, distance, gap, self.threshold
-        )
+        if self.method == "period":
+            found = map_recordings(find_beats, list(refs), self.n_jobs, rate)
+        else:
+            found = map_recordings(
+                find_cycle_bounds,
+                list(refs),
+                self.n_jobs,
+                distance,
+                gap,
+                self.threshold,
+            )
         bounds = object_array([b for b, _ in found])
         n_peaks = np.array([n for _, n in found], dtype=np.int64)
         # the smoothed copy has served; dropping it halves what the bags hold

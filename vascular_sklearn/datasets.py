@@ -204,13 +204,20 @@ def _band_noise(rng, n: int, rate: float, low: float, high: float) -> np.ndarray
     return x / (x.std() + 1e-12)
 
 
-def _vessel_sound(rng, duration, rate, bpm, stenotic):
+def _vessel_sound(
+    rng, duration, rate, bpm, stenotic, variability=0.0, ectopic_rate=0.0
+):
     """The vessel's sound at the skin (peak about 1), and each beat's sample."""
     n = int(duration * rate)
     t = np.arange(n) / rate
     period = 60.0 / bpm
-    # beat-to-beat jitter of a few percent, as in real sinus rhythm
-    intervals = period * (1 + 0.04 * rng.standard_normal(int(duration / period) + 2))
+    # beat-to-beat jitter of a few percent, as in real sinus rhythm; extra
+    # variability widens the same draws, so the random stream (and everything
+    # drawn after it) is unchanged
+    jitter = 0.04 if not variability else float(np.hypot(0.04, variability))
+    intervals = period * (1 + jitter * rng.standard_normal(int(duration / period) + 2))
+    if ectopic_rate:
+        intervals = _with_ectopic_beats(rng, intervals, ectopic_rate)
     beats = rng.uniform(0.1, 0.6) * period + np.cumsum(np.r_[0, intervals[:-1]])
     beats = beats[beats < duration - 0.05]
     tau = rng.uniform(0.06, 0.1)  # time to the pressure peak
@@ -238,6 +245,28 @@ def _vessel_sound(rng, duration, rate, bpm, stenotic):
     bruit += strength * jet * _band_noise(rng, n, rate, 300, 1000)
     x = pulse + bruit + 0.005 * rng.standard_normal(n)
     return x, np.round(beats * rate).astype(np.int64)
+
+
+def _with_ectopic_beats(rng, intervals: np.ndarray, rate: float) -> np.ndarray:
+    """Make some beats come early (0.6 to 0.7 of their interval), each followed
+    by a full compensatory pause, so the beat after it keeps its time.
+
+    ``intervals[j]`` is the time from beat ``j`` to beat ``j + 1``; beat
+    ``j + 1`` is ectopic with probability ``rate``, never two in a row.
+    """
+    early = rng.uniform(size=len(intervals)) < rate
+    fraction = rng.uniform(0.6, 0.7, size=len(intervals))
+    out = intervals.copy()
+    previous = False
+    for j in range(len(out) - 1):
+        if early[j] and not previous:
+            shift = (1 - fraction[j]) * out[j]
+            out[j] -= shift
+            out[j + 1] += shift
+            previous = True
+        else:
+            previous = False
+    return out
 
 
 def _session_ranges(recorder, confound: float) -> tuple[RecorderRanges, ...] | None:
@@ -272,6 +301,8 @@ def make_recordings(
     recorder: Recorder | RecorderRanges | str | tuple | None = None,
     confound: float = 0.0,
     heart_rate: tuple[float, float] = (50.0, 110.0),
+    beat_variability: float = 0.0,
+    ectopic_rate: float = 0.0,
 ) -> Bunch:
     """Synthetic vascular-access recordings that look like the real ones.
 
@@ -314,6 +345,16 @@ def make_recordings(
         Link between the kind of session and the label (two pools only).
     heart_rate : (float, float), default=(50.0, 110.0)
         Range of the patients' heart rates in beats per minute.
+    beat_variability : float in [0, 0.15], default=0.0
+        Extra beat-to-beat variability: the relative standard deviation of the
+        interval between beats grows from the built-in 0.04 of sinus rhythm to
+        ``hypot(0.04, beat_variability)``.
+    ectopic_rate : float in [0, 0.5], default=0.0
+        Probability that a beat comes early, at 0.6 to 0.7 of its interval,
+        followed by a compensatory pause that puts the next beat back on time
+        (never two early beats in a row). ``beat_times`` holds the beats where
+        they happen. With both at 0 the recordings are those of earlier
+        versions, draw for draw.
 
     Returns
     -------
@@ -338,6 +379,12 @@ def make_recordings(
     """
     if not 0.0 <= confound <= 1.0:
         raise ValueError(f"confound must lie in [0, 1], got {confound}")
+    if not 0.0 <= beat_variability <= 0.15:
+        raise ValueError(
+            f"beat_variability must lie in [0, 0.15], got {beat_variability}"
+        )
+    if not 0.0 <= ectopic_rate <= 0.5:
+        raise ValueError(f"ectopic_rate must lie in [0, 0.5], got {ectopic_rate}")
     pools = _session_ranges(recorder, confound)
     rng = check_random_state(random_state)
     gen = np.random.default_rng(rng.randint(2**31))
@@ -351,7 +398,15 @@ def make_recordings(
         for r in range(recordings_per_patient):
             stenotic = (r % 2 == 0) if kind == 0 else kind == 2
             gain = float(np.exp(gen.uniform(np.log(0.1), np.log(0.8))))
-            x, peaks = _vessel_sound(gen, duration, sample_rate, bpm, stenotic)
+            x, peaks = _vessel_sound(
+                gen,
+                duration,
+                sample_rate,
+                bpm,
+                stenotic,
+                beat_variability,
+                ectopic_rate,
+            )
             session, device = 0, recorder if isinstance(recorder, Recorder) else None
             if pools is not None:
                 follows = devices.uniform() < confound

@@ -1,0 +1,195 @@
+"""The period beat finder (PeakCycleCutter(method="period")) on known beats."""
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+
+from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter, Signals
+from vascular_sklearn.beats import beat_scores, estimate_period, find_beats
+from vascular_sklearn.containers import CycleBags
+from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.recorder import quantise
+
+
+def _recordings(**params):
+    """Four 15 s recordings (one per patient) and their true beat samples."""
+    kwargs = dict(n_patients=4, recordings_per_patient=1, duration=15.0)
+    kwargs.update(params)
+    kwargs.setdefault("random_state", 1)
+    data = make_recordings(**kwargs)
+    arrays = [np.asarray(x, np.float64) for x in data.recordings.data]
+    return arrays, list(data.beat_times), data.sample_rate
+
+
+def _cut(arrays, rate, method="period") -> CycleBags:
+    chain = make_pipeline(
+        LowpassFilter(), MeanSmoother(method="median"), PeakCycleCutter(method=method)
+    )
+    return chain.fit_transform(Signals.from_arrays(arrays, rate))
+
+
+def _scores(arrays, beats, rate, method="period") -> dict[str, float]:
+    """Recall and precision over all beats of all recordings, and the cycles."""
+    bags = _cut(arrays, rate, method)
+    hits = found = n_beats = n_found = 0
+    for bounds, true, x in zip(bags.bounds, beats, arrays, strict=True):
+        s = beat_scores(bounds, true, rate, len(x))
+        n_true, n_points = len(true), len(np.unique(bounds))
+        hits += s["recall"] * n_true
+        found += s["precision"] * n_points
+        n_beats += n_true
+        n_found += n_points
+    return {
+        "recall": hits / n_beats,
+        "precision": found / n_found if n_found else 1.0,
+        "cycles": int(bags.n_cycles.sum()),
+    }
+
+
+@pytest.fixture(scope="module")
+def base():
+    return _recordings()
+
+
+def _assert_finds_beats(scores, at_least=0.97):
+    assert scores["recall"] >= at_least, scores
+    assert scores["precision"] >= at_least, scores
+
+
+def test_slow_hearts_keep_their_cycles():
+    arrays, beats, rate = _recordings(heart_rate=(35.0, 50.0), duration=20.0)
+    _assert_finds_beats(_scores(arrays, beats, rate))
+    # the seed cutter's 1.13 s gap drops every cycle of a heart this slow
+    assert _scores(arrays, beats, rate, "seed")["cycles"] == 0
+
+
+def test_fast_hearts_keep_every_beat():
+    arrays, beats, rate = _recordings(heart_rate=(150.0, 150.0))
+    _assert_finds_beats(_scores(arrays, beats, rate))
+    # 0.5 s minimum spacing: the seed cutter keeps about every other beat
+    assert _scores(arrays, beats, rate, "seed")["recall"] < 0.6
+
+
+def test_irregular_rhythm_drops_cycles_not_recordings():
+    arrays, beats, rate = _recordings(beat_variability=0.1, ectopic_rate=0.1)
+    intervals = np.concatenate([np.diff(b) for b in beats])
+    early = intervals < 0.75 * np.median(intervals)
+    assert early.sum() >= 5  # the data do hold early beats
+    _assert_finds_beats(_scores(arrays, beats, rate))
+    bags = _cut(arrays, rate)
+    tol = 0.06 * rate
+    n_early = 0
+    for bounds, true in zip(bags.bounds, beats, strict=True):
+        assert len(bounds) >= 0.7 * (len(true) - 1)
+        gaps = np.diff(true)
+        for j in np.flatnonzero(gaps < 0.65 * np.median(gaps)):
+            n_early += 1
+            # the cycle that ends on an early beat is dropped...
+            ends_early = np.abs(bounds[:, 1] - true[j + 1]) <= tol
+            assert not np.any(ends_early & (np.abs(bounds[:, 0] - true[j]) <= tol))
+            # ...and the beats around it still bound cycles
+            assert np.min(np.abs(bounds - true[j + 1])) <= tol
+    assert n_early >= 3
+
+
+@pytest.mark.parametrize("step", [1, 64])
+def test_quiet_quantised_recordings(base, step):
+    arrays, beats, rate = base
+    quiet = [quantise(0.01 * x, step).astype(np.float32) for x in arrays]
+    assert len(np.unique(quiet[0])) < 400  # few levels: flat tops, ties
+    _assert_finds_beats(_scores(quiet, beats, rate))
+
+
+def test_clipped_recordings(base):
+    arrays, beats, rate = base
+    clipped = [np.clip(20 * x, -1.0, 1.0) for x in arrays]
+    assert np.mean([np.mean(np.abs(x) == 1.0) for x in clipped]) > 0.3
+    _assert_finds_beats(_scores(clipped, beats, rate))
+    # the seed cutter lands off the beat on the flat tops
+    assert _scores(clipped, beats, rate, "seed")["recall"] < 0.95
+
+
+def test_noisy_recordings(base):
+    arrays, beats, rate = base
+    rng = np.random.default_rng(0)
+    noisy = [x + np.sqrt(np.mean(x**2)) * rng.standard_normal(len(x)) for x in arrays]
+    _assert_finds_beats(_scores(noisy, beats, rate))  # 0 dB white noise
+
+
+@pytest.mark.parametrize("rate", [8000.0, 44100.0])
+def test_other_sample_rates(rate):
+    arrays, beats, rate = _recordings(sample_rate=rate, n_patients=3, duration=12.0)
+    _assert_finds_beats(_scores(arrays, beats, rate))
+
+
+def test_gain_does_not_move_the_cycles(base):
+    arrays, _, rate = base
+    loud = _cut([x.astype(np.float32) for x in arrays], rate)
+    quiet = _cut([(0.01 * x).astype(np.float32) for x in arrays], rate)
+    for a, b in zip(loud.bounds, quiet.bounds, strict=True):
+        assert a.shape == b.shape and len(a) > 5
+        # float32 rounding may move a flat top's edge by one sample
+        assert np.abs(a - b).max() <= 1
+
+
+def test_output_contract(base):
+    arrays, _, rate = base
+    bags = _cut(arrays[:2], rate)
+    assert isinstance(bags, CycleBags) and bags.signals.reference is None
+    assert bags.n_peaks.dtype == np.int64
+    for bounds, n_peaks in zip(bags.bounds, bags.n_peaks, strict=True):
+        assert bounds.dtype == np.int64 and bounds.shape[1] == 2
+        assert np.all(bounds[:, 0] < bounds[:, 1]) and len(bounds) <= n_peaks - 1
+    assert PeakCycleCutter().method == "seed"
+    with pytest.raises(ValueError, match="method"):
+        PeakCycleCutter(method="fft").fit([arrays[0]])
+
+
+def test_beats_near_the_ends_are_found():
+    rate = 1000.0
+    t = np.arange(0, 10, 1 / rate)
+    beats = np.arange(0.08, 10, 0.8)  # the last 40 ms before the end
+    pulse = sum(np.exp(-0.5 * ((t - b) / 0.03) ** 2) for b in beats)
+    bounds, n_peaks = find_beats(pulse, rate)
+    assert n_peaks == len(beats) and len(bounds) == len(beats) - 1
+    assert np.abs(bounds[:, 0] - beats[:-1] * rate).max() <= 2
+
+
+def test_find_beats_on_nothing_periodic():
+    rate = 1000.0
+    assert find_beats(np.zeros(20_000), rate)[1] == 0
+    assert find_beats(np.ones(500), rate)[0].shape == (0, 2)
+    assert estimate_period(np.zeros(20_000), rate) is None
+
+
+@pytest.mark.parametrize("bpm", [35.0, 60.0, 170.0])
+def test_estimate_period(bpm):
+    rate = 500.0
+    t = np.arange(0, 20, 1 / rate)
+    pulse = np.exp(-0.5 * ((t % (60 / bpm) - 0.1) / 0.04) ** 2)
+    assert estimate_period(pulse, rate) == pytest.approx(60 / bpm, rel=0.01)
+
+
+def test_make_recordings_rhythm_parameters():
+    plain = make_recordings(2, 1, duration=10.0, random_state=3)
+    zero = make_recordings(
+        2, 1, duration=10.0, random_state=3, beat_variability=0.0, ectopic_rate=0.0
+    )
+    for a, b in zip(plain.recordings.data, zero.recordings.data, strict=True):
+        np.testing.assert_array_equal(a, b)
+    varied = make_recordings(2, 1, duration=30.0, random_state=3, beat_variability=0.15)
+    steady = make_recordings(2, 1, duration=30.0, random_state=3)
+    spread = [np.std(np.diff(b)) / np.mean(np.diff(b)) for b in varied.beat_times]
+    base_spread = [np.std(np.diff(b)) / np.mean(np.diff(b)) for b in steady.beat_times]
+    assert min(spread) > 0.1 > max(base_spread)
+    ectopic = make_recordings(2, 1, duration=30.0, random_state=3, ectopic_rate=0.3)
+    for beats in ectopic.beat_times:
+        ratio = np.diff(beats) / np.median(np.diff(beats))
+        # an early beat, then a compensatory pause
+        short = np.flatnonzero(ratio < 0.75)
+        assert len(short) >= 2
+        short = short[short + 1 < len(ratio)]
+        assert np.all(ratio[short + 1] > 1.2)
+    for bad in [{"beat_variability": 0.2}, {"ectopic_rate": -0.1}]:
+        with pytest.raises(ValueError):
+            make_recordings(1, 1, duration=2.0, **bad)
