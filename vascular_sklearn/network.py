@@ -332,8 +332,13 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
     weights_path : str or None, default=None
         Local initial weights (see :class:`CycleResNet`).
     torch_threads : int or None, default=None
-        Threads torch uses during fit and predict (restored afterwards); ``None``
-        leaves torch's setting alone.
+        Threads torch uses during fit and predict (restored afterwards). With
+        ``None``: ``min(8, os.cpu_count())`` when ``random_state`` is set, else
+        torch's own setting. A thread count changes the order of torch's sums,
+        and training amplifies the rounding into another model; joblib's and
+        Dask's workers start torch with fewer threads than the main process,
+        so without a fixed count a seeded fit gave another model under every
+        backend.
     recalibrate_bn : bool, default=True
         After training, estimate BatchNorm's running statistics again, as a
         plain average over one pass of the training cycles with the final
@@ -546,7 +551,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
             callbacks=callbacks,
             **iterator,
         )
-        with _torch_threads(self.torch_threads):
+        with _torch_threads(self._threads()):
             self.net_.fit(X[train], y_enc[train].astype(np.int64))
             if self.recalibrate_bn:
                 # one epoch's draw of cycles: the statistics need no more
@@ -559,6 +564,13 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
             # loads without skorch guessing one
             self.net_.device = str(next(self.net_.module_.parameters()).device)
         return self
+
+    def _threads(self) -> int | None:
+        if self.torch_threads is None and self.random_state is not None:
+            # a count of the machine, not of the process: the same under
+            # every joblib backend (whose workers set OMP_NUM_THREADS)
+            return min(8, os.cpu_count() or 1)
+        return self.torch_threads
 
     def _recalibrate(self, X: np.ndarray) -> None:
         from torch.optim.swa_utils import update_bn
@@ -646,7 +658,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._check_images(X)
-        with _torch_threads(self.torch_threads), torch.inference_mode():
+        with _torch_threads(self._threads()), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 
     def predict(self, X) -> np.ndarray:
