@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 $(BIN)/activate: pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[test,plots,dask,ray,accelerate]"
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[network,export,runtime,test,plots,dask,ray,accelerate]"
 	touch $(BIN)/activate
 
 .PHONY: install demo test lint bench

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -15,7 +13,7 @@ import soundfile as sf
 from joblib import Parallel, delayed, parallel_config
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from benchmarks.common import REPO, SEED_DIR
+from benchmarks.common import SEED_DIR, stream_screening
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import load_recordings, make_recordings
@@ -47,20 +45,6 @@ DESCRIPTION = (
     "memory= (an empty joblib cache per run). Ratios: against the row named in "
     "their cell, same run."
 )
-
-_STREAM = """
-import json, re, sys, time
-from vascular_sklearn.persistence import load_model
-from vascular_sklearn.screening import predict_files
-files = json.loads(open(sys.argv[2]).read())[: int(sys.argv[3])]
-start = time.perf_counter()
-model = load_model(sys.argv[1], device="cpu")
-summary = predict_files(model, files, sys.argv[4], batch_size=32)
-seconds = time.perf_counter() - start
-hwm = re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read())
-print(json.dumps({"rows": summary.n_files, "seconds": seconds,
-                  "peak_mib": int(hwm.group(1)) / 1024}))
-"""
 
 _results: dict = {}
 
@@ -158,22 +142,9 @@ def _streaming_rows(paths: list[str], folder: Path) -> list[dict]:
     (folder / "files.json").write_text(json.dumps(paths))
     rows, found = [], {}
     for n in (100, N_CORPUS):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _STREAM,
-                str(folder / "model.vsk"),
-                str(folder / "files.json"),
-                str(n),
-                str(folder / f"screen{n}.csv"),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO,
+        found[n] = stream_screening(
+            folder / "model.vsk", folder / "files.json", n, folder / f"screen{n}.csv"
         )
-        found[n] = json.loads(done.stdout)
         with open(folder / f"screen{n}.csv", newline="") as f:
             used = [int(r["cycles_used"]) for r in csv.DictReader(f)]
         found[n]["cycles"] = float(np.mean(used))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -48,3 +51,37 @@ def parity(names, bounds_list) -> tuple[float, float]:
                 np.any((abs(b[:, 0] - start) <= 100) & (abs(b[:, 1] - stop) <= 100))
             )
     return exact / total, near / total
+
+
+_STREAM = """
+import json, re, sys, time
+from vascular_sklearn.screening import predict_files
+files = json.loads(open(sys.argv[2]).read())[: int(sys.argv[3])]
+start = time.perf_counter()
+if sys.argv[1].endswith(".onnx"):
+    from vascular_sklearn.runtime import load_onnx
+    model = load_onnx(sys.argv[1])
+else:
+    from vascular_sklearn.persistence import load_model
+    model = load_model(sys.argv[1], device="cpu")
+summary = predict_files(model, files, sys.argv[4], batch_size=32)
+seconds = time.perf_counter() - start
+hwm = re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read())
+print(json.dumps({"rows": summary.n_files, "seconds": seconds,
+                  "peak_mib": int(hwm.group(1)) / 1024,
+                  "torch_loaded": "torch" in sys.modules}))
+"""
+
+
+def stream_screening(model: Path, files_json: Path, n: int, output: Path) -> dict:
+    """``predict_files`` over the first ``n`` files of a JSON list, in a fresh
+    process: its rows, seconds, peak resident memory (VmHWM, MiB) and whether
+    torch was imported. A ``.onnx`` model is scored by the torch-free runtime."""
+    done = subprocess.run(
+        [sys.executable, "-c", _STREAM, *map(str, (model, files_json, n, output))],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    return json.loads(done.stdout)

@@ -32,6 +32,7 @@ from benchmarks.common import REPO  # noqa: E402
 BENCHMARKS = [
     "bench_signal_chain",
     "bench_network",
+    "bench_runtime",
     "bench_classifier",
     "bench_confound",
     "bench_beats",

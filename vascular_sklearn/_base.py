@@ -6,17 +6,19 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._parallel import map_recordings
 from .containers import CycleBags, Signals, object_array
+from .corpus import RecordingFiles
 from .exceptions import RecordingError
 
 __all__ = [
     "SEED_SAMPLE_RATE",
     "CycleBagTransformer",
     "SignalTransformer",
+    "check_images",
     "check_recording",
     "map_recordings",
     "to_samples",
@@ -37,23 +39,6 @@ def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
     """
     n = max(1, round(seconds * sample_rate))
     return n + 1 if odd and n % 2 == 0 else n
-
-
-def map_recordings(fn, items, n_jobs: int | None, *args: Any) -> list:
-    """``[fn(item, *args) for item in items]``, in parallel through joblib.
-
-    Runs under the active ``joblib.parallel_config`` (loky processes by
-    default; Dask or Ray when configured), recordings batched automatically,
-    results in input order.
-
-    Examples
-    --------
-    >>> map_recordings(pow, [1, 2, 3], 2, 2)
-    [1, 4, 9]
-    """
-    if n_jobs in (None, 1) and len(items) < 2:
-        return [fn(item, *args) for item in items]
-    return Parallel(n_jobs=n_jobs)(delayed(fn)(item, *args) for item in items)
 
 
 def check_recording(x: Any, name: str) -> np.ndarray:
@@ -88,6 +73,26 @@ def check_recording(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def check_images(X: Any) -> np.ndarray:
+    """Return a network's input as float32 of shape (n, 1, F, T).
+
+    Examples
+    --------
+    >>> check_images(np.zeros((2, 40, 100))).shape
+    (2, 1, 40, 100)
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim == 3:
+        X = X[:, None]
+    if X.ndim != 4 or X.shape[1] != 1:
+        raise ValueError(
+            f"expected spectrograms of shape (n, 1, F, T) or (n, F, T), got {X.shape}"
+        )
+    if not np.isfinite(X).all():
+        raise ValueError("spectrograms hold NaN or infinite values")
+    return X
+
+
 class SignalTransformer(TransformerMixin, BaseEstimator):
     """Base of the steps that map each recording to one output.
 
@@ -105,10 +110,6 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
 
     def _to_signals(self, X: Any, *, fit: bool) -> tuple[Signals, bool]:
         """Validate ``X``; return it as Signals and whether it came as a 2-D array."""
-        # imported here: corpus reads audio through datasets, which needs the
-        # signal steps built on this module
-        from .corpus import RecordingFiles
-
         rate = getattr(self, "sample_rate", None) or SEED_SAMPLE_RATE
         if isinstance(X, RecordingFiles):
             if self._reads_files:

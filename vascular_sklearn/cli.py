@@ -1,4 +1,4 @@
-"""Command line: ``vascular-sklearn demo | evaluate | train | predict``."""
+"""Command line: ``vascular-sklearn demo | evaluate | train | export | predict``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._model_spec import ModelFileError
 from .exceptions import RecordingError
-from .persistence import ModelFileError
 
 __all__ = ["main"]
 
@@ -138,16 +138,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from .persistence import load_model
-    from .screening import predict_files
-
+def _load_for_screening(args: argparse.Namespace):
     if args.trust_pickle:
         import joblib
 
-        model = joblib.load(args.model)
-    else:
-        model = load_model(args.model, device=args.device)
+        return joblib.load(args.model)
+    if Path(args.model).suffix.lower() == ".onnx":
+        # the torch-free runtime: nothing below imports torch
+        from .runtime import load_onnx
+
+        return load_onnx(args.model)
+    from .persistence import load_model
+
+    return load_model(args.model, device=args.device)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .persistence import export_onnx, load_model
+
+    export_onnx(load_model(args.model), args.output, overwrite=args.force)
+    _say(f"exported {args.output}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .screening import predict_files
+
+    model = _load_for_screening(args)
     if args.output and Path(args.output).exists() and not args.force:
         _say(f"error: {args.output} exists; use --force to replace it")
         return 2
@@ -218,10 +235,20 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--force", action="store_true", help="replace MODEL")
             p.set_defaults(func=_cmd_train)
 
+    export = sub.add_parser(
+        "export", help="a trained model as ONNX, for screening without torch"
+    )
+    export.add_argument("model", help="a model file from 'train'")
+    export.add_argument("-o", "--output", required=True, help="the .onnx file")
+    export.add_argument("--force", action="store_true", help="replace OUTPUT")
+    export.set_defaults(func=_cmd_export)
+
     pred = sub.add_parser(
         "predict", help="probability of stenosis per file, as a CSV table"
     )
-    pred.add_argument("model", help="a model file from 'train'")
+    pred.add_argument(
+        "model", help="a model file from 'train', or a .onnx file from 'export'"
+    )
     pred.add_argument(
         "sources", nargs="+", help="audio files, folders or CSV manifests"
     )
@@ -265,6 +292,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (RecordingError, FileNotFoundError, ModelFileError) as err:
+    except (RecordingError, FileNotFoundError, FileExistsError, ModelFileError) as err:
         _say(f"error: {err}")
         return 2

@@ -17,17 +17,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 from sklearn.utils import Bunch
 
-from ._base import map_recordings
+from ._parallel import map_recordings
+from .audio import AUDIO_SUFFIXES, file_sample_rate, read_recording
 from .containers import Signals, _RecordingSequence, _take_names
-from .datasets import TARGET_NAMES, read_recording
 
-__all__ = ["AUDIO_SUFFIXES", "RecordingFiles", "find_recordings", "read_manifest"]
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "TARGET_NAMES",
+    "RecordingFiles",
+    "find_recordings",
+    "read_manifest",
+]
 
-#: File endings read as audio when a folder is searched (case-insensitive).
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+#: Names of the labels 0 and 1.
+TARGET_NAMES = np.array(["normal", "stenosis"])
 
 _LABELS = {"0": 0, "1": 1, "normal": 0, "stenosis": 1, "abnormal": 1}
 
@@ -100,7 +105,7 @@ class RecordingFiles(_RecordingSequence):
         if sample_rate is None:
             if not len(paths):
                 raise ValueError("no recordings given")
-            sample_rate = _file_rate(paths[0])
+            sample_rate = file_sample_rate(paths[0])
         stamps = np.array([(st.st_size, st.st_mtime_ns) for st in stats], np.int64)
         return cls(paths, float(sample_rate), stamps=stamps.reshape(-1, 2))
 
@@ -161,13 +166,6 @@ def _stat(path: str) -> os.stat_result | None:
     except OSError:
         return None
     return st if stat.S_ISREG(st.st_mode) else None
-
-
-def _file_rate(path: str) -> float:
-    try:
-        return float(sf.info(path).samplerate)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise FileNotFoundError(f"{path}: not a readable audio file ({err})") from err
 
 
 def find_recordings(folder: str | os.PathLike) -> list[str]:

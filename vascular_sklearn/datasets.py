@@ -8,92 +8,16 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import soundfile as sf
 from sklearn.utils import Bunch, check_random_state
 
+from .audio import read_recording
 from .containers import Signals, object_array
-from .exceptions import RecordingError
-from .lowpass import resample
+from .corpus import TARGET_NAMES, RecordingFiles
 from .recorder import LOUD_SESSION, QUIET_SESSION, Recorder, RecorderRanges
 
 __all__ = ["load_recordings", "make_recordings", "read_recording"]
 
-TARGET_NAMES = np.array(["normal", "stenosis"])
 _LABEL_FOLDERS = {"normal": 0, "abnormal": 1}
-
-
-def read_recording(
-    path: str | os.PathLike,
-    sample_rate: float | None = None,
-    channels: Literal["mean", "error"] = "mean",
-    resample_to_rate: bool = True,
-) -> tuple[np.ndarray, float]:
-    """Read one audio file as float32 in full-scale units.
-
-    Integer PCM of any bit depth becomes ``value / 2**(bits - 1)`` (16-bit
-    ``int16 / 32768`` as in the original study); float files keep their values.
-
-    Parameters
-    ----------
-    path : path-like
-        Any format libsndfile reads (WAV, FLAC, OGG, ...).
-    sample_rate : float or None, default=None
-        Rate wanted; ``None`` keeps the file's rate.
-    channels : {"mean", "error"}, default="mean"
-        Mix multi-channel audio to mono, or refuse it.
-    resample_to_rate : bool, default=True
-        Resample a file at another rate than ``sample_rate``
-        (:func:`scipy.signal.resample_poly`), or refuse it.
-
-    Returns
-    -------
-    x : ndarray of float32, shape (n_samples,)
-    rate : float
-
-    Raises
-    ------
-    RecordingError
-        Naming the file: unreadable, empty, not audio, NaN or inf samples,
-        multi-channel with ``channels="error"``, or a rate mismatch.
-
-    Examples
-    --------
-    >>> import tempfile, numpy as np, soundfile as sf
-    >>> path = tempfile.mktemp(suffix=".wav")
-    >>> sf.write(path, np.array([0, 16384, -32768], np.int16), 22050)
-    >>> x, rate = read_recording(path)
-    >>> x.tolist(), rate
-    ([0.0, 0.5, -1.0], 22050.0)
-    """
-    name = os.fspath(path)
-    try:
-        x, rate = sf.read(name, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        raise RecordingError(
-            f"{name}: not a readable audio file ({err}); check that it is a complete "
-            "WAV or FLAC recording."
-        ) from err
-    if x.shape[1] > 1:
-        if channels == "error":
-            raise RecordingError(
-                f"{name}: {x.shape[1]} channels; record mono or use channels='mean'."
-            )
-        x = x.mean(axis=1, dtype=np.float32)
-    else:
-        x = x[:, 0]
-    if x.size == 0:
-        raise RecordingError(f"{name}: the file holds no audio samples.")
-    if not np.isfinite(x).all():
-        raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
-    rate = float(rate)
-    if sample_rate is not None and rate != sample_rate:
-        if not resample_to_rate:
-            raise RecordingError(
-                f"{name}: recorded at {rate:g} Hz, expected {sample_rate:g} Hz; "
-                "resample it or pass resample_to_rate=True."
-            )
-        x, rate = resample(x, rate, sample_rate), float(sample_rate)
-    return np.ascontiguousarray(x, dtype=np.float32), rate
 
 
 def patient_id(filename: str) -> str:
@@ -169,7 +93,6 @@ def load_recordings(
         )
     names = [p.relative_to(root).as_posix() for p in files]
     if lazy:
-        from .corpus import RecordingFiles  # corpus reads audio through here
 
         recordings = RecordingFiles.from_paths(files, sample_rate)
         recordings = replace(recordings, names=np.asarray(names, dtype=object))

@@ -289,7 +289,7 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
 
         Returns
         -------
-        ndarray of float64, shape (n_recordings, n_features_out_)
+        ndarray of float64, shape (n_recordings, n_features_out)
             One row per recording, in the input's order; columns as
             :meth:`get_feature_names_out` names them; NaN for a recording
             without a cycle when ``on_empty="nan"``.
@@ -335,7 +335,7 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
 
         Returns
         -------
-        ndarray of str, shape (n_features_out_,)
+        ndarray of str, shape (n_features_out,)
             ``envelope_<low>-<high>Hz_bin<j>`` for every band and time bin, then
             ``sys_dia_<low>-<high>Hz`` and ``share_<low>-<high>Hz`` per band.
         """

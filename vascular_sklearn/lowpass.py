@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from numbers import Integral, Real
 from typing import Literal
 
@@ -12,6 +11,7 @@ from scipy import signal as sps
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SignalTransformer, map_recordings
+from .audio import read_recording, resample
 from .containers import Signals, clipped_fraction, object_array
 from .exceptions import RecordingError
 
@@ -110,40 +110,6 @@ def lowpass_butterworth(
     # padded as much as it allows.
     padlen = min(3 * (2 * len(sos) + 1), len(x64) - 1)
     return sps.sosfiltfilt(sos, x64, padlen=max(padlen, 0)).astype(np.float32)
-
-
-def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
-    """Resample a signal between two rates by polyphase filtering.
-
-    The rate ratio is approximated by a fraction with a denominator of at most
-    10 000 and applied with :func:`scipy.signal.resample_poly`.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n_samples,)
-        The signal.
-    from_rate : float
-        Its sample rate in Hz.
-    to_rate : float
-        The rate wanted in Hz.
-
-    Returns
-    -------
-    ndarray of float32, shape (about n_samples * to_rate / from_rate,)
-        The resampled signal.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> t = np.arange(44100) / 44100
-    >>> y = resample(np.sin(2 * np.pi * 100 * t), 44100, 22050)
-    >>> expected = np.sin(2 * np.pi * 100 * t[::2])
-    >>> y.shape, bool(np.allclose(y[100:-100], expected[100:-100], atol=1e-2))
-    ((22050,), True)
-    """
-    ratio = Fraction(to_rate / from_rate).limit_denominator(10_000)
-    y = sps.resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator)
-    return y.astype(np.float32)
 
 
 class LowpassFilter(SignalTransformer):
@@ -302,9 +268,6 @@ def _filter_one(
     """Filter one recording (an array, or a path read here); measure its clipping."""
     rate = args[0]
     if isinstance(item, str):
-        # imported here: datasets needs resample from this module
-        from .datasets import read_recording
-
         x = read_recording(item, rate, resample_to_rate=resample_ok)[0]
     else:
         x = item if source_rate == rate else resample(item, source_rate, rate)

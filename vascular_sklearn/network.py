@@ -9,17 +9,26 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
-from skorch import NeuralNetClassifier
-from skorch.hf import AccelerateMixin
-from torch import nn
-from torchvision import models
+
+from ._base import check_images
+
+try:
+    import torch
+    from skorch import NeuralNetClassifier
+    from skorch.hf import AccelerateMixin
+    from torch import nn
+    from torchvision import models
+except ImportError as err:  # the screening runtime installs without them
+    raise ImportError(
+        f"the network needs torch, torchvision and skorch ({err}); install them "
+        "with: pip install 'vascular-sklearn[network]'"
+    ) from err
 
 __all__ = ["CycleResNet", "ResNetClassifier", "augment_batch", "resolve_device"]
 
@@ -445,20 +454,6 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    @staticmethod
-    def _check_images(X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim == 3:
-            X = X[:, None]
-        if X.ndim != 4 or X.shape[1] != 1:
-            raise ValueError(
-                "expected spectrograms of shape (n, 1, F, T) or (n, F, T), "
-                f"got {X.shape}"
-            )
-        if not np.isfinite(X).all():
-            raise ValueError("spectrograms hold NaN or infinite values")
-        return X
-
     def fit(self, X, y, groups=None, recordings=None) -> ResNetClassifier:
         """Train the network on cycles.
 
@@ -482,7 +477,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         from skorch.helper import predefined_split
 
         self._validate_params()
-        X = self._check_images(X)
+        X = check_images(X)
         y = np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} cycles but y has {len(y)} labels")
@@ -657,7 +652,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_cycles, n_classes)
         """
         check_is_fitted(self)
-        X = self._check_images(X)
+        X = check_images(X)
         with _torch_threads(self._threads()), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 

@@ -11,73 +11,24 @@ file can at worst fail to load. ``joblib``/``pickle`` files also work
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import copy
 import io
 import json
 import os
 import zipfile
-from typing import Any
 
-import numpy as np
 import sklearn
 import torch
 from sklearn.pipeline import Pipeline
 
 from . import __version__
-from .cutting import PeakCycleCutter
-from .lowpass import LowpassFilter
-from .network import ResNetClassifier
-from .recorder import RecorderRanges
-from .recording_classifier import RecordingClassifier
-from .robustness import NoiseFloorHarmonizer, RecorderAugmentation
-from .smoothing import MeanSmoother
+from ._model_spec import ModelFileError, describe_pipeline, rebuild
 from .spectrogram import STFTSpectrogram
 
-__all__ = ["ModelFileError", "load_model", "save_model"]
+__all__ = ["ModelFileError", "export_onnx", "load_model", "save_model"]
 
 FORMAT = "vascular_sklearn-model/1"
-_CLASSES = {
-    cls.__name__: cls
-    for cls in (
-        LowpassFilter,
-        MeanSmoother,
-        PeakCycleCutter,
-        STFTSpectrogram,
-        NoiseFloorHarmonizer,
-        RecorderAugmentation,
-        RecordingClassifier,
-        ResNetClassifier,
-    )
-}
-#: Fitted attributes kept per class; anything else is rebuilt.
-_FITTED = {
-    "LowpassFilter": ["sample_rate_", "n_features_in_"],
-    "MeanSmoother": ["sample_rate_", "n_features_in_"],
-    "PeakCycleCutter": ["sample_rate_", "n_features_in_"],
-    "STFTSpectrogram": ["sample_rate_"],
-    "NoiseFloorHarmonizer": ["sample_rate_"],
-    "RecorderAugmentation": ["sample_rate_"],
-    "RecordingClassifier": ["classes_", "class_prior_"],
-    "ResNetClassifier": ["classes_"],
-}
-
-
-class ModelFileError(ValueError):
-    """A model file that is not one of ours, is damaged, or is incompatible.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> path = Path(tempfile.mkdtemp()) / "notes.vsk"
-    >>> _ = path.write_text("not a model")
-    >>> try:
-    ...     load_model(path)
-    ... except ModelFileError as err:
-    ...     print(str(err).endswith("not a vascular_sklearn model file (File is "
-    ...                             "not a zip file)"))
-    True
-    """
 
 
 def _versions() -> dict:
@@ -86,69 +37,6 @@ def _versions() -> dict:
         "scikit-learn": sklearn.__version__,
         "torch": torch.__version__.split("+")[0],
     }
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return {"ndarray": value.tolist(), "dtype": value.dtype.str}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if hasattr(value, "get_params"):
-        return _describe(value)
-    if isinstance(value, RecorderRanges):
-        fields = dataclasses.asdict(value)
-        return {"recorder_ranges": {k: _encode(v) for k, v in fields.items()}}
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v) for v in value]}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise ModelFileError(
-        f"cannot store a parameter of type {type(value).__name__} safely; save "
-        "this model with joblib.dump instead (and load only your own files)"
-    )
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict) and "ndarray" in value:
-        return np.array(value["ndarray"], dtype=np.dtype(value["dtype"]))
-    if isinstance(value, dict) and "class" in value:
-        return _rebuild(value)
-    if isinstance(value, dict) and "tuple" in value:
-        return tuple(_decode(v) for v in value["tuple"])
-    if isinstance(value, dict) and "recorder_ranges" in value:
-        fields = {k: _decode(v) for k, v in value["recorder_ranges"].items()}
-        return RecorderRanges(**fields)
-    return value
-
-
-def _describe(estimator: Any) -> dict:
-    name = type(estimator).__name__
-    if _CLASSES.get(name) is not type(estimator):
-        raise ModelFileError(
-            f"{name} is not a vascular_sklearn estimator: the safe format stores "
-            "this library's classes only; use joblib.dump for other models"
-        )
-    params = {k: _encode(v) for k, v in estimator.get_params(deep=False).items()}
-    fitted = {
-        k: _encode(getattr(estimator, k))
-        for k in _FITTED[name]
-        if hasattr(estimator, k)
-    }
-    return {"class": name, "params": params, "fitted": fitted}
-
-
-def _rebuild(spec: dict) -> Any:
-    cls = _CLASSES.get(spec.get("class"))
-    if cls is None:
-        raise ModelFileError(f"unknown class in model file: {spec.get('class')!r}")
-    estimator = cls(**{k: _decode(v) for k, v in spec["params"].items()})
-    for key, value in spec.get("fitted", {}).items():
-        if key not in _FITTED[spec["class"]] + ["estimator_"]:
-            raise ModelFileError(f"unexpected fitted attribute {key!r} in model file")
-        setattr(estimator, key, _decode(value))
-    return estimator
 
 
 def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = False):
@@ -181,24 +69,8 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
     True
     """
     path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    if not isinstance(model, Pipeline) or not isinstance(
-        model[-1], RecordingClassifier
-    ):
-        raise ModelFileError(
-            "save_model takes a Pipeline ending in a RecordingClassifier"
-        )
-    network = getattr(model[-1], "estimator_", None)
-    if not isinstance(network, ResNetClassifier):
-        raise ModelFileError(
-            "save_model needs a fitted pipeline with a ResNetClassifier"
-        )
-    steps = [
-        [name, step if step in (None, "passthrough") else _describe(step)]
-        for name, step in model.steps
-    ]
-    steps[-1][1]["fitted"]["estimator_"] = _describe(network)
+    _refuse_overwrite(path, overwrite)
+    steps, network = describe_pipeline(model, "save_model")
     header = {"format": FORMAT, "versions": _versions(), "steps": steps}
     weights = io.BytesIO()
     # tensors saved from the CPU, so a model trained on a GPU loads anywhere
@@ -209,6 +81,11 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
         archive.writestr("model.json", json.dumps(header, indent=1))
         archive.writestr("weights.pt", weights.getvalue())
     os.replace(tmp, path)
+
+
+def _refuse_overwrite(path: str, overwrite: bool) -> None:
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
@@ -267,7 +144,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
                 "Retrain, or load it where the major versions match."
             )
     steps = [
-        (name, spec if spec in (None, "passthrough") else _rebuild(spec))
+        (name, spec if spec in (None, "passthrough") else rebuild(spec))
         for name, spec in header["steps"]
     ]
     classifier = steps[-1][1]
@@ -283,3 +160,110 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         ) from err
     network.net_.module_.eval()
     return Pipeline(steps)
+
+
+class _Probabilities(torch.nn.Module):
+    """The network followed by the softmax skorch's ``predict_proba`` applies."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.module(x), dim=1)
+
+
+def export_onnx(
+    model: Pipeline,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    opset_version: int | None = None,
+) -> None:
+    """Export a fitted pipeline for screening without torch.
+
+    The network, with its input standardisation and a softmax, becomes one ONNX
+    graph (float32, any number of cycles per call); everything else the answer
+    depends on (the signal-chain steps and their parameters, the training
+    sample rate, cycles scored per recording, aggregation, class labels, the
+    library versions) is stored as JSON in the graph's metadata.
+    :func:`~vascular_sklearn.runtime.load_onnx` rebuilds the pipeline from the
+    file with onnxruntime, numpy, scipy and scikit-learn.
+
+    Parameters
+    ----------
+    model : Pipeline
+        Fitted, ending in a :class:`~vascular_sklearn.RecordingClassifier`
+        around a :class:`~vascular_sklearn.ResNetClassifier`, with an
+        :class:`~vascular_sklearn.STFTSpectrogram` step (it fixes the network's
+        input size).
+    path : path-like
+        The ``.onnx`` file to write.
+    overwrite : bool, default=False
+        Replace an existing file; otherwise :class:`FileExistsError`.
+    opset_version : int or None, default=None
+        ONNX opset; ``None`` takes the exporter's default.
+
+    Raises
+    ------
+    ModelFileError
+        A pipeline that cannot be exported, with the reason: another final
+        step or network, a step that is not this library's, no spectrogram
+        step.
+    ImportError
+        The ``onnx`` and ``onnxscript`` packages are missing.
+
+    Examples
+    --------
+    See :func:`~vascular_sklearn.runtime.load_onnx`.
+    """
+    path = os.fspath(path)
+    _refuse_overwrite(path, overwrite)
+    steps, network = describe_pipeline(model, "export_onnx")
+    images = [s for _, s in model.steps if isinstance(s, STFTSpectrogram)]
+    if not images:
+        raise ModelFileError(
+            "export_onnx needs an STFTSpectrogram step: it fixes the size of the "
+            "network's input"
+        )
+    try:
+        import onnx
+    except ImportError as err:
+        raise ImportError(
+            "exporting needs onnx and onnxscript: "
+            "pip install 'vascular-sklearn[export]'"
+        ) from err
+    from .runtime import FORMAT as ONNX_FORMAT
+    from .runtime import INPUT_NAME, METADATA_KEY
+
+    spectrogram = images[-1]
+    n_freqs = spectrogram._sizes(spectrogram.sample_rate_)[2]
+    n_frames = spectrogram.n_frames
+    metadata = {
+        "format": ONNX_FORMAT,
+        "versions": _versions(),
+        "input": {"name": INPUT_NAME, "shape": ["n_cycles", 1, n_freqs, n_frames]},
+        "network": steps[-1][1]["fitted"].pop("estimator_"),
+        "steps": steps,
+    }
+    # a float32 copy on the CPU: the export must not move or change the model
+    module = copy.deepcopy(network.net_.module_).cpu().float().eval()
+    module.autocast = False
+    example = torch.zeros(2, 1, n_freqs, n_frames)
+    n_cycles = torch.export.Dim("n_cycles", min=1)
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        program = torch.onnx.export(
+            _Probabilities(module).eval(),
+            (example,),
+            dynamo=True,
+            input_names=[INPUT_NAME],
+            output_names=["probabilities"],
+            dynamic_shapes=({0: n_cycles},),
+            opset_version=opset_version,
+            verbose=False,
+        )
+    proto = program.model_proto
+    onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(metadata)})
+    tmp = path + ".partial"
+    onnx.save(proto, tmp)
+    os.replace(tmp, path)

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .audio import resample
 from .containers import Signals
-from .lowpass import resample
 
 __all__ = [
     "LOUD_SESSION",

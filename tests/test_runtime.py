@@ -1,0 +1,176 @@
+"""ONNX export and the torch-free runtime: same cycles, same answers, no torch."""
+
+import csv
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import Pipeline
+
+from vascular_sklearn import RecordingClassifier, make_stenosis_pipeline
+from vascular_sklearn.cli import main
+from vascular_sklearn.corpus import RecordingFiles, find_recordings
+from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.persistence import ModelFileError, export_onnx, save_model
+from vascular_sklearn.runtime import load_onnx, read_metadata
+from vascular_sklearn.screening import predict_files
+
+NETWORK_MODULES = ("torch", "torchvision", "skorch")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The default ResNet50 pipeline, one epoch, saved and exported by the CLI."""
+    data = make_recordings(
+        n_patients=4, recordings_per_patient=2, duration=8, random_state=0
+    )
+    pipe = make_stenosis_pipeline(max_epochs=1, random_state=0)
+    pipe.fit(data.recordings, data.target)
+    folder = tmp_path_factory.mktemp("export")
+    save_model(pipe, folder / "model.vsk")
+    onnx_path = folder / "screening.onnx"
+    assert main(["export", str(folder / "model.vsk"), "-o", str(onnx_path)]) == 0
+    return pipe, onnx_path, data
+
+
+def test_export_stores_what_the_answer_depends_on(exported):
+    pipe, onnx_path, _ = exported
+    meta = read_metadata(onnx_path)
+    names = [name for name, _ in meta["steps"]]
+    assert names == [name for name, _ in pipe.steps]
+    classifier = meta["steps"][-1][1]
+    assert classifier["params"]["max_cycles"] == pipe[-1].max_cycles
+    assert classifier["params"]["aggregate"] == pipe[-1].aggregate
+    assert meta["steps"][0][1]["fitted"]["sample_rate_"] == 22050.0
+    assert meta["network"]["fitted"]["classes_"]["ndarray"] == [0, 1]
+    assert meta["versions"]["vascular_sklearn"]
+    n_frames = pipe.named_steps["spectrogram"].n_frames
+    assert meta["input"]["shape"][1:] == [1, 40, n_frames]
+
+
+def test_runtime_matches_torch_on_the_seed_recordings(exported, seed_dir):
+    pipe, onnx_path, _ = exported
+    files = RecordingFiles.from_paths(find_recordings(seed_dir))
+    assert len(files) == 49
+    light = load_onnx(onnx_path)
+    images = pipe[:-1].transform(files)
+    light_images = light[:-1].transform(files)
+    # the rebuilt signal chain cuts the same cycles into the same images
+    np.testing.assert_array_equal(light_images.offsets, images.offsets)
+    np.testing.assert_array_equal(light_images.images, images.images)
+    expected = pipe[-1].predict_proba(images)
+    got = light[-1].predict_proba(light_images)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # a model that answers alike for every input would pass the check vacuously
+    assert np.ptp(expected[:, 1]) > 1e-3
+
+
+def test_runtime_scores_files_without_torch(exported, tmp_path):
+    pipe, onnx_path, data = exported
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"r{i}.wav")
+        sf.write(paths[-1], data.recordings[i], 22050, subtype="FLOAT")
+    paths.append(tmp_path / "broken.wav")
+    paths[-1].write_bytes(b"not audio")
+    out = tmp_path / "screen.csv"
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, json, sys
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {NETWORK_MODULES!r}:
+                    raise ImportError("blocked: " + name)
+
+        sys.meta_path.insert(0, Block())
+        from vascular_sklearn.cli import main
+
+        status = main(["predict", {str(onnx_path)!r}, *{[str(p) for p in paths]!r},
+                       "-o", {str(out)!r}])
+        loaded = sorted(
+            m for m in sys.modules if m.split(".")[0] in {NETWORK_MODULES!r}
+        )
+        print(json.dumps({{"status": status, "loaded": loaded}}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.stdout, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result == {"status": 1, "loaded": []}, done.stderr  # 1: broken.wav
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    reference = list(csv.DictReader(_torch_table(pipe, paths, tmp_path)))
+    assert [r["path"] for r in rows] == [str(p) for p in paths]
+    for row, ref in zip(rows, reference, strict=True):
+        assert (row["cycles_used"], row["quality"], row["label"]) == (
+            ref["cycles_used"],
+            ref["quality"],
+            ref["label"],
+        )
+    expected = pipe.predict_proba(RecordingFiles.from_paths(paths[:3]))[:, 1]
+    got = [float(r["probability_stenosis"]) for r in rows[:3]]
+    np.testing.assert_allclose(got, expected, atol=1e-4 + 5e-5)  # + CSV rounding
+    assert rows[3]["quality"] == "error" and "broken.wav" in rows[3]["message"]
+
+
+def _torch_table(pipe, paths, folder):
+    out = folder / "torch.csv"
+    predict_files(pipe, paths, out)
+    return out.read_text().splitlines()
+
+
+def test_onnx_network_pickles_for_joblib_workers(exported):
+    _, onnx_path, data = exported
+    light = load_onnx(onnx_path)
+    again = pickle.loads(pickle.dumps(light))
+    X = data.recordings[:2]
+    np.testing.assert_array_equal(again.predict_proba(X), light.predict_proba(X))
+    with pytest.raises(NotImplementedError, match="only predicts"):
+        light[-1].estimator_.fit(None)
+
+
+def test_export_refuses_what_it_cannot_export(exported, tmp_path):
+    pipe, onnx_path, data = exported
+    other = make_stenosis_pipeline().set_params(
+        classifier=RecordingClassifier(GaussianNB())
+    )
+    other.fit(data.recordings, data.target)
+    with pytest.raises(ModelFileError, match=r"ResNetClassifier \(GaussianNB\)"):
+        export_onnx(other, tmp_path / "nb.onnx")
+    with pytest.raises(ModelFileError, match="not fitted"):
+        export_onnx(make_stenosis_pipeline(), tmp_path / "unfitted.onnx")
+    no_images = [*pipe[:-2].steps, pipe.steps[-1]]
+    with pytest.raises(ModelFileError, match="STFTSpectrogram"):
+        export_onnx(Pipeline(no_images), tmp_path / "no_images.onnx")
+    before = onnx_path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        export_onnx(pipe, onnx_path)
+    assert onnx_path.read_bytes() == before
+    assert not list(tmp_path.glob("*.onnx*"))
+
+
+def test_load_onnx_refuses_other_files(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "foreign",
+        [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    onnx.save(helper.make_model(graph), tmp_path / "foreign.onnx")
+    with pytest.raises(ModelFileError, match="not a vascular_sklearn export"):
+        load_onnx(tmp_path / "foreign.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    with pytest.raises(ModelFileError, match=r"junk\.onnx: not a readable ONNX model"):
+        load_onnx(tmp_path / "junk.onnx")

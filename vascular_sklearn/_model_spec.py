@@ -1,0 +1,217 @@
+"""Pipelines as plain JSON: the description both model formats are built on.
+
+A fitted pipeline is described as its steps' classes, parameters and the
+fitted attributes prediction needs, and rebuilt from a fixed list of this
+library's classes, so a crafted description can at worst fail to load. The
+torch model file (:mod:`~vascular_sklearn.persistence`) and the ONNX export
+(:mod:`~vascular_sklearn.runtime`) both store it; the network's class is only
+imported when a description holding it is rebuilt, so the signal chain of an
+export is rebuilt without torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import numpy as np
+
+from .cutting import PeakCycleCutter
+from .lowpass import LowpassFilter
+from .recorder import RecorderRanges
+from .recording_classifier import RecordingClassifier
+from .robustness import NoiseFloorHarmonizer, RecorderAugmentation
+from .smoothing import MeanSmoother
+from .spectrogram import STFTSpectrogram
+
+__all__ = ["ModelFileError", "decode", "describe", "describe_pipeline", "rebuild"]
+
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        LowpassFilter,
+        MeanSmoother,
+        PeakCycleCutter,
+        STFTSpectrogram,
+        NoiseFloorHarmonizer,
+        RecorderAugmentation,
+        RecordingClassifier,
+    )
+}
+#: Fitted attributes kept per class; anything else is rebuilt.
+FITTED = {
+    "LowpassFilter": ["sample_rate_", "n_features_in_"],
+    "MeanSmoother": ["sample_rate_", "n_features_in_"],
+    "PeakCycleCutter": ["sample_rate_", "n_features_in_"],
+    "STFTSpectrogram": ["sample_rate_"],
+    "NoiseFloorHarmonizer": ["sample_rate_"],
+    "RecorderAugmentation": ["sample_rate_"],
+    "RecordingClassifier": ["classes_", "class_prior_"],
+    "ResNetClassifier": ["classes_"],
+}
+
+
+class ModelFileError(ValueError):
+    """A model file that is not one of ours, is damaged, or is incompatible.
+
+    Examples
+    --------
+    >>> from vascular_sklearn.persistence import load_model
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "notes.vsk"
+    >>> _ = path.write_text("not a model")
+    >>> try:
+    ...     load_model(path)
+    ... except ModelFileError as err:
+    ...     print(str(err).endswith("not a vascular_sklearn model file (File is "
+    ...                             "not a zip file)"))
+    True
+    """
+
+
+def _class(name: Any) -> type | None:
+    if name == "ResNetClassifier":
+        from .network import ResNetClassifier  # torch: only when a network is asked
+
+        return ResNetClassifier
+    return _CLASSES.get(name)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"ndarray": value.tolist(), "dtype": value.dtype.str}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "get_params"):
+        return describe(value)
+    if isinstance(value, RecorderRanges):
+        fields = dataclasses.asdict(value)
+        return {"recorder_ranges": {k: _encode(v) for k, v in fields.items()}}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v) for v in value]}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ModelFileError(
+        f"cannot store a parameter of type {type(value).__name__} safely; save "
+        "this model with joblib.dump instead (and load only your own files)"
+    )
+
+
+def decode(value: Any) -> Any:
+    """A parameter or fitted attribute from its JSON form (inverse of the encoding).
+
+    Examples
+    --------
+    >>> decode({"ndarray": [0, 1], "dtype": "<i8"})
+    array([0, 1])
+    """
+    if isinstance(value, dict) and "ndarray" in value:
+        return np.array(value["ndarray"], dtype=np.dtype(value["dtype"]))
+    if isinstance(value, dict) and "class" in value:
+        return rebuild(value)
+    if isinstance(value, dict) and "tuple" in value:
+        return tuple(decode(v) for v in value["tuple"])
+    if isinstance(value, dict) and "recorder_ranges" in value:
+        fields = {k: decode(v) for k, v in value["recorder_ranges"].items()}
+        return RecorderRanges(**fields)
+    return value
+
+
+def describe(estimator: Any) -> dict:
+    """One estimator as ``{"class", "params", "fitted"}``, JSON-ready.
+
+    Raises
+    ------
+    ModelFileError
+        For a class that is not one of this library's estimators, or a
+        parameter that cannot be stored as plain data.
+
+    Examples
+    --------
+    >>> describe(LowpassFilter(cutoff=800))["params"]["cutoff"]
+    800
+    """
+    name = type(estimator).__name__
+    if name not in FITTED or _class(name) is not type(estimator):
+        raise ModelFileError(
+            f"{name} is not a vascular_sklearn estimator: the safe format stores "
+            "this library's classes only; use joblib.dump for other models"
+        )
+    params = {k: _encode(v) for k, v in estimator.get_params(deep=False).items()}
+    fitted = {
+        k: _encode(getattr(estimator, k)) for k in FITTED[name] if hasattr(estimator, k)
+    }
+    return {"class": name, "params": params, "fitted": fitted}
+
+
+def rebuild(spec: dict) -> Any:
+    """The estimator a :func:`describe` output stands for.
+
+    Raises
+    ------
+    ModelFileError
+        For an unknown class or fitted attribute.
+
+    Examples
+    --------
+    >>> rebuild(describe(LowpassFilter(cutoff=800)))
+    LowpassFilter(cutoff=800)
+    """
+    name = spec.get("class")
+    cls = _class(name)
+    if cls is None:
+        raise ModelFileError(f"unknown class in model file: {name!r}")
+    estimator = cls(**{k: decode(v) for k, v in spec["params"].items()})
+    for key, value in spec.get("fitted", {}).items():
+        if key not in FITTED[name] + ["estimator_"]:
+            raise ModelFileError(f"unexpected fitted attribute {key!r} in model file")
+        setattr(estimator, key, decode(value))
+    return estimator
+
+
+def describe_pipeline(model: Any, action: str) -> tuple[list, Any]:
+    """The steps of a fitted screening pipeline, and its fitted network.
+
+    Parameters
+    ----------
+    model : Pipeline
+        Ending in a fitted :class:`~vascular_sklearn.RecordingClassifier`
+        around a :class:`~vascular_sklearn.ResNetClassifier`.
+    action : str
+        What the caller does, for the error message (``"save_model"``).
+
+    Returns
+    -------
+    steps : list of [name, spec]
+        The classifier's spec holds the network's under ``fitted.estimator_``.
+    network : ResNetClassifier
+
+    Raises
+    ------
+    ModelFileError
+        Naming what keeps the pipeline from being stored.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline) or not isinstance(
+        model[-1], RecordingClassifier
+    ):
+        raise ModelFileError(
+            f"{action} takes a Pipeline ending in a RecordingClassifier"
+        )
+    network = getattr(model[-1], "estimator_", None)
+    if type(network).__name__ != "ResNetClassifier":
+        found = "not fitted" if network is None else type(network).__name__
+        raise ModelFileError(
+            f"{action} needs a fitted pipeline with a ResNetClassifier ({found})"
+        )
+    steps = [
+        [name, step if step in (None, "passthrough") else describe(step)]
+        for name, step in model.steps
+    ]
+    steps[-1][1]["fitted"]["estimator_"] = describe(network)
+    return steps, network

@@ -1,0 +1,161 @@
+"""Reading and resampling audio: the bottom of the package.
+
+The signal steps, the dataset loaders, the corpus and the torch-free screening
+runtime all read files through here; this module imports nothing of the package
+but its exception type.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+from scipy import signal as sps
+
+from .exceptions import RecordingError
+
+__all__ = ["AUDIO_SUFFIXES", "file_sample_rate", "read_recording", "resample"]
+
+#: File endings read as audio when a folder is searched (case-insensitive).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+
+def read_recording(
+    path: str | os.PathLike,
+    sample_rate: float | None = None,
+    channels: Literal["mean", "error"] = "mean",
+    resample_to_rate: bool = True,
+) -> tuple[np.ndarray, float]:
+    """Read one audio file as float32 in full-scale units.
+
+    Integer PCM of any bit depth becomes ``value / 2**(bits - 1)`` (16-bit
+    ``int16 / 32768`` as in the original study); float files keep their values.
+
+    Parameters
+    ----------
+    path : path-like
+        Any format libsndfile reads (WAV, FLAC, OGG, ...).
+    sample_rate : float or None, default=None
+        Rate wanted; ``None`` keeps the file's rate.
+    channels : {"mean", "error"}, default="mean"
+        Mix multi-channel audio to mono, or refuse it.
+    resample_to_rate : bool, default=True
+        Resample a file at another rate than ``sample_rate``
+        (:func:`scipy.signal.resample_poly`), or refuse it.
+
+    Returns
+    -------
+    x : ndarray of float32, shape (n_samples,)
+    rate : float
+
+    Raises
+    ------
+    RecordingError
+        Naming the file: unreadable, empty, not audio, NaN or inf samples,
+        multi-channel with ``channels="error"``, or a rate mismatch.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> path = tempfile.mktemp(suffix=".wav")
+    >>> sf.write(path, np.array([0, 16384, -32768], np.int16), 22050)
+    >>> x, rate = read_recording(path)
+    >>> x.tolist(), rate
+    ([0.0, 0.5, -1.0], 22050.0)
+    """
+    name = os.fspath(path)
+    try:
+        x, rate = sf.read(name, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        raise RecordingError(
+            f"{name}: not a readable audio file ({err}); check that it is a complete "
+            "WAV or FLAC recording."
+        ) from err
+    if x.shape[1] > 1:
+        if channels == "error":
+            raise RecordingError(
+                f"{name}: {x.shape[1]} channels; record mono or use channels='mean'."
+            )
+        x = x.mean(axis=1, dtype=np.float32)
+    else:
+        x = x[:, 0]
+    if x.size == 0:
+        raise RecordingError(f"{name}: the file holds no audio samples.")
+    if not np.isfinite(x).all():
+        raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
+    rate = float(rate)
+    if sample_rate is not None and rate != sample_rate:
+        if not resample_to_rate:
+            raise RecordingError(
+                f"{name}: recorded at {rate:g} Hz, expected {sample_rate:g} Hz; "
+                "resample it or pass resample_to_rate=True."
+            )
+        x, rate = resample(x, rate, sample_rate), float(sample_rate)
+    return np.ascontiguousarray(x, dtype=np.float32), rate
+
+
+def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
+    """Resample a signal between two rates by polyphase filtering.
+
+    The rate ratio is approximated by a fraction with a denominator of at most
+    10 000 and applied with :func:`scipy.signal.resample_poly`.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        The signal.
+    from_rate : float
+        Its sample rate in Hz.
+    to_rate : float
+        The rate wanted in Hz.
+
+    Returns
+    -------
+    ndarray of float32, shape (about n_samples * to_rate / from_rate,)
+        The resampled signal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(44100) / 44100
+    >>> y = resample(np.sin(2 * np.pi * 100 * t), 44100, 22050)
+    >>> expected = np.sin(2 * np.pi * 100 * t[::2])
+    >>> y.shape, bool(np.allclose(y[100:-100], expected[100:-100], atol=1e-2))
+    ((22050,), True)
+    """
+    ratio = Fraction(to_rate / from_rate).limit_denominator(10_000)
+    y = sps.resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator)
+    return y.astype(np.float32)
+
+
+def file_sample_rate(path: str | os.PathLike) -> float:
+    """The sample rate of an audio file, read from its header.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    rate : float
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing or not audio.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> path = tempfile.mktemp(suffix=".wav")
+    >>> sf.write(path, np.zeros(10), 8000)
+    >>> file_sample_rate(path)
+    8000.0
+    """
+    try:
+        return float(sf.info(os.fspath(path)).samplerate)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise FileNotFoundError(f"{path}: not a readable audio file ({err})") from err

@@ -1,0 +1,287 @@
+"""Screening without torch: a pipeline exported to ONNX, scored by onnxruntime.
+
+:func:`~vascular_sklearn.persistence.export_onnx` writes the fitted network,
+its input standardisation and a softmax as one ONNX graph, and the rest of the
+pipeline (signal-chain parameters, training sample rate, cycles scored per
+recording, aggregation, class labels, library version) as JSON in the graph's
+metadata. :func:`load_onnx` rebuilds the signal chain from this library's
+steps, which need numpy, scipy and scikit-learn only, and puts an
+:class:`OnnxNetwork` where the network was; the result is an ordinary
+:class:`~sklearn.pipeline.Pipeline`, so
+:func:`~vascular_sklearn.screening.predict_files` scores with it unchanged.
+Nothing here imports torch, torchvision or skorch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.pipeline import Pipeline
+
+from . import __version__
+from ._base import check_images
+from ._model_spec import ModelFileError, decode, rebuild
+
+__all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
+
+FORMAT = "vascular_sklearn-onnx/1"
+#: Key of the ONNX metadata entry holding the pipeline's description.
+METADATA_KEY = "vascular_sklearn"
+INPUT_NAME = "spectrograms"
+
+
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as err:
+        raise ImportError(
+            "scoring an ONNX export needs onnxruntime: "
+            "pip install 'vascular-sklearn[runtime]'"
+        ) from err
+    return onnxruntime
+
+
+def _session(path: str, n_threads: int | None):
+    ort = _onnxruntime()
+    options = ort.SessionOptions()
+    if n_threads is not None:
+        options.intra_op_num_threads = n_threads
+    options.log_severity_level = 3  # warnings about unused initialisers are noise
+    try:
+        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own types for bad files
+        raise ModelFileError(f"{path}: not a readable ONNX model ({err})") from err
+
+
+class OnnxNetwork(ClassifierMixin, BaseEstimator):
+    """The exported network: class probabilities per cycle, from onnxruntime.
+
+    Stands where :class:`~vascular_sklearn.ResNetClassifier` stood inside a
+    :class:`~vascular_sklearn.RecordingClassifier`. It is made by
+    :func:`load_onnx` and only predicts; train with the torch pipeline. It
+    pickles without its session (made again on first use), so joblib workers
+    can score with it.
+
+    Parameters
+    ----------
+    path : str
+        The ``.onnx`` file.
+    classes : array-like
+        The class labels, in the order of the network's outputs.
+    batch_size : int, default=64
+        Cycles per call of the session.
+    n_threads : int or None, default=None
+        onnxruntime's intra-op threads; ``None`` lets it choose.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    session_ : onnxruntime.InferenceSession
+
+    Examples
+    --------
+    See :func:`load_onnx`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        classes: Any,
+        batch_size: int = 64,
+        n_threads: int | None = None,
+    ) -> None:
+        self.path = path
+        self.classes = classes
+        self.batch_size = batch_size
+        self.n_threads = n_threads
+
+    def fit(self, X, y=None):
+        """Refuse to train: an exported network only predicts.
+
+        Parameters
+        ----------
+        X, y : ignored
+
+        Returns
+        -------
+        self : never returned
+
+        Raises
+        ------
+        NotImplementedError
+            Always; train a :class:`~vascular_sklearn.ResNetClassifier` and
+            export it again.
+        """
+        raise NotImplementedError(
+            "an ONNX export only predicts; train the torch pipeline and export it"
+        )
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.classes)
+
+    @property
+    def session_(self):
+        if getattr(self, "_session", None) is None:
+            self._session = _session(self.path, self.n_threads)
+        return self._session
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_session", None)
+        return state
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities per cycle.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cycles, 1, F, T) or (n_cycles, F, T)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_cycles, n_classes)
+        """
+        X = check_images(X)
+        parts = [
+            self.session_.run(None, {INPUT_NAME: X[i : i + self.batch_size]})[0]
+            for i in range(0, len(X), self.batch_size)
+        ]
+        if not parts:
+            return np.empty((0, len(self.classes_)))
+        return np.concatenate(parts).astype(np.float64)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class per cycle.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cycles, 1, F, T) or (n_cycles, F, T)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_cycles,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The pipeline description stored in an ONNX export.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    metadata : dict
+        ``format``, ``versions`` (the libraries it was exported with),
+        ``steps`` (each step's class, parameters and fitted attributes) and
+        ``network`` (the trained network's parameters and ``classes_``).
+
+    Raises
+    ------
+    ModelFileError
+        Not an ONNX file, or one without this library's metadata.
+
+    Examples
+    --------
+    See :func:`load_onnx`; ``read_metadata(path)["steps"]`` lists the exported
+    steps with their parameters.
+    """
+    path = os.fspath(path)
+    session = _session(path, 1)
+    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    try:
+        meta = json.loads(raw) if raw is not None else {}
+    except json.JSONDecodeError as err:
+        raise ModelFileError(f"{path}: damaged metadata ({err})") from err
+    if meta.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path}: an ONNX model, but not a vascular_sklearn export "
+            f"(format {meta.get('format')!r}, expected {FORMAT!r})"
+        )
+    return meta
+
+
+def load_onnx(
+    path: str | os.PathLike, *, batch_size: int = 64, n_threads: int | None = None
+) -> Pipeline:
+    """Rebuild a screening pipeline from an ONNX export, without torch.
+
+    Parameters
+    ----------
+    path : path-like
+        Written by :func:`~vascular_sklearn.persistence.export_onnx`.
+    batch_size : int, default=64
+        Cycles per onnxruntime call.
+    n_threads : int or None, default=None
+        onnxruntime's intra-op threads; ``None`` lets it choose.
+
+    Returns
+    -------
+    model : Pipeline
+        The exported signal chain, then a
+        :class:`~vascular_sklearn.RecordingClassifier` around an
+        :class:`OnnxNetwork`: ``predict_proba``, ``predict`` and
+        :func:`~vascular_sklearn.screening.predict_files` work as with the
+        torch pipeline.
+
+    Raises
+    ------
+    ModelFileError
+        Not a vascular_sklearn export, damaged, or exported by a version with
+        another major number.
+    ImportError
+        onnxruntime is not installed.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from vascular_sklearn import make_stenosis_pipeline
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> from vascular_sklearn.persistence import export_onnx
+    >>> data = make_recordings(n_patients=2, recordings_per_patient=2, duration=6,
+    ...                        random_state=0)
+    >>> pipe = make_stenosis_pipeline(max_epochs=1, random_state=0)
+    >>> _ = pipe.set_params(classifier__estimator__arch="resnet18")
+    >>> _ = pipe.fit(data.recordings, data.target)
+    >>> path = os.path.join(tempfile.mkdtemp(), "screening.onnx")
+    >>> export_onnx(pipe, path)
+    >>> light = load_onnx(path)
+    >>> X = data.recordings
+    >>> bool(abs(light.predict_proba(X) - pipe.predict_proba(X)).max() < 1e-4)
+    True
+    """
+    path = os.fspath(path)
+    meta = read_metadata(path)
+    saved = str(meta.get("versions", {}).get("vascular_sklearn", ""))
+    if saved.split(".")[:1] != __version__.split(".")[:1]:
+        raise ModelFileError(
+            f"{path} was exported by vascular_sklearn {saved}; this is "
+            f"{__version__}. Export it again with this version."
+        )
+    *chain, (last, classifier) = meta["steps"]
+    steps = [
+        (name, spec if spec in (None, "passthrough") else rebuild(spec))
+        for name, spec in chain
+    ]
+    # the network is the ONNX graph: rebuilding its description would need torch
+    params = {k: v for k, v in classifier["params"].items() if k != "estimator"}
+    fitted = {k: v for k, v in classifier["fitted"].items() if k != "estimator_"}
+    classifier = rebuild({**classifier, "params": params, "fitted": fitted})
+    classes = decode(meta["network"]["fitted"]["classes_"])
+    network = OnnxNetwork(path, classes, batch_size, n_threads)
+    classifier.set_params(estimator=network).estimator_ = network
+    steps.append((last, classifier))
+    return Pipeline(steps)
+
