@@ -90,6 +90,21 @@ def test_irregular_rhythm_drops_cycles_not_recordings():
             # ...and the beats around it still bound cycles
             assert np.min(np.abs(bounds - true[j + 1])) <= tol
     assert n_early >= 3
+    # quality() gives the early beats as the reason for the cycles they cost
+    quality = bags.quality()
+    assert sum(row["dropped_short"] for row in quality) >= n_early
+    for row in quality:
+        assert row["dropped_short"] + row["dropped_long_gap"] + row["cycles"] == (
+            row["peaks"] - 1
+        )
+
+
+@pytest.mark.parametrize("heart_rate", [(35.0, 50.0), (50.0, 110.0)])
+def test_a_second_wave_within_the_beat_is_not_a_beat(heart_rate):
+    arrays, beats, rate = _recordings(
+        second_wave=0.6, heart_rate=heart_rate, duration=20.0
+    )
+    _assert_finds_beats(_scores(arrays, beats, rate))
 
 
 @pytest.mark.parametrize("step", [1, 64])
@@ -150,7 +165,7 @@ def test_beats_near_the_ends_are_found():
     t = np.arange(0, 10, 1 / rate)
     beats = np.arange(0.08, 10, 0.8)  # the last 40 ms before the end
     pulse = sum(np.exp(-0.5 * ((t - b) / 0.03) ** 2) for b in beats)
-    bounds, n_peaks = find_beats(pulse, rate)
+    bounds, n_peaks, _ = find_beats(pulse, rate)
     assert n_peaks == len(beats) and len(bounds) == len(beats) - 1
     assert np.abs(bounds[:, 0] - beats[:-1] * rate).max() <= 2
 
@@ -173,7 +188,13 @@ def test_estimate_period(bpm):
 def test_make_recordings_rhythm_parameters():
     plain = make_recordings(2, 1, duration=10.0, random_state=3)
     zero = make_recordings(
-        2, 1, duration=10.0, random_state=3, beat_variability=0.0, ectopic_rate=0.0
+        2,
+        1,
+        duration=10.0,
+        random_state=3,
+        beat_variability=0.0,
+        ectopic_rate=0.0,
+        second_wave=0.0,
     )
     for a, b in zip(plain.recordings.data, zero.recordings.data, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -190,6 +211,9 @@ def test_make_recordings_rhythm_parameters():
         assert len(short) >= 2
         short = short[short + 1 < len(ratio)]
         assert np.all(ratio[short + 1] > 1.2)
-    for bad in [{"beat_variability": 0.2}, {"ectopic_rate": -0.1}]:
+    waved = make_recordings(2, 1, duration=10.0, random_state=3, second_wave=0.5)
+    for a, b in zip(plain.recordings.data, waved.recordings.data, strict=True):
+        assert not np.array_equal(a, b)
+    for bad in [{"beat_variability": 0.2}, {"ectopic_rate": -0.1}, {"second_wave": 2}]:
         with pytest.raises(ValueError):
             make_recordings(1, 1, duration=2.0, **bad)

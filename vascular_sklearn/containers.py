@@ -240,6 +240,9 @@ class CycleBags(_RecordingSequence):
         in samples of that recording.
     n_peaks : ndarray of int, shape (n_recordings,)
         Peaks found per recording (cycles kept are at most ``n_peaks - 1``).
+    dropped_short : ndarray of int, shape (n_recordings,), or None
+        Per recording, cycles between consecutive peaks dropped as too short
+        for one beat (an early beat); ``None`` when the cutter drops none.
 
     Examples
     --------
@@ -254,6 +257,7 @@ class CycleBags(_RecordingSequence):
     signals: Signals
     bounds: np.ndarray
     n_peaks: np.ndarray = field(default=None)  # type: ignore[assignment]
+    dropped_short: np.ndarray | None = None
 
     @property
     def names(self) -> np.ndarray | None:  # type: ignore[override]
@@ -272,7 +276,8 @@ class CycleBags(_RecordingSequence):
         """Report per recording what was found, what was kept, and why not the rest.
 
         ``dropped_long_gap`` counts pairs of consecutive peaks too far apart to
-        be one beat (a missed beat or an artefact); ``clipped_fraction`` is the
+        be one beat (a missed beat or an artefact), ``dropped_short`` pairs too
+        close (an early beat: the cycle that ends on it); ``clipped_fraction`` is the
         share of samples within 0.1 % of the recording's peak level (flat tops of
         a clipped recording); ``flagged`` marks recordings with fewer than
         ``min_cycles`` cycles, which a classifier should not guess on.
@@ -286,8 +291,8 @@ class CycleBags(_RecordingSequence):
         -------
         list of dict
             One dict per recording with keys ``recording`` (name), ``seconds``,
-            ``peaks``, ``cycles``, ``dropped_long_gap``, ``clipped_fraction`` and
-            ``flagged``.
+            ``peaks``, ``cycles``, ``dropped_short``, ``dropped_long_gap``,
+            ``clipped_fraction`` and ``flagged``.
 
         Examples
         --------
@@ -305,13 +310,15 @@ class CycleBags(_RecordingSequence):
         for i, x in enumerate(self.signals.data):
             n_cycles = len(self.bounds[i])
             n_peaks = int(self.n_peaks[i]) if self.n_peaks is not None else n_cycles + 1
+            short = 0 if self.dropped_short is None else int(self.dropped_short[i])
             rows.append(
                 {
                     "recording": self.name(i),
                     "seconds": len(x) / self.sample_rate,
                     "peaks": n_peaks,
                     "cycles": n_cycles,
-                    "dropped_long_gap": max(n_peaks - 1, 0) - n_cycles,
+                    "dropped_short": short,
+                    "dropped_long_gap": max(n_peaks - 1, 0) - n_cycles - short,
                     "clipped_fraction": float(clipped[i]),
                     "flagged": n_cycles < min_cycles,
                 }
@@ -343,7 +350,10 @@ class CycleBags(_RecordingSequence):
 
     def _take(self, positions: np.ndarray) -> CycleBags:
         peaks = None if self.n_peaks is None else self.n_peaks[positions]
-        return CycleBags(self.signals._take(positions), self.bounds[positions], peaks)
+        short = None if self.dropped_short is None else self.dropped_short[positions]
+        return CycleBags(
+            self.signals._take(positions), self.bounds[positions], peaks, short
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -211,7 +211,13 @@ class PeakCycleCutter(SignalTransformer):
                 gap,
                 self.threshold,
             )
-        bounds = object_array([b for b, _ in found])
-        n_peaks = np.array([n for _, n in found], dtype=np.int64)
+        bounds = object_array([f[0] for f in found])
+        n_peaks = np.array([f[1] for f in found], dtype=np.int64)
+        # the seed cutter's minimum distance keeps short cycles from arising
+        short = (
+            np.array([f[2] for f in found], dtype=np.int64)
+            if self.method == "period"
+            else None
+        )
         # the smoothed copy has served; dropping it halves what the bags hold
-        return CycleBags(replace(signals, reference=None), bounds, n_peaks)
+        return CycleBags(replace(signals, reference=None), bounds, n_peaks, short)

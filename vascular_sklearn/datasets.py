@@ -128,7 +128,7 @@ def _band_noise(rng, n: int, rate: float, low: float, high: float) -> np.ndarray
 
 
 def _vessel_sound(
-    rng, duration, rate, bpm, stenotic, variability=0.0, ectopic_rate=0.0
+    rng, duration, rate, bpm, stenotic, variability=0.0, ectopic_rate=0.0, wave=0.0
 ):
     """The vessel's sound at the skin (peak about 1), and each beat's sample."""
     n = int(duration * rate)
@@ -167,7 +167,25 @@ def _vessel_sound(
     bruit = 0.04 * (diastolic + systole) * _band_noise(rng, n, rate, 40, 300)
     bruit += strength * jet * _band_noise(rng, n, rate, 300, 1000)
     x = pulse + bruit + 0.005 * rng.standard_normal(n)
+    if wave:
+        # drawn last, so that without it the stream is that of earlier versions
+        x += _second_wave(t, beats, tau, wave, rng.uniform(0.35, 0.6) * period)
     return x, np.round(beats * rate).astype(np.int64)
+
+
+def _second_wave(t, beats, tau, height, delay) -> np.ndarray:
+    """A reflected pressure wave ``delay`` seconds after each beat's peak:
+    ``height`` times the first, twice as broad (AC-coupled like it)."""
+    wave = np.zeros(len(t))
+    rate = 1.0 / (t[1] - t[0]) if len(t) > 1 else 1.0
+    reach = int(1.5 * rate)
+    broad = 2.0 * tau
+    for b in beats:
+        lo = max(int((b + delay - broad) * rate), 0)
+        hi = min(lo + reach, len(t))
+        s = t[lo:hi] - b - delay + broad
+        wave[lo:hi] += np.where(s > 0, (s / broad) * np.exp(1 - s / broad), 0.0)
+    return height * (wave - wave.mean())
 
 
 def _with_ectopic_beats(rng, intervals: np.ndarray, rate: float) -> np.ndarray:
@@ -226,6 +244,7 @@ def make_recordings(
     heart_rate: tuple[float, float] = (50.0, 110.0),
     beat_variability: float = 0.0,
     ectopic_rate: float = 0.0,
+    second_wave: float = 0.0,
 ) -> Bunch:
     """Synthetic vascular-access recordings that look like the real ones.
 
@@ -276,8 +295,14 @@ def make_recordings(
         Probability that a beat comes early, at 0.6 to 0.7 of its interval,
         followed by a compensatory pause that puts the next beat back on time
         (never two early beats in a row). ``beat_times`` holds the beats where
-        they happen. With both at 0 the recordings are those of earlier
-        versions, draw for draw.
+        they happen.
+    second_wave : float in [0, 1], default=0.0
+        Height, relative to the pressure pulse, of a second, broader pressure
+        wave within each beat (a reflected wave), arriving 0.35 to 0.6 of the
+        beat interval after the pulse's peak (drawn per recording). It is the
+        double peak a beat finder must not count as a beat. With this,
+        ``beat_variability`` and ``ectopic_rate`` at 0 the recordings are
+        those of earlier versions, draw for draw.
 
     Returns
     -------
@@ -308,6 +333,8 @@ def make_recordings(
         )
     if not 0.0 <= ectopic_rate <= 0.5:
         raise ValueError(f"ectopic_rate must lie in [0, 0.5], got {ectopic_rate}")
+    if not 0.0 <= second_wave <= 1.0:
+        raise ValueError(f"second_wave must lie in [0, 1], got {second_wave}")
     pools = _session_ranges(recorder, confound)
     rng = check_random_state(random_state)
     gen = np.random.default_rng(rng.randint(2**31))
@@ -329,6 +356,7 @@ def make_recordings(
                 stenotic,
                 beat_variability,
                 ectopic_rate,
+                second_wave,
             )
             session, device = 0, recorder if isinstance(recorder, Recorder) else None
             if pools is not None:

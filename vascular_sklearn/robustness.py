@@ -196,8 +196,7 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
             self.percentile,
             self.random_state,
         )
-        signals = replace(bags.signals, data=object_array(data))
-        return CycleBags(signals, bags.bounds, bags.n_peaks)
+        return replace(bags, signals=replace(bags.signals, data=object_array(data)))
 
 
 class RecorderAugmentation(CycleBagTransformer):
@@ -333,4 +332,4 @@ class RecorderAugmentation(CycleBagTransformer):
             data.append(np.concatenate(parts).astype(np.float32, copy=False))
             bounds.append(np.concatenate(cuts).astype(np.int64))
         signals = replace(bags.signals, data=object_array(data))
-        return CycleBags(signals, object_array(bounds), bags.n_peaks)
+        return replace(bags, signals=signals, bounds=object_array(bounds))
