@@ -17,6 +17,7 @@ from .exceptions import RecordingError
 __all__ = [
     "SEED_SAMPLE_RATE",
     "CycleBagTransformer",
+    "CycleImageClassifier",
     "SignalTransformer",
     "check_images",
     "check_recording",
@@ -91,6 +92,32 @@ def check_images(X: Any) -> np.ndarray:
     if not np.isfinite(X).all():
         raise ValueError("spectrograms hold NaN or infinite values")
     return X
+
+
+class CycleImageClassifier:
+    """``predict`` and tags shared by the classifiers of cycle images.
+
+    A mixin placed before :class:`~sklearn.base.ClassifierMixin`; the class
+    defines ``classes_`` and ``predict_proba`` on (n, 1, F, T) images.
+    """
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class per cycle.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_cycles, 1, F, T) or (n_cycles, F, T)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_cycles,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
 
 
 class SignalTransformer(TransformerMixin, BaseEstimator):

@@ -35,10 +35,11 @@ def _robust_scale(x: np.ndarray) -> float:
 
 def _analysis_signal(
     reference: np.ndarray, sample_rate: float, min_bpm: float
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, float]:
     """The reference normalised, detrended and averaged down to about 200 Hz.
 
-    Returns the signal and the block length in samples of ``reference``.
+    Returns the signal, the block length in samples of ``reference`` and the
+    1st-99th percentile range it was divided by.
     """
     ref = np.asarray(reference, dtype=np.float64)
     block = max(1, round(sample_rate / _ANALYSIS_RATE))
@@ -46,7 +47,7 @@ def _analysis_signal(
     coarse = ref[: n * block].reshape(n, block).mean(axis=1)
     scale = _robust_scale(coarse)
     if n == 0 or scale <= 0:
-        return np.zeros(n), block
+        return np.zeros(n), block, 0.0
     # dividing by a percentile range makes the rest independent of gain
     coarse = (coarse - np.median(coarse)) / scale
     # a drifting baseline (a loosening contact, breathing) is slower than the
@@ -54,7 +55,7 @@ def _analysis_signal(
     window = round(1.5 * 60.0 / min_bpm * sample_rate / block)
     if window < n:
         coarse = coarse - uniform_filter1d(coarse, window, mode="nearest")
-    return coarse, block
+    return coarse, block, scale
 
 
 def estimate_period(
@@ -95,8 +96,14 @@ def estimate_period(
     >>> round(estimate_period(np.cos(np.pi * t / 0.8) ** 8, 1000.0), 2)  # 75 bpm
     0.8
     """
-    y, block = _analysis_signal(reference, sample_rate, min_bpm)
-    rate = sample_rate / block
+    y, block, _ = _analysis_signal(reference, sample_rate, min_bpm)
+    return _period_of(y, sample_rate / block, min_bpm, max_bpm)
+
+
+def _period_of(
+    y: np.ndarray, rate: float, min_bpm: float, max_bpm: float
+) -> float | None:
+    """:func:`estimate_period` on the analysis signal ``y`` at ``rate`` Hz."""
     # a margin around the range: a heart at 35 bpm with a little jitter beats
     # slower than 35 bpm at times, and its peak must stay inside the search
     lo = max(1, int(np.floor(60.0 / max_bpm / _MARGIN * rate)))
@@ -187,19 +194,29 @@ def _one_per_beat(times: np.ndarray, heights: np.ndarray) -> np.ndarray:
         Indices of the chosen peaks, increasing.
     """
     reward = np.minimum(heights / np.percentile(heights, 90.0), 1.0)
-    score = np.empty(len(times))
-    back = np.full(len(times), -1)
-    for i in range(len(times)):
-        gaps = times[i] - times[:i]
-        prev = np.flatnonzero(gaps >= 0.3)  # nothing shorter is a beat
-        best = 0.0
-        if len(prev):
-            cost = _RHYTHM_WEIGHT * np.minimum(np.log(gaps[prev]) ** 2, _MAX_COST)
-            linked = score[prev] - cost
+    n = len(times)
+    score, back = np.empty(n), np.full(n, -1)
+    # predecessors 0.3 to 3 periods back are weighed one by one; any further
+    # back cost the capped amount, so only the best of them matters
+    first = np.searchsorted(times, times - 3.0, side="left")
+    stop = np.searchsorted(times, times - 0.3, side="right")
+    top, top_at = np.empty(n), np.empty(n, dtype=np.int64)  # running best
+    for i in range(n):
+        best, link = 0.0, -1
+        if first[i] > 0:
+            far = top[first[i] - 1] - _RHYTHM_WEIGHT * _MAX_COST
+            if far > best:
+                best, link = far, int(top_at[first[i] - 1])
+        if stop[i] > first[i]:
+            near = np.arange(first[i], stop[i])
+            linked = score[near] - _RHYTHM_WEIGHT * np.log(times[i] - times[near]) ** 2
             k = int(np.argmax(linked))
-            if linked[k] > 0:
-                best, back[i] = linked[k], prev[k]
-        score[i] = reward[i] + best
+            if linked[k] > best:
+                best, link = float(linked[k]), int(near[k])
+        score[i], back[i] = reward[i] + best, link
+        better = i == 0 or score[i] > top[i - 1]
+        top[i] = score[i] if better else top[i - 1]
+        top_at[i] = i if better else top_at[i - 1]
     chain = [int(np.argmax(score))]
     while back[chain[-1]] >= 0:
         chain.append(int(back[chain[-1]]))
@@ -281,11 +298,11 @@ def find_beats(
     """
     ref = np.asarray(reference, dtype=np.float64)
     empty = np.zeros((0, 2), dtype=np.int64)
-    period = estimate_period(ref, sample_rate, min_bpm, max_bpm)
+    y, block, scale = _analysis_signal(ref, sample_rate, min_bpm)
+    rate = sample_rate / block
+    period = _period_of(y, rate, min_bpm, max_bpm)
     if period is None:
         return empty, 0, 0
-    y, block = _analysis_signal(ref, sample_rate, min_bpm)
-    rate = sample_rate / block
     # padded with the signal's low level so that a beat near either end of
     # the recording is as prominent as the others; the ends themselves
     # (a recording cut in the middle of a beat) are no peaks
@@ -309,7 +326,7 @@ def find_beats(
             chain = _one_per_beat(coarse / (period * rate), heights)
         coarse = coarse[chain]
     # search a few blocks around each coarse peak; a plateau may reach further
-    tolerance = 1e-3 * _robust_scale(ref)
+    tolerance = 1e-3 * scale
     reach = int(0.25 * period * sample_rate)
     peaks = np.array(
         [

@@ -16,7 +16,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from ._base import check_images
+from ._base import CycleImageClassifier, check_images
 
 try:
     import torch
@@ -290,7 +290,7 @@ class _AcceleratedNet(AccelerateMixin, NeuralNetClassifier):
     """skorch's classifier trained through Hugging Face ``accelerate``."""
 
 
-class ResNetClassifier(ClassifierMixin, BaseEstimator):
+class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     """A skorch ``NeuralNetClassifier`` around :class:`CycleResNet`, sklearn style.
 
     Trains on single-cycle spectrograms of shape (n, 1, F, T) with
@@ -656,21 +656,7 @@ class ResNetClassifier(ClassifierMixin, BaseEstimator):
         with _torch_threads(self._threads()), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 
-    def predict(self, X) -> np.ndarray:
-        """Most probable class per cycle.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_cycles, 1, F, T) or (n_cycles, F, T)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_cycles,)
-        """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
         tags.non_deterministic = False
         return tags

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from . import __version__
-from ._base import check_images
+from ._base import CycleImageClassifier, check_images
 from ._model_spec import ModelFileError, decode, rebuild
 
 __all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
@@ -57,7 +57,7 @@ def _session(path: str, n_threads: int | None):
         raise ModelFileError(f"{path}: not a readable ONNX model ({err})") from err
 
 
-class OnnxNetwork(ClassifierMixin, BaseEstimator):
+class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     """The exported network: class probabilities per cycle, from onnxruntime.
 
     Stands where :class:`~vascular_sklearn.ResNetClassifier` stood inside a
@@ -155,23 +155,6 @@ class OnnxNetwork(ClassifierMixin, BaseEstimator):
             return np.empty((0, len(self.classes_)))
         return np.concatenate(parts).astype(np.float64)
 
-    def predict(self, X) -> np.ndarray:
-        """Most probable class per cycle.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_cycles, 1, F, T) or (n_cycles, F, T)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_cycles,)
-        """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        return tags
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
