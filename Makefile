@@ -28,4 +28,5 @@ $(VENV)/.docs-installed: $(BIN)/activate pyproject.toml requirements/constraints
 	touch $@
 
 docs: $(VENV)/.docs-installed  ## the site and its gallery (runs every example); warnings are errors
+	rm -rf docs/generated  # API stubs of renamed or moved objects must not linger
 	MPLBACKEND=Agg $(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
