@@ -96,7 +96,11 @@ def sequential_search(network_data):
 
 
 def test_seeded_network_search_repeats_and_equals_loky(network_data, sequential_search):
+    from joblib.externals.loky import get_reusable_executor
+
     _same_search(sequential_search, _search(network_data))
+    # fresh workers: those of earlier tests may be near loky's memory guard
+    get_reusable_executor().shutdown(wait=True)
     with parallel_config(backend="loky", n_jobs=2):
         on_loky = _search(network_data)
     _same_search(sequential_search, on_loky)
