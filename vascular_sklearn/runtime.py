@@ -182,7 +182,10 @@ def read_metadata(path: str | os.PathLike) -> dict:
     steps with their parameters.
     """
     path = os.fspath(path)
-    session = _session(path, 1)
+    return _metadata(_session(path, 1), path)
+
+
+def _metadata(session, path: str) -> dict:
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     try:
         meta = json.loads(raw) if raw is not None else {}
@@ -246,7 +249,9 @@ def load_onnx(
     True
     """
     path = os.fspath(path)
-    meta = read_metadata(path)
+    # one session reads the metadata and then scores: the graph is parsed once
+    session = _session(path, n_threads)
+    meta = _metadata(session, path)
     saved = str(meta.get("versions", {}).get("vascular_sklearn", ""))
     if saved.split(".")[:1] != __version__.split(".")[:1]:
         raise ModelFileError(
@@ -264,6 +269,7 @@ def load_onnx(
     classifier = rebuild({**classifier, "params": params, "fitted": fitted})
     classes = decode(meta["network"]["fitted"]["classes_"])
     network = OnnxNetwork(path, classes, batch_size, n_threads)
+    network._session = session
     classifier.set_params(estimator=network).estimator_ = network
     steps.append((last, classifier))
     return Pipeline(steps)
