@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,7 +34,9 @@ __all__ = [
 #: Names of the labels 0 and 1.
 TARGET_NAMES = np.array(["normal", "stenosis"])
 
-_LABELS = {"0": 0, "1": 1, "normal": 0, "stenosis": 1, "abnormal": 1}
+# -1 is normal as well: PhysioNet's label files (and many corpora built on them)
+# write normal/abnormal as -1/1, so their tables read without rewriting.
+_LABELS = {"0": 0, "1": 1, "-1": 0, "normal": 0, "stenosis": 1, "abnormal": 1}
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,9 +220,9 @@ def read_manifest(
 
     The manifest has a header row with a ``path`` column (absolute, or relative
     to the manifest's folder) and optionally ``label`` (``0``/``1`` or
-    ``normal``/``stenosis``/``abnormal``), ``patient``, ``site`` and ``time``
-    (kept as text). Every listed file must exist; none is read until a step
-    needs it.
+    ``normal``/``stenosis``/``abnormal``; ``-1`` also means normal, as in
+    PhysioNet's label files), ``patient``, ``site`` and ``time`` (kept as
+    text). Every listed file must exist; none is read until a step needs it.
 
     Parameters
     ----------
@@ -273,38 +275,102 @@ def read_manifest(
     if not rows:
         raise ValueError(f"{manifest}: lists no recordings")
     rows = [{k.strip(): v for k, v in row.items() if k} for row in rows]
+    # absent optional columns stay None in the Bunch, so callers can tell
+    # "no labels" from "all normal"
+    table = {
+        key: [(row[key] or "").strip() for row in rows] if key in columns else None
+        for key in ("label", "patient", "site", "time")
+    }
+    data = _manifest_bunch(
+        [manifest.parent / row["path"].strip() for row in rows],
+        table,
+        # the header is line 1
+        [f"{manifest}, line {line}" for line in range(2, len(rows) + 2)],
+        sample_rate=sample_rate,
+    )
+    data.DESCR = f"{len(rows)} recordings listed in {manifest}."
+    return data
+
+
+def _manifest_bunch(
+    paths: Sequence[Path],
+    table: Mapping[str, Sequence[str] | None],
+    where: Sequence[str],
+    *,
+    sample_rate: float | None,
+    groups: str = "patient",
+    labels: Mapping[str, int] = _LABELS,
+    label_hint: str = "use 0/1 or normal/stenosis",
+    target_names: np.ndarray = TARGET_NAMES,
+    names: Sequence[str] | None = None,
+) -> Bunch:
+    """The Bunch of a table of recordings, one row per file (without ``DESCR``).
+
+    Every corpus with a label table (a manifest, PhysioNet's REFERENCE files)
+    ends here, so labels, groups and laziness mean the same whatever the source.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        One audio file per row.
+    table : mapping of str to sequence of str or None
+        Columns of stripped text, ``None`` for a column the source lacks.
+        ``"label"`` becomes ``target``, the ``groups`` column ``groups``, any
+        other column a key of its own.
+    where : sequence of str
+        Each row's place in its source ("file, line n"), for messages.
+    sample_rate : float or None
+        ``None`` takes the first file's rate.
+    groups : str, default="patient"
+        The column that holds the groups.
+    labels : mapping of str to int, default=_LABELS
+        Accepted labels, lower case.
+    label_hint : str
+        What an unknown label's message tells the user to write instead.
+    target_names : ndarray of str, default=TARGET_NAMES
+    names : sequence of str or None, default=None
+        Names of the recordings for messages; the paths when ``None``.
+
+    Returns
+    -------
+    data : Bunch
+        ``recordings``, ``target``, ``groups``, ``filenames``, the other
+        columns, ``sample_rate``, ``target_names``.
+
+    Raises
+    ------
+    ValueError
+        Naming the row: an empty label or group, or an unknown label.
+    """
 
     def column(key: str) -> np.ndarray | None:
-        if key not in columns:
+        values = table.get(key)
+        if values is None:
             return None
-        values = [(row[key] or "").strip() for row in rows]
-        if key in ("label", "patient"):
-            for line, value in enumerate(values, start=2):
+        if key in ("label", groups):
+            for place, value in zip(where, values, strict=True):
                 if not value:
-                    raise ValueError(f"{manifest}, line {line}: empty {key}")
+                    raise ValueError(f"{place}: empty {key}")
         return np.array(values, dtype=object)
 
-    labels = column("label")
+    label = column("label")
     target = None
-    if labels is not None:
-        unknown = [(i + 2, v) for i, v in enumerate(labels) if v.lower() not in _LABELS]
-        if unknown:
-            line, value = unknown[0]
-            raise ValueError(
-                f"{manifest}, line {line}: unknown label {value!r}; use 0/1 or "
-                "normal/stenosis"
-            )
-        target = np.array([_LABELS[v.lower()] for v in labels])
-    paths = [manifest.parent / row["path"].strip() for row in rows]
+    if label is not None:
+        for place, value in zip(where, label, strict=True):
+            if value.lower() not in labels:
+                raise ValueError(f"{place}: unknown label {value!r}; {label_hint}")
+        target = np.array([labels[v.lower()] for v in label])
+    group = column(groups)
     files = RecordingFiles.from_paths(paths, sample_rate)
+    if names is not None:
+        files = replace(files, names=np.array(names, dtype=object))
+    extra = {k: column(k) for k in table if k not in ("label", groups)}
     return Bunch(
         recordings=files,
         target=target,
-        groups=column("patient"),
+        groups=group,
         filenames=files.paths,
-        site=column("site"),
-        time=column("time"),
+        **extra,
         sample_rate=files.sample_rate,
-        target_names=TARGET_NAMES,
-        DESCR=f"{len(rows)} recordings listed in {manifest}.",
+        target_names=target_names,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -12,10 +14,15 @@ from sklearn.utils import Bunch, check_random_state
 
 from .audio import read_recording
 from .containers import Signals, object_array
-from .corpus import TARGET_NAMES, RecordingFiles
+from .corpus import TARGET_NAMES, RecordingFiles, _manifest_bunch
 from .recorder import LOUD_SESSION, QUIET_SESSION, Recorder, RecorderRanges
 
-__all__ = ["load_recordings", "make_recordings", "read_recording"]
+__all__ = [
+    "load_physionet2016",
+    "load_recordings",
+    "make_recordings",
+    "read_recording",
+]
 
 _LABEL_FOLDERS = {"normal": 0, "abnormal": 1}
 
@@ -93,7 +100,6 @@ def load_recordings(
         )
     names = [p.relative_to(root).as_posix() for p in files]
     if lazy:
-
         recordings = RecordingFiles.from_paths(files, sample_rate)
         recordings = replace(recordings, names=np.asarray(names, dtype=object))
         return _bunch(root, recordings, files, labels)
@@ -116,6 +122,234 @@ def _bunch(root: Path, recordings, files: list[Path], labels: list[int]) -> Bunc
         target_names=TARGET_NAMES,
         DESCR=f"{len(files)} recordings from {root} (normal/ = 0, abnormal/ = 1).",
     )
+
+
+# Label 1 is the challenge's "abnormal" (a heart condition), not a stenosis.
+_PHYSIONET_TARGET_NAMES = np.array(["normal", "abnormal"])
+
+# Strict on purpose: 0 is not a PhysioNet label, so a 0 in a REFERENCE file
+# means a file from elsewhere (or an edited one), not a normal heart.
+_PHYSIONET_LABELS = {"1": 1, "-1": 0}
+_PHYSIONET_PREFIX = "training-"
+_PHYSIONET_CITATION = (
+    "Liu C, Springer D, Li Q, et al. An open access database for the evaluation "
+    "of heart sound algorithms. Physiol Meas 37(12):2181-2213, 2016."
+)
+
+
+def load_physionet2016(
+    path: str | os.PathLike,
+    *,
+    databases: Iterable[str] | None = None,
+    sample_rate: float | None = None,
+) -> Bunch:
+    """Load the PhysioNet/CinC Challenge 2016 heart sounds without reading audio.
+
+    The corpus sits as ``path/training-a/`` ... ``path/training-f/``, each
+    folder holding ``REFERENCE.csv`` (lines ``record,label``, no header, label
+    ``1`` abnormal and ``-1`` normal) and one audio file ``<record>.flac`` or
+    ``<record>.wav`` per record (FLAC when both exist). Only the records that
+    ``REFERENCE.csv`` lists are loaded: audio files without a line there are
+    ignored. Blank lines, spaces around fields and a UTF-8 byte order mark are
+    tolerated. Records keep the order of the folders, then of their
+    ``REFERENCE.csv``.
+
+    The six databases come from different sites and stethoscopes and differ in
+    class balance, so ``groups`` holds the database: a claim about new sites
+    needs leave-one-database-out (``LeaveOneGroupOut``), not a pooled split.
+
+    Parameters
+    ----------
+    path : path-like
+        Folder holding the ``training-*`` folders.
+    databases : iterable of str or None, default=None
+        Databases to load, by letter (``"a"``) or folder name
+        (``"training-a"``); ``None`` loads every ``training-*`` folder.
+    sample_rate : float or None, default=None
+        Rate the recordings are read at; ``None`` takes the first file's rate
+        (2000 Hz for the challenge's files).
+
+    Returns
+    -------
+    data : Bunch
+        As :func:`~vascular_sklearn.corpus.read_manifest`: ``recordings``
+        (:class:`~vascular_sklearn.corpus.RecordingFiles`, named by path
+        relative to ``path``, e.g. ``training-a/a0001.flac``), ``target`` (1
+        abnormal, 0 normal), ``groups`` (the database letter), ``filenames``,
+        ``record`` (record ids), ``sample_rate``, ``target_names``
+        (``["normal", "abnormal"]``) and ``DESCR`` (counts per database and
+        the citation).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` holds no ``training-*`` folder, a chosen folder has no
+        ``REFERENCE.csv``, or a listed record has no audio file (naming the
+        line and the file expected).
+    ValueError
+        For an unknown database (naming those present), or naming the file and
+        line: a line without exactly two fields, an empty record, a label
+        other than ``1``/``-1``, a record listed twice, a REFERENCE.csv that
+        lists no record.
+
+    References
+    ----------
+    Liu C, Springer D, Li Q, et al. An open access database for the evaluation
+    of heart sound algorithms. Physiological Measurement 37(12):2181-2213, 2016.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for db, labels in {"a": [1, -1], "b": [-1]}.items():
+    ...     (root / f"training-{db}").mkdir()
+    ...     lines = []
+    ...     for i, label in enumerate(labels, start=1):
+    ...         record = f"{db}{i:04d}"
+    ...         sf.write(root / f"training-{db}" / f"{record}.flac",
+    ...                  np.zeros(100), 2000)
+    ...         lines.append(f"{record},{label}")
+    ...     _ = (root / f"training-{db}" / "REFERENCE.csv").write_text(
+    ...         "\\n".join(lines) + "\\n")
+    >>> data = load_physionet2016(root)
+    >>> data.target.tolist(), data.groups.tolist(), data.sample_rate
+    ([1, 0, 0], ['a', 'a', 'b'], 2000.0)
+    >>> data.recordings.name(1), data.record[1]
+    ('training-a/a0002.flac', 'a0002')
+    >>> load_physionet2016(root, databases=["b"]).record.tolist()
+    ['b0001']
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder at {root}")
+    found = {
+        p.name[len(_PHYSIONET_PREFIX) :]: p
+        for p in sorted(root.glob(f"{_PHYSIONET_PREFIX}?*"))
+        if p.is_dir()
+    }
+    if not found:
+        raise FileNotFoundError(
+            f"{root} holds no training-* folders (training-a ... training-f of the "
+            "PhysioNet/CinC Challenge 2016)"
+        )
+    paths, names, where = [], [], []
+    table: dict[str, list[str]] = {"label": [], "database": [], "record": []}
+    for letter in _chosen_databases(root, found, databases):
+        folder = found[letter]
+        for line, record, label, audio in _read_reference(folder):
+            paths.append(audio)
+            names.append(f"{folder.name}/{audio.name}")
+            where.append(f"{folder / 'REFERENCE.csv'}, line {line}")
+            table["label"].append(label)
+            table["database"].append(letter)
+            table["record"].append(record)
+    data = _manifest_bunch(
+        paths,
+        table,
+        where,
+        sample_rate=sample_rate,
+        groups="database",
+        labels=_PHYSIONET_LABELS,
+        label_hint="PhysioNet 2016 labels are only 1 (abnormal) and -1 (normal)",
+        target_names=_PHYSIONET_TARGET_NAMES,
+        names=names,
+    )
+    data.DESCR = _physionet_descr(root, data)
+    return data
+
+
+def _chosen_databases(
+    root: Path, found: dict[str, Path], databases: Iterable[str] | None
+) -> list[str]:
+    """Letters of the chosen databases, in folder order."""
+    if databases is None:
+        return list(found)
+    if isinstance(databases, str):  # one name, not its characters
+        databases = [databases]
+    chosen = set()
+    for name in databases:
+        letter = str(name).strip().lower().removeprefix(_PHYSIONET_PREFIX)
+        if letter not in found:
+            raise ValueError(
+                f"unknown database {name!r}: {root} holds {', '.join(found)} "
+                f"(or by folder: {', '.join(p.name for p in found.values())})"
+            )
+        chosen.add(letter)
+    if not chosen:
+        raise ValueError(f"no database chosen; {root} holds {', '.join(found)}")
+    return [letter for letter in found if letter in chosen]
+
+
+def _read_reference(folder: Path) -> list[tuple[int, str, str, Path]]:
+    """(line, record, label, audio file) per line of ``folder/REFERENCE.csv``."""
+    reference = folder / "REFERENCE.csv"
+    if not reference.is_file():
+        raise FileNotFoundError(
+            f"{folder} has no REFERENCE.csv (lines record,label; 1 abnormal, -1 normal)"
+        )
+    # one listing instead of a stat per record and suffix
+    audio: dict[str, Path] = {}
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            suffix = os.path.splitext(entry.name)[1].lower()
+            if suffix in (".flac", ".wav") and entry.is_file():
+                stem = entry.name[: -len(suffix)]
+                if stem not in audio or suffix == ".flac":
+                    audio[stem] = Path(entry.path)
+    rows: list[tuple[int, str, str, Path]] = []
+    first_line: dict[str, int] = {}
+    with open(reference, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        for fields in reader:
+            line = reader.line_num
+            fields = [field.strip() for field in fields]
+            if fields in ([], [""]):
+                continue
+            if len(fields) != 2:
+                raise ValueError(
+                    f"{reference}, line {line}: expected two fields, record,label; "
+                    f"got {len(fields)}"
+                )
+            record, label = fields
+            if not record:
+                raise ValueError(f"{reference}, line {line}: empty record")
+            if record in first_line:
+                raise ValueError(
+                    f"{reference}, line {line}: record {record!r} listed again "
+                    f"(first on line {first_line[record]})"
+                )
+            first_line[record] = line
+            if record not in audio:
+                raise FileNotFoundError(
+                    f"{reference}, line {line}: no audio for record {record!r}; "
+                    f"expected {folder / record}.flac or .wav"
+                )
+            rows.append((line, record, label, audio[record]))
+    if not rows:
+        raise ValueError(f"{reference}: lists no recordings")
+    return rows
+
+
+def _physionet_descr(root: Path, data: Bunch) -> str:
+    lines = [
+        f"PhysioNet/CinC Challenge 2016 heart sounds: {len(data.target)} "
+        f"recordings from {root}, read at {data.sample_rate:g} Hz.",
+        "database  recordings  abnormal  normal",
+    ]
+    for letter in dict.fromkeys(data.groups):
+        target = data.target[data.groups == letter]
+        lines.append(
+            f"{letter:<8}  {len(target):>10}  {target.sum():>8}  "
+            f"{len(target) - target.sum():>6}"
+        )
+    lines += [
+        "Labels: 1 abnormal, 0 normal (-1 in REFERENCE.csv); groups: the "
+        "database. The databases differ in site and device: report "
+        "leave-one-database-out beside any pooled score.",
+        f"Cite: {_PHYSIONET_CITATION}",
+    ]
+    return "\n".join(lines)
 
 
 def _band_noise(rng, n: int, rate: float, low: float, high: float) -> np.ndarray:

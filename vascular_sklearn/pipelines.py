@@ -110,7 +110,10 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
 
     Then ``spectrogram``: a log magnitude (the faint high-pitched bruit of a
     stenosis is not drowned by the pulse's low-frequency energy) with an 80 dB
-    floor below each cycle's peak, and ``classifier``: ResNet50, input
+    floor below each cycle's peak, over 0 to 1 kHz, the band the lowpass keeps
+    and every recorder from 2 kHz up holds (20 rows of 50 Hz, 100 columns), so
+    that the same pipeline fits 2 kHz heart sounds and 44.1 kHz recordings and
+    a network pretrained at one rate reads another; then ``classifier``: ResNet50, input
     standardised, trained on at most 8 cycles per recording per epoch (cycles of
     one recording are near-duplicates) for 5 epochs with balanced class weights
     and the channels-last memory format, so that it trains in about a minute per
@@ -149,7 +152,12 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         ("cut", PeakCycleCutter()),
         ("harmonize", NoiseFloorHarmonizer()),
         ("augment", RecorderAugmentation()),
-        ("spectrogram", STFTSpectrogram(log=True, floor_db=80.0)),
+        (
+            "spectrogram",
+            STFTSpectrogram(
+                log=True, floor_db=80.0, max_frequency=1000.0, normalize=True
+            ),
+        ),
     ]
     network = {
         "arch": "resnet50",

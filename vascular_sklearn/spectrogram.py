@@ -109,6 +109,7 @@ def cycle_spectrogram(
     n_frames: int = 100,
     log: bool = False,
     floor_db: float | None = None,
+    normalize: bool = False,
 ) -> np.ndarray:
     """The network's input image for one cycle (the original study's recipe).
 
@@ -126,7 +127,9 @@ def cycle_spectrogram(
     hop : int, default=220
         STFT hop in samples.
     n_freqs : int, default=40
-        Frequency bins kept, from 0 Hz up (bin spacing ``sample_rate / n_fft``).
+        Frequency bins kept, from 0 Hz up (bin spacing ``sample_rate / n_fft``);
+        rows above the Nyquist frequency (``n_freqs > n_fft // 2 + 1``) are
+        zero magnitude.
     n_frames : int, default=100
         Output width.
     log : bool, default=False
@@ -135,6 +138,9 @@ def cycle_spectrogram(
         Raise magnitudes more than ``floor_db`` decibels below the image's peak
         to that level: a fixed dynamic range hides the recording's noise floor
         (quantisation, hiss), which says more about the session than the vessel.
+    normalize : bool, default=False
+        Divide magnitudes by the window's sum, so that a sinusoid of amplitude
+        ``a`` reads ``a / 2`` whatever ``n_fft`` (and so the sample rate) is.
 
     Returns
     -------
@@ -155,7 +161,7 @@ def cycle_spectrogram(
     ((40, 100), 4)
     """
     frames = _scaled_frames(cycle, n_fft, hop)
-    return _images([frames], n_fft, n_freqs, n_frames, log, floor_db)[0]
+    return _images([frames], n_fft, n_freqs, n_frames, log, floor_db, normalize)[0]
 
 
 def _images(
@@ -165,11 +171,19 @@ def _images(
     n_frames: int,
     log: bool,
     floor_db: float | None = None,
+    normalize: bool = False,
 ) -> np.ndarray:
     """Images of several cycles' frames through one FFT call (far cheaper than one
     call per cycle); shape (n_cycles, n_freqs, n_frames), float32."""
-    mag = np.abs(np.fft.rfft(np.concatenate(frames) * _hann(n_fft), axis=-1))
+    window = _hann(n_fft)
+    mag = np.abs(np.fft.rfft(np.concatenate(frames) * window, axis=-1))
     mag = mag[:, :n_freqs]
+    if normalize:
+        mag /= window.sum()
+    if mag.shape[1] < n_freqs:
+        # bins above the Nyquist frequency hold no energy at this rate: the
+        # image keeps its shape, so one network reads every rate
+        mag = np.pad(mag, ((0, 0), (0, n_freqs - mag.shape[1])))
     ends = np.cumsum([len(f) for f in frames])[:-1]
     images = np.stack([resize_nearest(m.T, n_frames) for m in np.split(mag, ends)])
     if floor_db is not None:
@@ -180,7 +194,7 @@ def _images(
     return images.astype(np.float32)
 
 
-def _bag_images(job, n_fft, hop, n_freqs, n_frames, log, floor_db) -> np.ndarray:
+def _bag_images(job, n_fft, hop, n_freqs, n_frames, log, floor_db, normalize):
     """All cycles of one recording; errors name the recording and the cycle."""
     cycles, bounds, name = job
     out = np.empty((len(cycles), n_freqs, n_frames), np.float32)
@@ -196,7 +210,7 @@ def _bag_images(job, n_fft, hop, n_freqs, n_frames, log, floor_db) -> np.ndarray
                     f"{name}, cycle {k} (samples {a} to {b}): {err}."
                 ) from err
         out[start : start + len(frames)] = _images(
-            frames, n_fft, n_freqs, n_frames, log, floor_db
+            frames, n_fft, n_freqs, n_frames, log, floor_db, normalize
         )
     return out
 
@@ -213,6 +227,14 @@ class STFTSpectrogram(CycleBagTransformer):
     22050 Hz (centred, reflect padding), the 40 lowest bins (0 to 1954 Hz), and
     time resized to 100 frames by nearest neighbour.
 
+    The image is defined in physical units, so one network reads every sample
+    rate alike: the window and hop are durations (bins ``1 / window`` Hz
+    apart, at any rate), ``max_frequency`` is a frequency, and the image has
+    the same shape at every rate (rows above a low rate's Nyquist frequency are
+    zero magnitude). With ``normalize=True`` magnitudes do not depend on the
+    window's length in samples either; a band-limited cycle at 2, 8, 22.05 and
+    44.1 kHz then gives the same image up to resampling error.
+
     Parameters
     ----------
     window : float, default=440 / 22050
@@ -222,7 +244,8 @@ class STFTSpectrogram(CycleBagTransformer):
     n_freqs : int, default=40
         Frequency bins kept (the image height). Ignored if ``max_frequency`` is set.
     max_frequency : float or None, default=None
-        Keep the bins up to this frequency in Hz instead of ``n_freqs`` bins.
+        Keep the bins up to this frequency in Hz instead of ``n_freqs`` bins:
+        ``floor(max_frequency * window) + 1`` rows, whatever the rate.
     n_frames : int, default=100
         Image width: each cycle's time axis is resized to it.
     log : bool, default=False
@@ -230,6 +253,8 @@ class STFTSpectrogram(CycleBagTransformer):
     floor_db : float or None, default=None
         Dynamic range of each image in decibels below its peak; quieter bins
         are raised to the floor (see :func:`cycle_spectrogram`).
+    normalize : bool, default=False
+        Divide magnitudes by the window's sum (see :func:`cycle_spectrogram`).
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
@@ -268,6 +293,7 @@ class STFTSpectrogram(CycleBagTransformer):
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "log": ["boolean"],
         "floor_db": [Interval(Real, 0, None, closed="neither"), None],
+        "normalize": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
@@ -280,6 +306,7 @@ class STFTSpectrogram(CycleBagTransformer):
         n_frames: int = 100,
         log: bool = False,
         floor_db: float | None = None,
+        normalize: bool = False,
         n_jobs: int | None = None,
     ) -> None:
         self.window = window
@@ -289,16 +316,16 @@ class STFTSpectrogram(CycleBagTransformer):
         self.n_frames = n_frames
         self.log = log
         self.floor_db = floor_db
+        self.normalize = normalize
         self.n_jobs = n_jobs
 
     def _sizes(self, rate: float) -> tuple[int, int, int]:
         n_fft = to_samples(self.window, rate)
         hop = to_samples(self.hop, rate)
         if self.max_frequency is None:
-            n_freqs = self.n_freqs
-        else:
-            n_freqs = int(np.floor(self.max_frequency * n_fft / rate)) + 1
-        return n_fft, hop, min(n_freqs, n_fft // 2 + 1)
+            return n_fft, hop, self.n_freqs
+        # from the window's duration, not its samples: the same rows at any rate
+        return n_fft, hop, int(np.floor(self.max_frequency * self.window + 1e-9)) + 1
 
     def transform(self, X: CycleBags) -> Spectrograms:
         """Compute every cycle's image.
@@ -333,7 +360,15 @@ class STFTSpectrogram(CycleBagTransformer):
         jobs = [
             (bags.cycles(i), bags.bounds[i], bags.name(i)) for i in range(len(bags))
         ]
-        sizes = (n_fft, hop, n_freqs, self.n_frames, self.log, self.floor_db)
+        sizes = (
+            n_fft,
+            hop,
+            n_freqs,
+            self.n_frames,
+            self.log,
+            self.floor_db,
+            self.normalize,
+        )
         per_recording = map_recordings(_bag_images, jobs, self.n_jobs, *sizes)
         for i, bag in enumerate(per_recording):
             images[offsets[i] : offsets[i + 1], 0] = bag
