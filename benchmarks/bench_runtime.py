@@ -199,10 +199,7 @@ def run() -> list[dict]:
     }
     rows.append(
         {"measure": "install size (requirement closure on disk)"}
-        | {
-            k: f"{v:.0f} MiB ({v / sizes['torch fp32']:.3f}x)"
-            for k, v in sizes.items()
-        }
+        | {k: f"{v:.0f} MiB ({v / sizes['torch fp32']:.3f}x)" for k, v in sizes.items()}
     )
     onnx_mib = (folder / "screening.onnx").stat().st_size / 2**20
     _NOTES.append(

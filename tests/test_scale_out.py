@@ -210,4 +210,3 @@ def test_workers_do_not_oversubscribe_the_cores(backend, request):
     for _, torch_threads, blas_threads in found:
         assert torch_threads * 2 <= max(cores, 2)
         assert blas_threads * 2 <= max(cores, 2)
-

@@ -99,7 +99,9 @@ def test_lowpass_at_or_above_nyquist_only_resamples():
     # anti-aliasing already holds the band, so the step passes them through
     x = np.random.default_rng(0).normal(size=4000).astype(np.float32)
     lp = LowpassFilter(cutoff=1000).fit(Signals.from_arrays([x], 2000.0))
-    np.testing.assert_array_equal(lp.transform(Signals.from_arrays([x], 2000.0)).data[0], x)
+    np.testing.assert_array_equal(
+        lp.transform(Signals.from_arrays([x], 2000.0)).data[0], x
+    )
     # recordings at another rate are brought to the fitted rate (and band)
     out = lp.transform(Signals.from_arrays([_tone(1500)], RATE))
     assert out.sample_rate == 2000.0

@@ -323,9 +323,7 @@ class RecorderAugmentation(CycleBagTransformer):
                 device = ranges.draw(rng)
                 device = replace(device, gain=device.gain / peak)
                 parts.append(
-                    device.apply(
-                        x[start:stop], rate, rng.randint(2**31), error_filter
-                    )
+                    device.apply(x[start:stop], rate, rng.randint(2**31), error_filter)
                 )
                 cuts.append(run - start + offset)
                 offset += stop - start

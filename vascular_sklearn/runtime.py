@@ -156,7 +156,6 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         return np.concatenate(parts).astype(np.float64)
 
 
-
 def read_metadata(path: str | os.PathLike) -> dict:
     """The pipeline description stored in an ONNX export.
 
@@ -273,4 +272,3 @@ def load_onnx(
     classifier.set_params(estimator=network).estimator_ = network
     steps.append((last, classifier))
     return Pipeline(steps)
-
