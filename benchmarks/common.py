@@ -15,6 +15,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_DIR = REPO.parent / "shared" / "data" / "seed_recordings"
+PHYSIONET_DIR = REPO.parent / "shared" / "data" / "physionet2016"
 
 
 def best_time(fn: Callable[[], object], repeats: int = 3) -> tuple[float, object]:

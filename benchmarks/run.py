@@ -37,6 +37,7 @@ BENCHMARKS = [
     "bench_confound",
     "bench_beats",
     "bench_real_data",
+    "bench_heart_sounds",
     "bench_scale",
     "bench_determinism",
 ]
