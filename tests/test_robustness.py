@@ -6,7 +6,12 @@ from scipy.signal import welch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter
+from vascular_sklearn import (
+    LowpassFilter,
+    MeanSmoother,
+    PeakCycleCutter,
+    STFTSpectrogram,
+)
 from vascular_sklearn.recorder import Recorder, RecorderRanges
 from vascular_sklearn.robustness import (
     NoiseFloorHarmonizer,
@@ -127,3 +132,23 @@ def test_steps_refuse_other_input_and_need_fit(bags):
             clone(step).fit([np.zeros(10)])
         with pytest.raises(NotFittedError):
             clone(step).transform(bags)
+
+
+def test_augmented_beats_a_device_silenced_are_left_out(bags):
+    # a device so quiet that its converter rounds every beat to one level (as
+    # at 2 kHz, where no lowpass shapes the rounding error): its cycles would
+    # be constant images, so none is added
+    mute = RecorderRanges(
+        gain=(1e-4, 1e-4),
+        step=(40.0, 40.0),
+        white_noise_db=None,
+        pink_noise_db=None,
+        resonance_hz=None,
+        clip_level=None,
+    )
+    aug = RecorderAugmentation(
+        n_copies=2, cycles_per_copy=4, ranges=mute, lowpass_cutoff=None, random_state=0
+    )
+    grown = aug.fit_transform(bags)
+    assert (grown.n_cycles < bags.n_cycles + 2 * np.minimum(bags.n_cycles, 4)).all()
+    STFTSpectrogram().fit_transform(grown)  # no constant cycle to refuse

@@ -1,4 +1,5 @@
-"""Command line: ``vascular-sklearn demo | evaluate | train | export | predict``."""
+"""Command line: ``vascular-sklearn demo | evaluate | train | pretrain | export |
+predict``."""
 
 from __future__ import annotations
 
@@ -74,6 +75,55 @@ def _labelled_data(source: str):
     from .datasets import load_recordings
 
     return load_recordings(source)
+
+
+def _pretraining_data(source: str):
+    """A PhysioNet 2016 layout (training-*/REFERENCE.csv), or as _labelled_data."""
+    root = Path(source)
+    if root.is_dir() and any(root.glob("training-*/REFERENCE.csv")):
+        from .datasets import load_physionet2016
+
+        return load_physionet2016(root)
+    return _labelled_data(source)
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from .pipelines import make_stenosis_pipeline
+    from .pretraining import partial_path, pretrain
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        _say(f"error: {out} exists; use --force to replace it")
+        return 2
+    data = _pretraining_data(args.data)
+    pipe = make_stenosis_pipeline(
+        random_state=args.seed,
+        device=args.device,
+        max_epochs=args.max_epochs,
+        classifier__estimator__arch=args.arch,
+        classifier__estimator__max_cycles_per_group=args.cycles_per_recording,
+        classifier__estimator__verbose=1,
+    )
+    resuming = args.resume and partial_path(out).exists()
+    _say(
+        f"pretraining {args.arch} on {len(data.target)} recordings "
+        f"({int(data.target.sum())} abnormal), {args.max_epochs} epochs of "
+        f"{args.cycles_per_recording} cycles per recording"
+        + (f", from {partial_path(out)}" if resuming else "")
+        + f"; each epoch's weights go to {partial_path(out)}"
+    )
+    started = time.perf_counter()
+    pretrain(
+        data.recordings,
+        data.target,
+        out,
+        pipeline=pipe,
+        groups=data.groups,
+        resume=args.resume,
+        overwrite=args.force,
+    )
+    _say(f"saved {out} in {time.perf_counter() - started:.0f} s")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -235,6 +285,34 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--force", action="store_true", help="replace MODEL")
             p.set_defaults(func=_cmd_train)
 
+    pre = sub.add_parser(
+        "pretrain", help="train the cycle network on a corpus; save it as a backbone"
+    )
+    pre.add_argument(
+        "data",
+        help="a PhysioNet 2016 folder (training-*/REFERENCE.csv), a folder with "
+        "normal/ and abnormal/, or a CSV manifest (path,label,patient)",
+    )
+    common(pre)
+    pre.add_argument("-o", "--output", required=True, help="the weights file (.pt)")
+    pre.add_argument("--max-epochs", type=int, default=5)
+    pre.add_argument(
+        "--cycles-per-recording",
+        type=int,
+        default=8,
+        help="cycles drawn afresh from each recording every epoch (default 8)",
+    )
+    pre.add_argument(
+        "--arch", default="resnet50", choices=["resnet18", "resnet34", "resnet50"]
+    )
+    pre.add_argument(
+        "--resume",
+        action="store_true",
+        help="start from OUTPUT.partial, the last epoch of an interrupted run",
+    )
+    pre.add_argument("--force", action="store_true", help="replace OUTPUT")
+    pre.set_defaults(func=_cmd_pretrain)
+
     export = sub.add_parser(
         "export", help="a trained model as ONNX, for screening without torch"
     )
@@ -292,6 +370,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (RecordingError, FileNotFoundError, FileExistsError, ModelFileError) as err:
+    except (
+        RecordingError,
+        FileNotFoundError,
+        FileExistsError,
+        ModelFileError,
+    ) as err:
         _say(f"error: {err}")
         return 2

@@ -30,7 +30,13 @@ except ImportError as err:  # the screening runtime installs without them
         "with: pip install 'vascular-sklearn[network]'"
     ) from err
 
-__all__ = ["CycleResNet", "ResNetClassifier", "augment_batch", "resolve_device"]
+__all__ = [
+    "CycleResNet",
+    "ResNetClassifier",
+    "augment_batch",
+    "read_weights",
+    "resolve_device",
+]
 
 _ARCHS = {
     "resnet18": models.resnet18,
@@ -68,6 +74,11 @@ class CycleResNet(nn.Module):
         module (kept as buffers, so saved weights carry them).
     augment : bool, default=False
         In training mode only, augment each batch (:func:`augment_batch`).
+    freeze_stages : int, default=0
+        Train none of the stem (``conv1``, ``bn1``) and the first
+        ``freeze_stages`` of the four residual stages: with a pretrained
+        backbone, fine-tuning on a few patients then moves only the later
+        stages and the head. 0 trains everything.
 
     Examples
     --------
@@ -89,6 +100,7 @@ class CycleResNet(nn.Module):
         input_mean: float = 0.0,
         input_std: float = 1.0,
         augment: bool = False,
+        freeze_stages: int = 0,
     ) -> None:
         super().__init__()
         net = _ARCHS[arch](weights=None)
@@ -99,6 +111,11 @@ class CycleResNet(nn.Module):
         net.fc = nn.Linear(net.fc.in_features, n_classes)
         if not keep_maxpool:
             net.maxpool = nn.Identity()
+        if freeze_stages:
+            frozen = [net.conv1, net.bn1]
+            frozen += [getattr(net, f"layer{k}") for k in range(1, freeze_stages + 1)]
+            for part in frozen:
+                part.requires_grad_(False)
         self.net = net
         self.register_buffer("input_mean", torch.tensor(float(input_mean)))
         self.register_buffer("input_std", torch.tensor(float(input_std)))
@@ -206,11 +223,63 @@ def _one_channel_conv(rgb: nn.Conv2d) -> nn.Conv2d:
     return conv
 
 
-def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
-    """Load all but the head; return a 1-channel ``conv1`` kernel to reuse, if any."""
+def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a tensor-only state dict, refusing anything that could run code.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by ``torch.save(module.state_dict(), path)``, such as
+        :func:`~vascular_sklearn.pretraining.save_backbone` writes.
+
+    Returns
+    -------
+    state : dict of str to Tensor
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ValueError
+        If the file is not a state dict of tensors: a pickled model or other
+        Python objects (``torch.load(weights_only=True)`` refuses to build
+        them, since unpickling can run any code), or not a torch file at all.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> path = tempfile.mkdtemp() + "/w.pt"
+    >>> torch.save({"fc.bias": torch.zeros(2)}, path)
+    >>> list(read_weights(path))
+    ['fc.bias']
+    """
+    import pickle
+
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        raise ValueError(
+            f"{path} is not a tensor-only weights file ({str(err).splitlines()[0]}). "
+            "Weights are read with weights_only=True, which refuses pickled "
+            "models and other objects: save them with "
+            "torch.save(module.state_dict(), path) or "
+            "vascular_sklearn.pretraining.save_backbone."
+        ) from err
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise ValueError(
+            f"{path} holds a {type(state).__name__}, not a state dict of tensors "
+            "(torch.save(module.state_dict(), path))."
+        )
+    return state
+
+
+def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
+    """Load all but the head; return a 1-channel ``conv1`` kernel to reuse, if any."""
+    state = read_weights(path)
     state = {k.removeprefix("net."): v for k, v in state.items()}
     # the head and the input standardisation belong to the new task
     skip = ("fc.", "input_mean", "input_std")
@@ -271,6 +340,21 @@ class _CapPerGroupSampler(torch.utils.data.Sampler):
         rank = np.arange(len(by_group)) - np.repeat(starts, self.counts)
         chosen = by_group[rank < self.cap]
         return iter(self.rng.permutation(chosen).tolist())
+
+
+def _epoch_checkpoint(path: str | os.PathLike):
+    """skorch's Checkpoint writing only the module's tensors, every epoch."""
+    from skorch.callbacks import Checkpoint
+
+    path = os.path.abspath(os.fspath(path))
+    return Checkpoint(
+        monitor=None,
+        f_params=os.path.basename(path),
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        dirname=os.path.dirname(path),
+    )
 
 
 @contextlib.contextmanager
@@ -339,7 +423,19 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         Augment training batches (:func:`augment_batch`): time roll, gain,
         noise, frequency and time masks.
     weights_path : str or None, default=None
-        Local initial weights (see :class:`CycleResNet`).
+        Local initial weights (see :class:`CycleResNet`), for instance a
+        backbone from :func:`~vascular_sklearn.pretraining.pretrain`; read
+        with ``weights_only=True`` (:func:`read_weights`).
+    backbone_lr : float or None, default=None
+        Learning rate of everything but the head (``fc``), which keeps
+        ``lr``: fine-tuning a pretrained backbone gently (``lr / 10``, say)
+        while the new head learns at full speed. ``None`` uses ``lr``.
+    freeze_stages : int, default=0
+        Stages not trained (see :class:`CycleResNet`); 0 to 4.
+    checkpoint_path : str or None, default=None
+        Write the network's weights (a tensor-only state dict, loadable as
+        ``weights_path``) to this file after every epoch, so that a long run
+        that stops can start again from its last epoch.
     torch_threads : int or None, default=None
         Threads torch uses during fit and predict (restored afterwards). With
         ``None``: ``min(8, os.cpu_count())`` when ``random_state`` is set, else
@@ -400,6 +496,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         "standardize": ["boolean"],
         "augment": ["boolean"],
         "weights_path": [str, os.PathLike, None],
+        "backbone_lr": [Interval(Real, 0, None, closed="neither"), None],
+        "freeze_stages": [Interval(Integral, 0, 4, closed="both")],
+        "checkpoint_path": [str, os.PathLike, None],
         "torch_threads": [Interval(Integral, 1, None, closed="left"), None],
         "recalibrate_bn": ["boolean"],
         "random_state": ["random_state"],
@@ -426,6 +525,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         standardize: bool = True,
         augment: bool = False,
         weights_path: str | None = None,
+        backbone_lr: float | None = None,
+        freeze_stages: int = 0,
+        checkpoint_path: str | None = None,
         torch_threads: int | None = None,
         recalibrate_bn: bool = True,
         random_state: int | np.random.RandomState | None = None,
@@ -449,6 +551,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         self.standardize = standardize
         self.augment = augment
         self.weights_path = weights_path
+        self.backbone_lr = backbone_lr
+        self.freeze_stages = freeze_stages
+        self.checkpoint_path = checkpoint_path
         self.torch_threads = torch_threads
         self.recalibrate_bn = recalibrate_bn
         self.random_state = random_state
@@ -512,6 +617,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                     EarlyStopping(patience=self.early_stopping, load_best=True),
                 )
             )
+        if self.checkpoint_path is not None:
+            callbacks.append(("checkpoint", _epoch_checkpoint(self.checkpoint_path)))
         iterator = {"iterator_train__shuffle": True}
         n_per_epoch = len(train)
         if self.max_cycles_per_group is not None:
@@ -611,6 +718,11 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 # through print (by default it prints through the accelerator)
                 placement["callbacks__print_log__sink"] = print
             autocast = False
+        if self.backbone_lr is not None:
+            # skorch's parameter groups: every parameter but the head's
+            kwargs["optimizer__param_groups"] = [
+                ("net.[!f]*", {"lr": self.backbone_lr})
+            ]
         optimizers = {
             "adam": torch.optim.Adam,
             "adamw": torch.optim.AdamW,
@@ -628,6 +740,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             module__autocast_dtype=dtype,
             module__channels_last=self.channels_last,
             module__augment=self.augment,
+            module__freeze_stages=self.freeze_stages,
             criterion=nn.CrossEntropyLoss,
             optimizer=optimizers[self.optimizer],
             optimizer__weight_decay=self.weight_decay,

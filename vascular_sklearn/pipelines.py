@@ -18,7 +18,16 @@ from .spectrogram import STFTSpectrogram
 __all__ = ["make_seed_pipeline", "make_stenosis_pipeline"]
 
 #: Keyword shortcuts for the network's most used settings.
-_NETWORK_SHORTCUTS = ("max_epochs", "batch_size", "lr", "device", "random_state")
+_NETWORK_SHORTCUTS = (
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "device",
+    "random_state",
+    "weights_path",
+    "backbone_lr",
+    "freeze_stages",
+)
 
 
 def _build(
@@ -58,8 +67,10 @@ def make_seed_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     memory : str, joblib.Memory or None
         Cache the fitted signal steps (see :class:`~sklearn.pipeline.Pipeline`).
     **params
-        ``max_epochs``, ``batch_size``, ``lr``, ``device``, ``random_state``
-        set the network; any other key is a pipeline parameter
+        ``max_epochs``, ``batch_size``, ``lr``, ``device``, ``random_state``,
+        and for fine-tuning ``weights_path`` (a pretrained backbone, see
+        :func:`~vascular_sklearn.pretraining.pretrain`), ``backbone_lr`` and
+        ``freeze_stages``, set the network; any other key is a pipeline parameter
         (``cut__threshold=0.8``, ``classifier__aggregate="median"``).
 
     Returns

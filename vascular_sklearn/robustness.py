@@ -322,10 +322,15 @@ class RecorderAugmentation(CycleBagTransformer):
                 peak = float(np.max(np.abs(x[start:stop]))) or 1.0
                 device = ranges.draw(rng)
                 device = replace(device, gain=device.gain / peak)
-                parts.append(
-                    device.apply(x[start:stop], rate, rng.randint(2**31), error_filter)
+                heard = device.apply(
+                    x[start:stop], rate, rng.randint(2**31), error_filter
                 )
-                cuts.append(run - start + offset)
+                local = run - start
+                # a device too quiet for its converter can round a whole beat to
+                # one level: that cycle holds no sound to learn from
+                sound = [np.ptp(heard[a:z]) > 0 for a, z in local]
+                parts.append(heard)
+                cuts.append(local[sound] + offset)
                 offset += stop - start
             data.append(np.concatenate(parts).astype(np.float32, copy=False))
             bounds.append(np.concatenate(cuts).astype(np.int64))

@@ -1,0 +1,188 @@
+"""Pretraining: a backbone learnt on a large corpus, for a small one to start from.
+
+Twelve patients cannot train a ResNet50 from scratch. Nothing can be
+downloaded here, so the library makes its own starting point: the cycle
+network trained on a larger corpus of the same kind of sound (heart sounds,
+where a murmur is the cardiac analogue of a stenotic bruit), saved as a
+tensor-only state dict that ``make_stenosis_pipeline(weights_path=...)``
+starts from.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from sklearn.pipeline import Pipeline
+
+from .network import ResNetClassifier
+from .pipelines import make_stenosis_pipeline
+from .recording_classifier import RecordingClassifier
+
+__all__ = ["partial_path", "pretrain", "save_backbone"]
+
+
+def partial_path(path: str | os.PathLike) -> Path:
+    """Where :func:`pretrain` keeps the last epoch's weights while it runs.
+
+    Examples
+    --------
+    >>> partial_path("backbone.pt").name
+    'backbone.pt.partial'
+    """
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+def _network(model: Any) -> ResNetClassifier:
+    if isinstance(model, Pipeline):
+        model = model.steps[-1][1]
+    if isinstance(model, RecordingClassifier):
+        model = getattr(model, "estimator_", None)
+    if not isinstance(model, ResNetClassifier) or not hasattr(model, "net_"):
+        raise TypeError(
+            "save_backbone needs a fitted ResNetClassifier, or a pipeline or "
+            f"RecordingClassifier ending in one; got {type(model).__name__}"
+        )
+    return model
+
+
+def save_backbone(
+    model: Any, path: str | os.PathLike, *, overwrite: bool = False
+) -> Path:
+    """Write a fitted network's weights as a tensor-only state dict.
+
+    The file holds tensors only (``torch.save(module.state_dict())``), so
+    loading it with ``weights_only=True`` cannot run code. The head (``fc``)
+    and the input standardisation are saved too but are not loaded as a
+    backbone: they belong to the pretraining task.
+
+    Parameters
+    ----------
+    model : Pipeline, RecordingClassifier or ResNetClassifier
+        Fitted, ending in a :class:`~vascular_sklearn.network.ResNetClassifier`.
+    path : path-like
+        The file to write (written to a temporary name, then renamed: an
+        interrupted write leaves no half file under ``path``).
+    overwrite : bool, default=False
+        Replace an existing file.
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    TypeError
+        If ``model`` holds no fitted ResNetClassifier.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from vascular_sklearn.network import ResNetClassifier, read_weights
+    >>> X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    >>> clf = ResNetClassifier("resnet18", max_epochs=1, batch_size=4,
+    ...                        device="cpu", random_state=0).fit(X, [0, 1] * 4)
+    >>> path = save_backbone(clf, tempfile.mkdtemp() + "/backbone.pt")
+    >>> "net.layer4.1.conv2.weight" in read_weights(path)
+    True
+    """
+    network = _network(model)
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    state = {
+        k: v.detach().to("cpu").contiguous()
+        for k, v in network.net_.module_.state_dict().items()
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def pretrain(
+    X: Any,
+    y: Any,
+    path: str | os.PathLike,
+    *,
+    pipeline: Pipeline | None = None,
+    groups: Any = None,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> Pipeline:
+    """Train the cycle network on a corpus and save its weights as a backbone.
+
+    Each epoch's weights go to :func:`partial_path` as training runs; the
+    backbone is written to ``path`` at the end and the partial file removed.
+    A run that stops (power cut, time limit) starts again from its last
+    epoch with ``resume=True``: the network starts from the partial weights
+    (the head and the optimiser's state start afresh).
+
+    Parameters
+    ----------
+    X : Signals, RecordingFiles or sequence of recordings
+        The corpus, at any sample rate the pipeline reads (2 kHz heart sounds
+        with the default).
+    y : array-like of shape (n_recordings,)
+        Labels (1 = abnormal: a murmur, a stenosis).
+    path : path-like
+        The backbone file to write.
+    pipeline : Pipeline or None, default=None
+        Ending in a :class:`~vascular_sklearn.RecordingClassifier` around a
+        :class:`~vascular_sklearn.network.ResNetClassifier`; ``None`` means
+        ``make_stenosis_pipeline(random_state=0)`` showing its progress
+        (skorch's table of epochs, ``verbose=1``). Its network
+        architecture must be the one that will be fine-tuned.
+    groups : array-like or None, default=None
+        Subject or site of each recording, passed to the classifier.
+    resume : bool, default=False
+        Start from the partial weights of an interrupted run, if any.
+    overwrite : bool, default=False
+        Replace an existing ``path``.
+
+    Returns
+    -------
+    pipeline : Pipeline
+        The fitted pipeline (its network is the backbone).
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> data = make_recordings(2, 2, 4.0, sample_rate=2000.0, random_state=0)
+    >>> path = tempfile.mkdtemp() + "/backbone.pt"
+    >>> _ = pretrain(data.recordings, data.target, path, pipeline=
+    ...     make_stenosis_pipeline(max_epochs=1, random_state=0, device="cpu"))
+    >>> fine_tune = make_stenosis_pipeline(weights_path=path, backbone_lr=1e-4)
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if pipeline is None:
+        pipeline = make_stenosis_pipeline(
+            random_state=0, classifier__estimator__verbose=1
+        )
+    partial = partial_path(path)
+    params = {"classifier__estimator__checkpoint_path": str(partial)}
+    if resume and partial.exists():
+        params["classifier__estimator__weights_path"] = str(partial)
+    # the checkpoint is written over while the network starts from it: read it
+    # into the network before the first epoch ends (skorch builds the module
+    # at fit's start), so that is safe
+    pipeline.set_params(**params)
+    fit_params = {} if groups is None else {"classifier__groups": groups}
+    pipeline.fit(X, y, **fit_params)
+    save_backbone(pipeline, path, overwrite=overwrite)
+    partial.unlink(missing_ok=True)
+    # a later refit of the returned pipeline should not write checkpoints
+    return pipeline.set_params(classifier__estimator__checkpoint_path=None)
