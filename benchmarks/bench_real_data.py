@@ -247,7 +247,7 @@ def run() -> list[dict]:
 
     rows += _original_protocol(X, y, groups)
     _limits_notes(X, y, groups, step, levels)
-    _audit_notes(oof, X, y, names, step, levels)
+    _NOTES.extend(audit_notes(oof, X, y, names, step, levels))
     _verdict(oof, y)
     _speed_notes(timed)
     _figures(oof, y, data)
@@ -317,7 +317,9 @@ def _pairs(proba, names) -> list[tuple[str, float, float]]:
     ]
 
 
-def _audit_notes(oof, X, y, names, step, levels) -> None:
+def audit_notes(oof, X, y, names, step, levels, protocol="LOPO") -> list[str]:
+    """The recorder audit and before/after table of ``protocol``'s models; fills
+    GATES."""
     peaks = np.array([np.abs(x).max() for x in X.data])
     masks = {
         "x0.1": np.ones(len(y), bool),
@@ -330,7 +332,7 @@ def _audit_notes(oof, X, y, names, step, levels) -> None:
         for key, alter in _perturbations(step).items()
     }
     lines = [
-        "### Confound audit (LOPO: each test patient's model never heard them)",
+        f"### Confound audit ({protocol}: each test patient's model never heard them)",
         "",
         "Each test recording is rescaled and re-quantised, then scored by the "
         "same fold's model. x0.1: all 49 recordings at 16-bit resolution. x10: "
@@ -354,7 +356,7 @@ def _audit_notes(oof, X, y, names, step, levels) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     pair_lines = [
-        "### Before/after angioplasty, same patient and site (LOPO)",
+        f"### Before/after angioplasty, same patient and site ({protocol})",
         "",
         "Does the model, with the patient held out, give the stenotic recording "
         "(before) a higher probability than the normal one (after)?",
@@ -362,8 +364,8 @@ def _audit_notes(oof, X, y, names, step, levels) -> None:
         "| model | " + " | ".join(PAIRS) + " | ranked right |",
         "|---|" + "---|" * (len(PAIRS) + 1),
     ]
-    for (protocol, model), result in oof.items():
-        if protocol != "LOPO":
+    for (done, model), result in oof.items():
+        if done != protocol:
             continue
         p = result.recording_proba
         shifts = {
@@ -391,7 +393,7 @@ def _audit_notes(oof, X, y, names, step, levels) -> None:
         right = sum(before > after for _, before, after in pairs)
         pair_cells = [f"{before:.2f} vs {after:.2f}" for _, before, after in pairs]
         pair_lines.append(f"| {model} | " + " | ".join(pair_cells) + f" | {right}/4 |")
-    _NOTES.extend(["", *lines, "", *pair_lines])
+    return ["", *lines, "", *pair_lines]
 
 
 def _verdict(oof, y) -> None:

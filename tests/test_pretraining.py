@@ -1,0 +1,158 @@
+"""Pretrain, save, start from weights_path: the backbone loads, only safe files do."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from vascular_sklearn import make_stenosis_pipeline
+from vascular_sklearn.cli import main
+from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.network import CycleResNet, read_weights
+from vascular_sklearn.pretraining import partial_path, pretrain, save_backbone
+
+
+def _small(**params):
+    return make_stenosis_pipeline(
+        max_epochs=1, random_state=0, device="cpu", batch_size=8, **params
+    )
+
+
+@pytest.fixture(scope="module")
+def heart_sounds():
+    """Four simulated recordings at 2 kHz, the heart-sound corpus's rate."""
+    return make_recordings(2, 2, 4.0, sample_rate=2000.0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def backbone(tmp_path_factory, heart_sounds):
+    path = tmp_path_factory.mktemp("pretrain") / "backbone.pt"
+    model = pretrain(
+        heart_sounds.recordings, heart_sounds.target, path, pipeline=_small()
+    )
+    return path, model
+
+
+def _features(module: CycleResNet, x: torch.Tensor) -> torch.Tensor:
+    """The backbone's output before the head, in eval mode."""
+    net = module.net
+    head, net.fc = net.fc, torch.nn.Identity()
+    try:
+        with torch.no_grad():
+            return net.eval()(x)
+    finally:
+        net.fc = head
+
+
+def test_pretrained_weights_load_into_a_new_network(backbone):
+    path, model = backbone
+    assert path.exists() and not partial_path(path).exists()
+    state = read_weights(path)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    trained = model[-1].estimator_.net_.module_
+    x = torch.randn(3, 1, 20, 100)
+    torch.manual_seed(0)
+    loaded = CycleResNet(weights_path=str(path))
+    torch.manual_seed(0)
+    fresh = CycleResNet()
+    reference = _features(trained, x)  # values up to hundreds
+    # the same weights, up to the memory format's rounding
+    assert (_features(loaded, x) - reference).abs().max() < 0.01
+    assert (_features(fresh, x) - reference).abs().max() > 1.0
+
+
+def test_fine_tuning_starts_from_the_backbone(backbone):
+    path, _ = backbone
+    vessels = make_recordings(2, 2, 4.0, random_state=1)  # 22.05 kHz
+    start = read_weights(path)
+    tuned = _small(weights_path=str(path), freeze_stages=2, backbone_lr=1e-5)
+    tuned.fit(vessels.recordings, vessels.target)
+    net = tuned[-1].estimator_.net_
+    layers = net.module_.net
+    # frozen stages keep the pretrained weights; later stages train
+    assert torch.equal(
+        layers.layer2[0].conv1.weight, start["net.layer2.0.conv1.weight"]
+    )
+    assert not torch.equal(
+        layers.layer4[0].conv1.weight, start["net.layer4.0.conv1.weight"]
+    )
+    lrs = sorted(group["lr"] for group in net.optimizer_.param_groups)
+    assert lrs == [1e-5, 1e-3]  # the backbone's, then the new head's
+    # and the answers differ from the same fit without the backbone
+    scratch = _small(freeze_stages=2, backbone_lr=1e-5)
+    scratch.fit(vessels.recordings, vessels.target)
+    assert not np.allclose(
+        tuned.predict_proba(vessels.recordings),
+        scratch.predict_proba(vessels.recordings),
+        atol=1e-3,
+    )
+
+
+def test_resume_starts_from_the_last_epoch(tmp_path, backbone, heart_sounds):
+    path, _ = backbone
+    out = tmp_path / "again.pt"
+    partial_path(out).write_bytes(path.read_bytes())  # an interrupted run's epoch
+    # everything but the head frozen: the result shows where training started
+    model = pretrain(
+        heart_sounds.recordings,
+        heart_sounds.target,
+        out,
+        pipeline=_small(freeze_stages=4),
+        resume=True,
+    )
+    assert not partial_path(out).exists()
+    layers = model[-1].estimator_.net_.module_.net
+    start = read_weights(path)
+    assert torch.equal(
+        layers.layer3[1].conv2.weight, start["net.layer3.1.conv2.weight"]
+    )
+    with pytest.raises(FileExistsError, match="exists"):
+        pretrain(heart_sounds.recordings, heart_sounds.target, out, pipeline=_small())
+
+
+def test_weights_that_are_not_tensor_only_are_refused(tmp_path, heart_sounds):
+    pickled = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2), pickled)  # a whole module: runs code to load
+    tensor = tmp_path / "tensor.pt"
+    torch.save(torch.zeros(3), tensor)
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not weights")
+    for bad, message in [
+        (pickled, "not a tensor-only weights file"),
+        (junk, "not a tensor-only weights file"),
+        (tensor, "not a state dict of tensors"),
+    ]:
+        with pytest.raises(ValueError, match=message) as err:
+            _small(weights_path=str(bad)).fit(
+                heart_sounds.recordings, heart_sounds.target
+            )
+        assert str(bad) in str(err.value)
+
+
+def test_save_backbone_needs_a_fitted_network(tmp_path, backbone):
+    with pytest.raises(TypeError, match="fitted ResNetClassifier"):
+        save_backbone(_small(), tmp_path / "b.pt")
+    path, model = backbone
+    with pytest.raises(FileExistsError):
+        save_backbone(model, path)
+
+
+def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
+    folder = tmp_path / "training-x"
+    folder.mkdir()
+    lines = []
+    for i, (x, label) in enumerate(
+        zip(heart_sounds.recordings.data, heart_sounds.target, strict=True)
+    ):
+        sf.write(folder / f"x{i:04d}.flac", x, 2000, subtype="PCM_16")
+        lines.append(f"x{i:04d},{1 if label else -1}")
+    (folder / "REFERENCE.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "backbone.pt"
+    args = ["pretrain", str(tmp_path), "-o", str(out), "--max-epochs", "1"]
+    assert main([*args, "--cycles-per-recording", "2", "--arch", "resnet18"]) == 0
+    assert "net.layer4.1.conv2.weight" in read_weights(out)
+    captured = capsys.readouterr()
+    abnormal = int(heart_sounds.target.sum())
+    assert f"pretraining resnet18 on 4 recordings ({abnormal} abnormal)" in captured.err
+    assert "train_loss" in captured.out  # skorch's progress table
+    assert main(args) == 2  # the file exists: nothing is written over
