@@ -2,8 +2,8 @@
 Spectrograms of normal and stenotic cycles
 ==========================================
 
-What the network sees: one 40 x 100 log spectrogram per heart cycle (0 to
-1954 Hz, 100 frames over the cycle). A stenosis adds a high-pitched jet to the
+What the network sees: one 20 x 100 log spectrogram per heart cycle (0 to
+1 kHz, 100 frames over the cycle). A stenosis adds a high-pitched jet to the
 bruit during systole; in the synthetic recordings it sits between 300 and
 1000 Hz. Run with the seed recordings beside the repository
 (``../shared/data/seed_recordings``) to see real ones instead; this page shows
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from vascular_sklearn import (
@@ -50,7 +51,10 @@ cutter = make_pipeline(LowpassFilter(), MeanSmoother(), PeakCycleCutter())
 bags = cutter.fit_transform(data.recordings)
 print("cycles per recording:", bags.n_cycles.tolist())
 
-spectrogram = STFTSpectrogram(log=True, floor_db=80)  # the recommended setting
+# the recommended setting (make_stenosis_pipeline's)
+spectrogram = STFTSpectrogram(
+    log=True, floor_db=80, max_frequency=1000.0, normalize=True
+)
 images = spectrogram.fit_transform(bags)
 
 # %%
@@ -103,7 +107,7 @@ fig.tight_layout()
 freqs = np.linspace(0, max_hz, images.images.shape[2])
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.5), sharex=True)
 for ax, floor in zip(axes, [None, 80, 40], strict=True):
-    spec = STFTSpectrogram(log=True, floor_db=floor).fit_transform(bags)
+    spec = clone(spectrogram).set_params(floor_db=floor).fit_transform(bags)
     cycle_label = data.target[spec.recording_index]
     for label, color in [(0, "C0"), (1, "C3")]:
         profile = spec.images[cycle_label == label, 0].mean(axis=(0, 2))

@@ -156,3 +156,13 @@ def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
     assert f"pretraining resnet18 on 4 recordings ({abnormal} abnormal)" in captured.err
     assert "train_loss" in captured.out  # skorch's progress table
     assert main(args) == 2  # the file exists: nothing is written over
+    # and training starts from it
+    rows = ["path,label,patient"] + [
+        f"training-x/x{i:04d}.flac,{label},P{i}"
+        for i, label in enumerate(heart_sounds.target)
+    ]
+    (tmp_path / "corpus.csv").write_text("\n".join(rows) + "\n")
+    model = tmp_path / "model.vsk"
+    train = ["train", str(tmp_path / "corpus.csv"), "-o", str(model)]
+    fine = ["--weights", str(out), "--arch", "resnet18", "--max-epochs", "1"]
+    assert main([*train, *fine]) == 0 and model.exists()

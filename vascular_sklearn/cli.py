@@ -147,6 +147,9 @@ def _pipeline_for(args: argparse.Namespace):
     params = {"random_state": args.seed, "device": args.device}
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
+    if args.weights is not None:
+        params["weights_path"] = args.weights
+        params["backbone_lr"] = args.backbone_lr
     return make(**params).set_params(classifier__estimator__arch=args.arch)
 
 
@@ -271,6 +274,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--max-epochs", type=int)
         p.add_argument(
             "--arch", default="resnet50", choices=["resnet18", "resnet34", "resnet50"]
+        )
+        p.add_argument(
+            "--weights",
+            help="start from a backbone made by 'pretrain' (tensor-only .pt file)",
+        )
+        p.add_argument(
+            "--backbone-lr",
+            type=float,
+            default=1e-4,
+            help="learning rate of the backbone with --weights (default 1e-4; "
+            "the new head keeps the pipeline's)",
         )
         if name == "evaluate":
             p.add_argument("--folds", type=int, default=5)

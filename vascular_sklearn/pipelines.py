@@ -132,9 +132,10 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     Set ``harmonize`` and ``augment`` to ``"passthrough"`` for the previous
     default. ``random_state`` seeds the network and both device steps.
 
-    The evidence (docs/benchmarks.md, confound benchmark): trained where the
-    device goes with the label, the two steps together kept a test AUC of 0.93
-    against 0.75 for the plain network, and cut the median change of its answer
+    The evidence (docs/benchmarks.md, confound benchmark, measured with the
+    earlier 0-1954 Hz image): trained where the device goes with the label,
+    the two steps together kept a test AUC of 0.93 against 0.75 for the plain
+    network, and cut the median change of its answer
     when the same patients are recorded quietly from 0.15 to 0.03 (the target
     of 0.95 AUC was not reached). Treat the output as research, not a
     diagnosis.
