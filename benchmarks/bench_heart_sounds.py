@@ -206,7 +206,7 @@ def run() -> list[dict]:
     X = data.recordings.load(n_jobs=2)
     y, databases = data.target, data.groups
     records = np.arange(len(y))
-    _NOTES.append(_beats_note(X))
+    _NOTES.extend([_beats_note(X), "", "AUC per held-out database (LODO):", ""])
     protocols = {
         "LODO": (list(LeaveOneGroupOut().split(X, y, databases)), databases),
         "5-fold": (
@@ -227,8 +227,8 @@ def run() -> list[dict]:
                     f"{g} {roc_auc_score(y[databases == g], proba[databases == g]):.2f}"
                     for g in np.unique(databases)
                 )
-                _NOTES.append(f"- {model}, AUC per held-out database: {per_db}")
-    _NOTES.append("Which database is this?")
+                _NOTES.append(f"- {model}: {per_db}")
+    _NOTES.extend(["", "Which database is this?", ""])
     _NOTES.extend(_which_database(X, databases))
     return rows
 
