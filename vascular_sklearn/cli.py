@@ -103,6 +103,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         classifier__estimator__arch=args.arch,
         classifier__estimator__max_cycles_per_group=args.cycles_per_recording,
         classifier__estimator__verbose=1,
+        # a large corpus holds a few recordings without a beat: left out
+        classifier__on_empty="prior",
     )
     resuming = args.resume and partial_path(out).exists()
     _say(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
@@ -253,8 +254,6 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     >>> list(read_weights(path))
     ['fc.bias']
     """
-    import pickle
-
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
     try:

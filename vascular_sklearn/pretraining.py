@@ -136,7 +136,9 @@ def pretrain(
         Ending in a :class:`~vascular_sklearn.RecordingClassifier` around a
         :class:`~vascular_sklearn.network.ResNetClassifier`; ``None`` means
         ``make_stenosis_pipeline(random_state=0)`` showing its progress
-        (skorch's table of epochs, ``verbose=1``). Its network
+        (skorch's table of epochs, ``verbose=1``) and leaving out of training
+        the few recordings of a large corpus in which no beat is found
+        (``classifier__on_empty="prior"``). Its network
         architecture must be the one that will be fine-tuned.
     groups : array-like or None, default=None
         Subject or site of each recording, passed to the classifier.
@@ -170,7 +172,9 @@ def pretrain(
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     if pipeline is None:
         pipeline = make_stenosis_pipeline(
-            random_state=0, classifier__estimator__verbose=1
+            random_state=0,
+            classifier__estimator__verbose=1,
+            classifier__on_empty="prior",
         )
     partial = partial_path(path)
     params = {"classifier__estimator__checkpoint_path": str(partial)}
