@@ -21,6 +21,14 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _would_overwrite(args: argparse.Namespace) -> bool:
+    """Whether OUTPUT exists without --force (said on stderr): nothing is
+    written over a user's file."""
+    if _would_overwrite(args):
+        return True
+    return False
+
+
 def _report_lines(title: str, report: dict) -> list[str]:
     keys = ["accuracy", "sensitivity", "specificity", "balanced_accuracy", "roc_auc"]
     cells = "  ".join(f"{k} {report[k]:.3f}" for k in keys)
@@ -91,10 +99,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     from .pipelines import make_stenosis_pipeline
     from .pretraining import partial_path, pretrain
 
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        _say(f"error: {out} exists; use --force to replace it")
+    if _would_overwrite(args):
         return 2
+    out = Path(args.output)
     data = _pretraining_data(args.data)
     pipe = make_stenosis_pipeline(
         random_state=args.seed,
@@ -178,10 +185,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .persistence import save_model
 
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        _say(f"error: {out} exists; use --force to replace it")
+    if _would_overwrite(args):
         return 2
+    out = Path(args.output)
     data = _labelled_data(args.data_dir)
     _say(
         f"training on {len(data.target)} recordings of "
@@ -220,8 +226,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .screening import predict_files
 
     model = _load_for_screening(args)
-    if args.output and Path(args.output).exists() and not args.force:
-        _say(f"error: {args.output} exists; use --force to replace it")
+    if _would_overwrite(args):
         return 2
     summary = predict_files(
         model,
