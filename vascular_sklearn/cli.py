@@ -24,7 +24,8 @@ def _say(line: str) -> None:
 def _would_overwrite(args: argparse.Namespace) -> bool:
     """Whether OUTPUT exists without --force (said on stderr): nothing is
     written over a user's file."""
-    if _would_overwrite(args):
+    if args.output and Path(args.output).exists() and not args.force:
+        _say(f"error: {args.output} exists; use --force to replace it")
         return True
     return False
 
