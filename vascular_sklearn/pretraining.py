@@ -27,6 +27,16 @@ __all__ = ["partial_path", "pretrain", "save_backbone"]
 def partial_path(path: str | os.PathLike) -> Path:
     """Where :func:`pretrain` keeps the last epoch's weights while it runs.
 
+    Parameters
+    ----------
+    path : path-like
+        The backbone file :func:`pretrain` writes at the end.
+
+    Returns
+    -------
+    partial : Path
+        ``path`` with ``.partial`` appended to its name.
+
     Examples
     --------
     >>> partial_path("backbone.pt").name
