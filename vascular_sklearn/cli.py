@@ -16,6 +16,9 @@ from .exceptions import RecordingError
 
 __all__ = ["main"]
 
+#: Network choices, named here so that parsing the command line needs no torch.
+_ARCHS = ("resnet18", "resnet34", "resnet50")
+
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
@@ -280,9 +283,7 @@ def _parser() -> argparse.ArgumentParser:
             help="the original study's settings (50 epochs: slow)",
         )
         p.add_argument("--max-epochs", type=int)
-        p.add_argument(
-            "--arch", default="resnet50", choices=["resnet18", "resnet34", "resnet50"]
-        )
+        p.add_argument("--arch", default="resnet50", choices=_ARCHS)
         p.add_argument(
             "--weights",
             help="start from a backbone made by 'pretrain' (tensor-only .pt file)",
@@ -324,9 +325,7 @@ def _parser() -> argparse.ArgumentParser:
         default=8,
         help="cycles drawn afresh from each recording every epoch (default 8)",
     )
-    pre.add_argument(
-        "--arch", default="resnet50", choices=["resnet18", "resnet34", "resnet50"]
-    )
+    pre.add_argument("--arch", default="resnet50", choices=_ARCHS)
     pre.add_argument(
         "--resume",
         action="store_true",
