@@ -7,6 +7,7 @@ from sklearn.pipeline import make_pipeline
 from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter, Signals
 from vascular_sklearn.beats import beat_scores, estimate_period, find_beats
 from vascular_sklearn.containers import CycleBags
+from vascular_sklearn.cycle_quality import cycle_quality, failed_cycles
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.recorder import quantise
 
@@ -217,3 +218,85 @@ def test_make_recordings_rhythm_parameters():
     for bad in [{"beat_variability": 0.2}, {"ectopic_rate": -0.1}, {"second_wave": 2}]:
         with pytest.raises(ValueError):
             make_recordings(1, 1, duration=2.0, **bad)
+
+
+def _near(found: np.ndarray, true: np.ndarray, rate: float) -> np.ndarray:
+    """Whether each true beat has a found one within 60 ms."""
+    if len(found) == 0:
+        return np.zeros(len(true), dtype=bool)
+    return np.min(np.abs(true[:, None] - found[None, :]), axis=1) <= 0.06 * rate
+
+
+def test_a_knock_drops_its_cycle_and_says_so(base):
+    arrays, beats, rate = base
+    x, true = arrays[0].copy(), beats[0]
+    # a 30 ms knock at full scale between two beats in the middle
+    j = len(true) // 2
+    start = int((true[j] + true[j + 1]) / 2)
+    x[start : start + int(0.03 * rate)] = np.sign(np.sin(np.arange(int(0.03 * rate))))
+    clean, knocked = _cut([arrays[0]], rate), _cut([x], rate)
+    row = knocked.quality()[0]
+    assert row["dropped_clipped"] == 1 and clean.quality()[0]["dropped_clipped"] == 0
+    assert row["cycles"] == clean.quality()[0]["cycles"] - 1
+    dropped = {tuple(b) for b in clean.bounds[0]} - {
+        tuple(b) for b in knocked.bounds[0]
+    }
+    ((a, b),) = dropped
+    assert a <= start < b
+    parts = ("cycles", "dropped_short", "dropped_clipped", "dropped_noisy")
+    assert sum(row[k] for k in parts) + row["dropped_long_gap"] == row["peaks"] - 1
+    # the clipping was counted on the raw recording, before the lowpass
+    assert row["clipped_fraction"] == pytest.approx(0.03 * rate / len(x), rel=0.1)
+    shares = knocked.quality(per_cycle=True)[0]["cycle_quality"]["clipped"]
+    assert shares.max() < 0.01 and len(shares) == row["cycles"]
+    # a recording clipped throughout keeps its cycles: none is worse than the rest
+    loud = _cut([np.clip(20 * x, -1.0, 1.0)], rate).quality()[0]
+    assert loud["cycles"] >= 0.9 * row["cycles"] and loud["clipped_fraction"] > 0.3
+
+
+def test_cycle_quality_measures():
+    rate = 1000.0
+    t = np.arange(0, 8, 1 / rate)
+    x = np.sin(2 * np.pi * 40 * t) * (1.2 + np.cos(2 * np.pi * t))
+    x[5000:6000] = 1e-3 * np.sin(2 * np.pi * 40 * t[:1000])  # contact lost
+    x[2000:2050] = 1e3 * np.sign(x[2000:2050])  # a knock into the rails
+    bounds = np.array(
+        [[0, 1000], [1000, 2000], [2000, 3000], [5000, 6000], [6000, 7500]]
+    )
+    q = cycle_quality(x, bounds, rate)
+    np.testing.assert_allclose(q["period_deviation"], [0, 0, 0, 0, 0.5])
+    np.testing.assert_allclose(q["clipped"], [0, 0, 0.05, 0, 0], atol=0.002)
+    assert q["snr_db"][3] < 1.0 < 10.0 < q["snr_db"][[0, 1, 4]].min()
+    failed = failed_cycles(q)
+    assert failed["clipped"].tolist() == [False, False, True, False, False]
+    assert failed["noisy"].tolist() == [False, False, False, True, False]
+    # gain does not move any measure
+    quiet = cycle_quality(1e-3 * x, bounds, rate)
+    for key in q:
+        np.testing.assert_allclose(quiet[key], q[key], atol=0.01)
+    kept = failed_cycles(q, min_snr_db=None, max_clipped=None)
+    assert not kept["clipped"].any() and not kept["noisy"].any()
+
+
+def test_a_quiet_stretch_keeps_its_beats():
+    arrays, beats, rate = _recordings(n_patients=2, duration=30.0)
+    for x, true in zip(arrays, beats, strict=True):
+        y = x.copy()
+        y[int(20 * rate) :] *= 0.3  # the stethoscope pressed less firmly
+        bags = _cut([y], rate)
+        late = true[true > 21 * rate]
+        assert np.mean(_near(np.unique(bags.bounds[0]), late, rate)) >= 0.97
+
+
+def test_beats_found_in_the_loudness_when_the_waveform_shows_none():
+    rate = 4000.0
+    t = np.arange(0, 30, 1 / rate)
+    true = np.arange(0.3, 30, 0.9)
+    loudness = 0.1 + sum(np.exp(-0.5 * ((t - b) / 0.06) ** 2) for b in true)
+    x = np.random.default_rng(0).standard_normal(len(t)) * loudness
+    reference = np.zeros_like(x)  # a flow sound whose smoothed waveform is flat
+    assert find_beats(reference, rate)[1] == 0
+    bounds = find_beats(reference, rate, signal=x)[0]
+    found = np.unique(bounds)
+    assert np.mean(_near(found, true * rate, rate)) >= 0.97
+    assert np.mean(_near(true * rate, found, rate)) >= 0.97

@@ -13,7 +13,13 @@ works.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import median_filter, uniform_filter1d
+from scipy.fft import next_fast_len
+from scipy.ndimage import (
+    maximum_filter1d,
+    median_filter,
+    minimum_filter1d,
+    uniform_filter1d,
+)
 from scipy.signal import find_peaks
 
 __all__ = ["beat_scores", "estimate_period", "find_beats"]
@@ -33,6 +39,30 @@ def _robust_scale(x: np.ndarray) -> float:
     return float(hi - lo)
 
 
+def _block_means(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, int]:
+    """``x`` averaged in blocks of about 1 / 200 s, and the block length."""
+    # no float64 copy of the full-rate signal: only the block means need it
+    x = np.asarray(x)
+    block = max(1, round(sample_rate / _ANALYSIS_RATE))
+    n = len(x) // block
+    return x[: n * block].reshape(n, block).mean(axis=1, dtype=np.float64), block
+
+
+def _normalised(coarse: np.ndarray, rate: float, min_bpm: float) -> np.ndarray:
+    """``coarse`` (at ``rate`` Hz) over its percentile range, its drift removed."""
+    scale = _robust_scale(coarse) if len(coarse) else 0.0
+    if scale <= 0:
+        return np.zeros(len(coarse))
+    # dividing by a percentile range makes the rest independent of gain
+    coarse = (coarse - np.median(coarse)) / scale
+    # a drifting baseline (a loosening contact, breathing) is slower than the
+    # slowest beat; a running mean over 1.5 slowest periods removes it
+    window = round(1.5 * 60.0 / min_bpm * rate)
+    if window < len(coarse):
+        coarse = coarse - uniform_filter1d(coarse, window, mode="nearest")
+    return coarse
+
+
 def _analysis_signal(
     reference: np.ndarray, sample_rate: float, min_bpm: float
 ) -> tuple[np.ndarray, int, float]:
@@ -41,21 +71,30 @@ def _analysis_signal(
     Returns the signal, the block length in samples of ``reference`` and the
     1st-99th percentile range it was divided by.
     """
-    ref = np.asarray(reference, dtype=np.float64)
-    block = max(1, round(sample_rate / _ANALYSIS_RATE))
-    n = len(ref) // block
-    coarse = ref[: n * block].reshape(n, block).mean(axis=1)
-    scale = _robust_scale(coarse)
-    if n == 0 or scale <= 0:
-        return np.zeros(n), block, 0.0
-    # dividing by a percentile range makes the rest independent of gain
-    coarse = (coarse - np.median(coarse)) / scale
-    # a drifting baseline (a loosening contact, breathing) is slower than the
-    # slowest beat; a running mean over 1.5 slowest periods removes it
-    window = round(1.5 * 60.0 / min_bpm * sample_rate / block)
-    if window < n:
-        coarse = coarse - uniform_filter1d(coarse, window, mode="nearest")
-    return coarse, block, scale
+    coarse, block = _block_means(reference, sample_rate)
+    scale = _robust_scale(coarse) if len(coarse) else 0.0
+    return _normalised(coarse, sample_rate / block, min_bpm), block, scale
+
+
+#: Smoothing (seconds) of the loudness envelope: the length of a beat's sound.
+_LOUDNESS_SMOOTHING = 0.1
+
+
+def _loudness(signal: np.ndarray, sample_rate: float, min_bpm: float) -> np.ndarray:
+    """The signal's log loudness at about 200 Hz, smoothed, normalised, detrended.
+
+    Some recordings show the beat only in how loud the flow sound is, not in
+    the smoothed waveform; a logarithm makes the envelope's shape independent
+    of gain.
+    """
+    x = np.asarray(signal)
+    power, block = _block_means(x * x, sample_rate)
+    rate = sample_rate / block
+    floor = np.percentile(power, 1.0) if len(power) else 0.0
+    # the 1st percentile keeps digital silence finite without moving the rest
+    loud = np.log(power + max(floor, np.finfo(np.float64).tiny))
+    loud = uniform_filter1d(loud, max(1, round(_LOUDNESS_SMOOTHING * rate)))
+    return _normalised(loud, rate, min_bpm)
 
 
 def estimate_period(
@@ -110,8 +149,9 @@ def _period_of(
     hi = int(np.ceil(60.0 / min_bpm * _MARGIN * rate))
     if len(y) < 2 * hi or not np.any(y):
         return None
-    spectrum = np.fft.rfft(y, 2 * len(y))
-    ac = np.fft.irfft(np.abs(spectrum) ** 2)[: hi + 2]
+    size = next_fast_len(2 * len(y), real=True)  # 2 * len(y) may be a slow prime
+    spectrum = np.fft.rfft(y, size)
+    ac = np.fft.irfft(np.abs(spectrum) ** 2, size)[: hi + 2]
     # divide by the overlap so long lags are not penalised
     ac = ac / (ac[0] * (len(y) - np.arange(len(ac))) / len(y))
     lags, _ = find_peaks(ac[: hi + 2])
@@ -159,6 +199,62 @@ def _plateau_point(
     first = top - (int(np.argmax(left)) - 1 if left.any() else len(left) - 1)
     last = top + (int(np.argmax(right)) - 1 if right.any() else len(right) - 1)
     return first + int(_PLATEAU_POINT * (last - first))
+
+
+#: Periods over which the pulse's local amplitude is measured.
+_LEVEL_WINDOW = 3.0
+#: Most a quiet stretch is amplified to the recording's typical level: enough
+#: for a stethoscope pressed less firmly, too little to make beats of noise.
+_MAX_LEVEL_GAIN = 5.0
+
+
+def _level_out(y: np.ndarray, window: int) -> np.ndarray:
+    """Bring every stretch of the pulse to the recording's typical amplitude.
+
+    The amplitude is the running range (maximum minus minimum) over ``window``
+    samples, smoothed over as many; quiet stretches (a stethoscope pressed
+    less firmly, a patient who moved) are amplified by up to
+    ``_MAX_LEVEL_GAIN`` so that one threshold finds their beats too.
+    """
+    if window < 2 or len(y) < window:
+        return y
+    spread = maximum_filter1d(y, window) - minimum_filter1d(y, window)
+    spread = uniform_filter1d(spread, window, mode="nearest")
+    typical = float(np.median(spread))
+    if not typical > 0:
+        return y
+    return y * (typical / np.maximum(spread, typical / _MAX_LEVEL_GAIN))
+
+
+def _place_peaks(
+    ref: np.ndarray, coarse: np.ndarray, block: int, tolerance: float, reach: int
+) -> np.ndarray:
+    """Each coarse peak (in blocks) placed on the full-rate reference.
+
+    The maximum within two blocks of it, or on a flat top the
+    :func:`_plateau_point`: all maxima at once, the rare plateaus one by one.
+    """
+    n = len(ref)
+    lo = np.maximum((coarse - 2) * block, 0)
+    hi = np.minimum((coarse + 3) * block, n)
+    index = lo[:, None] + np.arange(5 * block)
+    window = np.where(index < hi[:, None], ref[np.minimum(index, n - 1)], -np.inf)
+    tops = lo + np.argmax(window, axis=1)
+    level = ref[tops] - tolerance
+    # a smoothed reference has short flat tops at most peaks: measure those
+    # within a few blocks at once, and follow only the long ones one by one
+    near = min(reach, 2 * block)
+    steps = np.arange(1, near + 1)
+    left, right = tops[:, None] - steps, tops[:, None] + steps
+    below_left = (left < 0) | (ref[np.maximum(left, 0)] < level[:, None])
+    below_right = (right >= n) | (ref[np.minimum(right, n - 1)] < level[:, None])
+    ends_left, ends_right = below_left.any(axis=1), below_right.any(axis=1)
+    first = tops - np.argmax(below_left, axis=1)
+    last = tops + np.argmax(below_right, axis=1)
+    peaks = first + (_PLATEAU_POINT * (last - first)).astype(np.int64)
+    for k in np.flatnonzero(~(ends_left & ends_right)):
+        peaks[k] = _plateau_point(ref, lo[k], hi[k], tolerance, reach)
+    return peaks.astype(np.int64)
 
 
 #: Weight of the rhythm against peak height in :func:`_one_per_beat`. At 1.5 a
@@ -241,10 +337,14 @@ def find_beats(
     max_bpm: float = 180.0,
     prominence: float = 0.3,
     cycle_range: tuple[float, float] = (0.7, 1.5),
+    signal: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, int]:
     """Find one peak per heartbeat and the cycles between them.
 
-    1. Estimate the beat period ``T`` (:func:`estimate_period`).
+    1. Estimate the beat period ``T`` (:func:`estimate_period`). When the
+       reference shows none and ``signal`` is given, the beat is sought in
+       the signal's loudness instead (its log power, smoothed over 0.1 s):
+       steps 1 and 2 run on it and its peaks are the beats.
     2. On the normalised, detrended reference at about 200 Hz, take as
        candidates the peaks at least ``T / 4`` apart that rise ``prominence``
        times the 1st-99th percentile range above their surroundings, and keep
@@ -275,6 +375,9 @@ def find_beats(
         to 99th percentile range.
     cycle_range : (float, float), default=(0.7, 1.5)
         Shortest and longest cycle kept, relative to the local period.
+    signal : ndarray of shape (n_samples,) or None, default=None
+        The filtered signal the reference was smoothed from, for recordings
+        whose smoothed waveform shows no beat.
 
     Returns
     -------
@@ -296,13 +399,18 @@ def find_beats(
     >>> bounds[:3].tolist(), n_peaks, n_short
     ([[199, 1699], [1699, 3199], [3199, 4699]], 8, 0)
     """
-    ref = np.asarray(reference, dtype=np.float64)
+    ref = np.asarray(reference)
     empty = np.zeros((0, 2), dtype=np.int64)
     y, block, scale = _analysis_signal(ref, sample_rate, min_bpm)
     rate = sample_rate / block
     period = _period_of(y, rate, min_bpm, max_bpm)
+    on_loudness = period is None and signal is not None
+    if on_loudness:
+        y = _loudness(signal, sample_rate, min_bpm)
+        period = _period_of(y, rate, min_bpm, max_bpm)
     if period is None:
         return empty, 0, 0
+    y = _level_out(y, int(_LEVEL_WINDOW * period * rate))
     # padded with the signal's low level so that a beat near either end of
     # the recording is as prominent as the others; the ends themselves
     # (a recording cut in the middle of a beat) are no peaks
@@ -325,16 +433,17 @@ def find_beats(
             period *= 2
             chain = _one_per_beat(coarse / (period * rate), heights)
         coarse = coarse[chain]
-    # search a few blocks around each coarse peak; a plateau may reach further
-    tolerance = 1e-3 * scale
-    reach = int(0.25 * period * sample_rate)
-    peaks = np.array(
-        [
-            _plateau_point(ref, (i - 2) * block, (i + 3) * block, tolerance, reach)
-            for i in coarse
-        ],
-        dtype=np.int64,
-    )
+    if on_loudness:
+        # a loudness peak is as precise as its 5 ms block
+        peaks = np.asarray(coarse, dtype=np.int64) * block + block // 2
+    else:
+        peaks = _place_peaks(
+            ref,
+            np.asarray(coarse, np.int64),
+            block,
+            1e-3 * scale,
+            int(0.25 * period * sample_rate),
+        )
     peaks = np.unique(peaks)
     if len(peaks) < 2:
         return empty, len(peaks), 0

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from math import nan
 from typing import Any
 
 import numpy as np
 
+from .cycle_quality import cycle_quality
+
 __all__ = ["CycleBags", "Signals", "Spectrograms", "clipped_fraction", "object_array"]
+
+
+#: Reasons a cutter drops a cycle between two peaks, besides a long gap.
+DROP_REASONS = ("short", "clipped", "noisy")
 
 
 def object_array(items: Sequence[Any]) -> np.ndarray:
@@ -157,10 +164,12 @@ class Signals(_RecordingSequence):
         :class:`~vascular_sklearn.MeanSmoother`); peaks are found on it.
     names : ndarray of str or None
         Optional name per recording (file names), used in error messages.
-    clipped : ndarray of float or None
-        Share of each raw recording's samples at its peak level (flat tops of
-        clipping), set by :class:`~vascular_sklearn.LowpassFilter` before
-        filtering rounds them off.
+    clipped : ndarray of object or None
+        Per recording, the raw samples at its peak level (flat tops of
+        clipping) counted in blocks of 10 ms
+        (:func:`~vascular_sklearn.cycle_quality.clip_counts`), set by
+        :class:`~vascular_sklearn.LowpassFilter` before filtering rounds them
+        off.
 
     Examples
     --------
@@ -240,9 +249,12 @@ class CycleBags(_RecordingSequence):
         in samples of that recording.
     n_peaks : ndarray of int, shape (n_recordings,)
         Peaks found per recording (cycles kept are at most ``n_peaks - 1``).
-    dropped_short : ndarray of int, shape (n_recordings,), or None
-        Per recording, cycles between consecutive peaks dropped as too short
-        for one beat (an early beat); ``None`` when the cutter drops none.
+    dropped : dict of str to ndarray of int, or None
+        Per reason, the cycles between consecutive peaks each recording lost
+        besides long gaps: ``"short"`` (too short for one beat: an early
+        beat), ``"clipped"`` and ``"noisy"``
+        (:func:`~vascular_sklearn.cycle_quality.failed_cycles`); ``None`` when
+        the cutter drops no cycle but across long gaps.
 
     Examples
     --------
@@ -257,7 +269,7 @@ class CycleBags(_RecordingSequence):
     signals: Signals
     bounds: np.ndarray
     n_peaks: np.ndarray = field(default=None)  # type: ignore[assignment]
-    dropped_short: np.ndarray | None = None
+    dropped: dict[str, np.ndarray] | None = None
 
     @property
     def names(self) -> np.ndarray | None:  # type: ignore[override]
@@ -272,27 +284,35 @@ class CycleBags(_RecordingSequence):
         """Number of cycles per recording."""
         return np.array([len(b) for b in self.bounds], dtype=np.int64)
 
-    def quality(self, min_cycles: int = 1) -> list[dict]:
+    def quality(self, min_cycles: int = 1, per_cycle: bool = False) -> list[dict]:
         """Report per recording what was found, what was kept, and why not the rest.
 
-        ``dropped_long_gap`` counts pairs of consecutive peaks too far apart to
-        be one beat (a missed beat or an artefact), ``dropped_short`` pairs too
-        close (an early beat: the cycle that ends on it); ``clipped_fraction`` is the
-        share of samples within 0.1 % of the recording's peak level (flat tops of
-        a clipped recording); ``flagged`` marks recordings with fewer than
-        ``min_cycles`` cycles, which a classifier should not guess on.
+        Every pair of consecutive peaks is one candidate cycle; those not kept
+        are counted by reason: ``dropped_short`` (too close to be one beat: the
+        cycle that ends on an early beat), ``dropped_clipped`` (a transient
+        drove it into the rails), ``dropped_noisy`` (no beat above the noise
+        floor: contact lost) and ``dropped_long_gap`` (too far apart: a missed
+        beat or an artefact). ``clipped_fraction`` is the share of the raw
+        recording's samples within 0.1 % of its peak level (flat tops of a
+        clipped recording); ``snr_db`` the median over kept cycles of their
+        power above the noise floor; ``flagged`` marks recordings with fewer
+        than ``min_cycles`` cycles, which a classifier should not guess on.
 
         Parameters
         ----------
         min_cycles : int, default=1
             Recordings with fewer cycles than this are flagged.
+        per_cycle : bool, default=False
+            Add ``cycle_quality``, the kept cycles' measures from
+            :meth:`cycle_quality`.
 
         Returns
         -------
         list of dict
             One dict per recording with keys ``recording`` (name), ``seconds``,
-            ``peaks``, ``cycles``, ``dropped_short``, ``dropped_long_gap``,
-            ``clipped_fraction`` and ``flagged``.
+            ``peaks``, ``cycles``, ``dropped_short``, ``dropped_clipped``,
+            ``dropped_noisy``, ``dropped_long_gap``, ``clipped_fraction``,
+            ``snr_db`` and ``flagged`` (and ``cycle_quality`` on request).
 
         Examples
         --------
@@ -304,26 +324,57 @@ class CycleBags(_RecordingSequence):
         (1, 1, True)
         """
         rows = []
-        clipped = self.signals.clipped
-        if clipped is None:
-            clipped = [clipped_fraction(x) for x in self.signals.data]
         for i, x in enumerate(self.signals.data):
             n_cycles = len(self.bounds[i])
             n_peaks = int(self.n_peaks[i]) if self.n_peaks is not None else n_cycles + 1
-            short = 0 if self.dropped_short is None else int(self.dropped_short[i])
-            rows.append(
-                {
-                    "recording": self.name(i),
-                    "seconds": len(x) / self.sample_rate,
-                    "peaks": n_peaks,
-                    "cycles": n_cycles,
-                    "dropped_short": short,
-                    "dropped_long_gap": max(n_peaks - 1, 0) - n_cycles - short,
-                    "clipped_fraction": float(clipped[i]),
-                    "flagged": n_cycles < min_cycles,
-                }
-            )
+            counts = self.dropped or {}
+            dropped = {
+                f"dropped_{reason}": int(counts[reason][i]) if reason in counts else 0
+                for reason in DROP_REASONS
+            }
+            n_dropped = sum(dropped.values())
+            measures = self.cycle_quality(i)
+            row = {
+                "recording": self.name(i),
+                "seconds": len(x) / self.sample_rate,
+                "peaks": n_peaks,
+                "cycles": n_cycles,
+                **dropped,
+                "dropped_long_gap": max(n_peaks - 1, 0) - n_cycles - n_dropped,
+                "clipped_fraction": self._clipped_fraction(i),
+                "snr_db": float(np.median(measures["snr_db"])) if n_cycles else nan,
+                "flagged": n_cycles < min_cycles,
+            }
+            if per_cycle:
+                row["cycle_quality"] = measures
+            rows.append(row)
         return rows
+
+    def _clipped_fraction(self, i: int) -> float:
+        x = self.signals.data[i]
+        if self.signals.clipped is None:
+            return clipped_fraction(x)
+        return float(np.sum(self.signals.clipped[i])) / max(len(x), 1)
+
+    def cycle_quality(self, i: int) -> dict[str, np.ndarray]:
+        """Measure each kept cycle of recording ``i`` against the recording.
+
+        Parameters
+        ----------
+        i : int
+            Position of the recording.
+
+        Returns
+        -------
+        dict of ndarray of shape (n_cycles,)
+            ``period_deviation``, ``clipped`` and ``snr_db``, as
+            :func:`~vascular_sklearn.cycle_quality.cycle_quality` defines them
+            (clipping from the raw recording when the filter counted it).
+        """
+        counts = None if self.signals.clipped is None else self.signals.clipped[i]
+        return cycle_quality(
+            self.signals.data[i], self.bounds[i], self.sample_rate, counts
+        )
 
     def cycles(self, i: int) -> list[np.ndarray]:
         """Return the cycles of recording ``i`` as views into its signal.
@@ -350,9 +401,11 @@ class CycleBags(_RecordingSequence):
 
     def _take(self, positions: np.ndarray) -> CycleBags:
         peaks = None if self.n_peaks is None else self.n_peaks[positions]
-        short = None if self.dropped_short is None else self.dropped_short[positions]
+        dropped = None
+        if self.dropped is not None:
+            dropped = {k: v[positions] for k, v in self.dropped.items()}
         return CycleBags(
-            self.signals._take(positions), self.bounds[positions], peaks, short
+            self.signals._take(positions), self.bounds[positions], peaks, dropped
         )
 
 

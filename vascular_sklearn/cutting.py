@@ -12,7 +12,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SEED_SAMPLE_RATE, SignalTransformer, map_recordings, to_samples
 from .beats import find_beats
-from .containers import CycleBags, Signals, object_array
+from .containers import DROP_REASONS, CycleBags, Signals, object_array
+from .cycle_quality import cycle_quality, failed_cycles
 
 __all__ = ["PeakCycleCutter", "find_cycle_bounds"]
 
@@ -110,7 +111,11 @@ class PeakCycleCutter(SignalTransformer):
       relative to it and keeps cycles 0.7 to 1.5 times the local period long.
       Its thresholds are relative to percentiles of the recording, so gain,
       converter step and clipping do not move them; ``threshold``,
-      ``min_distance`` and ``max_gap`` are not used.
+      ``min_distance`` and ``max_gap`` are not used. Each cycle is then
+      measured against its recording
+      (:func:`~vascular_sklearn.cycle_quality.cycle_quality`) and dropped when
+      a transient clipped it or it holds no beat above the noise floor
+      (``max_clipped``, ``min_snr_db``); ``quality()`` counts each reason.
 
     Parameters
     ----------
@@ -126,6 +131,13 @@ class PeakCycleCutter(SignalTransformer):
     method : {"seed", "period"}, default="seed"
         How peaks are found (see above). ``"seed"`` reproduces the original
         study's cycles.
+    min_snr_db : float or None, default=1.0
+        Cycles whose power is less than this many dB above the recording's
+        noise floor are dropped (``method="period"`` only; ``None`` keeps them).
+    max_clipped : float or None, default=0.01
+        Cycles with more than this share of clipped samples are dropped when
+        the recording's median cycle has no more (``method="period"`` only;
+        ``None`` keeps them). A recording clipped throughout keeps its cycles.
     n_jobs : int or None, default=None
         Recordings cut in parallel through joblib.
 
@@ -151,6 +163,8 @@ class PeakCycleCutter(SignalTransformer):
         "min_distance": [Interval(Real, 0, None, closed="neither")],
         "max_gap": [Interval(Real, 0, None, closed="neither")],
         "method": [StrOptions({"seed", "period"})],
+        "min_snr_db": [Real, None],
+        "max_clipped": [Interval(Real, 0, 1, closed="both"), None],
         "n_jobs": [Integral, None],
     }
 
@@ -160,12 +174,16 @@ class PeakCycleCutter(SignalTransformer):
         min_distance: float = 11000 / SEED_SAMPLE_RATE,
         max_gap: float = 25000 / SEED_SAMPLE_RATE,
         method: Literal["seed", "period"] = "seed",
+        min_snr_db: float | None = 1.0,
+        max_clipped: float | None = 0.01,
         n_jobs: int | None = None,
     ) -> None:
         self.threshold = threshold
         self.min_distance = min_distance
         self.max_gap = max_gap
         self.method = method
+        self.min_snr_db = min_snr_db
+        self.max_clipped = max_clipped
         self.n_jobs = n_jobs
 
     def fit(self, X, y=None) -> PeakCycleCutter:
@@ -201,7 +219,21 @@ class PeakCycleCutter(SignalTransformer):
         gap = to_samples(self.max_gap, rate)
         refs = signals.data if signals.reference is None else signals.reference
         if self.method == "period":
-            found = map_recordings(find_beats, list(refs), self.n_jobs, rate)
+            clipped = signals.clipped
+            if clipped is None:
+                clipped = [None] * len(signals)
+            found = map_recordings(
+                _period_cycles,
+                list(zip(refs, signals.data, clipped, strict=True)),
+                self.n_jobs,
+                rate,
+                self.min_snr_db,
+                self.max_clipped,
+            )
+            dropped = {
+                reason: np.array([f[2][reason] for f in found], dtype=np.int64)
+                for reason in DROP_REASONS
+            }
         else:
             found = map_recordings(
                 find_cycle_bounds,
@@ -211,13 +243,23 @@ class PeakCycleCutter(SignalTransformer):
                 gap,
                 self.threshold,
             )
+            # the seed cutter's minimum distance keeps short cycles from arising
+            dropped = None
         bounds = object_array([f[0] for f in found])
         n_peaks = np.array([f[1] for f in found], dtype=np.int64)
-        # the seed cutter's minimum distance keeps short cycles from arising
-        short = (
-            np.array([f[2] for f in found], dtype=np.int64)
-            if self.method == "period"
-            else None
-        )
         # the smoothed copy has served; dropping it halves what the bags hold
-        return CycleBags(replace(signals, reference=None), bounds, n_peaks, short)
+        return CycleBags(replace(signals, reference=None), bounds, n_peaks, dropped)
+
+
+def _period_cycles(
+    item: tuple, rate: float, min_snr_db: float | None, max_clipped: float | None
+) -> tuple[np.ndarray, int, dict[str, int]]:
+    """One recording's beats (:func:`find_beats`) less the cycles that fail quality."""
+    reference, signal, clipped = item
+    bounds, n_peaks, n_short = find_beats(reference, rate, signal=signal)
+    failed = failed_cycles(
+        cycle_quality(signal, bounds, rate, clipped), min_snr_db, max_clipped
+    )
+    keep = ~(failed["clipped"] | failed["noisy"])
+    counts = {k: int(v.sum()) for k, v in failed.items()}
+    return bounds[keep], n_peaks, {"short": n_short, **counts}
