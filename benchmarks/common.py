@@ -28,6 +28,35 @@ def best_time(fn: Callable[[], object], repeats: int = 3) -> tuple[float, object
     return best, result
 
 
+def paired_auc_difference(
+    y, proba_a, proba_b, groups, n_boot: int = 2000, random_state: int = 0
+) -> tuple[float, tuple[float, float]]:
+    """ROC AUC of ``proba_a`` minus that of ``proba_b``, with a 95 % interval.
+
+    The interval is a paired bootstrap over patients: each draw resamples
+    whole patients and scores both models on the same recordings, so what the
+    two share (which patients are hard) cancels.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y, groups = np.asarray(y), np.asarray(groups)
+    a, b = np.asarray(proba_a), np.asarray(proba_b)
+    point = roc_auc_score(y, a) - roc_auc_score(y, b)
+    patients = np.unique(groups)
+    members = [np.flatnonzero(groups == g) for g in patients]
+    rng = np.random.default_rng(random_state)
+    draws = []
+    for _ in range(n_boot):
+        idx = np.concatenate(
+            [members[k] for k in rng.integers(len(patients), size=len(patients))]
+        )
+        if len(np.unique(y[idx])) < 2:
+            continue
+        draws.append(roc_auc_score(y[idx], a[idx]) - roc_auc_score(y[idx], b[idx]))
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return float(point), (float(lo), float(hi))
+
+
 def seed_cycles() -> dict[str, list[tuple[int, int]]]:
     """The original scripts' cycles per recording file name."""
     ref = defaultdict(list)

@@ -167,5 +167,10 @@ def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
     (tmp_path / "corpus.csv").write_text("\n".join(rows) + "\n")
     model = tmp_path / "model.vsk"
     train = ["train", str(tmp_path / "corpus.csv"), "-o", str(model)]
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not weights")
+    capsys.readouterr()
+    assert main([*train, "--weights", str(junk)]) == 2 and not model.exists()
+    assert f"error: {junk} is not a tensor-only weights file" in capsys.readouterr().err
     fine = ["--weights", str(out), "--arch", "resnet18", "--max-epochs", "1"]
     assert main([*train, *fine]) == 0 and model.exists()

@@ -7,7 +7,7 @@ first step to the last.
 
 from .containers import CycleBags, Signals, Spectrograms
 from .cutting import PeakCycleCutter
-from .exceptions import RecordingError
+from .exceptions import RecordingError, WeightsFileError
 from .lowpass import LowpassFilter
 from .metrics import clinical_scoring, sensitivity_score, specificity_score
 from .recording_classifier import RecordingClassifier
@@ -44,6 +44,7 @@ __all__ = [
     "STFTSpectrogram",
     "Signals",
     "Spectrograms",
+    "WeightsFileError",
     "__version__",
     "clinical_scoring",
     "make_seed_pipeline",

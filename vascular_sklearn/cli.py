@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ._model_spec import ModelFileError
-from .exceptions import RecordingError
+from .exceptions import RecordingError, WeightsFileError
 
 __all__ = ["main"]
 
@@ -161,6 +161,9 @@ def _pipeline_for(args: argparse.Namespace):
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
     if args.weights is not None:
+        from .network import read_weights
+
+        read_weights(args.weights)  # a bad file fails now, not after the signals
         params["weights_path"] = args.weights
         params["backbone_lr"] = args.backbone_lr
     return make(**params).set_params(classifier__estimator__arch=args.arch)
@@ -192,12 +195,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
+    pipe = _pipeline_for(args)
     data = _labelled_data(args.data_dir)
     _say(
         f"training on {len(data.target)} recordings of "
         f"{len(np.unique(data.groups))} patients"
     )
-    model = _pipeline_for(args).fit(data.recordings, data.target)
+    model = pipe.fit(data.recordings, data.target)
     save_model(model, out, overwrite=args.force)
     _say(f"saved {out}")
     return 0
@@ -396,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         FileNotFoundError,
         FileExistsError,
         ModelFileError,
+        WeightsFileError,
     ) as err:
         _say(f"error: {err}")
         return 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RecordingError"]
+__all__ = ["RecordingError", "WeightsFileError"]
 
 
 class RecordingError(ValueError):
@@ -16,5 +16,19 @@ class RecordingError(ValueError):
     --------
     >>> from vascular_sklearn.exceptions import RecordingError
     >>> issubclass(RecordingError, ValueError)
+    True
+    """
+
+
+class WeightsFileError(ValueError):
+    """A weights file cannot be loaded into the network.
+
+    The message names the file and says what it holds instead of a state dict
+    of tensors for this architecture, and how to write one.
+
+    Examples
+    --------
+    >>> from vascular_sklearn.exceptions import WeightsFileError
+    >>> issubclass(WeightsFileError, ValueError)
     True
     """

@@ -18,6 +18,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from ._base import CycleImageClassifier, check_images
+from .exceptions import WeightsFileError
 
 try:
     import torch
@@ -241,7 +242,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     ------
     FileNotFoundError
         If there is no such file.
-    ValueError
+    WeightsFileError
         If the file is not a state dict of tensors: a pickled model or other
         Python objects (``torch.load(weights_only=True)`` refuses to build
         them, since unpickling can run any code), or not a torch file at all.
@@ -259,7 +260,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ValueError(
+        raise WeightsFileError(
             f"{path} is not a tensor-only weights file ({str(err).splitlines()[0]}). "
             "Weights are read with weights_only=True, which refuses pickled "
             "models and other objects: save them with "
@@ -269,7 +270,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
-        raise ValueError(
+        raise WeightsFileError(
             f"{path} holds a {type(state).__name__}, not a state dict of tensors "
             "(torch.save(module.state_dict(), path))."
         )
@@ -290,7 +291,7 @@ def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
         net.conv1._pretrained = True
     missing, unexpected = net.load_state_dict(state, strict=False)
     if unexpected or set(missing) - {"fc.weight", "fc.bias", "conv1.weight"}:
-        raise ValueError(
+        raise WeightsFileError(
             f"{path} does not hold weights for this architecture "
             f"(unexpected: {unexpected[:3]}, missing: {missing[:3]})"
         )
