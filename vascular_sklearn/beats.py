@@ -143,12 +143,23 @@ def _period_of(
     y: np.ndarray, rate: float, min_bpm: float, max_bpm: float
 ) -> float | None:
     """:func:`estimate_period` on the analysis signal ``y`` at ``rate`` Hz."""
+    return _periodicity(y, rate, min_bpm, max_bpm)[0]
+
+
+def _periodicity(
+    y: np.ndarray, rate: float, min_bpm: float, max_bpm: float
+) -> tuple[float | None, float]:
+    """The period of ``y`` (or None) and how periodic it is.
+
+    The strength is the highest normalised autocorrelation peak in the range
+    searched (1 for a strictly periodic signal, 0 for none).
+    """
     # a margin around the range: a heart at 35 bpm with a little jitter beats
     # slower than 35 bpm at times, and its peak must stay inside the search
     lo = max(1, int(np.floor(60.0 / max_bpm / _MARGIN * rate)))
     hi = int(np.ceil(60.0 / min_bpm * _MARGIN * rate))
     if len(y) < 2 * hi or not np.any(y):
-        return None
+        return None, 0.0
     size = next_fast_len(2 * len(y), real=True)  # 2 * len(y) may be a slow prime
     spectrum = np.fft.rfft(y, size)
     ac = np.fft.irfft(np.abs(spectrum) ** 2, size)[: hi + 2]
@@ -158,8 +169,9 @@ def _period_of(
     lags = lags[(lags >= lo) & (lags <= hi)]
     lags = lags[ac[lags] > 0.1]
     if len(lags) == 0:
-        return None
+        return None, 0.0
     best = lags[np.argmax(ac[lags])]
+    strength = float(ac[best])
     for lag in lags[lags < best]:
         ratio = best / lag
         # early beats with a compensatory pause keep twice the period exact
@@ -171,7 +183,7 @@ def _period_of(
     a, b, c = ac[best - 1], ac[best], ac[best + 1]
     denom = a - 2 * b + c
     shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
-    return float((best + shift) / rate)
+    return float((best + shift) / rate), strength
 
 
 #: Where on a flat top (clipping, coarse quantisation) the beat is placed, as a
@@ -341,10 +353,12 @@ def find_beats(
 ) -> tuple[np.ndarray, int, int]:
     """Find one peak per heartbeat and the cycles between them.
 
-    1. Estimate the beat period ``T`` (:func:`estimate_period`). When the
-       reference shows none and ``signal`` is given, the beat is sought in
-       the signal's loudness instead (its log power, smoothed over 0.1 s):
-       steps 1 and 2 run on it and its peaks are the beats.
+    1. Estimate the beat period ``T`` (:func:`estimate_period`). When
+       ``signal`` is given, its loudness (log power, smoothed over 0.1 s) is
+       searched too, and its period is taken when it is shorter and the more
+       periodic of the two (a waveform that shows every other beat clearly
+       peaks at twice the period); when the reference shows no period at all,
+       steps 1 and 2 run on the loudness and its peaks are the beats.
     2. On the normalised, detrended reference at about 200 Hz, take as
        candidates the peaks at least ``T / 4`` apart that rise ``prominence``
        times the 1st-99th percentile range above their surroundings, and keep
@@ -403,11 +417,23 @@ def find_beats(
     empty = np.zeros((0, 2), dtype=np.int64)
     y, block, scale = _analysis_signal(ref, sample_rate, min_bpm)
     rate = sample_rate / block
-    period = _period_of(y, rate, min_bpm, max_bpm)
-    on_loudness = period is None and signal is not None
-    if on_loudness:
-        y = _loudness(signal, sample_rate, min_bpm)
-        period = _period_of(y, rate, min_bpm, max_bpm)
+    period, strength = _periodicity(y, rate, min_bpm, max_bpm)
+    on_loudness = False
+    if signal is not None:
+        loud = _loudness(signal, sample_rate, min_bpm)
+        loud_period, loud_strength = _periodicity(loud, rate, min_bpm, max_bpm)
+        on_loudness = period is None
+        if on_loudness:
+            y, period = loud, loud_period
+        elif (
+            loud_period is not None
+            and loud_period < 0.9 * period
+            and loud_strength > strength
+        ):
+            # a signal periodic in T is periodic in 2 T too, and a waveform
+            # that shows every other beat clearly peaks at 2 T; the loudness,
+            # beating more clearly at the shorter period, corrects it
+            period = loud_period
     if period is None:
         return empty, 0, 0
     y = _level_out(y, int(_LEVEL_WINDOW * period * rate))
