@@ -12,6 +12,8 @@ works.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.fft import next_fast_len
 from scipy.ndimage import (
@@ -88,7 +90,11 @@ def _loudness(signal: np.ndarray, sample_rate: float, min_bpm: float) -> np.ndar
     of gain.
     """
     x = np.asarray(signal)
-    power, block = _block_means(x * x, sample_rate)
+    block = max(1, round(sample_rate / _ANALYSIS_RATE))
+    n = len(x) // block
+    blocks = x[: n * block].reshape(n, block)
+    # a sum of squares per block, with no squared copy of the signal
+    power = np.einsum("ij,ij->i", blocks, blocks).astype(np.float64) / block
     rate = sample_rate / block
     floor = np.percentile(power, 1.0) if len(power) else 0.0
     # the 1st percentile keeps digital silence finite without moving the rest
@@ -255,7 +261,7 @@ def _place_peaks(
     level = ref[tops] - tolerance
     # a smoothed reference has short flat tops at most peaks: measure those
     # within a few blocks at once, and follow only the long ones one by one
-    near = min(reach, 2 * block)
+    near = min(reach, 10 * block)
     steps = np.arange(1, near + 1)
     left, right = tops[:, None] - steps, tops[:, None] + steps
     below_left = (left < 0) | (ref[np.maximum(left, 0)] < level[:, None])
@@ -301,33 +307,36 @@ def _one_per_beat(times: np.ndarray, heights: np.ndarray) -> np.ndarray:
     ndarray of int64
         Indices of the chosen peaks, increasing.
     """
-    reward = np.minimum(heights / np.percentile(heights, 90.0), 1.0)
+    reward = np.minimum(heights / np.percentile(heights, 90.0), 1.0).tolist()
     n = len(times)
-    score, back = np.empty(n), np.full(n, -1)
     # predecessors 0.3 to 3 periods back are weighed one by one; any further
     # back cost the capped amount, so only the best of them matters
-    first = np.searchsorted(times, times - 3.0, side="left")
-    stop = np.searchsorted(times, times - 0.3, side="right")
-    top, top_at = np.empty(n), np.empty(n, dtype=np.int64)  # running best
+    first = np.searchsorted(times, times - 3.0, side="left").tolist()
+    stop = np.searchsorted(times, times - 0.3, side="right").tolist()
+    # plain floats: a handful of predecessors per peak is too few for numpy
+    t = times.tolist()
+    score, back = [0.0] * n, [-1] * n
+    top, top_at = [0.0] * n, [0] * n  # running best score and where
+    far_cost = _RHYTHM_WEIGHT * _MAX_COST
     for i in range(n):
         best, link = 0.0, -1
-        if first[i] > 0:
-            far = top[first[i] - 1] - _RHYTHM_WEIGHT * _MAX_COST
-            if far > best:
-                best, link = far, int(top_at[first[i] - 1])
-        if stop[i] > first[i]:
-            near = np.arange(first[i], stop[i])
-            linked = score[near] - _RHYTHM_WEIGHT * np.log(times[i] - times[near]) ** 2
-            k = int(np.argmax(linked))
-            if linked[k] > best:
-                best, link = float(linked[k]), int(near[k])
+        if first[i] > 0 and top[first[i] - 1] - far_cost > best:
+            best, link = top[first[i] - 1] - far_cost, top_at[first[i] - 1]
+        near_best, near_at = -math.inf, -1
+        for j in range(first[i], stop[i]):
+            linked = score[j] - _RHYTHM_WEIGHT * math.log(t[i] - t[j]) ** 2
+            if linked > near_best:
+                near_best, near_at = linked, j
+        if near_best > best:
+            best, link = near_best, near_at
         score[i], back[i] = reward[i] + best, link
-        better = i == 0 or score[i] > top[i - 1]
-        top[i] = score[i] if better else top[i - 1]
-        top_at[i] = i if better else top_at[i - 1]
+        if i == 0 or score[i] > top[i - 1]:
+            top[i], top_at[i] = score[i], i
+        else:
+            top[i], top_at[i] = top[i - 1], top_at[i - 1]
     chain = [int(np.argmax(score))]
     while back[chain[-1]] >= 0:
-        chain.append(int(back[chain[-1]]))
+        chain.append(back[chain[-1]])
     return np.array(chain[::-1], dtype=np.int64)
 
 
