@@ -72,10 +72,10 @@ def clip_counts(x: np.ndarray, sample_rate: float) -> np.ndarray:
     return np.add.reduceat(at_peak, starts).astype(np.int32)
 
 
-def _block_means(
+def _per_cycle_mean(
     per_block: np.ndarray, bounds: np.ndarray, block: int, n_samples: int
 ) -> np.ndarray:
-    """Per cycle, the sum of ``per_block`` over the blocks it touches per sample."""
+    """Per cycle, ``per_block`` summed over the blocks it touches, per sample."""
     total = np.concatenate([[0.0], np.cumsum(per_block, dtype=np.float64)])
     lo = bounds[:, 0] // block
     hi = np.minimum(-(-bounds[:, 1] // block), len(per_block))
@@ -139,7 +139,7 @@ def cycle_quality(
     energy = np.einsum("ij,ij->i", *2 * [x[: n_full * block].reshape(n_full, block)])
     tail = x[n_full * block :]
     energy = np.append(energy.astype(np.float64), np.dot(tail, tail))
-    power = _block_means(energy, bounds, block, len(x))
+    power = _per_cycle_mean(energy, bounds, block, len(x))
     frames = max(1, round(_FLOOR_FRAME / CLIP_BLOCK))
     if n_full >= frames:
         framed = np.convolve(energy[:n_full], np.ones(frames), "valid")
@@ -153,7 +153,7 @@ def cycle_quality(
     lengths = np.diff(bounds, axis=1).ravel()
     return {
         "period_deviation": lengths / np.median(lengths) - 1.0,
-        "clipped": _block_means(np.asarray(clipped), bounds, block, len(x)),
+        "clipped": _per_cycle_mean(np.asarray(clipped), bounds, block, len(x)),
         "snr_db": snr,
     }
 
