@@ -255,7 +255,7 @@ def _classifier_lines() -> list[str]:
     from sklearn.model_selection import GroupKFold
 
     from benchmarks.baselines import envelope_model
-    from benchmarks.bench_real_data import _default, _rows
+    from benchmarks.bench_real_data import default_pipeline, report_rows
     from vascular_sklearn.evaluation import check_group_split, evaluate_by_patient
 
     data = load_recordings(SEED_DIR)
@@ -279,7 +279,7 @@ def _classifier_lines() -> list[str]:
     ]
     differences = []
     for name, make in [
-        ("default ResNet50", _default),
+        ("default ResNet50", default_pipeline),
         ("beat envelope LR", envelope_model),
     ]:
         proba = {}
@@ -295,7 +295,7 @@ def _classifier_lines() -> list[str]:
             )
             seconds = time.perf_counter() - start
             proba[method] = result.recording_proba
-            for row in _rows("GroupKFold(5)", method, result, y, groups, seconds):
+            for row in report_rows("GroupKFold(5)", method, result, y, groups, seconds):
                 if row["unit"].startswith(("recording", "patient")):
                     lines.append(
                         f"| {name} | {method} | {row['unit']} | {row['ROC AUC']} | "

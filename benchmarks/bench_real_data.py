@@ -84,7 +84,8 @@ GATE = {"median": 0.05, "max": 0.15, "flips": 3}
 GATES: dict[str, bool] = {}
 
 
-def _default():
+def default_pipeline():
+    """The recommended pipeline as every real-data benchmark evaluates it."""
     # altered recordings in the audit may lose every cycle: answer the prior
     return make_stenosis_pipeline(
         random_state=0, device="cpu", classifier__on_empty="prior"
@@ -102,7 +103,7 @@ def _original():
 
 
 def _previous():
-    return _default().set_params(harmonize="passthrough", augment="passthrough")
+    return default_pipeline().set_params(harmonize="passthrough", augment="passthrough")
 
 
 DEFAULT = "default pipeline (ResNet50, harmonizer + augmentation)"
@@ -116,13 +117,13 @@ BASELINES = {
 
 
 def _models(protocol: str) -> dict:
-    models = {DEFAULT: _default, PREVIOUS: _previous}
+    models = {DEFAULT: default_pipeline, PREVIOUS: _previous}
     if protocol == "GroupKFold(5)":
         models["original recipe (ResNet50, 8 x 24 cycles)"] = _original
     return models | BASELINES
 
 
-def _quantisation(signals) -> tuple[float, np.ndarray]:
+def quantisation(signals) -> tuple[float, np.ndarray]:
     """The recorder's level spacing (median gap between used 16-bit values, in
     full-scale units) and the number of distinct levels of each recording."""
     used = [np.unique(np.round(x * 32768)) for x in signals.data]
@@ -130,7 +131,8 @@ def _quantisation(signals) -> tuple[float, np.ndarray]:
     return step, np.array([len(u) for u in used])
 
 
-def _perturbations(step: float) -> dict:
+def recorder_perturbations(step: float) -> dict:
+    """The gain x0.1 / x10 and quiet-recorder audits, by name."""
     return {
         "x0.1": lambda X: rescaled(X, 0.1),
         "x10": lambda X: rescaled(X, 10.0),
@@ -144,7 +146,8 @@ def _fmt(value: float, ci=None) -> str:
     return f"{value:.2f}" if ci is None else f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
-def _rows(protocol, model, result, y, groups, seconds) -> list[dict]:
+def report_rows(protocol, model, result, y, groups, seconds) -> list[dict]:
+    """Table rows per unit (cycle, recording, patient), with bootstrap intervals."""
     units = []
     if result.cycle is not None:
         cycle_groups = groups[result.cycle_recording]
@@ -182,12 +185,12 @@ def _timed_default_run(path: str) -> dict:
     y, groups = files.target, files.groups
     start = time.perf_counter()
     result = evaluate_by_patient(
-        _default(), files.recordings, y, groups, cv=GroupKFold(5)
+        default_pipeline(), files.recordings, y, groups, cv=GroupKFold(5)
     )
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB
     X = load_recordings(path).recordings
-    model = _default().fit(X, y, classifier__groups=groups)
+    model = default_pipeline().fit(X, y, classifier__groups=groups)
     one = X[[int(np.argmax(X.durations >= 60))]]
     minute = type(one).from_arrays(
         [one.data[0][: int(60 * X.sample_rate)]], X.sample_rate, one.names
@@ -216,7 +219,7 @@ def run() -> list[dict]:
     data = load_recordings(SEED_DIR)
     X, y, groups = data.recordings, data.target, data.groups
     names = np.array([Path(str(n)).name for n in data.filenames])
-    step, levels = _quantisation(X)
+    step, levels = quantisation(X)
     rows, oof = [], {}
 
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
@@ -239,11 +242,13 @@ def run() -> list[dict]:
                     groups,
                     cv=splits,
                     pass_groups=True,
-                    perturbations=_perturbations(step) if protocol == "LOPO" else None,
+                    perturbations=recorder_perturbations(step)
+                    if protocol == "LOPO"
+                    else None,
                 )
                 seconds = time.perf_counter() - start
             oof[protocol, model] = result
-            rows += _rows(protocol, model, result, y, groups, seconds)
+            rows += report_rows(protocol, model, result, y, groups, seconds)
 
     rows += _original_protocol(X, y, groups)
     _limits_notes(X, y, groups, step, levels)
@@ -264,7 +269,9 @@ def _original_protocol(X, y, groups) -> list[dict]:
     start = time.perf_counter()
     for test_patients in chosen:
         test = np.isin(groups, test_patients)
-        model = _default().fit(X[~test], y[~test], classifier__groups=groups[~test])
+        model = default_pipeline().fit(
+            X[~test], y[~test], classifier__groups=groups[~test]
+        )
         features = model[:-1].transform(X[test])
         proba, rec = model[-1].predict_cycle_proba(features)
         cy = y[test][rec]
@@ -329,7 +336,7 @@ def audit_notes(oof, X, y, names, step, levels, protocol="LOPO") -> list[str]:
     chain = make_stenosis_pipeline()[:3]
     lost = {
         key: int(np.sum(chain.fit_transform(alter(X)).n_cycles == 0))
-        for key, alter in _perturbations(step).items()
+        for key, alter in recorder_perturbations(step).items()
     }
     lines = [
         f"### Confound audit ({protocol}: each test patient's model never heard them)",
@@ -543,7 +550,7 @@ def _figures(oof, y, data) -> None:
         )
     ]
     # the default's input at prediction: harmonised, not augmented
-    spec = _default()[:-1].set_params(augment="passthrough")
+    spec = default_pipeline()[:-1].set_params(augment="passthrough")
     spec = spec.fit_transform(data.recordings)
     rng = np.random.default_rng(0)
     examples = {}

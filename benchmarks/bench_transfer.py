@@ -91,7 +91,7 @@ def run() -> list[dict]:
     data = load_recordings(SEED_DIR)
     X, y, groups = data.recordings, data.target, data.groups
     names = np.array([Path(str(n)).name for n in data.filenames])
-    step, levels = seed._quantisation(X)
+    step, levels = seed.quantisation(X)
     with tempfile.TemporaryDirectory() as tmp:
         backbone = Path(tmp) / "heart_sounds_backbone.pt"
         seconds = _pretrain(backbone)
@@ -120,10 +120,12 @@ def run() -> list[dict]:
                 groups,
                 cv=splits,
                 pass_groups=True,
-                perturbations=seed._perturbations(step),
+                perturbations=seed.recorder_perturbations(step),
             )
             took = time.perf_counter() - start
-            rows += seed._rows(PROTOCOL, model, oof[PROTOCOL, model], y, groups, took)
+            rows += seed.report_rows(
+                PROTOCOL, model, oof[PROTOCOL, model], y, groups, took
+            )
             print(rows[-2], file=sys.stderr, flush=True)
     _NOTES.extend(seed.audit_notes(oof, X, y, names, step, levels, PROTOCOL))
     _NOTES.extend(_verdict(oof, y))
