@@ -41,20 +41,22 @@ def _robust_scale(x: np.ndarray) -> float:
     return float(hi - lo)
 
 
-def _block_means(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, int]:
-    """``x`` averaged in blocks of about 1 / 200 s, and the block length."""
-    # no float64 copy of the full-rate signal: only the block means need it
+def _blocks(x: np.ndarray, sample_rate: float) -> tuple[np.ndarray, int]:
+    """``x`` as rows of about 1 / 200 s (a view without the tail), and the length."""
     x = np.asarray(x)
     block = max(1, round(sample_rate / _ANALYSIS_RATE))
     n = len(x) // block
-    return x[: n * block].reshape(n, block).mean(axis=1, dtype=np.float64), block
+    return x[: n * block].reshape(n, block), block
 
 
-def _normalised(coarse: np.ndarray, rate: float, min_bpm: float) -> np.ndarray:
-    """``coarse`` (at ``rate`` Hz) over its percentile range, its drift removed."""
+def _normalised(
+    coarse: np.ndarray, rate: float, min_bpm: float
+) -> tuple[np.ndarray, float]:
+    """``coarse`` (at ``rate`` Hz) over its percentile range, its drift removed,
+    and that range."""
     scale = _robust_scale(coarse) if len(coarse) else 0.0
     if scale <= 0:
-        return np.zeros(len(coarse))
+        return np.zeros(len(coarse)), 0.0
     # dividing by a percentile range makes the rest independent of gain
     coarse = (coarse - np.median(coarse)) / scale
     # a drifting baseline (a loosening contact, breathing) is slower than the
@@ -62,7 +64,7 @@ def _normalised(coarse: np.ndarray, rate: float, min_bpm: float) -> np.ndarray:
     window = round(1.5 * 60.0 / min_bpm * rate)
     if window < len(coarse):
         coarse = coarse - uniform_filter1d(coarse, window, mode="nearest")
-    return coarse
+    return coarse, scale
 
 
 def _analysis_signal(
@@ -73,9 +75,12 @@ def _analysis_signal(
     Returns the signal, the block length in samples of ``reference`` and the
     1st-99th percentile range it was divided by.
     """
-    coarse, block = _block_means(reference, sample_rate)
-    scale = _robust_scale(coarse) if len(coarse) else 0.0
-    return _normalised(coarse, sample_rate / block, min_bpm), block, scale
+    rows, block = _blocks(reference, sample_rate)
+    # no float64 copy of the full-rate signal: only the block means need it
+    y, scale = _normalised(
+        rows.mean(axis=1, dtype=np.float64), sample_rate / block, min_bpm
+    )
+    return y, block, scale
 
 
 #: Smoothing (seconds) of the loudness envelope: the length of a beat's sound.
@@ -89,18 +94,15 @@ def _loudness(signal: np.ndarray, sample_rate: float, min_bpm: float) -> np.ndar
     the smoothed waveform; a logarithm makes the envelope's shape independent
     of gain.
     """
-    x = np.asarray(signal)
-    block = max(1, round(sample_rate / _ANALYSIS_RATE))
-    n = len(x) // block
-    blocks = x[: n * block].reshape(n, block)
+    rows, block = _blocks(signal, sample_rate)
     # a sum of squares per block, with no squared copy of the signal
-    power = np.einsum("ij,ij->i", blocks, blocks).astype(np.float64) / block
+    power = np.einsum("ij,ij->i", rows, rows).astype(np.float64) / block
     rate = sample_rate / block
     floor = np.percentile(power, 1.0) if len(power) else 0.0
     # the 1st percentile keeps digital silence finite without moving the rest
     loud = np.log(power + max(floor, np.finfo(np.float64).tiny))
     loud = uniform_filter1d(loud, max(1, round(_LOUDNESS_SMOOTHING * rate)))
-    return _normalised(loud, rate, min_bpm)
+    return _normalised(loud, rate, min_bpm)[0]
 
 
 def estimate_period(
@@ -399,8 +401,9 @@ def find_beats(
     cycle_range : (float, float), default=(0.7, 1.5)
         Shortest and longest cycle kept, relative to the local period.
     signal : ndarray of shape (n_samples,) or None, default=None
-        The filtered signal the reference was smoothed from, for recordings
-        whose smoothed waveform shows no beat.
+        The filtered signal the reference was smoothed from: its loudness
+        corrects a doubled period and stands in when the smoothed waveform
+        shows no beat (step 1).
 
     Returns
     -------
