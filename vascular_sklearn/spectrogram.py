@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -194,7 +195,9 @@ def _images(
     return images.astype(np.float32)
 
 
-def _bag_images(job, n_fft, hop, n_freqs, n_frames, log, floor_db, normalize):
+def _bag_images(
+    job, n_fft, hop, n_freqs, n_frames, log, floor_db, normalize, subtract_mean
+):
     """All cycles of one recording; errors name the recording and the cycle."""
     cycles, bounds, name = job
     out = np.empty((len(cycles), n_freqs, n_frames), np.float32)
@@ -212,6 +215,10 @@ def _bag_images(job, n_fft, hop, n_freqs, n_frames, log, floor_db, normalize):
         out[start : start + len(frames)] = _images(
             frames, n_fft, n_freqs, n_frames, log, floor_db, normalize
         )
+    if subtract_mean and len(out):
+        # a device's frequency response multiplies every frame alike: in log
+        # units it is one row offset, which the recording's own mean removes
+        out -= out.mean(axis=(0, 2), keepdims=True)
     return out
 
 
@@ -255,6 +262,14 @@ class STFTSpectrogram(CycleBagTransformer):
         are raised to the floor (see :func:`cycle_spectrogram`).
     normalize : bool, default=False
         Divide magnitudes by the window's sum (see :func:`cycle_spectrogram`).
+    subtract_mean : bool, default=False
+        Subtract from each log image the recording's mean log spectrum (per
+        frequency row, over all its cycles and frames), as cepstral mean
+        normalisation does for speech: a microphone's or stethoscope's
+        response and the gain multiply every frame alike, so they vanish,
+        while the change of the spectrum over the beat (a systolic jet, the
+        diastolic flow) stays. So does the recording's average spectral shape,
+        lost with the device's. Needs ``log=True``.
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
@@ -294,6 +309,7 @@ class STFTSpectrogram(CycleBagTransformer):
         "log": ["boolean"],
         "floor_db": [Interval(Real, 0, None, closed="neither"), None],
         "normalize": ["boolean"],
+        "subtract_mean": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
@@ -307,6 +323,7 @@ class STFTSpectrogram(CycleBagTransformer):
         log: bool = False,
         floor_db: float | None = None,
         normalize: bool = False,
+        subtract_mean: bool = False,
         n_jobs: int | None = None,
     ) -> None:
         self.window = window
@@ -317,6 +334,7 @@ class STFTSpectrogram(CycleBagTransformer):
         self.log = log
         self.floor_db = floor_db
         self.normalize = normalize
+        self.subtract_mean = subtract_mean
         self.n_jobs = n_jobs
 
     def _sizes(self, rate: float) -> tuple[int, int, int]:
@@ -326,6 +344,34 @@ class STFTSpectrogram(CycleBagTransformer):
             return n_fft, hop, self.n_freqs
         # from the window's duration, not its samples: the same rows at any rate
         return n_fft, hop, int(np.floor(self.max_frequency * self.window + 1e-9)) + 1
+
+    def fit(self, X: CycleBags, y: Any = None) -> STFTSpectrogram:
+        """Check the parameters and the input; remember its sample rate.
+
+        Parameters
+        ----------
+        X : CycleBags
+            The training recordings' cycles.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        self
+            The fitted step.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid, or ``subtract_mean`` is set without ``log``.
+        """
+        super().fit(X, y)
+        if self.subtract_mean and not self.log:
+            raise ValueError(
+                "subtract_mean=True removes the device's response in log units: "
+                "set log=True as well."
+            )
+        return self
 
     def transform(self, X: CycleBags) -> Spectrograms:
         """Compute every cycle's image.
@@ -368,6 +414,7 @@ class STFTSpectrogram(CycleBagTransformer):
             self.log,
             self.floor_db,
             self.normalize,
+            self.subtract_mean,
         )
         per_recording = map_recordings(_bag_images, jobs, self.n_jobs, *sizes)
         for i, bag in enumerate(per_recording):
