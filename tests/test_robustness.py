@@ -12,6 +12,7 @@ from vascular_sklearn import (
     PeakCycleCutter,
     STFTSpectrogram,
 )
+from vascular_sklearn.containers import CycleBags, Signals
 from vascular_sklearn.recorder import Recorder, RecorderRanges
 from vascular_sklearn.robustness import (
     NoiseFloorHarmonizer,
@@ -56,6 +57,36 @@ def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
     assert after[0] == pytest.approx(10 * np.log10(rms2 * 1e-3 / (rate / 2)), abs=1.5)
     for a, b in zip(even.bounds, cut.bounds, strict=True):
         np.testing.assert_array_equal(a, b)  # the cuts stay
+
+
+def test_mean_subtraction_removes_a_microphone_but_keeps_the_beat(bags):
+    rate = bags.sample_rate
+    x = bags.signals.data[0].astype(np.float64)
+    x *= 0.3 / np.abs(x).max()
+    # a dull stethoscope (-3 dB per octave) at a tenth of the gain, 16-bit
+    dull = Recorder(gain=0.1, tilt_db_per_octave=-3.0).apply(x, rate)
+    fine = Recorder().apply(x, rate)
+
+    def images(signal, subtract_mean):
+        one = CycleBags(
+            Signals.from_arrays([signal], rate), bags.bounds[:1], bags.n_cycles[:1]
+        )
+        step = STFTSpectrogram(
+            log=True, floor_db=80.0, max_frequency=1000.0, subtract_mean=subtract_mean
+        )
+        return step.fit_transform(one).images[:, 0]
+
+    plain = np.abs(images(dull, False) - images(fine, False)).mean()
+    fine_img = images(fine, True)
+    kept = np.abs(images(dull, True) - fine_img).mean()
+    assert plain > 1.0  # log units: the tilt moves the image by several dB
+    assert kept < 0.2 * plain
+    # each row of the recording averages zero (but where the floor lifts a
+    # bin); what is left changes over the beat
+    np.testing.assert_allclose(fine_img.mean(axis=(0, 2)), 0.0, atol=0.01)
+    assert fine_img.std(axis=2).mean() > 0.5
+    with pytest.raises(ValueError, match="log=True"):
+        STFTSpectrogram(subtract_mean=True).fit(bags)
 
 
 def test_harmonizer_noise_follows_the_recording_not_the_batch(bags):

@@ -201,6 +201,9 @@ def _bag_images(
     """All cycles of one recording; errors name the recording and the cycle."""
     cycles, bounds, name = job
     out = np.empty((len(cycles), n_freqs, n_frames), np.float32)
+    # the device's response comes out before the floor: a dull microphone would
+    # otherwise push its high rows under the floor, where no mean can lift them
+    each_floor = None if subtract_mean else floor_db
     # chunks keep the FFT's float64 work arrays small for hour-long recordings
     for start in range(0, len(cycles), _CHUNK):
         frames = []
@@ -213,12 +216,15 @@ def _bag_images(
                     f"{name}, cycle {k} (samples {a} to {b}): {err}."
                 ) from err
         out[start : start + len(frames)] = _images(
-            frames, n_fft, n_freqs, n_frames, log, floor_db, normalize
+            frames, n_fft, n_freqs, n_frames, log, each_floor, normalize
         )
     if subtract_mean and len(out):
         # a device's frequency response multiplies every frame alike: in log
         # units it is one row offset, which the recording's own mean removes
         out -= out.mean(axis=(0, 2), keepdims=True)
+        if floor_db is not None:
+            peak = out.max(axis=(1, 2), keepdims=True)
+            np.maximum(out, peak - floor_db / 20 * np.log(10), out=out)
     return out
 
 
