@@ -183,4 +183,3 @@ def test_augmented_beats_a_device_silenced_are_left_out(bags):
     grown = aug.fit_transform(bags)
     assert (grown.n_cycles < bags.n_cycles + 2 * np.minimum(bags.n_cycles, 4)).all()
     STFTSpectrogram().fit_transform(grown)  # no constant cycle to refuse
-
