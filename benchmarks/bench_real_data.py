@@ -84,11 +84,11 @@ GATE = {"median": 0.05, "max": 0.15, "flips": 3}
 GATES: dict[str, bool] = {}
 
 
-def default_pipeline():
+def default_pipeline(random_state: int = 0):
     """The recommended pipeline as every real-data benchmark evaluates it."""
     # altered recordings in the audit may lose every cycle: answer the prior
     return make_stenosis_pipeline(
-        random_state=0, device="cpu", classifier__on_empty="prior"
+        random_state=random_state, device="cpu", classifier__on_empty="prior"
     )
 
 
@@ -174,6 +174,27 @@ def report_rows(protocol, model, result, y, groups, seconds) -> list[dict]:
             }
         )
     return rows
+
+
+def audited_rows(models: dict, X, y, groups, splits, step, protocol) -> tuple:
+    """Score each model on the same splits with the recorder audit's alterations;
+    the table rows and the out-of-fold results keyed by (protocol, model)."""
+    rows, oof = [], {}
+    for model, make in models.items():
+        start = time.perf_counter()
+        oof[protocol, model] = evaluate_by_patient(
+            make(),
+            X,
+            y,
+            groups,
+            cv=splits,
+            pass_groups=True,
+            perturbations=recorder_perturbations(step),
+        )
+        took = time.perf_counter() - start
+        rows += report_rows(protocol, model, oof[protocol, model], y, groups, took)
+        print(rows[-2], file=sys.stderr, flush=True)
+    return rows, oof
 
 
 def _timed_default_run(path: str) -> dict:

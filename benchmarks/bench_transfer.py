@@ -9,7 +9,6 @@ the recorder audit of the seed section.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ from vascular_sklearn.datasets import load_physionet2016, load_recordings
 from vascular_sklearn.evaluation import (
     check_group_split,
     clinical_report,
-    evaluate_by_patient,
 )
 from vascular_sklearn.pretraining import pretrain
 
@@ -109,24 +107,8 @@ def run() -> list[dict]:
             )
 
         models = {SCRATCH: _scratch, PRETRAINED: pretrained} | seed.BASELINES
-        rows, oof = [], {}
         splits = check_group_split(GroupKFold(5), X, y, groups)
-        for model, make in models.items():
-            start = time.perf_counter()
-            oof[PROTOCOL, model] = evaluate_by_patient(
-                make(),
-                X,
-                y,
-                groups,
-                cv=splits,
-                pass_groups=True,
-                perturbations=seed.recorder_perturbations(step),
-            )
-            took = time.perf_counter() - start
-            rows += seed.report_rows(
-                PROTOCOL, model, oof[PROTOCOL, model], y, groups, took
-            )
-            print(rows[-2], file=sys.stderr, flush=True)
+        rows, oof = seed.audited_rows(models, X, y, groups, splits, step, PROTOCOL)
     _NOTES.extend(seed.audit_notes(oof, X, y, names, step, levels, PROTOCOL))
     _NOTES.extend(_verdict(oof, y))
     return rows

@@ -35,6 +35,7 @@ BENCHMARKS = [
     "bench_runtime",
     "bench_classifier",
     "bench_confound",
+    "bench_device_levers",
     "bench_beats",
     "bench_real_data",
     "bench_heart_sounds",
