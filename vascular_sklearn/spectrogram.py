@@ -274,8 +274,9 @@ class STFTSpectrogram(CycleBagTransformer):
         normalisation does for speech: a microphone's or stethoscope's
         response and the gain multiply every frame alike, so they vanish,
         while the change of the spectrum over the beat (a systolic jet, the
-        diastolic flow) stays. So does the recording's average spectral shape,
-        lost with the device's. Needs ``log=True``.
+        diastolic flow) stays. The vessel's own average spectral shape goes
+        with the device's. The mean is taken before ``floor_db``, which then
+        applies to the result. Needs ``log=True``.
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
