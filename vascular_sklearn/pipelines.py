@@ -132,13 +132,14 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     Set ``harmonize`` and ``augment`` to ``"passthrough"`` for the previous
     default. ``random_state`` seeds the network and both device steps.
 
-    The evidence (docs/benchmarks.md, confound benchmark, measured with the
-    earlier 0-1954 Hz image): trained where the device goes with the label,
-    the two steps together kept a test AUC of 0.93 against 0.75 for the plain
-    network, and cut the median change of its answer
-    when the same patients are recorded quietly from 0.15 to 0.03 (the target
-    of 0.95 AUC was not reached). Treat the output as research, not a
-    diagnosis.
+    The evidence (docs/benchmarks.md, confound benchmark, three seeds): trained
+    where the device goes with the label, the two steps together kept a test
+    AUC of 0.90 (0.83-1.00 over seeds) against 0.83 for the plain network and
+    0.94 for the plain network trained without the confound, and cut the median
+    change of the answer when the same patients are recorded quietly from 0.086
+    to 0.057; either step alone did worse, and so did adding
+    ``spectrogram__subtract_mean=True`` (AUC 0.66). The target of 0.95 AUC was
+    not reached. Treat the output as research, not a diagnosis.
 
     Parameters
     ----------
