@@ -9,17 +9,12 @@ recorder audit, on the same splits in the same run as the baselines.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from vascular_sklearn.datasets import load_recordings
 from vascular_sklearn.evaluation import check_group_split, clinical_report
 
 from . import bench_real_data as seed
 from .bench_confound import lever_models
-from .common import SEED_DIR
 
 TITLE = "Device levers on the seed recordings (GroupKFold(5), recorder audit)"
 PROTOCOL = "GroupKFold(5)"
@@ -47,10 +42,7 @@ _NOTES: list[str] = []
 def run() -> list[dict]:
     _NOTES.clear()
     seed.GATES.clear()
-    data = load_recordings(SEED_DIR)
-    X, y, groups = data.recordings, data.target, data.groups
-    names = np.array([Path(str(n)).name for n in data.filenames])
-    step, levels = seed.quantisation(X)
+    X, y, groups, names, step, levels = seed.seed_data()
     models = lever_models(seed.default_pipeline, CANDIDATES) | seed.BASELINES
     splits = check_group_split(GroupKFold(5), X, y, groups)
     rows, oof = seed.audited_rows(models, X, y, groups, splits, step, PROTOCOL)

@@ -235,6 +235,16 @@ def _timed_default_run(path: str) -> dict:
     }
 
 
+def seed_data() -> tuple:
+    """The seed recordings as the audited benchmarks read them: recordings,
+    labels, patients, file names, the quiet recorder's step and each
+    recording's levels."""
+    data = load_recordings(SEED_DIR)
+    X = data.recordings
+    names = np.array([Path(str(n)).name for n in data.filenames])
+    return (X, data.target, data.groups, names, *quantisation(X))
+
+
 def run() -> list[dict]:
     _NOTES.clear()
     data = load_recordings(SEED_DIR)

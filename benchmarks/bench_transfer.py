@@ -13,11 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from vascular_sklearn import make_stenosis_pipeline
-from vascular_sklearn.datasets import load_physionet2016, load_recordings
+from vascular_sklearn.datasets import load_physionet2016
 from vascular_sklearn.evaluation import (
     check_group_split,
     clinical_report,
@@ -25,7 +24,7 @@ from vascular_sklearn.evaluation import (
 from vascular_sklearn.pretraining import pretrain
 
 from . import bench_real_data as seed
-from .common import PHYSIONET_DIR, SEED_DIR
+from .common import PHYSIONET_DIR
 
 #: Pretraining budget on 2 CPU cores: epochs, cycles per recording per epoch.
 PRETRAIN_EPOCHS, PRETRAIN_CYCLES = 2, 4
@@ -86,10 +85,7 @@ def _pretrain(path: Path) -> float:
 def run() -> list[dict]:
     _NOTES.clear()
     seed.GATES.clear()
-    data = load_recordings(SEED_DIR)
-    X, y, groups = data.recordings, data.target, data.groups
-    names = np.array([Path(str(n)).name for n in data.filenames])
-    step, levels = seed.quantisation(X)
+    X, y, groups, names, step, levels = seed.seed_data()
     with tempfile.TemporaryDirectory() as tmp:
         backbone = Path(tmp) / "heart_sounds_backbone.pt"
         seconds = _pretrain(backbone)
