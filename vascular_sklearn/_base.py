@@ -250,11 +250,15 @@ class CycleBagTransformer(TransformerMixin, BaseEstimator):
         TypeError
             If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
         ValueError
-            If a parameter is invalid.
+            If a parameter is invalid, or two parameters do not go together.
         """
         self._validate_params()
+        self._check_params()
         self.sample_rate_ = self._check_bags(X).sample_rate
         return self
+
+    def _check_params(self) -> None:
+        """Checks across parameters that one constraint each cannot express."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from numbers import Integral, Real
-from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -352,33 +351,12 @@ class STFTSpectrogram(CycleBagTransformer):
         # from the window's duration, not its samples: the same rows at any rate
         return n_fft, hop, int(np.floor(self.max_frequency * self.window + 1e-9)) + 1
 
-    def fit(self, X: CycleBags, y: Any = None) -> STFTSpectrogram:
-        """Check the parameters and the input; remember its sample rate.
-
-        Parameters
-        ----------
-        X : CycleBags
-            The training recordings' cycles.
-        y : None
-            Ignored; present for the scikit-learn API.
-
-        Returns
-        -------
-        self
-            The fitted step.
-
-        Raises
-        ------
-        ValueError
-            If a parameter is invalid, or ``subtract_mean`` is set without ``log``.
-        """
-        super().fit(X, y)
+    def _check_params(self) -> None:
         if self.subtract_mean and not self.log:
             raise ValueError(
                 "subtract_mean=True removes the device's response in log units: "
                 "set log=True as well."
             )
-        return self
 
     def transform(self, X: CycleBags) -> Spectrograms:
         """Compute every cycle's image.
