@@ -14,6 +14,7 @@ from sklearn.model_selection import (
     cross_val_predict,
     cross_validate,
 )
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -397,3 +398,44 @@ def test_max_cycles_scores_evenly_spaced_cycles(spectrograms, data):
     )
     with pytest.raises(ValueError, match="max_cycles=2 is below min_cycles=3"):
         capped.set_params(max_cycles=2, min_cycles=3).fit(spectrograms, data.target)
+
+
+def test_recording_weight_reaches_each_of_its_cycles():
+    rng = np.random.default_rng(0)
+    y = np.arange(12) % 2
+    bags = [rng.normal(loc=c, size=(3 + k % 4, 3)) for k, c in enumerate(y)]
+
+    def fit(bags, y, **kwargs):
+        model = LogisticRegression(tol=1e-12, max_iter=10_000)
+        return RecordingClassifier(model).fit(bags, y, **kwargs)
+
+    weight = np.ones(len(y))
+    weight[[2, 5]] = 0.0
+    keep = weight > 0
+    weighted = fit(bags, y, sample_weight=weight)
+    dropped = fit([b for b, k in zip(bags, keep, strict=True) if k], y[keep])
+    # a recording weighed 0 is a recording left out, cycles and all
+    np.testing.assert_allclose(
+        weighted.estimator_.coef_, dropped.estimator_.coef_, rtol=1e-6
+    )
+    np.testing.assert_allclose(weighted.class_prior_, dropped.class_prior_)
+    with pytest.raises(TypeError, match=r"KNeighborsClassifier\.fit does not take"):
+        RecordingClassifier(KNeighborsClassifier()).fit(bags, y, sample_weight=weight)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        fit(bags, y, sample_weight=0 * weight)
+
+
+def test_network_learns_the_rule_of_the_weighted_cycles():
+    # two groups of cycles with opposite rules: a bright band means class 1 in
+    # one, class 0 in the other; the network must follow the group that weighs
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 1, 16, 16)).astype(np.float32)
+    band = np.arange(64) % 2 == 1
+    X[band, :, 10:14] += 2.0
+    first = np.arange(64) < 32
+    y = np.where(first, band, ~band).astype(int)
+    params = {"arch": "resnet18", "max_epochs": 3, "batch_size": 16}
+    params |= {"device": "cpu", "random_state": 0}
+    for weighed, rule in [(first, band), (~first, ~band)]:
+        clf = ResNetClassifier(**params).fit(X, y, sample_weight=weighed * 1.0)
+        assert (clf.predict(X) == rule).mean() > 0.9

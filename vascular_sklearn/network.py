@@ -15,7 +15,11 @@ from sklearn.model_selection import GroupShuffleSplit
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_random_state,
+)
 
 from ._base import CycleImageClassifier, check_images
 from .exceptions import WeightsFileError
@@ -370,7 +374,24 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(before)
 
 
-class _AcceleratedNet(AccelerateMixin, NeuralNetClassifier):
+class _WeightedNet(NeuralNetClassifier):
+    """skorch's classifier, with a weight per cycle when ``fit`` gets them.
+
+    Weighted training passes ``X`` as ``{"x": images, "sample_weight": w}`` and
+    an unreduced criterion (skorch's recipe for sample weights); validation
+    batches carry no weights and get the plain mean.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = super().get_loss(y_pred, y_true, X=X, training=training)
+        if loss.ndim == 0:
+            return loss
+        if isinstance(X, dict):
+            return (loss * X["sample_weight"].to(loss)).mean()
+        return loss.mean()
+
+
+class _AcceleratedNet(AccelerateMixin, _WeightedNet):
     """skorch's classifier trained through Hugging Face ``accelerate``."""
 
 
@@ -559,7 +580,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y, groups=None, recordings=None) -> ResNetClassifier:
+    def fit(
+        self, X, y, groups=None, recordings=None, sample_weight=None
+    ) -> ResNetClassifier:
         """Train the network on cycles.
 
         Parameters
@@ -572,6 +595,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         recordings : array-like of shape (n_cycles,) or None
             Recording of each cycle, for ``max_cycles_per_group``; defaults to
             ``groups``.
+        sample_weight : array-like of shape (n_cycles,) or None
+            Weight of each cycle in the training loss (multiplied by
+            ``class_weight``'s, then scaled to a mean of 1). The validation
+            loss of ``early_stopping`` stays unweighted.
 
         Returns
         -------
@@ -597,6 +624,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         recordings = groups if recordings is None else np.asarray(recordings)
         if len(groups) != len(y) or len(recordings) != len(y):
             raise ValueError("groups and recordings need one entry per cycle")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, y, ensure_non_negative=True
+            )
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         torch.manual_seed(seed)
@@ -634,12 +665,18 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         iterator["iterator_train__drop_last"] = n_per_epoch % self.batch_size == 1
         iterator["iterator_train__generator"] = torch.Generator().manual_seed(seed)
 
-        weight = None
+        weight, inputs = None, X[train]
         if self.class_weight == "balanced":
             w = compute_class_weight(
                 "balanced", classes=np.arange(len(self.classes_)), y=y_enc[train]
             )
             weight = torch.as_tensor(w, dtype=torch.float32)
+        if sample_weight is not None:
+            inputs, criterion = self._weighted(
+                inputs, sample_weight[train], y_enc[train], weight
+            )
+        else:
+            criterion = {"criterion__weight": weight}
         mean, std = 0.0, 1.0
         if self.standardize:
             mean, std = float(X[train].mean()), float(X[train].std())
@@ -648,13 +685,13 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             weights_path=self.weights_path,
             module__input_mean=mean,
             module__input_std=std,
-            criterion__weight=weight,
             train_split=train_split,
             callbacks=callbacks,
+            **criterion,
             **iterator,
         )
         with _torch_threads(self._threads()):
-            self.net_.fit(X[train], y_enc[train].astype(np.int64))
+            self.net_.fit(inputs, y_enc[train].astype(np.int64))
             if self.recalibrate_bn:
                 # one epoch's draw of cycles: the statistics need no more
                 seen = train
@@ -666,6 +703,20 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             # loads without skorch guessing one
             self.net_.device = str(next(self.net_.module_.parameters()).device)
         return self
+
+    @staticmethod
+    def _weighted(images, sample_weight, y_enc, class_weight) -> tuple[dict, dict]:
+        """The training input and criterion settings of a weighted fit."""
+        w = sample_weight.astype(np.float32)
+        if class_weight is not None:
+            w = w * class_weight.numpy()[y_enc]
+        if not w.sum() > 0:
+            raise ValueError(
+                "sample_weight gives every training cycle a weight of 0: nothing "
+                "to learn from"
+            )
+        inputs = {"x": images, "sample_weight": w / w.mean()}
+        return inputs, {"criterion__reduction": "none"}
 
     def _threads(self) -> int | None:
         if self.torch_threads is None and self.random_state is not None:
@@ -698,7 +749,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
 
     def _make_net(self, weights_path=None, **kwargs):
         """The skorch net for ``classes_`` on ``device_`` (also used to reload)."""
-        net_class, placement = NeuralNetClassifier, {"device": self.device_}
+        net_class, placement = _WeightedNet, {"device": self.device_}
         autocast, dtype = self._precision()
         if self.accelerate:
             from accelerate import Accelerator

@@ -10,7 +10,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    has_fit_parameter,
+)
 
 from .containers import Spectrograms
 from .exceptions import RecordingError
@@ -70,7 +74,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         The class labels seen in ``fit``.
     class_prior_ : ndarray
-        Fraction of training recordings per class.
+        Fraction of training recordings per class (of their weight, with
+        ``sample_weight``).
 
     Examples
     --------
@@ -158,7 +163,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return empty
 
-    def fit(self, X, y, groups=None) -> RecordingClassifier:
+    def fit(self, X, y, groups=None, sample_weight=None) -> RecordingClassifier:
         """Train the cycle-level classifier on every cycle of every recording.
 
         Parameters
@@ -171,6 +176,12 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             Patient of each recording, for the estimator's internal validation
             split; without it, recordings are the groups. Estimators whose
             ``fit`` takes ``recordings`` also get each cycle's recording.
+        sample_weight : array-like of shape (n_recordings,) or None
+            Weight of each recording, given to every one of its cycles
+            (``estimator.fit`` must take ``sample_weight``). Weights that make
+            a known confounder independent of the label, such as
+            ``compute_sample_weight("balanced", [f"{s}-{c}" for s, c in
+            zip(site, y)])``, keep the estimator from learning the site.
 
         Returns
         -------
@@ -182,13 +193,15 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ValueError
             If ``y`` (or ``groups``) does not hold one entry per recording, ``y``
             holds fewer than two classes or a class without any cycle,
-            ``max_cycles`` is below ``min_cycles``, or a parameter is invalid.
+            ``max_cycles`` is below ``min_cycles``, ``sample_weight`` is not one
+            non-negative weight per recording, or a parameter is invalid.
         RecordingError
             If a recording has fewer than ``min_cycles`` cycles and
             ``on_empty="error"``, or no recording has a cycle.
         TypeError
             If ``X`` is neither :class:`~vascular_sklearn.containers.Spectrograms`
-            nor a sequence of per-recording arrays.
+            nor a sequence of per-recording arrays, or ``sample_weight`` is given
+            to an estimator whose ``fit`` does not take it.
         """
         self._validate_params()
         if self.max_cycles is not None and self.max_cycles < self.min_cycles:
@@ -217,13 +230,25 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"{self.classes_[0]!r}. With patients of one class only, split with "
                 "StratifiedGroupKFold so every training fold holds both."
             )
-        self.class_prior_ = counts / counts.sum()
         estimator = self._make_estimator()
         n = bags.n_cycles
         cycle_groups = np.repeat(
             np.arange(len(bags)) if groups is None else np.asarray(groups), n
         )
         kwargs = {}
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, y, ensure_non_negative=True
+            )
+            if not has_fit_parameter(estimator, "sample_weight"):
+                raise TypeError(
+                    f"{type(estimator).__name__}.fit does not take sample_weight; "
+                    "use an estimator that does, or leave sample_weight out"
+                )
+            kwargs["sample_weight"] = np.repeat(sample_weight, n)
+            # the prior a recording without cycles gets follows the weights
+            counts = np.array([sample_weight[y == c].sum() for c in self.classes_])
+        self.class_prior_ = counts / counts.sum()
         if has_fit_parameter(estimator, "groups"):
             kwargs["groups"] = cycle_groups
         if has_fit_parameter(estimator, "recordings"):
