@@ -75,7 +75,7 @@ DESCRIPTION = (
 )
 
 _NOTES: list[str] = []
-#: ``VSK_HEART_SOUNDS_QUICK=1`` leaves the ResNet18 rows out (10 minutes or more
+#: ``VSK_HEART_SOUNDS_QUICK=1`` leaves the ResNet18 rows out (12 to 15 minutes
 #: each on 2 cores); every row is cached, so a later full run only adds them.
 _QUICK = os.environ.get("VSK_HEART_SOUNDS_QUICK") == "1"
 if _QUICK:
