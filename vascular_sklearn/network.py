@@ -427,9 +427,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         See :class:`CycleResNet`.
     autocast : bool or None, default=None
         Mixed precision (bfloat16 autocast). ``None`` turns it on for CUDA
-        devices that support bfloat16 and off elsewhere (on this project's
-        2-core CPU it was 1.5x faster, on another CPU 20x slower: measure before
-        turning it on for a CPU). With ``accelerate=True`` the accelerator
+        devices that support bfloat16 and off elsewhere (CPU training ran 1.5x
+        faster on one 2-core machine of this project and 30x slower on another
+        without bfloat16 instructions: measure before turning it on for a
+        CPU). With ``accelerate=True`` the accelerator
         runs mixed precision instead (float16 with loss scaling on GPUs without
         bfloat16).
     accelerate : bool, default=False
