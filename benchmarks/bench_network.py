@@ -28,7 +28,9 @@ LEVERS = {
 }
 
 
-def _throughput(module: torch.nn.Module, X, y, train: bool, repeats: int = 2) -> float:
+def _throughput(
+    module: torch.nn.Module, X, y, train: bool, repeats: int = 2, warmup: int = 1
+) -> float:
     opt = torch.optim.Adam(module.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     module.train(train)
@@ -42,11 +44,16 @@ def _throughput(module: torch.nn.Module, X, y, train: bool, repeats: int = 2) ->
             with torch.inference_mode():
                 module(X)
 
-    step()  # warm-up
+    # a GPU queues work and returns at once: wait for it before reading the clock
+    sync = torch.cuda.synchronize if X.is_cuda else lambda: None
+    for _ in range(warmup):
+        step()
     best = np.inf
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         step()
+        sync()
         best = min(best, time.perf_counter() - start)
     return len(X) / best
 

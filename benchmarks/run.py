@@ -4,7 +4,9 @@ Usage, from the repository root: ``python -m benchmarks.run [--only NAME ...]``
 (or ``python benchmarks/run.py``). A benchmark is a module of this package listed
 in ``BENCHMARKS`` that defines ``TITLE``, ``DESCRIPTION`` (its protocol) and
 ``run() -> list[dict]`` (the table rows); an optional ``notes() -> str`` adds text
-computed during the run under its table.
+computed during the run under its table, and an optional ``unavailable() -> str |
+None`` says why it cannot run on this machine (a GPU benchmark on a CPU-only one):
+a full run then keeps its last section, and ``--only`` it is an error.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ BENCHMARKS = [
     "bench_transfer",
     "bench_scale",
     "bench_determinism",
+    "bench_gpu",
 ]
 
 
@@ -89,6 +92,13 @@ def main(argv=None) -> int:
     machine = _machine()
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
+        reason = getattr(module, "unavailable", lambda: None)()
+        if reason and args.only:
+            parser.error(f"{name} cannot run on this machine: {reason}")
+        if reason:
+            print(f"skipping {name} ({reason}); its last section is kept",
+                  file=sys.stderr, flush=True)
+            continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows = module.run()
         section = [

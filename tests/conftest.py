@@ -26,6 +26,23 @@ def pulse_train(beats: np.ndarray, n_samples: int, seed: int = 0) -> np.ndarray:
     return (pulse + bruit).astype(np.float32)
 
 
+def opposite_rule_cycles() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Two groups of 32 cycles whose rules disagree: a bright band means class 1
+    in the first group and class 0 in the second.
+
+    Returns the images, the labels, the mask of the first group and the mask of
+    the banded cycles; a network trained with only one group weighed must follow
+    that group's rule.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 1, 16, 16)).astype(np.float32)
+    band = np.arange(64) % 2 == 1
+    X[band, :, 10:14] += 2.0
+    first = np.arange(64) < 32
+    y = np.where(first, band, ~band).astype(int)
+    return X, y, first, band
+
+
 @pytest.fixture
 def known_beats():
     """A 10 s recording with beats 0.75 s apart, and the beat positions."""

@@ -29,6 +29,8 @@ from vascular_sklearn import (
 from vascular_sklearn.metrics import clinical_scoring
 from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
 
+from .conftest import opposite_rule_cycles
+
 FAST = {
     "arch": "resnet18",
     "max_epochs": 1,
@@ -426,14 +428,7 @@ def test_recording_weight_reaches_each_of_its_cycles():
 
 
 def test_network_learns_the_rule_of_the_weighted_cycles():
-    # two groups of cycles with opposite rules: a bright band means class 1 in
-    # one, class 0 in the other; the network must follow the group that weighs
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(64, 1, 16, 16)).astype(np.float32)
-    band = np.arange(64) % 2 == 1
-    X[band, :, 10:14] += 2.0
-    first = np.arange(64) < 32
-    y = np.where(first, band, ~band).astype(int)
+    X, y, first, band = opposite_rule_cycles()
     params = {"arch": "resnet18", "max_epochs": 3, "batch_size": 16}
     params |= {"device": "cpu", "random_state": 0}
     for weighed, rule in [(first, band), (~first, ~band)]:

@@ -11,6 +11,8 @@ import torch
 from vascular_sklearn import ResNetClassifier, make_stenosis_pipeline
 from vascular_sklearn.persistence import load_model, save_model
 
+from .conftest import opposite_rule_cycles
+
 # Deselected by default (setup.cfg), not skipped: a GPU machine runs them with
 # `pytest -m cuda`, where a missing device is a failure.
 NEEDS_CUDA = pytest.mark.cuda
@@ -92,6 +94,22 @@ def test_accelerate_on_cuda_uses_mixed_precision():
     net = _net(device="cuda", accelerate=True, autocast=True).fit(X, y)
     assert net.net_.accelerator.mixed_precision in {"bf16", "fp16"}
     assert net.predict_proba(X).shape == (len(X), 2)
+
+
+@NEEDS_CUDA
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_weighted_cycles_steer_the_network_on_cuda_in_mixed_precision(accelerate):
+    # the unreduced, weighted loss under autocast (and under accelerate's own
+    # mixed precision) must still follow the weighed group's rule
+    X, y, first, band = opposite_rule_cycles()
+    params = {"max_epochs": 3, "batch_size": 16, "accelerate": accelerate}
+    for weighed, rule in [(first, band), (~first, ~band)]:
+        clf = _net(device="cuda", **params).fit(X, y, sample_weight=weighed * 1.0)
+        if accelerate:
+            assert clf.net_.accelerator.mixed_precision in {"bf16", "fp16"}
+        else:
+            assert clf.net_.module_.autocast is True
+        assert (clf.predict(X) == rule).mean() > 0.9
 
 
 def test_save_and_load_an_accelerate_trained_model(data, tmp_path):
