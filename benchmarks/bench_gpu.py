@@ -26,8 +26,9 @@ PRETRAIN_EPOCHS, PRETRAIN_CYCLES = 2, 4
 DESCRIPTION = (
     "Part 1, throughput: ResNet50 (the default CycleResNet) on random inputs of "
     "the default pipeline's image shape, training (forward, backward, Adam step) "
-    "and inference in cycles per second, best of 10 timed batches after 3 "
-    "warm-up batches, the GPU synchronised around each; every GPU setting is "
+    "and inference in cycles per second, the best of 5 timings of 20 "
+    "consecutive batches after 5 warm-up batches, the GPU synchronised before "
+    "and after each timing; every GPU setting is "
     "compared with float32 at the same batch size, and the CPU row (the GPU "
     "machine's own cores, torch threads = cores) with float32 at batch 32. "
     "Part 2, pretraining: the pipeline vascular_sklearn.pretraining.pretrain "
@@ -73,7 +74,7 @@ def _throughput_rows(shape: tuple[int, ...]) -> list[dict]:
         base = None
         for name, options in settings.items():
             module = CycleResNet("resnet50", **options).to("cuda")
-            timed = {"repeats": 10, "warmup": 3}
+            timed = {"repeats": 5, "warmup": 5, "steps": 20}
             train = _throughput(module, X, y, train=True, **timed)
             infer = _throughput(module, X, y, train=False, **timed)
             base = base or (train, infer)

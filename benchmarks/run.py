@@ -96,8 +96,11 @@ def main(argv=None) -> int:
         if reason and args.only:
             parser.error(f"{name} cannot run on this machine: {reason}")
         if reason:
-            print(f"skipping {name} ({reason}); its last section is kept",
-                  file=sys.stderr, flush=True)
+            print(
+                f"skipping {name} ({reason}); its last section is kept",
+                file=sys.stderr,
+                flush=True,
+            )
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows = module.run()

@@ -20,6 +20,7 @@ from vascular_sklearn import (
     STFTSpectrogram,
 )
 from vascular_sklearn.lowpass import lowpass_biquad
+from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from vascular_sklearn.spectrogram import cycle_spectrogram
 
 from .conftest import RATE, pulse_train
@@ -253,10 +254,14 @@ def test_n_jobs_gives_identical_results(known_beats):
             LowpassFilter(n_jobs=n_jobs),
             MeanSmoother(n_jobs=n_jobs),
             PeakCycleCutter(n_jobs=n_jobs),
+            NoiseFloorHarmonizer(random_state=0, n_jobs=n_jobs),
+            # its devices are drawn in one order before the parallel work
+            RecorderAugmentation(random_state=0, n_jobs=n_jobs),
             STFTSpectrogram(n_jobs=n_jobs),
         )
 
     one, two = chain(1).fit_transform(X), chain(2).fit_transform(X)
+    assert (one.n_cycles > chain(1)[:3].fit_transform(X).n_cycles).all()
     np.testing.assert_array_equal(one.images, two.images)
     np.testing.assert_array_equal(one.offsets, two.offsets)
 

@@ -199,6 +199,38 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
         return replace(bags, signals=replace(bags.signals, data=object_array(data)))
 
 
+def _record_again(
+    plan: tuple, rate: float, cutoff: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One recording followed by its planned runs, each heard through its device.
+
+    ``plan`` is the signal, its cycle bounds and the runs drawn for it (the
+    run's cycle bounds, the device, the device's seed).
+    """
+    x, b, runs = plan
+    error_filter = None
+    if cutoff is not None and cutoff < rate / 2:
+
+        def error_filter(e):
+            return lowpass_butterworth(e, rate, cutoff)
+
+    parts, cuts, offset = [x], [b], len(x)
+    for run, device, seed in runs:
+        start, stop = run[0, 0], run[-1, 1]
+        heard = device.apply(x[start:stop], rate, seed, error_filter)
+        local = run - start
+        # a device too quiet for its converter can round a whole beat to one
+        # level: that cycle holds no sound to learn from
+        sound = [np.ptp(heard[a:z]) > 0 for a, z in local]
+        parts.append(heard)
+        cuts.append(local[sound] + offset)
+        offset += stop - start
+    return (
+        np.concatenate(parts).astype(np.float32, copy=False),
+        np.concatenate(cuts).astype(np.int64),
+    )
+
+
 class RecorderAugmentation(CycleBagTransformer):
     """Add training cycles recorded through random devices; none at predict.
 
@@ -228,6 +260,9 @@ class RecorderAugmentation(CycleBagTransformer):
         done to them on a real recording; ``None`` adds them white.
     random_state : int, RandomState or None, default=None
         Same seed, same augmented cycles.
+    n_jobs : int or None, default=None
+        Recordings recorded again in parallel through joblib; the devices are
+        drawn before, so the cycles are the same for any ``n_jobs``.
 
     Attributes
     ----------
@@ -252,6 +287,7 @@ class RecorderAugmentation(CycleBagTransformer):
         "ranges": [RecorderRanges, None],
         "lowpass_cutoff": [Interval(Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -261,12 +297,14 @@ class RecorderAugmentation(CycleBagTransformer):
         ranges: RecorderRanges | None = None,
         lowpass_cutoff: float | None = 1000.0,
         random_state: int | np.random.RandomState | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         self.n_copies = n_copies
         self.cycles_per_copy = cycles_per_copy
         self.ranges = ranges
         self.lowpass_cutoff = lowpass_cutoff
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def transform(self, X: CycleBags) -> CycleBags:
         """Return the recordings unchanged: nothing is augmented at predict.
@@ -303,36 +341,24 @@ class RecorderAugmentation(CycleBagTransformer):
         bags = X
         rng = check_random_state(self.random_state)
         ranges = RecorderRanges() if self.ranges is None else self.ranges
-        rate = bags.sample_rate
-        error_filter = None
-        if self.lowpass_cutoff is not None and self.lowpass_cutoff < rate / 2:
-
-            def error_filter(e):
-                return lowpass_butterworth(e, rate, self.lowpass_cutoff)
-
-        data, bounds = [], []
+        # every draw is made here, in one order, so that n_jobs cannot change
+        # the augmented cycles; the recording-through-a-device work runs after
+        plans = []
         for x, b in zip(bags.signals.data, bags.bounds, strict=True):
-            parts, cuts, offset = [x], [b], len(x)
+            runs = []
             for _ in range(self.n_copies if len(b) else 0):
                 k = len(b) if self.cycles_per_copy is None else self.cycles_per_copy
                 k = min(k, len(b))
                 first = rng.randint(len(b) - k + 1)
                 run = b[first : first + k]
-                start, stop = run[0, 0], run[-1, 1]
-                peak = float(np.max(np.abs(x[start:stop]))) or 1.0
+                peak = float(np.max(np.abs(x[run[0, 0] : run[-1, 1]]))) or 1.0
                 device = ranges.draw(rng)
                 device = replace(device, gain=device.gain / peak)
-                heard = device.apply(
-                    x[start:stop], rate, rng.randint(2**31), error_filter
-                )
-                local = run - start
-                # a device too quiet for its converter can round a whole beat to
-                # one level: that cycle holds no sound to learn from
-                sound = [np.ptp(heard[a:z]) > 0 for a, z in local]
-                parts.append(heard)
-                cuts.append(local[sound] + offset)
-                offset += stop - start
-            data.append(np.concatenate(parts).astype(np.float32, copy=False))
-            bounds.append(np.concatenate(cuts).astype(np.int64))
-        signals = replace(bags.signals, data=object_array(data))
-        return replace(bags, signals=signals, bounds=object_array(bounds))
+                runs.append((run, device, rng.randint(2**31)))
+            plans.append((x, b, runs))
+        augmented = map_recordings(
+            _record_again, plans, self.n_jobs, bags.sample_rate, self.lowpass_cutoff
+        )
+        signals = replace(bags.signals, data=object_array([d for d, _ in augmented]))
+        bounds = object_array([b for _, b in augmented])
+        return replace(bags, signals=signals, bounds=bounds)
