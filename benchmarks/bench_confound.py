@@ -13,7 +13,6 @@ import sys
 import time
 
 import numpy as np
-from sklearn.utils.class_weight import compute_sample_weight
 
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.datasets import make_recordings
@@ -28,7 +27,7 @@ N_TRAIN, N_TEST, SECONDS = 12, 8, 10.0
 #: Every network row is trained once per seed (network and device steps): one
 #: run's answer moves by about 0.1 of AUC with the seed alone.
 SEEDS = (0, 1, 2)
-#: The training rows whose recordings are weighed (``session_weights``).
+#: The training rows whose recordings are weighed (``classifier__confounder``).
 WEIGHED = "confound 0.8, weighed by session and label"
 
 
@@ -58,8 +57,9 @@ DESCRIPTION = (
     "change side of 0.5 (flips). 'Trained unconfounded': the same training "
     "vessels with confound=0, the reference the trap is measured against. "
     f"'{WEIGHED}': the confounded training recordings, each weighed so that "
-    "every (session, label) pair weighs alike (compute_sample_weight('balanced') "
-    "on the pairs, passed as classifier__sample_weight), which a clinic can do "
+    "every (session, label) pair weighs alike (classifier__confounder="
+    "session kind: compute_sample_weight('balanced') on the pairs), which a "
+    "clinic can do "
     "that knows which recorder took each training recording. "
     f"Every ResNet50 row is make_stenosis_pipeline(random_state=seed, "
     f"device='cpu'), trained once per seed {SEEDS} (the network and the device "
@@ -149,19 +149,14 @@ def _data(confound: float | None, seed: int, n: int, recorder="sessions"):
     )
 
 
-def session_weights(data) -> np.ndarray:
-    """Per recording, weights under which session and label are independent:
-    each (session, label) cell weighs alike (what a clinic can do that knows
-    which recorder took each training recording)."""
-    return compute_sample_weight("balanced", 2 * data.session_kind + data.target)
-
-
 def _fit_score(model, train, test, quiet, weighed: bool = False) -> dict:
     start = time.perf_counter()
     last = model.steps[-1][0]
     params = {f"{last}__groups": train.groups}
     if weighed:
-        params[f"{last}__sample_weight"] = session_weights(train)
+        # every (session, label) cell weighs alike: what a clinic can do that
+        # knows which recorder took each training recording
+        params[f"{last}__confounder"] = train.session_kind
     model.fit(train.recordings, train.target, **params)
     seconds = time.perf_counter() - start
     p = model.predict_proba(test.recordings)[:, 1]

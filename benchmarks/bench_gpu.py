@@ -126,14 +126,7 @@ def _pretraining_rows(corpus: dict, device: str = "cuda") -> list[dict]:
     signal = time.perf_counter() - start
     rows = [{"setting": "pretraining: signal steps (CPU)", "seconds": round(signal, 1)}]
     # the same steps with every core: what a GPU machine's idle CPUs can give
-    parallel = clone(pipe[:-1])
-    parallel.set_params(
-        **{
-            f"{name}__n_jobs": -1
-            for name, step in parallel.steps
-            if "n_jobs" in step.get_params()
-        }
-    )
+    parallel = make_stenosis_pipeline(random_state=0, n_jobs=-1)[:-1]
     start = time.perf_counter()
     parallel.fit_transform(X, y)
     seconds = time.perf_counter() - start

@@ -17,6 +17,7 @@ from sklearn.model_selection import (
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
 
 from vascular_sklearn import (
     RecordingClassifier,
@@ -26,6 +27,7 @@ from vascular_sklearn import (
     make_seed_pipeline,
     make_stenosis_pipeline,
 )
+from vascular_sklearn.evaluation import evaluate_by_patient
 from vascular_sklearn.metrics import clinical_scoring
 from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
 
@@ -294,6 +296,13 @@ def test_shortcuts_set_the_network():
         "adam",
     )
     assert isinstance(make_seed_pipeline(), Pipeline)
+    # n_jobs reaches every signal step, and only them
+    for factory, n_steps in [(make_stenosis_pipeline, 6), (make_seed_pipeline, 4)]:
+        pipe = factory(n_jobs=-1, smooth__n_jobs=1)
+        jobs = {name: step.n_jobs for name, step in pipe.steps[:-1]}
+        assert len(jobs) == n_steps
+        assert jobs.pop("smooth") == 1 and set(jobs.values()) == {-1}
+        assert "n_jobs" not in pipe[-1].get_params()
 
 
 def test_min_cycles_flags_recordings_with_too_few(spectrograms, data):
@@ -402,14 +411,22 @@ def test_max_cycles_scores_evenly_spaced_cycles(spectrograms, data):
         capped.set_params(max_cycles=2, min_cycles=3).fit(spectrograms, data.target)
 
 
-def test_recording_weight_reaches_each_of_its_cycles():
+def _weighable_bags():
     rng = np.random.default_rng(0)
     y = np.arange(12) % 2
     bags = [rng.normal(loc=c, size=(3 + k % 4, 3)) for k, c in enumerate(y)]
+    return bags, y
+
+
+def _precise_lr():
+    return RecordingClassifier(LogisticRegression(tol=1e-12, max_iter=10_000))
+
+
+def test_recording_weight_reaches_each_of_its_cycles():
+    bags, y = _weighable_bags()
 
     def fit(bags, y, **kwargs):
-        model = LogisticRegression(tol=1e-12, max_iter=10_000)
-        return RecordingClassifier(model).fit(bags, y, **kwargs)
+        return _precise_lr().fit(bags, y, **kwargs)
 
     weight = np.ones(len(y))
     weight[[2, 5]] = 0.0
@@ -425,6 +442,37 @@ def test_recording_weight_reaches_each_of_its_cycles():
         RecordingClassifier(KNeighborsClassifier()).fit(bags, y, sample_weight=weight)
     with pytest.raises(ValueError, match="at least one non-zero"):
         fit(bags, y, sample_weight=0 * weight)
+
+
+def test_confounder_weights_come_from_the_training_recordings_only():
+    bags, y = _weighable_bags()
+    site = np.array(list("aaabababbbbb"))
+    pairs = [f"{s}-{c}" for s, c in zip(site, y, strict=True)]
+    by_hand = _precise_lr().fit(
+        bags, y, sample_weight=compute_sample_weight("balanced", pairs)
+    )
+    inside = _precise_lr().fit(bags, y, confounder=site)
+    np.testing.assert_allclose(inside.estimator_.coef_, by_hand.estimator_.coef_)
+    # in cross-validation the confounder is cut to each training fold, and the
+    # weights are balanced over those recordings alone
+    groups = np.arange(12) // 2
+    pipe = make_pipeline("passthrough", _precise_lr())
+    params = {"recordingclassifier__confounder": site}
+    splits = list(GroupKFold(3).split(bags, y, groups))
+    result = evaluate_by_patient(pipe, bags, y, groups, cv=splits, params=params)
+    for train, test in splits:
+        fold = _precise_lr().fit(
+            [bags[i] for i in train], y[train], confounder=site[train]
+        )
+        expected = fold.predict_proba([bags[i] for i in test])[:, 1]
+        np.testing.assert_allclose(result.recording_proba[test], expected)
+    # scikit-learn's own cross-validation slices it the same way
+    proba = cross_val_predict(
+        pipe, bags, y, cv=splits, method="predict_proba", params=params
+    )
+    np.testing.assert_allclose(proba[:, 1], result.recording_proba)
+    with pytest.raises(ValueError, match="confounder has shape"):
+        _precise_lr().fit(bags, y, confounder=site[:5])
 
 
 def test_network_learns_the_rule_of_the_weighted_cycles():

@@ -152,7 +152,8 @@ def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
     (folder / "REFERENCE.csv").write_text("\n".join([*lines, "x9999,-1"]) + "\n")
     out = tmp_path / "backbone.pt"
     args = ["pretrain", str(tmp_path), "-o", str(out), "--max-epochs", "1"]
-    assert main([*args, "--cycles-per-recording", "2", "--arch", "resnet18"]) == 0
+    more = ["--cycles-per-recording", "2", "--arch", "resnet18", "--n-jobs", "2"]
+    assert main([*args, *more]) == 0
     assert "net.layer4.1.conv2.weight" in read_weights(out)
     captured = capsys.readouterr()
     abnormal = int(heart_sounds.target.sum())

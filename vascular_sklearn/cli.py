@@ -116,6 +116,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         classifier__estimator__verbose=1,
         # a large corpus holds a few recordings without a beat: left out
         classifier__on_empty="prior",
+        n_jobs=args.n_jobs,
     )
     resuming = args.resume and partial_path(out).exists()
     _say(
@@ -330,6 +331,13 @@ def _parser() -> argparse.ArgumentParser:
         help="cycles drawn afresh from each recording every epoch (default 8)",
     )
     pre.add_argument("--arch", default="resnet50", choices=_ARCHS)
+    pre.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help="recordings prepared in parallel (-1: every core); on a GPU the "
+        "signal steps, not the network, take most of the time",
+    )
     pre.add_argument(
         "--resume",
         action="store_true",

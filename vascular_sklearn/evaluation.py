@@ -283,6 +283,15 @@ def bootstrap_report(
     return report
 
 
+def _per_recording(value: Any, y: np.ndarray) -> bool:
+    """Whether a fit parameter holds one entry per recording (then sliced)."""
+    return (
+        hasattr(value, "__len__")
+        and not isinstance(value, str)
+        and len(value) == len(y)
+    )
+
+
 def evaluate_by_patient(
     pipeline: Any,
     X: Any,
@@ -292,6 +301,7 @@ def evaluate_by_patient(
     progress: Callable[[str], None] | None = None,
     perturbations: dict[str, Callable[[Any], Any]] | None = None,
     pass_groups: bool | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Bunch:
     """Predict out of fold, split by patient, and pool per recording and per cycle.
 
@@ -321,6 +331,11 @@ def evaluate_by_patient(
         Give the training patients to the last step's ``fit`` as ``groups``
         (for its internal validation or a nested ``GridSearchCV``); ``None``
         does so when that ``fit`` names a ``groups`` parameter.
+    params : dict or None, default=None
+        Fit parameters of ``pipeline``, as ``cross_validate``'s ``params``:
+        an array with one entry per recording is cut to each training fold
+        (``{"classifier__confounder": recorder}``, weights computed inside
+        each fold), anything else is passed as it is.
 
     Returns
     -------
@@ -374,8 +389,13 @@ def evaluate_by_patient(
         takes_groups = has_fit_parameter(last, "groups")
     cycle_parts = []
     for k, (train, test) in enumerate(splits):
-        params = {f"{name}__groups": groups[train]} if takes_groups else {}
-        model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **params)
+        fit_params = {
+            key: _safe_indexing(value, train) if _per_recording(value, y) else value
+            for key, value in (params or {}).items()
+        }
+        if takes_groups:
+            fit_params[f"{name}__groups"] = groups[train]
+        model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **fit_params)
         X_test = _safe_indexing(X, test)
         features = model[:-1].transform(X_test)
         recording_proba[test] = model[-1].predict_proba(features)[:, 1]

@@ -40,6 +40,14 @@ def _build(
     for key in _NETWORK_SHORTCUTS:
         if key in params:
             network[key] = params.pop(key)
+    n_jobs = params.pop("n_jobs", None)
+    if n_jobs is not None:
+        steps = [
+            (name, step.set_params(n_jobs=n_jobs))
+            if "n_jobs" in step.get_params()
+            else (name, step)
+            for name, step in steps
+        ]
     seed = network.get("random_state")
     if isinstance(seed, Integral):
         # the device steps draw noise too: one seed makes the whole fit repeatable
@@ -70,7 +78,9 @@ def make_seed_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         ``max_epochs``, ``batch_size``, ``lr``, ``device``, ``random_state``,
         and for fine-tuning ``weights_path`` (a pretrained backbone, see
         :func:`~vascular_sklearn.pretraining.pretrain`), ``backbone_lr`` and
-        ``freeze_stages``, set the network; any other key is a pipeline parameter
+        ``freeze_stages``, set the network; ``n_jobs`` sets every signal
+        step's (recordings processed in parallel through joblib; the network
+        keeps torch's threads); any other key is a pipeline parameter
         (``cut__threshold=0.8``, ``classifier__aggregate="median"``).
 
     Returns

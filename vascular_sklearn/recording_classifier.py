@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -31,6 +32,20 @@ def _as_bags(X: Any) -> Spectrograms:
             f"of per-recording arrays of shape (n_cycles, ...); got {type(X).__name__}"
         )
     return Spectrograms.from_bags(list(X))
+
+
+def _balanced_pairs(confounder, y: np.ndarray) -> np.ndarray:
+    """Per recording, the weight that gives every (confounder, label) pair the
+    same total: scikit-learn's "balanced" rule over the pairs."""
+    confounder = np.asarray(confounder)
+    if confounder.shape != y.shape:
+        raise ValueError(
+            f"confounder has shape {confounder.shape} but y has {y.shape}: give "
+            "one value (recorder, site) per recording"
+        )
+    _, source = np.unique(confounder, return_inverse=True)
+    _, label = np.unique(y, return_inverse=True)
+    return compute_sample_weight("balanced", source * (label.max() + 1) + label)
 
 
 class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -163,7 +178,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return empty
 
-    def fit(self, X, y, groups=None, sample_weight=None) -> RecordingClassifier:
+    def fit(
+        self, X, y, groups=None, sample_weight=None, confounder=None
+    ) -> RecordingClassifier:
         """Train the cycle-level classifier on every cycle of every recording.
 
         Parameters
@@ -181,7 +198,18 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             (``estimator.fit`` must take ``sample_weight``). Weights that make
             a known confounder independent of the label, such as
             ``compute_sample_weight("balanced", [f"{s}-{c}" for s, c in
-            zip(site, y)])``, keep the estimator from learning the site.
+            zip(site, y)])``, keep the estimator from learning the site; to
+            have them computed on the training recordings alone, give
+            ``confounder`` instead.
+        confounder : array-like of shape (n_recordings,) or None
+            The recorder, site or stethoscope of each recording, where known.
+            Every (confounder, label) pair then weighs the same in training
+            (``compute_sample_weight("balanced", pairs)`` on the recordings
+            being fitted, times ``sample_weight``), so the confounder says
+            nothing about the label. Computed inside ``fit``, the weights of a
+            cross-validation fold never count the test fold's labels: pass it
+            as ``params={"classifier__confounder": recorder}`` and it is sliced
+            with the folds.
 
         Returns
         -------
@@ -194,14 +222,16 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             If ``y`` (or ``groups``) does not hold one entry per recording, ``y``
             holds fewer than two classes or a class without any cycle,
             ``max_cycles`` is below ``min_cycles``, ``sample_weight`` is not one
-            non-negative weight per recording, or a parameter is invalid.
+            non-negative weight per recording, ``confounder`` not one value per
+            recording, or a parameter is invalid.
         RecordingError
             If a recording has fewer than ``min_cycles`` cycles and
             ``on_empty="error"``, or no recording has a cycle.
         TypeError
             If ``X`` is neither :class:`~vascular_sklearn.containers.Spectrograms`
-            nor a sequence of per-recording arrays, or ``sample_weight`` is given
-            to an estimator whose ``fit`` does not take it.
+            nor a sequence of per-recording arrays, or ``sample_weight`` (or
+            ``confounder``) is given to an estimator whose ``fit`` does not take
+            ``sample_weight``.
         """
         self._validate_params()
         if self.max_cycles is not None and self.max_cycles < self.min_cycles:
@@ -240,6 +270,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, y, ensure_non_negative=True
             )
+        if confounder is not None:
+            balanced = _balanced_pairs(confounder, y)
+            sample_weight = balanced * (1.0 if sample_weight is None else sample_weight)
+        if sample_weight is not None:
             if not has_fit_parameter(estimator, "sample_weight"):
                 raise TypeError(
                     f"{type(estimator).__name__}.fit does not take sample_weight; "
