@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
-from sklearn.utils.validation import has_fit_parameter
+from sklearn.utils.validation import _check_method_params, has_fit_parameter
 
 from .containers import Signals
 from .metrics import sensitivity_score, specificity_score
@@ -283,15 +283,6 @@ def bootstrap_report(
     return report
 
 
-def _per_recording(value: Any, y: np.ndarray) -> bool:
-    """Whether a fit parameter holds one entry per recording (then sliced)."""
-    return (
-        hasattr(value, "__len__")
-        and not isinstance(value, str)
-        and len(value) == len(y)
-    )
-
-
 def evaluate_by_patient(
     pipeline: Any,
     X: Any,
@@ -389,10 +380,8 @@ def evaluate_by_patient(
         takes_groups = has_fit_parameter(last, "groups")
     cycle_parts = []
     for k, (train, test) in enumerate(splits):
-        fit_params = {
-            key: _safe_indexing(value, train) if _per_recording(value, y) else value
-            for key, value in (params or {}).items()
-        }
+        # cross_validate's own slicing: per-recording arrays cut, the rest kept
+        fit_params = _check_method_params(X, params or {}, train)
         if takes_groups:
             fit_params[f"{name}__groups"] = groups[train]
         model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **fit_params)

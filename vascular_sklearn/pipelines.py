@@ -30,6 +30,14 @@ _NETWORK_SHORTCUTS = (
 )
 
 
+def _set_where_taken(steps: list, **param: Any) -> None:
+    """Set ``param`` on every signal step that has it."""
+    (key,) = param
+    for _, step in steps:
+        if key in step.get_params():
+            step.set_params(**param)
+
+
 def _build(
     steps: list,
     network: dict,
@@ -42,21 +50,11 @@ def _build(
             network[key] = params.pop(key)
     n_jobs = params.pop("n_jobs", None)
     if n_jobs is not None:
-        steps = [
-            (name, step.set_params(n_jobs=n_jobs))
-            if "n_jobs" in step.get_params()
-            else (name, step)
-            for name, step in steps
-        ]
+        _set_where_taken(steps, n_jobs=n_jobs)
     seed = network.get("random_state")
     if isinstance(seed, Integral):
         # the device steps draw noise too: one seed makes the whole fit repeatable
-        steps = [
-            (name, step.set_params(random_state=seed))
-            if "random_state" in step.get_params()
-            else (name, step)
-            for name, step in steps
-        ]
+        _set_where_taken(steps, random_state=seed)
     classifier = RecordingClassifier(ResNetClassifier(**network), max_cycles=max_cycles)
     pipe = Pipeline([*steps, ("classifier", classifier)], memory=memory)
     return pipe.set_params(**params)
