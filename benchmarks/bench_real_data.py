@@ -176,10 +176,14 @@ def report_rows(protocol, model, result, y, groups, seconds) -> list[dict]:
     return rows
 
 
-def audited_rows(models: dict, X, y, groups, splits, step, protocol) -> tuple:
+def audited_rows(
+    models: dict, X, y, groups, splits, step, protocol, params=None
+) -> tuple:
     """Score each model on the same splits with the recorder audit's alterations;
-    the table rows and the out-of-fold results keyed by (protocol, model)."""
+    the table rows and the out-of-fold results keyed by (protocol, model).
+    ``params``: fit parameters of some models, by model, cut to each fold."""
     rows, oof = [], {}
+    params = params or {}
     for model, make in models.items():
         start = time.perf_counter()
         oof[protocol, model] = evaluate_by_patient(
@@ -190,6 +194,7 @@ def audited_rows(models: dict, X, y, groups, splits, step, protocol) -> tuple:
             cv=splits,
             pass_groups=True,
             perturbations=recorder_perturbations(step),
+            params=params.get(model),
         )
         took = time.perf_counter() - start
         rows += report_rows(protocol, model, oof[protocol, model], y, groups, took)
