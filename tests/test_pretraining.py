@@ -160,18 +160,24 @@ def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
     assert f"pretraining resnet18 on 5 recordings ({abnormal} abnormal)" in captured.err
     assert "train_loss" in captured.out  # skorch's progress table
     assert main(args) == 2  # the file exists: nothing is written over
-    # and training starts from it
-    rows = ["path,label,patient"] + [
-        f"training-x/x{i:04d}.flac,{label},P{i}"
-        for i, label in enumerate(heart_sounds.target)
-    ]
-    (tmp_path / "corpus.csv").write_text("\n".join(rows) + "\n")
+    # a screening model trained on the same layout, from the backbone
     model = tmp_path / "model.vsk"
-    train = ["train", str(tmp_path / "corpus.csv"), "-o", str(model)]
+    train = ["train", str(tmp_path), "-o", str(model)]
     junk = tmp_path / "junk.pt"
     junk.write_text("not weights")
     capsys.readouterr()
     assert main([*train, "--weights", str(junk)]) == 2 and not model.exists()
     assert f"error: {junk} is not a tensor-only weights file" in capsys.readouterr().err
     fine = ["--weights", str(out), "--arch", "resnet18", "--max-epochs", "1"]
-    assert main([*train, *fine]) == 0 and model.exists()
+    assert main([*train, *fine]) == 2 and not model.exists()
+    assert "x9999" in capsys.readouterr().err  # the beatless recording, named
+    assert main([*train, *fine, "--on-empty", "prior"]) == 0 and model.exists()
+    assert "training on 5 recordings of 1 database\n" in capsys.readouterr().err
+    # scored at another site's rate: the model reads 8 kHz files at its own 2 kHz
+    external = make_recordings(1, 1, 4.0, sample_rate=8000.0, random_state=3)
+    wav = tmp_path / "external.wav"
+    sf.write(wav, external.recordings.data[0], 8000, subtype="PCM_16")
+    assert main(["predict", str(model), str(wav), str(folder / "x9999.flac")]) == 1
+    out_rows = capsys.readouterr().out.splitlines()
+    assert 0.0 <= float(out_rows[1].split(",")[1]) <= 1.0
+    assert out_rows[2].split(",")[1] == ""  # no beat: no answer, not the prior

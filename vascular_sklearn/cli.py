@@ -33,22 +33,29 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
     return False
 
 
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if n == 1 else "s")
+
+
 def _report_lines(title: str, report: dict) -> list[str]:
     keys = ["accuracy", "sensitivity", "specificity", "balanced_accuracy", "roc_auc"]
     cells = "  ".join(f"{k} {report[k]:.3f}" for k in keys)
     return [f"{title:<11} n={report['n']:<5} {cells}"]
 
 
-def _evaluate(pipe, data, folds: int, started: float) -> list[str]:
+def _evaluate(
+    pipe, data, folds: int, started: float, unit: str = "patient"
+) -> list[str]:
+    """Pooled out-of-fold report; ``unit`` names what ``data.groups`` holds."""
     from sklearn.model_selection import GroupKFold
 
     from .evaluation import bootstrap_report, evaluate_by_patient
 
-    n_patients = len(np.unique(data.groups))
-    folds = min(folds, n_patients)
+    n_groups = len(np.unique(data.groups))
+    folds = min(folds, n_groups)
     _say(
-        f"{len(data.target)} recordings, {n_patients} patients, "
-        f"GroupKFold({folds}) by patient"
+        f"{len(data.target)} recordings, {_count(n_groups, unit)}, "
+        f"GroupKFold({folds}) by {unit}"
     )
     result = evaluate_by_patient(
         pipe,
@@ -58,23 +65,30 @@ def _evaluate(pipe, data, folds: int, started: float) -> list[str]:
         cv=GroupKFold(folds),
         progress=lambda line: _say(f"  {line} ({time.perf_counter() - started:.0f} s)"),
     )
-    lines = ["Pooled out-of-fold predictions, split by patient:"]
+    lines = [f"Pooled out-of-fold predictions, split by {unit}:"]
     lines += _report_lines("recording", result.recording)
     lines += _report_lines("cycle", result.cycle)
-    if n_patients >= 4:
+    if n_groups >= 4:
         boot = bootstrap_report(
             data.target, result.recording_proba, data.groups, random_state=0
         )
         low, high = boot["roc_auc_ci"]
         lines.append(
-            f"recording ROC AUC 95 % interval, resampling the {n_patients} "
-            f"patients: {low:.2f} to {high:.2f}"
+            "recording ROC AUC 95 % interval, resampling the "
+            f"{_count(n_groups, unit)}: {low:.2f} to {high:.2f}"
         )
     return lines
 
 
-def _labelled_data(source: str):
-    """A folder in the normal/abnormal layout, or a CSV manifest read lazily."""
+def _labelled_data(source: str) -> tuple:
+    """The recordings and what their groups are: a PhysioNet 2016 layout
+    (training-*/REFERENCE.csv, grouped by database), a CSV manifest read lazily
+    or a folder in the normal/abnormal layout (grouped by patient)."""
+    root = Path(source)
+    if root.is_dir() and any(root.glob("training-*/REFERENCE.csv")):
+        from .datasets import load_physionet2016
+
+        return load_physionet2016(root), "database"
     if source.lower().endswith(".csv"):
         from .corpus import read_manifest
 
@@ -83,20 +97,10 @@ def _labelled_data(source: str):
             raise RecordingError(
                 f"{source}: training and evaluation need 'label' and 'patient' columns"
             )
-        return data
+        return data, "patient"
     from .datasets import load_recordings
 
-    return load_recordings(source)
-
-
-def _pretraining_data(source: str):
-    """A PhysioNet 2016 layout (training-*/REFERENCE.csv), or as _labelled_data."""
-    root = Path(source)
-    if root.is_dir() and any(root.glob("training-*/REFERENCE.csv")):
-        from .datasets import load_physionet2016
-
-        return load_physionet2016(root)
-    return _labelled_data(source)
+    return load_recordings(source), "patient"
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
@@ -106,7 +110,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
-    data = _pretraining_data(args.data)
+    data, _ = _labelled_data(args.data)
     pipe = make_stenosis_pipeline(
         random_state=args.seed,
         device=args.device,
@@ -158,7 +162,11 @@ def _pipeline_for(args: argparse.Namespace):
     from .pipelines import make_seed_pipeline, make_stenosis_pipeline
 
     make = make_seed_pipeline if args.seed_recipe else make_stenosis_pipeline
-    params = {"random_state": args.seed, "device": args.device}
+    params = {
+        "random_state": args.seed,
+        "device": args.device,
+        "classifier__on_empty": args.on_empty,
+    }
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
     if args.weights is not None:
@@ -172,7 +180,7 @@ def _pipeline_for(args: argparse.Namespace):
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    data = _labelled_data(args.data_dir)
+    data, unit = _labelled_data(args.data_dir)
     if args.no_patient_groups:
         _say(
             "WARNING: --no-patient-groups: every recording is its own group; "
@@ -186,7 +194,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "by patient, or pass --no-patient-groups to split by recording knowingly."
         )
         return 2
-    print("\n".join(_evaluate(_pipeline_for(args), data, args.folds, started)))
+    print("\n".join(_evaluate(_pipeline_for(args), data, args.folds, started, unit)))
     return 0
 
 
@@ -197,10 +205,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.output)
     pipe = _pipeline_for(args)
-    data = _labelled_data(args.data_dir)
+    data, unit = _labelled_data(args.data_dir)
     _say(
         f"training on {len(data.target)} recordings of "
-        f"{len(np.unique(data.groups))} patients"
+        f"{_count(len(np.unique(data.groups)), unit)}"
     )
     model = pipe.fit(data.recordings, data.target)
     save_model(model, out, overwrite=args.force)
@@ -278,8 +286,9 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.add_argument(
             "data_dir",
-            help="folder with normal/ and abnormal/ recordings, or a CSV manifest "
-            "(path,label,patient)",
+            help="folder with normal/ and abnormal/ recordings, a CSV manifest "
+            "(path,label,patient), or a PhysioNet 2016 folder "
+            "(training-*/REFERENCE.csv, grouped by database)",
         )
         common(p)
         p.add_argument(
@@ -289,6 +298,14 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--max-epochs", type=int)
         p.add_argument("--arch", default="resnet50", choices=_ARCHS)
+        p.add_argument(
+            "--on-empty",
+            default="error",
+            choices=("error", "prior"),
+            help="recordings in which no heart cycle is found: stop and name "
+            "them (default), or leave them out of training and answer the "
+            "class prior for them ('predict' never scores them)",
+        )
         p.add_argument(
             "--weights",
             help="start from a backbone made by 'pretrain' (tensor-only .pt file)",
