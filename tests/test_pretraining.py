@@ -181,3 +181,16 @@ def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
     out_rows = capsys.readouterr().out.splitlines()
     assert 0.0 <= float(out_rows[1].split(",")[1]) <= 1.0
     assert out_rows[2].split(",")[1] == ""  # no beat: no answer, not the prior
+    # a second database: evaluation leaves whole databases out, and says so
+    other = tmp_path / "training-y"
+    other.mkdir()
+    for i, x in enumerate(heart_sounds.recordings.data):
+        sf.write(other / f"y{i:04d}.flac", x, 2000, subtype="PCM_16")
+    (other / "REFERENCE.csv").write_text(
+        "".join(line.replace("x", "y", 1) + "\n" for line in lines)
+    )
+    small = ["--arch", "resnet18", "--max-epochs", "1", "--on-empty", "prior"]
+    assert main(["evaluate", str(tmp_path), "--folds", "2", *small]) == 0
+    captured = capsys.readouterr()
+    assert "9 recordings, 2 databases, GroupKFold(2) by database" in captured.err
+    assert "split by database:" in captured.out
