@@ -1,5 +1,7 @@
 """Pretrain, save, start from weights_path: the backbone loads, only safe files do."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -137,19 +139,25 @@ def test_save_backbone_needs_a_fitted_network(tmp_path, backbone):
         save_backbone(model, path)
 
 
-def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
-    folder = tmp_path / "training-x"
+def _write_database(root, letter: str, recordings, labels) -> Path:
+    """A PhysioNet 2016 database folder: 2 kHz FLACs and REFERENCE.csv."""
+    folder = root / f"training-{letter}"
     folder.mkdir()
     lines = []
-    for i, (x, label) in enumerate(
-        zip(heart_sounds.recordings.data, heart_sounds.target, strict=True)
-    ):
-        sf.write(folder / f"x{i:04d}.flac", x, 2000, subtype="PCM_16")
-        lines.append(f"x{i:04d},{1 if label else -1}")
-    # a large corpus holds recordings without a beat: left out, not fatal
+    for i, (x, label) in enumerate(zip(recordings, labels, strict=True)):
+        name = f"{letter}{9999 if label is None else i:04d}"
+        sf.write(folder / f"{name}.flac", x, 2000, subtype="PCM_16")
+        lines.append(f"{name},{1 if label else -1}\n")
+    (folder / "REFERENCE.csv").write_text("".join(lines))
+    return folder
+
+
+def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
+    # a large corpus holds recordings without a beat (x9999, normal): left out
     noise = np.random.default_rng(0).normal(0, 0.01, 600)
-    sf.write(folder / "x9999.flac", noise, 2000, subtype="PCM_16")
-    (folder / "REFERENCE.csv").write_text("\n".join([*lines, "x9999,-1"]) + "\n")
+    recordings = [*heart_sounds.recordings.data, noise]
+    labels = [*heart_sounds.target.tolist(), None]
+    folder = _write_database(tmp_path, "x", recordings, labels)
     out = tmp_path / "backbone.pt"
     args = ["pretrain", str(tmp_path), "-o", str(out), "--max-epochs", "1"]
     more = ["--cycles-per-recording", "2", "--arch", "resnet18", "--n-jobs", "2"]
@@ -182,13 +190,7 @@ def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
     assert 0.0 <= float(out_rows[1].split(",")[1]) <= 1.0
     assert out_rows[2].split(",")[1] == ""  # no beat: no answer, not the prior
     # a second database: evaluation leaves whole databases out, and says so
-    other = tmp_path / "training-y"
-    other.mkdir()
-    for i, x in enumerate(heart_sounds.recordings.data):
-        sf.write(other / f"y{i:04d}.flac", x, 2000, subtype="PCM_16")
-    (other / "REFERENCE.csv").write_text(
-        "".join(line.replace("x", "y", 1) + "\n" for line in lines)
-    )
+    _write_database(tmp_path, "y", heart_sounds.recordings.data, heart_sounds.target)
     small = ["--arch", "resnet18", "--max-epochs", "1", "--on-empty", "prior"]
     with pytest.warns(UserWarning, match="no heart cycle in training-x/x9999"):
         assert main(["evaluate", str(tmp_path), "--folds", "2", *small]) == 0
