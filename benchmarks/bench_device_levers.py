@@ -39,10 +39,10 @@ DESCRIPTION = (
     "in the file), so every (session, label) pair of the training fold weighs "
     "alike (RecordingClassifier's confounder, computed in each training fold "
     "by evaluate_by_patient's params); the plain network's GroupKFold(5) "
-    "row is in the seed "
-    "section. Baselines and the recorder audit (gain x0.1 / x10, quiet recorder, "
-    "the gate of issue 13) as in the seed section. Leave-one-patient-out would "
-    "take another 50 minutes on 2 cores. Seconds: wall time of the protocol."
+    "row is in the seed section. Baselines and the recorder audit (gain x0.1 / "
+    "x10, quiet recorder, the gate of issue 13) as in the seed section. "
+    "Leave-one-patient-out would take another 50 minutes on 2 cores. Seconds: "
+    "wall time of the protocol."
 )
 
 _NOTES: list[str] = []
