@@ -37,8 +37,8 @@ def _noise_db(x, rate, lo=600.0, hi=900.0) -> float:
     return 10 * np.log10(psd[(f >= lo) & (f < hi)].mean() + 1e-30)
 
 
-def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
-    rate = 22050.0
+def _fine_and_coarse(rate: float) -> CycleBags:
+    """One vessel on a 16-bit converter and on the seed's quiet recorder."""
     t = np.arange(int(8 * rate)) / rate
     # a clean pulse every 0.8 s with a 400 Hz burst in systole: no floor of its own
     phase = (t % 0.8) / 0.8
@@ -48,7 +48,13 @@ def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
     fine = Recorder(step=1).apply(x, rate)
     # the seed's quiet-recorder audit: x0.1 on a converter with 32-level steps
     coarse = Recorder(gain=0.1, step=32).apply(x, rate) / np.float32(0.1)
-    cut = PeakCycleCutter().fit_transform([fine, coarse])
+    return PeakCycleCutter().fit_transform([fine, coarse])
+
+
+def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
+    rate = 22050.0
+    cut = _fine_and_coarse(rate)
+    fine = cut.signals.data[0]
     before = [_noise_db(s, rate) for s in cut.signals.data]
     assert before[1] - before[0] > 10  # the coarse converter's floor shows
     even = NoiseFloorHarmonizer(snr_db=30).fit_transform(cut)
@@ -59,6 +65,21 @@ def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
     assert after[0] == pytest.approx(10 * np.log10(rms2 * 1e-3 / (rate / 2)), abs=1.5)
     for a, b in zip(even.bounds, cut.bounds, strict=True):
         np.testing.assert_array_equal(a, b)  # the cuts stay
+
+
+def test_harmonizer_brings_fine_and_coarse_devices_to_one_resolution():
+    cut = _fine_and_coarse(22050.0)
+    levels = [len(np.unique(s)) for s in cut.signals.data]
+    assert levels[0] > 20 * levels[1]  # 16-bit against 32-level steps
+    # a floor far below both converters: the common step alone acts
+    even = NoiseFloorHarmonizer(snr_db=200, step_snr_db=20).fit_transform(cut)
+    levels = []
+    for x, before in zip(even.signals.data, cut.signals.data, strict=True):
+        rms = np.std(before.astype(np.float64))
+        q = rms * np.sqrt(12) / 10  # rounding noise 20 dB below the power
+        np.testing.assert_allclose(x / q, np.round(x / q), atol=1e-3)
+        levels.append(len(np.unique(np.round(x / q))))
+    assert abs(levels[0] - levels[1]) <= 1 and levels[0] < 40
 
 
 def test_mean_subtraction_removes_a_microphone_but_keeps_the_beat(bags):

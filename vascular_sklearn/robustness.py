@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import CycleBagTransformer, map_recordings, to_samples
 from .containers import CycleBags, object_array
 from .lowpass import lowpass_butterworth
-from .recorder import RecorderRanges
+from .recorder import LEVEL, RecorderRanges, quantise
 
 __all__ = ["NoiseFloorHarmonizer", "RecorderAugmentation", "noise_floor_psd"]
 
@@ -84,12 +84,19 @@ def _content_seed(x: np.ndarray, random_state: int | None) -> int:
     return (crc + (0 if random_state is None else int(random_state))) % 2**32
 
 
-def _harmonize_one(x, rate, snr_db, window, percentile, random_state) -> np.ndarray:
+def _harmonize_one(
+    x, rate, snr_db, step_snr_db, window, percentile, random_state
+) -> np.ndarray:
     x = np.asarray(x, np.float64)
     n = len(x)
     if n < 4:
         return x.astype(np.float32)
     rms = np.sqrt(np.mean(np.square(x - x.mean())))
+    if step_snr_db is not None and rms > 0:
+        # the step whose rounding noise (q**2 / 12) lies step_snr_db below the
+        # recording's power: a coarse converter's staircase and digital silence
+        # are not noise, and no added noise hides them
+        x = quantise(x, rms * np.sqrt(12) * 10 ** (-step_snr_db / 20) / LEVEL)
     target = rms**2 * 10 ** (-snr_db / 10) / (rate / 2)  # white, per Hz
     freqs, floor = noise_floor_psd(x, rate, window, percentile)
     grid = np.fft.rfftfreq(n, 1 / rate)
@@ -113,11 +120,21 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     seeded by the recording's samples and ``random_state``: the same recording
     always gets the same noise.
 
+    A coarse converter at low gain leaves more than a noise floor: a staircase
+    on the beat and digital silence between beats. With ``step_snr_db`` set,
+    every recording is first rounded to its own converter step, the one whose
+    rounding noise lies ``step_snr_db`` below its power, so that all share one
+    effective resolution before their floors are raised.
+
     Parameters
     ----------
     snr_db : float, default=30.0
         Target floor: its total power (white up to the Nyquist frequency) is
         this many dB below the recording's mean power.
+    step_snr_db : float or None, default=None
+        Common resolution: the rounding noise of the step (``step**2 / 12``)
+        this many dB below the recording's mean power; ``None`` keeps each
+        recording's own resolution.
     window : float, default=0.05
         Frame length in seconds of the floor estimate.
     percentile : float, default=10.0
@@ -151,6 +168,7 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
 
     _parameter_constraints: dict = {
         "snr_db": [Real],
+        "step_snr_db": [Real, None],
         "window": [Interval(Real, 0, None, closed="neither")],
         "percentile": [Interval(Real, 0, 100, closed="both")],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
@@ -160,12 +178,14 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     def __init__(
         self,
         snr_db: float = 30.0,
+        step_snr_db: float | None = None,
         window: float = 0.05,
         percentile: float = 10.0,
         random_state: int | None = None,
         n_jobs: int | None = None,
     ) -> None:
         self.snr_db = snr_db
+        self.step_snr_db = step_snr_db
         self.window = window
         self.percentile = percentile
         self.random_state = random_state
@@ -192,6 +212,7 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
             self.n_jobs,
             bags.sample_rate,
             self.snr_db,
+            self.step_snr_db,
             self.window,
             self.percentile,
             self.random_state,
