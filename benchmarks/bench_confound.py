@@ -68,7 +68,11 @@ DESCRIPTION = (
     f"device='cpu'), trained once per seed {SEEDS} (the network and the device "
     "steps; the mean over seeds and, in brackets, the range), "
     "with the levers it does not name off (the harmonize and augment steps set "
-    "to 'passthrough', spectrogram__subtract_mean=False); ', the default' marks "
+    "to 'passthrough', spectrogram__subtract_mean=False, the harmonizer at "
+    "each recording's own resolution: step_snr_db=None); a common resolution "
+    "rounds every recording to the converter step whose rounding noise lies "
+    "step_snr_db below its power, as coarse as the quietest session; "
+    "', the default' marks "
     "the library's default; baselines (deterministic, fitted once) are logistic "
     "regressions with C chosen by StratifiedGroupKFold(3) inside the training "
     "patients. Seconds: fit wall time on 2 cores, mean over seeds."
@@ -77,36 +81,55 @@ DESCRIPTION = (
 _NOTES: list[str] = []
 
 
-#: The network rows: which of the three device levers each one uses
-#: (noise-floor harmonizer, recorder augmentation, spectral mean subtraction).
+#: The network rows: which of the device levers each one uses (noise-floor
+#: harmonizer, recorder augmentation, spectral mean subtraction, and the
+#: harmonizer's common resolution: its ``step_snr_db``, ``None`` when off).
+#: A step 20 dB below each recording's power is as coarse as the quietest
+#: simulated session (recorder.QUIET_SESSION: 20 to 35 dB).
 LEVERS = {
-    "plain network (the previous default)": (False, False, False),
-    "+ recorder augmentation only": (False, True, False),
-    "+ noise-floor harmonizer only": (True, False, False),
-    "+ spectral mean subtraction only": (False, False, True),
-    "harmonizer + augmentation": (True, True, False),
-    "harmonizer + augmentation + mean subtraction": (True, True, True),
+    "plain network (the previous default)": (False, False, False, None),
+    "+ recorder augmentation only": (False, True, False, None),
+    "+ noise-floor harmonizer only": (True, False, False, None),
+    "+ spectral mean subtraction only": (False, False, True, None),
+    "harmonizer + augmentation": (True, True, False, None),
+    "harmonizer at a common resolution (step_snr_db=20) + augmentation": (
+        True,
+        True,
+        False,
+        20.0,
+    ),
+    "harmonizer + augmentation + mean subtraction": (True, True, True, None),
 }
 OFF = "passthrough"
 
 
-def _levers(pipe) -> tuple[bool, bool, bool]:
+def _levers(pipe) -> tuple[bool, bool, bool, float | None]:
     steps = pipe.named_steps
+    harmonize = steps["harmonize"]
     return (
-        steps["harmonize"] != OFF,
+        harmonize != OFF,
         steps["augment"] != OFF,
         steps["spectrogram"].subtract_mean,
+        None if harmonize == OFF else harmonize.step_snr_db,
     )
 
 
-def with_levers(pipe, harmonize: bool, augment: bool, subtract_mean: bool):
+def with_levers(
+    pipe,
+    harmonize: bool,
+    augment: bool,
+    subtract_mean: bool,
+    step_snr_db: float | None = None,
+):
     """``pipe`` with the device levers it is not given switched off."""
-    off = {
+    params = {
         name: OFF
         for name, on in (("harmonize", harmonize), ("augment", augment))
         if not on
     }
-    return pipe.set_params(spectrogram__subtract_mean=subtract_mean, **off)
+    if harmonize:
+        params["harmonize__step_snr_db"] = step_snr_db
+    return pipe.set_params(spectrogram__subtract_mean=subtract_mean, **params)
 
 
 def lever_models(make_base, names=tuple(LEVERS)) -> dict:
