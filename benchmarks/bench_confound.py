@@ -9,6 +9,7 @@ training recordings and is scored on the same test recordings.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 
@@ -56,7 +57,11 @@ DESCRIPTION = (
     "(the quiet ones only change one quiet session for another; as the seed "
     "audit's 39 loud recordings), median / max (the max a mean over seeds), "
     "answers that change side of 0.5 (flips), and the trap's direction: the "
-    "mean p of the loud normal test recordings before -> after. 'Trained "
+    "mean p of the loud normal test recordings before -> after. Shift by "
+    "part: the median shift when the loud test vessels are recorded again "
+    "with one part of the quiet session at a time, the rest as LOUD_SESSION "
+    "(its gain on a 16-bit converter; its gain on the loud session's coarse "
+    "converter; its duller microphone), mean over seeds. 'Trained "
     "unconfounded': the same training "
     "vessels with confound=0, the reference the trap is measured against. "
     f"'{WEIGHED}': the confounded training recordings, each weighed so that "
@@ -158,6 +163,17 @@ MODELS.update(
     }
 )
 REFERENCE = "plain network (the previous default)"
+#: Which part of the quiet session moves an answer: the loud test vessels
+#: recorded again with one part of QUIET_SESSION at a time, the rest loud.
+PARTS = {
+    "gain, 16-bit": dataclasses.replace(
+        LOUD_SESSION, gain=QUIET_SESSION.gain, step=(1.0, 1.0)
+    ),
+    "gain, coarse step": dataclasses.replace(LOUD_SESSION, gain=QUIET_SESSION.gain),
+    "microphone": dataclasses.replace(
+        LOUD_SESSION, tilt_db_per_octave=QUIET_SESSION.tilt_db_per_octave
+    ),
+}
 
 
 def _data(confound: float | None, seed: int, n: int, recorder="sessions"):
@@ -175,7 +191,9 @@ def _data(confound: float | None, seed: int, n: int, recorder="sessions"):
     )
 
 
-def _fit_score(model, train, test, quiet, weighed: bool = False) -> dict:
+def _fit_score(model, train, test, again, weighed: bool = False) -> dict:
+    """Fit on ``train``; score on ``test`` and on the recordings ``again`` (the
+    same vessels recorded through other devices, by name, "quiet" first)."""
     start = time.perf_counter()
     last = model.steps[-1][0]
     params = {f"{last}__groups": train.groups}
@@ -186,11 +204,15 @@ def _fit_score(model, train, test, quiet, weighed: bool = False) -> dict:
     model.fit(train.recordings, train.target, **params)
     seconds = time.perf_counter() - start
     p = model.predict_proba(test.recordings)[:, 1]
-    p_quiet = model.predict_proba(quiet.recordings)[:, 1]
     # only the loud recordings change recorder kind; a quiet one re-recorded
     # quietly would dilute the shift with near-zeros
     loud = test.session_kind == 0
-    shift = np.abs(p_quiet - p)[loud]
+    shifts = {
+        name: np.abs(model.predict_proba(data.recordings)[:, 1] - p)[loud]
+        for name, data in again.items()
+    }
+    p_quiet = model.predict_proba(again["quiet"].recordings)[:, 1]
+    shift = shifts.pop("quiet")
     normal = loud & (test.target == 0)
     report = clinical_report(test.target, p)
     return {
@@ -202,6 +224,7 @@ def _fit_score(model, train, test, quiet, weighed: bool = False) -> dict:
         "normal before": float(p[normal].mean()),
         "normal after": float(p_quiet[normal].mean()),
         "seconds": seconds,
+        "parts": [float(np.median(s)) for s in shifts.values()],
     }
 
 
@@ -213,9 +236,9 @@ def _spread(values: list[float], digits: int = 3) -> str:
     return f"{mean} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
-def _scores(make, train, test, quiet, seeds, weighed: bool = False) -> dict:
+def _scores(make, train, test, again, seeds, weighed: bool = False) -> dict:
     runs = [
-        _fit_score(make() if seed is None else make(seed), train, test, quiet, weighed)
+        _fit_score(make() if seed is None else make(seed), train, test, again, weighed)
         for seed in seeds
     ]
     each = {key: [r[key] for r in runs] for key in runs[0]}
@@ -227,6 +250,9 @@ def _scores(make, train, test, quiet, seeds, weighed: bool = False) -> dict:
         "flips": _spread(each["flips"], 1),
         "mean p, loud normal": f"{np.mean(each['normal before']):.2f} -> "
         f"{np.mean(each['normal after']):.2f}",
+        "shift by part: " + " / ".join(PARTS): " / ".join(
+            f"{v:.2f}" for v in np.mean(each["parts"], axis=0)
+        ),
         "seconds": round(float(np.mean(each["seconds"])), 1),
         "_auc": float(np.mean(each["auc"])),
         "_median_shift": float(np.mean(each["median"])),
@@ -237,8 +263,11 @@ def run(models: dict | None = None) -> list[dict]:
     _NOTES.clear()
     train = _data(0.8, 1, N_TRAIN)
     test = _data(0.0, 2, N_TEST)
-    quiet = _data(None, 2, N_TEST, recorder=QUIET_SESSION)
-    assert np.array_equal(quiet.target, test.target)
+    again = {"quiet": _data(None, 2, N_TEST, recorder=QUIET_SESSION)}
+    again.update(
+        {name: _data(None, 2, N_TEST, recorder=r) for name, r in PARTS.items()}
+    )
+    assert all(np.array_equal(d.target, test.target) for d in again.values())
     loud = test.session_kind == 0
     _NOTES.append(
         f"Test recordings first recorded loud (the quiet-recorder audit's set): "
@@ -249,14 +278,14 @@ def run(models: dict | None = None) -> list[dict]:
     for name, make in (models or MODELS).items():
         seeds = SEEDS if name in NETWORKS else (None,)
         rows.append({"model": name, "trained on": "confound 0.8"})
-        rows[-1].update(_scores(make, train, test, quiet, seeds))
+        rows[-1].update(_scores(make, train, test, again, seeds))
         if name == REFERENCE:
             fair = _data(0.0, 1, N_TRAIN)
             rows.append({"model": name, "trained on": "unconfounded (reference)"})
-            rows[-1].update(_scores(make, fair, test, quiet, seeds))
+            rows[-1].update(_scores(make, fair, test, again, seeds))
         if name == REFERENCE or name.endswith("the default"):
             rows.append({"model": name, "trained on": WEIGHED})
-            rows[-1].update(_scores(make, train, test, quiet, seeds, weighed=True))
+            rows[-1].update(_scores(make, train, test, again, seeds, weighed=True))
         print(f"  {rows[-1]}", file=sys.stderr, flush=True)
     default = next((r for r in rows if r["model"].endswith("the default")), None)
     if default is None:  # a subset of the rows was asked for
