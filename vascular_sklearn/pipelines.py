@@ -140,15 +140,17 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     Set ``harmonize`` and ``augment`` to ``"passthrough"`` for the previous
     default. ``random_state`` seeds the network and both device steps.
 
-    The evidence (docs/benchmarks.md, confound benchmark, three seeds): trained
-    where the device goes with the label, the two steps together kept a test
-    AUC of 0.90 (0.83-1.00 over seeds) against 0.83 for the plain network and
-    0.94 for the plain network trained without the confound, and cut the median
-    change of the answer when the loud test recordings are recorded again
-    quietly from 0.79 to 0.45, far from solved: the loud normal recordings rise
-    from p 0.01 to 0.61. Either step alone did worse, and so did adding
-    ``spectrogram__subtract_mean=True`` (AUC 0.66). The target of 0.95 AUC was
-    not reached. Treat the output as research, not a diagnosis.
+    The evidence (docs/benchmarks.md, confound benchmark, three seeds,
+    2026-11-28): trained where the device goes with the label, the two steps
+    together kept a test AUC of 0.89 (0.85-0.93 over seeds) against 0.81 for
+    the plain network and 0.93 for the plain network trained without the
+    confound, and cut the median change of the answer when the loud test
+    recordings are recorded again quietly from 0.90 to 0.62 (0.45 in the run
+    before; three seeds move by about 0.15 between runs), far from solved: the
+    loud normal recordings rise from p 0.00 to 0.62. Either step alone kept
+    less AUC, and adding ``spectrogram__subtract_mean=True`` cost most (AUC
+    0.68). The target of 0.95 AUC was not reached. Treat the output as
+    research, not a diagnosis.
 
     Parameters
     ----------
