@@ -1,5 +1,7 @@
 """The device-robust steps: the noise-floor harmonizer and recorder augmentation."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.signal import welch
@@ -15,7 +17,12 @@ from vascular_sklearn import (
 )
 from vascular_sklearn.containers import CycleBags, Signals
 from vascular_sklearn.datasets import make_recordings
-from vascular_sklearn.recorder import QUIET_SESSION, Recorder, RecorderRanges
+from vascular_sklearn.recorder import (
+    LOUD_SESSION,
+    QUIET_SESSION,
+    Recorder,
+    RecorderRanges,
+)
 from vascular_sklearn.robustness import (
     NoiseFloorHarmonizer,
     RecorderAugmentation,
@@ -208,30 +215,42 @@ def test_augmented_beats_a_device_silenced_are_left_out(bags):
     STFTSpectrogram().fit_transform(grown)  # no constant cycle to refuse
 
 
-def test_augmentation_makes_the_default_hear_less_of_the_recorder():
-    """The default ResNet50 against the same network without augmentation,
-    trained where the session goes with the label: recording the loud test
-    vessels again through quiet sessions moves its answers less."""
+def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
+    """The default ResNet50 with and without recorder augmentation, trained
+    where a duller microphone goes with stenosis: recording the loud test
+    vessels again through that microphone moves its answers far less.
+
+    Not the whole quiet session: its coarse converter is a mark augmentation
+    cannot remove, and at this scale the network's quiet-recorder shift
+    changes with floating point from one machine to the next (0.50 without
+    augmentation on one, 0.06 on another); the microphone is the cue that
+    augmentation erases on every seed tried (docs/evaluation.rst).
+    """
+    dull = dataclasses.replace(
+        LOUD_SESSION, tilt_db_per_octave=QUIET_SESSION.tilt_db_per_octave
+    )
     kwargs = {"duration": 6.0, "heart_rate": (55.0, 110.0)}
+    sessions = (LOUD_SESSION, dull)
     train = make_recordings(
-        n_patients=6, random_state=1, recorder="sessions", confound=0.8, **kwargs
+        n_patients=6, random_state=1, recorder=sessions, confound=0.8, **kwargs
     )
     test = make_recordings(
-        n_patients=4, random_state=2, recorder="sessions", confound=0.0, **kwargs
+        n_patients=4, random_state=2, recorder=sessions, confound=0.0, **kwargs
     )
-    quiet = make_recordings(
-        n_patients=4, random_state=2, recorder=QUIET_SESSION, **kwargs
-    )
-    np.testing.assert_array_equal(quiet.target, test.target)
-    loud = test.session_kind == 0  # a quiet one would only swap quiet sessions
+    again = make_recordings(n_patients=4, random_state=2, recorder=dull, **kwargs)
+    np.testing.assert_array_equal(again.target, test.target)
+    loud = test.session_kind == 0  # the others already had the dull microphone
 
-    def quiet_shift(**params) -> float:
-        model = make_stenosis_pipeline(random_state=0, device="cpu", **params)
+    def shift(**params) -> float:
+        model = make_stenosis_pipeline(
+            random_state=0, device="cpu", harmonize="passthrough", **params
+        )
         model.fit(train.recordings, train.target, classifier__groups=train.groups)
-        p, p_quiet = (model.predict_proba(d.recordings)[:, 1] for d in (test, quiet))
-        return float(np.median(np.abs(p_quiet - p)[loud]))
+        p, p_again = (model.predict_proba(d.recordings)[:, 1] for d in (test, again))
+        return float(np.median(np.abs(p_again - p)[loud]))
 
-    without = quiet_shift(augment="passthrough")
-    assert without > 0.3  # the trap is there to be shown
-    # measured 0.34 against 0.50 (over seeds 0-2: 0.34-0.64 against 0.50-0.79)
-    assert quiet_shift() < without - 0.1
+    without = shift(augment="passthrough")
+    assert without > 0.1  # the trap is there to be shown
+    # measured 0.28 against 0.06 (seeds 0-2 and confound 0.8 or 1: 0.13-0.58
+    # against 0.01-0.09)
+    assert shift() < without / 2
