@@ -18,7 +18,7 @@ import numpy as np
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.evaluation import clinical_report
-from vascular_sklearn.recorder import LOUD_SESSION, QUIET_SESSION
+from vascular_sklearn.recorder import LOUD_SESSION, QUIET_SESSION, RecorderRanges
 
 from .baselines import band_power_model, envelope_model, loudness_model
 
@@ -76,7 +76,10 @@ DESCRIPTION = (
     "to 'passthrough', spectrogram__subtract_mean=False, the harmonizer at "
     "each recording's own resolution: step_snr_db=None); a common resolution "
     "rounds every recording to the converter step whose rounding noise lies "
-    "step_snr_db below its power, as coarse as the quietest session; "
+    "step_snr_db below its power, as coarse as the quietest session; gains "
+    "down to 0.003: the augmentation's devices from RecorderRanges(gain=(0.003, "
+    "1)), whose quietest runs are as coarse as the quiet sessions (the default "
+    "stops at 0.03, about 25 dB above a 40-level step); "
     "', the default' marks "
     "the library's default; baselines (deterministic, fitted once) are logistic "
     "regressions with C chosen by StratifiedGroupKFold(3) inside the training "
@@ -86,55 +89,58 @@ DESCRIPTION = (
 _NOTES: list[str] = []
 
 
-#: The network rows: which of the device levers each one uses (noise-floor
-#: harmonizer, recorder augmentation, spectral mean subtraction, and the
-#: harmonizer's common resolution: its ``step_snr_db``, ``None`` when off).
+@dataclasses.dataclass(frozen=True)
+class Levers:
+    """The device levers of one network row: the noise-floor harmonizer, the
+    recorder augmentation, spectral mean subtraction, and other parameters of
+    those steps (``set_params`` names)."""
+
+    harmonize: bool
+    augment: bool
+    subtract_mean: bool = False
+    params: dict = dataclasses.field(default_factory=dict)
+
+
 #: A step 20 dB below each recording's power is as coarse as the quietest
-#: simulated session (recorder.QUIET_SESSION: 20 to 35 dB).
+#: simulated session (recorder.QUIET_SESSION: 20 to 35 dB). Augmentation's
+#: gains reach down to 0.03 of the peak, which on a 40-level converter leaves
+#: about 25 dB; down to 0.003 covers the quiet sessions (20 to 35 dB).
 LEVERS = {
-    "plain network (the previous default)": (False, False, False, None),
-    "+ recorder augmentation only": (False, True, False, None),
-    "+ noise-floor harmonizer only": (True, False, False, None),
-    "+ spectral mean subtraction only": (False, False, True, None),
-    "harmonizer + augmentation": (True, True, False, None),
-    "harmonizer at a common resolution (step_snr_db=20) + augmentation": (
-        True,
-        True,
-        False,
-        20.0,
+    "plain network (the previous default)": Levers(False, False),
+    "+ recorder augmentation only": Levers(False, True),
+    "+ noise-floor harmonizer only": Levers(True, False),
+    "+ spectral mean subtraction only": Levers(False, False, True),
+    "harmonizer + augmentation": Levers(True, True),
+    "harmonizer at a common resolution (step_snr_db=20) + augmentation": Levers(
+        True, True, params={"harmonize__step_snr_db": 20.0}
     ),
-    "harmonizer + augmentation + mean subtraction": (True, True, True, None),
+    "harmonizer + augmentation with gains down to 0.003": Levers(
+        True, True, params={"augment__ranges": RecorderRanges(gain=(0.003, 1.0))}
+    ),
+    "harmonizer + augmentation + mean subtraction": Levers(True, True, True),
 }
 OFF = "passthrough"
 
 
-def _levers(pipe) -> tuple[bool, bool, bool, float | None]:
+def _levers(pipe) -> Levers:
     steps = pipe.named_steps
-    harmonize = steps["harmonize"]
-    return (
-        harmonize != OFF,
+    return Levers(
+        steps["harmonize"] != OFF,
         steps["augment"] != OFF,
         steps["spectrogram"].subtract_mean,
-        None if harmonize == OFF else harmonize.step_snr_db,
     )
 
 
-def with_levers(
-    pipe,
-    harmonize: bool,
-    augment: bool,
-    subtract_mean: bool,
-    step_snr_db: float | None = None,
-):
+def with_levers(pipe, levers: Levers):
     """``pipe`` with the device levers it is not given switched off."""
-    params = {
+    off = {
         name: OFF
-        for name, on in (("harmonize", harmonize), ("augment", augment))
+        for name, on in (("harmonize", levers.harmonize), ("augment", levers.augment))
         if not on
     }
-    if harmonize:
-        params["harmonize__step_snr_db"] = step_snr_db
-    return pipe.set_params(spectrogram__subtract_mean=subtract_mean, **params)
+    return pipe.set_params(
+        spectrogram__subtract_mean=levers.subtract_mean, **off, **levers.params
+    )
 
 
 def lever_models(make_base, names=tuple(LEVERS)) -> dict:
@@ -144,7 +150,7 @@ def lever_models(make_base, names=tuple(LEVERS)) -> dict:
     return {
         name + (", the default" if LEVERS[name] == default else ""): (
             lambda random_state=0, levers=LEVERS[name]: with_levers(
-                make_base(random_state), *levers
+                make_base(random_state), levers
             )
         )
         for name in names
