@@ -2,8 +2,9 @@
 spectral mean keep the vessel and lose the recorder?
 
 The confound benchmark measures every lever where the truth is known; this one
-puts the two candidate defaults (harmonizer + augmentation, with and without
-spectral mean subtraction) through the seed evaluation's GroupKFold(5) and its
+puts the candidate defaults (harmonizer + augmentation, with and without
+spectral mean subtraction, at a common resolution, with quieter augmented
+devices) through the seed evaluation's GroupKFold(5) and its
 recorder audit, on the same splits in the same run as the baselines.
 """
 
@@ -21,6 +22,8 @@ PROTOCOL = "GroupKFold(5)"
 CANDIDATES = (
     "harmonizer + augmentation",
     "harmonizer + augmentation + mean subtraction",
+    "harmonizer at a common resolution (step_snr_db=20) + augmentation",
+    "harmonizer + augmentation with gains down to 0.003",
 )
 #: The default, its training recordings weighed so that every (session, label)
 #: pair counts alike; the session is read from the file (quiet sessions use
@@ -34,7 +37,10 @@ DESCRIPTION = (
     "classifier__on_empty='prior')) with the levers named (noise-floor "
     "harmonizer, recorder augmentation, STFTSpectrogram(subtract_mean=True): "
     "each recording's mean log spectrum removed, and with it any fixed "
-    "microphone response); weighed: the default fitted with "
+    "microphone response; harmonize__step_snr_db=20: every recording rounded "
+    "to the converter step 20 dB below its power; augment__ranges="
+    "RecorderRanges(gain=(0.003, 1)): augmented devices as quiet as the quiet "
+    "sessions, as in the confound section); weighed: the default fitted with "
     "classifier__confounder = quiet session (fewer than 500 converter levels "
     "in the file), so every (session, label) pair of the training fold weighs "
     "alike (RecordingClassifier's confounder, computed in each training fold "
