@@ -213,12 +213,10 @@ def _fit_score(model, train, test, again, weighed: bool = False) -> dict:
     # only the loud recordings change recorder kind; a quiet one re-recorded
     # quietly would dilute the shift with near-zeros
     loud = test.session_kind == 0
-    shifts = {
-        name: np.abs(model.predict_proba(data.recordings)[:, 1] - p)[loud]
-        for name, data in again.items()
-    }
-    p_quiet = model.predict_proba(again["quiet"].recordings)[:, 1]
-    shift = shifts.pop("quiet")
+    heard = {name: model.predict_proba(d.recordings)[:, 1] for name, d in again.items()}
+    p_quiet = heard.pop("quiet")
+    shift = np.abs(p_quiet - p)[loud]
+    shifts = {name: np.abs(q - p)[loud] for name, q in heard.items()}
     normal = loud & (test.target == 0)
     report = clinical_report(test.target, p)
     return {
