@@ -216,7 +216,6 @@ def _fit_score(model, train, test, again, weighed: bool = False) -> dict:
     heard = {name: model.predict_proba(d.recordings)[:, 1] for name, d in again.items()}
     p_quiet = heard.pop("quiet")
     shift = np.abs(p_quiet - p)[loud]
-    shifts = {name: np.abs(q - p)[loud] for name, q in heard.items()}
     normal = loud & (test.target == 0)
     report = clinical_report(test.target, p)
     return {
@@ -228,7 +227,7 @@ def _fit_score(model, train, test, again, weighed: bool = False) -> dict:
         "normal before": float(p[normal].mean()),
         "normal after": float(p_quiet[normal].mean()),
         "seconds": seconds,
-        "parts": [float(np.median(s)) for s in shifts.values()],
+        "parts": [float(np.median(np.abs(q - p)[loud])) for q in heard.values()],
     }
 
 
