@@ -20,6 +20,8 @@ from .bench_confound import lever_models
 TITLE = "Device levers on the seed recordings (GroupKFold(5), recorder audit)"
 PROTOCOL = "GroupKFold(5)"
 CANDIDATES = (
+    "harmonizer + augmentation + each cycle over its own spectrum",
+    "augmentation + each cycle over its own spectrum",
     "harmonizer + augmentation",
     "harmonizer + augmentation + mean subtraction",
     "harmonizer at a common resolution (step_snr_db=20) + augmentation",
@@ -28,14 +30,17 @@ CANDIDATES = (
 #: The default, its training recordings weighed so that every (session, label)
 #: pair counts alike; the session is read from the file (quiet sessions use
 #: fewer than 500 converter levels), the weights computed in each training fold.
-WEIGHED = "harmonizer + augmentation, weighed by session and label"
+WEIGHED = ", weighed by session and label"  # after the default's levers
 DESCRIPTION = (
     "49 seed recordings, 12 patients, GroupKFold(5) by patient (the splits of "
     "the seed section), out-of-fold probabilities pooled, 95 % bootstrap "
     "intervals over patients. Networks: the seed section's default pipeline "
     "(make_stenosis_pipeline(random_state=0, device='cpu', "
     "classifier__on_empty='prior')) with the levers named (noise-floor "
-    "harmonizer, recorder augmentation, STFTSpectrogram(subtract_mean=True): "
+    "harmonizer, recorder augmentation, as in the confound section: levers "
+    "not named are off, the spectrogram then the earlier defaults' 80 dB log "
+    "magnitude; each cycle over its own spectrum: STFTSpectrogram("
+    "subtract_mean='cycle', floor_db=40); STFTSpectrogram(subtract_mean=True): "
     "each recording's mean log spectrum removed, and with it any fixed "
     "microphone response; harmonize__step_snr_db=20: every recording rounded "
     "to the converter step 20 dB below its power; augment__ranges="
@@ -60,8 +65,9 @@ def run() -> list[dict]:
     X, y, groups, names, step, levels = seed.seed_data()
     levers = lever_models(seed.default_pipeline, CANDIDATES)
     default = next(m for m in levers if m.endswith("the default"))
-    models = levers | {WEIGHED: levers[default]} | seed.BASELINES
-    params = {WEIGHED: {"classifier__confounder": levels < 500}}
+    weighed = default.removesuffix(", the default") + WEIGHED
+    models = levers | {weighed: levers[default]} | seed.BASELINES
+    params = {weighed: {"classifier__confounder": levels < 500}}
     splits = check_group_split(GroupKFold(5), X, y, groups)
     rows, oof = seed.audited_rows(
         models, X, y, groups, splits, step, PROTOCOL, params=params

@@ -255,6 +255,12 @@ class CycleBags(_RecordingSequence):
         beat), ``"clipped"`` and ``"noisy"``
         (:func:`~vascular_sklearn.cycle_quality.failed_cycles`); ``None`` when
         the cutter drops no cycle but across long gaps.
+    runs : ndarray of object, or None
+        Per recording an int64 array of the samples where each run of its
+        signal starts: ``[0]`` for the recording itself, then one start per
+        run that :class:`~vascular_sklearn.robustness.RecorderAugmentation`
+        appended (the same vessel heard through another device). ``None``
+        when every signal is one run.
 
     Examples
     --------
@@ -270,6 +276,7 @@ class CycleBags(_RecordingSequence):
     bounds: np.ndarray
     n_peaks: np.ndarray = field(default=None)  # type: ignore[assignment]
     dropped: dict[str, np.ndarray] | None = None
+    runs: np.ndarray | None = None
 
     @property
     def names(self) -> np.ndarray | None:  # type: ignore[override]
@@ -404,8 +411,9 @@ class CycleBags(_RecordingSequence):
         dropped = None
         if self.dropped is not None:
             dropped = {k: v[positions] for k, v in self.dropped.items()}
+        runs = None if self.runs is None else self.runs[positions]
         return CycleBags(
-            self.signals._take(positions), self.bounds[positions], peaks, dropped
+            self.signals._take(positions), self.bounds[positions], peaks, dropped, runs
         )
 
 

@@ -174,12 +174,16 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
         ("lowpass", LowpassFilter()),
         ("smooth", MeanSmoother(method="median")),
         ("cut", PeakCycleCutter()),
-        ("harmonize", NoiseFloorHarmonizer()),
         ("augment", RecorderAugmentation()),
+        ("harmonize", NoiseFloorHarmonizer()),
         (
             "spectrogram",
             STFTSpectrogram(
-                log=True, floor_db=80.0, max_frequency=1000.0, normalize=True
+                log=True,
+                floor_db=40.0,
+                subtract_mean="cycle",
+                max_frequency=1000.0,
+                normalize=True,
             ),
         ),
     ]

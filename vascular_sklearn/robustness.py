@@ -107,6 +107,14 @@ def _harmonize_one(
     return (x + np.fft.irfft(spectrum, n)).astype(np.float32)
 
 
+def _harmonize_runs(item, *params) -> np.ndarray:
+    """One signal, each of its runs (``item = (signal, run starts)``) harmonised
+    alone: a run heard through another device has its own floor and level."""
+    x, starts = item
+    runs = np.split(np.asarray(x), starts[1:]) if starts is not None else [x]
+    return np.concatenate([_harmonize_one(run, *params) for run in runs])
+
+
 class NoiseFloorHarmonizer(CycleBagTransformer):
     """Bring every recording to one noise floor relative to its own level.
 
@@ -118,7 +126,11 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     and at predict. Floors above the target stay (noise cannot be removed), so
     choose ``snr_db`` below the worst device you expect to meet. The noise is
     seeded by the recording's samples and ``random_state``: the same recording
-    always gets the same noise.
+    always gets the same noise. A recording that
+    :class:`RecorderAugmentation` extended with runs heard through other
+    devices (placed before this step, in fit) has each run harmonised alone,
+    as a recording of its own: at fit every device then meets the floor that
+    recordings meet at predict.
 
     A coarse converter at low gain leaves more than a noise floor: a staircase
     on the beat and digital silence between beats. With ``step_snr_db`` set,
@@ -206,9 +218,10 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
         """
         check_is_fitted(self)
         bags = self._check_bags(X)
+        runs = [None] * len(bags) if bags.runs is None else list(bags.runs)
         data = map_recordings(
-            _harmonize_one,
-            list(bags.signals.data),
+            _harmonize_runs,
+            list(zip(bags.signals.data, runs, strict=True)),
             self.n_jobs,
             bags.sample_rate,
             self.snr_db,
@@ -222,7 +235,7 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
 
 def _record_again(
     plan: tuple, rate: float, cutoff: float | None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One recording followed by its planned runs, each heard through its device.
 
     ``plan`` is the signal, its cycle bounds and the runs drawn for it (the
@@ -235,8 +248,9 @@ def _record_again(
         def error_filter(e):
             return lowpass_butterworth(e, rate, cutoff)
 
-    parts, cuts, offset = [x], [b], len(x)
+    parts, cuts, offset, starts = [x], [b], len(x), [0]
     for run, device, seed in runs:
+        starts.append(offset)
         start, stop = run[0, 0], run[-1, 1]
         heard = device.apply(x[start:stop], rate, seed, error_filter)
         local = run - start
@@ -249,6 +263,7 @@ def _record_again(
     return (
         np.concatenate(parts).astype(np.float32, copy=False),
         np.concatenate(cuts).astype(np.int64),
+        np.array(starts, dtype=np.int64),
     )
 
 
@@ -380,6 +395,8 @@ class RecorderAugmentation(CycleBagTransformer):
         augmented = map_recordings(
             _record_again, plans, self.n_jobs, bags.sample_rate, self.lowpass_cutoff
         )
-        signals = replace(bags.signals, data=object_array([d for d, _ in augmented]))
-        bounds = object_array([b for _, b in augmented])
-        return replace(bags, signals=signals, bounds=bounds)
+        data, bounds, starts = (
+            object_array(part) for part in zip(*augmented, strict=True)
+        )
+        signals = replace(bags.signals, data=data)
+        return replace(bags, signals=signals, bounds=bounds, runs=starts)

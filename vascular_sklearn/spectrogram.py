@@ -8,7 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import get_window
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import SEED_SAMPLE_RATE, CycleBagTransformer, map_recordings, to_samples
@@ -194,6 +194,20 @@ def _images(
     return images.astype(np.float32)
 
 
+def _over_own_spectrum(mag: np.ndarray, floor_db: float) -> np.ndarray:
+    """Log magnitude images (n_cycles, n_freqs, n_frames) of each cycle over its
+    own mean log spectrum, above a soft floor ``floor_db`` below its mean power."""
+    power = mag.astype(np.float64) ** 2
+    # a floor added, not a clip, and relative to the mean, not the peak: a coarse
+    # converter's digital silence and a peaky beat then move no bin far
+    power += 10 ** (-floor_db / 10) * power.mean(axis=(1, 2), keepdims=True)
+    image = 0.5 * np.log(power)
+    # each cycle's own mean per row: augmented runs from other devices within a
+    # recording's bag lose their device's response too
+    image -= image.mean(axis=2, keepdims=True)
+    return image.astype(np.float32)
+
+
 def _bag_images(
     job, n_fft, hop, n_freqs, n_frames, log, floor_db, normalize, subtract_mean
 ):
@@ -214,10 +228,14 @@ def _bag_images(
                 raise RecordingError(
                     f"{name}, cycle {k} (samples {a} to {b}): {err}."
                 ) from err
-        out[start : start + len(frames)] = _images(
-            frames, n_fft, n_freqs, n_frames, log, each_floor, normalize
-        )
-    if subtract_mean and len(out):
+        if subtract_mean == "cycle":
+            mag = _images(frames, n_fft, n_freqs, n_frames, False, None, normalize)
+            out[start : start + len(frames)] = _over_own_spectrum(mag, floor_db)
+        else:
+            out[start : start + len(frames)] = _images(
+                frames, n_fft, n_freqs, n_frames, log, each_floor, normalize
+            )
+    if subtract_mean and subtract_mean != "cycle" and len(out):
         # a device's frequency response multiplies every frame alike: in log
         # units it is one row offset, which the recording's own mean removes
         out -= out.mean(axis=(0, 2), keepdims=True)
@@ -315,7 +333,7 @@ class STFTSpectrogram(CycleBagTransformer):
         "log": ["boolean"],
         "floor_db": [Interval(Real, 0, None, closed="neither"), None],
         "normalize": ["boolean"],
-        "subtract_mean": ["boolean"],
+        "subtract_mean": ["boolean", StrOptions({"recording", "cycle"})],
         "n_jobs": [Integral, None],
     }
 
@@ -354,8 +372,13 @@ class STFTSpectrogram(CycleBagTransformer):
     def _check_params(self) -> None:
         if self.subtract_mean and not self.log:
             raise ValueError(
-                "subtract_mean=True removes the device's response in log units: "
-                "set log=True as well."
+                f"subtract_mean={self.subtract_mean!r} removes the device's "
+                "response in log units: set log=True as well."
+            )
+        if self.subtract_mean == "cycle" and self.floor_db is None:
+            raise ValueError(
+                "subtract_mean='cycle' needs floor_db, the floor below each "
+                "cycle's mean power (40 dB, say)."
             )
 
     def transform(self, X: CycleBags) -> Spectrograms:
