@@ -285,15 +285,21 @@ class STFTSpectrogram(CycleBagTransformer):
         are raised to the floor (see :func:`cycle_spectrogram`).
     normalize : bool, default=False
         Divide magnitudes by the window's sum (see :func:`cycle_spectrogram`).
-    subtract_mean : bool, default=False
-        Subtract from each log image the recording's mean log spectrum (per
-        frequency row, over all its cycles and frames), as cepstral mean
-        normalisation does for speech: a microphone's or stethoscope's
-        response and the gain multiply every frame alike, so they vanish,
-        while the change of the spectrum over the beat (a systolic jet, the
-        diastolic flow) stays. The vessel's own average spectral shape goes
-        with the device's. The mean is taken before ``floor_db``, which then
-        applies to the result. Needs ``log=True``.
+    subtract_mean : bool or {"recording", "cycle"}, default=False
+        ``True`` or ``"recording"``: subtract from each log image the
+        recording's mean log spectrum (per frequency row, over all its cycles
+        and frames), as cepstral mean normalisation does for speech: a
+        microphone's or stethoscope's response and the gain multiply every
+        frame alike, so they vanish, while the change of the spectrum over the
+        beat (a systolic jet, the diastolic flow) stays. The vessel's own
+        average spectral shape goes with the device's. The mean is taken
+        before ``floor_db``, which then applies to the result.
+        ``"cycle"``: each cycle over its own mean log spectrum, so that cycles
+        recorded through different devices within one bag (augmented runs)
+        each lose theirs; ``floor_db`` is then a soft floor below the cycle's
+        *mean power*, added to every bin's power before the log (not a clip
+        below the peak): a coarse converter's digital silence and a peaky beat
+        move no bin far. Needs ``floor_db``. Either needs ``log=True``.
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
