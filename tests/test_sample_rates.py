@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from vascular_sklearn import STFTSpectrogram, make_stenosis_pipeline
 from vascular_sklearn.audio import resample
@@ -13,10 +14,14 @@ RATES = [2000.0, 8000.0, 22050.0, 44100.0]
 CUTS = np.array([[0.3, 1.1], [1.1, 1.95], [1.95, 2.7]])
 
 
-def _band_limited(rate: float, tones=((1, 80), (0.3, 230), (0.1, 470), (0.03, 760))):
+def _band_limited(
+    rate: float,
+    tones=((1, 80), (0.3, 230), (0.1, 470), (0.03, 760)),
+    pulse: float = 1.2,
+):
     """A pulsing sum of tones under 1 kHz, sampled at ``rate``."""
     t = np.arange(int(3.0 * rate)) / rate
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 1.2 * t) ** 2
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * pulse * t) ** 2
     x = sum(a * np.sin(2 * np.pi * f * t + k) for k, (a, f) in enumerate(tones))
     return (envelope * x).astype(np.float32)
 
@@ -36,15 +41,18 @@ def test_same_sound_gives_the_same_image_at_every_rate():
     assert ref.shape == (3, 1, 20, 100)  # 0 to 1 kHz in 50 Hz rows
     for rate in RATES:
         diff = np.abs(_images(_band_limited(rate), rate) - ref)
-        # log units (1 = 8.7 dB) of an image spanning 80 dB = 9.2 units; the
-        # window and hop round to whole samples (40 at 2 kHz for 39.9), which
-        # moves the spectral nulls: the stated tolerance is on the bulk
-        assert diff.mean() < 0.25 and np.median(diff) < 0.1, rate
+        # log units (1 = 8.7 dB) of an image whose soft floor lies 40 dB (4.6
+        # units) below the cycle's mean power; the window and hop round to
+        # whole samples (40 at 2 kHz for 39.9), which moves the spectral
+        # nulls: the stated tolerance is on the bulk (measured 0.09 / 0.02)
+        assert diff.mean() < 0.12 and np.median(diff) < 0.05, rate
     # 44.1 kHz is twice 22.05 kHz: every size is exact, the images agree closely
     assert np.abs(_images(_band_limited(44100.0), 44100.0) - ref).mean() < 0.01
-    # and the tolerance is far below what another sound gives
-    other = _band_limited(22050.0, tones=((1, 160), (0.3, 330), (0.1, 600)))
-    assert np.abs(_images(other, 22050.0) - ref).mean() > 1.0
+    # and the tolerance is far below what another sound gives; the image holds
+    # how each band changes over the cycle, not the cycle's mean spectrum, so
+    # the other sound pulses at another rate
+    other = _band_limited(22050.0, tones=((1, 160), (0.3, 330), (0.1, 600)), pulse=2)
+    assert np.abs(_images(other, 22050.0) - ref).mean() > 0.24  # measured 0.31
 
 
 def test_rows_above_nyquist_are_the_floor():
@@ -92,6 +100,12 @@ def test_the_rate_travels_with_the_data(fitted_at):
         [resample(x, 2000.0, 44100.0) for x in low.recordings.data], 44100.0
     )
     assert pipe[:1].transform(high).sample_rate == 2000.0
+    # the harmonizer seeds its noise with the samples, which resampling moves
+    # by rounding, so its noise differs: the rate is compared without it (on
+    # the simulator another noise seed moves the trained default a median
+    # 0.004, a one-epoch network like this one up to 0.15)
+    pipe = clone(pipe).set_params(harmonize="passthrough")
+    pipe.fit(low.recordings, low.target)
     np.testing.assert_allclose(
-        pipe.predict_proba(high), pipe.predict_proba(low.recordings), atol=0.02
+        pipe.predict_proba(high), pipe.predict_proba(low.recordings), atol=0.1
     )
