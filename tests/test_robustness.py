@@ -15,7 +15,7 @@ from vascular_sklearn import (
     STFTSpectrogram,
     make_stenosis_pipeline,
 )
-from vascular_sklearn.containers import CycleBags, Signals
+from vascular_sklearn.containers import CycleBags, Signals, object_array
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.recorder import (
     LOUD_SESSION,
@@ -146,7 +146,7 @@ def test_harmonizer_treats_each_augmented_run_as_a_recording(bags):
         n_peaks=one.n_peaks,
     )
     step = NoiseFloorHarmonizer(random_state=0).fit(one)
-    runs = dataclasses.replace(both, runs=np.array([np.array([0, len(x)])]))
+    runs = dataclasses.replace(both, runs=object_array([np.array([0, len(x)])]))
     apart = [
         step.transform(
             CycleBags(Signals.from_arrays([s], bags.sample_rate), one.bounds)

@@ -235,7 +235,7 @@ def _bag_images(
             out[start : start + len(frames)] = _images(
                 frames, n_fft, n_freqs, n_frames, log, each_floor, normalize
             )
-    if subtract_mean and subtract_mean != "cycle" and len(out):
+    if subtract_mean in (True, "recording") and len(out):
         # a device's frequency response multiplies every frame alike: in log
         # units it is one row offset, which the recording's own mean removes
         out -= out.mean(axis=(0, 2), keepdims=True)
