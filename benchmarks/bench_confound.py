@@ -116,8 +116,9 @@ class Levers:
 #: simulated session (recorder.QUIET_SESSION: 20 to 35 dB). Augmentation's
 #: gains reach down to 0.03 of the peak, which on a 40-level converter leaves
 #: about 25 dB; down to 0.003 covers the quiet sessions (20 to 35 dB).
+PLAIN = "plain network (the previous default)"
 LEVERS = {
-    "plain network (the previous default)": Levers(False, False),
+    PLAIN: Levers(False, False),
     "+ recorder augmentation only": Levers(False, True),
     "+ noise-floor harmonizer only": Levers(True, False),
     "+ spectral mean subtraction only": Levers(False, False, True),
@@ -189,7 +190,7 @@ MODELS.update(
         "loudness only, logistic regression": loudness_model,
     }
 )
-REFERENCE = "plain network (the previous default)"
+REFERENCE = PLAIN
 #: Which part of the quiet session moves an answer: the loud test vessels
 #: recorded again with one part of QUIET_SESSION at a time, the rest loud.
 PARTS = {
