@@ -55,7 +55,7 @@ def _fine_and_coarse(rate: float) -> CycleBags:
     fine = Recorder(step=1).apply(x, rate)
     # the seed's quiet-recorder audit: x0.1 on a converter with 32-level steps
     coarse = Recorder(gain=0.1, step=32).apply(x, rate) / np.float32(0.1)
-    return PeakCycleCutter().fit_transform([fine, coarse])
+    return PeakCycleCutter().fit_transform(Signals.from_arrays([fine, coarse], rate))
 
 
 def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
@@ -67,11 +67,24 @@ def test_harmonizer_brings_fine_and_coarse_devices_to_one_floor():
     even = NoiseFloorHarmonizer(snr_db=30).fit_transform(cut)
     after = [_noise_db(s, rate) for s in even.signals.data]
     assert abs(after[1] - after[0]) < 1.0
-    # the target: a white floor 30 dB below the recording's power
+    # the target: a white floor 30 dB below the recording's power in each kHz
     rms2 = np.var(fine.astype(np.float64))
-    assert after[0] == pytest.approx(10 * np.log10(rms2 * 1e-3 / (rate / 2)), abs=1.5)
+    assert after[0] == pytest.approx(10 * np.log10(rms2 * 1e-3 / 1000), abs=1.5)
     for a, b in zip(even.bounds, cut.bounds, strict=True):
         np.testing.assert_array_equal(a, b)  # the cuts stay
+
+
+def test_harmonizer_floor_is_the_same_at_every_rate():
+    # a density per Hz: a total up to the Nyquist frequency would put the floor
+    # of the same vessel 13 dB lower at 44.1 kHz than at 2 kHz
+    floors = []
+    for rate in (2000.0, 8000.0, 22050.0, 44100.0):
+        cut = _fine_and_coarse(rate)
+        even = NoiseFloorHarmonizer(snr_db=30).fit_transform(cut)
+        power = 10 * np.log10(np.var(cut.signals.data[0].astype(np.float64)))
+        floors.append(_noise_db(even.signals.data[0], rate) - power)
+    # 30 dB below the power in each 1000 Hz: -60 dB per Hz
+    np.testing.assert_allclose(floors, -60.0, atol=1.0)
 
 
 def test_harmonizer_brings_fine_and_coarse_devices_to_one_resolution():

@@ -124,7 +124,7 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
       resonance, clipping);
     - ``harmonize`` (:class:`~vascular_sklearn.robustness.NoiseFloorHarmonizer`)
       raises every recording's noise floor, and each augmented run's alone, to
-      one level, 30 dB below its own power, at fit and at predict: a quiet
+      one level, 40 dB below its own power per kHz, at fit and at predict: a quiet
       session on a coarse converter and a loud one on a fine converter then
       look alike.
 

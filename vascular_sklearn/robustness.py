@@ -85,7 +85,7 @@ def _content_seed(x: np.ndarray, random_state: int | None) -> int:
 
 
 def _harmonize_one(
-    x, rate, snr_db, step_snr_db, window, percentile, random_state
+    x, rate, snr_db, band, step_snr_db, window, percentile, random_state
 ) -> np.ndarray:
     x = np.asarray(x, np.float64)
     n = len(x)
@@ -97,7 +97,9 @@ def _harmonize_one(
         # recording's power: a coarse converter's staircase and digital silence
         # are not noise, and no added noise hides them
         x = quantise(x, rms * np.sqrt(12) * 10 ** (-step_snr_db / 20) / LEVEL)
-    target = rms**2 * 10 ** (-snr_db / 10) / (rate / 2)  # white, per Hz
+    # a density per Hz, not a total up to the Nyquist frequency: the same
+    # sound at 2 kHz and at 44.1 kHz then meets the same floor in its band
+    target = rms**2 * 10 ** (-snr_db / 10) / band
     freqs, floor = noise_floor_psd(x, rate, window, percentile)
     grid = np.fft.rfftfreq(n, 1 / rate)
     deficit = np.maximum(target - np.interp(grid, freqs, floor), 0.0)
@@ -122,8 +124,10 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     gain) shows in the spectrogram and can stand in for the label when the
     devices of a study go with it. This step estimates each recording's floor
     per frequency (:func:`noise_floor_psd`) and adds Gaussian noise shaped to
-    fill it up to a white floor ``snr_db`` below the recording's RMS, at fit
-    and at predict. Floors above the target stay (noise cannot be removed), so
+    fill it up to a white floor whose power in every ``band`` Hz lies ``snr_db``
+    below the recording's power, at fit and at predict. The floor is a density
+    per Hz, so the same sound recorded at 2 kHz or at 44.1 kHz meets the same
+    floor in its band. Floors above the target stay (noise cannot be removed), so
     choose ``snr_db`` below the worst device you expect to meet. The noise is
     seeded by the recording's samples and ``random_state``: the same recording
     always gets the same noise. A recording that
@@ -140,9 +144,13 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
 
     Parameters
     ----------
-    snr_db : float, default=30.0
-        Target floor: its total power (white up to the Nyquist frequency) is
-        this many dB below the recording's mean power.
+    snr_db : float, default=40.0
+        Target floor: its power in ``band`` Hz is this many dB below the
+        recording's mean power.
+    band : float, default=1000.0
+        Width in Hz of the band ``snr_db`` counts the floor's power in (the
+        floor is white up to the Nyquist frequency at that density). The
+        default is the band the pipeline's 1 kHz lowpass keeps.
     step_snr_db : float or None, default=None
         Common resolution: the rounding noise of the step (``step**2 / 12``)
         this many dB below the recording's mean power; ``None`` keeps each
@@ -180,6 +188,7 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
 
     _parameter_constraints: dict = {
         "snr_db": [Real],
+        "band": [Interval(Real, 0, None, closed="neither")],
         "step_snr_db": [Real, None],
         "window": [Interval(Real, 0, None, closed="neither")],
         "percentile": [Interval(Real, 0, 100, closed="both")],
@@ -189,7 +198,8 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
 
     def __init__(
         self,
-        snr_db: float = 30.0,
+        snr_db: float = 40.0,
+        band: float = 1000.0,
         step_snr_db: float | None = None,
         window: float = 0.05,
         percentile: float = 10.0,
@@ -197,6 +207,7 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
         n_jobs: int | None = None,
     ) -> None:
         self.snr_db = snr_db
+        self.band = band
         self.step_snr_db = step_snr_db
         self.window = window
         self.percentile = percentile
@@ -225,6 +236,7 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
             self.n_jobs,
             bags.sample_rate,
             self.snr_db,
+            self.band,
             self.step_snr_db,
             self.window,
             self.percentile,
