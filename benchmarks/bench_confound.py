@@ -112,11 +112,12 @@ class Levers:
     params: dict = dataclasses.field(default_factory=dict)
 
 
+#: The network without device levers, the reference every lever is measured from.
+PLAIN = "plain network (the previous default)"
 #: A step 20 dB below each recording's power is as coarse as the quietest
 #: simulated session (recorder.QUIET_SESSION: 20 to 35 dB). Augmentation's
 #: gains reach down to 0.03 of the peak, which on a 40-level converter leaves
 #: about 25 dB; down to 0.003 covers the quiet sessions (20 to 35 dB).
-PLAIN = "plain network (the previous default)"
 LEVERS = {
     PLAIN: Levers(False, False),
     "+ recorder augmentation only": Levers(False, True),
