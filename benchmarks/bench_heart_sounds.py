@@ -58,7 +58,9 @@ DESCRIPTION = (
     "harmonizer and recorder augmentation included), "
     f"{CYCLES_SCORED} cycles scored per recording, ResNet50 from scratch "
     "(the default: each cycle's image over its own mean spectrum, which "
-    "takes a stethoscope's fixed response away) and ResNet18 (smaller); the "
+    "takes a stethoscope's fixed response away), the same with the image it "
+    "had before (spectrogram__subtract_mean=False, floor_db=80: the whole "
+    "spectrum, 80 dB below each cycle's peak) and ResNet18 (smaller); the "
     "plain ResNet50 (no "
     "harmonizer, no augmentation) does not run: each ResNet50 row takes 20 to "
     "25 minutes on 2 cores. Baselines as in the seed "
@@ -99,9 +101,22 @@ def _network(arch: str, **spectrogram):
     )
 
 
+#: The default's image before each cycle's own spectrum was taken away (issue
+#: 13): what the spectral shape that step removes is worth on heart sounds.
+WHOLE_SPECTRUM = "ResNet50, default with the whole spectrum (80 dB image)"
+
+
 def _models() -> dict:
     return {
         "ResNet50, default pipeline": (lambda: _network("resnet50"), None),
+        WHOLE_SPECTRUM: (
+            lambda: _network(
+                "resnet50",
+                spectrogram__subtract_mean=False,
+                spectrogram__floor_db=80.0,
+            ),
+            None,
+        ),
         "ResNet18, default pipeline": (
             lambda: _network("resnet18"),
             () if _QUICK else None,
