@@ -82,6 +82,29 @@ def _command(argv) -> str:
     return " ".join([head, *map(shlex.quote, args)])
 
 
+def write_index() -> None:
+    """Write docs/benchmarks.md from the sections in docs/benchmarks/, as they
+    are (a section run elsewhere, say in a worktree, joins by copying it in)."""
+    sections = REPO / "docs" / "benchmarks"
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m benchmarks.run` (or `make bench`); each section "
+        "gives the command that reproduces it, when it last ran and on what machine "
+        "(sections not run this time are kept from their last run).",
+        "",
+        "Every ratio compares two rows measured in the same run.",
+    ]
+    # sections of benchmarks not run this time are kept from their last run
+    for name in BENCHMARKS:
+        if (sections / f"{name}.md").exists():
+            out += ["", (sections / f"{name}.md").read_text().rstrip()]
+    path = REPO / "docs" / "benchmarks.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(out) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
@@ -122,23 +145,7 @@ def main(argv=None) -> int:
         if text:
             section += ["", text]
         (sections / f"{name}.md").write_text("\n".join(section) + "\n")
-    out = [
-        "# Benchmarks",
-        "",
-        "Written by `python -m benchmarks.run` (or `make bench`); each section "
-        "gives the command that reproduces it, when it last ran and on what machine "
-        "(sections not run this time are kept from their last run).",
-        "",
-        "Every ratio compares two rows measured in the same run.",
-    ]
-    # sections of benchmarks not run this time are kept from their last run
-    for name in BENCHMARKS:
-        if (sections / f"{name}.md").exists():
-            out += ["", (sections / f"{name}.md").read_text().rstrip()]
-    path = REPO / "docs" / "benchmarks.md"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(out) + "\n")
-    print(f"wrote {path}", file=sys.stderr)
+    write_index()
     return 0
 
 
