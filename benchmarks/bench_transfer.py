@@ -60,12 +60,6 @@ DESCRIPTION = (
 _NOTES: list[str] = []
 
 
-def _scratch():
-    return make_stenosis_pipeline(
-        random_state=0, device="cpu", classifier__on_empty="prior"
-    )
-
-
 def _pretrain(path: Path) -> float:
     data = load_physionet2016(PHYSIONET_DIR)
     pipe = make_stenosis_pipeline(
@@ -97,12 +91,15 @@ def run() -> list[dict]:
         )
 
         def pretrained():
-            return _scratch().set_params(
+            return seed.default_pipeline().set_params(
                 classifier__estimator__weights_path=str(backbone),
                 classifier__estimator__backbone_lr=BACKBONE_LR,
             )
 
-        models = {SCRATCH: _scratch, PRETRAINED: pretrained} | seed.BASELINES
+        models = {
+            SCRATCH: seed.default_pipeline,
+            PRETRAINED: pretrained,
+        } | seed.BASELINES
         rows, oof = [], {}
         for protocol, cv in PROTOCOLS.items():
             splits = check_group_split(cv, X, y, groups)
