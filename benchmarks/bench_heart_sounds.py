@@ -163,32 +163,26 @@ def _which_database(X, groups, bands) -> list[str]:
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
     chance = max(np.mean(groups == g) for g in np.unique(groups))
     chain = make_stenosis_pipeline(random_state=0)[:-1].fit(X)
-    # one pass of the signal steps feeds both images; only the spectrogram differs
+    # one pass of the signal steps feeds every image; only the spectrogram differs
     bags, spectrogram = chain[:-1].transform(X), chain[-1]
-    others = {
-        "the image before issue 13 (no spectrum removed, 80 dB floor)": False,
-        "each recording's mean spectrum removed (80 dB floor)": True,
+    images = {
+        "the network's input, each cycle over its own spectrum "
+        "(spectrogram row means and spreads)": spectrogram
+    }
+    for name, subtract_mean in [
+        ("the image before issue 13 (no spectrum removed, 80 dB floor)", False),
+        ("each recording's mean spectrum removed (80 dB floor)", True),
+    ]:
+        images[f"{name}, the same summary"] = (
+            clone(spectrogram)
+            .set_params(subtract_mean=subtract_mean, floor_db=80.0)
+            .fit(bags)
+        )
+    inputs = {"log band-power shares": bands} | {
+        name: _input_summary(step.transform(bags)) for name, step in images.items()
     }
     lines = []
-    for name, features in [
-        ("log band-power shares", bands),
-        (
-            "the network's input, each cycle over its own spectrum "
-            "(spectrogram row means and spreads)",
-            _input_summary(spectrogram.transform(bags)),
-        ),
-    ] + [
-        (
-            f"{name}, the same summary",
-            _input_summary(
-                clone(spectrogram)
-                .set_params(subtract_mean=subtract, floor_db=80.0)
-                .fit(bags)
-                .transform(bags)
-            ),
-        )
-        for name, subtract in others.items()
-    ]:
+    for name, features in inputs.items():
         model = make_pipeline(
             StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)
         )
