@@ -82,10 +82,13 @@ def _command(argv) -> str:
     return " ".join([head, *map(shlex.quote, args)])
 
 
+#: One markdown section per benchmark; docs/benchmarks.md joins them.
+SECTIONS = REPO / "docs" / "benchmarks"
+
+
 def write_index() -> None:
     """Write docs/benchmarks.md from the sections in docs/benchmarks/, as they
     are (a section run elsewhere, say in a worktree, joins by copying it in)."""
-    sections = REPO / "docs" / "benchmarks"
     out = [
         "# Benchmarks",
         "",
@@ -97,8 +100,8 @@ def write_index() -> None:
     ]
     # sections of benchmarks not run this time are kept from their last run
     for name in BENCHMARKS:
-        if (sections / f"{name}.md").exists():
-            out += ["", (sections / f"{name}.md").read_text().rstrip()]
+        if (SECTIONS / f"{name}.md").exists():
+            out += ["", (SECTIONS / f"{name}.md").read_text().rstrip()]
     path = REPO / "docs" / "benchmarks.md"
     path.parent.mkdir(exist_ok=True)
     path.write_text("\n".join(out) + "\n")
@@ -110,8 +113,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
     args = parser.parse_args(argv)
     names = args.only or BENCHMARKS
-    sections = REPO / "docs" / "benchmarks"
-    sections.mkdir(parents=True, exist_ok=True)
+    SECTIONS.mkdir(parents=True, exist_ok=True)
     machine = _machine()
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
@@ -144,7 +146,7 @@ def main(argv=None) -> int:
         text = notes() if callable(notes) else ""
         if text:
             section += ["", text]
-        (sections / f"{name}.md").write_text("\n".join(section) + "\n")
+        (SECTIONS / f"{name}.md").write_text("\n".join(section) + "\n")
     write_index()
     return 0
 
