@@ -137,6 +137,12 @@ LEVERS = {
     "harmonizer + augmentation + each cycle over its own spectrum": Levers(
         True, True, "cycle", 40.0
     ),
+    # the two levers that each cut one part of the quiet session's shift
+    # (converter, microphone): do they add up?
+    "harmonizer at a common resolution (step_snr_db=20) + augmentation + each "
+    "cycle over its own spectrum": Levers(
+        True, True, "cycle", 40.0, params={"harmonize__step_snr_db": 20.0}
+    ),
 }
 OFF = "passthrough"
 
