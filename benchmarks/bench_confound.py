@@ -89,7 +89,10 @@ DESCRIPTION = (
     "step_snr_db below its power, as coarse as the quietest session; gains "
     "down to 0.003: the augmentation's devices from RecorderRanges(gain=(0.003, "
     "1)), whose quietest runs are as coarse as the quiet sessions (the default "
-    "stops at 0.03, about 25 dB above a 40-level step); "
+    "stops at 0.03, about 25 dB above a 40-level step); a floor at 25 dB: "
+    "harmonize__snr_db=25 (default 40), a floor in the 1 kHz band above the "
+    "quiet sessions' rounding noise there (30 to 45 dB below their power), "
+    "so that every recording meets the quietest device's floor; "
     "', the default' marks "
     "the library's default; baselines (deterministic, fitted once) are logistic "
     "regressions with C chosen by StratifiedGroupKFold(3) inside the training "
@@ -142,6 +145,11 @@ LEVERS = {
     "harmonizer at a common resolution (step_snr_db=20) + augmentation + each "
     "cycle over its own spectrum": Levers(
         True, True, "cycle", 40.0, params={"harmonize__step_snr_db": 20.0}
+    ),
+    # the harmonizer's own advice: a floor no device in the study rises above
+    "harmonizer floor at 25 dB (above the quiet sessions' own) + augmentation + "
+    "each cycle over its own spectrum": Levers(
+        True, True, "cycle", 40.0, params={"harmonize__snr_db": 25.0}
     ),
 }
 OFF = "passthrough"
