@@ -151,6 +151,14 @@ LEVERS = {
     "each cycle over its own spectrum": Levers(
         True, True, "cycle", 40.0, params={"harmonize__snr_db": 25.0}
     ),
+    "harmonizer + augmentation with gains down to 0.003 + each cycle over its "
+    "own spectrum": Levers(
+        True,
+        True,
+        "cycle",
+        40.0,
+        params={"augment__ranges": RecorderRanges(gain=(0.003, 1.0))},
+    ),
 }
 OFF = "passthrough"
 
