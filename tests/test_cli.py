@@ -11,6 +11,7 @@ import soundfile as sf
 
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.persistence import load_model
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,28 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 2
     assert model.stat().st_mtime_ns == before
     assert "use --force" in capsys.readouterr().err
+
+
+def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
+    model = tmp_path / "heart.vsk"
+    options = ["--set", "spectrogram__subtract_mean=False", "--set", "harmonize=off"]
+    assert main(["train", str(folder), "-o", str(model), *FAST, *options]) == 2
+    assert "--set harmonize=passthrough" in capsys.readouterr().err
+    options[-1] = "harmonize=passthrough"
+    options += ["--set", "spectrogram__floor_db=60"]
+    assert main(["train", str(folder), "-o", str(model), *FAST, *options]) == 0
+    fitted = load_model(model)
+    assert fitted.named_steps["harmonize"] == "passthrough"
+    spectrogram = fitted.named_steps["spectrogram"]
+    assert spectrogram.subtract_mean is False and spectrogram.floor_db == 60
+    # once a step is off, its parameters are gone: named, and nothing written
+    capsys.readouterr()
+    late = ["--set", "augment=passthrough", "--set", "augment__ranges=None"]
+    assert main(["train", str(folder), "-o", str(tmp_path / "m.vsk"), *late]) == 2
+    assert "no parameter 'augment__ranges'" in capsys.readouterr().err
+    assert not (tmp_path / "m.vsk").exists()
+    with pytest.raises(SystemExit):
+        main(["train", str(folder), "-o", str(model), "--set", "floor_db"])
 
 
 def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys):

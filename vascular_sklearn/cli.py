@@ -4,6 +4,7 @@ predict``."""
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 from collections.abc import Sequence
@@ -158,6 +159,42 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _UsageError(Exception):
+    """A command line the pipeline cannot follow (an unknown ``--set`` name)."""
+
+
+def _param(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` of ``--set``: the value read as a Python literal where it is
+    one (``80``, ``False``, ``None``), else kept as text (``passthrough``)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def _set_params(pipe, pairs):
+    """``pipe`` with each ``--set`` applied in order, so that a step set first
+    (``augment=passthrough``) decides which names follow."""
+    for name, value in pairs or ():
+        if name not in pipe.get_params():
+            steps = ", ".join(pipe.named_steps)
+            raise _UsageError(
+                f"--set {name}: the pipeline has no parameter {name!r}; name a "
+                f"step ({steps}) or a step's parameter as STEP__NAME, e.g. "
+                "spectrogram__floor_db=80"
+            )
+        if name in pipe.named_steps and value not in ("passthrough", None):
+            raise _UsageError(
+                f"--set {name}={value}: a step can only be switched off here "
+                f"(--set {name}=passthrough); build other steps in Python"
+            )
+        pipe.set_params(**{name: value})
+    return pipe
+
+
 def _pipeline_for(args: argparse.Namespace):
     from .pipelines import make_seed_pipeline, make_stenosis_pipeline
 
@@ -175,11 +212,13 @@ def _pipeline_for(args: argparse.Namespace):
         read_weights(args.weights)  # a bad file fails now, not after the signals
         params["weights_path"] = args.weights
         params["backbone_lr"] = args.backbone_lr
-    return make(**params).set_params(classifier__estimator__arch=args.arch)
+    pipe = make(**params).set_params(classifier__estimator__arch=args.arch)
+    return _set_params(pipe, args.set)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    pipe = _pipeline_for(args)  # a wrong --set stops before the data is read
     data, unit = _labelled_data(args.data_dir)
     if args.no_patient_groups:
         _say(
@@ -194,7 +233,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "by patient, or pass --no-patient-groups to split by recording knowingly."
         )
         return 2
-    print("\n".join(_evaluate(_pipeline_for(args), data, args.folds, started, unit)))
+    print("\n".join(_evaluate(pipe, data, args.folds, started, unit)))
     return 0
 
 
@@ -317,6 +356,14 @@ def _parser() -> argparse.ArgumentParser:
             help="learning rate of the backbone with --weights (default 1e-4; "
             "the new head keeps the pipeline's)",
         )
+        p.add_argument(
+            "--set",
+            action="append",
+            type=_param,
+            metavar="NAME=VALUE",
+            help="any pipeline parameter, as set_params names it (repeatable): "
+            "--set spectrogram__floor_db=80 --set harmonize=passthrough",
+        )
         if name == "evaluate":
             p.add_argument("--folds", type=int, default=5)
             p.add_argument(
@@ -426,6 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         FileExistsError,
         ModelFileError,
         WeightsFileError,
+        _UsageError,
     ) as err:
         _say(f"error: {err}")
         return 2
