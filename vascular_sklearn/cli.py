@@ -160,7 +160,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 class _UsageError(Exception):
-    """A command line the pipeline cannot follow (an unknown ``--set`` name)."""
+    """A ``--set`` the pipeline has no place for (an unknown name, a step
+    replaced by text)."""
 
 
 def _param(text: str) -> tuple[str, object]:
