@@ -322,3 +322,35 @@ def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
     assert shift(**tilted) < without / 2
     # the default's spectrogram, each cycle over its own spectrum, as well
     assert shift() < without / 2
+
+
+def test_harmonizer_keeps_a_gain(bags):
+    """A recording at a tenth of the gain comes out at a tenth, sample for
+    sample: its noise is drawn alike, not from its (other) samples."""
+    quiet = dataclasses.replace(
+        bags,
+        signals=Signals.from_arrays(
+            [np.float32(0.1) * x for x in bags.signals.data], bags.sample_rate
+        ),
+    )
+    step = NoiseFloorHarmonizer(random_state=0).fit(bags)
+    for loud, soft in zip(
+        step.transform(bags).signals.data,
+        step.transform(quiet).signals.data,
+        strict=True,
+    ):
+        np.testing.assert_allclose(soft, 0.1 * loud, rtol=1e-4, atol=1e-7)
+
+
+def test_default_network_answers_alike_at_any_gain(data):
+    """The default ResNet50, its harmonizer included: a tenth of the gain moves
+    no answer, while another noise draw of the harmonizer does (the size of
+    shift a noise draw seeded by the samples gave every gain change)."""
+    model = make_stenosis_pipeline(max_epochs=1, random_state=0, device="cpu")
+    model.fit(data.recordings, data.target)
+    X = data.recordings
+    quiet = Signals.from_arrays([0.1 * x for x in X.data], X.sample_rate)
+    p = model.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(model.predict_proba(quiet)[:, 1], p, atol=1e-4)
+    model.set_params(harmonize__random_state=1)
+    assert np.abs(model.predict_proba(X)[:, 1] - p).max() > 1e-3

@@ -14,7 +14,6 @@ plain chain:
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -77,11 +76,12 @@ def noise_floor_psd(
     return freqs, np.percentile(power, percentile, axis=1)
 
 
-def _content_seed(x: np.ndarray, random_state: int | None) -> int:
-    """A seed from the recording's samples: the same recording, the same noise,
-    whatever batch or order it comes in."""
-    crc = zlib.crc32(np.ascontiguousarray(x, np.float32).tobytes())
-    return (crc + (0 if random_state is None else int(random_state))) % 2**32
+def _dither_seed(n: int, random_state: int | None) -> int:
+    """A seed from the recording's length, not its samples: the same recording
+    gets the same noise whatever batch or order it comes in, and so does the
+    same recording at another gain (a seed hashed from the samples gave it
+    another draw, which moved the answer as far as a change of device)."""
+    return (n + (0 if random_state is None else int(random_state))) % 2**32
 
 
 def _harmonize_one(
@@ -103,7 +103,7 @@ def _harmonize_one(
     freqs, floor = noise_floor_psd(x, rate, window, percentile)
     grid = np.fft.rfftfreq(n, 1 / rate)
     deficit = np.maximum(target - np.interp(grid, freqs, floor), 0.0)
-    rng = np.random.default_rng(_content_seed(x, random_state))
+    rng = np.random.default_rng(_dither_seed(n, random_state))
     # unit white noise has PSD 2 / rate per Hz: shape it to the deficit
     spectrum = np.fft.rfft(rng.standard_normal(n)) * np.sqrt(deficit * rate / 2)
     return (x + np.fft.irfft(spectrum, n)).astype(np.float32)
@@ -129,8 +129,9 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     per Hz, so the same sound recorded at 2 kHz or at 44.1 kHz meets the same
     floor in its band. Floors above the target stay (noise cannot be removed), so
     choose ``snr_db`` below the worst device you expect to meet. The noise is
-    seeded by the recording's samples and ``random_state``: the same recording
-    always gets the same noise. A recording that
+    seeded by the recording's length and ``random_state``, not by its samples:
+    the same recording always gets the same noise, and a recording at another
+    gain comes out at that gain, sample for sample. A recording that
     :class:`RecorderAugmentation` extended with runs heard through other
     devices (placed before this step, in fit) has each run harmonised alone,
     as a recording of its own: at fit every device then meets the floor that
@@ -160,7 +161,8 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     percentile : float, default=10.0
         Percentile over frames taken as the existing floor.
     random_state : int or None, default=None
-        Added to each recording's seed.
+        Added to each recording's seed. Recordings of one length share a noise
+        sequence, each shaped to its own floor.
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
