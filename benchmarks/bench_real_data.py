@@ -24,6 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vascular_sklearn import make_seed_pipeline, make_stenosis_pipeline
+from vascular_sklearn.containers import Signals
 from vascular_sklearn.datasets import load_recordings
 from vascular_sklearn.evaluation import (
     bootstrap_report,
@@ -139,11 +140,16 @@ def quantisation(signals) -> tuple[float, np.ndarray]:
 
 
 def recorder_perturbations(step: float) -> dict:
-    """The gain x0.1 / x10 and quiet-recorder audits, by name."""
+    """The gain x0.1 / x10, quiet-recorder and one-sample-shorter audits, by name."""
     return {
         "x0.1": lambda X: rescaled(X, 0.1),
         "x10": lambda X: rescaled(X, 10.0),
         "quiet recorder": lambda X: rescaled(X, 0.1, step=step),
+        # not a recorder: the same sound one sample shorter, which draws the
+        # harmonizer's noise again (it is seeded by the length)
+        "one sample shorter": lambda X: Signals.from_arrays(
+            [x[:-1] for x in X.data], X.sample_rate, names=X.names
+        ),
     }
 
 
@@ -375,6 +381,7 @@ def audit_notes(oof, X, y, names, step, levels, protocol="LOPO") -> list[str]:
         "x0.1": np.ones(len(y), bool),
         "x10": peaks * 10 <= 1.0,  # the rest would clip in a 16-bit file
         "quiet recorder": levels >= 500,  # the loud sessions, made quiet
+        "one sample shorter": np.ones(len(y), bool),
     }
     chain = make_stenosis_pipeline()[:3]
     lost = {
@@ -391,7 +398,11 @@ def audit_notes(oof, X, y, names, step, levels, protocol="LOPO") -> list[str]:
         f"{masks['quiet recorder'].sum()} loud recordings (500 levels or more) "
         "scaled x0.1 and re-quantised to the recorder's level spacing "
         f"({step * 32768:.0f} 16-bit steps, measured on the files), which is how "
-        "the quiet stenosis-only sessions sound. Shift: median and maximum "
+        "the quiet stenosis-only sessions sound. One sample shorter: every "
+        "recording without its last sample, which changes no recorder but "
+        "draws the harmonizer's noise again (seeded by the length): how far a "
+        "model's answers move without cause, not part of the gate. "
+        "Shift: median and maximum "
         "|p(altered) - p(original)|; flips: answers that change side of 0.5; "
         "gain: every x0.1 and x10 shift under 0.05; gate (issue 13): the gain "
         f"test passed, quiet-recorder median shift under {GATE['median']}, "
@@ -401,9 +412,9 @@ def audit_notes(oof, X, y, names, step, levels, protocol="LOPO") -> list[str]:
         + ".",
         "",
         "| model | x0.1 median / max | x10 median / max | gain "
-        "| quiet recorder median / max | flips | mean p, loud normal recordings "
-        "| gate |",
-        "|---|---|---|---|---|---|---|---|",
+        "| quiet recorder median / max | one sample shorter median / max "
+        "| flips | mean p, loud normal recordings | gate |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     pair_lines = [
         f"### Before/after angioplasty, same patient and site ({protocol})",
