@@ -139,8 +139,7 @@ def test_missing_folder_is_a_clear_error(tmp_path, capsys):
 
 def test_demo_separates_the_synthetic_classes():
     """The README's main job, end to end, in a fresh process: two folds
-    rather than four (the same code; 110 s against 246 s on 2 cores, which
-    keeps the suite under 15 minutes)."""
+    rather than four (the same code; 110 s against 246 s on 2 cores)."""
     done = subprocess.run(
         [sys.executable, "-m", "vascular_sklearn", "demo", "--folds", "2"],
         capture_output=True,
