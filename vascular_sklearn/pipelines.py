@@ -131,8 +131,9 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     Then ``spectrogram``: a log magnitude (the faint high-pitched bruit of a
     stenosis is not drowned by the pulse's low-frequency energy) of each cycle
     over its own mean spectrum, with a soft floor 40 dB below the cycle's mean
-    power (``subtract_mean="cycle"``, ``floor_db=40``: a microphone's response
-    leaves no trace; how each band changes over the beat stays), over 0 to
+    power (``subtract_mean="cycle"``, ``floor_db=40``: with the augmentation, a
+    microphone's response leaves no trace; how each band changes over the beat
+    stays), over 0 to
     1 kHz, the band the lowpass keeps and every recorder from 2 kHz up holds
     (20 rows of 50 Hz, 100 columns), so that the same pipeline fits 2 kHz heart
     sounds and 44.1 kHz recordings and a network pretrained at one rate reads
