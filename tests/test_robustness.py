@@ -186,6 +186,22 @@ def test_harmonizer_noise_follows_the_recording_not_the_batch(bags):
     assert not np.array_equal(other.signals.data[0], alone.signals.data[0])
 
 
+def test_harmonizer_gives_each_training_recording_noise_of_its_own(bags):
+    """In training, two recordings of one length (here one recording twice)
+    draw noise of their own, the same again for the same ``random_state``, at
+    the floor they meet at predict, where they share their length's noise."""
+    twice = bags[[0, 0]]
+    step = NoiseFloorHarmonizer(random_state=0)
+    fitted = step.fit_transform(twice).signals.data
+    assert not np.array_equal(fitted[0], fitted[1])
+    again = clone(step).fit_transform(twice).signals.data
+    np.testing.assert_array_equal(again[1], fitted[1])
+    served = step.transform(twice).signals.data
+    np.testing.assert_array_equal(served[0], served[1])
+    rate = bags.sample_rate
+    assert abs(_noise_db(fitted[1], rate) - _noise_db(served[1], rate)) < 1.0
+
+
 def test_augmentation_acts_in_fit_only_and_repeats(bags):
     aug = RecorderAugmentation(n_copies=2, cycles_per_copy=4, random_state=0)
     grown = aug.fit_transform(bags)

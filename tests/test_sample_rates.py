@@ -100,8 +100,8 @@ def test_the_rate_travels_with_the_data(fitted_at):
         [resample(x, 2000.0, 44100.0) for x in low.recordings.data], 44100.0
     )
     assert pipe[:1].transform(high).sample_rate == 2000.0
-    # the harmonizer seeds its noise with the samples, which resampling moves
-    # by rounding, so its noise differs: the rate is compared without it (on
+    # the harmonizer seeds its noise with the recording's length, which
+    # resampling changes, so its noise differs: the rate is compared without it (on
     # the simulator another noise seed moves the trained default a median
     # 0.004, a one-epoch network like this one up to 0.15)
     pipe = clone(pipe).set_params(harmonize="passthrough")

@@ -77,15 +77,15 @@ def noise_floor_psd(
 
 
 def _dither_seed(n: int, random_state: int | None) -> int:
-    """A seed from the recording's length, not its samples: the same recording
-    gets the same noise whatever batch or order it comes in, and so does the
-    same recording at another gain (a seed hashed from the samples gave it
-    another draw, which moved the answer as far as a change of device)."""
+    """The predict-time seed, from the recording's length, not its samples: the
+    same recording gets the same noise whatever batch or order it comes in, and
+    so does the same recording at another gain (a seed hashed from the samples
+    gave it another draw, which moved the answer as far as a change of device)."""
     return (n + (0 if random_state is None else int(random_state))) % 2**32
 
 
 def _harmonize_one(
-    x, rate, snr_db, band, step_snr_db, window, percentile, random_state
+    x, seed, rate, snr_db, band, step_snr_db, window, percentile
 ) -> np.ndarray:
     x = np.asarray(x, np.float64)
     n = len(x)
@@ -103,18 +103,26 @@ def _harmonize_one(
     freqs, floor = noise_floor_psd(x, rate, window, percentile)
     grid = np.fft.rfftfreq(n, 1 / rate)
     deficit = np.maximum(target - np.interp(grid, freqs, floor), 0.0)
-    rng = np.random.default_rng(_dither_seed(n, random_state))
+    rng = np.random.default_rng(seed)
     # unit white noise has PSD 2 / rate per Hz: shape it to the deficit
     spectrum = np.fft.rfft(rng.standard_normal(n)) * np.sqrt(deficit * rate / 2)
     return (x + np.fft.irfft(spectrum, n)).astype(np.float32)
 
 
-def _harmonize_runs(item, *params) -> np.ndarray:
-    """One signal, each of its runs (``item = (signal, run starts)``) harmonised
-    alone: a run heard through another device has its own floor and level."""
-    x, starts = item
+def _harmonize_runs(item, random_state, *params) -> np.ndarray:
+    """One signal, each of its runs harmonised alone (``item = (signal, run
+    starts, a seed per run or None)``): a run heard through another device has
+    its own floor and level. Without seeds, each run's is its length's."""
+    x, starts, seeds = item
     runs = np.split(np.asarray(x), starts[1:]) if starts is not None else [x]
-    return np.concatenate([_harmonize_one(run, *params) for run in runs])
+    if seeds is None:
+        seeds = [_dither_seed(len(run), random_state) for run in runs]
+    return np.concatenate(
+        [
+            _harmonize_one(run, seed, *params)
+            for run, seed in zip(runs, seeds, strict=True)
+        ]
+    )
 
 
 class NoiseFloorHarmonizer(CycleBagTransformer):
@@ -128,10 +136,12 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     below the recording's power, at fit and at predict. The floor is a density
     per Hz, so the same sound recorded at 2 kHz or at 44.1 kHz meets the same
     floor in its band. Floors above the target stay (noise cannot be removed), so
-    choose ``snr_db`` below the worst device you expect to meet. The noise is
-    seeded by the recording's length and ``random_state``, not by its samples:
-    the same recording always gets the same noise, and a recording at another
-    gain comes out at that gain, sample for sample. A recording that
+    choose ``snr_db`` below the worst device you expect to meet. At predict
+    (:meth:`transform`) the noise is seeded by the recording's length and
+    ``random_state``, not by its samples: the same recording always gets the
+    same noise, and a recording at another gain comes out at that gain, sample
+    for sample. In training (:meth:`fit_transform`) every recording draws noise
+    of its own from ``random_state``. A recording that
     :class:`RecorderAugmentation` extended with runs heard through other
     devices (placed before this step, in fit) has each run harmonised alone,
     as a recording of its own: at fit every device then meets the floor that
@@ -161,8 +171,9 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     percentile : float, default=10.0
         Percentile over frames taken as the existing floor.
     random_state : int or None, default=None
-        Added to each recording's seed. Recordings of one length share a noise
-        sequence, each shaped to its own floor.
+        At predict, added to each recording's length to seed its noise
+        (recordings of one length share a noise sequence, each shaped to its
+        own floor); in training, the seed of every recording's own draw.
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
@@ -219,6 +230,10 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
     def transform(self, X: CycleBags) -> CycleBags:
         """Raise every recording's floor to the target; the cuts stay.
 
+        The noise of each recording is seeded by its length and
+        ``random_state``, so a recording at another gain comes out at that
+        gain, sample for sample.
+
         Parameters
         ----------
         X : CycleBags
@@ -230,19 +245,54 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
             The same cycles of the harmonised signals.
         """
         check_is_fitted(self)
-        bags = self._check_bags(X)
+        return self._harmonize(self._check_bags(X), None)
+
+    def fit_transform(self, X: CycleBags, y=None) -> CycleBags:
+        """Fit, then harmonise the training recordings, each with noise of its own.
+
+        Unlike :meth:`transform`, every recording (and every run an
+        augmentation added) draws its noise afresh from ``random_state``:
+        training recordings of one length would otherwise share one noise
+        sequence, and a network that meets few noise sequences in training
+        is moved more by a new device (measured on the confounded simulator;
+        see the docs' evaluation page). As with :class:`RecorderAugmentation`,
+        ``fit_transform`` differs from ``fit().transform`` on purpose.
+
+        Parameters
+        ----------
+        X : CycleBags
+            The training recordings' cycles.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        CycleBags
+            The same cycles of the harmonised signals.
+        """
+        bags = self.fit(X)._check_bags(X)
+        return self._harmonize(bags, check_random_state(self.random_state))
+
+    def _harmonize(self, bags: CycleBags, rng) -> CycleBags:
+        """``bags`` harmonised, with seeds drawn from ``rng`` or, if ``None``,
+        from each run's length."""
         runs = [None] * len(bags) if bags.runs is None else list(bags.runs)
+        # drawn here, in one order, so that n_jobs cannot change the noise
+        seeds = [
+            None if rng is None else rng.randint(2**31, size=1 if r is None else len(r))
+            for r in runs
+        ]
         data = map_recordings(
             _harmonize_runs,
-            list(zip(bags.signals.data, runs, strict=True)),
+            list(zip(bags.signals.data, runs, seeds, strict=True)),
             self.n_jobs,
+            self.random_state,
             bags.sample_rate,
             self.snr_db,
             self.band,
             self.step_snr_db,
             self.window,
             self.percentile,
-            self.random_state,
         )
         return replace(bags, signals=replace(bags.signals, data=object_array(data)))
 
