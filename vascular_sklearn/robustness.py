@@ -253,9 +253,10 @@ class NoiseFloorHarmonizer(CycleBagTransformer):
         Unlike :meth:`transform`, every recording (and every run an
         augmentation added) draws its noise afresh from ``random_state``:
         training recordings of one length would otherwise share one noise
-        sequence, and a network that meets few noise sequences in training
-        is moved more by a new device (measured on the confounded simulator;
-        see the docs' evaluation page). As with :class:`RecorderAugmentation`,
+        sequence, and the network should meet as many noise sequences as it
+        has recordings (on the confounded simulator the default's shift under
+        a quiet recorder did not change beyond the spread of the draws; see
+        the docs' evaluation page). As with :class:`RecorderAugmentation`,
         ``fit_transform`` differs from ``fit().transform`` on purpose.
 
         Parameters
