@@ -61,6 +61,16 @@ def data():
 
 
 @pytest.fixture(scope="session")
+def fitted_default(data):
+    """The default pipeline (ResNet50, one epoch) fitted on ``data``, shared by
+    the tests that only read it: a test that changes it works on a copy."""
+    from vascular_sklearn import make_stenosis_pipeline
+
+    model = make_stenosis_pipeline(max_epochs=1, random_state=0, device="cpu")
+    return model.fit(data.recordings, data.target)
+
+
+@pytest.fixture(scope="session")
 def seed_dir() -> Path:
     assert SEED_DIR.is_dir(), f"the seed recordings must sit at {SEED_DIR}"
     return SEED_DIR

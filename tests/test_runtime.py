@@ -15,8 +15,8 @@ from sklearn.pipeline import Pipeline
 
 from vascular_sklearn import RecordingClassifier, make_stenosis_pipeline
 from vascular_sklearn.cli import main
-from vascular_sklearn.corpus import RecordingFiles, find_recordings
-from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.corpus import RecordingFiles
+from vascular_sklearn.datasets import load_recordings
 from vascular_sklearn.persistence import ModelFileError, export_onnx, save_model
 from vascular_sklearn.runtime import load_onnx, read_metadata
 from vascular_sklearn.screening import predict_files
@@ -25,13 +25,9 @@ NETWORK_MODULES = ("torch", "torchvision", "skorch")
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, fitted_default, data):
     """The default ResNet50 pipeline, one epoch, saved and exported by the CLI."""
-    data = make_recordings(
-        n_patients=4, recordings_per_patient=2, duration=8, random_state=0
-    )
-    pipe = make_stenosis_pipeline(max_epochs=1, random_state=0)
-    pipe.fit(data.recordings, data.target)
+    pipe = fitted_default
     folder = tmp_path_factory.mktemp("export")
     save_model(pipe, folder / "model.vsk")
     onnx_path = folder / "screening.onnx"
@@ -56,8 +52,12 @@ def test_export_stores_what_the_answer_depends_on(exported):
 
 def test_runtime_matches_torch_on_the_seed_recordings(exported, seed_dir):
     pipe, onnx_path, _ = exported
-    files = RecordingFiles.from_paths(find_recordings(seed_dir))
-    assert len(files) == 49
+    seed = load_recordings(seed_dir, lazy=True)
+    # one recording of each of the 12 patients: every recorder, a quarter of
+    # the suite time of all 49
+    _, first = np.unique(seed.groups, return_index=True)
+    files = seed.recordings[np.sort(first)]
+    assert isinstance(files, RecordingFiles) and len(files) == 12
     light = load_onnx(onnx_path)
     images = pipe[:-1].transform(files)
     light_images = light[:-1].transform(files)
