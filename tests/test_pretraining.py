@@ -152,20 +152,39 @@ def _write_database(root, letter: str, recordings, labels) -> Path:
     return folder
 
 
-def test_cli_pretrains_on_a_physionet_layout(tmp_path, heart_sounds, capsys):
+def test_cli_pretrain_refuses_a_wrong_setting_before_reading(tmp_path, capsys):
+    out = tmp_path / "backbone.pt"
+    missing = str(tmp_path / "no-such-corpus")
+    assert main(["pretrain", missing, "-o", str(out), "--set", "floor=80"]) == 2
+    assert "--set floor: the pipeline has no parameter" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_cli_pretrains_on_a_physionet_layout(
+    tmp_path, heart_sounds, capsys, monkeypatch
+):
     # a large corpus holds recordings without a beat (x9999, normal): left out
     noise = np.random.default_rng(0).normal(0, 0.01, 600)
     recordings = [*heart_sounds.recordings.data, noise]
     labels = [*heart_sounds.target.tolist(), None]
     folder = _write_database(tmp_path, "x", recordings, labels)
     out = tmp_path / "backbone.pt"
+    used = []
+
+    def spy(*args, pipeline, **kwargs):
+        used.append(pipeline)
+        return pretrain(*args, pipeline=pipeline, **kwargs)
+
+    monkeypatch.setattr("vascular_sklearn.pretraining.pretrain", spy)
     args = ["pretrain", str(tmp_path), "-o", str(out), "--max-epochs", "1"]
     more = ["--cycles-per-recording", "2", "--arch", "resnet18", "--n-jobs", "2"]
-    assert main([*args, *more]) == 0
+    assert main([*args, *more, "--set", "spectrogram__floor_db=30"]) == 0
+    assert used[0].get_params()["spectrogram__floor_db"] == 30
     assert "net.layer4.1.conv2.weight" in read_weights(out)
     captured = capsys.readouterr()
     abnormal = int(heart_sounds.target.sum())
     assert f"pretraining resnet18 on 5 recordings ({abnormal} abnormal)" in captured.err
+    assert "cycles per recording, spectrogram__floor_db=30" in captured.err
     assert "train_loss" in captured.out  # skorch's progress table
     assert main(args) == 2  # the file exists: nothing is written over
     # a screening model trained on the same layout, from the backbone

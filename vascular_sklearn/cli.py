@@ -111,7 +111,6 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
-    data, _ = _labelled_data(args.data)
     pipe = make_stenosis_pipeline(
         random_state=args.seed,
         device=args.device,
@@ -123,11 +122,16 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         classifier__on_empty="prior",
         n_jobs=args.n_jobs,
     )
+    # the backbone learns the images its pipeline makes: a fine-tuning run
+    # with other signal settings should pretrain with the same --set
+    pipe = _set_params(pipe, args.set)  # a wrong --set stops before the data
+    data, _ = _labelled_data(args.data)
     resuming = args.resume and partial_path(out).exists()
+    settings = "".join(f", {name}={value}" for name, value in args.set or ())
     _say(
         f"pretraining {args.arch} on {len(data.target)} recordings "
         f"({int(data.target.sum())} abnormal), {args.max_epochs} epochs of "
-        f"{args.cycles_per_recording} cycles per recording"
+        f"{args.cycles_per_recording} cycles per recording{settings}"
         + (f", from {partial_path(out)}" if resuming else "")
         + f"; each epoch's weights go to {partial_path(out)}"
     )
@@ -314,6 +318,16 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
         p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
 
+    def settable(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--set",
+            action="append",
+            type=_param,
+            metavar="NAME=VALUE",
+            help="any pipeline parameter, as set_params names it (repeatable): "
+            "--set spectrogram__floor_db=80 --set harmonize=passthrough",
+        )
+
     demo = sub.add_parser("demo", help="grouped CV on built-in synthetic data")
     common(demo)
     demo.add_argument("--folds", type=int, default=4)
@@ -357,14 +371,7 @@ def _parser() -> argparse.ArgumentParser:
             help="learning rate of the backbone with --weights (default 1e-4; "
             "the new head keeps the pipeline's)",
         )
-        p.add_argument(
-            "--set",
-            action="append",
-            type=_param,
-            metavar="NAME=VALUE",
-            help="any pipeline parameter, as set_params names it (repeatable): "
-            "--set spectrogram__floor_db=80 --set harmonize=passthrough",
-        )
+        settable(p)
         if name == "evaluate":
             p.add_argument("--folds", type=int, default=5)
             p.add_argument(
@@ -396,6 +403,7 @@ def _parser() -> argparse.ArgumentParser:
         help="cycles drawn afresh from each recording every epoch (default 8)",
     )
     pre.add_argument("--arch", default="resnet50", choices=_ARCHS)
+    settable(pre)
     pre.add_argument(
         "--n-jobs",
         type=int,
