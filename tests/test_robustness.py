@@ -329,8 +329,14 @@ def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
     np.testing.assert_array_equal(again.target, test.target)
 
     def push(random_state: int, **params) -> float:
+        # three epochs, not the default five: the trap shows as well (see
+        # below) in a fifth less suite time
         model = make_stenosis_pipeline(
-            random_state=random_state, device="cpu", harmonize="passthrough", **params
+            random_state=random_state,
+            device="cpu",
+            max_epochs=3,
+            harmonize="passthrough",
+            **params,
         )
         model.fit(train.recordings, train.target, classifier__groups=train.groups)
         p, p_again = (model.predict_proba(d.recordings)[:, 1] for d in (test, again))
@@ -338,14 +344,15 @@ def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
 
     # A network trained on 6 patients takes the bait on most seeds, not all,
     # and its push changes with floating point from one machine to the next,
-    # so each arm is the mean of two seeds. Measured on 2026-11-29, seeds 0-6:
-    # without augmentation 0.63, 0.19, 0.53, 0.16, 0.33, 0.04, 0.24; with it
-    # 0.07, -0.15, 0.03, -0.01, 0.07, 0.05, 0.14. The per-cycle spectrum alone
-    # does not cancel the microphone: its soft floor sits at another height
-    # against each band of a tilted sound.
+    # so each arm is the mean of two seeds. Measured on 2026-11-30, seeds 0-6:
+    # without augmentation 0.18, 0.66, 0.56, 0.59, 0.67, 0.32, 0.14; with it
+    # 0.12, 0.02, 0.05, -0.01, 0.08, -0.17, 0.20 (five epochs: 0.63, 0.19,
+    # 0.53, 0.16, 0.33, 0.04, 0.24 against 0.07, -0.15, 0.03, -0.01, 0.07,
+    # 0.05, 0.14). The per-cycle spectrum alone does not cancel the microphone:
+    # its soft floor sits at another height against each band of a tilted sound.
     without = np.mean([push(seed, augment="passthrough") for seed in (0, 1)])
-    assert without > 0.05  # the trap is there to be shown (0.41)
-    assert np.mean([push(seed) for seed in (0, 1)]) < without  # -0.04
+    assert without > 0.05  # the trap is there to be shown (0.42)
+    assert np.mean([push(seed) for seed in (0, 1)]) < without  # 0.07
 
 
 def test_harmonizer_keeps_a_gain(bags):
