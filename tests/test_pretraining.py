@@ -178,13 +178,17 @@ def test_cli_pretrains_on_a_physionet_layout(
     monkeypatch.setattr("vascular_sklearn.pretraining.pretrain", spy)
     args = ["pretrain", str(tmp_path), "-o", str(out), "--max-epochs", "1"]
     more = ["--cycles-per-recording", "2", "--arch", "resnet18", "--n-jobs", "2"]
-    assert main([*args, *more, "--set", "spectrogram__floor_db=30"]) == 0
+    cycles = "classifier__estimator__max_cycles_per_group=3"  # overrides the flag
+    sets = ["--set", "spectrogram__floor_db=30", "--set", cycles]
+    assert main([*args, *more, *sets]) == 0
     assert used[0].get_params()["spectrogram__floor_db"] == 30
     assert "net.layer4.1.conv2.weight" in read_weights(out)
     captured = capsys.readouterr()
     abnormal = int(heart_sounds.target.sum())
     assert f"pretraining resnet18 on 5 recordings ({abnormal} abnormal)" in captured.err
-    assert "cycles per recording, spectrogram__floor_db=30" in captured.err
+    assert "1 epochs of 3 cycles per recording, spectrogram__floor_db=30" in (
+        captured.err
+    )
     assert "train_loss" in captured.out  # skorch's progress table
     assert main(args) == 2  # the file exists: nothing is written over
     # a screening model trained on the same layout, from the backbone

@@ -128,10 +128,14 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     data, _ = _labelled_data(args.data)
     resuming = args.resume and partial_path(out).exists()
     settings = "".join(f", {name}={value}" for name, value in args.set or ())
+    # read back from the pipeline: a --set may override the flags
+    net = pipe.get_params()
     _say(
-        f"pretraining {args.arch} on {len(data.target)} recordings "
-        f"({int(data.target.sum())} abnormal), {args.max_epochs} epochs of "
-        f"{args.cycles_per_recording} cycles per recording{settings}"
+        f"pretraining {net['classifier__estimator__arch']} on {len(data.target)} "
+        f"recordings ({int(data.target.sum())} abnormal), "
+        f"{net['classifier__estimator__max_epochs']} epochs of "
+        f"{net['classifier__estimator__max_cycles_per_group']} cycles per "
+        f"recording{settings}"
         + (f", from {partial_path(out)}" if resuming else "")
         + f"; each epoch's weights go to {partial_path(out)}"
     )
