@@ -10,16 +10,17 @@ import textwrap
 import numpy as np
 import pytest
 import soundfile as sf
+from sklearn.metrics import roc_auc_score
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline
 
 from vascular_sklearn import RecordingClassifier, make_stenosis_pipeline
 from vascular_sklearn.cli import main
 from vascular_sklearn.corpus import RecordingFiles
-from vascular_sklearn.datasets import load_recordings
+from vascular_sklearn.datasets import load_recordings, make_recordings
 from vascular_sklearn.persistence import ModelFileError, export_onnx, save_model
 from vascular_sklearn.runtime import load_onnx, read_metadata
-from vascular_sklearn.screening import predict_files
+from vascular_sklearn.screening import external_validation, predict_files
 
 NETWORK_MODULES = ("torch", "torchvision", "skorch")
 
@@ -174,3 +175,45 @@ def test_load_onnx_refuses_other_files(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"junk")
     with pytest.raises(ModelFileError, match=r"junk\.onnx: not a readable ONNX model"):
         load_onnx(tmp_path / "junk.onnx")
+
+
+def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
+    exported, tmp_path, capsys
+):
+    pipe, onnx_path, _ = exported
+    new = make_recordings(
+        n_patients=4, recordings_per_patient=2, duration=8.0, random_state=1
+    )
+    root = tmp_path / "clinic"
+    for i, (x, label, patient) in enumerate(
+        zip(new.recordings, new.target, new.groups, strict=True)
+    ):
+        folder = root / ("abnormal" if label else "normal")
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / f"{patient}_1_{i}.wav", x, 22050, subtype="FLOAT")
+    sf.write(root / "normal" / "P99_1_silent.wav", np.zeros(4 * 22050), 22050)
+    data = load_recordings(root, lazy=True)
+    with pytest.raises(ValueError, match="9 recordings, 8 labels"):
+        external_validation(pipe, data.filenames, data.target[:8])
+    result = external_validation(
+        pipe, data.filenames, data.target, data.groups, n_resamples=200
+    )
+    scored = ~np.isnan(result.proba)
+    assert result.n_scored == scored.sum() == 8
+    assert [p.rsplit("/", 1)[-1] for p, _ in result.failed] == ["P99_1_silent.wav"]
+    # the probabilities predict writes, pooled into the metrics
+    direct = pipe.predict_proba(data.recordings[np.flatnonzero(scored)])[:, 1]
+    np.testing.assert_allclose(result.proba[scored], direct, atol=5e-5)
+    auc = roc_auc_score(data.target[scored], result.proba[scored])
+    assert result.report["roc_auc"] == auc and result.report["n"] == 8
+    low, high = result.report["roc_auc_ci"]
+    assert low <= auc <= high
+    # the CLI, from the saved model and from the torch-free runtime
+    for model in (onnx_path.parent / "model.vsk", onnx_path):
+        assert main(["score", str(model), str(root)]) == 0
+        out, err = capsys.readouterr()
+        assert "on 9 recordings (4 stenosis) of 5 patients" in err
+        assert "not scored: " in err and "P99_1_silent.wav" in err
+        assert "Recordings scored: 8 of 9" in out
+        assert f"roc_auc {auc:.3f}" in out
+        assert "95 % intervals, resampling the 4 patients: roc_auc" in out

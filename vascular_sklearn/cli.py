@@ -298,6 +298,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         args.sources,
         args.output,
         batch_size=args.batch_size,
+        threshold=args.threshold,
         n_jobs=args.n_jobs,
         overwrite=args.force,
     )
@@ -309,6 +310,45 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         + (f"; table in {args.output}" if args.output else "")
     )
     return 1 if summary.failed else 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from .screening import external_validation
+
+    model = _load_for_screening(args)
+    data, unit = _labelled_data(args.data)
+    # a database is a site, not a subject: its recordings are resampled alone
+    by_patient = unit == "patient"
+    n_groups = len(np.unique(data.groups))
+    _say(
+        f"scoring {args.model} on {len(data.target)} recordings "
+        f"({int(data.target.sum())} {data.target_names[1]}) of "
+        f"{_count(n_groups, unit)}"
+    )
+    result = external_validation(
+        model,
+        data.filenames,
+        data.target,
+        data.groups if by_patient else None,
+        threshold=args.threshold,
+        batch_size=args.batch_size,
+        n_jobs=args.n_jobs,
+    )
+    for path, reason in result.failed:
+        _say(f"not scored: {path}: {reason}")
+    report = result.report
+    lines = [f"Recordings scored: {result.n_scored} of {len(data.target)}"]
+    lines += _report_lines("recording", report)
+    if "roc_auc_ci" in report:
+        scored = data.groups[~np.isnan(result.proba)]
+        units = _count(len(np.unique(scored)), unit) if by_patient else "recordings"
+        cells = ", ".join(
+            f"{key} {report[key + '_ci'][0]:.2f} to {report[key + '_ci'][1]:.2f}"
+            for key in ("roc_auc", "sensitivity", "specificity")
+        )
+        lines.append(f"95 % intervals, resampling the {units}: {cells}")
+    print("\n".join(lines))
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -431,30 +471,52 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace OUTPUT")
     export.set_defaults(func=_cmd_export)
 
+    def screening(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "model", help="a model file from 'train', or a .onnx file from 'export'"
+        )
+        p.add_argument(
+            "--batch-size", type=int, default=32, help="recordings in memory at once"
+        )
+        p.add_argument(
+            "--n-jobs", type=int, default=None, help="batches scored in parallel"
+        )
+        p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+        p.add_argument(
+            "--trust-pickle",
+            action="store_true",
+            help="MODEL is a joblib/pickle file you made yourself (runs code on load)",
+        )
+        p.add_argument(
+            "--threshold",
+            type=float,
+            default=0.5,
+            help="probability from which a recording is labelled stenosis",
+        )
+
     pred = sub.add_parser(
         "predict", help="probability of stenosis per file, as a CSV table"
     )
-    pred.add_argument(
-        "model", help="a model file from 'train', or a .onnx file from 'export'"
-    )
+    screening(pred)
     pred.add_argument(
         "sources", nargs="+", help="audio files, folders or CSV manifests"
     )
     pred.add_argument("-o", "--output", help="CSV file (default: standard output)")
     pred.add_argument("--force", action="store_true", help="replace OUTPUT")
-    pred.add_argument(
-        "--batch-size", type=int, default=32, help="recordings in memory at once"
-    )
-    pred.add_argument(
-        "--n-jobs", type=int, default=None, help="batches scored in parallel"
-    )
-    pred.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    pred.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="MODEL is a joblib/pickle file you made yourself (runs code on load)",
-    )
     pred.set_defaults(func=_cmd_predict)
+
+    score = sub.add_parser(
+        "score",
+        help="a trained model on labelled recordings from elsewhere "
+        "(external validation)",
+    )
+    screening(score)
+    score.add_argument(
+        "data",
+        help="labelled recordings: a folder with normal/ and abnormal/, a CSV "
+        "manifest (path,label,patient), or a PhysioNet 2016 folder",
+    )
+    score.set_defaults(func=_cmd_score)
     return parser
 
 

@@ -23,9 +23,16 @@ from sklearn.utils.validation import check_is_fitted
 from .containers import CycleBags
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .datasets import TARGET_NAMES
+from .evaluation import bootstrap_report, clinical_report
 from .exceptions import RecordingError
 
-__all__ = ["COLUMNS", "predict_files", "recording_paths", "score_files"]
+__all__ = [
+    "COLUMNS",
+    "external_validation",
+    "predict_files",
+    "recording_paths",
+    "score_files",
+]
 
 #: Columns of the screening table, in order.
 COLUMNS = (
@@ -216,6 +223,21 @@ def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
+def _scored_batches(
+    model, paths: Sequence[str], batch_size: int, threshold: float, n_jobs
+) -> Iterator[list[dict]]:
+    """The rows of :func:`score_files`, batch by batch, in input order."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    check_is_fitted(model)
+    # a generator: batches are dispatched a few at a time and their rows come
+    # back as they are done, in order, under whatever joblib backend is active
+    return Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(score_files)(model, b, threshold=threshold)
+        for b in _batches(paths, batch_size)
+    )
+
+
 def _write_rows(out: IO[str], rows: Iterable[list[dict]], counts: dict) -> None:
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -301,9 +323,6 @@ def predict_files(
     >>> (folder / "screen.csv").read_text().splitlines()[0]
     'path,probability_stenosis,label,cycles_used,quality,message'
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    check_is_fitted(model)
     paths = recording_paths(source)
     target = None
     if output is not None and not hasattr(output, "write"):
@@ -312,12 +331,7 @@ def predict_files(
             raise FileExistsError(
                 f"{target} exists; choose another output or pass overwrite=True"
             )
-    # a generator: batches are dispatched a few at a time and their rows written
-    # as they come, in order, under whatever joblib backend is active
-    rows = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(score_files)(model, b, threshold=threshold)
-        for b in _batches(paths, batch_size)
-    )
+    rows = _scored_batches(model, paths, batch_size, threshold, n_jobs)
     counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
     if target is None:
         _write_rows(output or sys.stdout, rows, counts)
@@ -327,3 +341,122 @@ def predict_files(
             _write_rows(out, rows, counts)
         os.replace(partial, target)
     return Bunch(**counts, output=target)
+
+
+def external_validation(
+    model,
+    paths: Sequence[str | os.PathLike],
+    y: Any,
+    groups: Any = None,
+    *,
+    threshold: float = 0.5,
+    batch_size: int = 32,
+    n_jobs: int | None = None,
+    n_resamples: int = 1000,
+    random_state: int | None = 0,
+) -> Bunch:
+    """Score a fitted model on labelled recordings from elsewhere.
+
+    The test a model trained at one site owes before another trusts it: new
+    patients, another microphone, gain or sound card. The recordings are
+    screened as :func:`predict_files` screens them (batch by batch, the same
+    probabilities it writes, to 4 decimals); a file that cannot be read or
+    holds too few beats is named in ``failed`` and left out of the metrics,
+    which pool the scored recordings, with intervals that resample ``groups``.
+
+    Parameters
+    ----------
+    model : Pipeline
+        A fitted pipeline (see :func:`score_files`), or the ONNX runtime's
+        (:func:`~vascular_sklearn.runtime.load_onnx`).
+    paths : sequence of path-like
+        The recordings.
+    y : array-like of shape (n_recordings,)
+        True labels, 0 (normal) or 1 (stenosis, or abnormal).
+    groups : array-like of shape (n_recordings,) or None, default=None
+        Patient of each recording, the unit the intervals resample; ``None``
+        resamples recordings (optimistic where a patient gave several).
+    threshold : float, default=0.5
+        Probability from which a recording counts as positive.
+    batch_size : int, default=32
+    n_jobs : int or None, default=None
+        Batches scored in parallel, as in :func:`predict_files`.
+    n_resamples : int, default=1000
+        Bootstrap resamples (see
+        :func:`~vascular_sklearn.evaluation.bootstrap_report`).
+    random_state : int or None, default=0
+        Seeds the resampling.
+
+    Returns
+    -------
+    result : Bunch
+        ``report``: :func:`~vascular_sklearn.evaluation.bootstrap_report` of
+        the scored recordings (without intervals when they hold one class
+        only: :func:`~vascular_sklearn.evaluation.clinical_report`);
+        ``proba``: each recording's probability, NaN where not scored;
+        ``failed``: ``(path, reason)`` of each recording not scored;
+        ``n_scored``.
+
+    Raises
+    ------
+    ValueError
+        ``y`` or ``groups`` do not match ``paths`` in length.
+    RecordingError
+        Not one recording could be scored (the first reason is given).
+
+    Examples
+    --------
+    >>> import tempfile, soundfile as sf
+    >>> from pathlib import Path
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> train = make_recordings(n_patients=4, recordings_per_patient=2, duration=6,
+    ...                         random_state=0)
+    >>> model = make_seed_pipeline().set_params(
+    ...     classifier=RecordingClassifier(GaussianNB()))
+    >>> model = model.fit(train.recordings, train.target)
+    >>> new = make_recordings(n_patients=4, recordings_per_patient=2, duration=6,
+    ...                       random_state=1)
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> paths = [folder / f"{i}.wav" for i in range(len(new.target))]
+    >>> for path, x in zip(paths, new.recordings):
+    ...     sf.write(path, x, 22050)
+    >>> result = external_validation(model, paths, new.target, new.groups)
+    >>> result.n_scored, sorted(result.report)[:3]
+    (8, ['accuracy', 'accuracy_ci', 'balanced_accuracy'])
+    """
+    paths = [os.fspath(p) for p in paths]
+    y = np.asarray(y)
+    groups = np.arange(len(paths)) if groups is None else np.asarray(groups)
+    if not len(y) == len(groups) == len(paths):
+        raise ValueError(
+            f"{len(paths)} recordings, {len(y)} labels and {len(groups)} groups: "
+            "give one label and one group per recording"
+        )
+    rows = [
+        row
+        for batch in _scored_batches(model, paths, batch_size, threshold, n_jobs)
+        for row in batch
+    ]
+    # "" where a recording was not scored
+    proba = np.array([float(r["probability_stenosis"] or "nan") for r in rows])
+    scored = ~np.isnan(proba)
+    failed = [(rows[i]["path"], rows[i]["message"]) for i in np.flatnonzero(~scored)]
+    if not scored.any():
+        path, reason = failed[0]
+        raise RecordingError(
+            f"none of the {len(paths)} recordings could be scored; {path}: {reason}"
+        )
+    if len(np.unique(y[scored])) == 2:
+        report = bootstrap_report(
+            y[scored],
+            proba[scored],
+            groups[scored],
+            n_resamples,
+            threshold=threshold,
+            random_state=random_state,
+        )
+    else:
+        report = clinical_report(y[scored], proba[scored], threshold)
+    return Bunch(report=report, proba=proba, failed=failed, n_scored=int(scored.sum()))
