@@ -51,6 +51,9 @@ def test_train_then_predict(folder, tmp_path, capsys):
         assert row["path"] == path and 0.0 <= float(row["probability_stenosis"]) <= 1
         assert row["label"] in {"normal", "stenosis"} and int(row["cycles_used"]) > 0
         assert row["quality"] in {"ok", "clipped"}
+    assert main(["predict", str(model), *files, "--threshold", "0"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["label"] for row in rows] == ["stenosis"] * 3
     # an existing model file is never replaced without --force
     before = model.stat().st_mtime_ns
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 2

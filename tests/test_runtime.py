@@ -217,3 +217,5 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
         assert "Recordings scored: 8 of 9" in out
         assert f"roc_auc {auc:.3f}" in out
         assert "95 % intervals, resampling the 4 patients: roc_auc" in out
+    assert main(["score", str(onnx_path), str(root), "--threshold", "0"]) == 0
+    assert "sensitivity 1.000  specificity 0.000" in capsys.readouterr().out
