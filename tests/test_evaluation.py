@@ -10,6 +10,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter
 from vascular_sklearn.containers import Signals
 from vascular_sklearn.evaluation import (
+    _two_class_report,
     bootstrap_report,
     clinical_report,
     evaluate_by_patient,
@@ -36,6 +37,16 @@ def test_bootstrap_draws_patients_not_recordings():
     assert high == 1.0 and low <= 0.5
     again = bootstrap_report(y, proba, groups, n_resamples=400, random_state=0)
     assert again["roc_auc_ci"] == report["roc_auc_ci"]
+
+
+def test_bootstrap_resamples_score_as_clinical_report_does():
+    # the bootstrap's numpy metrics against scikit-learn's, ties included
+    rng = np.random.default_rng(0)
+    for n in range(4, 40, 3):
+        y = rng.permutation(np.r_[0, 1, rng.integers(0, 2, n - 2)])
+        proba = np.round(rng.random(n), 1)
+        expected = clinical_report(y, proba, threshold=0.4)
+        assert _two_class_report(y, proba, 0.4) == pytest.approx(expected)
 
 
 def test_bootstrap_refuses_one_class_instead_of_looping_forever():
