@@ -125,13 +125,24 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
     sens = sensitivity_score(y_true, y_pred)
     spec = specificity_score(y_true, y_pred)
     both = len(np.unique(y_true)) == 2
+    return _report(
+        len(y_true),
+        float(np.mean(y_pred == y_true)),
+        sens,
+        spec,
+        float(roc_auc_score(y_true, proba)) if both else float("nan"),
+    )
+
+
+def _report(n: int, accuracy: float, sens: float, spec: float, auc: float) -> dict:
+    """The report's keys, in one place."""
     return {
-        "n": len(y_true),
-        "accuracy": float(np.mean(y_pred == y_true)),
+        "n": n,
+        "accuracy": accuracy,
         "sensitivity": sens,
         "specificity": spec,
         "balanced_accuracy": (sens + spec) / 2,
-        "roc_auc": float(roc_auc_score(y_true, proba)) if both else float("nan"),
+        "roc_auc": auc,
     }
 
 
@@ -225,14 +236,13 @@ def _two_class_report(y: np.ndarray, proba: np.ndarray, threshold: float) -> dic
     sens = float(np.mean(flagged[positive]))
     spec = float(np.mean(~flagged[~positive]))
     pos_ranks = rankdata(proba)[positive].sum()
-    return {
-        "n": len(y),
-        "accuracy": float(np.mean(flagged == positive)),
-        "sensitivity": sens,
-        "specificity": spec,
-        "balanced_accuracy": (sens + spec) / 2,
-        "roc_auc": float((pos_ranks - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)),
-    }
+    return _report(
+        len(y),
+        float(np.mean(flagged == positive)),
+        sens,
+        spec,
+        float((pos_ranks - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)),
+    )
 
 
 def bootstrap_report(
