@@ -122,6 +122,20 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "8 recordings: 8 scored" in capsys.readouterr().err
     # the table is never written over without --force
     assert main(["predict", str(model), str(folder), "-o", str(out)]) == 2
+    # a clinic's list without patient ids scores (recordings resampled), but
+    # cannot train: no split could keep a patient on one side
+    (tmp_path / "clinic.csv").write_text(
+        "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n"
+    )
+    capsys.readouterr()
+    assert main(["score", str(model), str(tmp_path / "clinic.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert "on 8 recordings (4 stenosis)\n" in err
+    assert "Recordings scored: 8 of 8" in out
+    assert "resampling the recordings: roc_auc" in out
+    clinic = ["train", str(tmp_path / "clinic.csv"), "-o", str(tmp_path / "n.vsk")]
+    assert main(clinic) == 2
+    assert "need a 'patient' column" in capsys.readouterr().err
 
 
 def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):

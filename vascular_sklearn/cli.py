@@ -81,10 +81,12 @@ def _evaluate(
     return lines
 
 
-def _labelled_data(source: str) -> tuple:
+def _labelled_data(source: str, need_groups: bool = True) -> tuple:
     """The recordings and what their groups are: a PhysioNet 2016 layout
     (training-*/REFERENCE.csv, grouped by database), a CSV manifest read lazily
-    or a folder in the normal/abnormal layout (grouped by patient)."""
+    or a folder in the normal/abnormal layout (grouped by patient). Scoring
+    alone (``need_groups=False``) takes a manifest without patients: its
+    recordings are then the unit ("recording")."""
     root = Path(source)
     if root.is_dir() and any(root.glob("training-*/REFERENCE.csv")):
         from .datasets import load_physionet2016
@@ -94,10 +96,15 @@ def _labelled_data(source: str) -> tuple:
         from .corpus import read_manifest
 
         data = read_manifest(source)
-        if data.target is None or data.groups is None:
-            raise RecordingError(
-                f"{source}: training and evaluation need 'label' and 'patient' columns"
-            )
+        if data.target is None:
+            raise RecordingError(f"{source}: a 'label' column is needed")
+        if data.groups is None:
+            if need_groups:
+                raise RecordingError(
+                    f"{source}: training and evaluation need a 'patient' column, "
+                    "so that no patient is on both sides of a split"
+                )
+            return data, "recording"
         return data, "patient"
     from .datasets import load_recordings
 
@@ -316,14 +323,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from .screening import external_validation
 
     model = _load_for_screening(args)
-    data, unit = _labelled_data(args.data)
-    # a database is a site, not a subject: its recordings are resampled alone
+    data, unit = _labelled_data(args.data, need_groups=False)
+    # a database is a site, not a subject, and a manifest without patients
+    # names none: their recordings are resampled alone
     by_patient = unit == "patient"
-    n_groups = len(np.unique(data.groups))
+    of = "" if data.groups is None else f" of {_count(len(set(data.groups)), unit)}"
     _say(
         f"scoring {args.model} on {len(data.target)} recordings "
-        f"({int(data.target.sum())} {data.target_names[1]}) of "
-        f"{_count(n_groups, unit)}"
+        f"({int(data.target.sum())} {data.target_names[1]}){of}"
     )
     result = external_validation(
         model,
@@ -340,8 +347,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     lines = [f"Recordings scored: {result.n_scored} of {len(data.target)}"]
     lines += _report_lines("recording", report)
     if "roc_auc_ci" in report:
-        scored = data.groups[~np.isnan(result.proba)]
-        units = _count(len(np.unique(scored)), unit) if by_patient else "recordings"
+        units = "recordings"
+        if by_patient:
+            scored = data.groups[~np.isnan(result.proba)]
+            units = _count(len(np.unique(scored)), unit)
         cells = ", ".join(
             f"{key} {report[key + '_ci'][0]:.2f} to {report[key + '_ci'][1]:.2f}"
             for key in ("roc_auc", "sensitivity", "specificity")
@@ -514,7 +523,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument(
         "data",
         help="labelled recordings: a folder with normal/ and abnormal/, a CSV "
-        "manifest (path,label,patient), or a PhysioNet 2016 folder",
+        "manifest (path,label and optionally patient), or a PhysioNet 2016 folder",
     )
     score.set_defaults(func=_cmd_score)
     return parser
