@@ -88,11 +88,18 @@ def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(
     bad.write_bytes(b"RIFF\x00\x00not audio at all")
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(22050 * 5), 22050)
-    rows = score_files(model, [good[0], bad, good[1], silent, good[2]])
+    slow = tmp_path / "slow.wav"
+    heart = make_recordings(1, 1, duration=10.0, heart_rate=(45, 45), random_state=0)
+    sf.write(slow, heart.recordings[0], 22050, subtype="FLOAT")
+    rows = score_files(model, [good[0], bad, good[1], silent, good[2], slow])
     quality = [r["quality"] for r in rows]
-    assert quality == ["ok", "error", "ok", "too_few_cycles", "ok"]
+    assert quality == ["ok", "error", "ok", "too_few_cycles", "ok", "too_few_cycles"]
     assert "broken.wav: not a readable audio file" in rows[1]["message"]
     assert "no heart cycle" in rows[3]["message"]
+    assert "silent" in rows[3]["message"] and "max_gap" not in rows[3]["message"]
+    # a slow heart is told what finds its beats
+    assert "further apart than the cutter's max_gap" in rows[5]["message"]
+    assert "method='period'" in rows[5]["message"]
     assert rows[1]["probability_stenosis"] == rows[3]["probability_stenosis"] == ""
     # the good files' answers do not depend on their neighbours
     alone = score_files(model, good)

@@ -173,8 +173,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise RecordingError(
                 f"{found} found in {names}{more}. Check the recording "
                 "(too short, silent, or no beat above the threshold), lower "
-                "PeakCycleCutter(threshold=...), or use on_empty='prior' to get the "
-                "class prior for such recordings."
+                "PeakCycleCutter(threshold=...), use PeakCycleCutter(method="
+                "'period') for a heart slower than about 53 beats per minute (the "
+                "default cutter's max_gap skips longer beats), or use "
+                "on_empty='prior' to get the class prior for such recordings."
             )
         return empty
 

@@ -103,6 +103,19 @@ def _label(classes: np.ndarray, k: int) -> str:
     return str(classes[k])
 
 
+def _why_no_cycles(quality: list[dict] | None, i: int) -> str:
+    """The likely cause of a recording without (enough) cycles, for its row."""
+    q = quality[i] if quality else None
+    if q is not None and q["dropped_long_gap"] >= max(q["peaks"] - 1, 1) / 2:
+        # beats were found, but most lie further apart than the cutter allows
+        return (
+            f"{q['peaks']} beats found, mostly further apart than the cutter's "
+            "max_gap (a heart slower than about 53 beats per minute with the "
+            "default): PeakCycleCutter(method='period') finds 35 to 180"
+        )
+    return "too short, silent, or no beat above the threshold"
+
+
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     Xt, bags = files, None
     for _, step in model.steps[:-1]:
@@ -135,8 +148,7 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 label="",
                 cycles_used=0,
                 quality="too_few_cycles",
-                message=f"{found} ({counts[i]}): too short, silent, or no beat "
-                "above the threshold",
+                message=f"{found} ({counts[i]}): " + _why_no_cycles(quality, i),
             )
         else:
             p = float(proba[i])
