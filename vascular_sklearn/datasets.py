@@ -520,7 +520,10 @@ def make_recordings(
     confound : float in [0, 1], default=0.0
         Link between the kind of session and the label (two pools only).
     heart_rate : (float, float), default=(50.0, 110.0)
-        Range of the patients' heart rates in beats per minute.
+        Range of the patients' heart rates in beats per minute. The default
+        cutter (:class:`~vascular_sklearn.PeakCycleCutter`, the original
+        study's rule) keeps no cycle of a heart slower than about 53 per
+        minute; ``method="period"`` keeps them.
     beat_variability : float in [0, 0.15], default=0.0
         Extra beat-to-beat variability: the relative standard deviation of the
         interval between beats grows from the built-in 0.04 of sinus rhythm to
