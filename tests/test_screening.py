@@ -1,5 +1,6 @@
 """Streaming prediction over folders and manifests: one CSV row per file."""
 
+import copy
 import csv
 import json
 import subprocess
@@ -100,6 +101,9 @@ def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(
     # a slow heart is told what finds its beats
     assert "further apart than the cutter's max_gap" in rows[5]["message"]
     assert "method='period'" in rows[5]["message"]
+    # and following the advice scores it
+    period = copy.deepcopy(model).set_params(cut__method="period")
+    assert score_files(period, [slow])[0]["quality"] == "ok"
     assert rows[1]["probability_stenosis"] == rows[3]["probability_stenosis"] == ""
     # the good files' answers do not depend on their neighbours
     alone = score_files(model, good)

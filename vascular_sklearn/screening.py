@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .containers import CycleBags
 from .corpus import RecordingFiles, find_recordings, read_manifest
+from .cutting import PeakCycleCutter
 from .datasets import TARGET_NAMES
 from .evaluation import bootstrap_report, clinical_report
 from .exceptions import RecordingError
@@ -103,9 +104,9 @@ def _label(classes: np.ndarray, k: int) -> str:
     return str(classes[k])
 
 
-def _why_no_cycles(quality: list[dict] | None, i: int) -> str:
+def _why_no_cycles(quality: list[dict] | None, i: int, seed_cutter: bool) -> str:
     """The likely cause of a recording without (enough) cycles, for its row."""
-    q = quality[i] if quality else None
+    q = quality[i] if quality and seed_cutter else None
     if q is not None and q["dropped_long_gap"] >= max(q["peaks"] - 1, 1) / 2:
         # beats were found, but most lie further apart than the cutter allows
         return (
@@ -133,6 +134,10 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     if len(scored):
         proba[scored] = classifier.predict_proba(Xt[scored])[:, 1]
     quality = bags.quality(min_cycles) if bags is not None else None
+    seed_cutter = any(
+        isinstance(step, PeakCycleCutter) and step.method == "seed"
+        for _, step in model.steps
+    )
     rows = []
     for i, path in enumerate(files.paths):
         used = int(counts[i] if cap is None else min(counts[i], cap))
@@ -148,7 +153,8 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 label="",
                 cycles_used=0,
                 quality="too_few_cycles",
-                message=f"{found} ({counts[i]}): " + _why_no_cycles(quality, i),
+                message=f"{found} ({counts[i]}): "
+                + _why_no_cycles(quality, i, seed_cutter),
             )
         else:
             p = float(proba[i])
