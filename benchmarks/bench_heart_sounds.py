@@ -33,7 +33,7 @@ from vascular_sklearn.evaluation import bootstrap_report, evaluate_by_patient
 
 from .baselines import band_power_model, band_shares, envelope_model, loudness_model
 from .bench_confound import LEVERS, PLAIN, with_levers
-from .common import PHYSIONET_DIR, REPO
+from .common import PHYSIONET_DIR, REPO, code_fingerprint
 
 #: The network's budget on 2 CPU cores: epochs, cycles per recording per epoch
 #: (a fresh draw each epoch), cycles scored per recording.
@@ -284,10 +284,12 @@ def _beats_note(X) -> str:
 
 def _out_of_fold(protocol, model, make, X, y, groups, splits):
     """Pooled out-of-fold probabilities and seconds, kept in benchmarks/.cache so
-    that a run stopped part-way (hours on 2 cores) goes on where it stopped."""
+    that a run stopped part-way (hours on 2 cores) goes on where it stopped; a
+    change to the code starts a new cache instead of reading the old one."""
     key = f"{protocol} {model} {EPOCHS} {CYCLES_PER_EPOCH} {CYCLES_SCORED}"
     slug = "".join(c if c.isalnum() else "_" for c in key)
-    cache = REPO / "benchmarks" / ".cache" / "heart_sounds" / f"{slug}.npz"
+    folder = REPO / "benchmarks" / ".cache" / "heart_sounds" / code_fingerprint()
+    cache = folder / f"{slug}.npz"
     if cache.exists():
         kept = np.load(cache)
         return kept["proba"], float(kept["seconds"])

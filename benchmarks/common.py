@@ -18,6 +18,19 @@ SEED_DIR = REPO.parent / "shared" / "data" / "seed_recordings"
 PHYSIONET_DIR = REPO.parent / "shared" / "data" / "physionet2016"
 
 
+def code_fingerprint() -> str:
+    """A short hash of the library's and the benchmarks' source: results kept
+    between runs are valid only for the code that made them."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for folder in ("vascular_sklearn", "benchmarks"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            digest.update(path.relative_to(REPO).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def best_time(fn: Callable[[], object], repeats: int = 3) -> tuple[float, object]:
     """Best wall time of ``repeats`` calls, and the last result."""
     best, result = np.inf, None
