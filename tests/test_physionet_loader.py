@@ -137,6 +137,20 @@ def test_missing_reference_or_folders(root, tmp_path_factory):
         load_physionet2016(empty / "gone")
 
 
+def test_one_database_folder_on_its_own(root, tmp_path_factory):
+    alone = load_physionet2016(root / "training-a")
+    assert alone.record.tolist() == ["a0001", "a0002", "a0003"]
+    assert alone.groups.tolist() == ["a"] * 3 and alone.target.tolist() == [1, 0, 1]
+    assert alone.recordings.name(0) == "training-a/a0001.flac"
+    # another site's recordings in the challenge's layout, at their own rate
+    site = tmp_path_factory.mktemp("site") / "clinic8k"
+    site.mkdir()
+    sf.write(site / "x1.wav", np.zeros(800), 8000)
+    (site / "REFERENCE.csv").write_text("x1,-1\n")
+    data = load_physionet2016(site)
+    assert data.groups.tolist() == ["clinic8k"] and data.sample_rate == 8000.0
+
+
 def test_a_manifest_of_the_same_files_gives_the_same_bunch(root):
     """Both loaders share the manifest path; read_manifest takes -1 as normal."""
     data = load_physionet2016(root)

@@ -3,6 +3,7 @@
 import csv
 import json
 import pickle
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -219,3 +220,16 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
         assert f"roc_auc {auc:.3f}" in out
         assert "95 % intervals, resampling the 4 patients: roc_auc" in out
     assert "sensitivity 1.000  specificity 0.000" in out
+    # the challenge's layout: REFERENCE.csv beside the audio, one site
+    site = tmp_path / "site"
+    site.mkdir()
+    lines = []
+    for path, label in zip(data.filenames[scored], data.target[scored], strict=True):
+        name = path.rsplit("/", 1)[-1].removesuffix(".wav")
+        shutil.copy(path, site / f"{name}.wav")
+        lines.append(f"{name},{1 if label else -1}")
+    (site / "REFERENCE.csv").write_text("\n".join(lines) + "\n")
+    assert main(["score", str(onnx_path), str(site)]) == 0
+    out, err = capsys.readouterr()
+    assert "on 4 recordings (3 abnormal) of 1 database" in err
+    assert f"roc_auc {auc:.3f}" in out and "resampling the recordings" in out

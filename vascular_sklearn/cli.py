@@ -83,12 +83,14 @@ def _evaluate(
 
 def _labelled_data(source: str, need_groups: bool = True) -> tuple:
     """The recordings and what their groups are: a PhysioNet 2016 layout
-    (training-*/REFERENCE.csv, grouped by database), a CSV manifest read lazily
-    or a folder in the normal/abnormal layout (grouped by patient). Scoring
-    alone (``need_groups=False``) takes a manifest without patients: its
-    recordings are then the unit ("recording")."""
+    (training-*/REFERENCE.csv or one such folder, grouped by database), a CSV
+    manifest read lazily or a folder in the normal/abnormal layout (grouped by
+    patient). Scoring alone (``need_groups=False``) takes a manifest without
+    patients: its recordings are then the unit ("recording")."""
     root = Path(source)
-    if root.is_dir() and any(root.glob("training-*/REFERENCE.csv")):
+    if root.is_dir() and (
+        any(root.glob("training-*/REFERENCE.csv")) or (root / "REFERENCE.csv").is_file()
+    ):
         from .datasets import load_physionet2016
 
         return load_physionet2016(root), "database"
@@ -523,7 +525,8 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument(
         "data",
         help="labelled recordings: a folder with normal/ and abnormal/, a CSV "
-        "manifest (path,label and optionally patient), or a PhysioNet 2016 folder",
+        "manifest (path,label and optionally patient), or a PhysioNet 2016 "
+        "folder (training-*/REFERENCE.csv, or REFERENCE.csv beside the audio)",
     )
     score.set_defaults(func=_cmd_score)
     return parser

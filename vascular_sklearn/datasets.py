@@ -152,7 +152,10 @@ def load_physionet2016(
     ``REFERENCE.csv`` lists are loaded: audio files without a line there are
     ignored. Blank lines, spaces around fields and a UTF-8 byte order mark are
     tolerated. Records keep the order of the folders, then of their
-    ``REFERENCE.csv``.
+    ``REFERENCE.csv``. A folder that holds ``REFERENCE.csv`` and its audio
+    itself (one database on its own: the challenge's validation set, or
+    another site's recordings laid out alike, at any sample rate) is read as
+    one database named after the folder.
 
     The six databases come from different sites and stethoscopes and differ in
     class balance, so ``groups`` holds the database: a claim about new sites
@@ -161,7 +164,7 @@ def load_physionet2016(
     Parameters
     ----------
     path : path-like
-        Folder holding the ``training-*`` folders.
+        Folder holding the ``training-*`` folders, or one database's folder.
     databases : iterable of str or None, default=None
         Databases to load, by letter (``"a"``) or folder name
         (``"training-a"``); ``None`` loads every ``training-*`` folder.
@@ -183,7 +186,8 @@ def load_physionet2016(
     Raises
     ------
     FileNotFoundError
-        When ``path`` holds no ``training-*`` folder, a chosen folder has no
+        When ``path`` holds neither ``training-*`` folders nor a
+        ``REFERENCE.csv``, a chosen folder has no
         ``REFERENCE.csv``, or a listed record has no audio file (naming the
         line and the file expected).
     ValueError
@@ -228,10 +232,14 @@ def load_physionet2016(
         for p in sorted(root.glob(f"{_PHYSIONET_PREFIX}?*"))
         if p.is_dir()
     }
+    if not found and (root / "REFERENCE.csv").is_file():
+        # one database on its own, as the challenge ships its validation set
+        # and as another site's recordings can be laid out
+        found = {root.name.removeprefix(_PHYSIONET_PREFIX): root}
     if not found:
         raise FileNotFoundError(
             f"{root} holds no training-* folders (training-a ... training-f of the "
-            "PhysioNet/CinC Challenge 2016)"
+            "PhysioNet/CinC Challenge 2016) and no REFERENCE.csv of its own"
         )
     paths, names, where = [], [], []
     table: dict[str, list[str]] = {"label": [], "database": [], "record": []}
