@@ -128,11 +128,21 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
         "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n"
     )
     capsys.readouterr()
-    assert main(["score", str(model), str(tmp_path / "clinic.csv")]) == 0
+    table = tmp_path / "answers.csv"
+    score = ["score", str(model), str(tmp_path / "clinic.csv"), "-o", str(table)]
+    assert main(score) == 0
     out, err = capsys.readouterr()
     assert "on 8 recordings (4 stenosis)\n" in err
     assert "Recordings scored: 8 of 8" in out
     assert "resampling the recordings: roc_auc" in out
+    # each answer beside its label, in the manifest's order, never written over
+    answers = list(csv.DictReader(io.StringIO(table.read_text())))
+    assert [r["path"] for r in answers] == [str(p) for p in files]
+    truth = ["stenosis" if p.parent.name == "abnormal" else "normal" for p in files]
+    assert [r["true_label"] for r in answers] == truth
+    assert {r["group"] for r in answers} == {""}
+    assert all(r["label"] in ("normal", "stenosis") for r in answers)
+    assert main(score) == 2
     clinic = ["train", str(tmp_path / "clinic.csv"), "-o", str(tmp_path / "n.vsk")]
     assert main(clinic) == 2
     assert "need a 'patient' column" in capsys.readouterr().err

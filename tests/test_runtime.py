@@ -209,6 +209,11 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
     assert result.report["roc_auc"] == auc and result.report["n"] == 4
     low, high = result.report["roc_auc_ci"]
     assert low <= auc <= high
+    # the per-recording table: each answer beside its label and patient
+    assert [r["group"] for r in result.rows] == data.groups.tolist()
+    assert [r["true_label"] == "stenosis" for r in result.rows] == data.target.tolist()
+    flagged = [r["path"] for r in result.rows if r["quality"] == "too_few_cycles"]
+    assert flagged == [path for path, _ in result.failed]
     # the CLI, from the saved model and from the torch-free runtime, which at
     # threshold 0 calls every recording stenosis (the AUC does not move)
     for model, threshold in [(onnx_path.parent / "model.vsk", "0.5"), (onnx_path, "0")]:

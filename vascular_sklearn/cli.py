@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import csv
 import sys
 import time
 from collections.abc import Sequence
@@ -322,8 +323,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from .screening import external_validation
+    from .screening import COLUMNS, _write_table, external_validation
 
+    if _would_overwrite(args):
+        return 2
     model = _load_for_screening(args)
     data, unit = _labelled_data(args.data, need_groups=False)
     # a database is a site, not a subject, and a manifest without patients
@@ -345,6 +348,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     )
     for path, reason in result.failed:
         _say(f"not scored: {path}: {reason}")
+    if args.output:
+        columns = ["path", "true_label", "group", *COLUMNS[1:]]
+
+        def write(out) -> None:
+            table = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+            table.writeheader()
+            table.writerows(result.rows)
+
+        _write_table(args.output, write, overwrite=args.force)
     report = result.report
     lines = [f"Recordings scored: {result.n_scored} of {len(data.target)}"]
     lines += _report_lines("recording", report)
@@ -528,6 +540,10 @@ def _parser() -> argparse.ArgumentParser:
         "manifest (path,label and optionally patient), or a PhysioNet 2016 "
         "folder (training-*/REFERENCE.csv, or REFERENCE.csv beside the audio)",
     )
+    score.add_argument(
+        "-o", "--output", help="CSV file: each recording's answer beside its label"
+    )
+    score.add_argument("--force", action="store_true", help="replace OUTPUT")
     score.set_defaults(func=_cmd_score)
     return parser
 

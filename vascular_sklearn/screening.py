@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -345,20 +345,35 @@ def predict_files(
     target = None
     if output is not None and not hasattr(output, "write"):
         target = os.fspath(output)
-        if os.path.exists(target) and not overwrite:
-            raise FileExistsError(
-                f"{target} exists; choose another output or pass overwrite=True"
-            )
+        _refuse_overwrite(target, overwrite)
     rows = _scored_batches(model, paths, batch_size, threshold, n_jobs)
     counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
     if target is None:
         _write_rows(output or sys.stdout, rows, counts)
     else:
-        partial = target + ".partial"
-        with open(partial, "w", newline="", encoding="utf-8") as out:
-            _write_rows(out, rows, counts)
-        os.replace(partial, target)
+        _write_table(target, lambda out: _write_rows(out, rows, counts), overwrite)
     return Bunch(**counts, output=target)
+
+
+def _refuse_overwrite(target: str, overwrite: bool) -> None:
+    if os.path.exists(target) and not overwrite:
+        raise FileExistsError(
+            f"{target} exists; choose another output or pass overwrite=True"
+        )
+
+
+def _write_table(
+    target: str | os.PathLike, write: Callable[[IO[str]], None], overwrite: bool = False
+) -> None:
+    """Write a text table through ``<target>.partial``, renamed when complete: a
+    run that stops part-way never leaves a truncated table under the name
+    asked for, and an existing file is replaced only with ``overwrite``."""
+    target = os.fspath(target)
+    _refuse_overwrite(target, overwrite)
+    partial = target + ".partial"
+    with open(partial, "w", newline="", encoding="utf-8") as out:
+        write(out)
+    os.replace(partial, target)
 
 
 def external_validation(
@@ -413,7 +428,9 @@ def external_validation(
         only: :func:`~vascular_sklearn.evaluation.clinical_report`);
         ``proba``: each recording's probability, NaN where not scored;
         ``failed``: ``(path, reason)`` of each recording not scored;
-        ``n_scored``.
+        ``n_scored``; ``rows``: per recording, the columns
+        :func:`predict_files` writes (:data:`COLUMNS`) with its
+        ``true_label`` and ``group``, for a look at the errors.
 
     Raises
     ------
@@ -446,7 +463,8 @@ def external_validation(
     """
     paths = [os.fspath(p) for p in paths]
     y = np.asarray(y)
-    groups = np.arange(len(paths)) if groups is None else np.asarray(groups)
+    named = groups is not None
+    groups = np.asarray(groups) if named else np.arange(len(paths))
     if not len(y) == len(groups) == len(paths):
         raise ValueError(
             f"{len(paths)} recordings, {len(y)} labels and {len(groups)} groups: "
@@ -477,4 +495,16 @@ def external_validation(
         )
     else:
         report = clinical_report(y[scored], proba[scored], threshold)
-    return Bunch(report=report, proba=proba, failed=failed, n_scored=int(scored.sum()))
+    # the true label in the words of the label column, so the two compare
+    for row, label, group in zip(rows, y, groups, strict=True):
+        row.update(
+            true_label=_label(np.array([0, 1]), int(label)),
+            group=group.item() if named else "",
+        )
+    return Bunch(
+        report=report,
+        proba=proba,
+        failed=failed,
+        n_scored=int(scored.sum()),
+        rows=rows,
+    )
