@@ -24,8 +24,10 @@ N_CORPUS = 1000
 CORPUS_SECONDS = 10.0
 BATCH = 50
 DESCRIPTION = (
-    "Signal chain = the default pipeline's four signal steps (1 kHz biquad, "
-    "1001-sample median, peak cutting, log spectrogram), n_jobs on every step, "
+    "Signal chain = the default pipeline's signal steps (1 kHz biquad, "
+    "1001-sample median, peak cutting, noise-floor harmonizer, log spectrogram "
+    "of each cycle over its own spectrum; the recorder augmentation acts in fit "
+    "only), n_jobs on every step but the harmonizer, "
     "joblib's loky processes; x-realtime = seconds of audio per second of wall "
     "time (best of 2), with 2 workers either as n_jobs=2 on every step or as "
     "the whole chain per batch of recordings in each of 2 loky workers (what "
