@@ -104,15 +104,16 @@ def _label(classes: np.ndarray, k: int) -> str:
     return str(classes[k])
 
 
-def _why_no_cycles(quality: list[dict] | None, i: int, seed_cutter: bool) -> str:
-    """The likely cause of a recording without (enough) cycles, for its row."""
-    q = quality[i] if quality and seed_cutter else None
+def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) -> str:
+    """The likely cause of a recording without (enough) cycles, for its row;
+    ``max_gap``: the seed cutter's, in seconds (``None`` for another cutter)."""
+    q = quality[i] if quality and max_gap else None
     if q is not None and q["dropped_long_gap"] >= max(q["peaks"] - 1, 1) / 2:
         # beats were found, but most lie further apart than the cutter allows
         return (
             f"{q['peaks']} beats found, mostly further apart than the cutter's "
-            "max_gap (a heart slower than about 53 beats per minute with the "
-            "default): PeakCycleCutter(method='period') finds 35 to 180"
+            f"max_gap (a heart slower than {60 / max_gap:.0f} beats per minute): "
+            "PeakCycleCutter(method='period') finds 35 to 180"
         )
     return "too short, silent, or no beat above the threshold"
 
@@ -134,9 +135,13 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     if len(scored):
         proba[scored] = classifier.predict_proba(Xt[scored])[:, 1]
     quality = bags.quality(min_cycles) if bags is not None else None
-    seed_cutter = any(
-        isinstance(step, PeakCycleCutter) and step.method == "seed"
-        for _, step in model.steps
+    max_gap = next(
+        (
+            step.max_gap
+            for _, step in model.steps
+            if isinstance(step, PeakCycleCutter) and step.method == "seed"
+        ),
+        None,
     )
     rows = []
     for i, path in enumerate(files.paths):
@@ -154,7 +159,7 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 cycles_used=0,
                 quality="too_few_cycles",
                 message=f"{found} ({counts[i]}): "
-                + _why_no_cycles(quality, i, seed_cutter),
+                + _why_no_cycles(quality, i, max_gap),
             )
         else:
             p = float(proba[i])
