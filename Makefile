@@ -9,7 +9,7 @@ $(BIN)/activate: pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[network,export,runtime,test,plots,dask,ray,accelerate]"
 	touch $(BIN)/activate
 
-.PHONY: install demo test lint bench
+.PHONY: install demo test test-oldest lint bench
 install: $(BIN)/activate
 
 demo: install  ## the main job on the built-in synthetic data
@@ -18,6 +18,19 @@ demo: install  ## the main job on the built-in synthetic data
 test: install  ## lint, then the test suite with doctests
 	$(BIN)/ruff check vascular_sklearn tests benchmarks examples
 	$(BIN)/python -m pytest
+
+# The same tests on the oldest releases pyproject.toml allows (requirements/oldest.txt),
+# in a venv of their own; doctests are left out, as numpy 1.26 prints scalars otherwise.
+OLDEST ?= .venv-oldest
+$(OLDEST)/bin/activate: pyproject.toml requirements/constraints.txt requirements/oldest.txt
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -c requirements/constraints.txt -c requirements/oldest.txt -e ".[network,export,runtime,test,plots,dask,ray,accelerate]"
+	touch $@
+
+test-oldest: $(OLDEST)/bin/activate  ## the test suite on the lower bounds of the dependencies
+	$(OLDEST)/bin/python -m pip freeze | grep -iE "^(numpy|scipy|scikit-learn|joblib|soundfile|skorch|torch)=="
+	$(OLDEST)/bin/python -m pytest -o addopts="-ra --strict-markers" -m "not cuda" tests
 
 bench: install  ## benchmarks; writes docs/benchmarks.md
 	$(BIN)/python -m benchmarks.run

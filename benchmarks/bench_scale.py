@@ -27,7 +27,7 @@ DESCRIPTION = (
     "Signal chain = the default pipeline's signal steps (1 kHz biquad, "
     "1001-sample median, peak cutting, noise-floor harmonizer, log spectrogram "
     "of each cycle over its own spectrum; the recorder augmentation acts in fit "
-    "only), n_jobs on every step but the harmonizer, "
+    "only), n_jobs set on every step, "
     "joblib's loky processes; x-realtime = seconds of audio per second of wall "
     "time (best of 2), with 2 workers either as n_jobs=2 on every step or as "
     "the whole chain per batch of recordings in each of 2 loky workers (what "
@@ -56,6 +56,7 @@ def _chain(n_jobs: int):
         lowpass__n_jobs=n_jobs,
         smooth__n_jobs=n_jobs,
         cut__n_jobs=n_jobs,
+        harmonize__n_jobs=n_jobs,
         spectrogram__n_jobs=n_jobs,
     )
 
