@@ -7,7 +7,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._parallel import map_recordings
 from .containers import CycleBags, Signals, object_array
@@ -21,6 +25,7 @@ __all__ = [
     "SignalTransformer",
     "check_images",
     "check_recording",
+    "check_sample_weight",
     "map_recordings",
     "to_samples",
 ]
@@ -72,6 +77,23 @@ def check_recording(x: Any, name: str) -> np.ndarray:
             f"{name}: {bad} samples are NaN or infinite; repair or drop the recording."
         )
     return arr
+
+
+def check_sample_weight(sample_weight: Any, y: Any) -> np.ndarray:
+    """Non-negative weights, one per sample, at least one of them above zero.
+
+    scikit-learn checks the last from 1.7 on; under 1.6, which we support,
+    weights of zero everywhere reached a division by their sum.
+
+    Examples
+    --------
+    >>> check_sample_weight([0.0, 2.0], [0, 1]).tolist()
+    [0.0, 2.0]
+    """
+    weight = _check_sample_weight(sample_weight, y, ensure_non_negative=True)
+    if not np.any(weight > 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weight
 
 
 def check_images(X: Any) -> np.ndarray:

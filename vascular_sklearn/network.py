@@ -16,12 +16,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     check_random_state,
 )
 
-from ._base import CycleImageClassifier, check_images
+from ._base import CycleImageClassifier, check_images, check_sample_weight
 from .exceptions import WeightsFileError
 
 try:
@@ -628,9 +627,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if len(groups) != len(y) or len(recordings) != len(y):
             raise ValueError("groups and recordings need one entry per cycle")
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, y, ensure_non_negative=True
-            )
+            sample_weight = check_sample_weight(sample_weight, y)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         torch.manual_seed(seed)

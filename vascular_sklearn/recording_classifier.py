@@ -12,11 +12,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     has_fit_parameter,
 )
 
+from ._base import check_sample_weight
 from .containers import Spectrograms
 from .exceptions import RecordingError
 
@@ -269,9 +269,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         kwargs = {}
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, y, ensure_non_negative=True
-            )
+            sample_weight = check_sample_weight(sample_weight, y)
         if confounder is not None:
             balanced = _balanced_pairs(confounder, y)
             sample_weight = balanced * (1.0 if sample_weight is None else sample_weight)
