@@ -170,7 +170,11 @@ def test_load_onnx_refuses_other_files(tmp_path):
         [x],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
     )
-    onnx.save(helper.make_model(graph), tmp_path / "foreign.onnx")
+    # an IR version and opset every supported onnxruntime reads (>= 1.18)
+    model = helper.make_model(
+        graph, ir_version=8, opset_imports=[helper.make_opsetid("", 13)]
+    )
+    onnx.save(model, tmp_path / "foreign.onnx")
     with pytest.raises(ModelFileError, match="not a vascular_sklearn export"):
         load_onnx(tmp_path / "foreign.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"junk")
