@@ -92,6 +92,33 @@ def test_broken_files_are_named(tmp_path, content, message):
         read_recording(path)
 
 
+def test_missing_file_or_folder_is_named_as_such(tmp_path):
+    with pytest.raises(RecordingError, match=r"gone\.wav: no such file"):
+        read_recording(tmp_path / "gone.wav")
+    (tmp_path / "takes.wav").mkdir()
+    with pytest.raises(RecordingError, match=r"takes\.wav: a folder, not an audio"):
+        read_recording(tmp_path / "takes.wav")
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_a_cut_short_copy_is_read_as_far_as_it_goes_and_named(tmp_path, subtype):
+    x = np.sin(np.arange(2 * RATE) / 10) / 2
+    sf.write(tmp_path / "whole.wav", x, RATE, subtype=subtype)
+    raw = (tmp_path / "whole.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(raw[: 44 + (len(raw) - 44) // 2])
+    with pytest.warns(UserWarning, match=r"cut\.wav: the file ends after 1\.0\d s "):
+        y, _ = read_recording(tmp_path / "cut.wav")
+    np.testing.assert_array_equal(y, read_recording(tmp_path / "whole.wav")[0][: len(y)])
+    # a writer that cannot seek back leaves the size unknown: that is no cut
+    data = raw.index(b"data") + 4
+    streamed = raw[:data] + b"\xff\xff\xff\xff" + raw[data + 4 :]
+    (tmp_path / "streamed.wav").write_bytes(streamed)
+    np.testing.assert_array_equal(
+        read_recording(tmp_path / "streamed.wav")[0],
+        read_recording(tmp_path / "whole.wav")[0],
+    )
+
+
 def test_nan_samples_are_refused(tmp_path):
     path = tmp_path / "nan.wav"
     sf.write(path, np.array([0.0, np.nan, 0.1], np.float32), RATE, subtype="FLOAT")

@@ -8,6 +8,8 @@ but its exception type.
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from fractions import Fraction
 from typing import Literal
 
@@ -54,8 +56,15 @@ def read_recording(
     Raises
     ------
     RecordingError
-        Naming the file: unreadable, empty, not audio, NaN or inf samples,
-        multi-channel with ``channels="error"``, or a rate mismatch.
+        Naming the file: missing, a folder, unreadable, empty, not audio, NaN
+        or inf samples, multi-channel with ``channels="error"``, or a rate
+        mismatch.
+
+    Warns
+    -----
+    UserWarning
+        A WAV that ends before the audio its header declares (an interrupted
+        copy): the part present is returned.
 
     Examples
     --------
@@ -67,8 +76,13 @@ def read_recording(
     ([0.0, 0.5, -1.0], 22050.0)
     """
     name = os.fspath(path)
+    if not os.path.isfile(name):
+        what = "a folder, not an audio file" if os.path.isdir(name) else "no such file"
+        raise RecordingError(f"{name}: {what}.")
     try:
-        x, rate = sf.read(name, dtype="float32", always_2d=True)
+        with sf.SoundFile(name) as f:
+            x = f.read(dtype="float32", always_2d=True)
+            rate, log = f.samplerate, f.extra_info
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise RecordingError(
             f"{name}: not a readable audio file ({err}); check that it is a complete "
@@ -84,6 +98,17 @@ def read_recording(
         x = x[:, 0]
     if x.size == 0:
         raise RecordingError(f"{name}: the file holds no audio samples.")
+    sizes = _data_sizes(log)
+    if sizes is not None and sizes[0] != _UNKNOWN_SIZE and sizes[1] < sizes[0]:
+        seconds = len(x) / rate
+        warnings.warn(
+            f"{name}: the file ends after {seconds:.2f} s of the "
+            f"{seconds * sizes[0] / sizes[1]:.2f} s its header declares (an "
+            "interrupted copy or recording); only the part present is used. Copy "
+            "the file again if the original is complete.",
+            UserWarning,
+            stacklevel=2,
+        )
     if not np.isfinite(x).all():
         raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
     rate = float(rate)
@@ -95,6 +120,21 @@ def read_recording(
             )
         x, rate = resample(x, rate, sample_rate), float(sample_rate)
     return np.ascontiguousarray(x, dtype=np.float32), rate
+
+
+#: libsndfile's log line for a WAV whose data chunk is not the size its header
+#: declares: ``data : <declared bytes> (should be <bytes present>)``.
+_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+#: The data size a writer that cannot seek back (a pipe, a stream) leaves.
+_UNKNOWN_SIZE = 0xFFFFFFFF
+
+
+def _data_sizes(log: str) -> tuple[int, int] | None:
+    """The data chunk's declared and present bytes, where libsndfile's log says
+    they differ (a WAV whose copy or recording was cut short, or whose writer
+    could not seek back to fill in the header)."""
+    found = _DATA_SIZE.search(log)
+    return None if found is None else (int(found[1]), int(found[2]))
 
 
 def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
