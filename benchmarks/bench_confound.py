@@ -14,6 +14,7 @@ import sys
 import time
 
 import numpy as np
+from scipy import signal as sps
 
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.datasets import make_recordings
@@ -242,6 +243,75 @@ def _data(confound: float | None, seed: int, n: int, recorder="sessions"):
     )
 
 
+#: Bands (Hz) of the converter audit: the simulated jet's, and the low flow sound
+#: that carries most of a beat's power.
+JET_BAND, FLOW_BAND = (300.0, 1000.0), (25.0, 150.0)
+
+
+def _band_frames(x: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Power per 20 ms frame in the jet band and in the flow band."""
+    freqs, _, power = sps.spectrogram(np.asarray(x, np.float64), rate, nperseg=441)
+
+    def band(lo, hi):
+        return power[(freqs >= lo) & (freqs <= hi)].sum(axis=0)
+
+    return band(*JET_BAND), band(*FLOW_BAND)
+
+
+def converter_effect() -> str:
+    """What the quiet session's converter does to a vessel's sound, before any
+    model: the test vessels through the loud session and through its gain on
+    the coarse converter (as the shift by part records them), lowpassed as the
+    pipeline does, compared frame by frame (one vessel, one timeline)."""
+    loud = _data(None, 2, N_TEST, recorder=LOUD_SESSION)
+    coarse = _data(None, 2, N_TEST, recorder=PARTS["gain, coarse step"])
+    lowpass = make_stenosis_pipeline().named_steps["lowpass"].fit(loud.recordings)
+    rate = loud.recordings.sample_rate
+    rows = []
+    heard = [lowpass.transform(d.recordings) for d in (loud, coarse)]
+    for a, b in zip(*heard, strict=True):
+        jet_a, flow_a = _band_frames(a, rate)
+        jet_b, flow_b = _band_frames(b, rate)
+        # the same moments in both: the loud recording's loudest fifth of frames
+        # (the beat) and quietest 30 % (between beats)
+        order = np.argsort(flow_a)
+        quiet, beat = order[: len(order) * 3 // 10], order[-len(order) // 5 :]
+        row = []
+        for jet, flow in ((jet_a, flow_a), (jet_b, flow_b)):
+            level = flow[beat].mean()
+            row += [
+                10 * np.log10(jet[beat].mean() / level),
+                # floored at -100 dB: digital silence has no level to quote
+                10 * np.log10(max(jet[quiet].mean() / level, 1e-10)),
+                np.mean(jet[quiet] + flow[quiet] < 1e-10 * level),
+            ]
+        rows.append(row)
+    rows = np.array(rows)
+    lines = [
+        "What the quiet session's converter does to the sound, before any model: "
+        f"the {len(rows)} test vessels through the loud session and through its "
+        "gain on the coarse converter (as 'shift by part' records them), "
+        "lowpassed, in 20 ms frames. Beat: the loud recording's loudest fifth of "
+        "frames in the flow band; between beats: its quietest 30 %, the same "
+        f"moments in both recordings. Jet band {JET_BAND[0]:g}-{JET_BAND[1]:g} Hz "
+        f"(the simulated stenosis jet), flow band {FLOW_BAND[0]:g}-"
+        f"{FLOW_BAND[1]:g} Hz; levels in dB against the beat's flow-band power "
+        "(-100: digital silence); silent: share of the frames between beats "
+        "more than 100 dB below it. Medians over recordings.",
+        "",
+        "| class | recordings | jet band in the beat, loud -> coarse | jet band "
+        "between beats, loud -> coarse | silent between beats, loud -> coarse |",
+        "|---|---|---|---|---|",
+    ]
+    for label, name in ((0, "normal"), (1, "stenosis")):
+        m = np.median(rows[loud.target == label], axis=0)
+        lines.append(
+            f"| {name} | {np.sum(loud.target == label)} | {m[0]:.1f} -> {m[3]:.1f} dB "
+            f"| {m[1]:.1f} -> {m[4]:.1f} dB | {m[2]:.0%} -> {m[5]:.0%} |"
+        )
+    return "\n".join(lines)
+
+
 def _fit_score(model, train, test, again, weighed: bool = False) -> dict:
     """Fit on ``train``; score on ``test`` and on the recordings ``again`` (the
     same vessels recorded through other devices, by name, "quiet" first)."""
@@ -317,6 +387,7 @@ def run(models: dict | None = None) -> list[dict]:
     )
     assert all(np.array_equal(d.target, test.target) for d in again.values())
     loud = test.session_kind == 0
+    _NOTES.append(converter_effect())
     _NOTES.append(
         f"Test recordings first recorded loud (the quiet-recorder audit's set): "
         f"{loud.sum()} of {len(loud)}, {np.sum(loud & (test.target == 0))} of "
