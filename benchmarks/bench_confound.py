@@ -14,7 +14,6 @@ import sys
 import time
 
 import numpy as np
-from scipy import signal as sps
 
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.datasets import make_recordings
@@ -22,6 +21,7 @@ from vascular_sklearn.evaluation import clinical_report
 from vascular_sklearn.recorder import LOUD_SESSION, QUIET_SESSION, RecorderRanges
 
 from .baselines import band_power_model, envelope_model, loudness_model
+from .common import FLOW_BAND, JET_BAND, jet_levels
 
 TITLE = "Confounded simulator: does the default learn the vessel or the recorder?"
 #: Simulated patients (4 recordings each) for training and for testing.
@@ -243,21 +243,6 @@ def _data(confound: float | None, seed: int, n: int, recorder="sessions"):
     )
 
 
-#: Bands (Hz) of the converter audit: the simulated jet's, and the low flow sound
-#: that carries most of a beat's power.
-JET_BAND, FLOW_BAND = (300.0, 1000.0), (25.0, 150.0)
-
-
-def _band_frames(x: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Power per 20 ms frame in the jet band and in the flow band."""
-    freqs, _, power = sps.spectrogram(np.asarray(x, np.float64), rate, nperseg=441)
-
-    def band(lo, hi):
-        return power[(freqs >= lo) & (freqs <= hi)].sum(axis=0)
-
-    return band(*JET_BAND), band(*FLOW_BAND)
-
-
 def converter_effect() -> str:
     """What the quiet session's converter does to a vessel's sound, before any
     model: the test vessels through the loud session and through its gain on
@@ -270,22 +255,9 @@ def converter_effect() -> str:
     rows = []
     heard = [lowpass.transform(d.recordings) for d in (loud, coarse)]
     for a, b in zip(*heard, strict=True):
-        jet_a, flow_a = _band_frames(a, rate)
-        jet_b, flow_b = _band_frames(b, rate)
-        # the same moments in both: the loud recording's loudest fifth of frames
-        # (the beat) and quietest 30 % (between beats)
-        order = np.argsort(flow_a)
-        quiet, beat = order[: len(order) * 3 // 10], order[-len(order) // 5 :]
-        row = []
-        for jet, flow in ((jet_a, flow_a), (jet_b, flow_b)):
-            level = flow[beat].mean()
-            row += [
-                10 * np.log10(jet[beat].mean() / level),
-                # floored at -100 dB: digital silence has no level to quote
-                10 * np.log10(max(jet[quiet].mean() / level, 1e-10)),
-                np.mean(jet[quiet] + flow[quiet] < 1e-10 * level),
-            ]
-        rows.append(row)
+        # the same moments in both: the loud recording's beat and between beats
+        loud_levels, moments = jet_levels(a, rate)
+        rows.append(loud_levels + jet_levels(b, rate, moments)[0])
     rows = np.array(rows)
     lines = [
         "What the quiet session's converter does to the sound, before any model: "
