@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from scipy import fft
 from sklearn.utils import Bunch, check_random_state
 
 from .audio import read_recording
@@ -363,10 +362,10 @@ def _physionet_descr(root: Path, data: Bunch) -> str:
 
 def _band_noise(rng, n: int, rate: float, low: float, high: float) -> np.ndarray:
     """Unit-variance noise limited to ``[low, high]`` Hz (shaped in the spectrum)."""
-    spectrum = fft.rfft(rng.standard_normal(n))
+    spectrum = np.fft.rfft(rng.standard_normal(n))
     freqs = np.fft.rfftfreq(n, 1 / rate)
     spectrum[(freqs < low) | (freqs > high)] = 0
-    x = fft.irfft(spectrum, n)
+    x = np.fft.irfft(spectrum, n)
     return x / (x.std() + 1e-12)
 
 

@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft
 from sklearn.utils import check_random_state
 
 from .audio import resample
@@ -133,11 +132,11 @@ def _noise(rng, n: int, rate: float, white_db, pink_db) -> np.ndarray:
     if white_db is not None:
         out += 10 ** (white_db / 20) * rng.standard_normal(n)
     if pink_db is not None and n > 1:
-        spectrum = fft.rfft(rng.standard_normal(n))
+        spectrum = np.fft.rfft(rng.standard_normal(n))
         freqs = np.fft.rfftfreq(n, 1 / rate)
         spectrum /= np.sqrt(np.maximum(freqs, rate / n))  # power falls as 1/f
         spectrum[0] = 0
-        pink = fft.irfft(spectrum, n)
+        pink = np.fft.irfft(spectrum, n)
         out += 10 ** (pink_db / 20) * pink / (pink.std() + 1e-30)
     return out
 
@@ -246,7 +245,7 @@ class Recorder:
                 self.resonance_octaves,
                 self.reference_hz,
             )
-            x = fft.irfft(fft.rfft(x) * 10 ** (db / 20), len(x))
+            x = np.fft.irfft(np.fft.rfft(x) * 10 ** (db / 20), len(x))
         clean = self.gain * x + self.dc_offset
         noisy = clean
         if self.white_noise_db is not None or self.pink_noise_db is not None:
