@@ -67,7 +67,7 @@ def run() -> list[dict]:
     default = next(m for m in levers if m.endswith("the default"))
     weighed = default.removesuffix(", the default") + WEIGHED
     models = levers | {weighed: levers[default]} | seed.BASELINES
-    params = {weighed: {"classifier__confounder": levels < 500}}
+    params = {weighed: {"classifier__confounder": levels < seed.QUIET_LEVELS}}
     splits = check_group_split(GroupKFold(5), X, y, groups)
     rows, oof = seed.audited_rows(
         models, X, y, groups, splits, step, PROTOCOL, params=params

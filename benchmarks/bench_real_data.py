@@ -41,6 +41,9 @@ from .bench_confound import LEVERS, PLAIN, with_levers
 from .common import FLOW_BAND, JET_BAND, REPO, SEED_DIR, jet_levels
 
 TITLE = "Seed recordings: does it find stenosis in patients it has never heard?"
+#: A recording that uses fewer distinct 16-bit levels than this was made in a quiet
+#: session (the seed data's loud ones use about 1000, its quiet ones about 400).
+QUIET_LEVELS = 500
 DESCRIPTION = (
     "49 recordings (35 normal, 14 stenosis), 12 patients; P3 and P7 have normal "
     "recordings only, P8 to P12 stenosis only. Protocols: GroupKFold(5) and "
@@ -380,7 +383,7 @@ def audit_notes(oof, X, y, names, step, levels, protocol="LOPO") -> list[str]:
     masks = {
         "x0.1": np.ones(len(y), bool),
         "x10": peaks * 10 <= 1.0,  # the rest would clip in a 16-bit file
-        "quiet recorder": levels >= 500,  # the loud sessions, made quiet
+        "quiet recorder": levels >= QUIET_LEVELS,  # the loud sessions, made quiet
         "one sample shorter": np.ones(len(y), bool),
     }
     chain = make_stenosis_pipeline()[:3]
@@ -395,7 +398,8 @@ def audit_notes(oof, X, y, names, step, levels, protocol="LOPO") -> list[str]:
         "same fold's model. x0.1: all 49 recordings at 16-bit resolution. x10: "
         f"the {masks['x10'].sum()} recordings whose peak stays below full scale "
         "(the others would clip). Quiet recorder: the "
-        f"{masks['quiet recorder'].sum()} loud recordings (500 levels or more) "
+        f"{masks['quiet recorder'].sum()} loud recordings ({QUIET_LEVELS} levels or "
+        "more) "
         "scaled x0.1 and re-quantised to the recorder's level spacing "
         f"({step * 32768:.0f} 16-bit steps, measured on the files), which is how "
         "the quiet stenosis-only sessions sound. One sample shorter: every "
@@ -520,13 +524,14 @@ def _recorder_sound(X, y, step, levels) -> list[str]:
         "the flow band) and between beats (the quietest 30 %), dB, median over "
         "recordings; the same recordings x0.1 on the "
         f"{step * 32768:.0f}-step converter (the audit), at the same moments. "
-        "Quiet: fewer than 500 levels.",
+        f"Quiet: fewer than {QUIET_LEVELS} levels.",
         "",
         "| recordings | n | in the beat | between beats | audited: in the beat "
         "| audited: between beats |",
         "|---|---|---|---|---|---|",
     ]
-    for session, kind in ((levels >= 500, "loud"), (levels < 500, "quiet")):
+    loud_session = levels >= QUIET_LEVELS
+    for session, kind in ((loud_session, "loud"), (~loud_session, "quiet")):
         for label, name in enumerate(("normal", "stenosis")):
             mine = session & (y == label)
             if mine.any():
@@ -535,8 +540,8 @@ def _recorder_sound(X, y, step, levels) -> list[str]:
                     f"| {kind}, {name} | {mine.sum()} | {m[0]:.1f} | {m[1]:.1f} "
                     f"| {m[3]:.1f} | {m[4]:.1f} |"
                 )
-    loud, quiet = (np.median(rows[s], axis=0) for s in (levels >= 500, levels < 500))
-    added = np.median(rows[levels >= 500][:, 3:5] - rows[levels >= 500][:, :2], axis=0)
+    loud, quiet = (np.median(rows[s], axis=0) for s in (loud_session, ~loud_session))
+    added = np.median(rows[loud_session][:, 3:5] - rows[loud_session][:, :2], axis=0)
     lines += [
         "",
         f"The quiet sessions carry {quiet[0] - loud[0]:.1f} dB more sound in "
@@ -571,10 +576,10 @@ def _limits_notes(X, y, groups, step, levels) -> None:
             f"{np.median(np.array(rms)[mine]):.0f} | "
             f"{np.median(levels[mine]):.0f} |"
         )
-    quiet = levels < 500
+    quiet = levels < QUIET_LEVELS
     table += [
         "",
-        f"{quiet.sum()} recordings use fewer than 500 levels: "
+        f"{quiet.sum()} recordings use fewer than {QUIET_LEVELS} levels: "
         f"{(quiet & (y == 1)).sum()} of the {(y == 1).sum()} stenotic and "
         f"{(quiet & (y == 0)).sum()} of the {(y == 0).sum()} normal ones. In a "
         "coarsely quantised recording the quantisation noise fills the quiet "
