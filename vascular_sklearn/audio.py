@@ -98,12 +98,12 @@ def read_recording(
         x = x[:, 0]
     if x.size == 0:
         raise RecordingError(f"{name}: the file holds no audio samples.")
-    sizes = _data_sizes(log)
-    if sizes is not None and sizes[0] != _UNKNOWN_SIZE and sizes[1] < sizes[0]:
+    declared = _declared_share(log)
+    if declared is not None:
         seconds = len(x) / rate
         warnings.warn(
             f"{name}: the file ends after {seconds:.2f} s of the "
-            f"{seconds * sizes[0] / sizes[1]:.2f} s its header declares (an "
+            f"{seconds * declared:.2f} s its header declares (an "
             "interrupted copy or recording); only the part present is used. Copy "
             "the file again if the original is complete.",
             UserWarning,
@@ -129,12 +129,17 @@ _DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
 _UNKNOWN_SIZE = 0xFFFFFFFF
 
 
-def _data_sizes(log: str) -> tuple[int, int] | None:
-    """The data chunk's declared and present bytes, where libsndfile's log says
-    they differ (a WAV whose copy or recording was cut short, or whose writer
-    could not seek back to fill in the header)."""
+def _declared_share(log: str) -> float | None:
+    """How many times the audio present a WAV's header declares, where
+    libsndfile's log says the file ends early (a copy or recording cut short);
+    ``None`` otherwise, and for the unknown size a streaming writer leaves."""
     found = _DATA_SIZE.search(log)
-    return None if found is None else (int(found[1]), int(found[2]))
+    if found is None:
+        return None
+    declared, present = int(found[1]), int(found[2])
+    if declared == _UNKNOWN_SIZE or present >= declared:
+        return None
+    return declared / present
 
 
 def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
