@@ -5,6 +5,7 @@ import csv
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import joblib
@@ -78,6 +79,41 @@ def test_parallel_batches_write_the_same_table(model_and_folder, tmp_path):
     predict_files(model, files, tmp_path / "one.csv", batch_size=5)
     predict_files(model, files, tmp_path / "two.csv", batch_size=5, n_jobs=2)
     assert (tmp_path / "one.csv").read_text() == (tmp_path / "two.csv").read_text()
+
+
+def test_a_cut_short_copy_is_scored_on_what_is_there_and_flagged(
+    model_and_folder, tmp_path
+):
+    model, folder = model_and_folder
+    whole = sorted(folder.glob("*.wav"))[0]
+    raw = whole.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(raw[: 44 + (len(raw) - 44) // 2])  # an interrupted copy
+    part = tmp_path / "part.wav"  # the same samples in a sound file
+    sf.write(part, sf.read(cut, dtype="int16")[0], 22050, subtype="PCM_16")
+    with pytest.warns(UserWarning, match=r"cut\.wav: the file ends after 4\.00 s"):
+        rows = score_files(model, [whole, cut, part])
+    assert [r["quality"] for r in rows] == ["ok", "cut_short", "ok"]
+    assert rows[1]["message"].startswith(
+        "the file ends after 4.00 s of the 8.00 s its header declares"
+    )
+    assert rows[1]["probability_stenosis"] == rows[2]["probability_stenosis"] != ""
+    # in worker processes no warning reaches the caller: the row still says it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predict_files(
+            model, [cut, whole, cut], tmp_path / "s.csv", n_jobs=2, batch_size=1
+        )
+    table = _read(tmp_path / "s.csv")
+    assert [r["quality"] for r in table] == ["cut_short", "ok", "cut_short"]
+    # a cut too short to hold a beat says both
+    stub = tmp_path / "stub.wav"
+    stub.write_bytes(raw[: 44 + 2 * 2205])
+    with pytest.warns(UserWarning, match="stub.wav"):
+        (row,) = score_files(model, [stub])
+    assert row["quality"] == "too_few_cycles"
+    assert "no heart cycle" in row["message"]
+    assert "0.10 s of the 8.00 s" in row["message"]
 
 
 def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(

@@ -75,6 +75,25 @@ def read_recording(
     >>> x.tolist(), rate
     ([0.0, 0.5, -1.0], 22050.0)
     """
+    x, rate, note = _read_with_note(path, sample_rate, channels, resample_to_rate)
+    if note:
+        warnings.warn(f"{os.fspath(path)}: {note}", UserWarning, stacklevel=2)
+    return x, rate
+
+
+def _read_with_note(
+    path: str | os.PathLike,
+    sample_rate: float | None = None,
+    channels: Literal["mean", "error"] = "mean",
+    resample_to_rate: bool = True,
+) -> tuple[np.ndarray, float, str]:
+    """:func:`read_recording` that returns, rather than warns, a file cut short.
+
+    Readers that report per file (a screening table's row) take the note from
+    here: a warning raised in a joblib worker thread or process cannot be
+    caught and tied to its file safely. ``note`` is the warning's message
+    without the file's name, or ``""``.
+    """
     name = os.fspath(path)
     if not os.path.isfile(name):
         what = "a folder, not an audio file" if os.path.isdir(name) else "no such file"
@@ -98,16 +117,14 @@ def read_recording(
         x = x[:, 0]
     if x.size == 0:
         raise RecordingError(f"{name}: the file holds no audio samples.")
-    declared = _declared_share(log)
+    note, declared = "", _declared_share(log)
     if declared is not None:
         seconds = len(x) / rate
-        warnings.warn(
-            f"{name}: the file ends after {seconds:.2f} s of the "
+        note = (
+            f"the file ends after {seconds:.2f} s of the "
             f"{seconds * declared:.2f} s its header declares (an "
             "interrupted copy or recording); only the part present is used. Copy "
-            "the file again if the original is complete.",
-            UserWarning,
-            stacklevel=2,
+            "the file again if the original is complete."
         )
     if not np.isfinite(x).all():
         raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
@@ -119,7 +136,7 @@ def read_recording(
                 "resample it or pass resample_to_rate=True."
             )
         x, rate = resample(x, rate, sample_rate), float(sample_rate)
-    return np.ascontiguousarray(x, dtype=np.float32), rate
+    return np.ascontiguousarray(x, dtype=np.float32), rate, note
 
 
 #: libsndfile's log line for a WAV whose data chunk is not the size its header

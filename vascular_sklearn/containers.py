@@ -170,6 +170,10 @@ class Signals(_RecordingSequence):
         (:func:`~vascular_sklearn.cycle_quality.clip_counts`), set by
         :class:`~vascular_sklearn.LowpassFilter` before filtering rounds them
         off.
+    notes : ndarray of object or None
+        Per recording, what reading its file noted (a WAV that ends before the
+        audio its header declares), ``""`` for nothing; set by
+        :class:`~vascular_sklearn.LowpassFilter` when it reads files.
 
     Examples
     --------
@@ -184,6 +188,7 @@ class Signals(_RecordingSequence):
     reference: np.ndarray | None = None
     names: np.ndarray | None = None
     clipped: np.ndarray | None = None
+    notes: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -228,6 +233,7 @@ class Signals(_RecordingSequence):
             reference=ref,
             names=_take_names(self.names, positions),
             clipped=None if self.clipped is None else self.clipped[positions],
+            notes=None if self.notes is None else self.notes[positions],
         )
 
     @property

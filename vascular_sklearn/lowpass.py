@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 from typing import Literal
 
@@ -11,7 +12,7 @@ from scipy import signal as sps
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SignalTransformer, map_recordings
-from .audio import read_recording, resample
+from .audio import _read_with_note, resample
 from .containers import Signals, object_array
 from .cycle_quality import clip_counts
 from .exceptions import RecordingError
@@ -259,11 +260,12 @@ class LowpassFilter(SignalTransformer):
             args,
         )
         return Signals(
-            object_array([y for y, _ in done]),
+            object_array([y for y, _, _ in done]),
             rate,
             None,
             names,
-            object_array([c for _, c in done]),
+            object_array([c for _, c, _ in done]),
+            None if paths is None else object_array([n for _, _, n in done]),
         )
 
 
@@ -274,11 +276,14 @@ def _unfiltered(x: np.ndarray, rate: float) -> np.ndarray:
 def _filter_one(
     item, source_rate: float, resample_ok: bool, filt, args: tuple
 ) -> tuple:
-    """Filter one recording (an array, or a path read here); measure its clipping."""
-    rate = args[0]
+    """Filter one recording (an array, or a path read here); measure its
+    clipping, and return what reading noted (a file cut short)."""
+    rate, note = args[0], ""
     if isinstance(item, str):
-        x = read_recording(item, rate, resample_to_rate=resample_ok)[0]
+        x, _, note = _read_with_note(item, rate, resample_to_rate=resample_ok)
+        if note:
+            warnings.warn(f"{item}: {note}", UserWarning, stacklevel=2)
     else:
         x = item if source_rate == rate else resample(item, source_rate, rate)
     # counted per 10 ms block, so the cutter can tell a clipped beat from the rest
-    return filt(x, *args), clip_counts(x, rate)
+    return filt(x, *args), clip_counts(x, rate), note

@@ -20,7 +20,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from .containers import CycleBags
+from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
 from .datasets import TARGET_NAMES
@@ -119,13 +119,15 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
 
 
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
-    Xt, bags = files, None
+    Xt, bags, notes = files, None, None
     for _, step in model.steps[:-1]:
         if step is None or step == "passthrough":
             continue
         Xt = step.transform(Xt)
         if isinstance(Xt, CycleBags):
             bags = Xt
+        if notes is None and isinstance(Xt, Signals):  # what reading the files noted
+            notes = Xt.notes
     classifier = model.steps[-1][1]
     min_cycles = getattr(classifier, "min_cycles", 1)
     cap = getattr(classifier, "max_cycles", None)
@@ -146,31 +148,36 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     rows = []
     for i, path in enumerate(files.paths):
         used = int(counts[i] if cap is None else min(counts[i], cap))
-        row = {"path": path, "cycles_used": used, "message": ""}
+        note = "" if notes is None else notes[i]
+        row = {"path": path, "cycles_used": used}
         if counts[i] < min_cycles:
             found = (
                 "no heart cycle was found"
                 if min_cycles == 1
                 else f"fewer than {min_cycles} heart cycles were found"
             )
+            why = f"{found} ({counts[i]}): " + _why_no_cycles(quality, i, max_gap)
             row.update(
                 probability_stenosis="",
                 label="",
                 cycles_used=0,
                 quality="too_few_cycles",
-                message=f"{found} ({counts[i]}): "
-                + _why_no_cycles(quality, i, max_gap),
+                message="; ".join(filter(None, [why, note])),
             )
         else:
             p = float(proba[i])
             clipped = quality[i]["clipped_fraction"] if quality else 0.0
+            # the first flag names the quality; the message gives every one
+            flags = {"cut_short": note}
+            if clipped > CLIPPED_LIMIT:
+                flags["clipped"] = f"{100 * clipped:.1f} % of samples clipped"
+            flags = {k: v for k, v in flags.items() if v}
             row.update(
                 probability_stenosis=f"{p:.4f}",
                 label=_label(classifier.classes_, int(p >= threshold)),
-                quality="clipped" if clipped > CLIPPED_LIMIT else "ok",
+                quality=next(iter(flags), "ok"),
+                message="; ".join(flags.values()),
             )
-            if clipped > CLIPPED_LIMIT:
-                row["message"] = f"{100 * clipped:.1f} % of samples clipped"
         rows.append(row)
     return rows
 
@@ -197,8 +204,9 @@ def score_files(
     rows : list of dict
         Keys :data:`COLUMNS`; ``probability_stenosis`` and ``label`` are empty
         for recordings with quality ``"too_few_cycles"`` or ``"error"``;
-        ``"clipped"`` marks a scored recording with more than 1 % clipped
-        samples.
+        ``"cut_short"`` marks a scored WAV that ends before the audio its
+        header declares (scored on the part present), ``"clipped"`` one with
+        more than 1 % clipped samples; ``message`` names each.
 
     Examples
     --------
