@@ -117,6 +117,14 @@ def test_a_cut_short_copy_is_read_as_far_as_it_goes_and_named(tmp_path, subtype)
     np.testing.assert_array_equal(read_recording(tmp_path / "streamed.wav")[0], whole)
 
 
+def test_a_cut_short_aiff_is_named_too(tmp_path):
+    sf.write(tmp_path / "whole.aiff", np.zeros(2 * RATE), RATE, subtype="PCM_16")
+    raw = (tmp_path / "whole.aiff").read_bytes()
+    (tmp_path / "cut.aiff").write_bytes(raw[: len(raw) // 2])
+    with pytest.warns(UserWarning, match=r"cut\.aiff: the file ends after 1\.00 s "):
+        read_recording(tmp_path / "cut.aiff")
+
+
 def test_nan_samples_are_refused(tmp_path):
     path = tmp_path / "nan.wav"
     sf.write(path, np.array([0.0, np.nan, 0.1], np.float32), RATE, subtype="FLOAT")

@@ -63,8 +63,8 @@ def read_recording(
     Warns
     -----
     UserWarning
-        A WAV that ends before the audio its header declares (an interrupted
-        copy): the part present is returned.
+        A WAV or AIFF that ends before the audio its header declares (an
+        interrupted copy): the part present is returned.
 
     Examples
     --------
@@ -139,15 +139,18 @@ def _read_with_note(
     return np.ascontiguousarray(x, dtype=np.float32), rate, note
 
 
-#: libsndfile's log line for a WAV whose data chunk is not the size its header
-#: declares: ``data : <declared bytes> (should be <bytes present>)``.
-_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+#: libsndfile's log line for a WAV (``data``) or AIFF (``SSND``) whose sound
+#: chunk is not the size its header declares:
+#: ``data : <declared bytes> (should be <bytes present>)``.
+_DATA_SIZE = re.compile(
+    r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
+)
 #: The data size a writer that cannot seek back (a pipe, a stream) leaves.
 _UNKNOWN_SIZE = 0xFFFFFFFF
 
 
 def _declared_share(log: str) -> float | None:
-    """How many times the audio present a WAV's header declares, where
+    """How many times the audio present a WAV's or AIFF's header declares, where
     libsndfile's log says the file ends early (a copy or recording cut short);
     ``None`` otherwise, and for the unknown size a streaming writer leaves."""
     found = _DATA_SIZE.search(log)
