@@ -1,5 +1,6 @@
 """Reading recordings from disk, and the synthetic data set."""
 
+import struct
 import wave
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import soundfile as sf
 
 from vascular_sklearn import RecordingError, make_seed_pipeline
+from vascular_sklearn.audio import file_sample_rate
 from vascular_sklearn.datasets import load_recordings, make_recordings, read_recording
 
 RATE = 22050
@@ -123,6 +125,18 @@ def test_a_cut_short_aiff_is_named_too(tmp_path):
     (tmp_path / "cut.aiff").write_bytes(raw[: len(raw) // 2])
     with pytest.warns(UserWarning, match=r"cut\.aiff: the file ends after 1\.00 s "):
         read_recording(tmp_path / "cut.aiff")
+
+
+@pytest.mark.parametrize("rate", [1, 10**9])
+def test_a_header_with_an_impossible_rate_is_refused(tmp_path, rate):
+    sf.write(tmp_path / "ok.wav", np.zeros(RATE, np.int16), RATE)
+    raw = bytearray((tmp_path / "ok.wav").read_bytes())
+    struct.pack_into("<I", raw, 24, rate)  # the fmt chunk's rate field
+    (tmp_path / "bad.wav").write_bytes(raw)
+    # obeyed, 1 Hz would turn this one-second file into 486 million samples
+    for read in (read_recording, lambda p: read_recording(p, RATE), file_sample_rate):
+        with pytest.raises(RecordingError, match=r"bad\.wav: its header gives a "):
+            read(tmp_path / "bad.wav")
 
 
 def test_nan_samples_are_refused(tmp_path):

@@ -23,6 +23,23 @@ __all__ = ["AUDIO_SUFFIXES", "file_sample_rate", "read_recording", "resample"]
 
 #: File endings read as audio when a folder is searched (case-insensitive).
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+#: Sample rates, in Hz, a sound recorder writes (PhysioNet's heart sounds are at
+#: 2 kHz; studio audio stops at 384 kHz). A header outside them is damaged, and
+#: obeying it would resample a minute into gigabytes or fail deep in scipy.
+RATE_RANGE = (1000.0, 384000.0)
+
+
+def _check_rate(name: str, rate: float) -> float:
+    """``rate`` as float, or a :class:`RecordingError` naming ``name`` when it
+    lies outside :data:`RATE_RANGE`."""
+    low, high = RATE_RANGE
+    if not low <= rate <= high:
+        raise RecordingError(
+            f"{name}: its header gives a sample rate of {rate:g} Hz, outside the "
+            f"{low / 1000:g} to {high / 1000:g} kHz of sound recorders; the header "
+            "is damaged, or the file was written with a wrong rate: re-export it."
+        )
+    return float(rate)
 
 
 def read_recording(
@@ -57,8 +74,8 @@ def read_recording(
     ------
     RecordingError
         Naming the file: missing, a folder, unreadable, empty, not audio, NaN
-        or inf samples, multi-channel with ``channels="error"``, or a rate
-        mismatch.
+        or inf samples, multi-channel with ``channels="error"``, a header's
+        rate outside :data:`RATE_RANGE`, or a rate mismatch.
 
     Warns
     -----
@@ -128,7 +145,7 @@ def _read_with_note(
         )
     if not np.isfinite(x).all():
         raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
-    rate = float(rate)
+    rate = _check_rate(name, rate)
     if sample_rate is not None and rate != sample_rate:
         if not resample_to_rate:
             raise RecordingError(
@@ -211,6 +228,8 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     ------
     FileNotFoundError
         When the file is missing or not audio.
+    RecordingError
+        When the header's rate lies outside :data:`RATE_RANGE`.
 
     Examples
     --------
@@ -221,6 +240,7 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     8000.0
     """
     try:
-        return float(sf.info(os.fspath(path)).samplerate)
+        rate = sf.info(os.fspath(path)).samplerate
     except (sf.LibsndfileError, RuntimeError) as err:
         raise FileNotFoundError(f"{path}: not a readable audio file ({err})") from err
+    return _check_rate(os.fspath(path), rate)
