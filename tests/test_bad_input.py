@@ -94,6 +94,28 @@ def test_any_common_rate_is_brought_to_the_training_rate(fitted, data, rate):
     assert fitted[0].transform(_one(resampled, rate=rate)).sample_rate == RATE
 
 
+@pytest.mark.parametrize("rate", [0.0, -RATE, float("nan"), float("inf")])
+def test_a_rate_that_is_no_rate_is_refused_where_it_is_given(tmp_path, rate):
+    # it failed in a division or deep in scipy's resampling, far from the cause
+    with pytest.raises(ValueError, match=r"sample_rate must be a finite number"):
+        _one(np.zeros(RATE), rate=rate)
+    from vascular_sklearn.corpus import RecordingFiles
+
+    with pytest.raises(ValueError, match=r"sample_rate must be a finite number"):
+        RecordingFiles(np.array(["a.wav"], dtype=object), rate)
+
+
+def test_complex_or_scalar_recordings_are_named(fitted, data):
+    x = data.recordings[0]
+    with pytest.raises(RecordingError, match=r"recording 0: complex samples"):
+        fitted.predict_proba([x + 1j * x])
+    for thing in (None, 0.5):
+        with pytest.raises(RecordingError, match=r"shape \(\); pass one 1-D array"):
+            fitted.predict_proba([thing])
+    with pytest.raises(RecordingError, match=r"shape \(2, \d+\); mix multi"):
+        fitted.predict_proba([np.stack([x, x])])
+
+
 def test_heavy_clipping_still_answers_and_is_reported(fitted, data):
     x = np.clip(data.recordings[0] * 20, -0.5, 0.5)
     proba = fitted.predict_proba(_one(x))

@@ -53,21 +53,31 @@ def check_recording(x: Any, name: str) -> np.ndarray:
     Raises
     ------
     RecordingError
-        Naming the recording when it is not 1-D, empty, or holds NaN or inf.
+        Naming the recording when it is complex, not 1-D, empty, or holds NaN
+        or inf.
 
     Examples
     --------
     >>> check_recording([0.0, 0.5], "a.wav").dtype
     dtype('float32')
     """
+    if np.iscomplexobj(x):  # numpy would drop the imaginary part with a warning
+        raise RecordingError(
+            f"{name}: complex samples; a recording is real (pass its real part)."
+        )
     try:
         arr = np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as err:
         raise RecordingError(f"{name}: not numeric audio samples ({err}).") from err
     if arr.ndim != 1:
+        hint = (
+            "mix multi-channel audio to mono first (load_recordings(channels='mean') "
+            "does)"
+            if arr.ndim == 2
+            else "pass one 1-D array of samples per recording"
+        )
         raise RecordingError(
-            f"{name}: expected a 1-D signal, got shape {arr.shape}; mix multi-channel "
-            "audio to mono first (load_recordings(channels='mean') does)."
+            f"{name}: expected a 1-D signal, got shape {arr.shape}; {hint}."
         )
     if arr.size == 0:
         raise RecordingError(f"{name}: the recording is empty.")

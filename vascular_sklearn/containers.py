@@ -98,6 +98,37 @@ def _subset_index(index: Any, n: int) -> np.ndarray:
     return index
 
 
+def _check_sample_rate(rate: Any) -> None:
+    """Refuse a sample rate that is not a finite number of Hz above zero.
+
+    A rate of 0, below 0 or NaN would otherwise fail deep in scipy's resampling
+    or in a division, far from where it was given.
+
+    Raises
+    ------
+    ValueError
+        Saying what was given.
+
+    Examples
+    --------
+    >>> _check_sample_rate(22050)
+    >>> try:
+    ...     _check_sample_rate(float("nan"))
+    ... except ValueError as err:
+    ...     print(str(err)[-7:])
+    got nan
+    """
+    try:
+        ok = bool(np.isfinite(rate) and rate > 0)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            "sample_rate must be a finite number of samples per second above 0, "
+            f"got {rate!r}"
+        )
+
+
 class _RecordingSequence:
     """Shared behaviour: length, ``shape``, names, and indexing by recording."""
 
@@ -189,6 +220,9 @@ class Signals(_RecordingSequence):
     names: np.ndarray | None = None
     clipped: np.ndarray | None = None
     notes: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        _check_sample_rate(self.sample_rate)
 
     @classmethod
     def from_arrays(

@@ -21,7 +21,7 @@ from sklearn.utils import Bunch
 
 from ._parallel import map_recordings
 from .audio import AUDIO_SUFFIXES, file_sample_rate, read_recording
-from .containers import Signals, _RecordingSequence, _take_names
+from .containers import Signals, _RecordingSequence, _take_names, _check_sample_rate
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -76,6 +76,9 @@ class RecordingFiles(_RecordingSequence):
     sample_rate: float
     names: np.ndarray | None = None
     stamps: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        _check_sample_rate(self.sample_rate)
 
     @classmethod
     def from_paths(
