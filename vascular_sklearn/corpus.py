@@ -21,7 +21,7 @@ from sklearn.utils import Bunch
 
 from ._parallel import map_recordings
 from .audio import AUDIO_SUFFIXES, file_sample_rate, read_recording
-from .containers import Signals, _RecordingSequence, _take_names, _check_sample_rate
+from .containers import Signals, _check_sample_rate, _RecordingSequence, _take_names
 
 __all__ = [
     "AUDIO_SUFFIXES",
