@@ -98,6 +98,17 @@ def test_perturbations_are_scored_by_the_fold_model(data):
     assert np.abs(result.perturbed["x10"] - result.recording_proba).max() > 0.05
 
 
+def test_an_int_cv_means_that_many_folds_by_patient(data):
+    loudness = make_pipeline(FunctionTransformer(_log_rms), LogisticRegression())
+    args = (loudness, data.recordings, data.target, data.groups)
+    by_int = evaluate_by_patient(*args, cv=2)
+    np.testing.assert_array_equal(
+        by_int.fold, evaluate_by_patient(*args, cv=GroupKFold(2)).fold
+    )
+    with pytest.raises(ValueError, match="greater than the number of groups"):
+        evaluate_by_patient(*args, cv=len(np.unique(data.groups)) + 1)
+
+
 def test_training_patients_reach_a_nested_last_step(data):
     seen = []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import gc
 from collections.abc import Callable
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -51,9 +52,10 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
 
     Parameters
     ----------
-    cv : cross-validation splitter or iterable of (train, test) index arrays
+    cv : int, cross-validation splitter or iterable of (train, test) index arrays
         A splitter with a ``split(X, y, groups)`` method, or the splits
-        themselves, as scikit-learn's ``cv=`` accepts.
+        themselves, as scikit-learn's ``cv=`` accepts; an int ``k`` means
+        ``GroupKFold(k)``, ``k`` folds by patient.
     X : array-like or Signals of length n_recordings
         The recordings (only passed on to ``cv.split``).
     y : array-like of shape (n_recordings,) or None
@@ -83,6 +85,9 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
     ValueError: fold 0 puts patients ['b'] on both sides: split by patient (GroupKFold)
     """
     groups = np.asarray(groups)
+    if isinstance(cv, Integral):
+        # scikit-learn's cv=k splits samples; here the samples are split by patient
+        cv = GroupKFold(int(cv))
     # a splitter, or an iterable of (train, test) index arrays as sklearn accepts
     splits = list(cv.split(X, y, groups) if hasattr(cv, "split") else cv)
     splits = [(np.asarray(a), np.asarray(b)) for a, b in splits]
@@ -343,9 +348,9 @@ def evaluate_by_patient(
         Label of each recording.
     groups : array-like of shape (n_recordings,)
         Patient of each recording.
-    cv : splitter or iterable of (train, test) index arrays, default=None
-        ``None`` means ``GroupKFold(5)``. Every split must keep each patient on
-        one side.
+    cv : int, splitter or iterable of (train, test) index arrays, default=None
+        ``None`` means ``GroupKFold(5)``, an int ``k`` ``GroupKFold(k)``. Every
+        split must keep each patient on one side.
     progress : callable or None, default=None
         Called with a line of text after each fold.
     perturbations : dict of str to callable, or None, default=None
