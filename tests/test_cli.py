@@ -79,6 +79,11 @@ def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
     assert main(["train", str(folder), "-o", str(tmp_path / "m.vsk"), *late]) == 2
     assert "no parameter 'augment__ranges'" in capsys.readouterr().err
     assert not (tmp_path / "m.vsk").exists()
+    # a value the step refuses is named before any recording is read
+    wrong = ["--set", "classifier__estimator__max_epochs=abc"]
+    assert main(["train", str(folder), "-o", str(tmp_path / "m.vsk"), *wrong]) == 2
+    assert "--set: The 'max_epochs' parameter" in capsys.readouterr().err
+    assert not (tmp_path / "m.vsk").exists()
     with pytest.raises(SystemExit):
         main(["train", str(folder), "-o", str(model), "--set", "floor_db"])
 
@@ -92,7 +97,8 @@ def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys):
     capsys.readouterr()
     assert main(["predict", str(model), str(bad), str(good)]) == 1
     out, err = capsys.readouterr()
-    assert "broken.wav" in err
+    assert f"error: {bad}: not a readable audio file" in err
+    assert f"{bad}: {bad}" not in err  # named once before the reason
     assert str(good) in out  # the good file still gets its answer
 
 

@@ -131,7 +131,7 @@ def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(
     rows = score_files(model, [good[0], bad, good[1], silent, good[2], slow])
     quality = [r["quality"] for r in rows]
     assert quality == ["ok", "error", "ok", "too_few_cycles", "ok", "too_few_cycles"]
-    assert "broken.wav: not a readable audio file" in rows[1]["message"]
+    assert rows[1]["message"].startswith("not a readable audio file")
     assert "no heart cycle" in rows[3]["message"]
     assert "silent" in rows[3]["message"] and "max_gap" not in rows[3]["message"]
     # a slow heart is told what finds its beats

@@ -197,6 +197,9 @@ def _param(text: str) -> tuple[str, object]:
 def _set_params(pipe, pairs):
     """``pipe`` with each ``--set`` applied in order, so that a step set first
     (``augment=passthrough``) decides which names follow."""
+    from sklearn.base import BaseEstimator
+    from sklearn.utils._param_validation import InvalidParameterError
+
     for name, value in pairs or ():
         if name not in pipe.get_params():
             steps = ", ".join(pipe.named_steps)
@@ -211,6 +214,15 @@ def _set_params(pipe, pairs):
                 f"(--set {name}=passthrough); build other steps in Python"
             )
         pipe.set_params(**{name: value})
+    # a wrong value fails now, not in fit after the recordings are read
+    for estimator in [pipe, *pipe.get_params().values()]:
+        if isinstance(estimator, BaseEstimator) and hasattr(
+            estimator, "_validate_params"
+        ):
+            try:
+                estimator._validate_params()
+            except InvalidParameterError as err:
+                raise _UsageError(f"--set: {err}") from err
     return pipe
 
 

@@ -245,7 +245,8 @@ def score_files(
             ]
         row = dict.fromkeys(COLUMNS, "")
         row.update(path=files.paths[0], cycles_used=0, quality="error")
-        row["message"] = str(err)
+        # the row names the file; the message need not say it again
+        row["message"] = str(err).removeprefix(f"{files.paths[0]}: ")
         return [row]
 
 
