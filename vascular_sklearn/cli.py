@@ -216,8 +216,9 @@ def _set_params(pipe, pairs):
         pipe.set_params(**{name: value})
     # a wrong value fails now, not in fit after the recordings are read
     for estimator in [pipe, *pipe.get_params().values()]:
+        # the estimators that state their rules (all of ours, most of sklearn's)
         if isinstance(estimator, BaseEstimator) and hasattr(
-            estimator, "_validate_params"
+            estimator, "_parameter_constraints"
         ):
             try:
                 estimator._validate_params()
