@@ -50,9 +50,15 @@ def test_manifest_reads_columns_without_reading_audio(corpus):
 
 
 def test_manifest_accepts_label_words_and_no_label(tmp_path):
-    sf.write(tmp_path / "a.wav", np.zeros(100), 22050)
-    (tmp_path / "m.csv").write_text("path,label\na.wav,Stenosis\na.wav,normal\n")
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, np.zeros(100), 22050)
+    (tmp_path / "m.csv").write_text("path,label\na.wav,Stenosis\nb.wav,normal\n")
     assert read_manifest(tmp_path / "m.csv").target.tolist() == [1, 0]
+    # Excel in many locales separates by ';', other exports by tabs
+    (tmp_path / "semi.csv").write_text("path;label\na.wav;Stenosis\nb.wav;normal\n")
+    (tmp_path / "tab.csv").write_text("path\tlabel\na.wav\tStenosis\nb.wav\t0\n")
+    for name in ("semi.csv", "tab.csv"):
+        assert read_manifest(tmp_path / name).target.tolist() == [1, 0]
     (tmp_path / "bare.csv").write_text("path\na.wav\n")
     bare = read_manifest(tmp_path / "bare.csv")
     assert bare.target is None and bare.groups is None and len(bare.recordings) == 1
@@ -62,14 +68,27 @@ def test_manifest_accepts_label_words_and_no_label(tmp_path):
     ("text", "message"),
     [
         ("file,label\na.wav,0\n", "'path' column"),
-        ("path,label\na.wav,0\na.wav,maybe\n", "line 3: unknown label 'maybe'"),
+        ("path,label\na.wav,0\nb.wav,maybe\n", "line 3: unknown label 'maybe'"),
+        # blank lines are skipped but still counted
+        ("path,label\na.wav,0\n\n\nb.wav,maybe\n", "line 5: unknown label"),
         ("path,patient\na.wav,\n", "line 2: empty patient"),
         ("path,label\n", "lists no recordings"),
+        # one file twice weighs double, or sits on both sides of a patient split
+        (
+            "path,patient\na.wav,P1\n./a.wav,P2\n",
+            r"line 3: .*a\.wav is listed again "
+            r"\(.*m\.csv, line 2\)",
+        ),
+        ("path\n\xe9.wav\n".encode("latin-1"), "not UTF-8 text"),
     ],
 )
 def test_manifest_errors_name_the_line(tmp_path, text, message):
-    sf.write(tmp_path / "a.wav", np.zeros(100), 22050)
-    (tmp_path / "m.csv").write_text(text)
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, np.zeros(100), 22050)
+    if isinstance(text, bytes):
+        (tmp_path / "m.csv").write_bytes(text)
+    else:
+        (tmp_path / "m.csv").write_text(text)
     with pytest.raises(ValueError, match=message):
         read_manifest(tmp_path / "m.csv")
 

@@ -10,6 +10,7 @@ first step reads each file in the worker that filters it.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -225,7 +226,9 @@ def read_manifest(
     to the manifest's folder) and optionally ``label`` (``0``/``1`` or
     ``normal``/``stenosis``/``abnormal``; ``-1`` also means normal, as in
     PhysioNet's label files), ``patient``, ``site`` and ``time`` (kept as
-    text). Every listed file must exist; none is read until a step needs it.
+    text). Fields are separated by commas, semicolons or tabs (told from the
+    header row), in UTF-8. Every listed file must exist, once; none is read
+    until a step needs it.
 
     Parameters
     ----------
@@ -245,8 +248,9 @@ def read_manifest(
     Raises
     ------
     ValueError
-        Naming the manifest and row: no ``path`` column, an unknown label, or
-        an empty label or patient in a manifest that has the column.
+        Naming the manifest and row: no ``path`` column, text that is not
+        UTF-8, an unknown label, an empty label or patient in a manifest that
+        has the column, or a file listed twice.
     FileNotFoundError
         When the manifest or listed recordings do not exist.
 
@@ -266,10 +270,24 @@ def read_manifest(
     manifest = Path(path)
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
-    with open(manifest, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        columns = {c.strip() for c in reader.fieldnames or []}
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{manifest}: not UTF-8 text ({err.reason} at byte {err.start}); save "
+            "it as UTF-8 (Excel: 'CSV UTF-8')"
+        ) from err
+    try:  # Excel in many locales writes ';', and some exports use tabs
+        dialect = csv.Sniffer().sniff(text.partition("\n")[0], delimiters=",;\t")
+    except csv.Error:  # one column: nothing to tell apart
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    rows, lines = [], []
+    for row in reader:
+        rows.append(row)
+        lines.append(reader.line_num)  # blank lines are skipped, not counted out
+    columns = {c.strip() for c in reader.fieldnames or []}
     if "path" not in columns:
         raise ValueError(
             f"{manifest}: needs a header row with a 'path' column "
@@ -287,8 +305,7 @@ def read_manifest(
     data = _manifest_bunch(
         [manifest.parent / row["path"].strip() for row in rows],
         table,
-        # the header is line 1
-        [f"{manifest}, line {line}" for line in range(2, len(rows) + 2)],
+        [f"{manifest}, line {line}" for line in lines],
         sample_rate=sample_rate,
     )
     data.DESCR = f"{len(rows)} recordings listed in {manifest}."
@@ -343,7 +360,8 @@ def _manifest_bunch(
     Raises
     ------
     ValueError
-        Naming the row: an empty label or group, or an unknown label.
+        Naming the row: an empty label or group, an unknown label, or a file
+        listed twice.
     """
 
     def column(key: str) -> np.ndarray | None:
@@ -356,6 +374,14 @@ def _manifest_bunch(
                     raise ValueError(f"{place}: empty {key}")
         return np.array(values, dtype=object)
 
+    first: dict[str, str] = {}
+    for place, path in zip(where, paths, strict=True):
+        # one recording twice would weigh double, or sit on both sides of a
+        # split when its rows name two patients
+        key = os.path.normpath(os.path.abspath(path))
+        if key in first:
+            raise ValueError(f"{place}: {path} is listed again ({first[key]})")
+        first[key] = place
     label = column("label")
     target = None
     if label is not None:
