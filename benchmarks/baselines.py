@@ -41,7 +41,9 @@ def band_shares(signals) -> np.ndarray:
     return np.array(rows)
 
 
-def _tuned_logistic() -> GridSearchCV:
+def tuned_logistic() -> GridSearchCV:
+    """Imputer, scaler and balanced logistic regression, C tuned by
+    StratifiedGroupKFold(3) on the ``groups`` given to ``fit``."""
     # the imputer gives a recording without features (no cycle cut) the
     # training mean: a "don't know" near the prior, as the network's on_empty
     return GridSearchCV(
@@ -58,7 +60,7 @@ def _tuned_logistic() -> GridSearchCV:
 
 def _on(features) -> Pipeline:
     return Pipeline(
-        [("features", FunctionTransformer(features)), ("model", _tuned_logistic())]
+        [("features", FunctionTransformer(features)), ("model", tuned_logistic())]
     )
 
 
@@ -80,6 +82,6 @@ def envelope_model() -> Pipeline:
             ("smooth", MeanSmoother(method="median")),
             ("cut", PeakCycleCutter()),
             ("features", BeatEnvelopeFeatures(on_empty="nan")),
-            ("model", _tuned_logistic()),
+            ("model", tuned_logistic()),
         ]
     )

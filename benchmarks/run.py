@@ -41,6 +41,7 @@ BENCHMARKS = [
     "bench_beats",
     "bench_real_data",
     "bench_heart_sounds",
+    "bench_site_reference",
     "bench_transfer",
     "bench_scale",
     "bench_determinism",
