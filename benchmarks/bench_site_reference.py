@@ -16,7 +16,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
 
 from vascular_sklearn.datasets import load_physionet2016
-from vascular_sklearn.evaluation import bootstrap_report
+from vascular_sklearn.evaluation import bootstrap_report, report_by_group
 
 from .baselines import band_shares, envelope_model, log_rms, tuned_logistic
 from .bench_heart_sounds import _fmt
@@ -83,14 +83,10 @@ def _out_of_fold(fit_on, score_on, y, groups, splits) -> np.ndarray:
     return proba
 
 
-def _within_sites(y, proba, sites) -> list[float]:
-    return [roc_auc_score(y[sites == s], proba[sites == s]) for s in np.unique(sites)]
-
-
 def _row(protocol, features, reference, y, proba, sites, seconds) -> dict:
     r = bootstrap_report(y, proba, np.arange(len(y)), random_state=0)
-    within = _within_sites(y, proba, sites)
-    per_site = zip(np.unique(sites), within, strict=True)
+    per_site = {s: r["roc_auc"] for s, r in report_by_group(y, proba, sites).items()}
+    within = list(per_site.values())
     lodo = protocol == "LODO"
     return {
         "protocol": protocol,
@@ -100,7 +96,7 @@ def _row(protocol, features, reference, y, proba, sites, seconds) -> dict:
         "AUC within sites": _fmt(np.mean(within)) if lodo else "",
         "score (mean of sens., spec.)": _fmt(r["balanced_accuracy"]),
         "AUC per database": (
-            ", ".join(f"{s} {a:.2f}" for s, a in per_site) if lodo else ""
+            ", ".join(f"{s} {a:.2f}" for s, a in per_site.items()) if lodo else ""
         ),
         "seconds": f"{seconds:.1f}",
     }

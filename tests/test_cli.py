@@ -154,8 +154,17 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "need a 'patient' column" in capsys.readouterr().err
 
 
-def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):
-    assert main(["evaluate", str(folder), "--folds", "2", *FAST]) == 0
+def test_evaluate_reports_recording_and_cycle_metrics(folder, tmp_path, capsys):
+    # a manifest that names two sites, two patients each
+    files = sorted(folder.glob("*/*.wav"), key=lambda p: p.name)
+    patients = sorted({p.name.split("_")[0] for p in files})
+    lines = ["path,label,patient,site"] + [
+        f"{p},{int(p.parent.name == 'abnormal')},{p.name.split('_')[0]},"
+        + ("north" if patients.index(p.name.split("_")[0]) < 2 else "south")
+        for p in files
+    ]
+    (tmp_path / "corpus.csv").write_text("\n".join(lines) + "\n")
+    assert main(["evaluate", str(tmp_path / "corpus.csv"), "--folds", "2", *FAST]) == 0
     out = capsys.readouterr().out
     assert "split by patient" in out
     for word in ["recording", "cycle", "sensitivity", "specificity", "roc_auc"]:
@@ -163,6 +172,13 @@ def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):
     interval = next(x for x in out.splitlines() if "95 % interval" in x)
     low, high = (float(v) for v in interval.split(": ")[1].split(" to "))
     assert "the 4 patients" in interval and 0.0 <= low <= high <= 1.0
+    # each site's recordings reported alone, after the pooled numbers
+    assert "Per site (folds split by patient" in out
+    rows = [x for x in out.splitlines() if x.startswith("site ")]
+    assert [(row.split()[1], row.split()[2]) for row in rows] == [
+        ("north", "n=4"),
+        ("south", "n=4"),
+    ]
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
@@ -185,6 +201,8 @@ def test_demo_separates_the_synthetic_classes():
     auc = float(line.split("roc_auc")[1].split()[0])
     assert auc >= 0.95, done.stdout
     assert np.isfinite(auc)
+    # the perfect synthetic score comes with what it does not mean
+    assert "not for clinical decisions" in done.stdout
 
 
 def test_evaluate_refuses_files_without_patient_ids(tmp_path, capsys):

@@ -15,6 +15,7 @@ from vascular_sklearn.evaluation import (
     clinical_report,
     evaluate_by_patient,
     patient_level,
+    report_by_group,
     rescaled,
 )
 from vascular_sklearn.recording_classifier import RecordingClassifier
@@ -144,3 +145,20 @@ def test_network_pipeline_cycles_pool_per_recording(data):
         mine = result.cycle_proba[result.cycle_recording == i]
         assert mine.mean() == pytest.approx(result.recording_proba[i])
     assert (result.cycle_y == data.target[result.cycle_recording]).all()
+
+
+def test_report_by_group_is_each_groups_own_clinical_report():
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1, 1], 10)
+    proba = rng.random(30)
+    sites = np.repeat(["b", "a", "c"], 10).astype(object)  # as a manifest's column
+    y[sites == "c"] = 0  # a site of normal recordings only
+    reports = report_by_group(y, proba, sites, threshold=0.4)
+    assert list(reports) == ["a", "b", "c"]
+    for site in ["a", "b"]:
+        rows = sites == site
+        assert reports[site] == clinical_report(y[rows], proba[rows], 0.4)
+    assert np.isnan(reports["c"]["roc_auc"]) and np.isnan(reports["c"]["sensitivity"])
+    assert reports["c"]["specificity"] == np.mean(proba[sites == "c"] < 0.4)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        report_by_group(y, proba, sites[:-1])

@@ -220,3 +220,8 @@ def test_cli_pretrains_on_a_physionet_layout(
     captured = capsys.readouterr()
     assert "9 recordings, 2 databases, GroupKFold(2) by database" in captured.err
     assert "split by database:" in captured.out
+    # and reports each database alone, as the site that never trained it sees it
+    per_site = captured.out.split("Per database (each scored by models that never")[1]
+    rows = [x for x in per_site.splitlines() if x.startswith("database ")]
+    assert [row.split()[1] for row in rows] == ["x", "y"]
+    assert [int(row.split("n=")[1].split()[0]) for row in rows] == [5, 4]

@@ -14,7 +14,11 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
-from sklearn.utils.validation import _check_method_params, has_fit_parameter
+from sklearn.utils.validation import (
+    _check_method_params,
+    check_consistent_length,
+    has_fit_parameter,
+)
 
 from .containers import Signals
 from .metrics import sensitivity_score, specificity_score
@@ -26,6 +30,7 @@ __all__ = [
     "clinical_report",
     "evaluate_by_patient",
     "patient_level",
+    "report_by_group",
     "rescaled",
 ]
 
@@ -137,6 +142,54 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
         spec,
         float(roc_auc_score(y_true, proba)) if both else float("nan"),
     )
+
+
+def report_by_group(
+    y_true: Any, proba: Any, groups: Any, threshold: float = 0.5
+) -> dict[Any, dict]:
+    """:func:`clinical_report` for each group (site, database, recorder) alone.
+
+    A ROC AUC pooled over sites mixes how well a model orders the recordings
+    within each site with where each site's answers sit as a whole; under
+    leave-one-site-out the report of each site alone is what a new clinic
+    would see.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, 0 (normal) or 1 (stenotic).
+    proba : array-like of shape (n_samples,)
+        Predicted probability of stenosis.
+    groups : array-like of shape (n_samples,)
+        The site (or any grouping) of each sample.
+    threshold : float, default=0.5
+        Probabilities at or above it count as stenotic.
+
+    Returns
+    -------
+    dict
+        Each group, in sorted order, mapped to its report (NaN where a metric
+        is undefined, ROC AUC for a site with one class, say).
+
+    Raises
+    ------
+    ValueError
+        If the three arrays do not have one entry per sample.
+
+    Examples
+    --------
+    >>> r = report_by_group([0, 1, 0, 1], [0.2, 0.8, 0.6, 0.9], ["a", "a", "b", "b"])
+    >>> {site: (rep["roc_auc"], rep["specificity"]) for site, rep in r.items()}
+    {'a': (1.0, 1.0), 'b': (1.0, 0.0)}
+    """
+    check_consistent_length(y_true, proba, groups)
+    y_true, proba, groups = np.asarray(y_true), np.asarray(proba), np.asarray(groups)
+    return {
+        group: clinical_report(
+            y_true[groups == group], proba[groups == group], threshold
+        )
+        for group in np.unique(groups).tolist()
+    }
 
 
 def _report(n: int, accuracy: float, sens: float, spec: float, auc: float) -> dict:
