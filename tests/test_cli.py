@@ -130,9 +130,12 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert main(["predict", str(model), str(folder), "-o", str(out)]) == 2
     # a clinic's list without patient ids scores (recordings resampled), but
     # cannot train: no split could keep a patient on one side
-    (tmp_path / "clinic.csv").write_text(
-        "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n"
-    )
+    # (from two sites, reported each alone)
+    sited = [line.rsplit(",", 1)[0] for line in lines]
+    sited = [sited[0] + ",site"] + [
+        f"{line},{'north' if k % 2 else 'south'}" for k, line in enumerate(sited[1:])
+    ]
+    (tmp_path / "clinic.csv").write_text("\n".join(sited) + "\n")
     capsys.readouterr()
     table = tmp_path / "answers.csv"
     score = ["score", str(model), str(tmp_path / "clinic.csv"), "-o", str(table)]
@@ -141,6 +144,11 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "on 8 recordings (4 stenosis)\n" in err
     assert "Recordings scored: 8 of 8" in out
     assert "resampling the recordings: roc_auc" in out
+    per_site = out.split("Per site:\n")[1].splitlines()
+    assert [row.split()[:3] for row in per_site] == [
+        ["site", "north", "n=4"],
+        ["site", "south", "n=4"],
+    ]
     # each answer beside its label, in the manifest's order, never written over
     answers = list(csv.DictReader(io.StringIO(table.read_text())))
     assert [r["path"] for r in answers] == [str(p) for p in files]

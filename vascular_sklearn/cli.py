@@ -54,7 +54,7 @@ def _evaluate(
     """Pooled out-of-fold report; ``unit`` names what ``data.groups`` holds."""
     from sklearn.model_selection import GroupKFold
 
-    from .evaluation import bootstrap_report, evaluate_by_patient, report_by_group
+    from .evaluation import bootstrap_report, evaluate_by_patient
 
     n_groups = len(np.unique(data.groups))
     folds = min(folds, n_groups)
@@ -82,21 +82,33 @@ def _evaluate(
             "recording ROC AUC 95 % interval, resampling the "
             f"{_count(n_groups, unit)}: {low:.2f} to {high:.2f}"
         )
-    # a pooled AUC mixes the order within each site with where each site's
-    # answers sit; a new clinic sees its own site's numbers alone
+    heard = (
+        "each scored by models that never heard it"
+        if unit == "database"
+        else "folds split by patient: its other patients may be in training"
+    )
+    return lines + _site_lines(data, unit, result.recording_proba, 0.5, f" ({heard})")
+
+
+def _site_lines(data, unit: str, proba, threshold: float, note: str) -> list[str]:
+    """Each site's report alone, where the data name sites: a pooled AUC mixes
+    the order within each site with where each site's answers sit, and a new
+    clinic sees its own site's numbers alone."""
+    from .evaluation import report_by_group
+
     sites, kind = (
         (data.groups, "database") if unit == "database" else (data.get("site"), "site")
     )
-    if sites is not None and len(np.unique(sites)) > 1:
-        heard = (
-            "each scored by models that never heard it"
-            if unit == "database"
-            else "folds split by patient: its other patients may be in training"
-        )
-        lines.append(f"Per {kind} ({heard}):")
-        reports = report_by_group(data.target, result.recording_proba, sites)
-        for site, report in reports.items():
-            lines += _report_lines(f"{kind} {site}", report)
+    if sites is None:
+        return []
+    scored = ~np.isnan(proba)
+    sites = np.asarray(sites)[scored]
+    if len(np.unique(sites)) < 2:
+        return []
+    reports = report_by_group(data.target[scored], proba[scored], sites, threshold)
+    lines = [f"Per {kind}{note}:"]
+    for site, report in reports.items():
+        lines += _report_lines(f"{kind} {site}", report)
     return lines
 
 
@@ -407,6 +419,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             for key in ("roc_auc", "sensitivity", "specificity")
         )
         lines.append(f"95 % intervals, resampling the {units}: {cells}")
+    lines += _site_lines(data, unit, result.proba, args.threshold, "")
     print("\n".join(lines))
     return 0
 
