@@ -225,3 +225,12 @@ def test_cli_pretrains_on_a_physionet_layout(
     rows = [x for x in per_site.splitlines() if x.startswith("database ")]
     assert [row.split()[1] for row in rows] == ["x", "y"]
     assert [int(row.split("n=")[1].split()[0]) for row in rows] == [5, 4]
+    # scoring the two databases reports each alone, on the recordings it scored
+    assert main(["score", str(model), str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "not scored: " in captured.err and "x9999" in captured.err
+    per_site = captured.out.split("Per database:\n")[1].splitlines()
+    assert [row.split()[:3] for row in per_site] == [
+        ["database", "x", "n=4"],
+        ["database", "y", "n=4"],
+    ]

@@ -82,33 +82,24 @@ def _evaluate(
             "recording ROC AUC 95 % interval, resampling the "
             f"{_count(n_groups, unit)}: {low:.2f} to {high:.2f}"
         )
-    heard = (
-        "each scored by models that never heard it"
-        if unit == "database"
-        else "folds split by patient: its other patients may be in training"
-    )
-    return lines + _site_lines(data, unit, result.recording_proba, 0.5, f" ({heard})")
+    note = " (each scored by models that never heard it)"
+    return lines + _database_lines(data, unit, result.recording_proba, 0.5, note)
 
 
-def _site_lines(data, unit: str, proba, threshold: float, note: str) -> list[str]:
-    """Each site's report alone, where the data name sites: a pooled AUC mixes
-    the order within each site with where each site's answers sit, and a new
-    clinic sees its own site's numbers alone."""
+def _database_lines(data, unit: str, proba, threshold: float, note: str) -> list[str]:
+    """Each database's report alone, where the groups are databases (sites,
+    stethoscopes): a pooled AUC mixes the order within each site with where
+    each site's answers sit, and a new clinic sees its own numbers alone."""
     from .evaluation import report_by_group
 
-    sites, kind = (
-        (data.groups, "database") if unit == "database" else (data.get("site"), "site")
-    )
-    if sites is None:
-        return []
     scored = ~np.isnan(proba)
-    sites = np.asarray(sites)[scored]
-    if len(np.unique(sites)) < 2:
+    databases = np.asarray(data.groups)[scored]
+    if unit != "database" or len(np.unique(databases)) < 2:
         return []
-    reports = report_by_group(data.target[scored], proba[scored], sites, threshold)
-    lines = [f"Per {kind}{note}:"]
-    for site, report in reports.items():
-        lines += _report_lines(f"{kind} {site}", report)
+    lines = [f"Per database{note}:"]
+    reports = report_by_group(data.target[scored], proba[scored], databases, threshold)
+    for database, report in reports.items():
+        lines += _report_lines(f"database {database}", report)
     return lines
 
 
@@ -419,7 +410,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             for key in ("roc_auc", "sensitivity", "specificity")
         )
         lines.append(f"95 % intervals, resampling the {units}: {cells}")
-    lines += _site_lines(data, unit, result.proba, args.threshold, "")
+    lines += _database_lines(data, unit, result.proba, args.threshold, "")
     print("\n".join(lines))
     return 0
 
