@@ -92,9 +92,11 @@ def _database_lines(data, unit: str, proba, threshold: float, note: str) -> list
     each site's answers sit, and a new clinic sees its own numbers alone."""
     from .evaluation import report_by_group
 
+    if unit != "database":
+        return []
     scored = ~np.isnan(proba)
     databases = np.asarray(data.groups)[scored]
-    if unit != "database" or len(np.unique(databases)) < 2:
+    if len(np.unique(databases)) < 2:
         return []
     lines = [f"Per database{note}:"]
     reports = report_by_group(data.target[scored], proba[scored], databases, threshold)
