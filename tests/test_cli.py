@@ -130,9 +130,13 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert main(["predict", str(model), str(folder), "-o", str(out)]) == 2
     # a clinic's list without patient ids scores (recordings resampled), but
     # cannot train: no split could keep a patient on one side
-    (tmp_path / "clinic.csv").write_text(
-        "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n"
-    )
+    # (from two recorders, reported each alone)
+    clinic = [line.rsplit(",", 1)[0] for line in lines]
+    clinic = [clinic[0] + ",recorder"] + [
+        f"{line},{'phone' if k % 2 else 'stethoscope'}"
+        for k, line in enumerate(clinic[1:])
+    ]
+    (tmp_path / "clinic.csv").write_text("\n".join(clinic) + "\n")
     capsys.readouterr()
     table = tmp_path / "answers.csv"
     score = ["score", str(model), str(tmp_path / "clinic.csv"), "-o", str(table)]
@@ -141,6 +145,11 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "on 8 recordings (4 stenosis)\n" in err
     assert "Recordings scored: 8 of 8" in out
     assert "resampling the recordings: roc_auc" in out
+    per_recorder = out.split("Per recorder:\n")[1].splitlines()
+    assert [row.split()[:3] for row in per_recorder] == [
+        ["recorder", "phone", "n=4"],
+        ["recorder", "stethoscope", "n=4"],
+    ]
     # each answer beside its label, in the manifest's order, never written over
     answers = list(csv.DictReader(io.StringIO(table.read_text())))
     assert [r["path"] for r in answers] == [str(p) for p in files]
@@ -154,8 +163,17 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "need a 'patient' column" in capsys.readouterr().err
 
 
-def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):
-    assert main(["evaluate", str(folder), "--folds", "2", *FAST]) == 0
+def test_evaluate_reports_recording_and_cycle_metrics(folder, tmp_path, capsys):
+    # a manifest that names two recorders, two patients each
+    files = sorted(folder.glob("*/*.wav"), key=lambda p: p.name)
+    patients = sorted({p.name.split("_")[0] for p in files})
+    lines = ["path,label,patient,recorder"] + [
+        f"{p},{int(p.parent.name == 'abnormal')},{p.name.split('_')[0]},"
+        + ("phone" if patients.index(p.name.split("_")[0]) < 2 else "stethoscope")
+        for p in files
+    ]
+    (tmp_path / "corpus.csv").write_text("\n".join(lines) + "\n")
+    assert main(["evaluate", str(tmp_path / "corpus.csv"), "--folds", "2", *FAST]) == 0
     out = capsys.readouterr().out
     assert "split by patient" in out
     for word in ["recording", "cycle", "sensitivity", "specificity", "roc_auc"]:
@@ -163,6 +181,10 @@ def test_evaluate_reports_recording_and_cycle_metrics(folder, capsys):
     interval = next(x for x in out.splitlines() if "95 % interval" in x)
     low, high = (float(v) for v in interval.split(": ")[1].split(" to "))
     assert "the 4 patients" in interval and 0.0 <= low <= high <= 1.0
+    # each recorder's recordings reported alone, after the pooled numbers
+    per_recorder = out.split("Per recorder (folds split by patient")[1]
+    rows = [x.split()[:3] for x in per_recorder.splitlines() if x.startswith("rec")]
+    assert rows == [["recorder", "phone", "n=4"], ["recorder", "stethoscope", "n=4"]]
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

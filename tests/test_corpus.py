@@ -24,12 +24,15 @@ def corpus(tmp_path_factory):
         n_patients=4, recordings_per_patient=2, duration=6.0, random_state=4
     )
     (root / "audio").mkdir()
-    lines = ["path,label,patient,site,time"]
+    lines = ["path,label,patient,recorder,site,time"]
     for i, (x, label, patient) in enumerate(
         zip(data.recordings.data, data.target, data.groups, strict=True)
     ):
         sf.write(root / "audio" / f"r{i}.wav", x, 22050, subtype="PCM_16")
-        lines.append(f"audio/r{i}.wav,{label},{patient},left arm,2026-11-{i + 1:02d}")
+        device = "phone" if i % 2 else "stethoscope"
+        lines.append(
+            f"audio/r{i}.wav,{label},{patient},{device},left arm,2026-11-{i + 1:02d}"
+        )
     (root / "manifest.csv").write_text("\n".join(lines) + "\n")
     return root, data
 
@@ -41,6 +44,7 @@ def test_manifest_reads_columns_without_reading_audio(corpus):
     assert got.target.tolist() == data.target.tolist()
     assert got.groups.tolist() == data.groups.tolist()
     assert got.site[0] == "left arm" and got.time[2] == "2026-11-03"
+    assert got.recorder.tolist()[:3] == ["stethoscope", "phone", "stethoscope"]
     assert got.sample_rate == 22050.0
     # indexing by positions keeps paths; an int reads the file
     sub = got.recordings[[1, 3]]
@@ -72,6 +76,7 @@ def test_manifest_accepts_label_words_and_no_label(tmp_path):
         # blank lines are skipped but still counted
         ("path,label\na.wav,0\n\n\nb.wav,maybe\n", "line 5: unknown label"),
         ("path,patient\na.wav,\n", "line 2: empty patient"),
+        ("path,recorder\na.wav,phone\nb.wav,\n", "line 3: empty recorder"),
         ("path,label\n", "lists no recordings"),
         # one file twice weighs double, or sits on both sides of a patient split
         (

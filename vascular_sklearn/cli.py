@@ -82,26 +82,36 @@ def _evaluate(
             "recording ROC AUC 95 % interval, resampling the "
             f"{_count(n_groups, unit)}: {low:.2f} to {high:.2f}"
         )
-    note = " (each scored by models that never heard it)"
-    return lines + _database_lines(data, unit, result.recording_proba, 0.5, note)
+    note = (
+        " (each scored by models that never heard it)"
+        if unit == "database"
+        else " (folds split by patient: its other recordings may be in training)"
+    )
+    return lines + _recorder_lines(data, unit, result.recording_proba, 0.5, note)
 
 
-def _database_lines(data, unit: str, proba, threshold: float, note: str) -> list[str]:
-    """Each database's report alone, where the groups are databases (sites,
-    stethoscopes): a pooled AUC mixes the order within each site with where
-    each site's answers sit, and a new clinic sees its own numbers alone."""
+def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list[str]:
+    """Each recorder's report alone, where the data name them (PhysioNet's
+    databases, a manifest's ``recorder`` column): a pooled AUC mixes the order
+    within each recorder with where each recorder's answers sit, and a clinic
+    sees its own device's numbers alone."""
     from .evaluation import report_by_group
 
-    if unit != "database":
+    kind, recorders = (
+        ("database", data.groups)
+        if unit == "database"
+        else ("recorder", data.get("recorder"))
+    )
+    if recorders is None:
         return []
     scored = ~np.isnan(proba)
-    databases = np.asarray(data.groups)[scored]
-    if len(np.unique(databases)) < 2:
+    recorders = np.asarray(recorders)[scored]
+    if len(np.unique(recorders)) < 2:
         return []
-    lines = [f"Per database{note}:"]
-    reports = report_by_group(data.target[scored], proba[scored], databases, threshold)
-    for database, report in reports.items():
-        lines += _report_lines(f"database {database}", report)
+    lines = [f"Per {kind}{note}:"]
+    reports = report_by_group(data.target[scored], proba[scored], recorders, threshold)
+    for recorder, report in reports.items():
+        lines += _report_lines(f"{kind} {recorder}", report)
     return lines
 
 
@@ -412,7 +422,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
             for key in ("roc_auc", "sensitivity", "specificity")
         )
         lines.append(f"95 % intervals, resampling the {units}: {cells}")
-    lines += _database_lines(data, unit, result.proba, args.threshold, "")
+    lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
     print("\n".join(lines))
     return 0
 

@@ -225,10 +225,11 @@ def read_manifest(
     The manifest has a header row with a ``path`` column (absolute, or relative
     to the manifest's folder) and optionally ``label`` (``0``/``1`` or
     ``normal``/``stenosis``/``abnormal``; ``-1`` also means normal, as in
-    PhysioNet's label files), ``patient``, ``site`` and ``time`` (kept as
-    text). Fields are separated by commas, semicolons or tabs (told from the
-    header row), in UTF-8. Every listed file must exist, once; none is read
-    until a step needs it.
+    PhysioNet's label files), ``patient``, ``recorder`` (the device or clinic
+    that made the recording, for reports per recorder), ``site`` (where on the
+    access) and ``time`` (kept as text). Fields are separated by commas,
+    semicolons or tabs (told from the header row), in UTF-8. Every listed file
+    must exist, once; none is read until a step needs it.
 
     Parameters
     ----------
@@ -242,15 +243,15 @@ def read_manifest(
     data : Bunch
         ``recordings`` (:class:`RecordingFiles`), ``target`` (int array, or
         ``None`` without a ``label`` column), ``groups`` (patient ids, or
-        ``None``), ``filenames``, ``site`` and ``time`` (text arrays, or
-        ``None``), ``sample_rate``, ``target_names``, ``DESCR``.
+        ``None``), ``filenames``, ``recorder``, ``site`` and ``time`` (text
+        arrays, or ``None``), ``sample_rate``, ``target_names``, ``DESCR``.
 
     Raises
     ------
     ValueError
         Naming the manifest and row: no ``path`` column, text that is not
-        UTF-8, an unknown label, an empty label or patient in a manifest that
-        has the column, or a file listed twice.
+        UTF-8, an unknown label, an empty label, patient or recorder in a
+        manifest that has the column, or a file listed twice.
     FileNotFoundError
         When the manifest or listed recordings do not exist.
 
@@ -291,7 +292,7 @@ def read_manifest(
     if "path" not in columns:
         raise ValueError(
             f"{manifest}: needs a header row with a 'path' column "
-            "(and optionally label, patient, site, time)"
+            "(and optionally label, patient, recorder, site, time)"
         )
     if not rows:
         raise ValueError(f"{manifest}: lists no recordings")
@@ -300,7 +301,7 @@ def read_manifest(
     # "no labels" from "all normal"
     table = {
         key: [(row[key] or "").strip() for row in rows] if key in columns else None
-        for key in ("label", "patient", "site", "time")
+        for key in ("label", "patient", "recorder", "site", "time")
     }
     data = _manifest_bunch(
         [manifest.parent / row["path"].strip() for row in rows],
@@ -360,15 +361,16 @@ def _manifest_bunch(
     Raises
     ------
     ValueError
-        Naming the row: an empty label or group, an unknown label, or a file
-        listed twice.
+        Naming the row: an empty label, group or recorder, an unknown label, or
+        a file listed twice.
     """
 
     def column(key: str) -> np.ndarray | None:
         values = table.get(key)
         if values is None:
             return None
-        if key in ("label", groups):
+        # a recorder left out of one row would make a recorder of its own
+        if key in ("label", groups, "recorder"):
             for place, value in zip(where, values, strict=True):
                 if not value:
                     raise ValueError(f"{place}: empty {key}")
