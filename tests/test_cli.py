@@ -113,6 +113,25 @@ def test_predict_flags_a_silent_file(folder, tmp_path, capsys):
     assert "no heart cycle was found" in err and "silent.wav" in err
 
 
+def test_train_validates_on_whole_patients(folder, tmp_path, monkeypatch):
+    """With early stopping, the network's validation split holds out patients
+    (from the file names), never one recording of a patient it trains on."""
+    import vascular_sklearn.persistence
+
+    fitted = []
+    monkeypatch.setattr(
+        vascular_sklearn.persistence,
+        "save_model",
+        lambda model, *args, **kwargs: fitted.append(model),
+    )
+    stop = ["--set", "classifier__estimator__early_stopping=1"]
+    train = ["train", str(folder), "-o", str(tmp_path / "m.vsk")]
+    assert main([*train, *FAST, *stop]) == 0
+    held_out = fitted[0][-1].estimator_.validation_groups_
+    patients = {p.name.split("_")[0] for p in folder.glob("*/*.wav")}
+    assert len(held_out) >= 1 and set(held_out.tolist()) <= patients
+
+
 def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, capsys):
     files = sorted(folder.glob("*/*.wav"))
     lines = ["path,label,patient"] + [

@@ -320,7 +320,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"training on {len(data.target)} recordings of "
         f"{_count(len(np.unique(data.groups)), unit)}"
     )
-    model = pipe.fit(data.recordings, data.target)
+    # the network's own validation split (early stopping) then holds out whole
+    # patients, as pretrain's does, never a patient's other recordings
+    model = pipe.fit(data.recordings, data.target, classifier__groups=data.groups)
     save_model(model, out, overwrite=args.force)
     _say(f"saved {out}")
     return 0
