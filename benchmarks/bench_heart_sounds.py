@@ -33,7 +33,7 @@ from vascular_sklearn.evaluation import bootstrap_report, evaluate_by_patient
 
 from .baselines import band_power_model, band_shares, envelope_model, loudness_model
 from .bench_confound import LEVERS, PLAIN, with_levers
-from .common import PHYSIONET_DIR, REPO, code_fingerprint
+from .common import PHYSIONET_DIR, REPO, code_fingerprint, fmt_interval
 
 #: The network's budget on 2 CPU cores: epochs, cycles per recording per epoch
 #: (a fresh draw each epoch), cycles scored per recording.
@@ -132,23 +132,17 @@ def _models() -> dict:
     }
 
 
-def _fmt(value: float, ci=None) -> str:
-    if value != value:
-        return "n/a"
-    return f"{value:.2f}" if ci is None else f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
 def _row(protocol: str, model: str, y, proba, seconds: float) -> dict:
     r = bootstrap_report(y, proba, np.arange(len(y)), random_state=0)
     return {
         "protocol": protocol,
         "model": model,
-        "ROC AUC": _fmt(r["roc_auc"], r["roc_auc_ci"]),
-        "score (mean of sens., spec.)": _fmt(
+        "ROC AUC": fmt_interval(r["roc_auc"], r["roc_auc_ci"]),
+        "score (mean of sens., spec.)": fmt_interval(
             r["balanced_accuracy"], r["balanced_accuracy_ci"]
         ),
-        "sensitivity": _fmt(r["sensitivity"], r["sensitivity_ci"]),
-        "specificity": _fmt(r["specificity"], r["specificity_ci"]),
+        "sensitivity": fmt_interval(r["sensitivity"], r["sensitivity_ci"]),
+        "specificity": fmt_interval(r["specificity"], r["specificity_ci"]),
         "seconds": round(seconds),
     }
 

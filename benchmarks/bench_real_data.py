@@ -38,7 +38,7 @@ from vascular_sklearn.evaluation import (
 from . import figures
 from .baselines import band_power_model, envelope_model, loudness_model
 from .bench_confound import LEVERS, PLAIN, with_levers
-from .common import FLOW_BAND, JET_BAND, REPO, SEED_DIR, jet_levels
+from .common import FLOW_BAND, JET_BAND, REPO, SEED_DIR, fmt_interval, jet_levels
 
 TITLE = "Seed recordings: does it find stenosis in patients it has never heard?"
 #: A recording that uses fewer distinct 16-bit levels than this was made in a quiet
@@ -156,12 +156,6 @@ def recorder_perturbations(step: float) -> dict:
     }
 
 
-def _fmt(value: float, ci=None) -> str:
-    if value != value:  # NaN
-        return "n/a"
-    return f"{value:.2f}" if ci is None else f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
 def report_rows(protocol, model, result, y, groups, seconds) -> list[dict]:
     """Table rows per unit (cycle, recording, patient), with bootstrap intervals."""
     units = []
@@ -179,13 +173,13 @@ def report_rows(protocol, model, result, y, groups, seconds) -> list[dict]:
                 "protocol": protocol,
                 "model": model,
                 "unit": f"{unit} (n={r['n']})",
-                "ROC AUC": _fmt(r["roc_auc"], r["roc_auc_ci"]),
-                "balanced acc.": _fmt(
+                "ROC AUC": fmt_interval(r["roc_auc"], r["roc_auc_ci"]),
+                "balanced acc.": fmt_interval(
                     r["balanced_accuracy"], r["balanced_accuracy_ci"]
                 ),
-                "sensitivity": _fmt(r["sensitivity"], r["sensitivity_ci"]),
-                "specificity": _fmt(r["specificity"], r["specificity_ci"]),
-                "accuracy": _fmt(r["accuracy"]),
+                "sensitivity": fmt_interval(r["sensitivity"], r["sensitivity_ci"]),
+                "specificity": fmt_interval(r["specificity"], r["specificity_ci"]),
+                "accuracy": fmt_interval(r["accuracy"]),
                 "seconds": round(seconds) if unit == "recording" else "",
             }
         )

@@ -19,8 +19,7 @@ from vascular_sklearn.datasets import load_physionet2016
 from vascular_sklearn.evaluation import bootstrap_report, report_by_group
 
 from .baselines import band_shares, envelope_model, log_rms, tuned_logistic
-from .bench_heart_sounds import _fmt
-from .common import PHYSIONET_DIR
+from .common import PHYSIONET_DIR, fmt_interval
 
 #: Reference sets a clinic might record: recordings drawn per held-out site.
 REFERENCE_SIZES = (5, 10, 25, 50)
@@ -92,9 +91,9 @@ def _row(protocol, features, reference, y, proba, sites, seconds) -> dict:
         "protocol": protocol,
         "features": features,
         "site reference": reference,
-        "ROC AUC": _fmt(r["roc_auc"], r["roc_auc_ci"]),
-        "AUC within sites": _fmt(np.mean(within)) if lodo else "",
-        "score (mean of sens., spec.)": _fmt(r["balanced_accuracy"]),
+        "ROC AUC": fmt_interval(r["roc_auc"], r["roc_auc_ci"]),
+        "AUC within sites": fmt_interval(np.mean(within)) if lodo else "",
+        "score (mean of sens., spec.)": fmt_interval(r["balanced_accuracy"]),
         "AUC per database": (
             ", ".join(f"{s} {a:.2f}" for s, a in per_site.items()) if lodo else ""
         ),

@@ -50,6 +50,13 @@ def jet_levels(x: np.ndarray, rate: float, moments=None) -> tuple[list, tuple]:
     return levels, moments
 
 
+def fmt_interval(value: float, ci=None) -> str:
+    """A metric to two decimals, with its interval in brackets; NaN as n/a."""
+    if value != value:
+        return "n/a"
+    return f"{value:.2f}" if ci is None else f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
 def code_fingerprint() -> str:
     """A short hash of the library's and the benchmarks' source: results kept
     between runs are valid only for the code that made them."""
