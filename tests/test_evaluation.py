@@ -110,6 +110,30 @@ def test_an_int_cv_means_that_many_folds_by_patient(data):
         evaluate_by_patient(*args, cv=len(np.unique(data.groups)) + 1)
 
 
+def test_labels_other_than_0_and_1_are_refused_before_training(data):
+    """The reports are of stenosis against normal: a third class (or text
+    labels) would fail in sklearn's metrics after every fold had trained."""
+    fits = []
+
+    def log_rms(X):
+        fits.append(1)
+        return _log_rms(X)
+
+    loudness = make_pipeline(FunctionTransformer(log_rms), LogisticRegression())
+    for y in (
+        np.where(np.arange(len(data.target)) % 3, data.target, 2),
+        np.where(data.target == 1, "stenosis", "normal"),
+    ):
+        with pytest.raises(ValueError, match=r"y holds the labels .*give 0 \(normal\)"):
+            evaluate_by_patient(loudness, data.recordings, y, data.groups, cv=2)
+    assert not fits
+    # booleans are 0 and 1
+    result = evaluate_by_patient(
+        loudness, data.recordings, data.target.astype(bool), data.groups, cv=2
+    )
+    assert np.isfinite(result.recording["roc_auc"])
+
+
 def test_training_patients_reach_a_nested_last_step(data):
     seen = []
 

@@ -430,8 +430,8 @@ def evaluate_by_patient(
     Raises
     ------
     ValueError
-        If a split of ``cv`` puts a patient on both sides
-        (:func:`check_group_split`).
+        If ``y`` holds a label other than 0 and 1, or a split of ``cv`` puts a
+        patient on both sides (:func:`check_group_split`).
 
     Notes
     -----
@@ -458,6 +458,14 @@ def evaluate_by_patient(
     1.0
     """
     y = np.asarray(y)
+    labels = np.unique(y)
+    if not np.isin(labels, [0, 1]).all():
+        # refused before any fold trains: the reports below are binary
+        raise ValueError(
+            f"y holds the labels {labels.tolist()}; the evaluation reports the "
+            "sensitivity and specificity of stenosis: give 0 (normal) or 1 "
+            "(stenosis) per recording"
+        )
     cv = GroupKFold(5) if cv is None else cv
     splits = check_group_split(cv, X, y, groups)
     recording_proba = np.full(len(y), np.nan)
