@@ -165,10 +165,16 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "Recordings scored: 8 of 8" in out
     assert "resampling the recordings: roc_auc" in out
     per_recorder = out.split("Per recorder:\n")[1].splitlines()
-    assert [row.split()[:3] for row in per_recorder] == [
+    assert [row.split()[:3] for row in per_recorder[:2]] == [
         ["recorder", "phone", "n=4"],
         ["recorder", "stethoscope", "n=4"],
     ]
+    # the two devices recorded as many stenoses: the device tells nothing
+    assert per_recorder[2].startswith("The recorder alone tells the label with ")
+    assert per_recorder[2].endswith(
+        "roc_auc 0.50 (0.50: not at all), scoring each "
+        "recording by its recorder's share of stenosis: phone 50%, stethoscope 50%"
+    )
     # each answer beside its label, in the manifest's order, never written over
     answers = list(csv.DictReader(io.StringIO(table.read_text())))
     assert [r["path"] for r in answers] == [str(p) for p in files]
@@ -204,6 +210,38 @@ def test_evaluate_reports_recording_and_cycle_metrics(folder, tmp_path, capsys):
     per_recorder = out.split("Per recorder (folds split by patient")[1]
     rows = [x.split()[:3] for x in per_recorder.splitlines() if x.startswith("rec")]
     assert rows == [["recorder", "phone", "n=4"], ["recorder", "stethoscope", "n=4"]]
+
+
+def test_evaluate_split_by_recorder_holds_out_each_recorder_and_its_patients(
+    folder, tmp_path, capsys
+):
+    files = sorted(folder.glob("*/*.wav"), key=lambda p: p.name)
+    patient = [p.name.split("_")[0] for p in files]
+    # P00 and one recording of P01 on the phone, the rest on a stethoscope:
+    # holding the phone out takes P01's stethoscope recording out of training
+    phone = [k < 3 for k in range(len(files))]
+    lines = ["path,label,patient,recorder"] + [
+        f"{p},{int(p.parent.name == 'abnormal')},{who},"
+        + ("phone" if on_phone else "stethoscope")
+        for p, who, on_phone in zip(files, patient, phone, strict=True)
+    ]
+    manifest = tmp_path / "corpus.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    evaluate = ["evaluate", str(manifest), *FAST, "--split-by", "recorder"]
+    assert main(evaluate) == 0
+    out, err = capsys.readouterr()
+    assert "8 recordings, 4 patients, leave-one-recorder-out (2 recorders)" in err
+    assert "fold 1/2: 3 test recordings" in err and "fold 2/2: 5 test" in err
+    assert "split by recorder (its patients held out with it)" in out
+    per_recorder = out.split("Per recorder (each scored by models that never ")[1]
+    rows = [x.split()[:3] for x in per_recorder.splitlines() if x.startswith("rec")]
+    assert rows == [["recorder", "phone", "n=3"], ["recorder", "stethoscope", "n=5"]]
+    labels = [int(p.parent.name == "abnormal") for p in files]
+    share = sum(labels[:3]) / 3, sum(labels[3:]) / 5
+    assert f"phone {share[0]:.0%}, stethoscope {share[1]:.0%}" in per_recorder
+    # data that name no recorder cannot be split by one
+    assert main(["evaluate", str(folder), *FAST, "--split-by", "recorder"]) == 2
+    assert "names no recorders" in capsys.readouterr().err
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

@@ -3,18 +3,21 @@
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter
 from vascular_sklearn.containers import Signals
 from vascular_sklearn.evaluation import (
+    LeaveOneRecorderOut,
     _two_class_report,
     bootstrap_report,
+    check_group_split,
     clinical_report,
     evaluate_by_patient,
     patient_level,
+    recorder_confound,
     report_by_group,
     rescaled,
 )
@@ -169,6 +172,43 @@ def test_network_pipeline_cycles_pool_per_recording(data):
         mine = result.cycle_proba[result.cycle_recording == i]
         assert mine.mean() == pytest.approx(result.recording_proba[i])
     assert (result.cycle_y == data.target[result.cycle_recording]).all()
+
+
+def test_leave_one_recorder_out_holds_each_recorders_patients_out():
+    recorders = np.array(["a", "a", "a", "b", "b", "c", "c"], dtype=object)
+    patients = np.array([1, 1, 2, 2, 3, 4, 5])  # patient 2: recorders a and b
+    splitter = LeaveOneRecorderOut(recorders)
+    splits = [(tr.tolist(), te.tolist()) for tr, te in splitter.split(groups=patients)]
+    assert splits == [
+        ([4, 5, 6], [0, 1, 2]),  # b's recording of patient 2 leaves training too
+        ([0, 1, 5, 6], [3, 4]),
+        ([0, 1, 2, 3, 4], [5, 6]),
+    ]
+    assert splitter.get_n_splits() == 3
+    X = np.arange(7.0)[:, None]
+    check_group_split(splitter, X, None, patients)  # no patient on both sides
+    # without patients it is scikit-learn's LeaveOneGroupOut over the recorders
+    assert next(splitter.split(X))[0].tolist() == [3, 4, 5, 6]
+    # and scikit-learn's cross-validation takes it as it is
+    y = np.array([0, 1, 0, 1, 0, 1, 0])
+    scores = cross_validate(LogisticRegression(), X, y, groups=patients, cv=splitter)
+    assert len(scores["test_score"]) == 3
+    with pytest.raises(ValueError, match="two recorders or more, got 1"):
+        next(LeaveOneRecorderOut(["a", "a"]).split())
+    with pytest.raises(ValueError, match="recorder 'a': its patients were recorded"):
+        next(LeaveOneRecorderOut(["a", "b"]).split(groups=[1, 1]))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        next(splitter.split(X[:-1]))
+
+
+def test_recorder_confound_scores_each_recording_by_its_recorders_share():
+    y = np.array([1, 1, 0, 0, 1, 0])
+    audit = recorder_confound(y, ["q", "q", "l", "l", "q", "l"])
+    assert audit.recorders.tolist() == ["l", "q"] and audit.n.tolist() == [3, 3]
+    assert audit.stenosis_share.tolist() == [0.0, 1.0] and audit.roc_auc == 1.0
+    even = recorder_confound(y, ["q", "l", "q", "l", "q", "q"])
+    assert even.roc_auc == 0.5
+    assert np.isnan(recorder_confound([0, 0], ["q", "l"]).roc_auc)
 
 
 def test_report_by_group_is_each_groups_own_clinical_report():

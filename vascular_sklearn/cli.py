@@ -39,38 +39,56 @@ def _count(n: int, unit: str) -> str:
     return f"{n} {unit}" + ("" if n == 1 else "s")
 
 
-def _report_lines(title: str, report: dict) -> list[str]:
+def _report_lines(title: str, report: dict, width: int = 11) -> list[str]:
     keys = ["accuracy", "sensitivity", "specificity", "balanced_accuracy", "roc_auc"]
     # a metric one class leaves undefined (a site of normal recordings only)
     cells = "  ".join(
         f"{k} {report[k]:.3f}" if np.isfinite(report[k]) else f"{k}   n/a" for k in keys
     )
-    return [f"{title:<11} n={report['n']:<5} {cells}"]
+    return [f"{title:<{width}} n={report['n']:<5} {cells}"]
+
+
+def _recorders(data, unit: str):
+    """The recorder of each recording where the data name them: PhysioNet's
+    databases, a manifest's ``recorder`` column; else ``None``."""
+    return data.groups if unit == "database" else data.get("recorder")
 
 
 def _evaluate(
-    pipe, data, folds: int, started: float, unit: str = "patient"
+    pipe, data, folds: int, started: float, unit: str = "patient", by_recorder=False
 ) -> list[str]:
-    """Pooled out-of-fold report; ``unit`` names what ``data.groups`` holds."""
+    """Pooled out-of-fold report; ``unit`` names what ``data.groups`` holds.
+    ``by_recorder`` scores each recorder by models that never heard it (nor
+    its patients) instead of ``folds`` folds by ``unit``."""
     from sklearn.model_selection import GroupKFold
 
-    from .evaluation import bootstrap_report, evaluate_by_patient
+    from .evaluation import LeaveOneRecorderOut, bootstrap_report, evaluate_by_patient
 
     n_groups = len(np.unique(data.groups))
-    folds = min(folds, n_groups)
-    _say(
-        f"{len(data.target)} recordings, {_count(n_groups, unit)}, "
-        f"GroupKFold({folds}) by {unit}"
-    )
+    if by_recorder:
+        cv = LeaveOneRecorderOut(_recorders(data, unit))
+        split = "recorder (its patients held out with it)"
+        plan = f"leave-one-recorder-out ({cv.get_n_splits()} recorders)"
+        note = " (each scored by models that never heard it)"
+    else:
+        cv = GroupKFold(min(folds, n_groups))
+        split = unit
+        plan = f"GroupKFold({cv.get_n_splits()}) by {unit}"
+        note = (
+            " (each scored by models that never heard it)"
+            if unit == "database"
+            else " (folds split by patient: its other recordings may be in training)"
+        )
+    _say(f"{len(data.target)} recordings, {_count(n_groups, unit)}, {plan}")
     result = evaluate_by_patient(
         pipe,
         data.recordings,
         data.target,
         data.groups,
-        cv=GroupKFold(folds),
+        cv=cv,
         progress=lambda line: _say(f"  {line} ({time.perf_counter() - started:.0f} s)"),
     )
-    lines = [f"Pooled out-of-fold predictions, split by {unit}:"]
+    lines = [f"Pooled out-of-fold predictions, split by {split}:"]
     lines += _report_lines("recording", result.recording)
     lines += _report_lines("cycle", result.cycle)
     if n_groups >= 4:
@@ -82,11 +100,6 @@ def _evaluate(
             "recording ROC AUC 95 % interval, resampling the "
             f"{_count(n_groups, unit)}: {low:.2f} to {high:.2f}"
         )
-    note = (
-        " (each scored by models that never heard it)"
-        if unit == "database"
-        else " (folds split by patient: its other recordings may be in training)"
-    )
     return lines + _recorder_lines(data, unit, result.recording_proba, 0.5, note)
 
 
@@ -94,24 +107,34 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
     """Each recorder's report alone, where the data name them (PhysioNet's
     databases, a manifest's ``recorder`` column): a pooled AUC mixes the order
     within each recorder with where each recorder's answers sit, and a clinic
-    sees its own device's numbers alone."""
-    from .evaluation import report_by_group
+    sees its own device's numbers alone. Then how far the recorder alone
+    tells the label, the confound a model can learn."""
+    from .evaluation import recorder_confound, report_by_group
 
-    kind, recorders = (
-        ("database", data.groups)
-        if unit == "database"
-        else ("recorder", data.get("recorder"))
-    )
+    kind = "database" if unit == "database" else "recorder"
+    recorders = _recorders(data, unit)
     if recorders is None:
         return []
     scored = ~np.isnan(proba)
-    recorders = np.asarray(recorders)[scored]
+    recorders, y = np.asarray(recorders)[scored], data.target[scored]
     if len(np.unique(recorders)) < 2:
         return []
     lines = [f"Per {kind}{note}:"]
-    reports = report_by_group(data.target[scored], proba[scored], recorders, threshold)
+    reports = report_by_group(y, proba[scored], recorders, threshold)
+    width = max(11, *(len(f"{kind} {name}") for name in reports))
     for recorder, report in reports.items():
-        lines += _report_lines(f"{kind} {recorder}", report)
+        lines += _report_lines(f"{kind} {recorder}", report, width)
+    audit = recorder_confound(y, recorders)
+    shares = ", ".join(
+        f"{name} {share:.0%}"
+        for name, share in zip(audit.recorders, audit.stenosis_share, strict=True)
+    )
+    auc = "n/a" if np.isnan(audit.roc_auc) else f"{audit.roc_auc:.2f}"
+    lines.append(
+        f"The {kind} alone tells the label with roc_auc {auc} (0.50: not at all), "
+        f"scoring each recording by its {kind}'s share of {data.target_names[1]}: "
+        f"{shares}"
+    )
     return lines
 
 
@@ -304,7 +327,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "by patient, or pass --no-patient-groups to split by recording knowingly."
         )
         return 2
-    print("\n".join(_evaluate(pipe, data, args.folds, started, unit)))
+    if args.split_by == "recorder" and _recorders(data, unit) is None:
+        _say(
+            f"error: {args.data_dir} names no recorders: --split-by recorder needs "
+            "a 'recorder' column in a CSV manifest (a PhysioNet 2016 layout splits "
+            "by database)"
+        )
+        return 2
+    lines = _evaluate(
+        pipe, data, args.folds, started, unit, by_recorder=args.split_by == "recorder"
+    )
+    print("\n".join(lines))
     return 0
 
 
@@ -496,6 +529,15 @@ def _parser() -> argparse.ArgumentParser:
         settable(p)
         if name == "evaluate":
             p.add_argument("--folds", type=int, default=5)
+            p.add_argument(
+                "--split-by",
+                choices=("patient", "recorder"),
+                default="patient",
+                help="patient: --folds folds by patient (default); recorder: "
+                "each recorder (a manifest's 'recorder' column, a PhysioNet "
+                "database) scored by models that never heard it nor its "
+                "patients, what a clinic with another device would see",
+            )
             p.add_argument(
                 "--no-patient-groups",
                 action="store_true",

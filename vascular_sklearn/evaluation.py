@@ -12,7 +12,7 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import BaseCrossValidator, GroupKFold
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import (
     _check_method_params,
@@ -25,11 +25,13 @@ from .metrics import sensitivity_score, specificity_score
 from .recorder import LEVEL, Recorder
 
 __all__ = [
+    "LeaveOneRecorderOut",
     "bootstrap_report",
     "check_group_split",
     "clinical_report",
     "evaluate_by_patient",
     "patient_level",
+    "recorder_confound",
     "report_by_group",
     "rescaled",
 ]
@@ -80,7 +82,7 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
 
     Examples
     --------
-    >>> from sklearn.model_selection import GroupKFold
+    >>> from sklearn.model_selection import BaseCrossValidator, GroupKFold
     >>> X, g = list(range(6)), ["a", "a", "b", "b", "c", "c"]
     >>> len(check_group_split(GroupKFold(3), X, None, g))
     3
@@ -104,6 +106,143 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
                 "split by patient (GroupKFold)"
             )
     return splits
+
+
+class LeaveOneRecorderOut(BaseCrossValidator):
+    """Score each recorder's recordings by models that never heard it.
+
+    Like scikit-learn's ``LeaveOneGroupOut`` over the recorders (the device,
+    clinic or database of each recording), with one more rule: the patients
+    of the held-out recorder leave training as well, so that a patient
+    recorded on two devices is never on both sides of a split. This is the
+    honest estimate of what a clinic with another device would see; patient
+    folds (``GroupKFold``) let the model hear every recorder in training.
+
+    The recorders are given here, as ``PredefinedSplit`` takes its folds; the
+    patients come as ``groups`` to :meth:`split`, as to every other splitter
+    of the library, so ``cross_validate(..., groups=patients, cv=splitter)``
+    and :func:`evaluate_by_patient` take it unchanged.
+
+    Parameters
+    ----------
+    recorders : array-like of shape (n_recordings,)
+        The recorder of each recording.
+
+    Examples
+    --------
+    >>> splitter = LeaveOneRecorderOut(["phone", "phone", "steth", "steth"])
+    >>> patients = ["p1", "p2", "p2", "p3"]  # p2 was recorded on both devices
+    >>> [(tr.tolist(), te.tolist()) for tr, te in splitter.split(groups=patients)]
+    [([3], [0, 1]), ([0], [2, 3])]
+    """
+
+    def __init__(self, recorders: Any) -> None:
+        self.recorders = recorders
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Number of recorders: one split each.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        int
+            The number of distinct recorders.
+        """
+        return len(np.unique(np.asarray(self.recorders)))
+
+    def split(self, X: Any = None, y: Any = None, groups: Any = None):
+        """Yield the training and test indices of each recorder's split.
+
+        Parameters
+        ----------
+        X : array-like of length n_recordings or None
+            Only its length is checked against the recorders.
+        y : object
+            Ignored; present for the scikit-learn API.
+        groups : array-like of shape (n_recordings,) or None
+            The patient of each recording; ``None`` leaves out the recorder
+            alone.
+
+        Yields
+        ------
+        train, test : ndarray
+            Indices of the recordings of the other recorders (less the held-out
+            recorder's patients) and of the held-out recorder.
+
+        Raises
+        ------
+        ValueError
+            If there are fewer than two recorders, the lengths differ, or a
+            recorder's patients were recorded on every other recorder too, so
+            that nothing is left to train on.
+        """
+        recorders = np.asarray(self.recorders)
+        names = np.unique(recorders)
+        if len(names) < 2:
+            raise ValueError(
+                f"LeaveOneRecorderOut needs two recorders or more, got {len(names)}"
+            )
+        arrays = [recorders] + [a for a in (X, groups) if a is not None]
+        check_consistent_length(*arrays)
+        patients = np.arange(len(recorders)) if groups is None else np.asarray(groups)
+        for name in names.tolist():
+            test = np.flatnonzero(recorders == name)
+            train = np.flatnonzero(
+                (recorders != name) & ~np.isin(patients, patients[test])
+            )
+            if len(train) == 0:
+                raise ValueError(
+                    f"recorder {name!r}: its patients were recorded on every "
+                    "other recorder too, so a model that never heard them has "
+                    "no recordings left to train on"
+                )
+            yield train, test
+
+
+def recorder_confound(y_true: Any, recorders: Any) -> Bunch:
+    """How far the recorder alone tells the label: the audit before any model.
+
+    Where one device recorded mostly stenotic vessels and another mostly
+    normal ones, a model can score well by recognising the device, and fail
+    at a clinic whose device is new. This reports each recorder's share of
+    stenosis and the ROC AUC of that share as a score: 0.5 when the recorder
+    says nothing of the label, 1.0 when it gives the label away.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_recordings,)
+        True labels, 0 (normal) or 1 (stenotic).
+    recorders : array-like of shape (n_recordings,)
+        The recorder of each recording.
+
+    Returns
+    -------
+    Bunch
+        ``recorders`` (sorted), ``n`` and ``stenosis_share`` (arrays, one entry
+        per recorder) and ``roc_auc`` (float; NaN with one class).
+
+    Examples
+    --------
+    >>> audit = recorder_confound([1, 1, 1, 0, 0, 0], ["a", "a", "a", "a", "b", "b"])
+    >>> audit.stenosis_share.tolist(), round(audit.roc_auc, 3)
+    ([0.75, 0.0], 0.833)
+    """
+    check_consistent_length(y_true, recorders)
+    y_true = np.asarray(y_true)
+    names, index = np.unique(np.asarray(recorders), return_inverse=True)
+    n = np.bincount(index)
+    share = np.bincount(index, weights=y_true) / n
+    both = len(np.unique(y_true)) == 2
+    return Bunch(
+        recorders=names,
+        n=n,
+        stenosis_share=share,
+        roc_auc=float(roc_auc_score(y_true, share[index])) if both else float("nan"),
+    )
 
 
 def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
@@ -443,7 +582,7 @@ def evaluate_by_patient(
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.model_selection import GroupKFold
+    >>> from sklearn.model_selection import BaseCrossValidator, GroupKFold
     >>> from sklearn.pipeline import make_pipeline
     >>> from vascular_sklearn import RecordingClassifier
     >>> rng = np.random.default_rng(0)
