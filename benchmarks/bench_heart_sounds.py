@@ -29,7 +29,11 @@ from sklearn.utils.class_weight import compute_sample_weight
 
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.datasets import load_physionet2016
-from vascular_sklearn.evaluation import bootstrap_report, evaluate_by_patient
+from vascular_sklearn.evaluation import (
+    bootstrap_report,
+    evaluate_by_patient,
+    report_by_group,
+)
 
 from .baselines import band_power_model, band_shares, envelope_model, loudness_model
 from .bench_confound import LEVERS, PLAIN, with_levers
@@ -50,7 +54,12 @@ DESCRIPTION = (
     "(shuffled, seed 0; optimistic: no subject ids are published). "
     "Out-of-fold probabilities pooled over the folds, then the metrics "
     "(threshold 0.5); score = mean of sensitivity and specificity, the "
-    "challenge's measure. Brackets: 95 % bootstrap intervals over recordings "
+    "challenge's measure. AUC within databases: the mean over the six "
+    "databases of the AUC among each database's own recordings, the order a "
+    "site sees; the pooled AUC also counts where each database's answers sit "
+    "as a whole (under LODO an accident of the sites, under 5-fold partly "
+    "each database's share of abnormal recordings). Brackets: 95 % bootstrap "
+    "intervals over recordings "
     "(1000 resamples). Networks: make_stenosis_pipeline(random_state=0, "
     "device='cpu') unchanged but for the budget, the same at 2 kHz as at "
     "22.05 kHz (the 1 kHz lowpass is at the Nyquist frequency and so passes "
@@ -132,12 +141,16 @@ def _models() -> dict:
     }
 
 
-def _row(protocol: str, model: str, y, proba, seconds: float) -> dict:
+def _row(protocol: str, model: str, y, proba, databases, seconds: float) -> dict:
     r = bootstrap_report(y, proba, np.arange(len(y)), random_state=0)
+    within = np.mean(
+        [r["roc_auc"] for r in report_by_group(y, proba, databases).values()]
+    )
     return {
         "protocol": protocol,
         "model": model,
         "ROC AUC": fmt_interval(r["roc_auc"], r["roc_auc_ci"]),
+        "AUC within databases": f"{within:.2f}",
         "score (mean of sens., spec.)": fmt_interval(
             r["balanced_accuracy"], r["balanced_accuracy_ci"]
         ),
@@ -301,7 +314,7 @@ def run() -> list[dict]:
     X = data.recordings.load(n_jobs=2)
     y, databases = data.target, data.groups
     records = np.arange(len(y))
-    _NOTES.extend([_beats_note(X), "", "AUC per held-out database (LODO):", ""])
+    _NOTES.extend([_beats_note(X), ""])
     protocols = {
         "LODO": (list(LeaveOneGroupOut().split(X, y, databases)), databases),
         "5-fold": (
@@ -309,22 +322,23 @@ def run() -> list[dict]:
             records,
         ),
     }
-    rows = []
+    rows, per_database = [], {protocol: [] for protocol in protocols}
     for protocol, (splits, groups) in protocols.items():
         for model, (make, only) in _models().items():
             if only is not None and protocol not in only:
                 continue
             proba, seconds = _out_of_fold(protocol, model, make, X, y, groups, splits)
-            rows.append(_row(protocol, model, y, proba, seconds))
+            rows.append(_row(protocol, model, y, proba, databases, seconds))
             print(rows[-1], file=sys.stderr, flush=True)
-            if protocol == "LODO":
-                per_db = ", ".join(
-                    f"{g} {roc_auc_score(y[databases == g], proba[databases == g]):.2f}"
-                    for g in np.unique(databases)
-                )
-                _NOTES.append(f"- {model}: {per_db}")
+            per_db = ", ".join(
+                f"{g} {roc_auc_score(y[databases == g], proba[databases == g]):.2f}"
+                for g in np.unique(databases)
+            )
+            per_database[protocol].append(f"- {model}: {per_db}")
+    for protocol, lines in per_database.items():
+        _NOTES.extend([f"AUC per database ({protocol}):", "", *lines, ""])
     bands = band_shares(X)
-    _NOTES.extend(["", "Which database is this?", ""])
+    _NOTES.extend(["Which database is this?", ""])
     _NOTES.extend(_which_database(X, databases, bands))
     _NOTES.append("")
     _NOTES.extend(_site_rules(bands, y, databases))
