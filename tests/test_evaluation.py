@@ -199,6 +199,9 @@ def test_leave_one_recorder_out_holds_each_recorders_patients_out():
         next(LeaveOneRecorderOut(["a", "b"]).split(groups=[1, 1]))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         next(splitter.split(X[:-1]))
+    # holding c out leaves recordings 0 to 4 to train on: one class there
+    with pytest.raises(ValueError, match="recorder 'c': the recordings left"):
+        list(splitter.split(X, [1, 1, 1, 1, 1, 0, 0], patients))
 
 
 def test_recorder_confound_scores_each_recording_by_its_recorders_share():

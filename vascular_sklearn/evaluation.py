@@ -161,8 +161,9 @@ class LeaveOneRecorderOut(BaseCrossValidator):
         ----------
         X : array-like of length n_recordings or None
             Only its length is checked against the recorders.
-        y : object
-            Ignored; present for the scikit-learn API.
+        y : array-like of shape (n_recordings,) or None
+            The labels: where given, a split whose training recordings hold
+            one class only is refused.
         groups : array-like of shape (n_recordings,) or None
             The patient of each recording; ``None`` leaves out the recorder
             alone.
@@ -178,7 +179,7 @@ class LeaveOneRecorderOut(BaseCrossValidator):
         ValueError
             If there are fewer than two recorders, the lengths differ, or a
             recorder's patients were recorded on every other recorder too, so
-            that nothing is left to train on.
+            that nothing (or one class only) is left to train on.
         """
         recorders = np.asarray(self.recorders)
         names = np.unique(recorders)
@@ -199,6 +200,13 @@ class LeaveOneRecorderOut(BaseCrossValidator):
                     f"recorder {name!r}: its patients were recorded on every "
                     "other recorder too, so a model that never heard them has "
                     "no recordings left to train on"
+                )
+            if y is not None and len(np.unique(np.asarray(y)[train])) < 2:
+                raise ValueError(
+                    f"recorder {name!r}: the recordings left to train on (the "
+                    "other recorders', less its patients) hold one class only; "
+                    "leaving one recorder out needs recorders that each heard "
+                    "both classes, or patients recorded on one recorder each"
                 )
             yield train, test
 
