@@ -48,10 +48,13 @@ def _report_lines(title: str, report: dict, width: int = 11) -> list[str]:
     return [f"{title:<{width}} n={report['n']:<5} {cells}"]
 
 
-def _recorders(data, unit: str):
-    """The recorder of each recording where the data name them: PhysioNet's
-    databases, a manifest's ``recorder`` column; else ``None``."""
-    return data.groups if unit == "database" else data.get("recorder")
+def _recorders(data, unit: str) -> tuple[str, np.ndarray | None]:
+    """What the recorders are called and each recording's, where the data name
+    them: PhysioNet's databases, a manifest's ``recorder`` column; else
+    ``None``."""
+    if unit == "database":
+        return "database", data.groups
+    return "recorder", data.get("recorder")
 
 
 def _evaluate(
@@ -66,9 +69,10 @@ def _evaluate(
 
     n_groups = len(np.unique(data.groups))
     if by_recorder:
-        cv = LeaveOneRecorderOut(_recorders(data, unit))
-        split = "recorder (its patients held out with it)"
-        plan = f"leave-one-recorder-out ({cv.get_n_splits()} recorders)"
+        kind, recorders = _recorders(data, unit)
+        cv = LeaveOneRecorderOut(recorders)
+        split = f"{kind} (its patients held out with it)"
+        plan = f"leave-one-{kind}-out ({_count(cv.get_n_splits(), kind)})"
         note = " (each scored by models that never heard it)"
     else:
         cv = GroupKFold(min(folds, n_groups))
@@ -111,8 +115,7 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
     tells the label, the confound a model can learn."""
     from .evaluation import recorder_confound, report_by_group
 
-    kind = "database" if unit == "database" else "recorder"
-    recorders = _recorders(data, unit)
+    kind, recorders = _recorders(data, unit)
     if recorders is None:
         return []
     scored = ~np.isnan(proba)
@@ -327,7 +330,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "by patient, or pass --no-patient-groups to split by recording knowingly."
         )
         return 2
-    if args.split_by == "recorder" and _recorders(data, unit) is None:
+    if args.split_by == "recorder" and _recorders(data, unit)[1] is None:
         _say(
             f"error: {args.data_dir} names no recorders: --split-by recorder needs "
             "a 'recorder' column in a CSV manifest (a PhysioNet 2016 layout splits "
