@@ -239,9 +239,14 @@ def test_evaluate_split_by_recorder_holds_out_each_recorder_and_its_patients(
     labels = [int(p.parent.name == "abnormal") for p in files]
     share = sum(labels[:3]) / 3, sum(labels[3:]) / 5
     assert f"phone {share[0]:.0%}, stethoscope {share[1]:.0%}" in per_recorder
-    # data that name no recorder cannot be split by one
+    # data that name no recorder cannot be split by one, nor data with one
     assert main(["evaluate", str(folder), *FAST, "--split-by", "recorder"]) == 2
     assert "names no recorders" in capsys.readouterr().err
+    manifest.write_text(manifest.read_text().replace("stethoscope", "phone"))
+    assert main(evaluate) == 2
+    assert "error: LeaveOneRecorderOut needs two recorders or more, got 1" in (
+        capsys.readouterr().err
+    )
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

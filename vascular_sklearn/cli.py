@@ -58,7 +58,12 @@ def _recorders(data, unit: str) -> tuple[str, np.ndarray | None]:
 
 
 def _evaluate(
-    pipe, data, folds: int, started: float, unit: str = "patient", by_recorder=False
+    pipe,
+    data,
+    folds: int,
+    started: float,
+    unit: str = "patient",
+    by_recorder: bool = False,
 ) -> list[str]:
     """Pooled out-of-fold report; ``unit`` names what ``data.groups`` holds.
     ``by_recorder`` scores each recorder by models that never heard it (nor
@@ -70,9 +75,14 @@ def _evaluate(
     n_groups = len(np.unique(data.groups))
     if by_recorder:
         kind, recorders = _recorders(data, unit)
-        cv = LeaveOneRecorderOut(recorders)
+        try:  # split now: a recorder that leaves nothing to learn stops here
+            cv = list(
+                LeaveOneRecorderOut(recorders).split(None, data.target, data.groups)
+            )
+        except ValueError as err:
+            raise _UsageError(str(err)) from err
         split = f"{kind} (its patients held out with it)"
-        plan = f"leave-one-{kind}-out ({_count(cv.get_n_splits(), kind)})"
+        plan = f"leave-one-{kind}-out ({_count(len(cv), kind)})"
         note = " (each scored by models that never heard it)"
     else:
         cv = GroupKFold(min(folds, n_groups))
