@@ -83,16 +83,15 @@ def _evaluate(
             raise _UsageError(str(err)) from err
         split = f"{kind} (its patients held out with it)"
         plan = f"leave-one-{kind}-out ({_count(len(cv), kind)})"
-        note = " (each scored by models that never heard it)"
     else:
         cv = GroupKFold(min(folds, n_groups))
         split = unit
         plan = f"GroupKFold({cv.get_n_splits()}) by {unit}"
-        note = (
-            " (each scored by models that never heard it)"
-            if unit == "database"
-            else " (folds split by patient: its other recordings may be in training)"
-        )
+    note = (
+        " (each scored by models that never heard it)"
+        if by_recorder or unit == "database"
+        else " (folds split by patient: its other recordings may be in training)"
+    )
     _say(f"{len(data.target)} recordings, {_count(n_groups, unit)}, {plan}")
     result = evaluate_by_patient(
         pipe,

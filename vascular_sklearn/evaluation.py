@@ -82,7 +82,7 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
 
     Examples
     --------
-    >>> from sklearn.model_selection import BaseCrossValidator, GroupKFold
+    >>> from sklearn.model_selection import GroupKFold
     >>> X, g = list(range(6)), ["a", "a", "b", "b", "c", "c"]
     >>> len(check_group_split(GroupKFold(3), X, None, g))
     3
@@ -187,9 +187,11 @@ class LeaveOneRecorderOut(BaseCrossValidator):
             raise ValueError(
                 f"LeaveOneRecorderOut needs two recorders or more, got {len(names)}"
             )
-        arrays = [recorders] + [a for a in (X, groups) if a is not None]
-        check_consistent_length(*arrays)
+        check_consistent_length(
+            recorders, *(a for a in (X, y, groups) if a is not None)
+        )
         patients = np.arange(len(recorders)) if groups is None else np.asarray(groups)
+        labels = None if y is None else np.asarray(y)
         for name in names.tolist():
             test = np.flatnonzero(recorders == name)
             train = np.flatnonzero(
@@ -201,7 +203,7 @@ class LeaveOneRecorderOut(BaseCrossValidator):
                     "other recorder too, so a model that never heard them has "
                     "no recordings left to train on"
                 )
-            if y is not None and len(np.unique(np.asarray(y)[train])) < 2:
+            if labels is not None and len(np.unique(labels[train])) < 2:
                 raise ValueError(
                     f"recorder {name!r}: the recordings left to train on (the "
                     "other recorders', less its patients) hold one class only; "
@@ -590,7 +592,7 @@ def evaluate_by_patient(
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.model_selection import BaseCrossValidator, GroupKFold
+    >>> from sklearn.model_selection import GroupKFold
     >>> from sklearn.pipeline import make_pipeline
     >>> from vascular_sklearn import RecordingClassifier
     >>> rng = np.random.default_rng(0)
