@@ -37,6 +37,7 @@ BENCHMARKS = [
     "bench_runtime",
     "bench_classifier",
     "bench_confound",
+    "bench_coarse",
     "bench_device_levers",
     "bench_beats",
     "bench_real_data",

@@ -12,6 +12,7 @@ import soundfile as sf
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.persistence import load_model
+from vascular_sklearn.recorder import quantise
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,10 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert main(["predict", str(model), str(folder), "-o", str(out)]) == 2
     # a clinic's list without patient ids scores (recordings resampled), but
     # cannot train: no split could keep a patient on one side
-    # (from two recorders, reported each alone)
+    # (from two recorders, reported each alone; one recorded far too quietly)
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, quantise(0.02 * sf.read(files[0])[0], 33), 22050, "PCM_16")
+    lines[1] = lines[1].replace(str(files[0]), str(quiet))
     clinic = [line.rsplit(",", 1)[0] for line in lines]
     clinic = [clinic[0] + ",recorder"] + [
         f"{line},{'phone' if k % 2 else 'stethoscope'}"
@@ -162,7 +166,7 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert main(score) == 0
     out, err = capsys.readouterr()
     assert "on 8 recordings (4 stenosis)\n" in err
-    assert "Recordings scored: 8 of 8" in out
+    assert "Recordings scored: 8 of 8\nScored but flagged: 1 coarse (each" in out
     assert "resampling the recordings: roc_auc" in out
     per_recorder = out.split("Per recorder:\n")[1].splitlines()
     assert [row.split()[:3] for row in per_recorder[:2]] == [
@@ -177,7 +181,8 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     )
     # each answer beside its label, in the manifest's order, never written over
     answers = list(csv.DictReader(io.StringIO(table.read_text())))
-    assert [r["path"] for r in answers] == [str(p) for p in files]
+    assert [r["path"] for r in answers] == [str(quiet)] + [str(p) for p in files[1:]]
+    assert [r["quality"] for r in answers] == ["coarse"] + ["ok"] * 7
     truth = ["stenosis" if p.parent.name == "abnormal" else "normal" for p in files]
     assert [r["true_label"] for r in answers] == truth
     assert {r["group"] for r in answers} == {""}

@@ -12,7 +12,9 @@ from vascular_sklearn.recorder import (
     QUIET_SESSION,
     Recorder,
     RecorderRanges,
+    converter_step,
     microphone_response,
+    rounding_snr_db,
 )
 
 RATE = 22050.0
@@ -36,6 +38,23 @@ def test_quantisation_noise_power_is_step_squared_over_12(busy, step):
     assert error.var() == pytest.approx(expected, rel=0.05)
     levels = np.round(Recorder(step=step).apply(busy, RATE) / LEVEL)
     assert np.allclose(levels % step, 0)
+
+
+@pytest.mark.parametrize("step", [1, 33])
+def test_the_converter_step_and_its_rounding_noise_are_read_from_the_samples(
+    busy, step
+):
+    quiet = Recorder(gain=0.05, step=step, dc_offset=0.01).apply(busy, RATE)
+    assert converter_step(quiet) == pytest.approx(step * LEVEL)
+    # the power over the rounding noise q**2 / 12, the share in 0-1 kHz counted
+    snr = 10 * np.log10(np.var(0.05 * busy) / ((step * LEVEL) ** 2 / 12))
+    assert rounding_snr_db(quiet, RATE) == pytest.approx(
+        snr + 10 * np.log10(RATE / 2 / 1000), abs=0.1
+    )
+    # at 2 kHz all of the noise falls in the band
+    assert rounding_snr_db(quiet, 2000.0) == pytest.approx(snr, abs=0.1)
+    assert rounding_snr_db(0.05 * busy, RATE) > 80  # unquantised: no grid
+    assert rounding_snr_db(np.full(100, 0.5), RATE) == -np.inf
 
 
 def test_gain_is_exact_and_dc_offset_adds():

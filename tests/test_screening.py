@@ -15,8 +15,15 @@ import soundfile as sf
 from sklearn.naive_bayes import GaussianNB
 
 from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+from vascular_sklearn.audio import resample
 from vascular_sklearn.datasets import make_recordings
-from vascular_sklearn.screening import COLUMNS, predict_files, score_files
+from vascular_sklearn.recorder import quantise, rounding_snr_db
+from vascular_sklearn.screening import (
+    COARSE_LIMIT_DB,
+    COLUMNS,
+    predict_files,
+    score_files,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 N_FILES = 200
@@ -114,6 +121,31 @@ def test_a_cut_short_copy_is_scored_on_what_is_there_and_flagged(
     assert row["quality"] == "too_few_cycles"
     assert "no heart cycle" in row["message"]
     assert "0.10 s of the 8.00 s" in row["message"]
+
+
+def test_a_recording_too_coarse_for_its_converter_is_scored_and_flagged(
+    model_and_folder, tmp_path
+):
+    model, folder = model_and_folder
+    whole = sorted(folder.glob("*.wav"))[0]
+    x = sf.read(whole)[0]
+    gain, step = 0.02, 33
+    sf.write(tmp_path / "fine.wav", quantise(gain * x, 1), 22050, "PCM_16")
+    sf.write(tmp_path / "coarse.wav", quantise(gain * x, step), 22050, "PCM_16")
+    # measured on the samples as read: resampling takes them off the grid
+    fast = quantise(resample(gain * x, 22050, 44100), step)
+    sf.write(tmp_path / "fast.wav", fast, 44100, "PCM_16")
+    files = [whole] + [tmp_path / f"{n}.wav" for n in ("fine", "coarse", "fast")]
+    rows = score_files(model, files)
+    assert [r["quality"] for r in rows] == ["ok", "ok", "coarse", "coarse"]
+    assert rows[2]["probability_stenosis"] != ""
+    # the message says how far below the sound the rounding noise lies
+    snr = rounding_snr_db(quantise(gain * x, step), 22050)
+    assert snr < COARSE_LIMIT_DB < rounding_snr_db(quantise(gain * x, 1), 22050)
+    assert rows[2]["message"].startswith(
+        f"the converter's rounding noise lies {snr:.0f} dB below the sound"
+    )
+    assert "record again with more gain" in rows[2]["message"]
 
 
 def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(

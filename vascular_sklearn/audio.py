@@ -93,9 +93,15 @@ def read_recording(
     ([0.0, 0.5, -1.0], 22050.0)
     """
     x, rate, note = _read_with_note(path, sample_rate, channels, resample_to_rate)
-    if note:
-        warnings.warn(f"{os.fspath(path)}: {note}", UserWarning, stacklevel=2)
+    warn_cut_short(path, note, stacklevel=3)
     return x, rate
+
+
+def warn_cut_short(path: str | os.PathLike, note: str, stacklevel: int = 2) -> None:
+    """Warn, naming the file, that it was cut short (``note`` from reading it);
+    nothing when ``note`` is empty."""
+    if note:
+        warnings.warn(f"{os.fspath(path)}: {note}", UserWarning, stacklevel=stacklevel)
 
 
 def _read_with_note(
@@ -145,15 +151,28 @@ def _read_with_note(
         )
     if not np.isfinite(x).all():
         raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
-    rate = _check_rate(name, rate)
-    if sample_rate is not None and rate != sample_rate:
-        if not resample_to_rate:
-            raise RecordingError(
-                f"{name}: recorded at {rate:g} Hz, expected {sample_rate:g} Hz; "
-                "resample it or pass resample_to_rate=True."
-            )
-        x, rate = resample(x, rate, sample_rate), float(sample_rate)
+    x, rate = to_rate(name, x, _check_rate(name, rate), sample_rate, resample_to_rate)
     return np.ascontiguousarray(x, dtype=np.float32), rate, note
+
+
+def to_rate(
+    name: str,
+    x: np.ndarray,
+    rate: float,
+    sample_rate: float | None,
+    resample_to_rate: bool = True,
+) -> tuple[np.ndarray, float]:
+    """``x`` (recorded at ``rate``) at ``sample_rate``, or the refusal naming
+    the file ``name`` when it would need resampling and ``resample_to_rate``
+    is false. ``None`` keeps ``x`` as it is."""
+    if sample_rate is None or rate == sample_rate:
+        return x, rate
+    if not resample_to_rate:
+        raise RecordingError(
+            f"{name}: recorded at {rate:g} Hz, expected {sample_rate:g} Hz; "
+            "resample it or pass resample_to_rate=True."
+        )
+    return resample(x, rate, sample_rate), float(sample_rate)
 
 
 #: libsndfile's log line for a WAV (``data``) or AIFF (``SSND``) whose sound

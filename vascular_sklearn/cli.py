@@ -8,6 +8,7 @@ import ast
 import csv
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -458,6 +459,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
         _write_table(args.output, write, overwrite=args.force)
     report = result.report
     lines = [f"Recordings scored: {result.n_scored} of {len(data.target)}"]
+    flagged = Counter(
+        row["quality"]
+        for row in result.rows
+        if row["probability_stenosis"] != "" and row["quality"] != "ok"
+    )
+    if flagged:  # a clinic's numbers may hold answers about its equipment
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(flagged.items()))
+        lines.append(f"Scored but flagged: {kinds} (each row's message says why)")
     lines += _report_lines("recording", report)
     if "roc_auc_ci" in report:
         units = "recordings"

@@ -205,6 +205,11 @@ class Signals(_RecordingSequence):
         Per recording, what reading its file noted (a WAV that ends before the
         audio its header declares), ``""`` for nothing; set by
         :class:`~vascular_sklearn.LowpassFilter` when it reads files.
+    rounding_snr_db : ndarray of float or None
+        Per recording, how far its power lies above its converter's rounding
+        noise in the 1 kHz band
+        (:func:`~vascular_sklearn.recorder.rounding_snr_db`), measured by
+        :class:`~vascular_sklearn.LowpassFilter` on the samples as read.
 
     Examples
     --------
@@ -220,6 +225,7 @@ class Signals(_RecordingSequence):
     names: np.ndarray | None = None
     clipped: np.ndarray | None = None
     notes: np.ndarray | None = None
+    rounding_snr_db: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         _check_sample_rate(self.sample_rate)
@@ -268,6 +274,9 @@ class Signals(_RecordingSequence):
             names=_take_names(self.names, positions),
             clipped=None if self.clipped is None else self.clipped[positions],
             notes=None if self.notes is None else self.notes[positions],
+            rounding_snr_db=None
+            if self.rounding_snr_db is None
+            else self.rounding_snr_db[positions],
         )
 
     @property
@@ -342,8 +351,11 @@ class CycleBags(_RecordingSequence):
         beat or an artefact). ``clipped_fraction`` is the share of the raw
         recording's samples within 0.1 % of its peak level (flat tops of a
         clipped recording); ``snr_db`` the median over kept cycles of their
-        power above the noise floor; ``flagged`` marks recordings with fewer
-        than ``min_cycles`` cycles, which a classifier should not guess on.
+        power above the noise floor; ``rounding_snr_db`` the recording's power
+        above its converter's rounding noise in the 1 kHz band (``nan`` when
+        no :class:`~vascular_sklearn.LowpassFilter` read it); ``flagged``
+        marks recordings with fewer than ``min_cycles`` cycles, which a
+        classifier should not guess on.
 
         Parameters
         ----------
@@ -359,7 +371,8 @@ class CycleBags(_RecordingSequence):
             One dict per recording with keys ``recording`` (name), ``seconds``,
             ``peaks``, ``cycles``, ``dropped_short``, ``dropped_clipped``,
             ``dropped_noisy``, ``dropped_long_gap``, ``clipped_fraction``,
-            ``snr_db`` and ``flagged`` (and ``cycle_quality`` on request).
+            ``snr_db``, ``rounding_snr_db`` and ``flagged`` (and
+            ``cycle_quality`` on request).
 
         Examples
         --------
@@ -370,7 +383,7 @@ class CycleBags(_RecordingSequence):
         >>> row["cycles"], row["dropped_long_gap"], row["flagged"]
         (1, 1, True)
         """
-        rows = []
+        rows, rounding = [], self.signals.rounding_snr_db
         for i, x in enumerate(self.signals.data):
             n_cycles = len(self.bounds[i])
             n_peaks = int(self.n_peaks[i]) if self.n_peaks is not None else n_cycles + 1
@@ -390,6 +403,7 @@ class CycleBags(_RecordingSequence):
                 "dropped_long_gap": max(n_peaks - 1, 0) - n_cycles - n_dropped,
                 "clipped_fraction": self._clipped_fraction(i),
                 "snr_db": float(np.median(measures["snr_db"])) if n_cycles else nan,
+                "rounding_snr_db": nan if rounding is None else float(rounding[i]),
                 "flagged": n_cycles < min_cycles,
             }
             if per_cycle:

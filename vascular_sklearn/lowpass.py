@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from numbers import Integral, Real
 from typing import Literal
 
@@ -12,10 +11,11 @@ from scipy import signal as sps
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SignalTransformer, map_recordings
-from .audio import _read_with_note, resample
+from .audio import _read_with_note, resample, to_rate, warn_cut_short
 from .containers import Signals, object_array
 from .cycle_quality import clip_counts
 from .exceptions import RecordingError
+from .recorder import rounding_snr_db
 
 __all__ = ["LowpassFilter", "lowpass_biquad", "lowpass_butterworth", "resample"]
 
@@ -259,13 +259,15 @@ class LowpassFilter(SignalTransformer):
             filt,
             args,
         )
+        filtered, clipped, notes, rounding = zip(*done, strict=True)
         return Signals(
-            object_array([y for y, _, _ in done]),
+            object_array(filtered),
             rate,
             None,
             names,
-            object_array([c for _, c, _ in done]),
-            None if paths is None else object_array([n for _, _, n in done]),
+            object_array(clipped),
+            None if paths is None else object_array(notes),
+            np.array(rounding, dtype=np.float64),
         )
 
 
@@ -277,13 +279,17 @@ def _filter_one(
     item, source_rate: float, resample_ok: bool, filt, args: tuple
 ) -> tuple:
     """Filter one recording (an array, or a path read here); measure its
-    clipping, and return what reading noted (a file cut short)."""
-    rate, note = args[0], ""
+    clipping and its converter's rounding noise, and return what reading
+    noted (a file cut short)."""
+    rate, name, note = args[0], "", ""
     if isinstance(item, str):
-        x, _, note = _read_with_note(item, rate, resample_to_rate=resample_ok)
-        if note:
-            warnings.warn(f"{item}: {note}", UserWarning, stacklevel=2)
-    else:
-        x = item if source_rate == rate else resample(item, source_rate, rate)
+        name = item
+        x, source_rate, note = _read_with_note(item)
+        warn_cut_short(item, note, stacklevel=2)
+    else:  # the batch was checked against ``resample``
+        x, resample_ok = item, True
+    # on the samples as read: resampling and filtering take them off the grid
+    rounding = rounding_snr_db(x, source_rate)
+    x, _ = to_rate(name, x, source_rate, rate, resample_ok)
     # counted per 10 ms block, so the cutter can tell a clipped beat from the rest
-    return filt(x, *args), clip_counts(x, rate), note
+    return filt(x, *args), clip_counts(x, rate), note, rounding

@@ -46,6 +46,13 @@ COLUMNS = (
 )
 #: Share of clipped samples above which a scored recording is flagged.
 CLIPPED_LIMIT = 0.01
+#: Decibels of a recording's power above its converter's rounding noise in the
+#: 1 kHz band (:func:`~vascular_sklearn.recorder.rounding_snr_db`) under which a
+#: scored recording is flagged ``coarse``: the rounding noise then reaches the
+#: floor the default harmonizer brings every recording to (40 dB below its
+#: power per kHz), and on the confounded simulator the default's answers moved
+#: with the recorder below it and held still above it (``bench_coarse``).
+COARSE_LIMIT_DB = 40.0
 
 
 def recording_paths(
@@ -167,10 +174,18 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
         else:
             p = float(proba[i])
             clipped = quality[i]["clipped_fraction"] if quality else 0.0
+            rounding = quality[i]["rounding_snr_db"] if quality else np.nan
             # the first flag names the quality; the message gives every one
             flags = {"cut_short": note}
             if clipped > CLIPPED_LIMIT:
                 flags["clipped"] = f"{100 * clipped:.1f} % of samples clipped"
+            if rounding < COARSE_LIMIT_DB:
+                flags["coarse"] = (
+                    f"the converter's rounding noise lies {rounding:.0f} dB below "
+                    f"the sound (under {COARSE_LIMIT_DB:g} dB in the 1 kHz band): "
+                    "answers this coarse move with the recorder; record again "
+                    "with more gain"
+                )
             flags = {k: v for k, v in flags.items() if v}
             row.update(
                 probability_stenosis=f"{p:.4f}",
@@ -206,7 +221,11 @@ def score_files(
         for recordings with quality ``"too_few_cycles"`` or ``"error"``;
         ``"cut_short"`` marks a scored WAV that ends before the audio its
         header declares (scored on the part present), ``"clipped"`` one with
-        more than 1 % clipped samples; ``message`` names each.
+        more than 1 % clipped samples, ``"coarse"`` one whose converter's
+        rounding noise lies less than :data:`COARSE_LIMIT_DB` below its sound
+        in the 1 kHz band (too little gain for its converter: its answer says
+        more about the recorder than about the vessel); ``message`` names
+        each.
 
     Examples
     --------
