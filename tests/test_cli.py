@@ -179,6 +179,12 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
         "roc_auc 0.50 (0.50: not at all), scoring each "
         "recording by its recorder's share of stenosis: phone 50%, stethoscope 50%"
     )
+    # what the device left in the files: the quiet copy is one of 4 stenoses
+    # (16 pairs with the normals: 4 won on its coarser step, 12 ties)
+    device = per_recorder[3]
+    assert device.startswith("What the device left in the files tells the label")
+    assert "converter step 0.62, rounding noise" in device
+    assert per_recorder[4].startswith("  within one recorder, the furthest from 0.50: ")
     # each answer beside its label, in the manifest's order, never written over
     answers = list(csv.DictReader(io.StringIO(table.read_text())))
     assert [r["path"] for r in answers] == [str(quiet)] + [str(p) for p in files[1:]]
@@ -215,6 +221,8 @@ def test_evaluate_reports_recording_and_cycle_metrics(folder, tmp_path, capsys):
     per_recorder = out.split("Per recorder (folds split by patient")[1]
     rows = [x.split()[:3] for x in per_recorder.splitlines() if x.startswith("rec")]
     assert rows == [["recorder", "phone", "n=4"], ["recorder", "stethoscope", "n=4"]]
+    # one converter for every file: its step tells nothing
+    assert "converter step 0.50" in out.split("What the device left in the files")[1]
 
 
 def test_evaluate_split_by_recorder_holds_out_each_recorder_and_its_patients(

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import soundfile as sf
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -9,18 +10,21 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter
 from vascular_sklearn.containers import Signals
+from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.evaluation import (
     LeaveOneRecorderOut,
     _two_class_report,
     bootstrap_report,
     check_group_split,
     clinical_report,
+    device_confound,
     evaluate_by_patient,
     patient_level,
     recorder_confound,
     report_by_group,
     rescaled,
 )
+from vascular_sklearn.recorder import quantise
 from vascular_sklearn.recording_classifier import RecordingClassifier
 from vascular_sklearn.spectrogram import STFTSpectrogram
 
@@ -212,6 +216,34 @@ def test_recorder_confound_scores_each_recording_by_its_recorders_share():
     even = recorder_confound(y, ["q", "l", "q", "l", "q", "q"])
     assert even.roc_auc == 0.5
     assert np.isnan(recorder_confound([0, 0], ["q", "l"]).roc_auc)
+
+
+def test_device_confound_reads_files_as_stored_and_audits_each_group(tmp_path):
+    noise = 0.1 * np.random.default_rng(0).standard_normal((6, 22050))
+    # site a: its two recordings labelled 1 on a coarse converter, one of
+    # them stored at 44.1 kHz (read at its own rate: resampling would take
+    # its samples off the grid); site b: one converter for both labels
+    y = np.array([0, 0, 1, 1, 0, 1])
+    steps, rates = [1, 1, 40, 40, 1, 1], [22050, 22050, 44100, 22050, 22050, 22050]
+    paths = [tmp_path / f"{k}.wav" for k in range(6)]
+    for path, x, step, rate in zip(paths, noise, steps, rates, strict=True):
+        sf.write(path, quantise(x, step), rate, subtype="PCM_16")
+    sites = np.array(list("aaaabb"))
+    audit = device_confound(RecordingFiles.from_paths(paths, 22050), y, sites)
+    assert audit.properties["converter_step"].tolist() == steps
+    assert audit.roc_auc["converter_step"] == pytest.approx(7.5 / 9)  # 3 ties
+    assert audit.roc_auc_by_group["converter_step"] == {"a": 1.0, "b": 0.5}
+    assert audit.roc_auc_by_group["rounding_snr_db"]["a"] == 0.0
+    loud = audit.properties["loudness_db"]
+    assert np.allclose(loud, 20 * np.log10(noise.std(axis=1)), atol=0.05)
+    # in memory, the same; an unreadable file is left out of the AUCs
+    stored = [quantise(x, q) for x, q in zip(noise, steps, strict=True)]
+    signals = Signals.from_arrays(stored, 22050)
+    assert device_confound(signals, y).properties["converter_step"].tolist() == steps
+    paths[0].write_bytes(b"RIFF not audio")
+    broken = device_confound(RecordingFiles.from_paths(paths, 22050), y)
+    assert np.isnan(broken.properties["loudness_db"][0])
+    assert broken.roc_auc["converter_step"] == pytest.approx(5 / 6)
 
 
 def test_report_by_group_is_each_groups_own_clinical_report():

@@ -114,7 +114,8 @@ def _evaluate(
             "recording ROC AUC 95 % interval, resampling the "
             f"{_count(n_groups, unit)}: {low:.2f} to {high:.2f}"
         )
-    return lines + _recorder_lines(data, unit, result.recording_proba, 0.5, note)
+    lines += _recorder_lines(data, unit, result.recording_proba, 0.5, note)
+    return lines + _device_lines(data, unit)
 
 
 def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list[str]:
@@ -148,6 +149,46 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
         f"scoring each recording by its {kind}'s share of {data.target_names[1]}: "
         f"{shares}"
     )
+    return lines
+
+
+#: The words of the device audit's lines, by property.
+_DEVICE_WORDS = {
+    "loudness_db": "loudness",
+    "converter_step": "converter step",
+    "rounding_snr_db": "rounding noise",
+}
+
+
+def _device_lines(data, unit: str) -> list[str]:
+    """How far what the device left in the files (loudness, converter step,
+    rounding noise) tells the label: pooled and, where the data name
+    recorders, within the one where it tells the most. It needs neither a
+    model nor the devices' names."""
+    from .evaluation import device_confound
+
+    kind, recorders = _recorders(data, unit)
+    audit = device_confound(data.recordings, data.target, recorders)
+    cells = ", ".join(
+        f"{_DEVICE_WORDS[name]} {'n/a' if np.isnan(auc) else f'{auc:.2f}'}"
+        for name, auc in audit.roc_auc.items()
+    )
+    lines = [
+        f"What the device left in the files tells the label with roc_auc: {cells} "
+        "(0.50: not at all; far from it on either side: the files give it away)"
+    ]
+    within = [
+        (abs(auc - 0.5), name, group, auc)
+        for name, by_group in audit.get("roc_auc_by_group", {}).items()
+        for group, auc in by_group.items()
+        if not np.isnan(auc)
+    ]
+    if within:
+        _, name, group, auc = max(within, key=lambda row: row[0])
+        lines.append(
+            f"  within one {kind}, the furthest from 0.50: {_DEVICE_WORDS[name]} "
+            f"in {kind} {group}, roc_auc {auc:.2f}"
+        )
     return lines
 
 
@@ -479,6 +520,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         )
         lines.append(f"95 % intervals, resampling the {units}: {cells}")
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
+    lines += _device_lines(data, unit)
     print("\n".join(lines))
     return 0
 

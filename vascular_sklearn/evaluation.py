@@ -20,15 +20,18 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
+from .audio import read_recording
 from .containers import Signals
+from .exceptions import RecordingError
 from .metrics import sensitivity_score, specificity_score
-from .recorder import LEVEL, Recorder
+from .recorder import LEVEL, Recorder, converter_step, rounding_snr_db
 
 __all__ = [
     "LeaveOneRecorderOut",
     "bootstrap_report",
     "check_group_split",
     "clinical_report",
+    "device_confound",
     "evaluate_by_patient",
     "patient_level",
     "recorder_confound",
@@ -253,6 +256,104 @@ def recorder_confound(y_true: Any, recorders: Any) -> Bunch:
         stenosis_share=share,
         roc_auc=float(roc_auc_score(y_true, share[index])) if both else float("nan"),
     )
+
+
+#: What a device leaves in every file, as :func:`device_confound` names it.
+DEVICE_PROPERTIES = ("loudness_db", "converter_step", "rounding_snr_db")
+
+
+def _device_properties(x: np.ndarray, rate: float) -> tuple[float, float, float]:
+    rms = float(np.std(np.asarray(x, np.float64)))
+    loudness = 20 * np.log10(rms) if rms > 0 else -np.inf
+    return loudness, converter_step(x) / LEVEL, rounding_snr_db(x, rate)
+
+
+def _auc_or_nan(y: np.ndarray, score: np.ndarray) -> float:
+    keep = np.isfinite(score)
+    if len(np.unique(y[keep])) < 2:
+        return float("nan")
+    return float(roc_auc_score(y[keep], score[keep]))
+
+
+def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
+    """How far what the device leaves in the files tells the label.
+
+    The audit before any model, beside :func:`recorder_confound` for corpora
+    that do not name their devices. Three properties of each recording are
+    read from its samples as stored: its loudness (RMS in dB full scale), its
+    converter step (16-bit levels between the values it holds,
+    :func:`~vascular_sklearn.recorder.converter_step`) and how far its sound
+    lies above that converter's rounding noise in the 1 kHz band
+    (:func:`~vascular_sklearn.recorder.rounding_snr_db`). None of them is
+    about the vessel or the heart. Each is scored as a predictor of label 1 by
+    ROC AUC: 0.5 when it says nothing, far from 0.5 on either side when it
+    gives the label away (under 0.5: the lower the value, the likelier label
+    1). A model trained on such files can learn the device.
+
+    Parameters
+    ----------
+    X : Signals or RecordingFiles
+        The recordings as stored. Files are read one at a time at their own
+        rate; a file that cannot be read gets NaN and is left out of the AUCs.
+    y_true : array-like of shape (n_recordings,)
+        True labels, 0 or 1.
+    groups : array-like of shape (n_recordings,) or None, default=None
+        Sites, databases or recorders: each is also audited alone, where a
+        device can give the label away although the pooled AUC does not show
+        it.
+
+    Returns
+    -------
+    Bunch
+        ``properties``: per property (:data:`DEVICE_PROPERTIES`) an array
+        with one value per recording; ``roc_auc``: per property, a float (NaN with one
+        class); with ``groups``, ``roc_auc_by_group``: per property, a dict
+        from each group to its AUC.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vascular_sklearn.containers import Signals
+    >>> from vascular_sklearn.recorder import quantise
+    >>> noise = np.random.default_rng(0).standard_normal((4, 22050))
+    >>> steps = [1, 1, 40, 40]  # the two labelled 1 on a coarse converter
+    >>> X = Signals.from_arrays(
+    ...     [quantise(0.1 * x, s) for x, s in zip(noise, steps)], 22050)
+    >>> audit = device_confound(X, [0, 0, 1, 1])
+    >>> audit.properties["converter_step"].tolist(), audit.roc_auc["converter_step"]
+    ([1.0, 1.0, 40.0, 40.0], 1.0)
+    >>> audit.roc_auc["rounding_snr_db"]  # lower on the coarse converter
+    0.0
+    """
+    y_true = np.asarray(y_true)
+    check_consistent_length(X, y_true)
+    paths = getattr(X, "paths", None)
+    rows = []
+    for i in range(len(X)):
+        try:
+            if paths is not None:
+                rows.append(_device_properties(*read_recording(paths[i])))
+            else:
+                rows.append(_device_properties(X.data[i], X.sample_rate))
+        except RecordingError:
+            rows.append((np.nan,) * len(DEVICE_PROPERTIES))
+    table = np.array(rows, dtype=np.float64).reshape(len(X), -1)
+    values = dict(zip(DEVICE_PROPERTIES, table.T, strict=True))
+    audit = Bunch(
+        properties=values,
+        roc_auc={name: _auc_or_nan(y_true, v) for name, v in values.items()},
+    )
+    if groups is not None:
+        groups = np.asarray(groups)
+        check_consistent_length(y_true, groups)
+        audit.roc_auc_by_group = {
+            name: {
+                g: _auc_or_nan(y_true[groups == g], v[groups == g])
+                for g in np.unique(groups)
+            }
+            for name, v in values.items()
+        }
+    return audit
 
 
 def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
