@@ -125,12 +125,12 @@ def rounding_snr_db(x: np.ndarray, sample_rate: float, band: float = 1000.0) -> 
     (the band the pipeline keeps) is compared with the recording's power
     (its variance: a DC offset is not sound). A converter at a higher rate
     spreads the same rounding noise wider, and less of it falls in the band
-    the pipeline hears: the measure counts that part. Below about 40 dB in
-    the 1 kHz band (30 dB over the whole band of a 22.05 kHz recording) the
-    rounding noise reaches
-    the floor :class:`~vascular_sklearn.robustness.NoiseFloorHarmonizer` brings
-    every recording to, and on the confounded simulator the default's answers
-    moved with the recorder (the ``bench_coarse`` benchmark).
+    the pipeline hears: the measure counts that part. Below 40 dB in the
+    1 kHz band (30 dB over the whole band of a 22.05 kHz recording) the
+    rounding noise reaches the floor
+    :class:`~vascular_sklearn.robustness.NoiseFloorHarmonizer` brings every
+    recording to; on the confounded simulator the default's answers moved by
+    a median of 0.60 at 32 dB and 0.001 or less from 44 dB (``bench_coarse``).
 
     Parameters
     ----------
