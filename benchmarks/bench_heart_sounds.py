@@ -96,10 +96,10 @@ if _QUICK:
     )
 
 
-def _network(arch: str, **spectrogram):
+def _network(arch: str, random_state: int = 0, **spectrogram):
     return make_stenosis_pipeline(
         **spectrogram,
-        random_state=0,
+        random_state=random_state,
         device="cpu",
         max_epochs=EPOCHS,
         classifier__estimator__arch=arch,

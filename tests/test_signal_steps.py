@@ -20,6 +20,7 @@ from vascular_sklearn import (
     STFTSpectrogram,
 )
 from vascular_sklearn.lowpass import lowpass_biquad
+from vascular_sklearn.recorder import quantise, rounding_snr_db
 from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from vascular_sklearn.spectrogram import cycle_spectrogram
 
@@ -93,6 +94,18 @@ def test_lowpass_resamples_other_rates_to_the_fitted_rate():
     lp.set_params(resample=False)
     with pytest.raises(RecordingError, match="44100 Hz but the filter was fitted"):
         lp.transform(at_44k)
+
+
+def test_lowpass_measures_the_converter_on_the_samples_as_given():
+    lp = LowpassFilter().fit(Signals.from_arrays([_tone(100)], RATE))
+    coarse = quantise(0.01 * _tone(100, rate=44100), 32)
+    hiss = 0.1 * np.random.default_rng(0).standard_normal(44100)
+    out = lp.transform(Signals.from_arrays([coarse, hiss], 44100))
+    # resampled to the fitted rate, but measured at 44.1 kHz, on the grid
+    assert out.rounding_snr_db[0] == rounding_snr_db(coarse, 44100) < 40
+    assert out.rounding_snr_db[1] > 80  # float noise has no converter grid
+    assert out[[1]].rounding_snr_db.tolist() == [out.rounding_snr_db[1]]
+    assert len(lp.transform(Signals.from_arrays([], RATE)).rounding_snr_db) == 0
 
 
 def test_lowpass_at_or_above_nyquist_only_resamples():

@@ -306,9 +306,9 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     -------
     Bunch
         ``properties``: per property (:data:`DEVICE_PROPERTIES`) an array
-        with one value per recording; ``roc_auc``: per property, a float (NaN with one
-        class); with ``groups``, ``roc_auc_by_group``: per property, a dict
-        from each group to its AUC.
+        with one value per recording; ``roc_auc``: per property, a float
+        (NaN with one class); with ``groups``, ``roc_auc_by_group``: per
+        property, a dict from each group to its AUC.
 
     Examples
     --------

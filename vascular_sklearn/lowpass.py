@@ -259,7 +259,7 @@ class LowpassFilter(SignalTransformer):
             filt,
             args,
         )
-        filtered, clipped, notes, rounding = zip(*done, strict=True)
+        filtered, clipped, notes, rounding = ([r[k] for r in done] for k in range(4))
         return Signals(
             object_array(filtered),
             rate,

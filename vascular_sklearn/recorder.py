@@ -90,7 +90,8 @@ def converter_step(x: np.ndarray) -> float:
     reached extremes leave wider gaps. It is read from
     ``2**15`` samples spread over the recording. An unquantised (float)
     recording has no grid: its values' gaps shrink with their number, to a
-    ten-thousandth of its RMS or less with ``2**15`` samples.
+    ten-thousandth of its RMS or less with ``2**15`` samples (unless its
+    values repeat, as a synthetic tone's do).
 
     Parameters
     ----------
