@@ -12,6 +12,7 @@ from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.network import CycleResNet, read_weights
 from vascular_sklearn.pretraining import partial_path, pretrain, save_backbone
+from vascular_sklearn.recorder import quantise
 
 
 def _small(**params):
@@ -235,3 +236,33 @@ def test_cli_pretrains_on_a_physionet_layout(
         ["database", "y", "n=4"],
     ]
     assert per_site[2].startswith("The database alone tells the label with roc_auc")
+
+
+def test_pretrain_trains_with_sample_weight(tmp_path, heart_sounds):
+    X, y = heart_sounds.recordings, heart_sounds.target
+    weights = []
+    for i, weight in enumerate(([1.0] * 4, [1.0, 0.0, 1.0, 1.0])):
+        pretrain(X, y, tmp_path / f"{i}.pt", pipeline=_small(), sample_weight=weight)
+        weights.append(read_weights(tmp_path / f"{i}.pt"))
+    # the same draws of cycles: only the weights differ
+    assert not all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())
+
+
+def test_cli_pretrain_skip_coarse_weighs_the_coarse_recordings_0(
+    tmp_path, heart_sounds, capsys, monkeypatch
+):
+    recordings = list(heart_sounds.recordings.data)
+    # quiet on a converter of 64 levels: rounding noise 18 dB under the sound
+    recordings[1] = quantise(0.1 * recordings[1], 64)
+    _write_database(tmp_path, "x", recordings, heart_sounds.target)
+    seen = {}
+    monkeypatch.setattr(
+        "vascular_sklearn.pretraining.pretrain",
+        lambda *args, **kwargs: seen.update(kwargs),
+    )
+    args = ["pretrain", str(tmp_path), "-o", str(tmp_path / "b.pt")]
+    assert main(args) == 0 and seen["sample_weight"] is None
+    assert main([*args, "--skip-coarse"]) == 0
+    assert seen["sample_weight"].tolist() == [1, 0, 1, 1]
+    message = "left out of training: 1 coarse recordings (0 abnormal; rounding noise"
+    assert message in capsys.readouterr().err

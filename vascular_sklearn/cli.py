@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -224,6 +225,22 @@ def _labelled_data(source: str, need_groups: bool = True) -> tuple:
     return load_recordings(source), "patient"
 
 
+def _weight_without_coarse(data: Any) -> np.ndarray:
+    """Weight 0 for the recordings screening would flag coarse, 1 for the rest."""
+    from .evaluation import device_properties
+    from .screening import COARSE_LIMIT_DB
+
+    snr = device_properties(data.recordings)["rounding_snr_db"]
+    coarse = ~(snr >= COARSE_LIMIT_DB)  # an unreadable file (NaN) stops later
+    labels = np.asarray(data.target)[coarse]
+    _say(
+        f"left out of training: {coarse.sum()} coarse recordings ("
+        f"{int(labels.sum())} abnormal; rounding noise within {COARSE_LIMIT_DB:g} "
+        "dB of the sound)"
+    )
+    return (~coarse).astype(np.float64)
+
+
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from .pipelines import make_stenosis_pipeline
     from .pretraining import partial_path, pretrain
@@ -246,6 +263,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     # with other signal settings should pretrain with the same --set
     pipe = _set_params(pipe, args.set)  # a wrong --set stops before the data
     data, _ = _labelled_data(args.data)
+    weight = _weight_without_coarse(data) if args.skip_coarse else None
     resuming = args.resume and partial_path(out).exists()
     settings = "".join(f", {name}={value}" for name, value in args.set or ())
     # read back from the pipeline: a --set may override the flags
@@ -266,6 +284,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         out,
         pipeline=pipe,
         groups=data.groups,
+        sample_weight=weight,
         resume=args.resume,
         overwrite=args.force,
     )
@@ -642,6 +661,13 @@ def _parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="start from OUTPUT.partial, the last epoch of an interrupted run",
+    )
+    pre.add_argument(
+        "--skip-coarse",
+        action="store_true",
+        help="leave out of training the recordings screening would flag coarse "
+        "(rounding noise within 40 dB of the sound), whose converter can tell "
+        "the label",
     )
     pre.add_argument("--force", action="store_true", help="replace OUTPUT")
     pre.set_defaults(func=_cmd_pretrain)

@@ -32,6 +32,7 @@ __all__ = [
     "check_group_split",
     "clinical_report",
     "device_confound",
+    "device_properties",
     "evaluate_by_patient",
     "patient_level",
     "recorder_confound",
@@ -262,7 +263,7 @@ def recorder_confound(y_true: Any, recorders: Any) -> Bunch:
 DEVICE_PROPERTIES = ("loudness_db", "converter_step", "rounding_snr_db")
 
 
-def _device_properties(x: np.ndarray, rate: float) -> tuple[float, float, float]:
+def _properties_of(x: np.ndarray, rate: float) -> tuple[float, float, float]:
     rms = float(np.std(np.asarray(x, np.float64)))
     loudness = 20 * np.log10(rms) if rms > 0 else -np.inf
     return loudness, converter_step(x) / LEVEL, rounding_snr_db(x, rate)
@@ -275,16 +276,59 @@ def _auc_or_nan(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y[keep], score[keep]))
 
 
+def device_properties(X: Any) -> dict[str, np.ndarray]:
+    """Read what the device left in each recording, from its samples as stored.
+
+    Parameters
+    ----------
+    X : Signals or RecordingFiles
+        The recordings as stored. Files are read one at a time at their own
+        rate; a file that cannot be read gets NaN.
+
+    Returns
+    -------
+    dict
+        Per property of :data:`DEVICE_PROPERTIES`, an array with one value per
+        recording: loudness (RMS in dB full scale), converter step (16-bit
+        levels, :func:`~vascular_sklearn.recorder.converter_step`) and the
+        sound over the converter's rounding noise in the 1 kHz band (dB,
+        :func:`~vascular_sklearn.recorder.rounding_snr_db`). Screening flags a
+        recording whose ``rounding_snr_db`` is under
+        :data:`~vascular_sklearn.screening.COARSE_LIMIT_DB` as coarse.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vascular_sklearn.containers import Signals
+    >>> from vascular_sklearn.recorder import quantise
+    >>> noise = 0.1 * np.random.default_rng(0).standard_normal((2, 22050))
+    >>> X = Signals.from_arrays([quantise(noise[0], 1), quantise(noise[1], 40)], 22050)
+    >>> device_properties(X)["converter_step"].tolist()
+    [1.0, 40.0]
+    """
+    paths = getattr(X, "paths", None)
+    rows = []
+    for i in range(len(X)):
+        try:
+            if paths is not None:
+                rows.append(_properties_of(*read_recording(paths[i])))
+            else:
+                rows.append(_properties_of(X.data[i], X.sample_rate))
+        except RecordingError:
+            rows.append((np.nan,) * len(DEVICE_PROPERTIES))
+    table = np.array(rows, dtype=np.float64).reshape(len(X), -1)
+    return dict(zip(DEVICE_PROPERTIES, table.T, strict=True))
+
+
 def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     """How far what the device leaves in the files tells the label.
 
     The audit before any model, beside :func:`recorder_confound` for corpora
     that do not name their devices. Three properties of each recording are
-    read from its samples as stored: its loudness (RMS in dB full scale), its
-    converter step (16-bit levels between the values it holds,
-    :func:`~vascular_sklearn.recorder.converter_step`) and how far its sound
-    lies above that converter's rounding noise in the 1 kHz band
-    (:func:`~vascular_sklearn.recorder.rounding_snr_db`). None of them is
+    read from its samples as stored (:func:`device_properties`): its loudness
+    (RMS in dB full scale), its converter step (16-bit levels between the
+    values it holds) and how far its sound lies above that converter's
+    rounding noise in the 1 kHz band. None of them is
     about the vessel or the heart. Each is scored as a predictor of label 1 by
     ROC AUC: 0.5 when it says nothing, far from 0.5 on either side when it
     gives the label away (under 0.5: the lower the value, the likelier label
@@ -327,18 +371,7 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     """
     y_true = np.asarray(y_true)
     check_consistent_length(X, y_true)
-    paths = getattr(X, "paths", None)
-    rows = []
-    for i in range(len(X)):
-        try:
-            if paths is not None:
-                rows.append(_device_properties(*read_recording(paths[i])))
-            else:
-                rows.append(_device_properties(X.data[i], X.sample_rate))
-        except RecordingError:
-            rows.append((np.nan,) * len(DEVICE_PROPERTIES))
-    table = np.array(rows, dtype=np.float64).reshape(len(X), -1)
-    values = dict(zip(DEVICE_PROPERTIES, table.T, strict=True))
+    values = device_properties(X)
     audit = Bunch(
         properties=values,
         roc_auc={name: _auc_or_nan(y_true, v) for name, v in values.items()},

@@ -122,6 +122,7 @@ def pretrain(
     *,
     pipeline: Pipeline | None = None,
     groups: Any = None,
+    sample_weight: Any = None,
     resume: bool = False,
     overwrite: bool = False,
 ) -> Pipeline:
@@ -152,6 +153,13 @@ def pretrain(
         architecture must be the one that will be fine-tuned.
     groups : array-like or None, default=None
         Subject or site of each recording, passed to the classifier.
+    sample_weight : array-like of shape (n_recordings,) or None, default=None
+        Weight of each recording in training, passed to the classifier; 0
+        leaves a recording out. ``device_properties(X)["rounding_snr_db"] >=
+        COARSE_LIMIT_DB`` leaves out the recordings screening would flag
+        coarse (:func:`~vascular_sklearn.evaluation.device_properties`,
+        :data:`~vascular_sklearn.screening.COARSE_LIMIT_DB`), whose converter
+        can tell the label (``vascular-sklearn pretrain --skip-coarse``).
     resume : bool, default=False
         Start from the partial weights of an interrupted run, if any.
     overwrite : bool, default=False
@@ -194,7 +202,8 @@ def pretrain(
     # into the network before the first epoch ends (skorch builds the module
     # at fit's start), so that is safe
     pipeline.set_params(**params)
-    fit_params = {} if groups is None else {"classifier__groups": groups}
+    given = {"groups": groups, "sample_weight": sample_weight}
+    fit_params = {f"classifier__{k}": v for k, v in given.items() if v is not None}
     pipeline.fit(X, y, **fit_params)
     save_backbone(pipeline, path, overwrite=overwrite)
     partial.unlink(missing_ok=True)
