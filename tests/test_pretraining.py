@@ -248,7 +248,7 @@ def test_pretrain_trains_with_sample_weight(tmp_path, heart_sounds):
     assert not all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())
 
 
-def test_cli_pretrain_skip_coarse_weighs_the_coarse_recordings_0(
+def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     tmp_path, heart_sounds, capsys, monkeypatch
 ):
     recordings = list(heart_sounds.recordings.data)
@@ -265,4 +265,14 @@ def test_cli_pretrain_skip_coarse_weighs_the_coarse_recordings_0(
     assert main([*args, "--skip-coarse"]) == 0
     assert seen["sample_weight"].tolist() == [1, 0, 1, 1]
     message = "left out of training: 1 coarse recordings (0 abnormal; rounding noise"
+    assert message in capsys.readouterr().err
+    # train too: a screening model
+    fitted = {}
+    monkeypatch.setattr(
+        "sklearn.pipeline.Pipeline.fit", lambda self, X, y, **kw: fitted.update(kw)
+    )
+    monkeypatch.setattr("vascular_sklearn.persistence.save_model", lambda *a, **k: 0)
+    train = ["train", str(tmp_path), "-o", str(tmp_path / "m.vsk"), "--skip-coarse"]
+    assert main(train) == 0
+    assert fitted["classifier__sample_weight"].tolist() == [1, 0, 1, 1]
     assert message in capsys.readouterr().err

@@ -428,7 +428,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     # the network's own validation split (early stopping) then holds out whole
     # patients, as pretrain's does, never a patient's other recordings
-    model = pipe.fit(data.recordings, data.target, classifier__groups=data.groups)
+    given = {"classifier__groups": data.groups}
+    if args.skip_coarse:
+        given["classifier__sample_weight"] = _weight_without_coarse(data)
+    model = pipe.fit(data.recordings, data.target, **given)
     save_model(model, out, overwrite=args.force)
     _say(f"saved {out}")
     return 0
@@ -565,6 +568,15 @@ def _parser() -> argparse.ArgumentParser:
             "--set spectrogram__floor_db=80 --set harmonize=passthrough",
         )
 
+    def skip_coarse(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--skip-coarse",
+            action="store_true",
+            help="leave out of training the recordings screening would flag "
+            "coarse (rounding noise within 40 dB of the sound), whose converter "
+            "can tell the label",
+        )
+
     demo = sub.add_parser("demo", help="grouped CV on built-in synthetic data")
     common(demo)
     demo.add_argument("--folds", type=int, default=4)
@@ -629,6 +641,7 @@ def _parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("-o", "--output", required=True, help="model file")
             p.add_argument("--force", action="store_true", help="replace MODEL")
+            skip_coarse(p)
             p.set_defaults(func=_cmd_train)
 
     pre = sub.add_parser(
@@ -662,13 +675,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start from OUTPUT.partial, the last epoch of an interrupted run",
     )
-    pre.add_argument(
-        "--skip-coarse",
-        action="store_true",
-        help="leave out of training the recordings screening would flag coarse "
-        "(rounding noise within 40 dB of the sound), whose converter can tell "
-        "the label",
-    )
+    skip_coarse(pre)
     pre.add_argument("--force", action="store_true", help="replace OUTPUT")
     pre.set_defaults(func=_cmd_pretrain)
 
