@@ -276,3 +276,15 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     assert main(train) == 0
     assert fitted["classifier__sample_weight"].tolist() == [1, 0, 1, 1]
     assert message in capsys.readouterr().err
+
+    # evaluate: every training fold without them, every recording scored
+    class Seen(Exception):
+        pass
+
+    def spy(*args, params, **kwargs):
+        raise Seen(params["classifier__sample_weight"].tolist())
+
+    monkeypatch.setattr("vascular_sklearn.evaluation.evaluate_by_patient", spy)
+    _write_database(tmp_path, "y", heart_sounds.recordings.data, heart_sounds.target)
+    with pytest.raises(Seen, match=r"\[1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0\]"):
+        main(["evaluate", str(tmp_path), "--skip-coarse"])

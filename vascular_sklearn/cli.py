@@ -66,10 +66,12 @@ def _evaluate(
     started: float,
     unit: str = "patient",
     by_recorder: bool = False,
+    skip_coarse: bool = False,
 ) -> list[str]:
     """Pooled out-of-fold report; ``unit`` names what ``data.groups`` holds.
     ``by_recorder`` scores each recorder by models that never heard it (nor
-    its patients) instead of ``folds`` folds by ``unit``."""
+    its patients) instead of ``folds`` folds by ``unit``; ``skip_coarse``
+    trains without the coarse recordings and scores them all the same."""
     from sklearn.model_selection import GroupKFold
 
     from .evaluation import LeaveOneRecorderOut, bootstrap_report, evaluate_by_patient
@@ -95,12 +97,16 @@ def _evaluate(
         else " (folds split by patient: its other recordings may be in training)"
     )
     _say(f"{len(data.target)} recordings, {_count(n_groups, unit)}, {plan}")
+    params = None
+    if skip_coarse:
+        params = {"classifier__sample_weight": _weight_without_coarse(data)}
     result = evaluate_by_patient(
         pipe,
         data.recordings,
         data.target,
         data.groups,
         cv=cv,
+        params=params,
         progress=lambda line: _say(f"  {line} ({time.perf_counter() - started:.0f} s)"),
     )
     lines = [f"Pooled out-of-fold predictions, split by {split}:"]
@@ -408,7 +414,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
         return 2
     lines = _evaluate(
-        pipe, data, args.folds, started, unit, by_recorder=args.split_by == "recorder"
+        pipe,
+        data,
+        args.folds,
+        started,
+        unit,
+        by_recorder=args.split_by == "recorder",
+        skip_coarse=args.skip_coarse,
     )
     print("\n".join(lines))
     return 0
@@ -621,6 +633,7 @@ def _parser() -> argparse.ArgumentParser:
             "the new head keeps the pipeline's)",
         )
         settable(p)
+        skip_coarse(p)
         if name == "evaluate":
             p.add_argument("--folds", type=int, default=5)
             p.add_argument(
@@ -641,7 +654,6 @@ def _parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("-o", "--output", required=True, help="model file")
             p.add_argument("--force", action="store_true", help="replace MODEL")
-            skip_coarse(p)
             p.set_defaults(func=_cmd_train)
 
     pre = sub.add_parser(
