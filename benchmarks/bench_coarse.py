@@ -289,14 +289,15 @@ def _inside_training_e() -> str:
     )
 
 
-def _without_coarse(X, y, groups, splits, network, seeds, sites=None) -> list[str]:
+def _without_coarse(
+    X, y, coarse, groups, splits, network, seeds, sites=None
+) -> list[str]:
     """Table rows: ``network(seed)`` trained on every recording and with the
-    coarse ones weighed 0 (``classifier__sample_weight``; ``groups`` passed to
+    ``coarse`` ones weighed 0 (``classifier__sample_weight``; ``groups`` passed to
     it too), every recording scored out of fold; pooled AUC, with ``sites`` the
     mean of the AUCs within sites and each site's, then specificity and
     sensitivity; mean over seeds, range in brackets."""
-    keep = _snr(X) >= COARSE_LIMIT_DB
-    runs = {"every recording": None, "coarse ones weighed 0": keep.astype(float)}
+    runs = {"every recording": None, "coarse ones weighed 0": (~coarse).astype(float)}
     names = [] if sites is None else np.unique(sites)
     lines = [
         "| trained on | pooled AUC | "
@@ -352,14 +353,14 @@ def _heart_sounds_without_coarse() -> str:
     heart = load_physionet2016(PHYSIONET_DIR)
     X, y = heart.recordings.load(n_jobs=2), heart.target
     sites = np.array([f"training-{g}" for g in heart.groups])
-    n_coarse = np.sum(_snr(X) < COARSE_LIMIT_DB)
+    coarse = _snr(X) < COARSE_LIMIT_DB
     return "\n".join(
         [
             "Heart sounds, leave-one-database-out: the coarse recordings left out "
             "of training. ResNet18, the default pipeline at bench_heart_sounds' "
             f"budget ({EPOCHS} epochs of {CYCLES_PER_EPOCH} cycles per recording), "
             f"seeds {HEART_SEEDS}, trained on the five other databases with every "
-            f"recording or with the {n_coarse} flagged coarse (all in training-e, "
+            f"recording or with the {coarse.sum()} flagged coarse (all in training-e, "
             "all normal) weighed 0 (classifier__sample_weight); every recording "
             "scored. Pooled ROC AUC, the mean of the six AUCs within databases, and "
             "each database's AUC; mean over seeds, range in brackets.",
@@ -367,6 +368,7 @@ def _heart_sounds_without_coarse() -> str:
             *_without_coarse(
                 X,
                 y,
+                coarse,
                 sites,
                 list(LeaveOneGroupOut().split(X, y, sites)),
                 lambda seed: _network("resnet18", random_state=seed),
@@ -393,7 +395,9 @@ def _seed_without_coarse() -> str:
             f"{flagged.sum()} flagged coarse ({y[flagged].sum()} stenotic) weighed "
             "0; every recording scored. Mean over seeds, range in brackets.",
             "",
-            *_without_coarse(X, y, patients, splits, default_pipeline, SEED_SEEDS),
+            *_without_coarse(
+                X, y, flagged, patients, splits, default_pipeline, SEED_SEEDS
+            ),
         ]
     )
 
