@@ -40,6 +40,7 @@ BENCHMARKS = [
     "bench_coarse",
     "bench_device_levers",
     "bench_beats",
+    "bench_pulse",
     "bench_real_data",
     "bench_heart_sounds",
     "bench_site_reference",

@@ -7,9 +7,10 @@ from sklearn.pipeline import make_pipeline
 from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter, Signals
 from vascular_sklearn.beats import beat_scores, estimate_period, find_beats
 from vascular_sklearn.containers import CycleBags
-from vascular_sklearn.cycle_quality import cycle_quality, failed_cycles
+from vascular_sklearn.cycle_quality import cycle_quality, failed_cycles, pulse_db
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.recorder import quantise
+from vascular_sklearn.screening import PULSE_LIMIT_DB
 
 
 def _recordings(**params):
@@ -276,6 +277,31 @@ def test_cycle_quality_measures():
         np.testing.assert_allclose(quiet[key], q[key], atol=0.01)
     kept = failed_cycles(q, min_snr_db=None, max_clipped=None)
     assert not kept["clipped"].any() and not kept["noisy"].any()
+
+
+@pytest.mark.parametrize("rate", [2000.0, 22050.0])
+def test_pulse_db_measures_the_loudness_swing_at_any_rate_and_gain(rate):
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 20, 1 / rate)
+    noise = rng.standard_normal(len(t))
+    # loudness swinging +-6 dB at 72 bpm: a standard deviation of 6 / sqrt(2) dB
+    beating = noise * 10 ** (6 * np.sin(2 * np.pi * 1.2 * t) / 20)
+    swing = pulse_db(beating, rate)
+    assert abs(swing - 6 / np.sqrt(2)) < 0.3
+    assert pulse_db(1e-3 * beating, rate) == pytest.approx(swing, abs=1e-4)
+    assert pulse_db(noise, rate) < 0.6 < PULSE_LIMIT_DB
+    hum = np.sin(2 * np.pi * 50 * t) + 0.01 * noise
+    assert pulse_db(hum, rate) < 0.6
+    assert pulse_db(np.zeros(len(t)), rate) == 0.0
+    assert np.isnan(pulse_db(beating[: int(2 * rate)], rate))
+
+
+def test_simulated_vessels_have_a_pulse(base):
+    arrays, _, rate = base
+    lowpassed = LowpassFilter().fit_transform(Signals.from_arrays(arrays, rate))
+    swings = [row["pulse_db"] for row in _cut(arrays, rate, "seed").quality()]
+    assert min(swings) > 3 * PULSE_LIMIT_DB
+    assert swings == [pulse_db(x, rate) for x in lowpassed.data]
 
 
 def test_a_quiet_stretch_keeps_its_beats():

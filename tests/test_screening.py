@@ -21,6 +21,7 @@ from vascular_sklearn.recorder import quantise, rounding_snr_db
 from vascular_sklearn.screening import (
     COARSE_LIMIT_DB,
     COLUMNS,
+    PULSE_LIMIT_DB,
     predict_files,
     score_files,
 )
@@ -178,6 +179,20 @@ def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(
     assert [r["probability_stenosis"] for r in alone] == [
         rows[i]["probability_stenosis"] for i in (0, 2, 4)
     ]
+
+
+def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path):
+    """A microphone off the access hears noise; the cutter still cuts it."""
+    model, folder = model_and_folder
+    whole = sorted(folder.glob("*.wav"))[0]
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "hiss.wav", 0.1 * rng.standard_normal(22050 * 8), 22050)
+    rows = score_files(model, [whole, tmp_path / "hiss.wav"])
+    assert [r["quality"] for r in rows] == ["ok", "no_pulse"]
+    assert int(rows[1]["cycles_used"]) > 0 and rows[1]["probability_stenosis"] != ""
+    swing = float(rows[1]["message"].split(" dB")[0].rsplit(" ", 1)[1])
+    assert swing < PULSE_LIMIT_DB
+    assert "microphone sits on the access" in rows[1]["message"]
 
 
 def test_clipped_recordings_are_flagged(model_and_folder, tmp_path):

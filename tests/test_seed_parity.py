@@ -9,6 +9,7 @@ import torch
 
 from vascular_sklearn import STFTSpectrogram, make_seed_pipeline
 from vascular_sklearn.datasets import load_recordings
+from vascular_sklearn.screening import PULSE_LIMIT_DB
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,12 @@ def test_cycles_match_the_original(seed, seed_dir):
     assert total == 3751  # every cycle of the 49 recordings with audio
     assert exact / total >= 0.995
     assert near / total >= 0.999
+
+
+def test_every_seed_recording_has_a_pulse(seed):
+    _, bags = seed
+    swings = np.array([row["pulse_db"] for row in bags.quality()])
+    assert len(swings) == 49 and swings.min() >= 2 * PULSE_LIMIT_DB
 
 
 def test_spectrograms_match_torch_on_real_cycles(seed):

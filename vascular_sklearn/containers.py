@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .cycle_quality import cycle_quality
+from .cycle_quality import cycle_quality, pulse_db
 
 __all__ = ["CycleBags", "Signals", "Spectrograms", "clipped_fraction", "object_array"]
 
@@ -353,7 +353,10 @@ class CycleBags(_RecordingSequence):
         clipped recording); ``snr_db`` the median over kept cycles of their
         power above the noise floor; ``rounding_snr_db`` the recording's power
         above its converter's rounding noise in the 1 kHz band (``nan`` when
-        no :class:`~vascular_sklearn.LowpassFilter` read it); ``flagged``
+        no :class:`~vascular_sklearn.LowpassFilter` read it); ``pulse_db`` how
+        far its loudness swings with the heartbeat
+        (:func:`~vascular_sklearn.cycle_quality.pulse_db`: under 1 dB, a
+        stationary noise rather than a pulse); ``flagged``
         marks recordings with fewer than ``min_cycles`` cycles, which a
         classifier should not guess on.
 
@@ -371,7 +374,7 @@ class CycleBags(_RecordingSequence):
             One dict per recording with keys ``recording`` (name), ``seconds``,
             ``peaks``, ``cycles``, ``dropped_short``, ``dropped_clipped``,
             ``dropped_noisy``, ``dropped_long_gap``, ``clipped_fraction``,
-            ``snr_db``, ``rounding_snr_db`` and ``flagged`` (and
+            ``snr_db``, ``rounding_snr_db``, ``pulse_db`` and ``flagged`` (and
             ``cycle_quality`` on request).
 
         Examples
@@ -404,6 +407,7 @@ class CycleBags(_RecordingSequence):
                 "clipped_fraction": self._clipped_fraction(i),
                 "snr_db": float(np.median(measures["snr_db"])) if n_cycles else nan,
                 "rounding_snr_db": nan if rounding is None else float(rounding[i]),
+                "pulse_db": pulse_db(x, self.sample_rate),
                 "flagged": n_cycles < min_cycles,
             }
             if per_cycle:

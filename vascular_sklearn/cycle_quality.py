@@ -7,6 +7,10 @@ beat into the converter's rails, the stethoscope loses contact for a second.
 :class:`~vascular_sklearn.PeakCycleCutter` (``method="period"``) drops them and
 :meth:`~vascular_sklearn.containers.CycleBags.quality` counts each reason.
 
+:func:`pulse_db` measures the whole recording: whether its sound swings with
+a heartbeat at all, or is a stationary noise (a microphone off the access, an
+unplugged lead, mains hum) that any cutter would still cut into cycles.
+
 Every measure is relative to the recording itself (a share of its samples, a
 ratio of its powers), so gain, converter step and sample rate do not move them.
 """
@@ -14,8 +18,9 @@ ratio of its powers), so gain, converter step and sample rate do not move them.
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import butter, sosfilt, sosfiltfilt
 
-__all__ = ["CLIP_BLOCK", "clip_counts", "cycle_quality", "failed_cycles"]
+__all__ = ["CLIP_BLOCK", "clip_counts", "cycle_quality", "failed_cycles", "pulse_db"]
 
 #: Duration in seconds of the blocks in which clipped samples are counted: fine
 #: enough to place a knock within a beat, coarse enough to cost nothing to keep.
@@ -205,3 +210,64 @@ def failed_cycles(
     if min_snr_db is not None:
         noisy = (snr < min_snr_db) & ~clipped
     return {"clipped": clipped, "noisy": noisy}
+
+
+#: :func:`pulse_db`'s loudness envelope: frames of 20 ms, sound above 25 Hz
+#: (below it a stethoscope hears the body's movement, not the flow), and the
+#: band of the envelope's swing, 0.3-8 Hz: a beat's rise and fall at 20 to 180
+#: beats per minute, without slower drift (breathing, a loosening contact).
+_PULSE_FRAME, _PULSE_HIGHPASS, _PULSE_SWING = 0.02, 25.0, (0.3, 8.0)
+#: Seconds a recording needs before its swing means anything: a few beats.
+_PULSE_MIN_SECONDS = 3.0
+
+
+def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
+    """How far the sound's loudness swings with the heartbeat, in dB.
+
+    The flow sound of a vascular access (and a heart's sounds) grows loud with
+    each beat and quiets between beats. This is the standard deviation of the
+    recording's loudness envelope (dB in 20 ms frames of the sound above
+    25 Hz) over the swings of 0.3 to 8 Hz, a beat's pace. A stationary noise
+    swings only by chance: white to pink noise and mains hum stay under 1 dB
+    (``bench_pulse``); every one of the 49 seed recordings swings 2 dB or more.
+
+    Parameters
+    ----------
+    signal : ndarray of shape (n_samples,)
+        One recording, lowpassed (the sound the cycles are cut from).
+    sample_rate : float
+        Its rate in Hz, above 50 Hz.
+
+    Returns
+    -------
+    float
+        The swing in dB: the same at any gain, and 0 for digital silence;
+        ``nan`` for a recording shorter than 3 s.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(0, 20, 1 / 2000)
+    >>> noise = rng.normal(size=len(t))
+    >>> beating = noise * 10 ** (6 * np.sin(2 * np.pi * 1.2 * t) / 20)  # +-6 dB
+    >>> round(pulse_db(beating, 2000.0)), pulse_db(noise, 2000.0) < 1
+    (4, True)
+    """
+    x = np.asarray(signal)
+    frame = max(1, round(_PULSE_FRAME * sample_rate))
+    n_frames = len(x) // frame
+    if len(x) < _PULSE_MIN_SECONDS * sample_rate:
+        return float("nan")
+    # a causal filter suffices for a loudness envelope, in the signal's own
+    # precision: no float64 copy of a long recording
+    highpass = butter(2, _PULSE_HIGHPASS, "high", fs=sample_rate, output="sos")
+    y = sosfilt(highpass.astype(x.dtype) if x.dtype == np.float32 else highpass, x)
+    rows = y[: n_frames * frame].reshape(n_frames, frame)
+    power = np.einsum("ij,ij->i", rows, rows).astype(np.float64)
+    if not power.max() > 0:
+        return 0.0
+    # frames of digital silence sit 60 dB down, not at minus infinity
+    loudness = 10.0 * np.log10(np.maximum(power, 1e-6 * power.max()))
+    swing = butter(2, _PULSE_SWING, "band", fs=sample_rate / frame, output="sos")
+    return float(np.std(sosfiltfilt(swing, loudness - loudness.mean())))

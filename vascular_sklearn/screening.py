@@ -53,6 +53,13 @@ CLIPPED_LIMIT = 0.01
 #: power per kHz), and on the confounded simulator the default's answers moved
 #: with the recorder below it and held still above it (``bench_coarse``).
 COARSE_LIMIT_DB = 40.0
+#: Decibels of loudness swing with the heartbeat
+#: (:func:`~vascular_sklearn.cycle_quality.pulse_db`) under which a scored
+#: recording is flagged ``no_pulse``: stationary noise (white to pink, mains
+#: hum) stays under it, every seed recording swings twice as far
+#: (``bench_pulse``). The cutter still cuts such a sound into "cycles", and the
+#: network still answers; the answer is about noise.
+PULSE_LIMIT_DB = 1.0
 
 
 def recording_paths(
@@ -175,8 +182,16 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
             p = float(proba[i])
             clipped = quality[i]["clipped_fraction"] if quality else 0.0
             rounding = quality[i]["rounding_snr_db"] if quality else np.nan
+            pulse = quality[i]["pulse_db"] if quality else np.nan
             # the first flag names the quality; the message gives every one
             flags = {"cut_short": note}
+            if pulse < PULSE_LIMIT_DB:
+                flags["no_pulse"] = (
+                    f"its loudness swings {pulse:.1f} dB with the heartbeat (under "
+                    f"{PULSE_LIMIT_DB:g} dB: noise, not a pulse): check that the "
+                    "microphone sits on the access; an access without a pulsing "
+                    "bruit needs a clinical examination"
+                )
             if clipped > CLIPPED_LIMIT:
                 flags["clipped"] = f"{100 * clipped:.1f} % of samples clipped"
             if rounding < COARSE_LIMIT_DB:
@@ -224,8 +239,10 @@ def score_files(
         more than 1 % clipped samples, ``"coarse"`` one whose converter's
         rounding noise lies less than :data:`COARSE_LIMIT_DB` below its sound
         in the 1 kHz band (too little gain for its converter: its answer says
-        more about the recorder than about the vessel); ``message`` names
-        each.
+        more about the recorder than about the vessel), ``"no_pulse"`` one
+        whose loudness swings less than :data:`PULSE_LIMIT_DB` with the
+        heartbeat (a stationary noise: the microphone off the access, or an
+        access without flow sound); ``message`` names each.
 
     Examples
     --------
