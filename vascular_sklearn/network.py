@@ -620,7 +620,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"training needs two classes; all {len(y)} cycles are "
-                f"{self.classes_[0]!r}"
+                f"{self.classes_[0].item()!r}"
             )
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         recordings = groups if recordings is None else np.asarray(recordings)

@@ -259,8 +259,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"training needs two classes; all {len(y)} recordings are labelled "
-                f"{self.classes_[0]!r}. With patients of one class only, split with "
-                "StratifiedGroupKFold so every training fold holds both."
+                f"{self.classes_[0].item()!r}. With patients of one class only, "
+                "split with StratifiedGroupKFold so every training fold holds both."
             )
         estimator = self._make_estimator()
         n = bags.n_cycles
