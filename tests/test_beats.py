@@ -294,6 +294,7 @@ def test_pulse_db_measures_the_loudness_swing_at_any_rate_and_gain(rate):
     assert pulse_db(hum, rate) < 0.6
     assert pulse_db(np.zeros(len(t)), rate) == 0.0
     assert np.isnan(pulse_db(beating[: int(2 * rate)], rate))
+    assert np.isnan(pulse_db(beating, 40.0))  # at 40 Hz nothing lies above 25 Hz
 
 
 def test_simulated_vessels_have_a_pulse(base):

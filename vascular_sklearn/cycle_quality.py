@@ -236,13 +236,14 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     signal : ndarray of shape (n_samples,)
         One recording, lowpassed (the sound the cycles are cut from).
     sample_rate : float
-        Its rate in Hz, above 50 Hz.
+        Its rate in Hz.
 
     Returns
     -------
     float
         The swing in dB: the same at any gain, and 0 for digital silence;
-        ``nan`` for a recording shorter than 3 s.
+        ``nan`` for a recording shorter than 3 s or sampled at 50 Hz or less
+        (it holds no sound above 25 Hz).
 
     Examples
     --------
@@ -257,7 +258,7 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     x = np.asarray(signal)
     frame = max(1, round(_PULSE_FRAME * sample_rate))
     n_frames = len(x) // frame
-    if len(x) < _PULSE_MIN_SECONDS * sample_rate:
+    if len(x) < _PULSE_MIN_SECONDS * sample_rate or sample_rate <= 2 * _PULSE_HIGHPASS:
         return float("nan")
     # a causal filter suffices for a loudness envelope, in the signal's own
     # precision: no float64 copy of a long recording
