@@ -43,8 +43,10 @@ def test_train_then_predict(folder, tmp_path, capsys):
     model = tmp_path / "model.vsk"
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
     assert model.exists()
+    # training shows its progress, one line per epoch, and saves a quiet model
+    assert "train_loss" in capsys.readouterr().out
+    assert load_model(model).get_params()["classifier__estimator__verbose"] == 0
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
-    capsys.readouterr()
     assert main(["predict", str(model), *files]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert len(rows) == 3

@@ -269,7 +269,8 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     # train too: a screening model
     fitted = {}
     monkeypatch.setattr(
-        "sklearn.pipeline.Pipeline.fit", lambda self, X, y, **kw: fitted.update(kw)
+        "sklearn.pipeline.Pipeline.fit",
+        lambda self, X, y, **kw: fitted.update(kw) or self,  # fit returns self
     )
     monkeypatch.setattr("vascular_sklearn.persistence.save_model", lambda *a, **k: 0)
     train = ["train", str(tmp_path), "-o", str(tmp_path / "m.vsk"), "--skip-coarse"]

@@ -368,11 +368,13 @@ def _set_params(pipe, pairs):
     return pipe
 
 
-def _pipeline_for(args: argparse.Namespace):
+def _pipeline_for(args: argparse.Namespace, **defaults: Any):
+    """The pipeline the flags ask for; ``defaults`` give way to ``--set``."""
     from .pipelines import make_seed_pipeline, make_stenosis_pipeline
 
     make = make_seed_pipeline if args.seed_recipe else make_stenosis_pipeline
     params = {
+        **defaults,
         "random_state": args.seed,
         "device": args.device,
         "classifier__on_empty": args.on_empty,
@@ -432,7 +434,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
-    pipe = _pipeline_for(args)
+    # one line per epoch (skorch's table, on standard output): a corpus of
+    # heart sounds trains for minutes
+    pipe = _pipeline_for(args, classifier__estimator__verbose=1)
     data, unit = _labelled_data(args.data_dir)
     _say(
         f"training on {len(data.target)} recordings of "
@@ -444,6 +448,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.skip_coarse:
         given["classifier__sample_weight"] = _weight_without_coarse(data)
     model = pipe.fit(data.recordings, data.target, **given)
+    # the saved model is as quiet as one made in Python
+    model.set_params(classifier__estimator__verbose=0)
     save_model(model, out, overwrite=args.force)
     _say(f"saved {out}")
     return 0
