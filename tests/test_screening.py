@@ -14,7 +14,11 @@ import pytest
 import soundfile as sf
 from sklearn.naive_bayes import GaussianNB
 
-from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+from vascular_sklearn import (
+    RecordingClassifier,
+    make_seed_pipeline,
+    make_stenosis_pipeline,
+)
 from vascular_sklearn.audio import resample
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.recorder import quantise, rounding_snr_db
@@ -193,6 +197,15 @@ def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path)
     swing = float(rows[1]["message"].split(" dB")[0].rsplit(" ", 1)[1])
     assert swing < PULSE_LIMIT_DB
     assert "microphone sits on the access" in rows[1]["message"]
+    # measured on the sound as cut, not after a harmonizer adds its noise
+    # floor (here as loud as the sound, which would hide any pulse)
+    robust = make_stenosis_pipeline(random_state=0, harmonize__snr_db=0.0)
+    robust.set_params(classifier=RecordingClassifier(GaussianNB()))
+    data = make_recordings(n_patients=2, recordings_per_patient=2, duration=8.0)
+    robust.fit(data.recordings, data.target)
+    rows = score_files(robust, [whole, tmp_path / "hiss.wav"])
+    assert [r["quality"] for r in rows] == ["ok", "no_pulse"]
+    assert f"swings {swing:.1f} dB" in rows[1]["message"]
 
 
 def test_clipped_recordings_are_flagged(model_and_folder, tmp_path):

@@ -138,7 +138,8 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
         if step is None or step == "passthrough":
             continue
         Xt = step.transform(Xt)
-        if isinstance(Xt, CycleBags):
+        if bags is None and isinstance(Xt, CycleBags):
+            # the recordings as cut, before a harmonizer adds its noise floor
             bags = Xt
         if notes is None and isinstance(Xt, Signals):  # what reading the files noted
             notes = Xt.notes
