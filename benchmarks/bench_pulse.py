@@ -27,7 +27,7 @@ from vascular_sklearn.datasets import (
 )
 from vascular_sklearn.screening import PULSE_LIMIT_DB
 
-from .common import PHYSIONET_DIR, SEED_DIR
+from .common import PHYSIONET_DIR, SEED_DIR, best_time
 
 RATE, SECONDS, DRAWS = 22050.0, 20.0, 10
 #: The simulated vessels' sound over the white noise added to it (dB, 25-1000 Hz).
@@ -127,10 +127,10 @@ def _row(sound: str, swing: np.ndarray, cycles=None) -> dict:
 def _cost(seed) -> str:
     chain = make_stenosis_pipeline()[:3]
     start = time.perf_counter()
-    chain_s = min(_timed(lambda: chain.fit_transform(seed.recordings)))
+    chain_s, _ = best_time(lambda: chain.fit_transform(seed.recordings))
     signals = LowpassFilter().fit_transform(seed.recordings)
-    pulse_s = min(
-        _timed(lambda: [pulse_db(x, signals.sample_rate) for x in signals.data])
+    pulse_s, _ = best_time(
+        lambda: [pulse_db(x, signals.sample_rate) for x in signals.data]
     )
     n, total = len(seed.target), time.perf_counter() - start
     return (
@@ -138,15 +138,6 @@ def _cost(seed) -> str:
         f" ms per recording, the chain to the cutter {1e3 * chain_s / n:.0f} ms: "
         f"{pulse_s / chain_s:.3f} of the chain's time ({total:.0f} s in all)."
     )
-
-
-def _timed(fn, repeats: int = 3) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def run() -> list[dict]:
