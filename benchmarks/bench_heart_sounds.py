@@ -289,10 +289,11 @@ def _beats_note(X) -> str:
     )
 
 
-def _out_of_fold(protocol, model, make, X, y, groups, splits):
+def _out_of_fold(protocol, model, make, X, y, groups, splits, params=None):
     """Pooled out-of-fold probabilities and seconds, kept in benchmarks/.cache so
     that a run stopped part-way (hours on 2 cores) goes on where it stopped; a
-    change to the code starts a new cache instead of reading the old one."""
+    change to the code starts a new cache instead of reading the old one.
+    ``params`` go to every fit (``model`` must name them)."""
     key = f"{protocol} {model} {EPOCHS} {CYCLES_PER_EPOCH} {CYCLES_SCORED}"
     slug = "".join(c if c.isalnum() else "_" for c in key)
     folder = REPO / "benchmarks" / ".cache" / "heart_sounds" / code_fingerprint()
@@ -301,7 +302,9 @@ def _out_of_fold(protocol, model, make, X, y, groups, splits):
         kept = np.load(cache)
         return kept["proba"], float(kept["seconds"])
     start = time.perf_counter()
-    result = evaluate_by_patient(make(), X, y, groups, cv=splits, pass_groups=True)
+    result = evaluate_by_patient(
+        make(), X, y, groups, cv=splits, pass_groups=True, params=params
+    )
     seconds = time.perf_counter() - start
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, proba=result.recording_proba, seconds=seconds)

@@ -43,6 +43,7 @@ BENCHMARKS = [
     "bench_pulse",
     "bench_real_data",
     "bench_heart_sounds",
+    "bench_heart_recipe",
     "bench_site_reference",
     "bench_transfer",
     "bench_scale",
