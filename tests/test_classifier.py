@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     GridSearchCV,
@@ -17,6 +18,7 @@ from sklearn.model_selection import (
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 
 from vascular_sklearn import (
@@ -442,6 +444,41 @@ def test_recording_weight_reaches_each_of_its_cycles():
         RecordingClassifier(KNeighborsClassifier()).fit(bags, y, sample_weight=weight)
     with pytest.raises(ValueError, match="at least one non-zero"):
         fit(bags, y, sample_weight=0 * weight)
+
+
+def test_recordings_under_min_cycles_train_as_ones_without_cycles():
+    bags, y = _weighable_bags()  # 3 to 6 cycles per recording
+    short = np.array([len(b) < 5 for b in bags])
+    capped = _precise_lr().set_params(min_cycles=5, on_empty="prior").fit(bags, y)
+    emptied = [b[:0] if s else b for b, s in zip(bags, short, strict=True)]
+    reference = _precise_lr().set_params(on_empty="prior").fit(emptied, y)
+    np.testing.assert_allclose(
+        capped.estimator_.coef_, reference.estimator_.coef_, rtol=1e-6
+    )
+    np.testing.assert_allclose(capped.class_prior_, reference.class_prior_)
+
+
+def test_failed_fit_leaves_nothing_that_looks_fitted():
+    bags, y = _weighable_bags()
+    clf = RecordingClassifier(LogisticRegression())
+    # the only cycles of class 1 are in recordings too short to train on
+    with pytest.raises(ValueError, match="2 classes"):  # LogisticRegression's
+        clf.set_params(min_cycles=4, on_empty="prior").fit(
+            [b[:3] if c else b for b, c in zip(bags, y, strict=True)], y
+        )
+    with pytest.raises(NotFittedError):
+        clf.predict(bags)
+
+
+def test_three_classes_median_and_no_decision_function():
+    train = [np.array([[0.0], [0.1]]), np.array([[1.0], [1.1]]), np.array([[2.0]])]
+    clf = RecordingClassifier(DecisionTreeClassifier(), aggregate="median")
+    clf.fit(train, [0, 1, 2])
+    # one sure cycle of each class: every median is 0, the cycles' mean answers
+    proba = clf.predict_proba([np.array([[0.0], [1.0], [2.0]])])
+    np.testing.assert_allclose(proba, [[1 / 3, 1 / 3, 1 / 3]])
+    assert not hasattr(clf, "decision_function")
+    assert hasattr(RecordingClassifier(LogisticRegression()), "decision_function")
 
 
 def test_confounder_weights_come_from_the_training_recordings_only():

@@ -8,7 +8,13 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter
+from vascular_sklearn import (
+    LowpassFilter,
+    MeanSmoother,
+    PeakCycleCutter,
+    sensitivity_score,
+    specificity_score,
+)
 from vascular_sklearn.containers import Signals
 from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.evaluation import (
@@ -27,6 +33,20 @@ from vascular_sklearn.evaluation import (
 from vascular_sklearn.recorder import quantise
 from vascular_sklearn.recording_classifier import RecordingClassifier
 from vascular_sklearn.spectrogram import STFTSpectrogram
+
+
+def test_clinical_metrics_refuse_a_label_that_is_not_there():
+    y_true = ["normal", "normal", "stenosis"]
+    y_pred = ["stenosis", "stenosis", "stenosis"]  # every normal one missed
+    assert specificity_score(y_true, y_pred, pos_label="stenosis") == 0.0
+    # the default pos_label=1 would count every label as negative: 1.0
+    for score in (sensitivity_score, specificity_score):
+        with pytest.raises(ValueError, match="pos_label=1 is not a valid label"):
+            score(y_true, y_pred)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        specificity_score([0, 1, 0], [0, 1])
+    # one class present: nothing to refuse, as scikit-learn's recall
+    assert specificity_score(["normal"] * 2, ["normal"] * 2) == 1.0
 
 
 def test_bootstrap_draws_patients_not_recordings():

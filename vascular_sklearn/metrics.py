@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import get_scorer, make_scorer, recall_score
+from sklearn.utils import check_consistent_length, column_or_1d
 
 __all__ = ["clinical_scoring", "sensitivity_score", "specificity_score"]
 
@@ -65,15 +66,25 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
 
     Raises
     ------
-    IndexError
-        If ``y_true`` and ``y_pred`` differ in length.
+    ValueError
+        If ``y_true`` and ``y_pred`` differ in length, or ``pos_label`` is not
+        one of their labels when they hold two or more (as
+        :func:`sensitivity_score`).
 
     Examples
     --------
     >>> specificity_score([1, 1, 0, 0, 0], [1, 0, 0, 0, 1])
     0.6666666666666666
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    check_consistent_length(y_true, y_pred)
+    y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
+    present = np.union1d(y_true, y_pred).tolist()
+    if len(present) >= 2 and not any(label == pos_label for label in present):
+        # every label would count as negative: a silently perfect score
+        raise ValueError(
+            f"pos_label={pos_label!r} is not a valid label. It should be one of "
+            f"{present}"
+        )
     negatives = y_true != pos_label
     if not negatives.any():
         return float("nan")

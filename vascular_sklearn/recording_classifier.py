@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -255,15 +256,16 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         empty = self._empty(bags)
         if len(empty) == len(bags):
             raise RecordingError("no recording has a heart cycle to train on")
-        self.classes_, counts = np.unique(y, return_counts=True)
-        if len(self.classes_) < 2:
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2:
             raise ValueError(
                 f"training needs two classes; all {len(y)} recordings are labelled "
-                f"{self.classes_[0].item()!r}. With patients of one class only, "
+                f"{classes[0].item()!r}. With patients of one class only, "
                 "split with StratifiedGroupKFold so every training fold holds both."
             )
         estimator = self._make_estimator()
-        n = bags.n_cycles
+        # a recording with fewer than min_cycles cycles trains as one with none
+        n = np.where(bags.n_cycles < self.min_cycles, 0, bags.n_cycles)
         cycle_groups = np.repeat(
             np.arange(len(bags)) if groups is None else np.asarray(groups), n
         )
@@ -281,19 +283,21 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 )
             kwargs["sample_weight"] = np.repeat(sample_weight, n)
             # the prior a recording without cycles gets follows the weights
-            counts = np.array([sample_weight[y == c].sum() for c in self.classes_])
-        self.class_prior_ = counts / counts.sum()
+            counts = np.array([sample_weight[y == c].sum() for c in classes])
         if has_fit_parameter(estimator, "groups"):
             kwargs["groups"] = cycle_groups
         if has_fit_parameter(estimator, "recordings"):
             kwargs["recordings"] = np.repeat(np.arange(len(bags)), n)
-        estimator.fit(self._cycles(bags, estimator), np.repeat(y, n), **kwargs)
-        self.estimator_ = estimator
-        if not np.array_equal(estimator.classes_, self.classes_):
+        cycles = self._cycles(bags, estimator)[np.repeat(n > 0, bags.n_cycles)]
+        estimator.fit(cycles, np.repeat(y, n), **kwargs)
+        if not np.array_equal(estimator.classes_, classes):
             raise ValueError(
                 "every class must have cycles to train on; classes with cycles: "
-                f"{estimator.classes_.tolist()}, classes in y: {self.classes_.tolist()}"
+                f"{estimator.classes_.tolist()}, classes in y: {classes.tolist()}"
             )
+        # set only now: a fit that failed leaves nothing that looks fitted
+        self.estimator_, self.classes_ = estimator, classes
+        self.class_prior_ = counts / counts.sum()
         return self
 
     def predict_cycle_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
@@ -359,11 +363,12 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if i in empty:
                 out[i] = self.class_prior_
             elif self.aggregate == "median":
-                out[i] = np.median(proba[a:b], axis=0)
+                median = np.median(proba[a:b], axis=0)
+                # of three or more classes the medians can all be 0: the mean decides
+                total = median.sum()
+                out[i] = median / total if total > 0 else proba[a:b].mean(axis=0)
             else:
                 out[i] = proba[a:b].mean(axis=0)
-        if self.aggregate == "median":
-            out /= out.sum(axis=1, keepdims=True)
         if len(empty):
             names = ", ".join(bags.name(i) for i in empty)
             warnings.warn(
@@ -395,6 +400,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)  # first: it checks that we are fitted
         return self.classes_[proba.argmax(axis=1)]
 
+    @available_if(lambda self: not hasattr(self, "classes_") or len(self.classes_) == 2)
     def decision_function(self, X) -> np.ndarray:
         """Compute the log-odds of the positive class (binary problems only).
 
@@ -418,8 +424,6 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``on_empty="error"``.
         """
         proba = self.predict_proba(X)
-        if proba.shape[1] != 2:
-            raise AttributeError("decision_function is defined for two classes only")
         p = np.clip(proba[:, 1], 1e-12, 1 - 1e-12)
         return np.log(p / (1 - p))
 
