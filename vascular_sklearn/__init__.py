@@ -1,8 +1,10 @@
 """vascular_sklearn: stenosis screening from vascular-access sound, scikit-learn style.
 
-A recording goes through ``LowpassFilter -> MeanSmoother -> PeakCycleCutter ->
-STFTSpectrogram -> RecordingClassifier``; one sample is one recording from the
-first step to the last.
+The default pipeline (``make_stenosis_pipeline``) takes a recording through
+``LowpassFilter -> MeanSmoother -> PeakCycleCutter -> RecorderAugmentation
+(fit only) -> NoiseFloorHarmonizer -> STFTSpectrogram -> RecordingClassifier``;
+the original study's (``make_seed_pipeline``) has no augmentation and no
+harmonizer. One sample is one recording from the first step to the last.
 """
 
 from .containers import CycleBags, Signals, Spectrograms
