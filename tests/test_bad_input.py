@@ -114,6 +114,31 @@ def test_complex_or_scalar_recordings_are_named(fitted, data):
             fitted.predict_proba([thing])
     with pytest.raises(RecordingError, match=r"shape \(2, \d+\); mix multi"):
         fitted.predict_proba([np.stack([x, x])])
+    pcm = np.round(x * 32767).astype(np.int16)  # 32768 times too loud as it is
+    with pytest.raises(RecordingError, match=r"recording 0: int16 samples; .* 32768"):
+        fitted.predict_proba([pcm])
+    with pytest.raises(RecordingError, match=r"recording 1: 1 samples are NaN"):
+        fitted.predict_proba(np.stack([x, np.r_[x[:-1], np.nan]]))
+    with pytest.raises(RecordingError, match=r"recording 0: not numeric audio"):
+        fitted.predict_proba([[0.1, [0.2]]])
+
+
+def test_one_recording_one_answer_whatever_holds_it():
+    # plain arrays carry no rate: a fitted pipeline takes them at its own, and
+    # a 2-D array keeps what travels with the recordings (the smoothed
+    # reference the cutter finds peaks on, the rate)
+    data = make_recordings(
+        n_patients=2,
+        recordings_per_patient=2,
+        duration=6,
+        sample_rate=8000,
+        random_state=0,
+    )
+    pipe = _pipeline().fit(data.recordings, data.target)
+    arrays = [np.asarray(x) for x in data.recordings]
+    expected = pipe.predict_proba(data.recordings)
+    np.testing.assert_array_equal(pipe.predict_proba(arrays), expected)
+    np.testing.assert_array_equal(pipe.predict_proba(np.stack(arrays)), expected)
 
 
 def test_heavy_clipping_still_answers_and_is_reported(fitted, data):

@@ -9,8 +9,26 @@ from vascular_sklearn import LowpassFilter, MeanSmoother
 
 # Checks that do not apply, with the reason. The array-API check only runs when
 # SCIPY_ARRAY_API is set and would otherwise report a skip; the signal steps take
-# NumPy input only.
-NOT_APPLICABLE = {"check_array_api_input": "NumPy input only"}
+# NumPy input only. The others are checks of tabular transformers: the signal
+# steps take recordings (a 2-D array is one recording per row) and return
+# Signals, which carry what a bare array would lose (the sample rate, the
+# smoothed reference the cutter finds peaks on, the clipping measured before
+# filtering); a 2-D array gave other answers than the same recordings as a list.
+_TABULAR = "recordings in, Signals out: not a tabular transformer"
+NOT_APPLICABLE = {
+    "check_array_api_input": "NumPy input only",
+    "check_transformer_general": _TABULAR,
+    "check_transformer_preserve_dtypes": _TABULAR,
+    # recordings of any length: no number of features to remember
+    "check_n_features_in": _TABULAR,
+    "check_n_features_in_after_fitting": _TABULAR,
+    # integer samples are refused: 16-bit PCM as it is is 32768 times too loud
+    "check_estimators_dtypes": "integer samples refused",
+    # errors name the recording in words of their own (tests/test_bad_input.py)
+    "check_complex_data": "own error message",
+    "check_dtype_object": "own error message",
+    "check_estimators_empty_data_messages": "own error message",
+}
 
 
 def _check_name(check) -> str:

@@ -74,6 +74,19 @@ def test_lowpass_passes_low_and_stops_high(method):
     assert low > 0.45 and high < 0.01
 
 
+def test_samples_beyond_full_scale_count_as_clipped_where_the_biquad_clamps():
+    loud = 4 * _tone(100)  # a float recording peaking at 2, unclipped in itself
+    share = {
+        method: LowpassFilter(method=method).fit_transform([loud]).clipped[0].sum()
+        / len(loud)
+        for method in ("biquad", "butterworth")
+    }
+    # the biquad clamps everything beyond 1: two thirds of a sine peaking at 2;
+    # the Butterworth filter clamps nothing (a sine's crests: 3 % of samples)
+    assert share["biquad"] == pytest.approx(np.mean(np.abs(loud) > 1), abs=0.03)
+    assert share["biquad"] > 0.6 and share["butterworth"] < 0.05
+
+
 def test_butterworth_is_zero_phase():
     x = _tone(50, 2.0)
     y = LowpassFilter(method="butterworth").fit_transform([x]).data[0]

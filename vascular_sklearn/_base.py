@@ -6,11 +6,11 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
-    validate_data,
 )
 
 from ._parallel import map_recordings
@@ -53,22 +53,31 @@ def check_recording(x: Any, name: str) -> np.ndarray:
     Raises
     ------
     RecordingError
-        Naming the recording when it is complex, not 1-D, empty, or holds NaN
-        or inf.
+        Naming the recording when it is complex, integer or boolean (not in
+        full-scale units), not 1-D, empty, or holds NaN or inf.
 
     Examples
     --------
     >>> check_recording([0.0, 0.5], "a.wav").dtype
     dtype('float32')
     """
-    if np.iscomplexobj(x):  # numpy would drop the imaginary part with a warning
+    try:  # a ragged nested list fails here, strings in the cast below
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biucf":
+            arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise RecordingError(f"{name}: not numeric audio samples ({err}).") from err
+    if arr.dtype.kind == "c":  # numpy would drop the imaginary part
         raise RecordingError(
             f"{name}: complex samples; a recording is real (pass its real part)."
         )
-    try:
-        arr = np.asarray(x, dtype=np.float32)
-    except (TypeError, ValueError) as err:
-        raise RecordingError(f"{name}: not numeric audio samples ({err}).") from err
+    if arr.dtype.kind in "biu":  # 16-bit PCM taken as it is: 32768 times too loud
+        raise RecordingError(
+            f"{name}: {arr.dtype} samples; a recording is float audio in "
+            "full-scale units: divide integer PCM by 2 ** (bits - 1) (x / 32768 "
+            "for 16-bit), as load_recordings does."
+        )
+    arr = arr.astype(np.float32, copy=False)
     if arr.ndim != 1:
         hint = (
             "mix multi-channel audio to mono first (load_recordings(channels='mean') "
@@ -144,7 +153,8 @@ class CycleImageClassifier:
         -------
         labels : ndarray of shape (n_cycles,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # checks first that the model is fitted
+        return self.classes_[proba.argmax(axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -157,33 +167,42 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
 
     ``fit`` and ``transform`` validate the input and loop over recordings; subclasses
     implement ``_transform_signals``. Input is a :class:`Signals`, a sequence of 1-D
-    arrays, or a 2-D array with one recording per row. A 2-D array gives a 2-D
-    float32 array back, so these steps also work as plain tabular transformers.
+    arrays, or a 2-D array with one recording per row; the output is a
+    :class:`Signals` (or bags) whatever came in, as a bare array would lose what
+    travels with the recordings (their sample rate, the smoothed reference the
+    cutter finds peaks on, the clipping measured before filtering).
     """
 
-    #: Steps that can run on a 2-D (n_recordings, n_samples) array.
-    _accepts_2d = True
     #: Steps that read :class:`~vascular_sklearn.corpus.RecordingFiles` themselves,
     #: file by file in their workers; the others get the files loaded.
     _reads_files = False
 
-    def _to_signals(self, X: Any, *, fit: bool) -> tuple[Signals, bool]:
-        """Validate ``X``; return it as Signals and whether it came as a 2-D array."""
-        rate = getattr(self, "sample_rate", None) or SEED_SAMPLE_RATE
+    def _to_signals(self, X: Any, *, fit: bool) -> Signals:
+        """Validate ``X`` and return it as Signals.
+
+        Plain arrays carry no rate: ``sample_rate`` gives it, else the rate
+        the step was fitted at (after ``fit``), else 22050 Hz.
+        """
+        rate = getattr(self, "sample_rate", None)
+        if not rate and not fit:
+            rate = getattr(self, "sample_rate_", None)
+        rate = rate or SEED_SAMPLE_RATE
         if isinstance(X, RecordingFiles):
             if self._reads_files:
-                return X, False
+                return X
             X = X.load(getattr(self, "n_jobs", None))
         if isinstance(X, Signals):
             data = [check_recording(x, X.name(i)) for i, x in enumerate(X.data)]
-            return replace(X, data=object_array(data)), False
+            return replace(X, data=object_array(data))
         if hasattr(X, "__array__") and not hasattr(X, "__len__"):
             X = np.asarray(X)
-        if getattr(X, "ndim", None) == 2:  # arrays, and sparse input to refuse
-            # The 2-D form is tabular: transform checks the row length seen in fit.
-            # Recordings of other lengths go in as a list.
-            X = validate_data(self, X, dtype=[np.float32, np.float64], reset=fit)
-            return Signals.from_arrays(list(X.astype(np.float32)), rate), True
+        if getattr(X, "ndim", None) == 2:  # one recording per row
+            if issparse(X):
+                raise RecordingError(
+                    "X is a sparse matrix; recordings are dense audio: pass "
+                    "X.toarray() or a list of 1-D arrays."
+                )
+            X = list(np.asarray(X))  # each row checked below, named by its number
         if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype != object:
             raise RecordingError(
                 "X is one 1-D array. Reshape your data: pass a list of recordings "
@@ -197,7 +216,7 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
         if len(X) == 0:
             raise RecordingError("X holds no recordings.")
         data = [check_recording(x, f"recording {i}") for i, x in enumerate(X)]
-        return Signals.from_arrays(data, rate), False
+        return Signals.from_arrays(data, rate)
 
     def fit(self, X: Any, y: Any = None) -> SignalTransformer:
         """Check the input and remember its sample rate.
@@ -212,7 +231,7 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
         -------
         self : object
         """
-        signals, _ = self._to_signals(X, fit=True)
+        signals = self._to_signals(X, fit=True)
         self.sample_rate_ = signals.sample_rate
         return self
 
@@ -226,19 +245,11 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Xt : Signals or ndarray
-            One output per recording, in the input's order; a 2-D array when the
-            input was one.
+        Xt : Signals or CycleBags
+            One output per recording, in the input's order.
         """
         check_is_fitted(self)
-        signals, two_d = self._to_signals(X, fit=False)
-        out = self._transform_signals(signals)
-        if two_d and self._accepts_2d:  # bag steps return bags whatever came in
-            return self._as_2d(out)
-        return out
-
-    def _as_2d(self, out: Signals) -> np.ndarray:
-        return np.stack(list(out.data))
+        return self._transform_signals(self._to_signals(X, fit=False))
 
     def _transform_signals(self, signals: Signals) -> Any:
         raise NotImplementedError
@@ -246,7 +257,6 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.input_tags.two_d_array = self._accepts_2d
         return tags
 
 

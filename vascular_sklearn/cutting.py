@@ -157,7 +157,6 @@ class PeakCycleCutter(SignalTransformer):
     [[16000, 32000], [32000, 48000], [48000, 64000], [64000, 80000]]
     """
 
-    _accepts_2d = False
     _parameter_constraints: dict = {
         "threshold": [Real],
         "min_distance": [Interval(Real, 0, None, closed="neither")],

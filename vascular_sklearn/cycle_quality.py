@@ -35,7 +35,9 @@ def _clip_block(sample_rate: float) -> int:
     return max(1, round(CLIP_BLOCK * sample_rate))
 
 
-def clip_counts(x: np.ndarray, sample_rate: float) -> np.ndarray:
+def clip_counts(
+    x: np.ndarray, sample_rate: float, full_scale: float | None = None
+) -> np.ndarray:
     """Count the samples at the recording's peak level in each 10 ms block.
 
     A sample counts when it lies within 0.1 % of the largest magnitude of the
@@ -49,6 +51,9 @@ def clip_counts(x: np.ndarray, sample_rate: float) -> np.ndarray:
         One raw recording, before any filter rounds the flat tops off.
     sample_rate : float
         Its rate in Hz.
+    full_scale : float or None, default=None
+        Samples beyond ``±full_scale`` count too: a filter that clamps its
+        output there (the original's biquad, at 1) clips them.
 
     Returns
     -------
@@ -74,6 +79,8 @@ def clip_counts(x: np.ndarray, sample_rate: float) -> np.ndarray:
         return np.diff(np.append(starts, len(x))).astype(np.int32)
     level = 0.999 * peak
     at_peak = (x >= level) | (x <= -level)
+    if full_scale is not None:
+        at_peak |= np.abs(x) > full_scale
     return np.add.reduceat(at_peak, starts).astype(np.int32)
 
 

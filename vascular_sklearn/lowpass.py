@@ -142,8 +142,9 @@ class LowpassFilter(SignalTransformer):
     order : int, default=4
         Order of the Butterworth filter.
     sample_rate : float or None, default=None
-        Rate of plain-array input in Hz; ``None`` means 22050 Hz, the seed
-        recordings' rate. A :class:`Signals` input carries its own rate.
+        Rate of plain-array input in Hz; ``None`` means the rate seen in
+        ``fit`` once fitted, and 22050 Hz (the seed recordings' rate) in
+        ``fit``. A :class:`Signals` input carries its own rate.
     resample : bool, default=True
         At ``transform``, resample recordings whose rate differs from the rate
         seen in ``fit`` (``True``), or raise :class:`RecordingError` (``False``).
@@ -167,9 +168,10 @@ class LowpassFilter(SignalTransformer):
     --------
     >>> import numpy as np
     >>> from vascular_sklearn import LowpassFilter
-    >>> X = np.random.default_rng(0).normal(size=(2, 2000)).astype(np.float32)
-    >>> LowpassFilter(cutoff=500).fit_transform(X).shape
-    (2, 2000)
+    >>> X = 0.1 * np.random.default_rng(0).normal(size=(2, 2000)).astype(np.float32)
+    >>> out = LowpassFilter(cutoff=500, sample_rate=8000).fit_transform(X)
+    >>> len(out), out.data[0].shape, out.sample_rate
+    (2, (2000,), 8000.0)
     """
 
     _reads_files = True  # RecordingFiles are read file by file in the workers
@@ -291,5 +293,7 @@ def _filter_one(
     # on the samples as read: resampling and filtering take them off the grid
     rounding = rounding_snr_db(x, source_rate)
     x, _ = to_rate(name, x, source_rate, rate, resample_ok)
-    # counted per 10 ms block, so the cutter can tell a clipped beat from the rest
-    return filt(x, *args), clip_counts(x, rate), note, rounding
+    # counted per 10 ms block, so the cutter can tell a clipped beat from the
+    # rest; the biquad clamps at full scale, so samples beyond it clip as well
+    full_scale = 1.0 if filt is lowpass_biquad else None
+    return filt(x, *args), clip_counts(x, rate, full_scale), note, rounding
