@@ -99,10 +99,16 @@ def test_same_seed_same_model(spectrograms, data):
     X = spectrograms.images
     y = np.repeat(data.target, spectrograms.n_cycles)
     p1 = ResNetClassifier(**FAST).fit(X, y).predict_proba(X)
-    p2 = ResNetClassifier(**FAST).fit(X, y).predict_proba(X)
+    torch.manual_seed(123)
+    second = ResNetClassifier(**FAST).fit(X, y)
+    users_draw = torch.rand(3)
+    p2 = second.predict_proba(X)
     p3 = ResNetClassifier(**{**FAST, "random_state": 1}).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(p1, p2)
     assert not np.array_equal(p1, p3)
+    # fit seeds torch for itself and gives the user's generator back
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(3), users_draw)
 
 
 def test_sampler_caps_cycles_per_group_and_redraws():
@@ -468,6 +474,14 @@ def test_failed_fit_leaves_nothing_that_looks_fitted():
         )
     with pytest.raises(NotFittedError):
         clf.predict(bags)
+
+
+def test_a_tied_vote_is_stenotic_as_the_reports_count_it():
+    clf = RecordingClassifier(DecisionTreeClassifier(), aggregate="vote")
+    clf.fit([np.array([[0.0]]), np.array([[1.0]])], ["normal", "stenosis"])
+    tied = [np.array([[0.0], [1.0]])]
+    assert clf.predict_proba(tied).tolist() == [[0.5, 0.5]]
+    assert clf.predict(tied).tolist() == ["stenosis"]
 
 
 def test_three_classes_median_and_no_decision_function():

@@ -62,6 +62,13 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 2
     assert model.stat().st_mtime_ns == before
     assert "use --force" in capsys.readouterr().err
+    # so is export's, and a folder that is not there stops before the training
+    assert main(["export", str(model), "-o", str(model)]) == 2
+    assert "use --force" in capsys.readouterr().err
+    nowhere = tmp_path / "nodir" / "m.vsk"
+    assert main(["train", str(folder), "-o", str(nowhere), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "nodir does not exist" in err and "training on" not in err
 
 
 def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
@@ -264,9 +271,32 @@ def test_evaluate_split_by_recorder_holds_out_each_recorder_and_its_patients(
     )
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["predict", "m.vsk", "a.wav", "--threshold", "nan"], "give a probability"),
+        (["score", "m.vsk", "data", "--threshold", "5"], "give a probability"),
+        (["predict", "m.vsk", "a.wav", "--batch-size", "0"], "0: give 1 or more"),
+        (["predict", "m.vsk", "a.wav", "--n-jobs", "0"], "or -1 for every core"),
+        (["evaluate", "data", "--folds", "1"], "--folds: 1: give 2 or more"),
+        (["pretrain", "data", "-o", "b.pt", "--max-epochs", "0"], "give 1 or more"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_by_the_parser(argv, message, capsys):
+    # a threshold of NaN labelled a probability of 1.0 "normal" without a word
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nope")]) == 2
     assert "nope" in capsys.readouterr().err
+    # a label file at fault: its line named, no traceback
+    sf.write(tmp_path / "a.wav", np.zeros(100), 22050)
+    (tmp_path / "m.csv").write_text("path,label\na.wav,yes\n")
+    assert main(["evaluate", str(tmp_path / "m.csv")]) == 2
+    assert "m.csv, line 2: unknown label 'yes'" in capsys.readouterr().err
 
 
 def test_demo_separates_the_synthetic_classes():

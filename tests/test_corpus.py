@@ -14,6 +14,7 @@ from vascular_sklearn import (
 )
 from vascular_sklearn.corpus import RecordingFiles, find_recordings, read_manifest
 from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.exceptions import LabelFileError
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,9 @@ def test_manifest_accepts_label_words_and_no_label(tmp_path):
             r"\(.*m\.csv, line 2\)",
         ),
         ("path\n\xe9.wav\n".encode("latin-1"), "not UTF-8 text"),
+        # DictReader would keep the last 'label' and drop extra fields
+        ("path,label,label\na.wav,0,1\n", "the header names label twice"),
+        ("path,label\na.wav,0\nb,c.wav,1\n", "line 3: 3 fields under a header of 2"),
     ],
 )
 def test_manifest_errors_name_the_line(tmp_path, text, message):
@@ -94,7 +98,7 @@ def test_manifest_errors_name_the_line(tmp_path, text, message):
         (tmp_path / "m.csv").write_bytes(text)
     else:
         (tmp_path / "m.csv").write_text(text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(LabelFileError, match=message):
         read_manifest(tmp_path / "m.csv")
 
 

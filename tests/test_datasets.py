@@ -1,5 +1,6 @@
 """Reading recordings from disk, and the synthetic data set."""
 
+import re
 import struct
 import wave
 
@@ -76,6 +77,26 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     )
     with pytest.raises(RecordingError, match=r"1_1_before\.wav: recorded at 44100"):
         load_recordings(root, resample=False)
+    # what no file could meet is refused where it is given, before any reading
+    for options, message in [
+        ({"sample_rate": 0}, "sample_rate=0: recordings are read at 1 to 384 kHz"),
+        ({"sample_rate": float("nan")}, "sample_rate=nan"),
+        ({"sample_rate": 100}, "sample_rate=100"),
+        ({"channels": "left"}, "channels='left': use 'mean'"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            load_recordings(root, **options)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            read_recording(root / "normal" / "1_1_after.wav", **options)
+    # audio only, in subfolders too: a note beside the files is no recording
+    (root / "normal" / "README.txt").write_text("recorded on the ward")
+    (root / "abnormal" / "day2").mkdir()
+    sf.write(root / "abnormal" / "day2" / "2_1_before.wav", tone[::2], RATE)
+    assert load_recordings(root).filenames.tolist() == [
+        str(root / "normal" / "1_1_after.wav"),
+        str(root / "abnormal" / "1_1_before.wav"),
+        str(root / "abnormal" / "day2" / "2_1_before.wav"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -90,8 +111,9 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
 def test_broken_files_are_named(tmp_path, content, message):
     path = tmp_path / "broken.wav"
     path.write_bytes(content)
-    with pytest.raises(RecordingError, match=rf"broken\.wav: {message}"):
-        read_recording(path)
+    for read in (read_recording, file_sample_rate):  # the header alone, too
+        with pytest.raises(RecordingError, match=rf"broken\.wav: {message}"):
+            read(path)
 
 
 def test_missing_file_or_folder_is_named_as_such(tmp_path):

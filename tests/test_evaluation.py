@@ -135,6 +135,10 @@ def test_an_int_cv_means_that_many_folds_by_patient(data):
     )
     with pytest.raises(ValueError, match="greater than the number of groups"):
         evaluate_by_patient(*args, cv=len(np.unique(data.groups)) + 1)
+    # repeated folds would count cycles twice and keep the last repeat only
+    twice = list(GroupKFold(2).split(data.recordings, groups=data.groups)) * 2
+    with pytest.raises(ValueError, match="recording 0 is in 2 of them"):
+        evaluate_by_patient(*args, cv=twice)
 
 
 def test_labels_other_than_0_and_1_are_refused_before_training(data):
@@ -260,6 +264,10 @@ def test_device_confound_reads_files_as_stored_and_audits_each_group(tmp_path):
     stored = [quantise(x, q) for x, q in zip(noise, steps, strict=True)]
     signals = Signals.from_arrays(stored, 22050)
     assert device_confound(signals, y).properties["converter_step"].tolist() == steps
+    # digital silence is the quietest recording there is, not one left out
+    silent = [x if label == 0 else 0 * x for x, label in zip(stored, y, strict=True)]
+    audit = device_confound(Signals.from_arrays(silent, 22050), y)
+    assert audit.roc_auc["loudness_db"] == 0.0
     paths[0].write_bytes(b"RIFF not audio")
     broken = device_confound(RecordingFiles.from_paths(paths, 22050), y)
     assert np.isnan(broken.properties["loudness_db"][0])

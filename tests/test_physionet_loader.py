@@ -9,6 +9,7 @@ import soundfile as sf
 
 from vascular_sklearn.corpus import RecordingFiles, read_manifest
 from vascular_sklearn.datasets import load_physionet2016
+from vascular_sklearn.exceptions import LabelFileError
 
 RATE = 2000
 PHYSIONET_DIR = (
@@ -97,15 +98,15 @@ def test_unknown_or_no_database_is_refused(root):
 @pytest.mark.parametrize(
     ("text", "error", "message"),
     [
-        ("a0001,1\na0002\n", ValueError, r"line 2: expected two fields.*got 1"),
-        ("a0001,1,good\n", ValueError, r"line 1: expected two fields.*got 3"),
-        ("a0001,1\n,-1\n", ValueError, r"line 2: empty record"),
-        ("a0001,\n", ValueError, r"line 1: empty label"),
-        ("a0001,0\n", ValueError, r"line 1: unknown label '0'; .* only 1 .* -1"),
-        ("a0001,normal\n", ValueError, r"line 1: unknown label 'normal'"),
+        ("a0001,1\na0002\n", LabelFileError, r"line 2: expected two fields.*got 1"),
+        ("a0001,1,good\n", LabelFileError, r"line 1: expected two fields.*got 3"),
+        ("a0001,1\n,-1\n", LabelFileError, r"line 2: empty record"),
+        ("a0001,\n", LabelFileError, r"line 1: empty label"),
+        ("a0001,0\n", LabelFileError, r"line 1: unknown label '0'; .* only 1 .* -1"),
+        ("a0001,normal\n", LabelFileError, r"line 1: unknown label 'normal'"),
         (
             "a0001,1\n\na0001,-1\n",
-            ValueError,
+            LabelFileError,
             r"line 3: record 'a0001' listed again \(first on line 1\)",
         ),
         (
@@ -113,7 +114,7 @@ def test_unknown_or_no_database_is_refused(root):
             FileNotFoundError,
             r"line 2: no audio for record 'a0005'; expected .*a0005\.flac or \.wav",
         ),
-        ("\n  \n", ValueError, r"lists no recordings"),
+        ("\n  \n", LabelFileError, r"lists no recordings"),
     ],
 )
 def test_reference_errors_name_file_and_line(root, text, error, message):

@@ -26,6 +26,7 @@ from vascular_sklearn.screening import (
     COARSE_LIMIT_DB,
     COLUMNS,
     PULSE_LIMIT_DB,
+    _write_table,
     predict_files,
     score_files,
 )
@@ -63,6 +64,36 @@ def _read(path):
         return list(csv.DictReader(f))
 
 
+def test_outputs_are_checked_first_and_nothing_of_the_users_is_written_over(
+    model_and_folder, tmp_path
+):
+    model, folder = model_and_folder
+    one = [folder / "rec000.wav"]
+    # a file of the user's that happens to bear the old temporary name
+    (tmp_path / "screen.csv.partial").write_text("my notes")
+    predict_files(model, one, tmp_path / "screen.csv")
+    assert (tmp_path / "screen.csv.partial").read_text() == "my notes"
+    assert len(_read(tmp_path / "screen.csv")) == 1
+    with pytest.raises(FileExistsError, match=r"screen\.csv exists"):
+        predict_files(model, one, tmp_path / "screen.csv")
+    with pytest.raises(FileNotFoundError, match=r"the folder .*nodir does not exist"):
+        predict_files(model, one, tmp_path / "nodir" / "screen.csv")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        predict_files(model, one, tmp_path, overwrite=True)
+    # a write stopped part-way leaves nothing behind
+
+    def stopped(out):
+        out.write("path,probability_stenosis\n")
+        raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        _write_table(tmp_path / "t.csv", stopped)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "screen.csv",
+        "screen.csv.partial",
+    ]
+
+
 def test_folder_of_200_files_gives_200_rows_in_order(model_and_folder, tmp_path):
     model, folder = model_and_folder
     out = tmp_path / "screen.csv"
@@ -73,7 +104,7 @@ def test_folder_of_200_files_gives_200_rows_in_order(model_and_folder, tmp_path)
     assert [Path(r["path"]).name for r in rows] == [
         f"rec{k:03d}.wav" for k in range(N_FILES)
     ]
-    assert not (tmp_path / "screen.csv.partial").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["screen.csv"]  # no .partial
     # the same answer as the pipeline on the files loaded at once
     files = [r["path"] for r in rows[:8]]
     from vascular_sklearn.corpus import RecordingFiles

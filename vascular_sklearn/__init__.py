@@ -9,7 +9,7 @@ harmonizer. One sample is one recording from the first step to the last.
 
 from .containers import CycleBags, Signals, Spectrograms
 from .cutting import PeakCycleCutter
-from .exceptions import RecordingError, WeightsFileError
+from .exceptions import LabelFileError, RecordingError, WeightsFileError
 from .lowpass import LowpassFilter
 from .metrics import clinical_scoring, sensitivity_score, specificity_score
 from .recording_classifier import RecordingClassifier
@@ -37,6 +37,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "CycleBags",
+    "LabelFileError",
     "LowpassFilter",
     "MeanSmoother",
     "PeakCycleCutter",

@@ -42,6 +42,42 @@ def _check_rate(name: str, rate: float) -> float:
     return float(rate)
 
 
+def check_read_options(sample_rate: float | None, channels: str = "mean") -> None:
+    """Refuse, where they are given, reader options no recording could meet.
+
+    Raises
+    ------
+    ValueError
+        If ``sample_rate`` is not ``None`` nor a rate within
+        :data:`RATE_RANGE`, or ``channels`` is neither ``"mean"`` nor
+        ``"error"``.
+
+    Examples
+    --------
+    >>> check_read_options(8000.0)
+    >>> check_read_options(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_rate=0: recordings are read at 1 to 384 kHz (or None: ...)
+    """
+    low, high = RATE_RANGE
+    if sample_rate is not None:
+        try:
+            ok = bool(low <= sample_rate <= high)  # NaN compares False
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"sample_rate={sample_rate!r}: recordings are read at "
+                f"{low / 1000:g} to {high / 1000:g} kHz (or None: each file's own rate)"
+            )
+    if channels not in ("mean", "error"):
+        raise ValueError(
+            f"channels={channels!r}: use 'mean' (mix to mono) or 'error' (refuse "
+            "multi-channel files)"
+        )
+
+
 def read_recording(
     path: str | os.PathLike,
     sample_rate: float | None = None,
@@ -92,6 +128,7 @@ def read_recording(
     >>> x.tolist(), rate
     ([0.0, 0.5, -1.0], 22050.0)
     """
+    check_read_options(sample_rate, channels)
     x, rate, note = _read_with_note(path, sample_rate, channels, resample_to_rate)
     warn_cut_short(path, note, stacklevel=3)
     return x, rate
@@ -246,9 +283,10 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     Raises
     ------
     FileNotFoundError
-        When the file is missing or not audio.
+        When the file is missing.
     RecordingError
-        When the header's rate lies outside :data:`RATE_RANGE`.
+        When it is not readable audio, or the header's rate lies outside
+        :data:`RATE_RANGE`.
 
     Examples
     --------
@@ -258,8 +296,10 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     >>> file_sample_rate(path)
     8000.0
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
     try:
         rate = sf.info(os.fspath(path)).samplerate
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise FileNotFoundError(f"{path}: not a readable audio file ({err})") from err
+        raise RecordingError(f"{path}: not a readable audio file ({err})") from err
     return _check_rate(os.fspath(path), rate)

@@ -1,5 +1,5 @@
 """Command line: ``vascular-sklearn demo | evaluate | train | pretrain | export |
-predict``."""
+predict | score``."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import csv
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._model_spec import ModelFileError
-from .exceptions import RecordingError, WeightsFileError
+from .exceptions import LabelFileError, RecordingError, WeightsFileError
 
 __all__ = ["main"]
 
@@ -30,8 +30,15 @@ def _say(line: str) -> None:
 
 def _would_overwrite(args: argparse.Namespace) -> bool:
     """Whether OUTPUT exists without --force (said on stderr): nothing is
-    written over a user's file."""
-    if args.output and Path(args.output).exists() and not args.force:
+    written over a user's file. A folder that is not there (or OUTPUT that
+    is a folder) stops here too, before the work."""
+    from ._output import check_output
+
+    if not args.output:
+        return False
+    try:
+        check_output(args.output, overwrite=args.force)
+    except FileExistsError:
         _say(f"error: {args.output} exists; use --force to replace it")
         return True
     return False
@@ -473,6 +480,8 @@ def _load_for_screening(args: argparse.Namespace):
 def _cmd_export(args: argparse.Namespace) -> int:
     from .persistence import export_onnx, load_model
 
+    if _would_overwrite(args):
+        return 2
     export_onnx(load_model(args.model), args.output, overwrite=args.force)
     _say(f"exported {args.output}")
     return 0
@@ -562,7 +571,36 @@ def _cmd_score(args: argparse.Namespace) -> int:
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
     lines += _device_lines(data, unit)
     print("\n".join(lines))
-    return 0
+    return 1 if result.failed else 0
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` up."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # argparse words a ValueError as "invalid int value"
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value}: give {low} or more")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def _jobs(text: str) -> int:
+    """An argparse type: joblib's n_jobs, any whole number but 0."""
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0: give 1 or more, or -1 for every core")
+    return value
+
+
+def _probability(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    value = float(text)
+    if not 0 <= value <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text}: give a probability, 0 to 1")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -597,7 +635,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="grouped CV on built-in synthetic data")
     common(demo)
-    demo.add_argument("--folds", type=int, default=4)
+    demo.add_argument("--folds", type=_at_least(2), default=4)
     demo.set_defaults(func=_cmd_demo)
 
     for name, helptext in [
@@ -617,7 +655,7 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="the original study's settings (50 epochs: slow)",
         )
-        p.add_argument("--max-epochs", type=int)
+        p.add_argument("--max-epochs", type=_at_least(1))
         p.add_argument("--arch", default="resnet50", choices=_ARCHS)
         p.add_argument(
             "--on-empty",
@@ -641,7 +679,7 @@ def _parser() -> argparse.ArgumentParser:
         settable(p)
         skip_coarse(p)
         if name == "evaluate":
-            p.add_argument("--folds", type=int, default=5)
+            p.add_argument("--folds", type=_at_least(2), default=5)
             p.add_argument(
                 "--split-by",
                 choices=("patient", "recorder"),
@@ -672,10 +710,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     common(pre)
     pre.add_argument("-o", "--output", required=True, help="the weights file (.pt)")
-    pre.add_argument("--max-epochs", type=int, default=5)
+    pre.add_argument("--max-epochs", type=_at_least(1), default=5)
     pre.add_argument(
         "--cycles-per-recording",
-        type=int,
+        type=_at_least(1),
         default=8,
         help="cycles drawn afresh from each recording every epoch (default 8)",
     )
@@ -683,7 +721,7 @@ def _parser() -> argparse.ArgumentParser:
     settable(pre)
     pre.add_argument(
         "--n-jobs",
-        type=int,
+        type=_jobs,
         default=None,
         help="recordings prepared in parallel (-1: every core); on a GPU the "
         "signal steps, not the network, take most of the time",
@@ -710,10 +748,13 @@ def _parser() -> argparse.ArgumentParser:
             "model", help="a model file from 'train', or a .onnx file from 'export'"
         )
         p.add_argument(
-            "--batch-size", type=int, default=32, help="recordings in memory at once"
+            "--batch-size",
+            type=_at_least(1),
+            default=32,
+            help="recordings in memory at once",
         )
         p.add_argument(
-            "--n-jobs", type=int, default=None, help="batches scored in parallel"
+            "--n-jobs", type=_jobs, default=None, help="batches scored in parallel"
         )
         p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
         p.add_argument(
@@ -723,7 +764,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--threshold",
-            type=float,
+            type=_probability,
             default=0.5,
             help="probability from which a recording is labelled stenosis",
         )
@@ -782,9 +823,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (
+        LabelFileError,
         RecordingError,
         FileNotFoundError,
         FileExistsError,
+        IsADirectoryError,
         ModelFileError,
         WeightsFileError,
         _UsageError,

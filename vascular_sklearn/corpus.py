@@ -21,8 +21,14 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ._parallel import map_recordings
-from .audio import AUDIO_SUFFIXES, file_sample_rate, read_recording
+from .audio import (
+    AUDIO_SUFFIXES,
+    check_read_options,
+    file_sample_rate,
+    read_recording,
+)
 from .containers import Signals, _check_sample_rate, _RecordingSequence, _take_names
+from .exceptions import LabelFileError
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -101,6 +107,7 @@ class RecordingFiles(_RecordingSequence):
         FileNotFoundError
             Naming the first files that do not exist.
         """
+        check_read_options(sample_rate)
         paths = np.array([os.fspath(p) for p in paths], dtype=object)
         stats = [_stat(p) for p in paths]  # one stat per file: existence and stamp
         missing = [p for p, st in zip(paths, stats, strict=True) if st is None]
@@ -248,10 +255,11 @@ def read_manifest(
 
     Raises
     ------
-    ValueError
-        Naming the manifest and row: no ``path`` column, text that is not
-        UTF-8, an unknown label, an empty label, patient or recorder in a
-        manifest that has the column, or a file listed twice.
+    LabelFileError
+        A :class:`ValueError` naming the manifest and row: no ``path`` column,
+        a column named twice, a row with more fields than the header, text
+        that is not UTF-8, an unknown label, an empty label, patient or
+        recorder in a manifest that has the column, or a file listed twice.
     FileNotFoundError
         When the manifest or listed recordings do not exist.
 
@@ -275,7 +283,7 @@ def read_manifest(
         with open(manifest, newline="", encoding="utf-8-sig") as f:
             text = f.read()
     except UnicodeDecodeError as err:
-        raise ValueError(
+        raise LabelFileError(
             f"{manifest}: not UTF-8 text ({err.reason} at byte {err.start}); save "
             "it as UTF-8 (Excel: 'CSV UTF-8')"
         ) from err
@@ -286,16 +294,26 @@ def read_manifest(
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     rows, lines = [], []
     for row in reader:
+        if None in row:  # more fields than the header names: a comma in a path?
+            raise LabelFileError(
+                f"{manifest}, line {reader.line_num}: {len(row) - 1 + len(row[None])} "
+                f"fields under a header of {len(reader.fieldnames)}; quote a "
+                'path that holds the delimiter ("a,b.wav")'
+            )
         rows.append(row)
         lines.append(reader.line_num)  # blank lines are skipped, not counted out
-    columns = {c.strip() for c in reader.fieldnames or []}
+    header = [c.strip() for c in reader.fieldnames or []]
+    columns = set(header)
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:  # DictReader would keep the last of them without a word
+        raise LabelFileError(f"{manifest}: the header names {', '.join(twice)} twice")
     if "path" not in columns:
-        raise ValueError(
+        raise LabelFileError(
             f"{manifest}: needs a header row with a 'path' column "
             "(and optionally label, patient, recorder, site, time)"
         )
     if not rows:
-        raise ValueError(f"{manifest}: lists no recordings")
+        raise LabelFileError(f"{manifest}: lists no recordings")
     rows = [{k.strip(): v for k, v in row.items() if k} for row in rows]
     # absent optional columns stay None in the Bunch, so callers can tell
     # "no labels" from "all normal"
@@ -360,7 +378,7 @@ def _manifest_bunch(
 
     Raises
     ------
-    ValueError
+    LabelFileError
         Naming the row: an empty label, group or recorder, an unknown label, or
         a file listed twice.
     """
@@ -373,7 +391,7 @@ def _manifest_bunch(
         if key in ("label", groups, "recorder"):
             for place, value in zip(where, values, strict=True):
                 if not value:
-                    raise ValueError(f"{place}: empty {key}")
+                    raise LabelFileError(f"{place}: empty {key}")
         return np.array(values, dtype=object)
 
     first: dict[str, str] = {}
@@ -382,14 +400,14 @@ def _manifest_bunch(
         # split when its rows name two patients
         key = os.path.normpath(os.path.abspath(path))
         if key in first:
-            raise ValueError(f"{place}: {path} is listed again ({first[key]})")
+            raise LabelFileError(f"{place}: {path} is listed again ({first[key]})")
         first[key] = place
     label = column("label")
     target = None
     if label is not None:
         for place, value in zip(where, label, strict=True):
             if value.lower() not in labels:
-                raise ValueError(f"{place}: unknown label {value!r}; {label_hint}")
+                raise LabelFileError(f"{place}: unknown label {value!r}; {label_hint}")
         target = np.array([labels[v.lower()] for v in label])
     group = column(groups)
     files = RecordingFiles.from_paths(paths, sample_rate)

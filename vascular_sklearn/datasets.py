@@ -12,9 +12,10 @@ from typing import Literal
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from .audio import read_recording
+from .audio import AUDIO_SUFFIXES, check_read_options, read_recording
 from .containers import Signals, object_array
 from .corpus import TARGET_NAMES, RecordingFiles, _manifest_bunch
+from .exceptions import LabelFileError
 from .recorder import LOUD_SESSION, QUIET_SESSION, Recorder, RecorderRanges
 
 __all__ = [
@@ -84,13 +85,20 @@ def load_recordings(
     >>> data.target.tolist(), data.groups.tolist(), data.sample_rate
     ([0, 1], ['7', '7'], 22050.0)
     """
+    check_read_options(sample_rate, channels)
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
     files, labels = [], []
     for folder, label in _LABEL_FOLDERS.items():
         sub = root / folder
-        found = sorted(p for p in sub.glob("*") if p.is_file()) if sub.is_dir() else []
+        # audio only (a README or .DS_Store beside it is not a recording), in
+        # subfolders too, as find_recordings searches
+        found = sorted(
+            p
+            for p in (sub.rglob("*") if sub.is_dir() else [])
+            if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+        )
         files += found
         labels += [label] * len(found)
     if not files:
@@ -191,10 +199,11 @@ def load_physionet2016(
         ``REFERENCE.csv``, or a listed record has no audio file (naming the
         line and the file expected).
     ValueError
-        For an unknown database (naming those present), or naming the file and
-        line: a line without exactly two fields, an empty record, a label
-        other than ``1``/``-1``, a record listed twice, a REFERENCE.csv that
-        lists no record.
+        For an unknown database (naming those present).
+    LabelFileError
+        A :class:`ValueError` naming the file and line: a line without
+        exactly two fields, an empty record, a label other than ``1``/``-1``,
+        a record listed twice, a REFERENCE.csv that lists no record.
 
     References
     ----------
@@ -315,15 +324,15 @@ def _read_reference(folder: Path) -> list[tuple[int, str, str, Path]]:
             if fields in ([], [""]):
                 continue
             if len(fields) != 2:
-                raise ValueError(
+                raise LabelFileError(
                     f"{reference}, line {line}: expected two fields, record,label; "
                     f"got {len(fields)}"
                 )
             record, label = fields
             if not record:
-                raise ValueError(f"{reference}, line {line}: empty record")
+                raise LabelFileError(f"{reference}, line {line}: empty record")
             if record in first_line:
-                raise ValueError(
+                raise LabelFileError(
                     f"{reference}, line {line}: record {record!r} listed again "
                     f"(first on line {first_line[record]})"
                 )
@@ -335,7 +344,7 @@ def _read_reference(folder: Path) -> list[tuple[int, str, str, Path]]:
                 )
             rows.append((line, record, label, audio[record]))
     if not rows:
-        raise ValueError(f"{reference}: lists no recordings")
+        raise LabelFileError(f"{reference}: lists no recordings")
     return rows
 
 

@@ -270,10 +270,12 @@ def _properties_of(x: np.ndarray, rate: float) -> tuple[float, float, float]:
 
 
 def _auc_or_nan(y: np.ndarray, score: np.ndarray) -> float:
-    keep = np.isfinite(score)
+    """AUC over the scores that are not NaN (unreadable files); -inf (the
+    loudness of digital silence) ranks lowest rather than being left out."""
+    keep = ~np.isnan(score)
     if len(np.unique(y[keep])) < 2:
         return float("nan")
-    return float(roc_auc_score(y[keep], score[keep]))
+    return float(roc_auc_score(y[keep], rankdata(score[keep])))
 
 
 def device_properties(X: Any) -> dict[str, np.ndarray]:
@@ -657,6 +659,19 @@ def bootstrap_report(
     return report
 
 
+def _binary_labels(y: Any) -> np.ndarray:
+    """``y`` as an array, refused unless it holds 0 (normal) and 1 (stenosis)."""
+    y = np.asarray(y)
+    labels = np.unique(y)
+    if not np.isin(labels, [0, 1]).all():
+        raise ValueError(
+            f"y holds the labels {labels.tolist()}; the evaluation reports the "
+            "sensitivity and specificity of stenosis: give 0 (normal) or 1 "
+            "(stenosis) per recording"
+        )
+    return y
+
+
 def evaluate_by_patient(
     pipeline: Any,
     X: Any,
@@ -713,8 +728,9 @@ def evaluate_by_patient(
     Raises
     ------
     ValueError
-        If ``y`` holds a label other than 0 and 1, or a split of ``cv`` puts a
-        patient on both sides (:func:`check_group_split`).
+        If ``y`` holds a label other than 0 and 1, a split of ``cv`` puts a
+        patient on both sides (:func:`check_group_split`), or the test folds do
+        not hold every recording exactly once.
 
     Notes
     -----
@@ -740,17 +756,22 @@ def evaluate_by_patient(
     >>> result.recording["roc_auc"]
     1.0
     """
-    y = np.asarray(y)
-    labels = np.unique(y)
-    if not np.isin(labels, [0, 1]).all():
-        # refused before any fold trains: the reports below are binary
-        raise ValueError(
-            f"y holds the labels {labels.tolist()}; the evaluation reports the "
-            "sensitivity and specificity of stenosis: give 0 (normal) or 1 "
-            "(stenosis) per recording"
-        )
+    y = _binary_labels(y)  # before any fold trains: the reports are binary
     cv = GroupKFold(5) if cv is None else cv
     splits = check_group_split(cv, X, y, groups)
+    # pooled out-of-fold answers need each recording tested once: repeated
+    # folds would count cycles twice and keep one repeat's recordings
+    tested = np.bincount(
+        np.concatenate([test for _, test in splits]).astype(np.intp),
+        minlength=len(y),
+    )
+    if not (tested == 1).all():
+        k = int(np.flatnonzero(tested != 1)[0])
+        raise ValueError(
+            f"the test folds of cv must hold every recording once (as "
+            f"cross_val_predict's); recording {k} is in {tested[k]} of them. "
+            "For repeated cross-validation, call this once per repeat."
+        )
     recording_proba = np.full(len(y), np.nan)
     fold = np.full(len(y), -1)
     groups = np.asarray(groups)

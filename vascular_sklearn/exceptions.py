@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["RecordingError", "WeightsFileError"]
+__all__ = ["LabelFileError", "RecordingError", "WeightsFileError"]
+
+
+class LabelFileError(ValueError):
+    """A label file (a CSV manifest, PhysioNet's REFERENCE.csv) cannot be read.
+
+    The message names the file and, where one is at fault, its line. It
+    subclasses :class:`ValueError` as :class:`RecordingError` does.
+
+    Examples
+    --------
+    >>> from vascular_sklearn.exceptions import LabelFileError
+    >>> issubclass(LabelFileError, ValueError)
+    True
+    """
 
 
 class RecordingError(ValueError):

@@ -301,6 +301,16 @@ def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
     return own_conv1
 
 
+@contextlib.contextmanager
+def _seeded(seed: int, device: str) -> Iterator[None]:
+    """torch's global generators seeded for one fit and given back as they
+    were: a user's own draws after ``fit`` do not depend on having trained."""
+    on = torch.device(device)
+    with torch.random.fork_rng(devices=[on.index or 0] if on.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def resolve_device(device: str) -> str:
     """Resolve ``"auto"`` to ``"cuda"`` when a GPU is visible, else ``"cpu"``.
 
@@ -426,14 +436,14 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         See :class:`CycleResNet`.
     autocast : bool or None, default=None
         Mixed precision (bfloat16 autocast). ``None`` turns it on for CUDA
-        devices that support bfloat16 and off elsewhere (CPU training ran 1.5x
-        faster on one 2-core machine of this project and 30x slower on another
-        without bfloat16 instructions: measure before turning it on for a
-        CPU; on an H100 the default's 1 x 20 x 100 images trained at 0.9 to
-        1.1x float32, which runs there on TF32 tensor cores, for about 5 %
-        less GPU memory). With ``accelerate=True`` the accelerator
-        runs mixed precision instead (float16 with loss scaling on GPUs without
-        bfloat16).
+        devices that support bfloat16 and off elsewhere (CPU training ran 1.86x
+        faster, inference 1.74x, on one 2-core machine of this project and 30x
+        slower on another without bfloat16 instructions: measure before
+        turning it on for a CPU; on an H100 the default's 1 x 20 x 100 images
+        trained at 0.88 to 1.01x float32's speed, float32 running there on
+        TF32 tensor cores, for about 5 % less GPU memory). With
+        ``accelerate=True`` the accelerator runs mixed precision instead
+        (float16 with loss scaling on GPUs without bfloat16).
     accelerate : bool, default=False
         Train through skorch's ``AccelerateMixin`` and Hugging Face
         ``accelerate`` (``pip install vascular-sklearn[accelerate]``): launched
@@ -630,7 +640,6 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             sample_weight = check_sample_weight(sample_weight, y)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        torch.manual_seed(seed)
         self.device_ = resolve_device(self.device)
 
         train = np.arange(len(y))
@@ -681,23 +690,25 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if self.standardize:
             mean, std = float(X[train].mean()), float(X[train].std())
             std = std if std > 0 else 1.0
-        self.net_ = self._make_net(
-            weights_path=self.weights_path,
-            module__input_mean=mean,
-            module__input_std=std,
-            train_split=train_split,
-            callbacks=callbacks,
-            **criterion,
-            **iterator,
-        )
-        with _torch_threads(self._threads()):
-            self.net_.fit(inputs, y_enc[train].astype(np.int64))
-            if self.recalibrate_bn:
-                # one epoch's draw of cycles: the statistics need no more
-                seen = train
-                if self.max_cycles_per_group is not None:
-                    seen = train[np.sort(list(iter(sampler)))]
-                self._recalibrate(X[seen])
+        # weights, dropout and augmentation draw from torch's global generators
+        with _seeded(seed, self.device_):
+            self.net_ = self._make_net(
+                weights_path=self.weights_path,
+                module__input_mean=mean,
+                module__input_std=std,
+                train_split=train_split,
+                callbacks=callbacks,
+                **criterion,
+                **iterator,
+            )
+            with _torch_threads(self._threads()):
+                self.net_.fit(inputs, y_enc[train].astype(np.int64))
+                if self.recalibrate_bn:
+                    # one epoch's draw of cycles: the statistics need no more
+                    seen = train
+                    if self.max_cycles_per_group is not None:
+                        seen = train[np.sort(list(iter(sampler)))]
+                    self._recalibrate(X[seen])
         if self.accelerate:
             # trained and unwrapped: name the device, so that the net pickles and
             # loads without skorch guessing one

@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline
 
 from . import __version__
 from ._model_spec import ModelFileError, describe_pipeline, rebuild
+from ._output import check_output, replacing
 from .spectrogram import STFTSpectrogram
 
 __all__ = ["ModelFileError", "export_onnx", "load_model", "save_model"]
@@ -68,24 +69,19 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
     ...       == pipe.predict_proba(data.recordings)).all())
     True
     """
-    path = os.fspath(path)
-    _refuse_overwrite(path, overwrite)
+    path = check_output(path, overwrite)
     steps, network = describe_pipeline(model, "save_model")
     header = {"format": FORMAT, "versions": _versions(), "steps": steps}
     weights = io.BytesIO()
     # tensors saved from the CPU, so a model trained on a GPU loads anywhere
     state = {k: v.detach().cpu() for k, v in network.net_.module_.state_dict().items()}
     torch.save(state, weights)
-    tmp = path + ".partial"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+    with (
+        replacing(path) as tmp,
+        zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
         archive.writestr("model.json", json.dumps(header, indent=1))
         archive.writestr("weights.pt", weights.getvalue())
-    os.replace(tmp, path)
-
-
-def _refuse_overwrite(path: str, overwrite: bool) -> None:
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
 
 
 def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
@@ -217,8 +213,7 @@ def export_onnx(
     --------
     See :func:`~vascular_sklearn.runtime.load_onnx`.
     """
-    path = os.fspath(path)
-    _refuse_overwrite(path, overwrite)
+    path = check_output(path, overwrite)
     steps, network = describe_pipeline(model, "export_onnx")
     images = [s for _, s in model.steps if isinstance(s, STFTSpectrogram)]
     if not images:
@@ -264,6 +259,5 @@ def export_onnx(
         )
     proto = program.model_proto
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(metadata)})
-    tmp = path + ".partial"
-    onnx.save(proto, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        onnx.save(proto, tmp)

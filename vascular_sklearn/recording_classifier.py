@@ -206,10 +206,14 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``confounder`` instead.
         confounder : array-like of shape (n_recordings,) or None
             The recorder, site or stethoscope of each recording, where known.
-            Every (confounder, label) pair then weighs the same in training
-            (``compute_sample_weight("balanced", pairs)`` on the recordings
-            being fitted, times ``sample_weight``), so the confounder says
-            nothing about the label. Computed inside ``fit``, the weights of a
+            The recordings of every (confounder, label) pair then weigh the
+            same in total (``compute_sample_weight("balanced", pairs)`` on the
+            recordings being fitted, times ``sample_weight``), so the
+            confounder says nothing about the label; each recording's weight
+            reaches every one of its cycles, so a device that gives more
+            cycles per recording weighs more unless the estimator draws as
+            many cycles of each (``ResNetClassifier(max_cycles_per_group=...)``,
+            the default pipeline's 8). Computed inside ``fit``, the weights of a
             cross-validation fold never count the test fold's labels: pass it
             as ``params={"classifier__confounder": recorder}`` and it is sliced
             with the folds.
@@ -389,7 +393,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_recordings,)
-            A label of ``classes_`` per recording.
+            A label of ``classes_`` per recording; of two classes,
+            ``classes_[1]`` from a probability of 0.5 up, the threshold the
+            clinical reports use (a tie is common with ``aggregate="vote"``).
 
         Raises
         ------
@@ -398,6 +404,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``on_empty="error"``.
         """
         proba = self.predict_proba(X)  # first: it checks that we are fitted
+        if len(self.classes_) == 2:
+            return self.classes_[(proba[:, 1] >= 0.5).astype(np.intp)]
         return self.classes_[proba.argmax(axis=1)]
 
     @available_if(lambda self: not hasattr(self, "classes_") or len(self.classes_) == 2)

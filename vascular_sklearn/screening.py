@@ -20,11 +20,12 @@ from joblib import Parallel, delayed
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
+from ._output import check_output, replacing
 from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
 from .datasets import TARGET_NAMES
-from .evaluation import bootstrap_report, clinical_report
+from .evaluation import _binary_labels, bootstrap_report, clinical_report
 from .exceptions import RecordingError
 
 __all__ = [
@@ -395,8 +396,7 @@ def predict_files(
     paths = recording_paths(source)
     target = None
     if output is not None and not hasattr(output, "write"):
-        target = os.fspath(output)
-        _refuse_overwrite(target, overwrite)
+        target = check_output(output, overwrite)
     rows = _scored_batches(model, paths, batch_size, threshold, n_jobs)
     counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
     if target is None:
@@ -406,25 +406,17 @@ def predict_files(
     return Bunch(**counts, output=target)
 
 
-def _refuse_overwrite(target: str, overwrite: bool) -> None:
-    if os.path.exists(target) and not overwrite:
-        raise FileExistsError(
-            f"{target} exists; choose another output or pass overwrite=True"
-        )
-
-
 def _write_table(
     target: str | os.PathLike, write: Callable[[IO[str]], None], overwrite: bool = False
 ) -> None:
-    """Write a text table through ``<target>.partial``, renamed when complete: a
-    run that stops part-way never leaves a truncated table under the name
-    asked for, and an existing file is replaced only with ``overwrite``."""
-    target = os.fspath(target)
-    _refuse_overwrite(target, overwrite)
-    partial = target + ".partial"
-    with open(partial, "w", newline="", encoding="utf-8") as out:
+    """Write a text table whole (:func:`replacing`); an existing file is
+    replaced only with ``overwrite``."""
+    target = check_output(target, overwrite)
+    with (
+        replacing(target) as partial,
+        open(partial, "w", newline="", encoding="utf-8") as out,
+    ):
         write(out)
-    os.replace(partial, target)
 
 
 def external_validation(
@@ -486,7 +478,8 @@ def external_validation(
     Raises
     ------
     ValueError
-        ``y`` or ``groups`` do not match ``paths`` in length.
+        ``y`` holds a label other than 0 and 1, or ``y`` or ``groups`` do not
+        match ``paths`` in length (before any recording is scored).
     RecordingError
         Not one recording could be scored (the first reason is given).
 
@@ -513,7 +506,7 @@ def external_validation(
     (8, ['accuracy', 'accuracy_ci', 'balanced_accuracy'])
     """
     paths = [os.fspath(p) for p in paths]
-    y = np.asarray(y)
+    y = _binary_labels(y)  # before the scoring, which takes a while
     named = groups is not None
     groups = np.asarray(groups) if named else np.arange(len(paths))
     if not len(y) == len(groups) == len(paths):
@@ -547,10 +540,11 @@ def external_validation(
     else:
         report = clinical_report(y[scored], proba[scored], threshold)
     # the true label in the words of the label column, so the two compare
-    for row, label, group in zip(rows, y, groups, strict=True):
+    # tolist: numpy scalars become Python values; a manifest's str stay str
+    for row, label, group in zip(rows, y, groups.tolist(), strict=True):
         row.update(
             true_label=_label(np.array([0, 1]), int(label)),
-            group=group.item() if named else "",
+            group=group if named else "",
         )
     return Bunch(
         report=report,

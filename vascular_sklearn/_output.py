@@ -1,0 +1,62 @@
+"""Files the library writes for the user: checked before the work, written whole."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+__all__ = ["check_output", "replacing"]
+
+
+def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
+    """Check, before any work, that ``path`` can be written; return it as str.
+
+    Raises
+    ------
+    FileNotFoundError
+        If its folder does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_output(os.path.join(folder, "model.vsk")).endswith("model.vsk")
+    True
+    >>> check_output(folder)
+    Traceback (most recent call last):
+    ...
+    IsADirectoryError: ... is a folder; give the name of a file to write
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"{path} exists; choose another name or pass overwrite=True"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def replacing(path: str) -> Iterator[str]:
+    """Yield a new name beside ``path`` to write to, renamed to ``path`` when
+    the block ends and removed if it fails: a run that stops part-way leaves
+    no truncated file under ``path``, and the name is fresh, so no file of
+    the user's is written over on the way."""
+    tmp = f"{path}.{uuid.uuid4().hex[:12]}.partial"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
