@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from sklearn.pipeline import Pipeline
 
+from ._output import check_output, replacing
 from .network import ResNetClassifier
 from .pipelines import make_stenosis_pipeline
 from .recording_classifier import RecordingClassifier
@@ -102,16 +103,13 @@ def save_backbone(
     True
     """
     network = _network(model)
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    path = Path(check_output(path, overwrite))
     state = {
         k: v.detach().to("cpu").contiguous()
         for k, v in network.net_.module_.state_dict().items()
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with replacing(os.fspath(path)) as tmp:
+        torch.save(state, tmp)
     return path
 
 
@@ -185,9 +183,7 @@ def pretrain(
     ...     make_stenosis_pipeline(max_epochs=1, random_state=0, device="cpu"))
     >>> fine_tune = make_stenosis_pipeline(weights_path=path, backbone_lr=1e-4)
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    path = Path(check_output(path, overwrite))  # before hours of training
     if pipeline is None:
         pipeline = make_stenosis_pipeline(
             random_state=0,
