@@ -109,6 +109,11 @@ def test_output_sample_rate():
     X = Signals.from_arrays([x], RATE, names=["a"])
     out = Recorder(step=None, sample_rate=8000.0).record(X)
     assert out.sample_rate == 8000.0 and len(out.data[0]) == 8000
+    # the converter rounds at its own rate: its samples lie on its grid
+    coarse = Recorder(gain=0.1, step=32.0, sample_rate=8000.0).record(X).data[0]
+    assert converter_step(coarse) == pytest.approx(32 * LEVEL)
+    with pytest.raises(ValueError, match=r"recorder\.sample_rate=8000 differs"):
+        make_recordings(1, 1, recorder=Recorder(sample_rate=8000.0))
 
 
 def test_ranges_draw_repeatably_within_bounds():

@@ -20,7 +20,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfiltfilt
 
-__all__ = ["CLIP_BLOCK", "clip_counts", "cycle_quality", "failed_cycles", "pulse_db"]
+__all__ = [
+    "CLIP_BLOCK",
+    "clip_counts",
+    "counts_at_rate",
+    "cycle_quality",
+    "failed_cycles",
+    "pulse_db",
+]
 
 #: Duration in seconds of the blocks in which clipped samples are counted: fine
 #: enough to place a knock within a beat, coarse enough to cost nothing to keep.
@@ -82,6 +89,27 @@ def clip_counts(
     if full_scale is not None:
         at_peak |= np.abs(x) > full_scale
     return np.add.reduceat(at_peak, starts).astype(np.int32)
+
+
+def counts_at_rate(
+    counts: np.ndarray, from_rate: float, to_rate: float, n_samples: int
+) -> np.ndarray:
+    """:func:`clip_counts` of a recording as read, for its copy resampled to
+    ``to_rate`` (``n_samples`` long): each 10 ms block keeps its share of
+    clipped samples. Counted after resampling, the ringing over the flat tops
+    hides them (a recording 6 % clipped read 0.7 % at twice the rate).
+
+    Examples
+    --------
+    >>> counts_at_rate(np.array([441, 0, 100], np.int32), 44100, 22050, 600).tolist()
+    [220, 0, 50]
+    """
+    block = _clip_block(to_rate)
+    scaled = np.round(counts * (block / _clip_block(from_rate)))
+    n_blocks = -(-n_samples // block)
+    out = np.zeros(n_blocks, np.int32)
+    out[: min(n_blocks, len(scaled))] = np.minimum(scaled[:n_blocks], block)
+    return out
 
 
 def _per_cycle_mean(

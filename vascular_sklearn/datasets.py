@@ -590,6 +590,16 @@ def make_recordings(
     if not 0.0 <= second_wave <= 1.0:
         raise ValueError(f"second_wave must lie in [0, 1], got {second_wave}")
     pools = _session_ranges(recorder, confound)
+    if isinstance(recorder, Recorder) and recorder.sample_rate not in (
+        None,
+        sample_rate,
+    ):
+        # the Bunch, the beat times and the names all speak of sample_rate
+        raise ValueError(
+            f"recorder.sample_rate={recorder.sample_rate:g} differs from "
+            f"sample_rate={sample_rate:g}: give the rate as sample_rate, and "
+            "leave the recorder's None"
+        )
     rng = check_random_state(random_state)
     gen = np.random.default_rng(rng.randint(2**31))
     # the devices draw from their own stream, so the vessels stay the same

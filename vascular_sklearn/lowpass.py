@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import SignalTransformer, map_recordings
 from .audio import _read_with_note, resample, to_rate, warn_cut_short
 from .containers import Signals, object_array
-from .cycle_quality import clip_counts
+from .cycle_quality import clip_counts, counts_at_rate
 from .exceptions import RecordingError
 from .recorder import rounding_snr_db
 
@@ -290,10 +290,14 @@ def _filter_one(
         warn_cut_short(item, note, stacklevel=2)
     else:  # the batch was checked against ``resample``
         x, resample_ok = item, True
-    # on the samples as read: resampling and filtering take them off the grid
+    # on the samples as read: resampling and filtering take them off the grid,
+    # and resampling rings over the flat tops of clipping
     rounding = rounding_snr_db(x, source_rate)
-    x, _ = to_rate(name, x, source_rate, rate, resample_ok)
     # counted per 10 ms block, so the cutter can tell a clipped beat from the
     # rest; the biquad clamps at full scale, so samples beyond it clip as well
     full_scale = 1.0 if filt is lowpass_biquad else None
-    return filt(x, *args), clip_counts(x, rate, full_scale), note, rounding
+    clipped = clip_counts(x, source_rate, full_scale)
+    x, _ = to_rate(name, x, source_rate, rate, resample_ok)
+    if source_rate != rate:
+        clipped = counts_at_rate(clipped, source_rate, rate, len(x))
+    return filt(x, *args), clipped, note, rounding

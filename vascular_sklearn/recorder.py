@@ -313,8 +313,9 @@ class Recorder:
             Seeds the noise.
         error_filter : callable or None, default=None
             Applied to what the device adds (noise and quantisation error) before
-            it is added: the augmentation uses it to pass that error through the
-            pipeline's lowpass, as it would have been on a real recording.
+            it is added, at the device's rate: the augmentation uses it to pass
+            that error through a lowpass, as it would have been on a real
+            recording.
 
         Returns
         -------
@@ -346,14 +347,19 @@ class Recorder:
             noisy = clean + _noise(
                 rng, len(x), sample_rate, self.white_noise_db, self.pink_noise_db
             )
+        if self.sample_rate is not None and self.sample_rate != sample_rate:
+            # the converter samples at its own rate, and clips and rounds there:
+            # its samples lie on its grid
+            clean, noisy = (
+                np.asarray(resample(v, sample_rate, self.sample_rate), np.float64)
+                for v in (clean, noisy)
+            )
         if self.clip_level is not None:
             clean = np.clip(clean, -self.clip_level, self.clip_level)
             noisy = np.clip(noisy, -self.clip_level, self.clip_level)
         y = noisy if self.step is None else quantise(noisy, self.step)
         if error_filter is not None:
             y = clean + np.asarray(error_filter(y - clean), np.float64)
-        if self.sample_rate is not None and self.sample_rate != sample_rate:
-            return resample(y, sample_rate, self.sample_rate)
         return y.astype(np.float32)
 
     def record(
