@@ -45,6 +45,13 @@ def _check_rate(name: str, rate: float) -> float:
 def check_read_options(sample_rate: float | None, channels: str = "mean") -> None:
     """Refuse, where they are given, reader options no recording could meet.
 
+    Parameters
+    ----------
+    sample_rate : float or None
+        The rate asked for; ``None`` takes each file's own.
+    channels : str, default="mean"
+        How multi-channel files are read.
+
     Raises
     ------
     ValueError

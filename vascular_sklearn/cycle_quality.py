@@ -94,10 +94,27 @@ def clip_counts(
 def counts_at_rate(
     counts: np.ndarray, from_rate: float, to_rate: float, n_samples: int
 ) -> np.ndarray:
-    """:func:`clip_counts` of a recording as read, for its copy resampled to
-    ``to_rate`` (``n_samples`` long): each 10 ms block keeps its share of
-    clipped samples. Counted after resampling, the ringing over the flat tops
-    hides them (a recording 6 % clipped read 0.7 % at twice the rate).
+    """Carry :func:`clip_counts` of a recording as read over to its resampled copy.
+
+    Each 10 ms block keeps its share of clipped samples. Counted after
+    resampling, the ringing over the flat tops hides them (a recording 6 %
+    clipped read 0.7 % at twice the rate).
+
+    Parameters
+    ----------
+    counts : ndarray of int
+        :func:`clip_counts` of the recording at ``from_rate``.
+    from_rate : float
+        The rate it was read at, in Hz.
+    to_rate : float
+        The rate of its resampled copy, in Hz.
+    n_samples : int
+        The length of the resampled copy.
+
+    Returns
+    -------
+    ndarray of int32, shape (ceil(n_samples / block),)
+        Clipped samples per block of the copy.
 
     Examples
     --------
