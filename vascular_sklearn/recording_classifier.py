@@ -292,7 +292,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             kwargs["groups"] = cycle_groups
         if has_fit_parameter(estimator, "recordings"):
             kwargs["recordings"] = np.repeat(np.arange(len(bags)), n)
-        cycles = self._cycles(bags, estimator)[np.repeat(n > 0, bags.n_cycles)]
+        cycles = self._cycles(bags, estimator)
+        if (n < bags.n_cycles).any():  # a copy only where cycles are left out
+            cycles = cycles[np.repeat(n > 0, bags.n_cycles)]
         estimator.fit(cycles, np.repeat(y, n), **kwargs)
         if not np.array_equal(estimator.classes_, classes):
             raise ValueError(
