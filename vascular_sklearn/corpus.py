@@ -13,7 +13,7 @@ import csv
 import io
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -181,6 +181,17 @@ def _stat(path: str) -> os.stat_result | None:
     return st if stat.S_ISREG(st.st_mode) else None
 
 
+def audio_files_under(folder: Path) -> Iterator[Path]:
+    """The files under ``folder`` (recursively, in no order) whose ending is in
+    :data:`AUDIO_SUFFIXES`; nothing when it is not a folder."""
+    if folder.is_dir():
+        yield from (
+            p
+            for p in folder.rglob("*")
+            if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+        )
+
+
 def find_recordings(folder: str | os.PathLike) -> list[str]:
     """Audio files under ``folder`` (recursively), sorted by path.
 
@@ -212,11 +223,7 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
-    found = sorted(
-        str(p)
-        for p in root.rglob("*")
-        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-    )
+    found = sorted(str(p) for p in audio_files_under(root))
     if not found:
         raise FileNotFoundError(
             f"{root} holds no audio files ({', '.join(AUDIO_SUFFIXES)})"

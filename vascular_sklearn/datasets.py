@@ -12,9 +12,9 @@ from typing import Literal
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from .audio import AUDIO_SUFFIXES, check_read_options, read_recording
+from .audio import check_read_options, read_recording
 from .containers import Signals, object_array
-from .corpus import TARGET_NAMES, RecordingFiles, _manifest_bunch
+from .corpus import TARGET_NAMES, RecordingFiles, _manifest_bunch, audio_files_under
 from .exceptions import LabelFileError
 from .recorder import LOUD_SESSION, QUIET_SESSION, Recorder, RecorderRanges
 
@@ -94,11 +94,7 @@ def load_recordings(
         sub = root / folder
         # audio only (a README or .DS_Store beside it is not a recording), in
         # subfolders too, as find_recordings searches
-        found = sorted(
-            p
-            for p in (sub.rglob("*") if sub.is_dir() else [])
-            if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
-        )
+        found = sorted(audio_files_under(sub))
         files += found
         labels += [label] * len(found)
     if not files:
