@@ -64,6 +64,10 @@ def test_manifest_accepts_label_words_and_no_label(tmp_path):
     (tmp_path / "tab.csv").write_text("path\tlabel\na.wav\tStenosis\nb.wav\t0\n")
     for name in ("semi.csv", "tab.csv"):
         assert read_manifest(tmp_path / name).target.tolist() == [1, 0]
+    # a spreadsheet's capitalised header names the same columns
+    (tmp_path / "caps.csv").write_text("Path,Label,Patient\na.wav,1,P1\nb.wav,0,P2\n")
+    caps = read_manifest(tmp_path / "caps.csv")
+    assert caps.target.tolist() == [1, 0] and caps.groups.tolist() == ["P1", "P2"]
     (tmp_path / "bare.csv").write_text("path\na.wav\n")
     bare = read_manifest(tmp_path / "bare.csv")
     assert bare.target is None and bare.groups is None and len(bare.recordings) == 1
@@ -88,6 +92,10 @@ def test_manifest_accepts_label_words_and_no_label(tmp_path):
         ("path\n\xe9.wav\n".encode("latin-1"), "not UTF-8 text"),
         # DictReader would keep the last 'label' and drop extra fields
         ("path,label,label\na.wav,0,1\n", "the header names label twice"),
+        ("Path,Label,label\na.wav,0,1\n", "the header names label twice"),
+        # a row that ends before its path, and an empty path
+        ("label,path\n0,a.wav\n1\n", "line 3: no path"),
+        ("path,label\n,0\n", "line 2: no path"),
         ("path,label\na.wav,0\nb,c.wav,1\n", "line 3: 3 fields under a header of 2"),
     ],
 )

@@ -60,6 +60,13 @@ def test_stereo_is_mixed_or_refused(tmp_path):
     np.testing.assert_allclose(got, 0.3, rtol=1e-6)
     with pytest.raises(RecordingError, match=r"stereo\.wav: 2 channels"):
         read_recording(path, channels="error")
+    # a lazy corpus is refused when it is listed, not mixed later by the pipeline
+    (tmp_path / "normal").mkdir()
+    path.rename(tmp_path / "normal" / "stereo.wav")
+    with pytest.raises(RecordingError, match=r"stereo\.wav: 2 channels"):
+        load_recordings(tmp_path, channels="error", lazy=True)
+    with pytest.raises(RecordingError, match="a folder, not an audio file"):
+        file_sample_rate(tmp_path)
 
 
 def test_other_rates_are_resampled_or_refused(tmp_path):
@@ -75,8 +82,9 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     np.testing.assert_allclose(
         data.recordings[1][500:-500], tone[::2][500:-500], atol=2e-3
     )
-    with pytest.raises(RecordingError, match=r"1_1_before\.wav: recorded at 44100"):
-        load_recordings(root, resample=False)
+    for lazy in (False, True):
+        with pytest.raises(RecordingError, match=r"1_1_before\.wav: recorded at 44100"):
+            load_recordings(root, resample=False, lazy=lazy)
     # what no file could meet is refused where it is given, before any reading
     for options, message in [
         ({"sample_rate": 0}, "sample_rate=0: recordings are read at 1 to 384 kHz"),

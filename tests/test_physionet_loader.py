@@ -138,7 +138,7 @@ def test_missing_reference_or_folders(root, tmp_path_factory):
         load_physionet2016(empty / "gone")
 
 
-def test_one_database_folder_on_its_own(root, tmp_path_factory):
+def test_one_database_folder_on_its_own(root, tmp_path_factory, monkeypatch):
     alone = load_physionet2016(root / "training-a")
     assert alone.record.tolist() == ["a0001", "a0002", "a0003"]
     assert alone.groups.tolist() == ["a"] * 3 and alone.target.tolist() == [1, 0, 1]
@@ -150,6 +150,11 @@ def test_one_database_folder_on_its_own(root, tmp_path_factory):
     (site / "REFERENCE.csv").write_text("x1,-1\n")
     data = load_physionet2016(site)
     assert data.groups.tolist() == ["clinic8k"] and data.sample_rate == 8000.0
+    # from inside the folder: "." has no name of its own
+    monkeypatch.chdir(site)
+    here = load_physionet2016(".")
+    assert here.groups.tolist() == ["clinic8k"]
+    assert here.recordings.name(0) == "clinic8k/x1.wav"
 
 
 def test_a_manifest_of_the_same_files_gives_the_same_bunch(root):

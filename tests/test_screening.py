@@ -12,7 +12,9 @@ import joblib
 import numpy as np
 import pytest
 import soundfile as sf
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.naive_bayes import GaussianNB
+from sklearn.pipeline import Pipeline
 
 from vascular_sklearn import (
     RecordingClassifier,
@@ -27,6 +29,7 @@ from vascular_sklearn.screening import (
     COLUMNS,
     PULSE_LIMIT_DB,
     _write_table,
+    external_validation,
     predict_files,
     score_files,
 )
@@ -261,6 +264,14 @@ def test_manifest_source_and_existing_output_is_kept(model_and_folder, tmp_path)
     assert out.read_text() == "precious"
     predict_files(model, manifest, out, overwrite=True)
     assert [Path(r["path"]).name for r in _read(out)] == names
+    # a mistyped folder or an empty list is refused, not a table of one error
+    for source, message in [
+        (tmp_path / "archve", "archve: no such folder or file"),
+        ([], "no recordings given"),
+    ]:
+        with pytest.raises(FileNotFoundError, match=message):
+            predict_files(model, source, tmp_path / "none.csv")
+    assert not (tmp_path / "none.csv").exists()
 
 
 # VmHWM, not ru_maxrss: a child's ru_maxrss starts at the parent's (pytest's) peak
@@ -305,3 +316,26 @@ def test_streaming_memory_stays_flat_with_the_corpus(model_and_folder, tmp_path)
         peaks[n] = result["peak_mib"]
     assert peaks[N_FILES] - peaks[20] < 40, peaks
     assert peaks[N_FILES] < 300, peaks
+
+
+class _JustUnderHalf(ClassifierMixin, BaseEstimator):
+    """Answers p = 0.49996 for every recording: written as 0.5000."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        return np.tile([0.50004, 0.49996], (len(X), 1))
+
+
+def test_labels_and_metrics_agree_with_the_probability_as_written(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = [tmp_path / f"{i}.wav" for i in range(4)]
+    for path in paths:
+        sf.write(path, 0.1 * rng.standard_normal(22050), 22050)
+    model = Pipeline([("classifier", _JustUnderHalf())]).fit(np.zeros((2, 9)), [0, 1])
+    result = external_validation(model, paths, [1, 1, 0, 0], n_resamples=20)
+    assert {r["probability_stenosis"] for r in result.rows} == {"0.5000"}
+    assert {r["label"] for r in result.rows} == {"stenosis"}
+    assert result.report["sensitivity"] == 1.0 and result.report["specificity"] == 0.0

@@ -221,6 +221,20 @@ def test_bags_keep_one_item_per_recording_in_order(known_beats):
     np.testing.assert_array_equal(again[1], spec[0])
 
 
+def test_containers_count_negative_indices_from_the_last_recording():
+    # Spectrograms keep n + 1 offsets: -1 must still mean the last recording
+    bags = [np.full((k + 1, 1, 2, 2), k, np.float32) for k in range(4)]
+    spec = Spectrograms.from_bags(bags, names=["r0", "r1", "r2", "r3"])
+    assert spec[-1][0, 0, 0, 0] == 3 and len(spec[-1]) == 4
+    picked = spec[np.array([-3, 0])]
+    assert picked.names.tolist() == ["r1", "r0"]
+    assert picked[0][0, 0, 0, 0] == 1 and picked.n_cycles.tolist() == [2, 1]
+    assert len(spec[[]]) == 0
+    for bad in (4, -5, [0, 4]):
+        with pytest.raises(IndexError, match="out of range"):
+            spec[bad]
+
+
 def test_spectrogram_matches_torch_stft():
     rng = np.random.default_rng(3)
     cycle = np.cumsum(rng.normal(size=13000)).astype(np.float32) * 1e-3

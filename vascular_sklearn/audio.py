@@ -176,9 +176,7 @@ def _read_with_note(
         ) from err
     if x.shape[1] > 1:
         if channels == "error":
-            raise RecordingError(
-                f"{name}: {x.shape[1]} channels; record mono or use channels='mean'."
-            )
+            raise _channels_error(name, x.shape[1])
         x = x.mean(axis=1, dtype=np.float32)
     else:
         x = x[:, 0]
@@ -212,11 +210,53 @@ def to_rate(
     if sample_rate is None or rate == sample_rate:
         return x, rate
     if not resample_to_rate:
-        raise RecordingError(
-            f"{name}: recorded at {rate:g} Hz, expected {sample_rate:g} Hz; "
-            "resample it or pass resample_to_rate=True."
-        )
+        raise _rate_error(name, rate, sample_rate)
     return resample(x, rate, sample_rate), float(sample_rate)
+
+
+def _channels_error(name: str, n_channels: int) -> RecordingError:
+    return RecordingError(
+        f"{name}: {n_channels} channels; record mono or use channels='mean'."
+    )
+
+
+def _rate_error(name: str, rate: float, sample_rate: float) -> RecordingError:
+    return RecordingError(
+        f"{name}: recorded at {rate:g} Hz, expected {sample_rate:g} Hz; "
+        "resample it or pass resample_to_rate=True."
+    )
+
+
+def check_header(
+    path: str | os.PathLike,
+    sample_rate: float,
+    channels: Literal["mean", "error"] = "mean",
+    resample_to_rate: bool = True,
+) -> None:
+    """Refuse, from its header alone, a file :func:`read_recording` would refuse
+    for its channels or its rate, so that a lazy corpus fails when it is listed
+    rather than half-way through a fit.
+
+    Parameters
+    ----------
+    path : path-like
+    sample_rate : float
+        The rate the file is to be read at.
+    channels : {"mean", "error"}, default="mean"
+    resample_to_rate : bool, default=True
+
+    Raises
+    ------
+    RecordingError
+        Naming the file and the problem.
+    """
+    name = os.fspath(path)
+    info = _info(name)
+    if info.channels > 1 and channels == "error":
+        raise _channels_error(name, info.channels)
+    rate = _check_rate(name, info.samplerate)
+    if not resample_to_rate and rate != sample_rate:
+        raise _rate_error(name, rate, sample_rate)
 
 
 #: libsndfile's log line for a WAV (``data``) or AIFF (``SSND``) whose sound
@@ -303,10 +343,16 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     >>> file_sample_rate(path)
     8000.0
     """
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
+    return _check_rate(os.fspath(path), _info(os.fspath(path)).samplerate)
+
+
+def _info(name: str):
+    """The header of the audio file ``name`` (``soundfile.info``)."""
+    if os.path.isdir(name):
+        raise RecordingError(f"{name}: a folder, not an audio file.")
     try:
-        rate = sf.info(os.fspath(path)).samplerate
+        return sf.info(name)
     except (sf.LibsndfileError, RuntimeError) as err:
-        raise RecordingError(f"{path}: not a readable audio file ({err})") from err
-    return _check_rate(os.fspath(path), rate)
+        raise RecordingError(f"{name}: not a readable audio file ({err})") from err

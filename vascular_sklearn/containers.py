@@ -91,11 +91,18 @@ def _subset_index(index: Any, n: int) -> np.ndarray:
         if index.shape != (n,):
             raise IndexError(f"boolean index of shape {index.shape} for {n} recordings")
         return np.flatnonzero(index)
+    if index.size == 0:
+        # np.asarray([]) is float: an empty list selects nothing
+        return np.empty(0, np.int64)
     if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
         raise IndexError(
             "index recordings with an int, a slice, an int array or a mask"
         )
-    return index
+    if index.min() < -n or index.max() >= n:
+        raise IndexError(f"recording index out of range for {n} recordings")
+    # Spectrograms' offsets hold n + 1 entries: a negative position must not
+    # count from their end
+    return np.where(index < 0, index + n, index)
 
 
 def _check_sample_rate(rate: Any) -> None:
@@ -169,7 +176,7 @@ class _RecordingSequence:
         if isinstance(index, tuple) and index[1:] == (Ellipsis,) * (len(index) - 1):
             index = index[0]
         if isinstance(index, (int, np.integer)):
-            return self._item(int(index))
+            return self._item(int(_subset_index(np.array([index]), len(self))[0]))
         return self._take(_subset_index(index, len(self)))
 
     def __iter__(self):

@@ -309,7 +309,9 @@ def read_manifest(
             )
         rows.append(row)
         lines.append(reader.line_num)  # blank lines are skipped, not counted out
-    header = [c.strip() for c in reader.fieldnames or []]
+    # "Label" and "label" name one column: a spreadsheet's capitalised header
+    # must not drop the labels without a word
+    header = [c.strip().lower() for c in reader.fieldnames or []]
     columns = set(header)
     twice = sorted({c for c in header if c and header.count(c) > 1})
     if twice:  # DictReader would keep the last of them without a word
@@ -321,7 +323,10 @@ def read_manifest(
         )
     if not rows:
         raise LabelFileError(f"{manifest}: lists no recordings")
-    rows = [{k.strip(): v for k, v in row.items() if k} for row in rows]
+    rows = [{k.strip().lower(): v for k, v in row.items() if k} for row in rows]
+    for row, line in zip(rows, lines, strict=True):
+        if not (row["path"] or "").strip():  # None: the row ends before it
+            raise LabelFileError(f"{manifest}, line {line}: no path")
     # absent optional columns stay None in the Bunch, so callers can tell
     # "no labels" from "all normal"
     table = {

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from .audio import check_read_options, read_recording
+from .audio import check_header, check_read_options, read_recording
 from .containers import Signals, object_array
 from .corpus import TARGET_NAMES, RecordingFiles, _manifest_bunch, audio_files_under
 from .exceptions import LabelFileError
@@ -31,12 +31,16 @@ _LABEL_FOLDERS = {"normal": 0, "abnormal": 1}
 def patient_id(filename: str) -> str:
     """The patient id of a seed-layout file name: its text before the first "_".
 
+    A name without "_" is the id as a whole, without its ending.
+
     Examples
     --------
     >>> patient_id("10_7_before(1)(stenosis).WAV")
     '10'
+    >>> patient_id("7.wav") == patient_id("7_after.wav") == "7"
+    True
     """
-    return Path(filename).name.split("_", 1)[0]
+    return Path(filename).stem.split("_", 1)[0]
 
 
 def load_recordings(
@@ -105,6 +109,10 @@ def load_recordings(
     names = [p.relative_to(root).as_posix() for p in files]
     if lazy:
         recordings = RecordingFiles.from_paths(files, sample_rate)
+        if channels == "error" or not resample:
+            # the files are read later, by the pipeline, with its own options
+            for f in files:
+                check_header(f, recordings.sample_rate, channels, resample)
         recordings = replace(recordings, names=np.asarray(names, dtype=object))
         return _bunch(root, recordings, files, labels)
     arrays = []
@@ -240,7 +248,9 @@ def load_physionet2016(
     if not found and (root / "REFERENCE.csv").is_file():
         # one database on its own, as the challenge ships its validation set
         # and as another site's recordings can be laid out
-        found = {root.name.removeprefix(_PHYSIONET_PREFIX): root}
+        # resolved: "." has no name to tell the database by
+        folder = root.resolve()
+        found = {folder.name.removeprefix(_PHYSIONET_PREFIX): folder}
     if not found:
         raise FileNotFoundError(
             f"{root} holds no training-* folders (training-a ... training-f of the "

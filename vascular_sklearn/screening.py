@@ -21,6 +21,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._output import check_output, replacing
+from .audio import AUDIO_SUFFIXES
 from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
@@ -83,7 +84,9 @@ def recording_paths(
     Raises
     ------
     FileNotFoundError
-        A folder without audio, or a manifest listing missing files.
+        A folder without audio, a manifest listing missing files, an entry
+        that is neither (no such folder, nor an audio file's name), or no
+        entries at all.
 
     Examples
     --------
@@ -103,8 +106,13 @@ def recording_paths(
             paths += find_recordings(entry)
         elif entry.suffix.lower() == ".csv":
             paths += list(read_manifest(entry).filenames)
-        else:
+        elif entry.exists() or entry.suffix.lower() in AUDIO_SUFFIXES:
+            # a missing recording gets its own row; the others are still scored
             paths.append(str(entry))
+        else:
+            raise FileNotFoundError(f"{entry}: no such folder or file")
+    if not paths:
+        raise FileNotFoundError("no recordings given")
     return paths
 
 
@@ -204,9 +212,12 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                     "with more gain"
                 )
             flags = {k: v for k, v in flags.items() if v}
+            shown = f"{p:.4f}"
             row.update(
-                probability_stenosis=f"{p:.4f}",
-                label=_label(classifier.classes_, int(p >= threshold)),
+                probability_stenosis=shown,
+                # labelled from the probability as written, so that the table
+                # and the metrics computed from it agree at the threshold
+                label=_label(classifier.classes_, int(float(shown) >= threshold)),
                 quality=next(iter(flags), "ok"),
                 message="; ".join(flags.values()),
             )
