@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from vascular_sklearn import make_stenosis_pipeline
+from vascular_sklearn import WeightsFileError, make_stenosis_pipeline
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.network import CycleResNet, read_weights
@@ -79,6 +79,13 @@ def test_fine_tuning_starts_from_the_backbone(backbone):
     assert not torch.equal(
         layers.layer4[0].conv1.weight, start["net.layer4.0.conv1.weight"]
     )
+    # frozen stages keep the backbone's BatchNorm statistics too, through
+    # training and the recalibration after it; the later stages' move
+    for key in ("bn1.running_mean", "layer2.1.bn2.running_var"):
+        assert torch.equal(layers.state_dict()[key], start[f"net.{key}"])
+    assert not torch.equal(
+        layers.layer4[0].bn1.running_mean, start["net.layer4.0.bn1.running_mean"]
+    )
     lrs = sorted(group["lr"] for group in net.optimizer_.param_groups)
     assert lrs == [1e-5, 1e-3]  # the backbone's, then the new head's
     # and the answers differ from the same fit without the backbone
@@ -109,8 +116,19 @@ def test_resume_starts_from_the_last_epoch(tmp_path, backbone, heart_sounds):
     assert torch.equal(
         layers.layer3[1].conv2.weight, start["net.layer3.1.conv2.weight"]
     )
+    # the returned pipeline refits from its own settings, not the removed partial
+    params = model.get_params()
+    assert params["classifier__estimator__weights_path"] is None
+    assert params["classifier__estimator__checkpoint_path"] is None
     with pytest.raises(FileExistsError, match="exists"):
         pretrain(heart_sounds.recordings, heart_sounds.target, out, pipeline=_small())
+    with pytest.raises(TypeError, match="RecordingClassifier around a ResNetClassif"):
+        pretrain(
+            heart_sounds.recordings,
+            heart_sounds.target,
+            tmp_path / "other.pt",
+            pipeline=_small()[:-1],
+        )
 
 
 def test_weights_that_are_not_tensor_only_are_refused(tmp_path, heart_sounds):
@@ -130,6 +148,53 @@ def test_weights_that_are_not_tensor_only_are_refused(tmp_path, heart_sounds):
                 heart_sounds.recordings, heart_sounds.target
             )
         assert str(bad) in str(err.value)
+
+
+def test_weights_of_another_shape_or_cut_short_are_named(tmp_path, backbone):
+    path, _ = backbone  # a resnet50's
+    small = tmp_path / "resnet18.pt"
+    torch.save(CycleResNet("resnet18").state_dict(), small)
+    no_stem = tmp_path / "no_stem.pt"
+    torch.save(
+        {k: v for k, v in read_weights(path).items() if k != "net.conv1.weight"},
+        no_stem,
+    )
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    empty = tmp_path / "empty.pt"
+    empty.touch()
+    for bad, message in [
+        (small, "another size"),
+        (no_stem, r"missing: \['conv1\.weight'\]"),
+        (cut, "not a tensor-only weights file"),
+        (empty, "is empty"),
+    ]:
+        with pytest.raises(WeightsFileError, match=message) as err:
+            CycleResNet(weights_path=str(bad))
+        assert str(bad) in str(err.value)
+
+
+def test_a_checkpoint_cut_off_while_written_keeps_the_last_epoch(
+    tmp_path, monkeypatch, heart_sounds
+):
+    partial = tmp_path / "run.pt.partial"
+    save, calls = torch.save, []
+
+    def power_cut(obj, f, *args, **kwargs):  # the second epoch's write stops
+        calls.append(f)
+        if len(calls) == 2:
+            Path(f).write_bytes(b"PK\x03\x04 half a file")
+            raise OSError("the power went")
+        return save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", power_cut)
+    pipe = _small(classifier__estimator__arch="resnet18")
+    pipe.set_params(classifier__estimator__max_epochs=2)
+    pipe.set_params(classifier__estimator__checkpoint_path=str(partial))
+    with pytest.raises(OSError, match="the power went"):
+        pipe.fit(heart_sounds.recordings, heart_sounds.target)
+    assert "net.layer4.1.conv2.weight" in read_weights(partial)  # the first epoch
+    assert [p.name for p in tmp_path.iterdir()] == [partial.name]
 
 
 def test_save_backbone_needs_a_fitted_network(tmp_path, backbone):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
@@ -21,11 +20,13 @@ from sklearn.utils.validation import (
 )
 
 from ._base import CycleImageClassifier, check_images, check_sample_weight
+from ._output import replacing
 from .exceptions import WeightsFileError
 
 try:
     import torch
     from skorch import NeuralNetClassifier
+    from skorch.callbacks import Callback
     from skorch.hf import AccelerateMixin
     from torch import nn
     from torchvision import models
@@ -116,12 +117,10 @@ class CycleResNet(nn.Module):
         net.fc = nn.Linear(net.fc.in_features, n_classes)
         if not keep_maxpool:
             net.maxpool = nn.Identity()
-        if freeze_stages:
-            frozen = [net.conv1, net.bn1]
-            frozen += [getattr(net, f"layer{k}") for k in range(1, freeze_stages + 1)]
-            for part in frozen:
-                part.requires_grad_(False)
         self.net = net
+        self.freeze_stages = freeze_stages
+        for part in self.frozen_parts():
+            part.requires_grad_(False)
         self.register_buffer("input_mean", torch.tensor(float(input_mean)))
         self.register_buffer("input_std", torch.tensor(float(input_std)))
         self.augment = augment
@@ -130,6 +129,37 @@ class CycleResNet(nn.Module):
         self.channels_last = channels_last
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+
+    def frozen_parts(self) -> list[nn.Module]:
+        """The stem and the first ``freeze_stages`` stages; none when 0.
+
+        Returns
+        -------
+        parts : list of Module
+        """
+        if not self.freeze_stages:
+            return []
+        net = self.net
+        return [net.conv1, net.bn1] + [
+            getattr(net, f"layer{k}") for k in range(1, self.freeze_stages + 1)
+        ]
+
+    def train(self, mode: bool = True) -> CycleResNet:
+        """Set training mode, frozen parts excepted: their BatchNorm keeps the
+        statistics it was loaded with, as their weights do.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+
+        Returns
+        -------
+        self : CycleResNet
+        """
+        super().train(mode)
+        for part in self.frozen_parts():
+            part.eval()
+        return self
 
     def forward(self, x: torch.Tensor, **_fit_params: Any) -> torch.Tensor:
         """Standardise (and in training, augment) a batch; return class logits.
@@ -260,9 +290,13 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file not found: {path}")
+    if not os.path.getsize(path):
+        raise WeightsFileError(f"{path} is empty; save the weights again.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+    # torch.load fails on a cut-off or foreign file in many ways (OSError,
+    # IndexError, ...); each means the same to the user
+    except Exception as err:
         raise WeightsFileError(
             f"{path} is not a tensor-only weights file ({str(err).splitlines()[0]}). "
             "Weights are read with weights_only=True, which refuses pickled "
@@ -292,12 +326,32 @@ def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
         own_conv1 = state.pop("conv1.weight")
     else:
         net.conv1._pretrained = True
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    if unexpected or set(missing) - {"fc.weight", "fc.bias", "conv1.weight"}:
+    expected = net.state_dict()
+    resized = [
+        k for k, v in state.items() if k in expected and v.shape != expected[k].shape
+    ]
+    # old torchvision files predate BatchNorm's batch counter
+    missing = [
+        k
+        for k in expected
+        if k not in state
+        and not k.startswith("fc.")
+        and not k.endswith("num_batches_tracked")
+    ]
+    if own_conv1 is not None:
+        missing.remove("conv1.weight")
+    unexpected = [k for k in state if k not in expected]
+    if resized or missing or unexpected:
+        shapes = [
+            f"{k}: {tuple(state[k].shape)} here {tuple(expected[k].shape)}"
+            for k in resized[:2]
+        ]
         raise WeightsFileError(
             f"{path} does not hold weights for this architecture "
-            f"(unexpected: {unexpected[:3]}, missing: {missing[:3]})"
+            f"(another size: {shapes}, unexpected: {unexpected[:3]}, "
+            f"missing: {missing[:3]}); pass the arch the file was trained with"
         )
+    net.load_state_dict(state, strict=False)
     return own_conv1
 
 
@@ -355,19 +409,17 @@ class _CapPerGroupSampler(torch.utils.data.Sampler):
         return iter(self.rng.permutation(chosen).tolist())
 
 
-def _epoch_checkpoint(path: str | os.PathLike):
-    """skorch's Checkpoint writing only the module's tensors, every epoch."""
-    from skorch.callbacks import Checkpoint
+class _EpochWeights(Callback):
+    """Write the module's tensors to ``path`` after every epoch, whole: skorch's
+    Checkpoint writes in place, and a run stopped mid-write (the power cut a
+    checkpoint is for) left a truncated file instead of the last epoch."""
 
-    path = os.path.abspath(os.fspath(path))
-    return Checkpoint(
-        monitor=None,
-        f_params=os.path.basename(path),
-        f_optimizer=None,
-        f_criterion=None,
-        f_history=None,
-        dirname=os.path.dirname(path),
-    )
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        with replacing(self.path) as tmp:
+            torch.save(net.module_.state_dict(), tmp)
 
 
 @contextlib.contextmanager
@@ -658,7 +710,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 )
             )
         if self.checkpoint_path is not None:
-            callbacks.append(("checkpoint", _epoch_checkpoint(self.checkpoint_path)))
+            callbacks.append(
+                ("checkpoint", _EpochWeights(os.fspath(self.checkpoint_path)))
+            )
         iterator = {"iterator_train__shuffle": True}
         n_per_epoch = len(train)
         if self.max_cycles_per_group is not None:
@@ -737,9 +791,20 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         return self.torch_threads
 
     def _recalibrate(self, X: np.ndarray) -> None:
-        from torch.optim.swa_utils import update_bn
-
+        """torch's ``update_bn`` for the BatchNorm layers that trained: frozen
+        stages keep their statistics, and the cycles are seen unaugmented, as
+        at prediction."""
         module = self.net_.module_
+        frozen = {id(m) for part in module.frozen_parts() for m in part.modules()}
+        norms = [
+            m
+            for m in module.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in frozen
+        ]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the pass
         device = next(module.parameters()).device
         loader = torch.utils.data.DataLoader(
             torch.from_numpy(X),
@@ -747,8 +812,18 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             # as in training: BatchNorm cannot take a batch of one cycle
             drop_last=len(X) % self.batch_size == 1,
         )
-        with torch.no_grad():
-            update_bn(loader, module, device=device)
+        augment, module.augment = module.augment, False
+        was_training = module.training
+        module.train()
+        try:
+            with torch.no_grad():
+                for batch in loader:
+                    module(batch.to(device))
+        finally:
+            module.augment = augment
+            module.train(was_training)
+            for m, momentum in zip(norms, momenta, strict=True):
+                m.momentum = momentum
 
     def _precision(self) -> tuple[bool, str]:
         """Whether to autocast on ``device_``, and to which dtype."""

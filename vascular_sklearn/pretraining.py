@@ -128,9 +128,10 @@ def pretrain(
 
     Each epoch's weights go to :func:`partial_path` as training runs; the
     backbone is written to ``path`` at the end and the partial file removed.
-    A run that stops (power cut, time limit) starts again from its last
-    epoch with ``resume=True``: the network starts from the partial weights
-    (the head and the optimiser's state start afresh).
+    A run that stops (power cut, time limit) starts again with
+    ``resume=True`` from the weights of its last finished epoch, and trains
+    the pipeline's full ``max_epochs`` from there (the head and the
+    optimiser's state start afresh).
 
     Parameters
     ----------
@@ -190,18 +191,34 @@ def pretrain(
             classifier__estimator__verbose=1,
             classifier__on_empty="prior",
         )
+    name, classifier = pipeline.steps[-1]
+    if not isinstance(classifier, RecordingClassifier) or not isinstance(
+        classifier.estimator, (ResNetClassifier, type(None))
+    ):
+        raise TypeError(
+            "pretrain needs a pipeline ending in a RecordingClassifier around a "
+            f"ResNetClassifier; its last step is {classifier!r}"
+        )
+    if classifier.estimator is None:  # RecordingClassifier's default network
+        pipeline.set_params(**{f"{name}__estimator": ResNetClassifier()})
+    net = f"{name}__estimator__"
     partial = partial_path(path)
-    params = {"classifier__estimator__checkpoint_path": str(partial)}
+    params = {f"{net}checkpoint_path": str(partial)}
     if resume and partial.exists():
-        params["classifier__estimator__weights_path"] = str(partial)
+        params[f"{net}weights_path"] = str(partial)
+    # given back afterwards: a refit of the returned pipeline should neither
+    # write checkpoints nor start from the partial file, which is removed
+    before = {k: pipeline.get_params()[k] for k in params}
     # the checkpoint is written over while the network starts from it: read it
     # into the network before the first epoch ends (skorch builds the module
     # at fit's start), so that is safe
     pipeline.set_params(**params)
     given = {"groups": groups, "sample_weight": sample_weight}
-    fit_params = {f"classifier__{k}": v for k, v in given.items() if v is not None}
-    pipeline.fit(X, y, **fit_params)
+    fit_params = {f"{name}__{k}": v for k, v in given.items() if v is not None}
+    try:
+        pipeline.fit(X, y, **fit_params)
+    finally:
+        pipeline.set_params(**before)
     save_backbone(pipeline, path, overwrite=overwrite)
     partial.unlink(missing_ok=True)
-    # a later refit of the returned pipeline should not write checkpoints
-    return pipeline.set_params(classifier__estimator__checkpoint_path=None)
+    return pipeline
