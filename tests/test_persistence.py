@@ -3,13 +3,16 @@
 import io
 import json
 import pickle
+import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vascular_sklearn import make_stenosis_pipeline
+from vascular_sklearn import __version__, make_stenosis_pipeline
+from vascular_sklearn._output import replacing
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.persistence import ModelFileError, load_model, save_model
 
@@ -34,6 +37,15 @@ def test_round_trip_predicts_identically(fitted, tmp_path):
     )
     assert loaded.get_params(deep=True).keys() == pipe.get_params(deep=True).keys()
     assert loaded.named_steps["lowpass"].sample_rate_ == data.sample_rate
+    # "auto" is a device too; loading leaves the user's random stream alone
+    torch.manual_seed(5)
+    expected = torch.rand(1)
+    torch.manual_seed(5)
+    auto = load_model(path, device="auto")
+    assert torch.equal(torch.rand(1), expected)
+    np.testing.assert_allclose(
+        auto.predict_proba(data.recordings), pipe.predict_proba(data.recordings)
+    )
 
 
 def test_existing_file_is_not_replaced(fitted, tmp_path):
@@ -42,6 +54,20 @@ def test_existing_file_is_not_replaced(fitted, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         save_model(fitted[0], path)
     assert path.read_bytes() == b"precious"
+
+
+def test_a_file_made_during_the_write_is_kept(tmp_path):
+    # the check before the work cannot see a file another run writes meanwhile
+    path = str(tmp_path / "table.csv")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        with replacing(path, overwrite=False) as tmp:
+            Path(tmp).write_text("ours")
+            Path(path).write_text("theirs")
+    assert Path(path).read_text() == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+    with replacing(path) as tmp:
+        Path(tmp).write_text("ours")
+    assert Path(path).read_text() == "ours"
 
 
 class _RunsCode:
@@ -96,6 +122,24 @@ def test_incompatible_versions_and_garbage_are_refused(fitted, tmp_path):
     _model_zip(old, header, weights)
     with pytest.raises(ModelFileError, match=r"saved with torch 1\.13\.0"):
         load_model(old)
+    # a later 0.x release may add parameters: 0.x files load within their minor
+    header["versions"]["torch"] = torch.__version__.split("+")[0]
+    header["versions"]["vascular_sklearn"] = "0.99.0"
+    _model_zip(old, header, weights)
+    with pytest.raises(ModelFileError, match=r"saved with vascular_sklearn 0\.99"):
+        load_model(old)
+    # a damaged description is a ModelFileError naming the file, not a KeyError
+    header["versions"]["vascular_sklearn"] = __version__
+    for damage in (
+        lambda h: h.pop("steps"),
+        lambda h: h["steps"][0][1]["params"].update(bogus=1),
+        lambda h: h["steps"].pop(),
+    ):
+        broken = json.loads(json.dumps(header))
+        damage(broken)
+        _model_zip(old, broken, weights)
+        with pytest.raises(ModelFileError, match=re.escape(str(old))):
+            load_model(old)
     junk = tmp_path / "junk.vsk"
     junk.write_bytes(pickle.dumps({"not": "a model"}))
     with pytest.raises(ModelFileError, match="not a vascular_sklearn model file"):

@@ -129,17 +129,22 @@ def _torch_table(pipe, paths, folder):
     return out.read_text().splitlines()
 
 
-def test_onnx_network_pickles_for_joblib_workers(exported):
+def test_onnx_network_pickles_for_joblib_workers(exported, monkeypatch, tmp_path):
     _, onnx_path, data = exported
-    light = load_onnx(onnx_path)
+    monkeypatch.chdir(onnx_path.parent)
+    light = load_onnx(onnx_path.name)  # a worker's copy opens it from elsewhere
+    monkeypatch.chdir(tmp_path)
     again = pickle.loads(pickle.dumps(light))
     X = data.recordings[:2]
     np.testing.assert_array_equal(again.predict_proba(X), light.predict_proba(X))
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=f"batch_size={bad}: give 1 or more"):
+            load_onnx(onnx_path, batch_size=bad)
     with pytest.raises(NotImplementedError, match="only predicts"):
         light[-1].estimator_.fit(None)
 
 
-def test_export_refuses_what_it_cannot_export(exported, tmp_path):
+def test_export_refuses_what_it_cannot_export(exported, tmp_path, monkeypatch):
     pipe, onnx_path, data = exported
     other = make_stenosis_pipeline().set_params(
         classifier=RecordingClassifier(GaussianNB())
@@ -152,6 +157,12 @@ def test_export_refuses_what_it_cannot_export(exported, tmp_path):
     no_images = [*pipe[:-2].steps, pipe.steps[-1]]
     with pytest.raises(ModelFileError, match="STFTSpectrogram"):
         export_onnx(Pipeline(no_images), tmp_path / "no_images.onnx")
+    with pytest.raises(ValueError, match="opset_version=17: torch's exporter"):
+        export_onnx(pipe, tmp_path / "old.onnx", opset_version=17)
+    # without onnxscript, the install hint rather than torch's bare ImportError
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    with pytest.raises(ImportError, match=r"vascular-sklearn\[export\]"):
+        export_onnx(pipe, tmp_path / "none.onnx")
     before = onnx_path.read_bytes()
     with pytest.raises(FileExistsError, match="overwrite"):
         export_onnx(pipe, onnx_path)

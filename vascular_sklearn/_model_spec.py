@@ -11,8 +11,10 @@ export is rebuilt without torch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,15 @@ from .robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from .smoothing import MeanSmoother
 from .spectrogram import STFTSpectrogram
 
-__all__ = ["ModelFileError", "decode", "describe", "describe_pipeline", "rebuild"]
+__all__ = [
+    "ModelFileError",
+    "compatible",
+    "decode",
+    "describe",
+    "describe_pipeline",
+    "rebuild",
+    "rebuilding",
+]
 
 _CLASSES = {
     cls.__name__: cls
@@ -146,6 +156,60 @@ def describe(estimator: Any) -> dict:
         k: _encode(getattr(estimator, k)) for k in FITTED[name] if hasattr(estimator, k)
     }
     return {"class": name, "params": params, "fitted": fitted}
+
+
+def compatible(saved: Any, here: str) -> bool:
+    """Whether a file saved under release ``saved`` loads under ``here``.
+
+    The major numbers must agree, and while it is 0 the minor numbers too: a
+    0.x release may add or rename parameters, which the file's description
+    would then not fit.
+
+    Parameters
+    ----------
+    saved : str
+        The release the file names (anything, from a damaged file).
+    here : str
+        The release installed.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> compatible("0.1.3", "0.1.0"), compatible("0.2.0", "0.1.0")
+    (True, False)
+    >>> compatible("2.4.1", "2.14.1")
+    True
+    """
+    parts = here.split(".")
+    n = 2 if parts[0] == "0" else 1
+    return str(saved).split(".")[:n] == parts[:n]
+
+
+@contextlib.contextmanager
+def rebuilding(path: str) -> Iterator[None]:
+    """Rebuild a pipeline from the file ``path``: whatever a damaged or
+    foreign description raises on the way becomes a :class:`ModelFileError`
+    naming the file.
+
+    Raises
+    ------
+    ModelFileError
+        Naming ``path`` and what did not fit.
+    """
+    try:
+        yield
+    except ModelFileError as err:
+        if path in str(err):
+            raise
+        raise ModelFileError(f"{path}: {err}") from err
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
+        raise ModelFileError(
+            f"{path}: a damaged model file, or one written by another version of "
+            f"vascular_sklearn ({type(err).__name__}: {err})"
+        ) from err
 
 
 def rebuild(spec: dict) -> Any:

@@ -40,23 +40,45 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
     if os.path.exists(path) and not overwrite:
-        raise FileExistsError(
-            f"{path} exists; choose another name or pass overwrite=True"
-        )
+        raise _exists(path)
     return path
 
 
+def _exists(path: str) -> FileExistsError:
+    return FileExistsError(f"{path} exists; choose another name or pass overwrite=True")
+
+
 @contextlib.contextmanager
-def replacing(path: str) -> Iterator[str]:
+def replacing(path: str, overwrite: bool = True) -> Iterator[str]:
     """Yield a new name beside ``path`` to write to, renamed to ``path`` when
     the block ends and removed if it fails: a run that stops part-way leaves
     no truncated file under ``path``, and the name is fresh, so no file of
-    the user's is written over on the way."""
+    the user's is written over on the way. Without ``overwrite``, a file that
+    appeared at ``path`` while the block ran (another run, the user) is kept
+    and :class:`FileExistsError` raised: the check before the work cannot
+    see it."""
     tmp = f"{path}.{uuid.uuid4().hex[:12]}.partial"
     try:
         yield tmp
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def _publish(tmp: str, path: str) -> None:
+    """Give ``tmp`` the name ``path`` only if no file has it, in one step."""
+    try:
+        os.link(tmp, path)  # fails, atomically, where path exists
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError:  # a file system without hard links
+        if os.path.exists(path):
+            raise _exists(path) from None
+        os.replace(tmp, path)
+        return
+    os.remove(tmp)

@@ -23,13 +23,23 @@ import torch
 from sklearn.pipeline import Pipeline
 
 from . import __version__
-from ._model_spec import ModelFileError, describe_pipeline, rebuild
+from ._model_spec import (
+    ModelFileError,
+    compatible,
+    describe_pipeline,
+    rebuild,
+    rebuilding,
+)
 from ._output import check_output, replacing
+from .network import resolve_device
 from .spectrogram import STFTSpectrogram
 
 __all__ = ["ModelFileError", "export_onnx", "load_model", "save_model"]
 
 FORMAT = "vascular_sklearn-model/1"
+#: The oldest ONNX opset torch's exporter converts to; asked for an older
+#: one, it logs the failure and writes its own.
+MIN_OPSET = 18
 
 
 def _versions() -> dict:
@@ -77,7 +87,7 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
     state = {k: v.detach().cpu() for k, v in network.net_.module_.state_dict().items()}
     torch.save(state, weights)
     with (
-        replacing(path) as tmp,
+        replacing(path, overwrite) as tmp,
         zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive,
     ):
         archive.writestr("model.json", json.dumps(header, indent=1))
@@ -91,7 +101,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
     ----------
     path : path-like
     device : str, default="cpu"
-        Where the network runs; a model trained on a GPU loads on a CPU.
+        Where the network runs (``"auto"``: a GPU when one is visible); a
+        model trained on a GPU loads on a CPU.
 
     Returns
     -------
@@ -130,25 +141,29 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         raise ModelFileError(
             f"{path}: not a vascular_sklearn model file ({err})"
         ) from err
-    if header.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: unknown format {header.get('format')!r}")
-    saved, here = header.get("versions", {}), _versions()
-    for lib in here:
-        if str(saved.get(lib, "")).split(".")[:1] != here[lib].split(".")[:1]:
-            raise ModelFileError(
-                f"{path} was saved with {lib} {saved.get(lib)}; this is {here[lib]}. "
-                "Retrain, or load it where the major versions match."
-            )
-    steps = [
-        (name, spec if spec in (None, "passthrough") else rebuild(spec))
-        for name, spec in header["steps"]
-    ]
-    classifier = steps[-1][1]
-    network = classifier.estimator_
-    network.device_ = device
-    network.net_ = network._make_net().initialize()
+    with rebuilding(path):
+        if header.get("format") != FORMAT:
+            raise ModelFileError(f"unknown format {header.get('format')!r}")
+        saved, here = header.get("versions", {}), _versions()
+        for lib in here:
+            if not compatible(saved.get(lib, ""), here[lib]):
+                raise ModelFileError(
+                    f"saved with {lib} {saved.get(lib)}; this is {here[lib]}. "
+                    "Retrain, or load it where the versions match."
+                )
+        steps = [
+            (name, spec if spec in (None, "passthrough") else rebuild(spec))
+            for name, spec in header["steps"]
+        ]
+        network = steps[-1][1].estimator_
+        network.device_ = resolve_device(device)
+        # random weights, replaced below: drawn without moving the user's stream
+        with torch.random.fork_rng(devices=[]):
+            network.net_ = network._make_net().initialize()
     try:
-        state = torch.load(io.BytesIO(weights), map_location=device, weights_only=True)
+        state = torch.load(
+            io.BytesIO(weights), map_location=network.device_, weights_only=True
+        )
         network.net_.module_.load_state_dict(state)
     except Exception as err:  # torch raises several types for a bad payload
         raise ModelFileError(
@@ -198,7 +213,8 @@ def export_onnx(
     overwrite : bool, default=False
         Replace an existing file; otherwise :class:`FileExistsError`.
     opset_version : int or None, default=None
-        ONNX opset; ``None`` takes the exporter's default.
+        ONNX opset, :data:`MIN_OPSET` or later; ``None`` takes the exporter's
+        default.
 
     Raises
     ------
@@ -206,6 +222,8 @@ def export_onnx(
         A pipeline that cannot be exported, with the reason: another final
         step or network, a step that is not this library's, no spectrogram
         step.
+    ValueError
+        An ``opset_version`` the exporter cannot write.
     ImportError
         The ``onnx`` and ``onnxscript`` packages are missing.
 
@@ -214,6 +232,11 @@ def export_onnx(
     See :func:`~vascular_sklearn.runtime.load_onnx`.
     """
     path = check_output(path, overwrite)
+    if opset_version is not None and opset_version < MIN_OPSET:
+        raise ValueError(
+            f"opset_version={opset_version}: torch's exporter writes opset "
+            f"{MIN_OPSET} or later (onnxruntime 1.14 and later read it)"
+        )
     steps, network = describe_pipeline(model, "export_onnx")
     images = [s for _, s in model.steps if isinstance(s, STFTSpectrogram)]
     if not images:
@@ -223,6 +246,7 @@ def export_onnx(
         )
     try:
         import onnx
+        import onnxscript  # noqa: F401  (torch's exporter needs it)
     except ImportError as err:
         raise ImportError(
             "exporting needs onnx and onnxscript: "
@@ -258,6 +282,13 @@ def export_onnx(
             verbose=False,
         )
     proto = program.model_proto
+    got = max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
+    if opset_version is not None and got != opset_version:
+        # torch's exporter logs the failed conversion and keeps its own opset
+        raise ValueError(
+            f"opset_version={opset_version}: the exporter could only write opset "
+            f"{got}; use {got} or later, with an onnxruntime that reads it"
+        )
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(metadata)})
-    with replacing(path) as tmp:
+    with replacing(path, overwrite) as tmp:
         onnx.save(proto, tmp)

@@ -108,7 +108,7 @@ def save_backbone(
         k: v.detach().to("cpu").contiguous()
         for k, v in network.net_.module_.state_dict().items()
     }
-    with replacing(os.fspath(path)) as tmp:
+    with replacing(os.fspath(path), overwrite) as tmp:
         torch.save(state, tmp)
     return path
 

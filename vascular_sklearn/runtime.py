@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from sklearn.pipeline import Pipeline
 
 from . import __version__
 from ._base import CycleImageClassifier, check_images
-from ._model_spec import ModelFileError, decode, rebuild
+from ._model_spec import ModelFileError, compatible, decode, rebuild, rebuilding
 
 __all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
 
@@ -147,6 +148,7 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_cycles, n_classes)
         """
         X = check_images(X)
+        _check_batch_size(self.batch_size)
         parts = [
             self.session_.run(None, {INPUT_NAME: X[i : i + self.batch_size]})[0]
             for i in range(0, len(X), self.batch_size)
@@ -154,6 +156,11 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if not parts:
             return np.empty((0, len(self.classes_)))
         return np.concatenate(parts).astype(np.float64)
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    if not isinstance(batch_size, Integral) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: give 1 or more cycles per call")
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -247,26 +254,29 @@ def load_onnx(
     >>> bool(abs(light.predict_proba(X) - pipe.predict_proba(X)).max() < 1e-4)
     True
     """
-    path = os.fspath(path)
+    _check_batch_size(batch_size)
+    # absolute: a joblib worker's copy opens the file again, from its own cwd
+    path = os.path.abspath(os.fspath(path))
     # one session reads the metadata and then scores: the graph is parsed once
     session = _session(path, n_threads)
     meta = _metadata(session, path)
-    saved = str(meta.get("versions", {}).get("vascular_sklearn", ""))
-    if saved.split(".")[:1] != __version__.split(".")[:1]:
-        raise ModelFileError(
-            f"{path} was exported by vascular_sklearn {saved}; this is "
-            f"{__version__}. Export it again with this version."
-        )
-    *chain, (last, classifier) = meta["steps"]
-    steps = [
-        (name, spec if spec in (None, "passthrough") else rebuild(spec))
-        for name, spec in chain
-    ]
-    # the network is the ONNX graph: rebuilding its description would need torch
-    params = {k: v for k, v in classifier["params"].items() if k != "estimator"}
-    fitted = {k: v for k, v in classifier["fitted"].items() if k != "estimator_"}
-    classifier = rebuild({**classifier, "params": params, "fitted": fitted})
-    classes = decode(meta["network"]["fitted"]["classes_"])
+    with rebuilding(path):
+        saved = meta.get("versions", {}).get("vascular_sklearn", "")
+        if not compatible(saved, __version__):
+            raise ModelFileError(
+                f"exported by vascular_sklearn {saved}; this is {__version__}. "
+                "Export it again with this version."
+            )
+        *chain, (last, classifier) = meta["steps"]
+        steps = [
+            (name, spec if spec in (None, "passthrough") else rebuild(spec))
+            for name, spec in chain
+        ]
+        # the network is the ONNX graph: rebuilding its description needs torch
+        params = {k: v for k, v in classifier["params"].items() if k != "estimator"}
+        fitted = {k: v for k, v in classifier["fitted"].items() if k != "estimator_"}
+        classifier = rebuild({**classifier, "params": params, "fitted": fitted})
+        classes = decode(meta["network"]["fitted"]["classes_"])
     network = OnnxNetwork(path, classes, batch_size, n_threads)
     network._session = session
     classifier.set_params(estimator=network).estimator_ = network

@@ -424,7 +424,7 @@ def _write_table(
     replaced only with ``overwrite``."""
     target = check_output(target, overwrite)
     with (
-        replacing(target) as partial,
+        replacing(target, overwrite) as partial,
         open(partial, "w", newline="", encoding="utf-8") as out,
     ):
         write(out)
