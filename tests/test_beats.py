@@ -323,7 +323,21 @@ def test_beats_found_in_the_loudness_when_the_waveform_shows_none():
     x = np.random.default_rng(0).standard_normal(len(t)) * loudness
     reference = np.zeros_like(x)  # a flow sound whose smoothed waveform is flat
     assert find_beats(reference, rate)[1] == 0
-    bounds = find_beats(reference, rate, signal=x)[0]
-    found = np.unique(bounds)
-    assert np.mean(_near(found, true * rate, rate)) >= 0.97
-    assert np.mean(_near(true * rate, found, rate)) >= 0.97
+    dropout = x.copy()
+    dropout[int(15 * rate) : int(15.6 * rate)] = 0.0  # 2 % digital silence
+    for y in (x, dropout):
+        found = np.unique(find_beats(reference, rate, signal=y)[0])
+        assert np.mean(_near(found, true * rate, rate)) >= 0.97
+        assert np.mean(_near(true * rate, found, rate)) >= 0.97
+
+
+def test_digital_silence_does_not_hide_a_noisy_cycle():
+    rate = 1000.0
+    t = np.arange(0, 16, 1 / rate)
+    x = np.random.default_rng(0).standard_normal(len(t)) * (1.2 + np.cos(2 * np.pi * t))
+    x[3000:4000] *= 0.001  # contact lost for a second
+    x[12000:12500] = 0.0  # and a dropout of zeros (3 % of the recording)
+    bounds = np.array([[1000 * k, 1000 * (k + 1)] for k in range(15)])
+    quality = cycle_quality(x, bounds, rate)
+    assert quality["snr_db"][3] < 0
+    assert np.flatnonzero(failed_cycles(quality)["noisy"]).tolist() == [3]

@@ -112,6 +112,12 @@ def test_output_sample_rate():
     # the converter rounds at its own rate: its samples lie on its grid
     coarse = Recorder(gain=0.1, step=32.0, sample_rate=8000.0).record(X).data[0]
     assert converter_step(coarse) == pytest.approx(32 * LEVEL)
+    # the noise floor is stated at the converter's rate, whatever came in
+    silence = Signals.from_arrays([np.zeros(2 * int(RATE))], RATE)
+    for rate in (4000.0, 44100.0):
+        hiss = Recorder(step=None, white_noise_db=-40.0, sample_rate=rate)
+        y = hiss.record(silence, random_state=0).data[0]
+        assert 20 * np.log10(np.std(y)) == pytest.approx(-40.0, abs=0.3)
     with pytest.raises(ValueError, match=r"recorder\.sample_rate=8000 differs"):
         make_recordings(1, 1, recorder=Recorder(sample_rate=8000.0))
 
@@ -126,6 +132,10 @@ def test_ranges_draw_repeatably_within_bounds():
     # log-uniform: the median step is near the geometric mean, 8
     assert 5.0 < np.median(steps) < 12.0
     assert all(r.resonance_hz is None for r in many)
+    # None leaves any effect out: the neutral device where it takes no None
+    bare = RecorderRanges(**dict.fromkeys(RecorderRanges.__dataclass_fields__))
+    x = np.linspace(-0.5, 0.5, 50)
+    np.testing.assert_allclose(bare.draw(0).apply(x, RATE), x, atol=1e-7)
 
 
 def test_rescaled_is_a_recorder():

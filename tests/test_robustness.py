@@ -227,6 +227,8 @@ def test_augmentation_acts_in_fit_only_and_repeats(bags):
     assert starts[0] == 0 and len(starts) == 3
     assert starts[1] == len(bags.signals.data[0])
     np.testing.assert_array_equal(grown[[0]].runs[0], starts)
+    # the quality report describes what was recorded, not the training copies
+    assert grown.quality() == bags.quality()
 
 
 def test_augmentation_in_a_pipeline_fit_changes_only_training(data):
@@ -287,11 +289,19 @@ def test_augmented_beats_a_device_silenced_are_left_out(bags):
         resonance_hz=None,
         clip_level=None,
     )
-    aug = RecorderAugmentation(
-        n_copies=2, cycles_per_copy=4, ranges=mute, lowpass_cutoff=None, random_state=0
-    )
-    grown = aug.fit_transform(bags)
-    assert (grown.n_cycles < bags.n_cycles + 2 * np.minimum(bags.n_cycles, 4)).all()
+    # and as at 22.05 kHz, where the lowpassed rounding error leaves a faint,
+    # never quite flat copy of the sound: read from what the converter wrote
+    for cutoff in (None, 1000.0):
+        aug = RecorderAugmentation(
+            n_copies=2,
+            cycles_per_copy=4,
+            ranges=mute,
+            lowpass_cutoff=cutoff,
+            random_state=0,
+        )
+        grown = aug.fit_transform(bags)
+        added = grown.n_cycles - bags.n_cycles
+        assert (added < 2 * np.minimum(bags.n_cycles, 4)).all()
     STFTSpectrogram().fit_transform(grown)  # no constant cycle to refuse
 
 

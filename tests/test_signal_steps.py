@@ -19,6 +19,7 @@ from vascular_sklearn import (
     Spectrograms,
     STFTSpectrogram,
 )
+from vascular_sklearn.cycle_quality import clip_counts, counts_at_rate
 from vascular_sklearn.lowpass import lowpass_biquad
 from vascular_sklearn.recorder import quantise, rounding_snr_db
 from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
@@ -103,6 +104,16 @@ def test_clipping_is_counted_as_read_when_the_filter_resamples():
     # resampled first, the ringing over the flat tops hid most of them
     assert share[RATE] > 0.6
     assert share[2 * RATE] == pytest.approx(share[RATE], abs=0.01)
+
+    # placed by time: a minute in, a knock is still where it was (blocks are
+    # 441 samples at 44.1 kHz but 220, not 220.5, at 22.05 kHz)
+    x = np.full(60 * 2 * RATE, 0.1, np.float32)
+    x[30 * 2 * RATE : int(30.05 * 2 * RATE)] = 1.0
+    carried = counts_at_rate(clip_counts(x, 2 * RATE), 2 * RATE, RATE, 60 * RATE)
+    seconds = np.flatnonzero(carried) * 220 / RATE
+    assert seconds.min() == pytest.approx(30.0, abs=0.01)
+    assert seconds.max() == pytest.approx(30.04, abs=0.01)
+    assert carried.sum() == pytest.approx(0.05 * RATE, rel=0.01)
 
 
 def test_butterworth_is_zero_phase():

@@ -393,6 +393,8 @@ class CycleBags(_RecordingSequence):
         >>> row["cycles"], row["dropped_long_gap"], row["flagged"]
         (1, 1, True)
         """
+        if self.runs is not None:  # training bags: describe what was recorded
+            return self._as_recorded().quality(min_cycles, per_cycle)
         rows, rounding = [], self.signals.rounding_snr_db
         for i, x in enumerate(self.signals.data):
             n_cycles = len(self.bounds[i])
@@ -443,9 +445,28 @@ class CycleBags(_RecordingSequence):
             :func:`~vascular_sklearn.cycle_quality.cycle_quality` defines them
             (clipping from the raw recording when the filter counted it).
         """
+        if self.runs is not None:
+            return self._as_recorded().cycle_quality(i)
         counts = None if self.signals.clipped is None else self.signals.clipped[i]
         return cycle_quality(
             self.signals.data[i], self.bounds[i], self.sample_rate, counts
+        )
+
+    def _as_recorded(self) -> CycleBags:
+        """These bags without the runs an augmentation appended: each signal
+        up to its first appended run, and the cycles within it."""
+        ends = [
+            r[1] if len(r) > 1 else len(x)
+            for x, r in zip(self.signals.data, self.runs, strict=True)
+        ]
+        data = object_array(
+            [x[:end] for x, end in zip(self.signals.data, ends, strict=True)]
+        )
+        bounds = object_array(
+            [b[b[:, 1] <= end] for b, end in zip(self.bounds, ends, strict=True)]
+        )
+        return replace(
+            self, signals=replace(self.signals, data=data), bounds=bounds, runs=None
         )
 
     def cycles(self, i: int) -> list[np.ndarray]:

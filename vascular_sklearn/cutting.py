@@ -109,9 +109,11 @@ class PeakCycleCutter(SignalTransformer):
       recording's beat period (35 to 180 beats per minute) from the
       autocorrelation of the reference, picks one peak per beat with spacings
       relative to it and keeps cycles 0.7 to 1.5 times the local period long.
-      Its thresholds are relative to percentiles of the recording, so gain,
-      converter step and clipping do not move them; ``threshold``,
-      ``min_distance`` and ``max_gap`` are not used. Each cycle is then
+      A recording shorter than 3.9 s (two beats at 35 per minute, with the
+      search's margin) gets no period and so no cycles. Its thresholds are
+      relative to percentiles of the recording, so gain, converter step and
+      clipping do not move them; ``threshold``, ``min_distance`` and
+      ``max_gap`` are not used. Each cycle is then
       measured against its recording
       (:func:`~vascular_sklearn.cycle_quality.cycle_quality`) and dropped when
       a transient clipped it or it holds no beat above the noise floor

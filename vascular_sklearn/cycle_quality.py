@@ -96,9 +96,11 @@ def counts_at_rate(
 ) -> np.ndarray:
     """Carry :func:`clip_counts` of a recording as read over to its resampled copy.
 
-    Each 10 ms block keeps its share of clipped samples. Counted after
-    resampling, the ringing over the flat tops hides them (a recording 6 %
-    clipped read 0.7 % at twice the rate).
+    Each 10 ms block keeps its share of clipped samples, placed by time (the
+    blocks are whole samples long, so their lengths in seconds differ between
+    rates: by index, counts drifted 0.14 s a minute from 44.1 to 22.05 kHz).
+    Counted after resampling, the ringing over the flat tops hides them (a
+    recording 6 % clipped read 0.7 % at twice the rate).
 
     Parameters
     ----------
@@ -122,11 +124,15 @@ def counts_at_rate(
     [220, 0, 50]
     """
     block = _clip_block(to_rate)
-    scaled = np.round(counts * (block / _clip_block(from_rate)))
     n_blocks = -(-n_samples // block)
-    out = np.zeros(n_blocks, np.int32)
-    out[: min(n_blocks, len(scaled))] = np.minimum(scaled[:n_blocks], block)
-    return out
+    # clipped samples read by each block edge's time, spread evenly in a block
+    edges = np.arange(len(counts) + 1) * (_clip_block(from_rate) / from_rate)
+    if len(counts):  # the last block ends with the recording, often part-way
+        edges[-1] = max(edges[-2], min(edges[-1], n_samples / to_rate))
+    total = np.concatenate([[0], np.cumsum(counts, dtype=np.float64)])
+    at = np.interp(np.arange(n_blocks + 1) * (block / to_rate), edges, total)
+    scaled = np.round(np.diff(at) * (to_rate / from_rate))
+    return np.clip(scaled, 0, block).astype(np.int32)
 
 
 def _per_cycle_mean(
@@ -200,13 +206,20 @@ def cycle_quality(
     frames = max(1, round(_FLOOR_FRAME / CLIP_BLOCK))
     if n_full >= frames:
         framed = np.convolve(energy[:n_full], np.ones(frames), "valid")
-        floor = float(np.percentile(framed, _FLOOR_PERCENTILE)) / (frames * block)
+        # the floor of the sound: a dropout of digital silence (3 % of the
+        # recording did) would make it 0, and every cycle clean
+        sound = framed[framed > 0]
+        floor = (
+            float(np.percentile(sound, _FLOOR_PERCENTILE)) / (frames * block)
+            if len(sound)
+            else 0.0
+        )
     else:
         floor = float(np.sum(energy)) / max(len(x), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = 10.0 * np.log10(power / floor)
     # digital silence: a silent cycle has nothing, a beat over a zero floor all
-    snr = np.where(power > 0, np.nan_to_num(snr, nan=np.inf), -np.inf)
+    snr = np.where(power > 0, np.nan_to_num(snr, nan=np.inf, posinf=np.inf), -np.inf)
     lengths = np.diff(bounds, axis=1).ravel()
     return {
         "period_deviation": lengths / np.median(lengths) - 1.0,

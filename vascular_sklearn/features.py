@@ -301,6 +301,9 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         RecordingError
             If a recording has no cycle (with ``on_empty="error"``), or a cycle
             is shorter than the window; the message names the recording.
+        ValueError
+            If ``X`` is at a sample rate whose Nyquist frequency lies below a
+            band.
         sklearn.exceptions.NotFittedError
             If the step is not fitted.
         """

@@ -10,9 +10,10 @@ in the order the hardware applies them:
 3. additive analogue noise: white and 1/f ("pink"), each with its RMS in dB
    relative to full scale (dBFS);
 4. clipping at ``clip_level`` (the amplifier or converter saturates);
-5. the converter: quantisation to multiples of ``step`` 16-bit levels
-   (``step=1`` is a 16-bit recorder, ``step=64`` one that resolves 10 bits);
-6. the output sample rate.
+5. the converter, at its own ``sample_rate`` (the sound is resampled to it
+   before the noise, clipping and rounding, which happen at that rate):
+   quantisation to multiples of ``step`` 16-bit levels (``step=1`` is a
+   16-bit recorder, ``step=64`` one that resolves 10 bits).
 
 The same :class:`Recorder` serves the simulator (:func:`~vascular_sklearn.datasets.
 make_recordings`), training-time augmentation
@@ -328,6 +329,35 @@ class Recorder:
         >>> Recorder(gain=0.5, step=None).apply(np.array([0.5, -1.0]), 100.0).tolist()
         [0.25, -0.5]
         """
+        clean, y = self._convert(x, sample_rate, random_state)
+        if error_filter is not None:
+            y = clean + np.asarray(error_filter(y - clean), np.float64)
+        return y.astype(np.float32)
+
+    def _convert(
+        self,
+        x: np.ndarray,
+        sample_rate: float,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The sound before the converter's errors, and what the converter wrote.
+
+        :meth:`apply` without ``error_filter`` returns the second as float32;
+        with it, the first plus the filtered difference. Whether a span holds
+        sound at all is read from the second (a device too quiet for its
+        converter rounds it to one level), which the filter would hide.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples,)
+        sample_rate : float
+        random_state : int, RandomState or None, default=None
+
+        Returns
+        -------
+        clean, written : ndarray of float64
+            Both at ``self.sample_rate`` if set.
+        """
         x = np.asarray(x, np.float64)
         if self.shapes_spectrum and len(x) > 1:
             freqs = np.fft.rfftfreq(len(x), 1 / sample_rate)
@@ -341,26 +371,26 @@ class Recorder:
             )
             x = np.fft.irfft(np.fft.rfft(x) * 10 ** (db / 20), len(x))
         clean = self.gain * x + self.dc_offset
-        noisy = clean
-        if self.white_noise_db is not None or self.pink_noise_db is not None:
-            rng = check_random_state(random_state)
-            noisy = clean + _noise(
-                rng, len(x), sample_rate, self.white_noise_db, self.pink_noise_db
-            )
+        rate = sample_rate
         if self.sample_rate is not None and self.sample_rate != sample_rate:
             # the converter samples at its own rate, and clips and rounds there:
             # its samples lie on its grid
-            clean, noisy = (
-                np.asarray(resample(v, sample_rate, self.sample_rate), np.float64)
-                for v in (clean, noisy)
+            clean = np.asarray(resample(clean, rate, self.sample_rate), np.float64)
+            rate = self.sample_rate
+        noisy = clean
+        if self.white_noise_db is not None or self.pink_noise_db is not None:
+            # at the converter's rate: its noise fills the whole band it samples,
+            # at the RMS stated (made first and resampled, it lost the band above
+            # the new Nyquist frequency: -47.6 dBFS for -40 at 4 kHz)
+            rng = check_random_state(random_state)
+            noisy = clean + _noise(
+                rng, len(clean), rate, self.white_noise_db, self.pink_noise_db
             )
         if self.clip_level is not None:
             clean = np.clip(clean, -self.clip_level, self.clip_level)
             noisy = np.clip(noisy, -self.clip_level, self.clip_level)
         y = noisy if self.step is None else quantise(noisy, self.step)
-        if error_filter is not None:
-            y = clean + np.asarray(error_filter(y - clean), np.float64)
-        return y.astype(np.float32)
+        return clean, y
 
     def record(
         self, X: Signals, random_state: int | np.random.RandomState | None = None
@@ -428,17 +458,24 @@ class RecorderRanges:
     True
     """
 
-    gain: tuple[float, float] = (0.03, 1.0)
+    gain: tuple[float, float] | None = (0.03, 1.0)
     step: tuple[float, float] | None = (1.0, 40.0)
     white_noise_db: tuple[float, float] | None = (-100.0, -70.0)
     pink_noise_db: tuple[float, float] | None = (-100.0, -70.0)
-    tilt_db_per_octave: tuple[float, float] = (-4.0, 4.0)
+    tilt_db_per_octave: tuple[float, float] | None = (-4.0, 4.0)
     resonance_hz: tuple[float, float] | None = (100.0, 1500.0)
-    resonance_db: tuple[float, float] = (-6.0, 9.0)
+    resonance_db: tuple[float, float] | None = (-6.0, 9.0)
     clip_level: tuple[float, float] | None = (0.5, 1.0)
-    dc_offset: tuple[float, float] = (0.0, 0.0)
+    dc_offset: tuple[float, float] | None = (0.0, 0.0)
 
     _LOG = frozenset({"gain", "step", "resonance_hz"})
+    #: What leaving an effect out means where the Recorder takes no ``None``.
+    _NEUTRAL = {
+        "gain": 1.0,
+        "tilt_db_per_octave": 0.0,
+        "resonance_db": 0.0,
+        "dc_offset": 0.0,
+    }
 
     def draw(self, random_state: int | np.random.RandomState | None = None) -> Recorder:
         """Draw one recorder.
@@ -458,7 +495,7 @@ class RecorderRanges:
         for f in dataclasses.fields(self):
             bounds = getattr(self, f.name)
             if bounds is None:
-                values[f.name] = None
+                values[f.name] = self._NEUTRAL.get(f.name)
                 continue
             low, high = map(float, bounds)
             if f.name in self._LOG:

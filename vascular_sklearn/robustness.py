@@ -321,12 +321,16 @@ def _record_again(
     for run, device, seed in runs:
         starts.append(offset)
         start, stop = run[0, 0], run[-1, 1]
-        heard = device.apply(x[start:stop], rate, seed, error_filter)
+        clean, written = device._convert(x[start:stop], rate, seed)
+        heard = written
+        if error_filter is not None:
+            heard = clean + np.asarray(error_filter(written - clean), np.float64)
         local = run - start
         # a device too quiet for its converter can round a whole beat to one
-        # level: that cycle holds no sound to learn from
-        sound = [np.ptp(heard[a:z]) > 0 for a, z in local]
-        parts.append(heard)
+        # level: that cycle holds no sound to learn from (read before the
+        # error filter, whose leftover of the sound is never quite flat)
+        sound = [np.ptp(written[a:z]) > 0 for a, z in local]
+        parts.append(heard.astype(np.float32))
         cuts.append(local[sound] + offset)
         offset += stop - start
     return (
