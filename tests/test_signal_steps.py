@@ -214,6 +214,19 @@ def test_cutter_ties_go_to_the_later_peak():
     assert bags.bounds[0].tolist() == [[10100, 25000]]
 
 
+def test_cutter_keeps_scipys_peaks_where_heights_do_not_tie():
+    from scipy.signal import find_peaks
+
+    from vascular_sklearn.cutting import _select_by_distance
+
+    ref = np.random.default_rng(0).random(200_000)  # dense peaks, no ties
+    peaks, _ = find_peaks(ref)
+    for distance in (2, 7, 500):
+        want, _ = find_peaks(ref, distance=distance)
+        got = _select_by_distance(peaks.astype(np.int64), ref[peaks], distance)
+        np.testing.assert_array_equal(got, want)
+
+
 def test_bags_keep_one_item_per_recording_in_order(known_beats):
     x, _ = known_beats
     X = [x, x[: 4 * RATE], x[RATE:]]

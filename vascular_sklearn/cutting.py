@@ -80,11 +80,13 @@ def _select_by_distance(
     the CPU's SIMD sort; this keeps the cuts identical on every machine.
     """
     keep = np.ones(len(peaks), dtype=bool)
+    # peaks are sorted: the ones within ``distance`` of each are a slice
+    first = np.searchsorted(peaks, peaks - distance, side="right")
+    stop = np.searchsorted(peaks, peaks + distance, side="left")
     for j in np.argsort(heights, kind="stable")[::-1]:
         if keep[j]:
-            near = np.abs(peaks - peaks[j]) < distance
-            near[j] = False
-            keep &= ~near
+            keep[first[j] : j] = False
+            keep[j + 1 : stop[j]] = False
     return peaks[keep]
 
 
