@@ -18,6 +18,7 @@ from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.network import CycleResNet
 
 from .bench_network import _throughput
+from .common import default_image_shape
 
 TITLE = "GPU: network throughput and pretraining wall time (CUDA)"
 # the corpus of the transfer benchmark: 1699 recordings, 10.2 h at 2 kHz
@@ -52,12 +53,6 @@ _NOTES: list[str] = []
 def unavailable() -> str | None:
     """Why this benchmark cannot run here, or None."""
     return None if torch.cuda.is_available() else "no CUDA device"
-
-
-def _image_shape() -> tuple[int, ...]:
-    data = make_recordings(n_patients=1, recordings_per_patient=1, random_state=0)
-    bags = make_stenosis_pipeline()[:-1].fit_transform(data.recordings, data.target)
-    return bags[0].shape[1:]
 
 
 def _throughput_rows(shape: tuple[int, ...]) -> list[dict]:
@@ -165,7 +160,7 @@ def run(corpus: dict | None = None) -> list[dict]:
     reason = unavailable()
     if reason:
         raise RuntimeError(f"bench_gpu needs a CUDA GPU: {reason}")
-    shape = _image_shape()
+    shape = default_image_shape()
     rows = _throughput_rows(shape)
     rows += _pretraining_rows(corpus or CORPUS)
     props = torch.cuda.get_device_properties(0)

@@ -37,7 +37,7 @@ from vascular_sklearn.evaluation import (
 
 from .baselines import band_power_model, band_shares, envelope_model, loudness_model
 from .bench_confound import LEVERS, PLAIN, with_levers
-from .common import PHYSIONET_DIR, REPO, code_fingerprint, fmt_interval
+from .common import PHYSIONET_DIR, REPO, cache_key, fmt_interval
 
 #: The network's budget on 2 CPU cores: epochs, cycles per recording per epoch
 #: (a fresh draw each epoch), cycles scored per recording.
@@ -296,7 +296,8 @@ def _out_of_fold(protocol, model, make, X, y, groups, splits, params=None):
     ``params`` go to every fit (``model`` must name them)."""
     key = f"{protocol} {model} {EPOCHS} {CYCLES_PER_EPOCH} {CYCLES_SCORED}"
     slug = "".join(c if c.isalnum() else "_" for c in key)
-    folder = REPO / "benchmarks" / ".cache" / "heart_sounds" / code_fingerprint()
+    # checked again when saving: a file edited meanwhile refuses to label it
+    folder = REPO / "benchmarks" / ".cache" / "heart_sounds" / cache_key(y, groups)
     cache = folder / f"{slug}.npz"
     if cache.exists():
         kept = np.load(cache)
@@ -306,6 +307,7 @@ def _out_of_fold(protocol, model, make, X, y, groups, splits, params=None):
         make(), X, y, groups, cv=splits, pass_groups=True, params=params
     )
     seconds = time.perf_counter() - start
+    cache_key()  # the code is still the code the run started with
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, proba=result.recording_proba, seconds=seconds)
     return result.recording_proba, seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -57,16 +58,48 @@ def fmt_interval(value: float, ci=None) -> str:
     return f"{value:.2f}" if ci is None else f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
-def code_fingerprint() -> str:
-    """A short hash of the library's and the benchmarks' source: results kept
-    between runs are valid only for the code that made them."""
-    import hashlib
-
+def _source_hash() -> str:
     digest = hashlib.sha1()
     for folder in ("vascular_sklearn", "benchmarks"):
         for path in sorted((REPO / folder).rglob("*.py")):
             digest.update(path.relative_to(REPO).as_posix().encode())
             digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+#: The source as this process imported it (the benchmarks import this module
+#: first): a file edited during an hours-long run must not label its results.
+_SOURCE_AT_START = _source_hash()
+
+
+def code_fingerprint() -> str:
+    """A short hash of the library's and the benchmarks' source as this run
+    imported them: results kept between runs are valid only for that code."""
+    return _SOURCE_AT_START
+
+
+def cache_key(*arrays: np.ndarray) -> str:
+    """What cached results are valid for: the code as imported, the data
+    (``arrays``: labels, groups, ...) and the numerical libraries' versions.
+
+    Raises
+    ------
+    RuntimeError
+        If the source changed on disk since the run started: what it computes
+        belongs to neither version.
+    """
+    if _source_hash() != _SOURCE_AT_START:
+        raise RuntimeError(
+            "the library or benchmark source changed during this run; run again"
+        )
+    import sklearn
+    import torch
+
+    digest = hashlib.sha1(code_fingerprint().encode())
+    for part in (np.__version__, sklearn.__version__, torch.__version__):
+        digest.update(part.encode())
+    for a in arrays:
+        digest.update(np.asarray(a).astype(str).tobytes())
     return digest.hexdigest()[:12]
 
 
@@ -167,3 +200,14 @@ def stream_screening(model: Path, files_json: Path, n: int, output: Path) -> dic
         cwd=REPO,
     )
     return json.loads(done.stdout)
+
+
+def default_image_shape() -> tuple[int, ...]:
+    """The shape of one cycle's image in the default pipeline (channels, rows,
+    frames), as its spectrogram step makes it."""
+    from vascular_sklearn import make_stenosis_pipeline
+    from vascular_sklearn.datasets import make_recordings
+
+    data = make_recordings(n_patients=1, recordings_per_patient=1, random_state=0)
+    bags = make_stenosis_pipeline()[:-1].fit_transform(data.recordings, data.target)
+    return bags[0].shape[1:]

@@ -17,6 +17,7 @@ import importlib
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +30,7 @@ _AS_SCRIPT = __package__ in (None, "")
 if _AS_SCRIPT:  # python benchmarks/run.py: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO  # noqa: E402
+from benchmarks.common import REPO, code_fingerprint  # noqa: E402
 
 BENCHMARKS = [
     "bench_signal_chain",
@@ -70,6 +71,37 @@ def _machine() -> str:
         f"{scipy.__version__}, scikit-learn {sklearn.__version__}, torch "
         f"{torch.__version__}"
     )
+
+
+def _code_version() -> str:
+    """The commit the run started from, and the source fingerprint its cached
+    results are kept under: which code made a section."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "status",
+                "--porcelain",
+                "--",
+                "vascular_sklearn",
+                "benchmarks",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        where = f"commit {commit}" + (" with local changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        where = "outside git"
+    return f"{where}, source {code_fingerprint()}"
 
 
 def _table(rows: list[dict]) -> str:
@@ -118,7 +150,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     names = args.only or BENCHMARKS
     SECTIONS.mkdir(parents=True, exist_ok=True)
-    machine = _machine()
+    machine, version = _machine(), _code_version()
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         reason = getattr(module, "unavailable", lambda: None)()
@@ -140,7 +172,7 @@ def main(argv=None) -> int:
             "",
             f"Command: `python -m benchmarks.run --only {name}`; last run "
             f"{datetime.datetime.now().isoformat(timespec='minutes')} by "
-            f"`{_command(argv)}`.",
+            f"`{_command(argv)}`, {version}.",
             "",
             f"Machine: {machine}.",
             "",
