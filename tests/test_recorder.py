@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from vascular_sklearn.containers import Signals
+from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.evaluation import rescaled
 from vascular_sklearn.recorder import (
@@ -138,11 +140,17 @@ def test_ranges_draw_repeatably_within_bounds():
     np.testing.assert_allclose(bare.draw(0).apply(x, RATE), x, atol=1e-7)
 
 
-def test_rescaled_is_a_recorder():
+def test_rescaled_is_a_recorder(tmp_path):
     X = Signals.from_arrays([np.linspace(-0.5, 0.5, 50)], RATE)
     got = rescaled(X, 0.1, step=33 * LEVEL)
     want = Recorder(gain=0.1, step=33).record(X)
     np.testing.assert_array_equal(got.data[0], want.data[0])
+    # the audit of a manifest's or a lazy corpus's files reads them first
+    sf.write(tmp_path / "a.wav", X.data[0], int(RATE), subtype="FLOAT")
+    files = RecordingFiles.from_paths([tmp_path / "a.wav"])
+    np.testing.assert_array_equal(
+        rescaled(files, 0.1, step=33 * LEVEL).data[0], got.data[0]
+    )
 
 
 def test_simulator_keeps_the_vessels_and_links_sessions_to_labels():

@@ -504,8 +504,8 @@ def rescaled(
 
     Parameters
     ----------
-    X : Signals
-        The recordings, in full-scale units.
+    X : Signals or RecordingFiles
+        The recordings, in full-scale units (files are read first).
     factor : float
         Gain applied to every sample.
     step : float, default=2**-15

@@ -399,8 +399,9 @@ class Recorder:
 
         Parameters
         ----------
-        X : Signals
-            The recordings.
+        X : Signals or RecordingFiles
+            The recordings; files on disk (a manifest's, a lazy corpus's) are
+            read first.
         random_state : int, RandomState or None, default=None
             Seeds the noise (one draw per recording).
 
@@ -416,6 +417,8 @@ class Recorder:
         >>> (Recorder(gain=0.1, step=32.768).record(X).data[0] / 1e-3).round().tolist()
         [10.0, -20.0, 30.0]
         """
+        if not isinstance(X, Signals) and hasattr(X, "load"):
+            X = X.load()
         rng = check_random_state(random_state)
         rate = X.sample_rate
         data = [
