@@ -16,12 +16,14 @@ HERE = Path(__file__).resolve().parent
 # the gallery's ordering key lives beside this file
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("MPLBACKEND", "Agg")
-# The gallery trains tiny networks in this process and in the command-line
-# example's subprocesses (which inherit the environment). One thread per process
-# keeps them fast on a busy machine: torch's default of a thread per core
+# The gallery runs in this process and in the command-line example's
+# subprocesses (which inherit the environment). One OpenMP thread per process
+# keeps the unseeded numerical work fast on a busy machine: a thread per core
 # spin-waits when other jobs share the cores (one example fit measured 3 s with
-# one thread, 61 s with two, on a loaded 2-core CI machine). Set before anything
-# imports torch; an OMP_NUM_THREADS already in the environment wins.
+# one thread, 61 s with two, on a loaded 2-core CI machine). A seeded network
+# (every example's) still trains on min(8, cores) threads, which
+# ResNetClassifier pins so that a seed gives one model everywhere. Set before
+# anything imports torch; an OMP_NUM_THREADS already in the environment wins.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 project = "vascular_sklearn"

@@ -6,6 +6,7 @@ READING_ORDER = [
     "plot_grouped_cross_validation.py",
     "plot_other_classifier.py",
     "plot_grid_search.py",
+    "plot_recorder_audit.py",
     "plot_save_load_predict.py",
     "plot_command_line.py",
 ]

@@ -9,7 +9,7 @@ the network's learning rate (``classifier__estimator__lr``), scoring each
 candidate with :class:`~sklearn.model_selection.GroupKFold` over patients, so
 no patient is ever on both sides of a split.
 
-To keep the example quick (about a minute on two CPU cores) the network is a
+To keep the example quick (minutes on two idle CPU cores) the network is a
 ResNet18 trained for two epochs on 12 short synthetic recordings of 6 patients,
 in batches of 4 cycles (so that its batch-normalisation statistics settle in
 the few steps that so little data allows): the scores say how to write a

@@ -63,7 +63,7 @@ print([p.name for p in paths])
 
 # %%
 # Load the model on the CPU (a model trained on a GPU loads the same way) and
-# score the files. :func:`~vascular_sklearn.datasets.read_recording` reads one
+# score the files. :func:`~vascular_sklearn.audio.read_recording` reads one
 # file at its own rate; the model resamples it.
 model = load_model(model_path, device="cpu")
 arrays, rates = zip(*(read_recording(p) for p in paths), strict=True)

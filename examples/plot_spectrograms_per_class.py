@@ -25,9 +25,9 @@ from sklearn.base import clone
 from vascular_sklearn import make_stenosis_pipeline
 from vascular_sklearn.datasets import load_recordings, make_recordings
 
-# ../shared/data/seed_recordings beside the repository, found from the repository
-# or from examples/ (where the documentation build runs this script)
-here = Path.cwd().resolve()
+# ../shared/data/seed_recordings beside the repository, found from this script
+# (run from any folder) or, where it has no file (a notebook), from the cwd
+here = Path(globals().get("__file__", ".")).resolve()
 seed_dirs = [p / "shared" / "data" / "seed_recordings" for p in here.parents]
 seed_dir = next((p for p in seed_dirs if p.is_dir()), None)
 if seed_dir is not None:

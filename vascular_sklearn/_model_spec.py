@@ -244,7 +244,7 @@ def describe_pipeline(model: Any, action: str) -> tuple[list, Any]:
     ----------
     model : Pipeline
         Ending in a fitted :class:`~vascular_sklearn.RecordingClassifier`
-        around a :class:`~vascular_sklearn.ResNetClassifier`.
+        around a :class:`~vascular_sklearn.network.ResNetClassifier`.
     action : str
         What the caller does, for the error message (``"save_model"``).
 

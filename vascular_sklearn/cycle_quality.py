@@ -5,7 +5,7 @@ beat into the converter's rails, the stethoscope loses contact for a second.
 :func:`cycle_quality` measures every cycle against its own recording, and
 :func:`failed_cycles` says which ones a classifier should not hear and why.
 :class:`~vascular_sklearn.PeakCycleCutter` (``method="period"``) drops them and
-:meth:`~vascular_sklearn.containers.CycleBags.quality` counts each reason.
+:meth:`~vascular_sklearn.CycleBags.quality` counts each reason.
 
 :func:`pulse_db` measures the whole recording: whether its sound swings with
 a heartbeat at all, or is a stationary noise (a microphone off the access, an

@@ -691,8 +691,9 @@ def evaluate_by_patient(
     Parameters
     ----------
     pipeline : Pipeline
-        Signal steps followed by a :class:`RecordingClassifier` (cycle-level
-        results), or any pipeline that takes recordings (recording level only).
+        Signal steps followed by a
+        :class:`~vascular_sklearn.RecordingClassifier` (cycle-level results),
+        or any pipeline that takes recordings (recording level only).
     X : Signals, sequence of recordings, or what ``pipeline`` takes
         The recordings.
     y : array-like of shape (n_recordings,)

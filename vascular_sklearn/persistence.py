@@ -205,7 +205,7 @@ def export_onnx(
     ----------
     model : Pipeline
         Fitted, ending in a :class:`~vascular_sklearn.RecordingClassifier`
-        around a :class:`~vascular_sklearn.ResNetClassifier`, with an
+        around a :class:`~vascular_sklearn.network.ResNetClassifier`, with an
         :class:`~vascular_sklearn.STFTSpectrogram` step (it fixes the network's
         input size).
     path : path-like

@@ -15,8 +15,8 @@ in the order the hardware applies them:
    quantisation to multiples of ``step`` 16-bit levels (``step=1`` is a
    16-bit recorder, ``step=64`` one that resolves 10 bits).
 
-The same :class:`Recorder` serves the simulator (:func:`~vascular_sklearn.datasets.
-make_recordings`), training-time augmentation
+The same :class:`Recorder` serves the simulator
+(:func:`~vascular_sklearn.datasets.make_recordings`), training-time augmentation
 (:class:`~vascular_sklearn.robustness.RecorderAugmentation`) and the audits
 (:func:`~vascular_sklearn.evaluation.rescaled`); :class:`RecorderRanges` draws
 random recorders from ``random_state``.

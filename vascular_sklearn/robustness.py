@@ -345,12 +345,12 @@ class RecorderAugmentation(CycleBagTransformer):
 
     In ``fit_transform`` each recording's bag gains ``n_copies`` runs of up to
     ``cycles_per_copy`` consecutive cycles, each run recorded again through a
-    device drawn from ``ranges`` (:class:`~vascular_sklearn.recorder.
-    RecorderRanges`: gain, converter step, noise, microphone tilt and resonance,
-    clipping, DC offset): the number of recordings never changes, so ``X``,
-    ``y`` and ``groups`` stay in step, and the classifier learns what the
-    devices do not change. Gains are relative to the recording's own peak.
-    ``transform`` (prediction) returns its input unchanged: as with
+    device drawn from ``ranges``
+    (:class:`~vascular_sklearn.recorder.RecorderRanges`: gain, converter step,
+    noise, microphone tilt and resonance, clipping, DC offset): the number of
+    recordings never changes, so ``X``, ``y`` and ``groups`` stay in step, and
+    the classifier learns what the devices do not change. Gains are relative
+    to the recording's own peak. ``transform`` (prediction) returns its input unchanged: as with
     scikit-learn's ``TargetEncoder``, ``fit_transform`` differs from
     ``fit().transform`` on purpose.
 

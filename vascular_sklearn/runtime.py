@@ -61,7 +61,7 @@ def _session(path: str, n_threads: int | None):
 class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     """The exported network: class probabilities per cycle, from onnxruntime.
 
-    Stands where :class:`~vascular_sklearn.ResNetClassifier` stood inside a
+    Stands where :class:`~vascular_sklearn.network.ResNetClassifier` stood inside a
     :class:`~vascular_sklearn.RecordingClassifier`. It is made by
     :func:`load_onnx` and only predicts; train with the torch pipeline. It
     pickles without its session (made again on first use), so joblib workers
@@ -114,7 +114,7 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         Raises
         ------
         NotImplementedError
-            Always; train a :class:`~vascular_sklearn.ResNetClassifier` and
+            Always; train a :class:`~vascular_sklearn.network.ResNetClassifier` and
             export it again.
         """
         raise NotImplementedError(
