@@ -294,6 +294,8 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise WeightsFileError(f"{path} is empty; save the weights again.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise
     # torch.load fails on a cut-off or foreign file in many ways (OSError,
     # IndexError, ...); each means the same to the user
     except Exception as err:
