@@ -329,10 +329,7 @@ class Recorder:
         >>> Recorder(gain=0.5, step=None).apply(np.array([0.5, -1.0]), 100.0).tolist()
         [0.25, -0.5]
         """
-        clean, y = self._convert(x, sample_rate, random_state)
-        if error_filter is not None:
-            y = clean + np.asarray(error_filter(y - clean), np.float64)
-        return y.astype(np.float32)
+        return _heard(*self._convert(x, sample_rate, random_state), error_filter)
 
     def _convert(
         self,
@@ -430,6 +427,18 @@ class Recorder:
     @property
     def _noisy(self) -> bool:
         return self.white_noise_db is not None or self.pink_noise_db is not None
+
+
+def _heard(
+    clean: np.ndarray,
+    written: np.ndarray,
+    error_filter: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """What :meth:`Recorder.apply` returns from its ``_convert`` parts: what
+    the converter wrote, or the clean sound plus the filtered error."""
+    if error_filter is not None:
+        written = clean + np.asarray(error_filter(written - clean), np.float64)
+    return written.astype(np.float32)
 
 
 @dataclass(frozen=True)

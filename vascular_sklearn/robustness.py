@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import CycleBagTransformer, map_recordings, to_samples
 from .containers import CycleBags, object_array
 from .lowpass import lowpass_butterworth
-from .recorder import LEVEL, RecorderRanges, quantise
+from .recorder import LEVEL, RecorderRanges, _heard, quantise
 
 __all__ = ["NoiseFloorHarmonizer", "RecorderAugmentation", "noise_floor_psd"]
 
@@ -322,15 +322,12 @@ def _record_again(
         starts.append(offset)
         start, stop = run[0, 0], run[-1, 1]
         clean, written = device._convert(x[start:stop], rate, seed)
-        heard = written
-        if error_filter is not None:
-            heard = clean + np.asarray(error_filter(written - clean), np.float64)
         local = run - start
         # a device too quiet for its converter can round a whole beat to one
         # level: that cycle holds no sound to learn from (read before the
         # error filter, whose leftover of the sound is never quite flat)
         sound = [np.ptp(written[a:z]) > 0 for a, z in local]
-        parts.append(heard.astype(np.float32))
+        parts.append(_heard(clean, written, error_filter))
         cuts.append(local[sound] + offset)
         offset += stop - start
     return (
