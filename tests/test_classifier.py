@@ -236,6 +236,26 @@ def test_cross_validate_by_patient_with_clinical_scorers(data):
         assert np.all((result[key] >= 0) & (result[key] <= 1) | np.isnan(result[key]))
 
 
+@pytest.mark.filterwarnings("ignore:Only one class is present")
+def test_balanced_accuracy_scorer_is_undefined_on_a_one_class_fold():
+    # scikit-learn's balanced_accuracy would give the one recall there (1.0)
+    # and lift the mean over folds; the reports' definition gives NaN
+    X, y = np.arange(6.0)[:, None], np.array([0, 0, 0, 1, 1, 0])
+    result = cross_validate(
+        LogisticRegression(),
+        X,
+        y,
+        groups=np.repeat([0, 1, 2], 2),
+        cv=GroupKFold(3),
+        scoring=clinical_scoring(),
+        error_score="raise",
+    )
+    ba = result["test_balanced_accuracy"]
+    sens, spec = result["test_sensitivity"], result["test_specificity"]
+    assert np.isnan(sens).sum() == 1 and np.isnan(ba).sum() == 1
+    np.testing.assert_allclose(ba, (sens + spec) / 2)
+
+
 def test_grid_search_over_signal_and_network_parameters(data):
     pipe = make_seed_pipeline(max_epochs=1, device="cpu", random_state=0)
     pipe.set_params(classifier__estimator=LogisticRegression(C=0.01, max_iter=5000))

@@ -82,6 +82,54 @@ def test_bootstrap_refuses_one_class_instead_of_looping_forever():
         bootstrap_report([1, 1, 1], [0.2, 0.5, 0.9], [1, 2, 3])
 
 
+def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
+    # labels 1/2 with everything flagged: "sensitivity" would be the normals'
+    # recall, and the AUC (2 positive) would sit outside its own interval
+    with pytest.raises(ValueError, match=r"y holds the labels \[1, 2\]"):
+        clinical_report([1, 1, 2, 2], [0.6, 0.7, 0.8, 0.9])
+    # a NaN is neither flagged nor cleared: not counted as "not flagged"
+    with pytest.raises(ValueError, match=r"1 probabilities are NaN \(samples \[0\]\)"):
+        report_by_group([1, 1, 0], [np.nan, 0.9, 0.2], ["a", "a", "b"])
+    with pytest.raises(ValueError, match="no probability"):
+        clinical_report([], [])
+    y, proba = [0, 1] * 4, np.linspace(0.1, 0.9, 8)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        bootstrap_report(y, proba, [0, 1, 2, 3])  # groups of half the recordings
+    with pytest.raises(ValueError, match="n_resamples >= 1"):
+        bootstrap_report(y, proba, np.arange(8), n_resamples=0)
+
+
+def test_group_check_compares_lengths_when_splits_are_given():
+    X, groups = np.zeros((6, 1)), ["a", "a", "b", "b", "c", "c"]
+    splits = [([0, 1, 2], [3, 4, 5])]  # b on both sides
+    with pytest.raises(ValueError, match="patients \\['b'\\] on both sides"):
+        check_group_split(splits, X, None, groups)
+    # the same leaky split, with ids shifted by one, must not pass as clean
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        check_group_split(splits, X, None, ["z", *groups])
+
+
+def test_nan_probabilities_stop_the_evaluation_at_their_fold():
+    class NaNForFirstRecording(LogisticRegression):
+        def predict_proba(self, X):
+            p = super().predict_proba(X)
+            p[X[:, 0] == 0] = np.nan
+            return p
+
+    X, y = np.arange(8.0)[:, None], np.array([0, 1] * 4)
+    folds = []
+    with pytest.raises(ValueError, match=r"fold \d: the model gave NaN .*\[0\]"):
+        evaluate_by_patient(
+            make_pipeline(FunctionTransformer(), NaNForFirstRecording()),
+            X,
+            y,
+            np.repeat(np.arange(4), 2),
+            cv=GroupKFold(4),
+            progress=folds.append,
+        )
+    assert len(folds) < 4  # the folds after it were not trained
+
+
 def test_patient_level_counts_a_patient_once_per_label():
     y, p, g = patient_level(
         [0, 0, 1, 1, 1], [0.1, 0.3, 0.9, 0.5, 0.4], ["a", "a", "a", "b", "b"]

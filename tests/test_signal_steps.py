@@ -207,6 +207,21 @@ def test_cutter_skips_long_gaps():
     assert len(starts) == 3 and not np.any((starts > 30000) & (starts < 60000))
 
 
+@pytest.mark.parametrize(
+    "spacings, match",
+    [
+        ({"min_distance": 11000, "max_gap": 25000}, "in seconds.*11000 / 22050"),
+        ({"min_distance": 1.5, "max_gap": 1.2}, "not shorter than max_gap"),
+    ],
+)
+def test_cutter_refuses_spacings_that_cut_nothing(spacings, match):
+    x = pulse_train(np.arange(5000, 100000, 15000), 110000)
+    with pytest.raises(ValueError, match=match):
+        PeakCycleCutter(**spacings).fit([x])
+    # the period finder does not use them
+    PeakCycleCutter(method="period", **spacings).fit([x])
+
+
 def test_cutter_ties_go_to_the_later_peak():
     ref = np.zeros(30000, np.float32)
     ref[[10000, 10100, 25000]] = 1.0  # two equal peaks closer than min_distance

@@ -208,13 +208,33 @@ class PeakCycleCutter(SignalTransformer):
         Raises
         ------
         ValueError
-            If a parameter is invalid.
+            If a parameter is invalid, or ``min_distance`` is not shorter than
+            ``max_gap`` or longer than a minute (a value in samples).
         RecordingError
             If ``X`` is a single 1-D array rather than a sequence of them, or a
             recording is empty, not 1-D, or holds NaN or infinite samples.
         """
         self._validate_params()
+        if self.method == "seed":
+            self._check_spacings()
         return super().fit(X, y)
+
+    def _check_spacings(self) -> None:
+        # The original code gave both spacings in samples; the same numbers
+        # read as seconds cut nothing, silently, so they are refused here.
+        for name in ("min_distance", "max_gap"):
+            value = getattr(self, name)
+            if value > _LONGEST_BEAT:
+                raise ValueError(
+                    f"{name}={value:g} is in seconds, longer than any heartbeat "
+                    f"(over {_LONGEST_BEAT:g} s); a spacing in samples divides by "
+                    f"the rate, e.g. {name}={value:g} / 22050"
+                )
+        if self.min_distance >= self.max_gap:
+            raise ValueError(
+                f"min_distance={self.min_distance:g} s is not shorter than "
+                f"max_gap={self.max_gap:g} s, so no two peaks could make a cycle"
+            )
 
     def _transform_signals(self, signals: Signals) -> CycleBags:
         rate = signals.sample_rate
@@ -252,6 +272,10 @@ class PeakCycleCutter(SignalTransformer):
         n_peaks = np.array([f[1] for f in found], dtype=np.int64)
         # the smoothed copy has served; dropping it halves what the bags hold
         return CycleBags(replace(signals, reference=None), bounds, n_peaks, dropped)
+
+
+#: Longest spacing of beats the seed cutter takes, in seconds (1 per minute).
+_LONGEST_BEAT = 60.0
 
 
 def _period_cycles(

@@ -95,6 +95,8 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
     ...
     ValueError: fold 0 puts patients ['b'] on both sides: split by patient (GroupKFold)
     """
+    # a list of splits bypasses the splitter's own check of the lengths
+    check_consistent_length(*(a for a in (X, y, groups) if a is not None))
     groups = np.asarray(groups)
     if isinstance(cv, Integral):
         # scikit-learn's cv=k splits samples; here the samples are split by patient
@@ -409,13 +411,21 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
         ``n`` (number of samples) and the five metrics as floats; a metric that
         is undefined for these labels (ROC AUC with one class, say) is NaN.
 
+    Raises
+    ------
+    ValueError
+        If the arrays are empty or differ in length, ``y_true`` holds labels
+        other than 0 and 1, or ``proba`` holds NaN (a NaN is neither flagged
+        nor cleared).
+
     Examples
     --------
     >>> r = clinical_report([0, 0, 1, 1], [0.1, 0.6, 0.7, 0.9])
     >>> r["sensitivity"], r["specificity"], r["roc_auc"]
     (1.0, 0.5, 1.0)
     """
-    y_true, proba = np.asarray(y_true), np.asarray(proba, dtype=float)
+    check_consistent_length(y_true, proba)
+    y_true, proba = _binary_labels(y_true), _scored(proba)
     y_pred = (proba >= threshold).astype(int)
     sens = sensitivity_score(y_true, y_pred)
     spec = specificity_score(y_true, y_pred)
@@ -627,6 +637,13 @@ def bootstrap_report(
         The point estimates, and ``(low, high)`` percentile intervals under
         ``"<metric>_ci"``.
 
+    Raises
+    ------
+    ValueError
+        If ``y`` holds one class only, or as :func:`clinical_report`, or the
+        arrays differ in length, ``n_resamples < 1`` or ``confidence`` is not
+        between 0 and 1.
+
     Examples
     --------
     >>> y = [0, 0, 1, 1, 0, 1]
@@ -635,10 +652,16 @@ def bootstrap_report(
     >>> r["roc_auc"], r["roc_auc_ci"]
     (1.0, (1.0, 1.0))
     """
+    check_consistent_length(y, proba, groups)
+    if not (n_resamples >= 1 and 0 < confidence < 1):
+        raise ValueError(
+            f"need n_resamples >= 1 and 0 < confidence < 1, got {n_resamples} "
+            f"and {confidence}"
+        )
+    report = clinical_report(y, proba, threshold)
     y, proba, groups = np.asarray(y), np.asarray(proba, float), np.asarray(groups)
     if len(np.unique(y)) < 2:  # no resample could ever hold both classes
         raise ValueError("bootstrap_report needs recordings of both classes in y")
-    report = clinical_report(y, proba, threshold)
     rng = check_random_state(random_state)
     patients = np.unique(groups)
     members = [np.flatnonzero(groups == g) for g in patients]
@@ -657,6 +680,20 @@ def bootstrap_report(
         low, high = np.nanpercentile(values, [tail, 100 - tail])
         report[f"{key}_ci"] = (float(low), float(high))
     return report
+
+
+def _scored(proba: Any) -> np.ndarray:
+    """``proba`` as floats, refused when empty or holding NaN."""
+    proba = np.asarray(proba, dtype=float)
+    missing = np.flatnonzero(np.isnan(proba))
+    if len(proba) == 0 or len(missing):
+        raise ValueError(
+            "no probability to score"
+            if len(proba) == 0
+            else f"{len(missing)} probabilities are NaN (samples "
+            f"{missing[:5].tolist()}): a NaN is neither flagged nor cleared"
+        )
+    return proba
 
 
 def _binary_labels(y: Any) -> np.ndarray:
@@ -792,6 +829,13 @@ def evaluate_by_patient(
         X_test = _safe_indexing(X, test)
         features = model[:-1].transform(X_test)
         recording_proba[test] = model[-1].predict_proba(features)[:, 1]
+        unscored = test[np.isnan(recording_proba[test])]
+        if len(unscored):
+            # said now, not after training the remaining folds
+            raise ValueError(
+                f"fold {k}: the model gave NaN probabilities for recordings "
+                f"{unscored[:5].tolist()} (of {len(unscored)})"
+            )
         for key, alter in perturbations.items():
             perturbed[key][test] = model.predict_proba(alter(X_test))[:, 1]
         fold[test] = k

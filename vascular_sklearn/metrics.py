@@ -91,13 +91,25 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     return float(np.mean(y_pred[negatives] != pos_label))
 
 
+def _balanced_accuracy(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
+    """The mean of sensitivity and specificity, NaN where either is undefined:
+    scikit-learn's ``balanced_accuracy_score`` gives a one-class fold's single
+    recall instead, which would lift the mean over folds."""
+    sens = sensitivity_score(y_true, y_pred, pos_label=pos_label)
+    return (sens + specificity_score(y_true, y_pred, pos_label=pos_label)) / 2
+
+
 def clinical_scoring(pos_label: Any = 1) -> dict:
     """Build the clinical scorers for ``cross_validate`` and ``GridSearchCV``.
 
-    Accuracy, sensitivity, specificity, balanced accuracy and ROC AUC. A fold
-    whose test patients hold one class only has no defined sensitivity (or
-    specificity) or AUC; those come out NaN. Pool out-of-fold predictions
-    (``cross_val_predict``) before computing them over such splits.
+    Accuracy, sensitivity, specificity, balanced accuracy (their mean, as
+    :func:`~vascular_sklearn.evaluation.clinical_report` defines it) and ROC
+    AUC. A fold whose test patients hold one class only has no defined
+    sensitivity (or specificity), balanced accuracy or AUC; those come out NaN.
+    Pool out-of-fold predictions (``cross_val_predict``) before computing them
+    over such splits. With string labels, give ``pos_label``: otherwise every
+    sensitivity and specificity fails, which ``cross_validate`` reports as NaN
+    with a "Scoring failed" warning.
 
     Parameters
     ----------
@@ -127,6 +139,6 @@ def clinical_scoring(pos_label: Any = 1) -> dict:
         "accuracy": get_scorer("accuracy"),
         "sensitivity": make_scorer(sensitivity_score, pos_label=pos_label),
         "specificity": make_scorer(specificity_score, pos_label=pos_label),
-        "balanced_accuracy": get_scorer("balanced_accuracy"),
+        "balanced_accuracy": make_scorer(_balanced_accuracy, pos_label=pos_label),
         "roc_auc": get_scorer("roc_auc"),
     }
