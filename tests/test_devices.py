@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from vascular_sklearn import ResNetClassifier, make_stenosis_pipeline
+from vascular_sklearn import network as network_module
 from vascular_sklearn.persistence import load_model, save_model
 
 from .conftest import opposite_rule_cycles
@@ -53,6 +54,20 @@ def test_mixed_precision_defaults_off_on_a_cpu():
     assert forced.net_.module_.autocast_dtype == torch.bfloat16
 
 
+def test_float16_training_without_loss_scaling_is_refused(monkeypatch):
+    """On a GPU without bfloat16, autocast=True would train in float16 through
+    skorch's unscaled step; the accelerator scales the loss, and loading a
+    trained model for inference needs no scaling."""
+    monkeypatch.setattr(network_module, "_native_bf16", lambda device: False)
+    net = _net(device="cuda:1", autocast=True)
+    net.device_ = "cuda:1"  # as fit resolves it
+    with pytest.raises(ValueError, match=r"cuda:1, a GPU without bfloat16.*accelerate"):
+        net._precision(training=True)
+    assert net._precision(training=False) == (True, "float16")
+    assert net.set_params(accelerate=True)._precision(True) == (True, "float16")
+    assert net.set_params(autocast=None)._precision(True) == (False, "bfloat16")
+
+
 def test_model_files_hold_cpu_tensors_and_load_on_the_cpu(data, tmp_path):
     """What makes a GPU-trained model load on a CPU-only machine."""
     pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
@@ -78,7 +93,7 @@ def test_cuda_end_to_end_with_mixed_precision_then_cpu(data, tmp_path):
     pipe.fit(data.recordings, data.target)
     network = pipe[-1].estimator_
     assert next(network.net_.module_.parameters()).device.type == "cuda"
-    assert network.net_.module_.autocast is torch.cuda.is_bf16_supported()
+    assert network.net_.module_.autocast is network_module._native_bf16("cuda")
     save_model(pipe, tmp_path / "gpu.vsk")
     on_cpu = load_model(tmp_path / "gpu.vsk", device="cpu")
     np.testing.assert_allclose(

@@ -159,7 +159,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         network.device_ = resolve_device(device)
         # random weights, replaced below: drawn without moving the user's stream
         with torch.random.fork_rng(devices=[]):
-            network.net_ = network._make_net().initialize()
+            network.net_ = network._make_net(training=False).initialize()
     try:
         state = torch.load(
             io.BytesIO(weights), map_location=network.device_, weights_only=True
