@@ -121,6 +121,11 @@ def test_complex_or_scalar_recordings_are_named(fitted, data):
         fitted.predict_proba(np.stack([x, np.r_[x[:-1], np.nan]]))
     with pytest.raises(RecordingError, match=r"recording 0: not numeric audio"):
         fitted.predict_proba([[0.1, [0.2]]])
+    # soundfile reads stereo as (n, 2): not n recordings of 2 samples each
+    with pytest.raises(RecordingError, match=r"shape \(\d+, 2\).*x\.mean\(axis=1\)"):
+        fitted.predict_proba(np.stack([x, x], axis=1))
+    with pytest.raises(RecordingError, match="holds no recordings"):
+        make_seed_pipeline().fit(Signals.from_arrays([], 22050), [])
 
 
 def test_one_recording_one_answer_whatever_holds_it():

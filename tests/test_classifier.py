@@ -193,6 +193,20 @@ def test_recording_without_cycles_is_named(spectrograms, data):
     np.testing.assert_allclose(proba[3], clf.class_prior_)
 
 
+def test_a_feature_matrix_is_not_taken_for_bags_of_cycles(data):
+    X = np.random.default_rng(0).random((len(data.target), 3))
+    clf = RecordingClassifier(LogisticRegression())
+    with pytest.raises(TypeError, match=r"recording 0 is an array of shape \(3,\)"):
+        clf.fit(X, data.target)
+    # one cycle per recording, and a recording without one given as []
+    bags = [row[None, :] for row in X]
+    clf.fit(bags, data.target)
+    bags[1] = []
+    with pytest.warns(UserWarning, match="no heart cycle in recording 1"):
+        proba = clf.set_params(on_empty="prior").predict_proba(bags)
+    np.testing.assert_allclose(proba[1], clf.class_prior_)
+
+
 def test_groups_reach_the_network_as_cycle_groups(spectrograms, data):
     seen = {}
 

@@ -61,6 +61,15 @@ def test_biquad_matches_difference_equation():
     np.testing.assert_allclose(got, expected, atol=2e-6)
 
 
+def test_biquad_too_close_to_nyquist_is_refused_not_unstable():
+    x = np.random.default_rng(0).normal(0, 0.01, 44100).astype(np.float32)
+    # float32 rounds cos(w0) to -1 there: a pole on the unit circle
+    with pytest.raises(ValueError, match="too close to the Nyquist"):
+        LowpassFilter(cutoff=22049.0, sample_rate=44100).fit_transform([x])
+    out = LowpassFilter(cutoff=22040.0, sample_rate=44100).fit_transform([x])
+    assert np.std(out.data[0]) < 1.01 * np.std(x)
+
+
 def test_biquad_clamps_like_torchaudio():
     loud = np.full(2000, 5.0, np.float32)
     assert lowpass_biquad(loud, RATE).max() == 1.0

@@ -33,6 +33,9 @@ __all__ = [
 #: Sample rate of the seed recordings; parameters in seconds reproduce the original
 #: study's sample counts exactly at this rate.
 SEED_SAMPLE_RATE = 22050.0
+#: Rows of a 2-D ``X`` this short, more of them than samples per row, are
+#: channels of one recording rather than recordings (stereo is (n, 2)).
+_FEWEST_SAMPLES = 8
 
 
 def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
@@ -192,6 +195,8 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
                 return X
             X = X.load(getattr(self, "n_jobs", None))
         if isinstance(X, Signals):
+            if len(X) == 0 and fit:  # an empty batch may pass through transform
+                raise RecordingError("X holds no recordings.")
             data = [check_recording(x, X.name(i)) for i, x in enumerate(X.data)]
             return replace(X, data=object_array(data))
         if hasattr(X, "__array__") and not hasattr(X, "__len__"):
@@ -201,6 +206,15 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
                 raise RecordingError(
                     "X is a sparse matrix; recordings are dense audio: pass "
                     "X.toarray() or a list of 1-D arrays."
+                )
+            n, length = X.shape
+            if length <= _FEWEST_SAMPLES < n:
+                # soundfile's stereo (n, 2) or a column (n, 1): not n recordings
+                raise RecordingError(
+                    f"X has shape {X.shape}: one recording per row would make "
+                    f"{n} recordings of {length} samples. For one recording "
+                    "with channels in columns, mix them (x.mean(axis=1)) or "
+                    "pass the channels as recordings (x.T)."
                 )
             X = list(np.asarray(X))  # each row checked below, named by its number
         if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype != object:

@@ -61,14 +61,30 @@ def lowpass_biquad(
     >>> bool(np.abs(low[1000:]).max() > 0.9 > 0.05 > np.abs(high[1000:]).max())
     True
     """
+    b, a = _biquad_coefficients(sample_rate, cutoff, q)
+    y = sps.lfilter(b, a, np.asarray(x, dtype=np.float32))
+    return np.clip(y, -1.0, 1.0, out=y)
+
+
+def _biquad_coefficients(
+    sample_rate: float, cutoff: float, q: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The original's float32 coefficients, refused where they are unstable."""
     f32 = np.float32
     w0 = f32(2 * math.pi) * f32(cutoff) / f32(sample_rate)
     cos_w0 = np.cos(w0)
     alpha = np.sin(w0) / f32(2) / f32(q)
     b = np.array([(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2], dtype=f32)
     a = np.array([1 + alpha, -2 * cos_w0, 1 - alpha], dtype=f32)
-    y = sps.lfilter(b / a[0], a / a[0], np.asarray(x, dtype=f32))
-    return np.clip(y, -1.0, 1.0, out=y)
+    # within float32 rounding of the Nyquist frequency a pole reaches z = -1
+    # and the output grows until it is clipped
+    if np.abs(np.roots(a)).max() >= 1:
+        raise ValueError(
+            f"cutoff {cutoff:g} Hz is too close to the Nyquist frequency "
+            f"({sample_rate / 2:g} Hz) for the biquad, which would be unstable; "
+            "a cutoff at or above it means no filtering."
+        )
+    return b / a[0], a / a[0]
 
 
 def lowpass_butterworth(
@@ -243,6 +259,7 @@ class LowpassFilter(SignalTransformer):
         if self.cutoff >= rate / 2:
             filt, args = _unfiltered, (rate,)
         elif self.method == "biquad":
+            _biquad_coefficients(rate, self.cutoff, self.q)  # before any work
             filt, args = lowpass_biquad, (rate, self.cutoff, self.q)
         else:
             filt, args = lowpass_butterworth, (rate, self.cutoff, self.order)

@@ -32,7 +32,28 @@ def _as_bags(X: Any) -> Spectrograms:
             "X must be the Spectrograms that STFTSpectrogram returns, or a sequence "
             f"of per-recording arrays of shape (n_cycles, ...); got {type(X).__name__}"
         )
-    return Spectrograms.from_bags(list(X))
+    bags = [np.asarray(b) for b in X]
+    shapes = {b.shape[1:] for b in bags if b.ndim >= 2}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"the recordings' cycles differ in shape: {sorted(shapes)[:3]}; every "
+            "cycle needs the shape the estimator was built for"
+        )
+    trailing = next(iter(shapes), None)
+    for i, bag in enumerate(bags):
+        if bag.ndim >= 2:
+            continue
+        if bag.size == 0 and trailing is not None:
+            bags[i] = bag.reshape(0, *trailing)  # a recording without a cycle
+        else:
+            # a (n_recordings, n_features) matrix would pass as bags of
+            # one-number cycles, and train a classifier on single values
+            raise TypeError(
+                f"recording {i} is an array of shape {bag.shape}, not a bag of "
+                "cycles: give one array of shape (n_cycles, ...) per recording "
+                "(a row of features per recording is x[None, :], one cycle)"
+            )
+    return Spectrograms.from_bags(bags)
 
 
 def _balanced_pairs(confounder, y: np.ndarray) -> np.ndarray:

@@ -24,7 +24,9 @@ def _hann(n_fft: int) -> np.ndarray:
 
 
 def _frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Centred, reflect-padded frames ``hop`` apart, shape (1 + len // hop, n_fft)."""
+    """Centred, reflect-padded frames ``hop`` apart, shape
+    (1 + (len + 2 * (n_fft // 2) - n_fft) // hop, n_fft): ``1 + len // hop``
+    frames when ``n_fft`` is even."""
     pad = n_fft // 2
     padded = np.pad(np.asarray(x, np.float64), pad, mode="reflect")
     return sliding_window_view(padded, n_fft)[::hop]
@@ -59,8 +61,10 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shape (n_fft // 2 + 1, 1 + n_samples // hop)
-        The magnitude per frequency bin (rows) and frame (columns).
+    ndarray of float64, shape (n_fft // 2 + 1, n_frames)
+        The magnitude per frequency bin (rows) and frame (columns), with
+        ``n_frames = 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop`` (as
+        :func:`torch.stft`; ``1 + n_samples // hop`` for an even ``n_fft``).
 
     Examples
     --------
@@ -258,12 +262,14 @@ class STFTSpectrogram(CycleBagTransformer):
     time resized to 100 frames by nearest neighbour.
 
     The image is defined in physical units, so one network reads every sample
-    rate alike: the window and hop are durations (bins ``1 / window`` Hz
-    apart, at any rate), ``max_frequency`` is a frequency, and the image has
+    rate alike: the window and hop are durations (bins about ``1 / window`` Hz
+    apart at any rate: ``rate / round(window * rate)``, as the window is a whole
+    number of samples), ``max_frequency`` is a frequency, and the image has
     the same shape at every rate (rows above a low rate's Nyquist frequency are
     zero magnitude). With ``normalize=True`` magnitudes do not depend on the
     window's length in samples either; a band-limited cycle at 2, 8, 22.05 and
-    44.1 kHz then gives the same image up to resampling error.
+    44.1 kHz then gives the same image up to the rounding of window and hop to
+    whole samples and resampling error.
 
     Parameters
     ----------
