@@ -207,6 +207,57 @@ def test_a_feature_matrix_is_not_taken_for_bags_of_cycles(data):
     np.testing.assert_allclose(proba[1], clf.class_prior_)
 
 
+def test_searches_and_pipelines_as_cycle_estimators_get_recordings_and_weights(
+    spectrograms, data
+):
+    """A search over cycles must fold by recording (its cycles are near
+    duplicates), and a pipeline's last step takes the weights."""
+    seen = []
+
+    class Folds(GroupKFold):
+        def split(self, X, y=None, groups=None):
+            seen.append(groups)
+            return super().split(X, y, groups)
+
+    lr = LogisticRegression(C=0.01, max_iter=5000)
+    search = GridSearchCV(lr, {"C": [0.01, 0.1]}, cv=Folds(2))
+    RecordingClassifier(search).fit(spectrograms, data.target)
+    np.testing.assert_array_equal(seen[0], spectrograms.recording_index)
+
+    weights = np.linspace(1, 3, len(data.target))
+    piped = make_pipeline(StandardScaler(), lr)
+    clf = RecordingClassifier(piped).fit(
+        spectrograms, data.target, sample_weight=weights
+    )
+    cycles = spectrograms.images.reshape(len(spectrograms.images), -1)
+    by_hand = clone(piped).fit(
+        cycles,
+        np.repeat(data.target, spectrograms.n_cycles),
+        logisticregression__sample_weight=np.repeat(weights, spectrograms.n_cycles),
+    )
+    np.testing.assert_allclose(
+        clf.estimator_.predict_proba(cycles), by_hand.predict_proba(cycles)
+    )
+
+
+def test_an_estimator_without_sklearn_tags_gets_flat_cycles(spectrograms, data):
+    class Plain:  # clonable, with fit and predict_proba; no BaseEstimator
+        def get_params(self, deep=True):
+            return {}
+
+        def fit(self, X, y):
+            self.model = LogisticRegression(C=0.01, max_iter=5000).fit(X, y)
+            self.classes_ = self.model.classes_
+            return self
+
+        def predict_proba(self, X):
+            return self.model.predict_proba(X)
+
+    clf = RecordingClassifier(Plain())
+    proba = clf.fit(spectrograms, data.target).predict_proba(spectrograms)
+    assert proba.shape == (len(data.target), 2)
+
+
 def test_groups_reach_the_network_as_cycle_groups(spectrograms, data):
     seen = {}
 

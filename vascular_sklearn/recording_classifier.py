@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
@@ -56,6 +58,25 @@ def _as_bags(X: Any) -> Spectrograms:
     return Spectrograms.from_bags(bags)
 
 
+def _fit_keyword(estimator: Any, name: str) -> str | None:
+    """The keyword under which ``estimator.fit`` takes ``name``, or None.
+
+    Meta-estimators take ``**params``, which ``has_fit_parameter`` cannot see
+    through: a search hands ``groups`` to its splitter (so that its folds never
+    divide a recording) and the rest to its estimator; a pipeline hands them
+    to its last step as ``<step>__<name>``.
+    """
+    if has_fit_parameter(estimator, name):
+        return name
+    if isinstance(estimator, BaseSearchCV):
+        return name if name == "groups" else _fit_keyword(estimator.estimator, name)
+    if isinstance(estimator, Pipeline):
+        step, last = estimator.steps[-1]
+        inner = None if last in (None, "passthrough") else _fit_keyword(last, name)
+        return None if inner is None else f"{step}__{inner}"
+    return None
+
+
 def _balanced_pairs(confounder, y: np.ndarray) -> np.ndarray:
     """Per recording, the weight that gives every (confounder, label) pair the
     same total: scikit-learn's "balanced" rule over the pairs."""
@@ -76,7 +97,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ``fit`` repeats each recording's label over its cycles and trains
     ``estimator`` on the cycles, passing the recording (or, when given, the
     patient) of each cycle as ``groups`` if ``estimator.fit`` accepts it, so that
-    its internal validation split never divides a recording.
+    its internal validation split never divides a recording. A search
+    (:class:`~sklearn.model_selection.GridSearchCV`) hands them to its
+    splitter, which must use them (``GroupKFold``); a pipeline hands them, and
+    ``sample_weight``, to its last step.
     ``predict_proba`` aggregates the cycles' probabilities per recording.
 
     Parameters
@@ -161,8 +185,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         images = bags.images
         flatten = self.flatten
         if flatten == "auto":
-            tags = estimator.__sklearn_tags__()
-            flatten = tags.input_tags.two_d_array
+            # an estimator without tags (not a BaseEstimator) takes 2-D input
+            tags = getattr(estimator, "__sklearn_tags__", None)
+            flatten = tags is None or tags().input_tags.two_d_array
         return images.reshape(len(images), -1) if flatten else images
 
     def _spread(self, bags: Spectrograms) -> Spectrograms:
@@ -301,18 +326,22 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             balanced = _balanced_pairs(confounder, y)
             sample_weight = balanced * (1.0 if sample_weight is None else sample_weight)
         if sample_weight is not None:
-            if not has_fit_parameter(estimator, "sample_weight"):
+            key = _fit_keyword(estimator, "sample_weight")
+            if key is None:
                 raise TypeError(
                     f"{type(estimator).__name__}.fit does not take sample_weight; "
                     "use an estimator that does, or leave sample_weight out"
                 )
-            kwargs["sample_weight"] = np.repeat(sample_weight, n)
+            kwargs[key] = np.repeat(sample_weight, n)
             # the prior a recording without cycles gets follows the weights
             counts = np.array([sample_weight[y == c].sum() for c in classes])
-        if has_fit_parameter(estimator, "groups"):
-            kwargs["groups"] = cycle_groups
-        if has_fit_parameter(estimator, "recordings"):
-            kwargs["recordings"] = np.repeat(np.arange(len(bags)), n)
+        for name, values in (
+            ("groups", cycle_groups),
+            ("recordings", np.repeat(np.arange(len(bags)), n)),
+        ):
+            key = _fit_keyword(estimator, name)
+            if key is not None:
+                kwargs[key] = values
         cycles = self._cycles(bags, estimator)
         if (n < bags.n_cycles).any():  # a copy only where cycles are left out
             cycles = cycles[np.repeat(n > 0, bags.n_cycles)]
