@@ -43,8 +43,10 @@ def test_train_then_predict(folder, tmp_path, capsys):
     model = tmp_path / "model.vsk"
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
     assert model.exists()
-    # training shows its progress, one line per epoch, and saves a quiet model
-    assert "train_loss" in capsys.readouterr().out
+    # training shows its progress, one line per epoch on stderr (stdout is
+    # for results), and saves a quiet model
+    captured = capsys.readouterr()
+    assert "train_loss" in captured.err and not captured.out
     assert load_model(model).get_params()["classifier__estimator__verbose"] == 0
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
     assert main(["predict", str(model), *files]) == 0
@@ -287,6 +289,69 @@ def test_numbers_out_of_range_are_refused_by_the_parser(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--seed=-1"], "-1: give a whole number, 0 to 2**32 - 1"),
+        (["train", "data", "-o", "m.vsk", "--seed", "4294967296"], "0 to 2**32"),
+    ],
+)
+def test_seeds_numpy_cannot_take_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_usage_errors_stop_before_the_work_without_a_traceback(
+    folder, tmp_path, capsys, monkeypatch
+):
+    model = str(tmp_path / "m.vsk")
+    for device, said in [("bogus", "--device bogus: "), ("cuda:7", "--device cuda:7")]:
+        if device.startswith("cuda"):
+            monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+        assert main(["train", str(folder), "-o", model, "--device", device]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "training on" not in err
+    # one patient: nothing to hold out
+    one = folder.parent / "one_patient.csv"
+    first = sorted(folder.glob("*/*.wav"))[:2]
+    one.write_text("path,label,patient\n" + "".join(f"{p},0,A\n" for p in first))
+    assert main(["evaluate", str(one)]) == 2
+    assert "1 patient: an evaluation holds some out" in capsys.readouterr().err
+
+    # a folder nothing can be written in is found before the training
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.TemporaryFile", refuse)
+    assert main(["train", str(folder), "-o", model, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert f"m.vsk: cannot write in {tmp_path}" in err and "training on" not in err
+
+
+def test_evaluate_takes_a_manifests_patients_as_given(folder, capsys, monkeypatch):
+    """One recording per patient is a fact in a manifest, not a sign of file
+    names without patient ids; and without a patient column,
+    --no-patient-groups splits by recording as it says."""
+    seen = []
+    monkeypatch.setattr(
+        "vascular_sklearn.cli._evaluate",
+        lambda pipe, data, folds, started, unit, **kw: seen.append((data, unit)) or [],
+    )
+    files = sorted(folder.glob("*/*.wav"))
+    rows = [f"{p},{p.parent.name},{k}\n" for k, p in enumerate(files)]
+    each = folder.parent / "one_each.csv"
+    each.write_text("path,label,patient\n" + "".join(rows))
+    assert main(["evaluate", str(each)]) == 0
+    data, unit = seen.pop()
+    assert unit == "patient" and len(set(data.groups)) == len(files)
+    bare = folder.parent / "no_patients.csv"
+    bare.write_text("path,label\n" + "".join(f"{p},{p.parent.name}\n" for p in files))
+    assert main(["evaluate", str(bare), "--no-patient-groups"]) == 0
+    data, unit = seen.pop()
+    assert unit == "recording" and len(set(data.groups)) == len(files)
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

@@ -1,5 +1,7 @@
 """Pretrain, save, start from weights_path: the backbone loads, only safe files do."""
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -255,7 +257,9 @@ def test_cli_pretrains_on_a_physionet_layout(
     assert "1 epochs of 3 cycles per recording, spectrogram__floor_db=30" in (
         captured.err
     )
-    assert "train_loss" in captured.out  # skorch's progress table
+    # skorch's progress table is progress: on stderr, without colour codes
+    assert "train_loss" in captured.err and "\x1b[" not in captured.err
+    assert not captured.out
     assert main(args) == 2  # the file exists: nothing is written over
     # a screening model trained on the same layout, from the backbone
     model = tmp_path / "model.vsk"
@@ -265,6 +269,13 @@ def test_cli_pretrains_on_a_physionet_layout(
     capsys.readouterr()
     assert main([*train, "--weights", str(junk)]) == 2 and not model.exists()
     assert f"error: {junk} is not a tensor-only weights file" in capsys.readouterr().err
+    # a backbone of another network (resnet18; train's default is resnet50),
+    # or a backbone rate without a backbone, stop before the data are read
+    assert main([*train, "--weights", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "does not hold weights for this arch" in err and "training on" not in err
+    assert main([*train, "--backbone-lr", "0.1"]) == 2
+    assert "--backbone-lr sets the rate of a backbone" in capsys.readouterr().err
     fine = ["--weights", str(out), "--arch", "resnet18", "--max-epochs", "1"]
     assert main([*train, *fine]) == 2 and not model.exists()
     assert "x9999" in capsys.readouterr().err  # the beatless recording, named
@@ -293,8 +304,14 @@ def test_cli_pretrains_on_a_physionet_layout(
     assert [int(row.split("n=")[1].split()[0]) for row in rows] == [5, 4]
     # scoring the two databases reports each alone, on the recordings it scored
     # (1: one recording could not be scored, as predict says)
-    assert main(["score", str(model), str(tmp_path)]) == 1
+    table = tmp_path / "scores.csv"
+    assert main(["score", str(model), str(tmp_path), "-o", str(table)]) == 1
     captured = capsys.readouterr()
+    # the table in the corpus's words, each recording beside its database
+    rows = list(csv.DictReader(io.StringIO(table.read_text())))
+    assert {row["group"] for row in rows} == {"x", "y"}
+    assert {row["true_label"] for row in rows} == {"normal", "abnormal"}
+    assert {row["label"] for row in rows} <= {"normal", "abnormal", ""}
     assert "not scored: " in captured.err and "x9999" in captured.err
     per_site = captured.out.split("Per database:\n")[1].splitlines()
     assert [row.split()[:3] for row in per_site[:2]] == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -21,6 +22,8 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
         If ``path`` is a folder.
     FileExistsError
         If ``path`` exists and ``overwrite`` is false.
+    PermissionError
+        If nothing can be written in its folder.
 
     Examples
     --------
@@ -41,6 +44,13 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
         raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
     if os.path.exists(path) and not overwrite:
         raise _exists(path)
+    # a file made and removed: the permission bits do not tell (a read-only
+    # mount, an immutable folder, root)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise PermissionError(f"{path}: cannot write in {folder} ({err})") from err
     return path
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import csv
+import io
+import re
 import sys
 import time
 from collections import Counter
@@ -15,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._model_spec import ModelFileError
-from .exceptions import LabelFileError, RecordingError, WeightsFileError
+from .exceptions import RecordingError
 
 __all__ = ["main"]
 
@@ -44,6 +46,24 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
     return False
 
 
+#: Colour codes of skorch's epoch table.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _Progress(io.TextIOBase):
+    """Standard output while training: skorch prints its epoch table there,
+    which is progress, so it goes to stderr, without colour codes where
+    stderr is not a terminal."""
+
+    def write(self, text: str) -> int:
+        if not sys.stderr.isatty():
+            text = _ANSI.sub("", text)
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _count(n: int, unit: str) -> str:
     return f"{n} {unit}" + ("" if n == 1 else "s")
 
@@ -63,6 +83,8 @@ def _recorders(data, unit: str) -> tuple[str, np.ndarray | None]:
     ``None``."""
     if unit == "database":
         return "database", data.groups
+    if "database" in data:  # PhysioNet split by recording
+        return "database", data.database
     return "recorder", data.get("recorder")
 
 
@@ -84,6 +106,11 @@ def _evaluate(
     from .evaluation import LeaveOneRecorderOut, bootstrap_report, evaluate_by_patient
 
     n_groups = len(np.unique(data.groups))
+    if n_groups < 2:
+        raise _UsageError(
+            f"{_count(n_groups, unit)}: an evaluation holds some out of training, "
+            f"so it needs two {unit}s or more"
+        )
     if by_recorder:
         kind, recorders = _recorders(data, unit)
         try:  # split now: a recorder that leaves nothing to learn stops here
@@ -92,7 +119,7 @@ def _evaluate(
             )
         except ValueError as err:
             raise _UsageError(str(err)) from err
-        split = f"{kind} (its patients held out with it)"
+        split = f"{kind} (its {unit}s held out with it)"
         plan = f"leave-one-{kind}-out ({_count(len(cv), kind)})"
     else:
         cv = GroupKFold(min(folds, n_groups))
@@ -101,7 +128,7 @@ def _evaluate(
     note = (
         " (each scored by models that never heard it)"
         if by_recorder or unit == "database"
-        else " (folds split by patient: its other recordings may be in training)"
+        else f" (folds split by {unit}: its other recordings may be in training)"
     )
     _say(f"{len(data.target)} recordings, {_count(n_groups, unit)}, {plan}")
     params = None
@@ -263,7 +290,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     out = Path(args.output)
     pipe = make_stenosis_pipeline(
         random_state=args.seed,
-        device=args.device,
+        device=_checked_device(args.device),
         max_epochs=args.max_epochs,
         classifier__estimator__arch=args.arch,
         classifier__estimator__max_cycles_per_group=args.cycles_per_recording,
@@ -291,16 +318,17 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
         + f"; each epoch's weights go to {partial_path(out)}"
     )
     started = time.perf_counter()
-    pretrain(
-        data.recordings,
-        data.target,
-        out,
-        pipeline=pipe,
-        groups=data.groups,
-        sample_weight=weight,
-        resume=args.resume,
-        overwrite=args.force,
-    )
+    with contextlib.redirect_stdout(_Progress()):
+        pretrain(
+            data.recordings,
+            data.target,
+            out,
+            pipeline=pipe,
+            groups=data.groups,
+            sample_weight=weight,
+            resume=args.resume,
+            overwrite=args.force,
+        )
     _say(f"saved {out} in {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -311,7 +339,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     data = make_recordings(random_state=args.seed)
-    pipe = make_stenosis_pipeline(random_state=args.seed, device=args.device)
+    pipe = make_stenosis_pipeline(
+        random_state=args.seed, device=_checked_device(args.device)
+    )
     _say("Demo on synthetic recordings (vascular_sklearn.datasets.make_recordings)")
     lines = _evaluate(pipe, data, args.folds, started)
     print("\n".join(lines))
@@ -383,32 +413,72 @@ def _pipeline_for(args: argparse.Namespace, **defaults: Any):
     params = {
         **defaults,
         "random_state": args.seed,
-        "device": args.device,
+        "device": _checked_device(args.device),
         "classifier__on_empty": args.on_empty,
     }
     if args.max_epochs is not None:
         params["max_epochs"] = args.max_epochs
     if args.weights is not None:
-        from .network import read_weights
-
-        read_weights(args.weights)  # a bad file fails now, not after the signals
         params["weights_path"] = args.weights
-        params["backbone_lr"] = args.backbone_lr
+        params["backbone_lr"] = 1e-4 if args.backbone_lr is None else args.backbone_lr
+    elif args.backbone_lr is not None:
+        raise _UsageError("--backbone-lr sets the rate of a backbone from --weights")
     pipe = make(**params).set_params(classifier__estimator__arch=args.arch)
-    return _set_params(pipe, args.set)
+    pipe = _set_params(pipe, args.set)
+    if args.weights is not None:
+        # a bad file, or one of another network, fails now, not after the signals
+        from .network import CycleResNet
+
+        with _no_draws():
+            CycleResNet(
+                pipe.get_params()["classifier__estimator__arch"],
+                weights_path=args.weights,
+            )
+    return pipe
+
+
+def _no_draws():
+    """Building a network draws its random weights: here from a fork, so that
+    checks leave the run's seeded stream as it was."""
+    import torch
+
+    return torch.random.fork_rng(devices=[])
+
+
+def _checked_device(name: str) -> str:
+    """``--device`` resolved and checked before any work."""
+    import torch
+
+    from .network import resolve_device
+
+    device = resolve_device(name)
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as err:
+        raise _UsageError(f"--device {name}: {err}") from err
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise _UsageError(f"--device {name}: no CUDA GPU is visible; use --device cpu")
+    return device
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     pipe = _pipeline_for(args)  # a wrong --set stops before the data is read
-    data, unit = _labelled_data(args.data_dir)
+    data, unit = _labelled_data(args.data_dir, need_groups=not args.no_patient_groups)
     if args.no_patient_groups:
         _say(
             "WARNING: --no-patient-groups: every recording is its own group; "
             "recordings of one patient can land on both sides of a split."
         )
+        if unit == "database":  # still the recorders, for the per-site lines
+            data["database"] = data.groups
         data.groups = np.arange(len(data.target)).astype(str)
-    elif len(np.unique(data.groups)) == len(data.target):
+        unit = "recording"
+    elif (
+        unit == "patient"
+        and not args.data_dir.lower().endswith(".csv")
+        and len(np.unique(data.groups)) == len(data.target)
+    ):
         _say(
             "error: no two recordings share a patient id, so the file names "
             "probably carry none (expected <patient>_<site>_....wav). Name the files "
@@ -441,8 +511,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
-    # one line per epoch (skorch's table, on standard output): a corpus of
-    # heart sounds trains for minutes
+    # one line per epoch (skorch's table, on stderr): a corpus of heart
+    # sounds trains for minutes
     pipe = _pipeline_for(args, classifier__estimator__verbose=1)
     data, unit = _labelled_data(args.data_dir)
     _say(
@@ -454,7 +524,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     given = {"classifier__groups": data.groups}
     if args.skip_coarse:
         given["classifier__sample_weight"] = _weight_without_coarse(data)
-    model = pipe.fit(data.recordings, data.target, **given)
+    with contextlib.redirect_stdout(_Progress()):
+        model = pipe.fit(data.recordings, data.target, **given)
     # the saved model is as quiet as one made in Python
     model.set_params(classifier__estimator__verbose=0)
     save_model(model, out, overwrite=args.force)
@@ -472,9 +543,14 @@ def _load_for_screening(args: argparse.Namespace):
         from .runtime import load_onnx
 
         return load_onnx(args.model)
-    from .persistence import load_model
-
-    return load_model(args.model, device=args.device)
+    try:
+        from .persistence import load_model
+    except ImportError as err:
+        raise _UsageError(
+            f"{args.model} needs torch ({err}): pip install "
+            "'vascular-sklearn[network]', or score an .onnx file made by 'export'"
+        ) from err
+    return load_model(args.model, device=_checked_device(args.device))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -513,6 +589,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from .datasets import TARGET_NAMES
     from .screening import COLUMNS, _write_table, external_validation
 
     if _would_overwrite(args):
@@ -538,6 +615,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
     )
     for path, reason in result.failed:
         _say(f"not scored: {path}: {reason}")
+    # the table in the data's words (abnormal heart sounds are no stenosis),
+    # and each recording's database where that is its group
+    words = dict(zip(TARGET_NAMES, data.target_names, strict=True))
+    for i, row in enumerate(result.rows):
+        for key in ("true_label", "label"):
+            row[key] = words.get(row[key], row[key])
+        if unit == "database":
+            row["group"] = str(data.groups[i])
     if args.output:
         columns = ["path", "true_label", "group", *COLUMNS[1:]]
 
@@ -587,6 +672,16 @@ def _at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _seed(text: str) -> int:
+    """An argparse type: a seed numpy takes, 0 to 2**32 - 1."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"{value}: give a whole number, 0 to 2**32 - 1"
+        )
+    return value
+
+
 def _jobs(text: str) -> int:
     """An argparse type: joblib's n_jobs, any whole number but 0."""
     value = int(text)
@@ -611,8 +706,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
-        p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+        p.add_argument("--seed", type=_seed, default=0, help="random_state (default 0)")
+        p.add_argument(
+            "--device", default="cpu", help="cpu (default), cuda, cuda:N or auto"
+        )
 
     def settable(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -672,7 +769,6 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--backbone-lr",
             type=float,
-            default=1e-4,
             help="learning rate of the backbone with --weights (default 1e-4; "
             "the new head keeps the pipeline's)",
         )
@@ -756,7 +852,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--n-jobs", type=_jobs, default=None, help="batches scored in parallel"
         )
-        p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+        p.add_argument(
+            "--device",
+            default="cpu",
+            help="cpu (default), cuda, cuda:N or auto; a .onnx model runs on the CPU",
+        )
         p.add_argument(
             "--trust-pickle",
             action="store_true",
@@ -812,7 +912,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     status : int
         0 on success, 1 when some recordings could not be scored, 2 on a
-        usage or file error.
+        usage, file or data error (said on stderr, without a traceback).
 
     Examples
     --------
@@ -823,14 +923,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (
-        LabelFileError,
-        RecordingError,
-        FileNotFoundError,
-        FileExistsError,
-        IsADirectoryError,
-        ModelFileError,
-        WeightsFileError,
         _UsageError,
+        # the library's errors (a recording, a label file, a model or weights
+        # file) and its checks of what the data hold (one class, say)
+        ValueError,
+        # files: missing, existing, a folder, not writable, a full disk
+        OSError,
+        # an optional dependency the command needs
+        ImportError,
     ) as err:
         _say(f"error: {err}")
         return 2
