@@ -45,6 +45,9 @@ def test_clinical_metrics_refuse_a_label_that_is_not_there():
             score(y_true, y_pred)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         specificity_score([0, 1, 0], [0, 1])
+    for score in (sensitivity_score, specificity_score):
+        with pytest.raises(ValueError, match="empty input"):
+            score([], [])
     # one class present: nothing to refuse, as scikit-learn's recall
     assert specificity_score(["normal"] * 2, ["normal"] * 2) == 1.0
 

@@ -33,9 +33,10 @@ __all__ = [
 #: Sample rate of the seed recordings; parameters in seconds reproduce the original
 #: study's sample counts exactly at this rate.
 SEED_SAMPLE_RATE = 22050.0
-#: Rows of a 2-D ``X`` this short, more of them than samples per row, are
-#: channels of one recording rather than recordings (stereo is (n, 2)).
-_FEWEST_SAMPLES = 8
+#: A 2-D ``X`` of one or two columns and at least this many rows (a second at
+#: 2 kHz, the lowest rate read) is one recording, its channels in columns (as
+#: soundfile reads stereo), not thousands of recordings of a sample or two.
+_CHANNELS_ROWS = 2000
 
 
 def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
@@ -208,7 +209,7 @@ class SignalTransformer(TransformerMixin, BaseEstimator):
                     "X.toarray() or a list of 1-D arrays."
                 )
             n, length = X.shape
-            if length <= _FEWEST_SAMPLES < n:
+            if length <= 2 and n >= _CHANNELS_ROWS:
                 # soundfile's stereo (n, 2) or a column (n, 1): not n recordings
                 raise RecordingError(
                     f"X has shape {X.shape}: one recording per row would make "

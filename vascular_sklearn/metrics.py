@@ -67,8 +67,8 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     Raises
     ------
     ValueError
-        If ``y_true`` and ``y_pred`` differ in length, or ``pos_label`` is not
-        one of their labels when they hold two or more (as
+        If ``y_true`` and ``y_pred`` are empty or differ in length, or
+        ``pos_label`` is not one of their labels when they hold two or more (as
         :func:`sensitivity_score`).
 
     Examples
@@ -78,6 +78,8 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     """
     check_consistent_length(y_true, y_pred)
     y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
+    if len(y_true) == 0:  # as recall_score, which sensitivity_score calls
+        raise ValueError("Found empty input: no sample to score")
     present = np.union1d(y_true, y_pred).tolist()
     if len(present) >= 2 and not any(label == pos_label for label in present):
         # every label would count as negative: a silently perfect score
