@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -205,6 +206,8 @@ def test_a_feature_matrix_is_not_taken_for_bags_of_cycles(data):
     with pytest.warns(UserWarning, match="no heart cycle in recording 1"):
         proba = clf.set_params(on_empty="prior").predict_proba(bags)
     np.testing.assert_allclose(proba[1], clf.class_prior_)
+    with pytest.warns(UserWarning, match="no heart cycle in recording 0"):
+        np.testing.assert_allclose(clf.predict_proba([[]]), [clf.class_prior_])
 
 
 def test_searches_and_pipelines_as_cycle_estimators_get_recordings_and_weights(
@@ -223,6 +226,10 @@ def test_searches_and_pipelines_as_cycle_estimators_get_recordings_and_weights(
     search = GridSearchCV(lr, {"C": [0.01, 0.1]}, cv=Folds(2))
     RecordingClassifier(search).fit(spectrograms, data.target)
     np.testing.assert_array_equal(seen[0], spectrograms.recording_index)
+    # under metadata routing the user routes groups (set_fit_request)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = GridSearchCV(lr, {"C": [0.01, 0.1]}, cv=2)
+        RecordingClassifier(routed).fit(spectrograms, data.target)
 
     weights = np.linspace(1, 3, len(data.target))
     piped = make_pipeline(StandardScaler(), lr)

@@ -41,8 +41,12 @@ FAST = ["--max-epochs", "1", "--arch", "resnet18"]
 
 def test_train_then_predict(folder, tmp_path, capsys):
     model = tmp_path / "model.vsk"
-    assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
+    assert (
+        main(["train", str(folder), "-o", str(model), *FAST, "--device", "auto"]) == 0
+    )
     assert model.exists()
+    # "auto" is kept: the model picks its device wherever it is used next
+    assert load_model(model).get_params()["classifier__estimator__device"] == "auto"
     # training shows its progress, one line per epoch on stderr (stdout is
     # for results), and saves a quiet model
     captured = capsys.readouterr()
@@ -296,6 +300,7 @@ def test_numbers_out_of_range_are_refused_by_the_parser(argv, message, capsys):
     [
         (["demo", "--seed=-1"], "-1: give a whole number, 0 to 2**32 - 1"),
         (["train", "data", "-o", "m.vsk", "--seed", "4294967296"], "0 to 2**32"),
+        (["demo", "--seed", "abc"], "invalid int value: 'abc'"),
     ],
 )
 def test_seeds_numpy_cannot_take_are_refused_by_the_parser(argv, message, capsys):
@@ -352,6 +357,20 @@ def test_evaluate_takes_a_manifests_patients_as_given(folder, capsys, monkeypatc
     assert main(["evaluate", str(bare), "--no-patient-groups"]) == 0
     data, unit = seen.pop()
     assert unit == "recording" and len(set(data.groups)) == len(files)
+
+
+def test_an_error_from_outside_the_library_says_where(monkeypatch, capsys):
+    def broken(args):
+        return np.zeros(2).reshape(3)  # numpy's ValueError: perhaps our bug
+
+    monkeypatch.setattr("vascular_sklearn.cli._cmd_demo", broken)
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot reshape" in err
+    assert "ValueError at " in err and "VASCULAR_SKLEARN_DEBUG=1" in err
+    monkeypatch.setenv("VASCULAR_SKLEARN_DEBUG", "1")
+    with pytest.raises(ValueError, match="cannot reshape"):
+        main(["demo"])
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

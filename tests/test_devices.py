@@ -58,7 +58,7 @@ def test_float16_training_without_loss_scaling_is_refused(monkeypatch):
     """On a GPU without bfloat16, autocast=True would train in float16 through
     skorch's unscaled step; the accelerator scales the loss, and loading a
     trained model for inference needs no scaling."""
-    monkeypatch.setattr(network_module, "_native_bf16", lambda device: False)
+    monkeypatch.setattr(network_module, "_bf16", lambda device, emulated: False)
     net = _net(device="cuda:1", autocast=True)
     net.device_ = "cuda:1"  # as fit resolves it
     with pytest.raises(ValueError, match=r"cuda:1, a GPU without bfloat16.*accelerate"):
@@ -93,7 +93,7 @@ def test_cuda_end_to_end_with_mixed_precision_then_cpu(data, tmp_path):
     pipe.fit(data.recordings, data.target)
     network = pipe[-1].estimator_
     assert next(network.net_.module_.parameters()).device.type == "cuda"
-    assert network.net_.module_.autocast is network_module._native_bf16("cuda")
+    assert network.net_.module_.autocast is network_module._bf16("cuda", False)
     save_model(pipe, tmp_path / "gpu.vsk")
     on_cpu = load_model(tmp_path / "gpu.vsk", device="cpu")
     np.testing.assert_allclose(

@@ -66,6 +66,8 @@ def test_biquad_too_close_to_nyquist_is_refused_not_unstable():
     # float32 rounds cos(w0) to -1 there: a pole on the unit circle
     with pytest.raises(ValueError, match="too close to the Nyquist"):
         LowpassFilter(cutoff=22049.0, sample_rate=44100).fit_transform([x])
+    with pytest.raises(ValueError, match="1 Hz is too close to 0 Hz"):
+        LowpassFilter(cutoff=1.0, sample_rate=44100).fit_transform([x])
     out = LowpassFilter(cutoff=22040.0, sample_rate=44100).fit_transform([x])
     assert np.std(out.data[0]) < 1.01 * np.std(x)
 

@@ -8,9 +8,11 @@ import ast
 import contextlib
 import csv
 import io
+import os
 import re
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -128,7 +130,8 @@ def _evaluate(
     note = (
         " (each scored by models that never heard it)"
         if by_recorder or unit == "database"
-        else f" (folds split by {unit}: its other recordings may be in training)"
+        else f" (folds split by {unit}: other recordings of the same "
+        f"{_recorders(data, unit)[0]} may be in training)"
     )
     _say(f"{len(data.target)} recordings, {_count(n_groups, unit)}, {plan}")
     params = None
@@ -446,19 +449,24 @@ def _no_draws():
 
 
 def _checked_device(name: str) -> str:
-    """``--device`` resolved and checked before any work."""
+    """``--device``, checked before any work and returned as given: a model
+    saved with ``auto`` picks its device wherever it is used next."""
     import torch
 
     from .network import resolve_device
 
-    device = resolve_device(name)
     try:
-        kind = torch.device(device).type
+        device = torch.device(resolve_device(name))
     except RuntimeError as err:
         raise _UsageError(f"--device {name}: {err}") from err
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise _UsageError(f"--device {name}: no CUDA GPU is visible; use --device cpu")
-    return device
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise _UsageError(
+                f"--device {name}: {count} CUDA GPUs are visible; use --device cpu"
+                + (f" or cuda:0 to cuda:{count - 1}" if count else "")
+            )
+    return name
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -659,19 +667,26 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def _at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: a whole number from ``low`` up."""
-
-    def parse(text: str) -> int:
-        value = int(text)  # argparse words a ValueError as "invalid int value"
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value}: give {low} or more")
-        return value
-
+def _named_int(parse: Callable[[str], int]) -> Callable[[str], int]:
+    """argparse words a ValueError with the type's name: "invalid int value"."""
     parse.__name__ = "int"
     return parse
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` up."""
+
+    @_named_int
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value}: give {low} or more")
+        return value
+
+    return parse
+
+
+@_named_int
 def _seed(text: str) -> int:
     """An argparse type: a seed numpy takes, 0 to 2**32 - 1."""
     value = int(text)
@@ -682,6 +697,7 @@ def _seed(text: str) -> int:
     return value
 
 
+@_named_int
 def _jobs(text: str) -> int:
     """An argparse type: joblib's n_jobs, any whole number but 0."""
     value = int(text)
@@ -932,5 +948,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # an optional dependency the command needs
         ImportError,
     ) as err:
+        if os.environ.get("VASCULAR_SKLEARN_DEBUG"):
+            raise
         _say(f"error: {err}")
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        if not where.filename.startswith(str(Path(__file__).parent)):
+            # raised in numpy, torch...: perhaps our bug, so say where
+            _say(
+                f"  ({type(err).__name__} at {where.filename}:{where.lineno}; "
+                "VASCULAR_SKLEARN_DEBUG=1 shows the traceback)"
+            )
         return 2

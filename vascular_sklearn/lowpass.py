@@ -76,13 +76,14 @@ def _biquad_coefficients(
     alpha = np.sin(w0) / f32(2) / f32(q)
     b = np.array([(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2], dtype=f32)
     a = np.array([1 + alpha, -2 * cos_w0, 1 - alpha], dtype=f32)
-    # within float32 rounding of the Nyquist frequency a pole reaches z = -1
-    # and the output grows until it is clipped
+    # within float32 rounding of 0 Hz or of the Nyquist frequency a pole
+    # reaches z = 1 or -1, and the output grows until it is clipped
     if np.abs(np.roots(a)).max() >= 1:
+        edge = "0 Hz" if cutoff < sample_rate / 4 else "the Nyquist frequency"
         raise ValueError(
-            f"cutoff {cutoff:g} Hz is too close to the Nyquist frequency "
-            f"({sample_rate / 2:g} Hz) for the biquad, which would be unstable; "
-            "a cutoff at or above it means no filtering."
+            f"cutoff {cutoff:g} Hz is too close to {edge} for the biquad at "
+            f"{sample_rate:g} Hz, which would be unstable; a cutoff at or above "
+            f"{sample_rate / 2:g} Hz means no filtering."
         )
     return b / a[0], a / a[0]
 

@@ -440,14 +440,14 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(before)
 
 
-def _native_bf16(device: str) -> bool:
-    """Whether ``device`` is a GPU that computes in bfloat16 itself: torch's
-    default check also counts GPUs that only emulate it, slowly."""
+def _bf16(device: str, emulated: bool) -> bool:
+    """Whether ``device`` is a GPU that computes in bfloat16, natively or (with
+    ``emulated``) also slowly, through float32, as GPUs before Ampere do."""
     if not device.startswith("cuda") or not torch.cuda.is_available():
         return False
     with torch.cuda.device(torch.device(device)):
         try:
-            return torch.cuda.is_bf16_supported(including_emulation=False)
+            return torch.cuda.is_bf16_supported(including_emulation=emulated)
         except TypeError:  # torch before 2.3 counted no emulation
             return torch.cuda.is_bf16_supported()
 
@@ -506,16 +506,16 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     autocast : bool or None, default=None
         Mixed precision (bfloat16 autocast). ``None`` turns it on for CUDA
         devices that compute in bfloat16 (not those that only emulate it) and
-        off elsewhere; ``True`` on a GPU without bfloat16 is refused in
-        ``fit`` unless ``accelerate=True``, as float16 training needs loss
-        scaling (CPU training ran 1.86x
-        faster, inference 1.74x, on one 2-core machine of this project and 30x
-        slower on another without bfloat16 instructions: measure before
-        turning it on for a CPU; on an H100 the default's 1 x 20 x 100 images
-        trained at 0.88 to 1.01x float32's speed, float32 running there on
-        TF32 tensor cores, for about 5 % less GPU memory). With
-        ``accelerate=True`` the accelerator runs mixed precision instead
-        (float16 with loss scaling on GPUs without bfloat16).
+        off elsewhere. ``True`` turns it on wherever bfloat16 runs, emulated
+        included (CPU training ran 1.86x faster, inference 1.74x, on one 2-core
+        machine of this project and 30x slower on another without bfloat16
+        instructions: measure before turning it on for a CPU; on an H100 the
+        default's 1 x 20 x 100 images trained at 0.88 to 1.01x float32's
+        speed, float32 running there on TF32 tensor cores, for about 5 % less
+        GPU memory); on a GPU without bfloat16 it is refused in ``fit``, as
+        float16 training needs loss scaling. With ``accelerate=True`` the
+        accelerator runs mixed precision instead (float16 with loss scaling on
+        GPUs without bfloat16).
     accelerate : bool, default=False
         Train through skorch's ``AccelerateMixin`` and Hugging Face
         ``accelerate`` (``pip install vascular-sklearn[accelerate]``): launched
@@ -847,10 +847,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
 
     def _precision(self, training: bool) -> tuple[bool, str]:
         """Whether to autocast on ``device_``, and to which dtype."""
-        bf16 = _native_bf16(self.device_)
-        if self.autocast is None:
-            return bf16, "bfloat16"
-        if not self.autocast or bf16 or not self.device_.startswith("cuda"):
+        if self.autocast is None:  # on by default only where it is fast
+            return _bf16(self.device_, emulated=False), "bfloat16"
+        cuda = self.device_.startswith("cuda")
+        if not self.autocast or not cuda or _bf16(self.device_, emulated=True):
             return bool(self.autocast), "bfloat16"
         if training and not self.accelerate:
             # skorch's training step scales no loss, and in float16 the small

@@ -7,6 +7,7 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
@@ -45,8 +46,8 @@ def _as_bags(X: Any) -> Spectrograms:
     for i, bag in enumerate(bags):
         if bag.ndim >= 2:
             continue
-        if bag.size == 0 and trailing is not None:
-            bags[i] = bag.reshape(0, *trailing)  # a recording without a cycle
+        if bag.size == 0:  # a recording without a cycle
+            bags[i] = bag.reshape(0, *(trailing or ()))
         else:
             # a (n_recordings, n_features) matrix would pass as bags of
             # one-number cycles, and train a classifier on single values
@@ -68,6 +69,8 @@ def _fit_keyword(estimator: Any, name: str) -> str | None:
     """
     if has_fit_parameter(estimator, name):
         return name
+    if get_config()["enable_metadata_routing"]:
+        return None  # the user routes metadata through set_fit_request
     if isinstance(estimator, BaseSearchCV):
         return name if name == "groups" else _fit_keyword(estimator.estimator, name)
     if isinstance(estimator, Pipeline):
