@@ -32,8 +32,8 @@ def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     Raises
     ------
     ValueError
-        If ``y_true`` and ``y_pred`` differ in length, or ``pos_label`` is not
-        one of the labels of a binary problem (from
+        If ``y_true`` and ``y_pred`` are empty or differ in length, or
+        ``pos_label`` is not one of the labels of a binary problem (from
         :func:`sklearn.metrics.recall_score`).
 
     Examples
@@ -41,9 +41,16 @@ def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     >>> sensitivity_score([1, 1, 0, 0], [1, 0, 0, 1])
     0.5
     """
+    _check_not_empty(y_true)
     return float(
         recall_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan)
     )
+
+
+def _check_not_empty(y_true: Any) -> None:
+    # scikit-learn's recall refuses empty input from 1.7 on; 1.6 gave NaN
+    if len(y_true) == 0:
+        raise ValueError("Found empty input: no sample to score")
 
 
 def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
@@ -78,8 +85,7 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     """
     check_consistent_length(y_true, y_pred)
     y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
-    if len(y_true) == 0:  # as recall_score, which sensitivity_score calls
-        raise ValueError("Found empty input: no sample to score")
+    _check_not_empty(y_true)
     present = np.union1d(y_true, y_pred).tolist()
     if len(present) >= 2 and not any(label == pos_label for label in present):
         # every label would count as negative: a silently perfect score
