@@ -1,9 +1,11 @@
 """The recorder trap where the truth is known: a confounded simulator.
 
-Training patients are recorded through two kinds of session (loud on a fine
-converter; quiet, coarse and dull, as most stenosis-only seed patients were) that
-go with the label with probability 0.8. Test patients are other patients, whose
-session is a coin flip (independent of the label). Every row trains on the same
+Training patients are recorded through two kinds of session (loud; quiet and
+dull, as most stenosis-only seed patients were, on the same coarse converter,
+whose levels then lie close to the sound). A session follows its recording's label
+with probability 0.8 and is a coin flip otherwise, so it agrees with the label 90 %
+of the time. Test patients are other patients, whose session is a coin flip
+(independent of the label). Every row trains on the same
 training recordings and is scored on the same test recordings.
 """
 

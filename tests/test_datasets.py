@@ -209,6 +209,25 @@ def test_synthetic_data_is_repeatable_and_shaped_like_the_real():
         assert 45 <= rate_bpm <= 120
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"sample_rate": 500}, "sample_rate must lie in 2000"),  # the jet cut away
+        ({"sample_rate": 0}, "sample_rate must lie in 2000"),
+        ({"n_patients": 0}, "n_patients must be a whole number from 1 up"),
+        ({"recordings_per_patient": -1}, "recordings_per_patient must be"),
+        ({"duration": float("nan")}, "duration must be a positive number"),
+        ({"heart_rate": (110, 50)}, "0 < low <= high"),
+        ({"heart_rate": (-60, -50)}, "0 < low <= high"),
+    ],
+)
+def test_synthetic_data_refuses_sizes_that_make_nothing_or_lose_the_label(
+    params, message
+):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_recordings(**{"n_patients": 2, "duration": 4, **params})
+
+
 def test_synthetic_stenosis_adds_systolic_high_pitched_bruit():
     data = make_recordings(
         n_patients=6, recordings_per_patient=2, duration=6, random_state=0
