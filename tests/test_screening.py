@@ -13,16 +13,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from vascular_sklearn import (
+    LowpassFilter,
+    MeanSmoother,
+    PeakCycleCutter,
     RecordingClassifier,
     make_seed_pipeline,
     make_stenosis_pipeline,
 )
 from vascular_sklearn.audio import resample
 from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.features import BeatEnvelopeFeatures
 from vascular_sklearn.recorder import quantise, rounding_snr_db
 from vascular_sklearn.screening import (
     COARSE_LIMIT_DB,
@@ -217,6 +223,30 @@ def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(
     assert [r["probability_stenosis"] for r in alone] == [
         rows[i]["probability_stenosis"] for i in (0, 2, 4)
     ]
+
+
+def test_a_feature_model_does_not_score_a_recording_without_cycles(
+    model_and_folder, tmp_path
+):
+    """Features with a NaN row for a recording without a cycle, imputed, would
+    be scored and called "ok" with 1 cycle used."""
+    _, folder = model_and_folder
+    files = sorted(folder.glob("*.wav"))[:8]
+    data = [sf.read(f, dtype="float32")[0] for f in files]  # at 22050 Hz
+    features = make_pipeline(
+        LowpassFilter(),
+        MeanSmoother(),
+        PeakCycleCutter(),
+        BeatEnvelopeFeatures(on_empty="nan"),
+        SimpleImputer(),
+        LogisticRegression(),
+    ).fit(data, [0, 1] * 4)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(22050 * 5), 22050)
+    rows = score_files(features, [files[0], silent])
+    assert [r["quality"] for r in rows] == ["ok", "too_few_cycles"]
+    assert rows[1]["probability_stenosis"] == ""
+    assert int(rows[0]["cycles_used"]) > 1  # the recording's, not a row's 1
 
 
 def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path):

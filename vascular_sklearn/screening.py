@@ -116,8 +116,12 @@ def recording_paths(
     return paths
 
 
-def _cycle_counts(Xt: Any, n: int) -> np.ndarray:
+def _cycle_counts(Xt: Any, bags: CycleBags | None, n: int) -> np.ndarray:
+    """Cycles per recording, as the classifier gets them, else as they were
+    cut (a feature step's rows hide a recording without any), else 1."""
     counts = getattr(Xt, "n_cycles", None)
+    if counts is None and bags is not None:
+        counts = bags.n_cycles
     return np.ones(n, np.int64) if counts is None else np.asarray(counts)
 
 
@@ -155,7 +159,7 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     classifier = model.steps[-1][1]
     min_cycles = getattr(classifier, "min_cycles", 1)
     cap = getattr(classifier, "max_cycles", None)
-    counts = _cycle_counts(Xt, len(files))
+    counts = _cycle_counts(Xt, bags, len(files))
     scored = np.flatnonzero(counts >= min_cycles)
     proba = np.full(len(files), np.nan)
     if len(scored):
