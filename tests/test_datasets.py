@@ -69,6 +69,17 @@ def test_stereo_is_mixed_or_refused(tmp_path):
         file_sample_rate(tmp_path)
 
 
+def test_mp3_files_in_a_folder_are_read(tmp_path):
+    # the bundled libsndfile reads MP3; a folder's .mp3 files were left out
+    assert "MP3" in sf.available_formats()
+    x = make_recordings(1, 2, duration=4, random_state=0).recordings
+    for label in ("normal", "abnormal"):
+        (tmp_path / label).mkdir()
+        sf.write(tmp_path / label / "P1_a.mp3", x[0], RATE, format="MP3")
+    data = load_recordings(tmp_path)
+    assert sorted(data.target.tolist()) == [0, 1] and len(data.recordings[0]) > RATE
+
+
 def test_other_rates_are_resampled_or_refused(tmp_path):
     root = tmp_path / "data"
     (root / "normal").mkdir(parents=True)

@@ -279,6 +279,7 @@ def test_clipped_recordings_are_flagged(model_and_folder, tmp_path):
     sf.write(tmp_path / "loud.wav", np.clip(x, -level, level), rate)
     (row,) = score_files(model, [tmp_path / "loud.wav"])
     assert row["quality"] == "clipped" and "% of samples clipped" in row["message"]
+    assert "rescale such a file" in row["message"]  # float samples beyond 1.0
     assert row["probability_stenosis"] != ""
 
 

@@ -21,8 +21,11 @@ from .exceptions import RecordingError
 
 __all__ = ["AUDIO_SUFFIXES", "file_sample_rate", "read_recording", "resample"]
 
-#: File endings read as audio when a folder is searched (case-insensitive).
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+#: File endings read as audio when a folder is searched (case-insensitive);
+#: MP3 where the installed libsndfile reads it (1.1 and later).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif") + (
+    (".mp3",) if "MP3" in sf.available_formats() else ()
+)
 #: Sample rates, in Hz, a sound recorder writes (PhysioNet's heart sounds are at
 #: 2 kHz; studio audio stops at 384 kHz). A header outside them is damaged, and
 #: obeying it would resample a minute into gigabytes or fail deep in scipy.

@@ -139,7 +139,9 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         UnicodeDecodeError,
     ) as err:
         raise ModelFileError(
-            f"{path}: not a vascular_sklearn model file ({err})"
+            f"{path}: not a vascular_sklearn model file ({err}); a joblib or "
+            "pickle file you made yourself loads with joblib.load (the command "
+            "line's --trust-pickle)"
         ) from err
     with rebuilding(path):
         if header.get("format") != FORMAT:

@@ -225,8 +225,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "(too short, silent, or no beat above the threshold), lower "
                 "PeakCycleCutter(threshold=...), use PeakCycleCutter(method="
                 "'period') for a heart slower than about 53 beats per minute (the "
-                "default cutter's max_gap skips longer beats), or use "
-                "on_empty='prior' to get the class prior for such recordings."
+                "default cutter's max_gap skips longer beats), check the sample "
+                "rate (plain arrays are taken at 22050 Hz unless the first step "
+                "is given sample_rate), or use on_empty='prior' to get the class "
+                "prior for such recordings."
             )
         return empty
 

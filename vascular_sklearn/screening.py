@@ -207,7 +207,11 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                     "bruit needs a clinical examination"
                 )
             if clipped > CLIPPED_LIMIT:
-                flags["clipped"] = f"{100 * clipped:.1f} % of samples clipped"
+                flags["clipped"] = (
+                    f"{100 * clipped:.1f} % of samples clipped (at full scale, or "
+                    "float samples beyond it, which the filter clamps: rescale "
+                    "such a file)"
+                )
             if rounding < COARSE_LIMIT_DB:
                 flags["coarse"] = (
                     f"the converter's rounding noise lies {rounding:.0f} dB below "
