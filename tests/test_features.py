@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -230,3 +231,10 @@ def test_in_a_pipeline_across_patients(data):
     stenotic = proba[:, 1][data.target[test] == 1]
     normal = proba[:, 1][data.target[test] == 0]
     assert stenotic.min() > normal.max()
+    # the pipeline names the table's columns through the recording steps, and
+    # its output setting passes them by (it raised "set_output is not available")
+    names = fresh[:-1].get_feature_names_out()
+    np.testing.assert_array_equal(names, fresh[-2].get_feature_names_out())
+    assert fresh.set_output(transform="default") is fresh
+    with sklearn.config_context(transform_output="default"):
+        assert isinstance(fresh[0].transform(data.recordings[test]), Signals)

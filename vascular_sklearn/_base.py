@@ -166,7 +166,53 @@ class CycleImageClassifier:
         return tags
 
 
-class SignalTransformer(TransformerMixin, BaseEstimator):
+class RecordingsOut:
+    """For steps whose output is recordings or their cycles, not a table.
+
+    A pipeline's ``set_output`` and ``get_feature_names_out`` pass through such
+    a step to the table a later step makes (the columns of
+    :class:`~vascular_sklearn.features.BeatEnvelopeFeatures`, say), so that an
+    estimator after it sees their names.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        # scikit-learn would wrap transform to give DataFrames under
+        # transform_output="pandas": recordings are no table
+        super().__init_subclass__(auto_wrap_output_keys=None, **kwargs)
+
+    def set_output(self, *, transform: str | None = None):
+        """Take a pipeline's output setting; recordings stay recordings.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+            Ignored: the output is recordings, not a table.
+
+        Returns
+        -------
+        self
+            The step, unchanged.
+        """
+        return self
+
+    def get_feature_names_out(self, input_features=None):
+        """Pass the names on: recordings have none of their own.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Returned as given.
+
+        Returns
+        -------
+        array-like of str or None
+            ``input_features``; a pipeline then asks the step that makes a
+            table for its columns.
+        """
+        return input_features
+
+
+class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
     """Base of the steps that map each recording to one output.
 
     ``fit`` and ``transform`` validate the input and loop over recordings; subclasses

@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import CycleBagTransformer, map_recordings, to_samples
+from ._base import CycleBagTransformer, RecordingsOut, map_recordings, to_samples
 from .containers import CycleBags, object_array
 from .lowpass import lowpass_butterworth
 from .recorder import LEVEL, RecorderRanges, _heard, quantise
@@ -129,7 +129,7 @@ def _harmonize_runs(item, random_state, *params) -> np.ndarray:
     )
 
 
-class NoiseFloorHarmonizer(CycleBagTransformer):
+class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
     """Bring every recording to one noise floor relative to its own level.
 
     A recorder's noise floor (hiss, quantisation of a coarse converter at low
@@ -337,7 +337,7 @@ def _record_again(
     )
 
 
-class RecorderAugmentation(CycleBagTransformer):
+class RecorderAugmentation(RecordingsOut, CycleBagTransformer):
     """Add training cycles recorded through random devices; none at predict.
 
     In ``fit_transform`` each recording's bag gains ``n_copies`` runs of up to

@@ -11,7 +11,13 @@ from scipy.signal import get_window
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SEED_SAMPLE_RATE, CycleBagTransformer, map_recordings, to_samples
+from ._base import (
+    SEED_SAMPLE_RATE,
+    CycleBagTransformer,
+    RecordingsOut,
+    map_recordings,
+    to_samples,
+)
 from .containers import CycleBags, Spectrograms
 from .exceptions import RecordingError
 
@@ -253,7 +259,7 @@ def _bag_images(
 _CHUNK = 128
 
 
-class STFTSpectrogram(CycleBagTransformer):
+class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
     """Turn each recording's bag of cycles into a bag of spectrogram images.
 
     Defaults reproduce the original study's input: per-cycle range scaling,
