@@ -430,22 +430,18 @@ def _pipeline_for(args: argparse.Namespace, **defaults: Any):
     pipe = _set_params(pipe, args.set)
     if args.weights is not None:
         # a bad file, or one of another network, fails now, not after the signals
+        import torch
+
         from .network import CycleResNet
 
-        with _no_draws():
+        # building it draws random weights: from a fork, so that the check
+        # leaves the run's seeded stream as it was
+        with torch.random.fork_rng(devices=[]):
             CycleResNet(
                 pipe.get_params()["classifier__estimator__arch"],
                 weights_path=args.weights,
             )
     return pipe
-
-
-def _no_draws():
-    """Building a network draws its random weights: here from a fork, so that
-    checks leave the run's seeded stream as it was."""
-    import torch
-
-    return torch.random.fork_rng(devices=[])
 
 
 def _checked_device(name: str) -> str:

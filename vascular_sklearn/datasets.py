@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from .audio import check_header, check_read_options, read_recording
+from .audio import RATE_RANGE, check_header, check_read_options, read_recording
 from .containers import Signals, object_array
 from .corpus import TARGET_NAMES, RecordingFiles, _manifest_bunch, audio_files_under
 from .exceptions import LabelFileError
@@ -503,9 +503,10 @@ def _check_simulation(n_patients, recordings_per_patient, duration, sample_rate)
         raise ValueError(f"duration must be a positive number of seconds: {duration!r}")
     # the stenotic jet reaches 1 kHz: a lower Nyquist frequency would cut the
     # label's sign away without a word
-    if not (np.isfinite(sample_rate) and 2000 <= sample_rate <= 384000):
+    highest = RATE_RANGE[1]
+    if not (np.isfinite(sample_rate) and 2000 <= sample_rate <= highest):
         raise ValueError(
-            f"sample_rate must lie in 2000 to 384000 Hz (the jet reaches "
+            f"sample_rate must lie in 2000 to {highest:g} Hz (the jet reaches "
             f"1 kHz), got {sample_rate!r}"
         )
 
