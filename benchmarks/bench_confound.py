@@ -34,6 +34,8 @@ SEEDS = (0, 1, 2)
 #: Training and test seeds of a second simulated cohort, on which nothing was
 #: chosen.
 FRESH = (3, 4)
+#: The offset (in full scale) the DC audit adds to the loud session.
+DC_OFFSET = 0.05
 FRESH_COHORT = f"fresh cohort (random_state={FRESH[0]} / {FRESH[1]})"
 #: The training rows whose recordings are weighed (``classifier__confounder``).
 WEIGHED = "confound 0.8, weighed by session and label"
@@ -68,7 +70,9 @@ DESCRIPTION = (
     "part: the median shift when the loud test vessels are recorded again "
     "with one part of the quiet session at a time, the rest as LOUD_SESSION "
     "(its gain on a 16-bit converter; its gain on the loud session's coarse "
-    "converter; its duller microphone), mean over seeds. 'Trained "
+    "converter; its duller microphone), mean over seeds, and, part of no "
+    f"session, the loud session with a DC offset of {DC_OFFSET:g} of full "
+    "scale (a converter's or amplifier's: a microphone records none). 'Trained "
     "unconfounded': the same training "
     "vessels with confound=0, the reference the trap is measured against. "
     f"'{WEIGHED}': the confounded training recordings, each weighed so that "
@@ -91,7 +95,9 @@ DESCRIPTION = (
     "(subtract_mean=True); each cycle over its own spectrum: "
     "subtract_mean='cycle', floor_db=40, each cycle's log magnitude over its "
     "own mean per frequency row, above a soft floor 40 dB below the cycle's "
-    "mean power. A common resolution "
+    "mean power; less its mean: spectrogram__remove_dc=True, each cycle's "
+    "mean subtracted before the STFT (the rows without it keep it, as the "
+    "earlier defaults did). A common resolution "
     "rounds every recording to the converter step whose rounding noise lies "
     "step_snr_db below its power, as coarse as the quietest session; gains "
     "down to 0.003: the augmentation's devices from RecorderRanges(gain=(0.003, "
@@ -125,6 +131,7 @@ class Levers:
     subtract_mean: bool | str = False
     floor_db: float = 80.0
     params: dict = dataclasses.field(default_factory=dict)
+    remove_dc: bool = False
 
 
 #: The network without device levers, the reference every lever is measured from.
@@ -152,6 +159,9 @@ LEVERS = {
     "harmonizer + augmentation + each cycle over its own spectrum": Levers(
         True, True, "cycle", 40.0
     ),
+    # a microphone records no DC: an offset is the converter's or amplifier's
+    "harmonizer + augmentation + each cycle over its own spectrum, less its "
+    "mean": Levers(True, True, "cycle", 40.0, remove_dc=True),
     # the two levers that each cut one part of the quiet session's shift
     # (converter, microphone): do they add up?
     "harmonizer at a common resolution (step_snr_db=20) + augmentation + each "
@@ -182,6 +192,7 @@ def _levers(pipe) -> Levers:
         steps["augment"] != OFF,
         steps["spectrogram"].subtract_mean,
         steps["spectrogram"].floor_db,
+        remove_dc=steps["spectrogram"].remove_dc,
     )
 
 
@@ -195,6 +206,7 @@ def with_levers(pipe, levers: Levers):
     return pipe.set_params(
         spectrogram__subtract_mean=levers.subtract_mean,
         spectrogram__floor_db=levers.floor_db,
+        spectrogram__remove_dc=levers.remove_dc,
         **off,
         **levers.params,
     )
@@ -235,6 +247,11 @@ PARTS = {
     "gain, coarse step": dataclasses.replace(LOUD_SESSION, gain=QUIET_SESSION.gain),
     "microphone": dataclasses.replace(
         LOUD_SESSION, tilt_db_per_octave=QUIET_SESSION.tilt_db_per_octave
+    ),
+    # no part of either session: five times the largest offset of a seed
+    # recording (0.011 of full scale), an audit of a converter of its own
+    f"DC offset {DC_OFFSET:g}": dataclasses.replace(
+        LOUD_SESSION, dc_offset=(DC_OFFSET, DC_OFFSET)
     ),
 }
 

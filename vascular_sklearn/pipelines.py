@@ -193,6 +193,7 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
                 log=True,
                 floor_db=40.0,
                 subtract_mean="cycle",
+                remove_dc=True,
                 max_frequency=1000.0,
                 normalize=True,
             ),

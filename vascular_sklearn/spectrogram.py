@@ -38,14 +38,19 @@ def _frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     return sliding_window_view(padded, n_fft)[::hop]
 
 
-def _scaled_frames(cycle: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Frames of ``cycle / (max - min)``; ValueError if too short or constant."""
+def _scaled_frames(
+    cycle: np.ndarray, n_fft: int, hop: int, remove_dc: bool = False
+) -> np.ndarray:
+    """Frames of ``cycle / (max - min)``, less its mean if ``remove_dc``;
+    ValueError if too short or constant."""
     x = np.asarray(cycle, dtype=np.float32)
     if len(x) <= n_fft // 2:
         raise ValueError(f"cycle of {len(x)} samples is too short for n_fft={n_fft}")
     span = x.max() - x.min()
     if not span > 0:
         raise ValueError("cycle is constant (silent): nothing to scale")
+    if remove_dc:
+        x = x - x.mean(dtype=np.float64)
     return _frames(x / span, n_fft, hop)
 
 
@@ -219,7 +224,16 @@ def _over_own_spectrum(mag: np.ndarray, floor_db: float) -> np.ndarray:
 
 
 def _bag_images(
-    job, n_fft, hop, n_freqs, n_frames, log, floor_db, normalize, subtract_mean
+    job,
+    n_fft,
+    hop,
+    n_freqs,
+    n_frames,
+    log,
+    floor_db,
+    normalize,
+    subtract_mean,
+    remove_dc,
 ):
     """All cycles of one recording; errors name the recording and the cycle."""
     cycles, bounds, name = job
@@ -232,7 +246,7 @@ def _bag_images(
         frames = []
         for k in range(start, min(start + _CHUNK, len(cycles))):
             try:
-                frames.append(_scaled_frames(cycles[k], n_fft, hop))
+                frames.append(_scaled_frames(cycles[k], n_fft, hop, remove_dc))
             except ValueError as err:
                 a, b = bounds[k]
                 raise RecordingError(
@@ -312,6 +326,13 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         *mean power*, added to every bin's power before the log (not a clip
         below the peak): a coarse converter's digital silence and a peaky beat
         move no bin far. Needs ``floor_db``. Either needs ``log=True``.
+    remove_dc : bool, default=False
+        Subtract each cycle's mean before the STFT. A microphone records
+        pressure changes, not a constant: a DC offset comes from the sound
+        card or the amplifier, and without this step its power in the lowest
+        rows sets the level the ``floor_db`` of ``subtract_mean="cycle"``
+        counts from, so the same vessel through an offset converter gives
+        another image. The original study kept the mean (``False``).
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
@@ -352,6 +373,7 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         "floor_db": [Interval(Real, 0, None, closed="neither"), None],
         "normalize": ["boolean"],
         "subtract_mean": ["boolean", StrOptions({"recording", "cycle"})],
+        "remove_dc": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
@@ -366,6 +388,7 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         floor_db: float | None = None,
         normalize: bool = False,
         subtract_mean: bool = False,
+        remove_dc: bool = False,
         n_jobs: int | None = None,
     ) -> None:
         self.window = window
@@ -377,6 +400,7 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         self.floor_db = floor_db
         self.normalize = normalize
         self.subtract_mean = subtract_mean
+        self.remove_dc = remove_dc
         self.n_jobs = n_jobs
 
     def _sizes(self, rate: float) -> tuple[int, int, int]:
@@ -441,6 +465,7 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
             self.floor_db,
             self.normalize,
             self.subtract_mean,
+            self.remove_dc,
         )
         per_recording = map_recordings(_bag_images, jobs, self.n_jobs, *sizes)
         for i, bag in enumerate(per_recording):
