@@ -6,7 +6,8 @@ ratios of band energies *above* a per-recording noise floor (the level of its
 quietest frames), so a gain change cancels and a stationary floor weighs far
 less than in plain band energies: how each band's energy is spread
 over the heart cycle, how much louder systole is than diastole, and how the
-energy above the floor is shared between bands.
+energy above the floor is shared between bands. Each cycle's mean is taken
+out first: a converter's DC offset is no sound either.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def _band_energies(cycles, bounds, name, n_fft, hop, weights):
                     f"{name}, cycle {k} (samples {a} to {b}): shorter than the "
                     f"{n_fft}-sample STFT window; shorten `window`."
                 )
-            frames.append(_frames(cycles[k], n_fft, hop))
+            # a converter's DC offset is no sound, and a short window's lowest
+            # bins would count it in the lowest band
+            cycle = np.asarray(cycles[k], np.float64)
+            frames.append(_frames(cycle - cycle.mean(), n_fft, hop))
         counts += [len(f) for f in frames]
         spectrum = np.fft.rfft(np.concatenate(frames) * _hann(n_fft), axis=-1)
         energy.append((spectrum.real**2 + spectrum.imag**2) @ weights)

@@ -134,7 +134,8 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
       look alike.
 
     Then ``spectrogram``: a log magnitude (the faint high-pitched bruit of a
-    stenosis is not drowned by the pulse's low-frequency energy) of each cycle
+    stenosis is not drowned by the pulse's low-frequency energy) of each cycle,
+    less its mean (``remove_dc=True``: a converter's DC offset is no sound),
     over its own mean spectrum, with a soft floor 40 dB below the cycle's mean
     power (``subtract_mean="cycle"``, ``floor_db=40``: with the augmentation, a
     microphone's response leaves no trace; how each band changes over the beat
@@ -148,9 +149,10 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     channels-last memory format, so that it trains in about a minute per fold
     on a CPU; a recording's answer is the mean over 16 evenly spaced cycles.
     Set ``augment`` and ``harmonize`` to ``"passthrough"`` and
-    ``spectrogram__subtract_mean=False, spectrogram__floor_db=80`` for the
-    plain network. ``random_state`` seeds the network and both device steps
-    (a RandomState gives them one int drawn from it).
+    ``spectrogram__subtract_mean=False, spectrogram__floor_db=80,
+    spectrogram__remove_dc=False`` for the plain network. ``random_state``
+    seeds the network and both device steps (a RandomState gives them one int
+    drawn from it).
 
     The evidence (docs/benchmarks.md, confound benchmark, three seeds,
     2026-12-02): trained where the device goes with the label, the default

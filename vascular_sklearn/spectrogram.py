@@ -330,9 +330,10 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         Subtract each cycle's mean before the STFT. A microphone records
         pressure changes, not a constant: a DC offset comes from the sound
         card or the amplifier, and without this step its power in the lowest
-        rows sets the level the ``floor_db`` of ``subtract_mean="cycle"``
-        counts from, so the same vessel through an offset converter gives
-        another image. The original study kept the mean (``False``).
+        rows sets the level ``floor_db`` counts from (the image's peak, or
+        with ``subtract_mean="cycle"`` the cycle's mean power), so the same
+        vessel through an offset converter gives another image. The original
+        study kept the mean (``False``).
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
