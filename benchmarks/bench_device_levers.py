@@ -20,6 +20,7 @@ from .bench_confound import lever_models
 TITLE = "Device levers on the seed recordings (GroupKFold(5), recorder audit)"
 PROTOCOL = "GroupKFold(5)"
 CANDIDATES = (
+    "harmonizer + augmentation + each cycle over its own spectrum, less its mean",
     "harmonizer + augmentation + each cycle over its own spectrum",
     "augmentation + each cycle over its own spectrum",
     "harmonizer + augmentation",
@@ -40,7 +41,8 @@ DESCRIPTION = (
     "harmonizer, recorder augmentation, as in the confound section: levers "
     "not named are off, the spectrogram then the earlier defaults' 80 dB log "
     "magnitude; each cycle over its own spectrum: STFTSpectrogram("
-    "subtract_mean='cycle', floor_db=40); STFTSpectrogram(subtract_mean=True): "
+    "subtract_mean='cycle', floor_db=40); less its mean: remove_dc=True, each "
+    "cycle's mean subtracted before the STFT; STFTSpectrogram(subtract_mean=True): "
     "each recording's mean log spectrum removed, and with it any fixed "
     "microphone response; harmonize__step_snr_db=20: every recording rounded "
     "to the converter step 20 dB below its power; augment__ranges="

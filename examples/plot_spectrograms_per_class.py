@@ -121,7 +121,9 @@ fig.colorbar(im, ax=axes, label="log magnitude - its row's mean", shrink=0.8)
 freqs = np.linspace(0, max_hz, images.images.shape[2])
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.5), sharex=True)
 for ax, floor in zip(axes, [None, 80, 40], strict=True):
-    whole = clone(spectrogram).set_params(subtract_mean=False, floor_db=floor)
+    whole = clone(spectrogram).set_params(
+        subtract_mean=False, floor_db=floor, remove_dc=False
+    )
     spec = whole.fit_transform(bags)
     cycle_label = data.target[spec.recording_index]
     for label, color in [(0, "C0"), (1, "C3")]:
