@@ -84,7 +84,8 @@ def _reference(bags: CycleBags, i: int, aggregate) -> np.ndarray:
     """The features of recording ``i``, one cycle and one frame at a time."""
     energies, positions = [], []
     for cycle in bags.cycles(i):
-        e, pos = _band_power(cycle - cycle.mean(dtype=np.float64), bags.sample_rate)
+        cycle = np.asarray(cycle, np.float64)
+        e, pos = _band_power(cycle - cycle.mean(), bags.sample_rate)
         energies.append(e)
         positions.append(pos)
     floor = np.percentile(np.concatenate(energies, axis=1), 10, axis=1)[:, None]
