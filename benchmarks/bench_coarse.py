@@ -30,10 +30,8 @@ from vascular_sklearn.containers import Signals
 from vascular_sklearn.datasets import load_physionet2016, load_recordings
 from vascular_sklearn.evaluation import (
     check_group_split,
-    device_confound,
     device_properties,
     evaluate_by_patient,
-    rescaled,
 )
 from vascular_sklearn.recorder import (
     LEVEL,
@@ -47,7 +45,7 @@ from vascular_sklearn.screening import COARSE_LIMIT_DB
 from .baselines import band_shares
 from .bench_confound import N_TEST, N_TRAIN, SEEDS, _data
 from .bench_heart_sounds import CYCLES_PER_EPOCH, EPOCHS, _network
-from .bench_real_data import QUIET_LEVELS, default_pipeline, quantisation
+from .bench_real_data import default_pipeline
 from .common import PHYSIONET_DIR, SEED_DIR
 
 _NOTES: list[str] = []
@@ -84,12 +82,9 @@ DESCRIPTION = (
     "session rows: the test vessels first recorded loud (bench_confound's "
     "quiet-recorder audit set) recorded again through QUIET_SESSION (quiet "
     "gain, the same kind of coarse converter, a duller microphone), shift "
-    "against their loud recording, split by the flag. Under the table, no "
-    "model: the device audit of the 49 seed recordings, of the seed audit's "
-    f"quiet recorder (the 39 loud recordings, {QUIET_LEVELS} levels or more, "
-    "x0.1 on the recorder's level spacing, as bench_real_data) and of the 1699 "
-    "PhysioNet 2016 recordings (2 kHz: all rounding noise in the band), then "
-    "a band-power model inside training-e."
+    "against their loud recording, split by the flag. Under the table: a "
+    "band-power model inside training-e (the device audit of the real files, "
+    "which flags training-e's coarse recordings, is bench_device_audit)."
 )
 
 
@@ -172,70 +167,6 @@ def _simulated() -> list[dict]:
 
 def _flips(p: np.ndarray, reference: np.ndarray) -> int:
     return int(np.sum((p >= 0.5) != (reference >= 0.5)))
-
-
-def _audit_row(name: str, audit, y: np.ndarray, group=None) -> str:
-    """One corpus line of the device audit (``group``: one of ``audit.groups``)."""
-    keep = slice(None) if group is None else audit.groups == group
-    aucs = (
-        audit.roc_auc
-        if group is None
-        else {k: by_group[group] for k, by_group in audit.roc_auc_by_group.items()}
-    )
-    y = y[keep]
-    props = {k: v[keep] for k, v in audit.properties.items()}
-    flagged = props["rounding_snr_db"] < COARSE_LIMIT_DB
-    cells = [
-        name,
-        f"{len(y)} ({int(y.sum())})",
-        " / ".join(f"{flagged[y == k].sum()} of {(y == k).sum()}" for k in (0, 1)),
-        " / ".join(f"{np.median(props['converter_step'][y == k]):g}" for k in (0, 1)),
-        " / ".join(f"{auc:.2f}" for auc in aucs.values()),
-    ]
-    return "| " + " | ".join(cells) + " |"
-
-
-def _real() -> str:
-    """The device audit of both real corpora, as a table (no model)."""
-    lines = [
-        "What the device left in the real files, before any model "
-        "(vascular_sklearn.evaluation.device_confound: each property as a "
-        "score for label 1, stenosis or abnormal; 0.5: it tells nothing, far "
-        "from 0.5 on either side: it gives the label away). Converter step: "
-        "16-bit levels between the values a recording holds.",
-        "",
-        "| recordings | n (label 1) | flagged coarse: label 0 / 1 | converter "
-        "step, median: label 0 / 1 | roc_auc: loudness / converter step / "
-        "rounding noise |",
-        "|---|---|---|---|---|",
-    ]
-    seed = load_recordings(SEED_DIR)
-    lines.append(
-        _audit_row(
-            "seed recordings",
-            device_confound(seed.recordings, seed.target),
-            seed.target,
-        )
-    )
-    step, levels = quantisation(seed.recordings)
-    loud = levels >= QUIET_LEVELS
-    quiet = rescaled(seed.recordings[loud], 0.1, step=step)
-    lines.append(
-        _audit_row(
-            "seed audit: the loud recordings through the quiet recorder",
-            device_confound(quiet, seed.target[loud]),
-            seed.target[loud],
-        )
-    )
-    heart = load_physionet2016(PHYSIONET_DIR)
-    audit = device_confound(heart.recordings, heart.target, heart.groups)
-    audit.groups = heart.groups
-    lines.append(_audit_row("PhysioNet 2016, all", audit, heart.target))
-    lines += [
-        _audit_row(f"PhysioNet 2016, training-{site}", audit, heart.target, site)
-        for site in np.unique(heart.groups)
-    ]
-    return "\n".join(lines)
 
 
 def _at_resolution(signals, snr_db: float):
@@ -405,7 +336,6 @@ def _seed_without_coarse() -> str:
 def run() -> list[dict]:
     _NOTES.clear()
     rows = _simulated()
-    _NOTES.append(_real())
     _NOTES.append(_inside_training_e())
     _NOTES.append(_heart_sounds_without_coarse())
     _NOTES.append(_seed_without_coarse())

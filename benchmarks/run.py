@@ -39,6 +39,7 @@ BENCHMARKS = [
     "bench_classifier",
     "bench_confound",
     "bench_coarse",
+    "bench_device_audit",
     "bench_device_levers",
     "bench_beats",
     "bench_pulse",

@@ -199,6 +199,7 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     device = per_recorder[3]
     assert device.startswith("What the device left in the files tells the label")
     assert "converter step 0.62, rounding noise" in device
+    assert ", DC offset " in device
     assert per_recorder[4].startswith("  within one recorder, the furthest from 0.50: ")
     # each answer beside its label, in the manifest's order, never written over
     answers = list(csv.DictReader(io.StringIO(table.read_text())))

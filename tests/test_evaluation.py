@@ -325,6 +325,23 @@ def test_device_confound_reads_files_as_stored_and_audits_each_group(tmp_path):
     assert broken.roc_auc["converter_step"] == pytest.approx(5 / 6)
 
 
+def test_device_confound_reads_the_dc_offset_and_nothing_else_moves():
+    noise = 0.1 * np.random.default_rng(1).standard_normal((4, 22050))
+    offsets = np.array([0.0, 0.0, 0.05, -0.02])  # a sound card's, either sign
+    y = np.array([0, 0, 1, 1])
+    plain = device_confound(Signals.from_arrays(noise, 22050), y)
+    shifted = device_confound(Signals.from_arrays(noise + offsets[:, None], 22050), y)
+    dc = shifted.properties["dc_offset"]
+    np.testing.assert_allclose(dc, np.abs(noise.mean(axis=1) + offsets), rtol=1e-5)
+    assert shifted.roc_auc["dc_offset"] == 1.0
+    # an offset is not sound: loudness (RMS about the mean) and the rounding
+    # noise's measure stay where they were
+    for name in ("loudness_db", "rounding_snr_db"):
+        np.testing.assert_allclose(
+            shifted.properties[name], plain.properties[name], atol=1e-4
+        )
+
+
 def test_report_by_group_is_each_groups_own_clinical_report():
     rng = np.random.default_rng(0)
     y = np.tile([0, 1, 1], 10)

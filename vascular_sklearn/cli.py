@@ -201,12 +201,13 @@ _DEVICE_WORDS = {
     "loudness_db": "loudness",
     "converter_step": "converter step",
     "rounding_snr_db": "rounding noise",
+    "dc_offset": "DC offset",
 }
 
 
 def _device_lines(data, unit: str) -> list[str]:
     """How far what the device left in the files (loudness, converter step,
-    rounding noise) tells the label: pooled and, where the data name
+    rounding noise, DC offset) tells the label: pooled and, where the data name
     recorders, within the one where it tells the most. It needs neither a
     model nor the devices' names."""
     from .evaluation import device_confound

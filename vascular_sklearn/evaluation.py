@@ -262,13 +262,15 @@ def recorder_confound(y_true: Any, recorders: Any) -> Bunch:
 
 
 #: What a device leaves in every file, as :func:`device_confound` names it.
-DEVICE_PROPERTIES = ("loudness_db", "converter_step", "rounding_snr_db")
+DEVICE_PROPERTIES = ("loudness_db", "converter_step", "rounding_snr_db", "dc_offset")
 
 
-def _properties_of(x: np.ndarray, rate: float) -> tuple[float, float, float]:
-    rms = float(np.std(np.asarray(x, np.float64)))
+def _properties_of(x: np.ndarray, rate: float) -> tuple[float, ...]:
+    x64 = np.asarray(x, np.float64)
+    rms = float(np.std(x64))
     loudness = 20 * np.log10(rms) if rms > 0 else -np.inf
-    return loudness, converter_step(x) / LEVEL, rounding_snr_db(x, rate)
+    snr = rounding_snr_db(x, rate)
+    return loudness, converter_step(x) / LEVEL, snr, abs(float(np.mean(x64)))
 
 
 def _auc_or_nan(y: np.ndarray, score: np.ndarray) -> float:
@@ -296,8 +298,10 @@ def device_properties(X: Any) -> dict[str, np.ndarray]:
         recording: loudness (RMS in dB full scale), converter step (16-bit
         levels, :func:`~vascular_sklearn.recorder.converter_step`) and the
         sound over the converter's rounding noise in the 1 kHz band (dB,
-        :func:`~vascular_sklearn.recorder.rounding_snr_db`). Screening flags a
-        recording whose ``rounding_snr_db`` is under
+        :func:`~vascular_sklearn.recorder.rounding_snr_db`) and the size of
+        its DC offset (the absolute mean of its samples, in full scale: a
+        sound card's or amplifier's, since a microphone records none).
+        Screening flags a recording whose ``rounding_snr_db`` is under
         :data:`~vascular_sklearn.screening.COARSE_LIMIT_DB` as coarse.
 
     Examples
@@ -328,15 +332,16 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     """How far what the device leaves in the files tells the label.
 
     The audit before any model, beside :func:`recorder_confound` for corpora
-    that do not name their devices. Three properties of each recording are
+    that do not name their devices. Four properties of each recording are
     read from its samples as stored (:func:`device_properties`): its loudness
     (RMS in dB full scale), its converter step (16-bit levels between the
-    values it holds) and how far its sound lies above that converter's
-    rounding noise in the 1 kHz band. None of them is
-    about the vessel or the heart. Each is scored as a predictor of label 1 by
-    ROC AUC: 0.5 when it says nothing, far from 0.5 on either side when it
-    gives the label away (under 0.5: the lower the value, the likelier label
-    1). A model trained on such files can learn the device.
+    values it holds), how far its sound lies above that converter's
+    rounding noise in the 1 kHz band, and its DC offset (absolute mean, full
+    scale). None of them is about the vessel or the heart. Each is scored as
+    a predictor of label 1 by ROC AUC: 0.5 when it says nothing, far from 0.5
+    on either side when it gives the label away (under 0.5: the lower the
+    value, the likelier label 1). A model trained on such files can learn the
+    device.
 
     Parameters
     ----------
