@@ -61,7 +61,7 @@ def _row(name: str, audit, y: np.ndarray, keep=None, aucs=None) -> dict:
             f"{flagged[y == k].sum()} of {(y == k).sum()}" for k in (0, 1)
         ),
         "converter step, median": medians("converter_step", "g"),
-        "DC offset, median": medians("dc_offset", ".4f"),
+        "DC offset, median": medians("dc_offset", ".1e"),
     }
     row.update({f"AUC: {_WORDS[k]}": f"{aucs[k]:.2f}" for k in DEVICE_PROPERTIES})
     return row
