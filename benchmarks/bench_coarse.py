@@ -5,8 +5,9 @@ rounding noise close under its sound. Screening flags it ``coarse`` when that
 noise lies less than ``COARSE_LIMIT_DB`` below the sound in the 1 kHz band
 (:func:`vascular_sklearn.recorder.rounding_snr_db`). This benchmark measures,
 on the confounded simulator where the truth is known, how far the default's
-answers move on either side of that line, and counts the flagged recordings
-of both real corpora (no model: a property of the files).
+answers move on either side of that line, and what the flag changes in
+training on both real corpora (``bench_device_audit`` counts the flagged
+recordings, with no model).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from vascular_sklearn.cli import _DEVICE_WORDS
 from vascular_sklearn.datasets import load_physionet2016, load_recordings
 from vascular_sklearn.evaluation import DEVICE_PROPERTIES, device_confound, rescaled
 from vascular_sklearn.screening import COARSE_LIMIT_DB
@@ -20,13 +21,6 @@ from .bench_real_data import QUIET_LEVELS, quantisation
 from .common import PHYSIONET_DIR, SEED_DIR
 
 TITLE = "Device audit: what the recorder left in the real files"
-#: Column names of the properties' AUCs, by property.
-_WORDS = {
-    "loudness_db": "loudness",
-    "converter_step": "converter step",
-    "rounding_snr_db": "rounding noise",
-    "dc_offset": "DC offset",
-}
 DESCRIPTION = (
     "vascular_sklearn.evaluation.device_confound on the recordings as stored: "
     "each property as a score for label 1 (stenosis or abnormal), ROC AUC; "
@@ -63,7 +57,8 @@ def _row(name: str, audit, y: np.ndarray, keep=None, aucs=None) -> dict:
         "converter step, median": medians("converter_step", "g"),
         "DC offset, median": medians("dc_offset", ".1e"),
     }
-    row.update({f"AUC: {_WORDS[k]}": f"{aucs[k]:.2f}" for k in DEVICE_PROPERTIES})
+    for k in DEVICE_PROPERTIES:
+        row[f"AUC: {_DEVICE_WORDS[k]}"] = f"{aucs[k]:.2f}"
     return row
 
 

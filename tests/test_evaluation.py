@@ -18,6 +18,7 @@ from vascular_sklearn import (
 from vascular_sklearn.containers import Signals
 from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.evaluation import (
+    DEVICE_PROPERTIES,
     LeaveOneRecorderOut,
     _two_class_report,
     bootstrap_report,
@@ -321,7 +322,8 @@ def test_device_confound_reads_files_as_stored_and_audits_each_group(tmp_path):
     assert audit.roc_auc["loudness_db"] == 0.0
     paths[0].write_bytes(b"RIFF not audio")
     broken = device_confound(RecordingFiles.from_paths(paths, 22050), y)
-    assert np.isnan(broken.properties["loudness_db"][0])
+    assert all(np.isnan(v[0]) for v in broken.properties.values())
+    assert list(broken.properties) == list(DEVICE_PROPERTIES)
     assert broken.roc_auc["converter_step"] == pytest.approx(5 / 6)
 
 

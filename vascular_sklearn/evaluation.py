@@ -296,11 +296,12 @@ def device_properties(X: Any) -> dict[str, np.ndarray]:
     dict
         Per property of :data:`DEVICE_PROPERTIES`, an array with one value per
         recording: loudness (RMS in dB full scale), converter step (16-bit
-        levels, :func:`~vascular_sklearn.recorder.converter_step`) and the
+        levels, :func:`~vascular_sklearn.recorder.converter_step`), the
         sound over the converter's rounding noise in the 1 kHz band (dB,
         :func:`~vascular_sklearn.recorder.rounding_snr_db`) and the size of
-        its DC offset (the absolute mean of its samples, in full scale: a
-        sound card's or amplifier's, since a microphone records none).
+        its DC offset (the absolute mean of its samples as a fraction of full
+        scale: a sound card's or amplifier's, since a microphone records
+        none).
         Screening flags a recording whose ``rounding_snr_db`` is under
         :data:`~vascular_sklearn.screening.COARSE_LIMIT_DB` as coarse.
 
@@ -336,12 +337,12 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     read from its samples as stored (:func:`device_properties`): its loudness
     (RMS in dB full scale), its converter step (16-bit levels between the
     values it holds), how far its sound lies above that converter's
-    rounding noise in the 1 kHz band, and its DC offset (absolute mean, full
-    scale). None of them is about the vessel or the heart. Each is scored as
-    a predictor of label 1 by ROC AUC: 0.5 when it says nothing, far from 0.5
-    on either side when it gives the label away (under 0.5: the lower the
-    value, the likelier label 1). A model trained on such files can learn the
-    device.
+    rounding noise in the 1 kHz band, and its DC offset (absolute mean, as a
+    fraction of full scale). None of them is about the vessel or the heart.
+    Each is scored as a predictor of label 1 by ROC AUC: 0.5 when it says
+    nothing, far from 0.5 on either side when it gives the label away (under
+    0.5: the lower the value, the likelier label 1). A model trained on such
+    files can learn the device.
 
     Parameters
     ----------
