@@ -54,6 +54,16 @@ def test_manifest_reads_columns_without_reading_audio(corpus):
     assert np.abs(got.recordings[2] - data.recordings[2]).max() < 2 / 32768
 
 
+def test_manifest_warns_of_mixed_rates_without_failing_on_a_bad_header(tmp_path):
+    for name, rate in [("a.wav", 8000), ("b.wav", 22050), ("c.wav", 22050)]:
+        sf.write(tmp_path / name, np.zeros(100), rate)
+    (tmp_path / "d.wav").write_bytes(b"not audio")  # its reader will name it
+    (tmp_path / "m.csv").write_text("path\na.wav\nb.wav\nc.wav\nd.wav\n")
+    with pytest.warns(UserWarning, match=r"8000 Hz: 1 files; 22050 Hz: 2 files"):
+        data = read_manifest(tmp_path / "m.csv")
+    assert data.sample_rate == 8000.0 and len(data.recordings) == 4
+
+
 def test_manifest_accepts_label_words_and_no_label(tmp_path):
     for name in ("a.wav", "b.wav"):
         sf.write(tmp_path / name, np.zeros(100), 22050)

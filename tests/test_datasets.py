@@ -87,7 +87,13 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     tone = np.sin(2 * np.pi * 100 * np.arange(44100) / 44100).astype(np.float32)
     sf.write(root / "normal" / "1_1_after.wav", tone[::2], RATE)
     sf.write(root / "abnormal" / "1_1_before.wav", tone, 44100)
-    data = load_recordings(root)
+    # the rate marks the recorder, and here it tells the label: said, per label
+    rates = "22050 Hz: 1 normal, 0 stenosis; 44100 Hz: 0 normal, 1 stenosis"
+    for lazy in (False, True):
+        with pytest.warns(UserWarning, match=f"2 sample rates \\({rates}\\)"):
+            load_recordings(root, lazy=lazy)
+    with pytest.warns(UserWarning, match="all read at 22050 Hz"):
+        data = load_recordings(root)
     assert data.sample_rate == RATE
     assert [len(x) for x in data.recordings] == [RATE, RATE]
     np.testing.assert_allclose(
@@ -96,6 +102,9 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     for lazy in (False, True):
         with pytest.raises(RecordingError, match=r"1_1_before\.wav: recorded at 44100"):
             load_recordings(root, resample=False, lazy=lazy)
+    # one rate, however it compares with the rate asked for, is no mark
+    sf.write(root / "normal" / "1_1_after.wav", tone, 44100)
+    assert load_recordings(root, sample_rate=RATE).sample_rate == RATE
     # what no file could meet is refused where it is given, before any reading
     for options, message in [
         ({"sample_rate": 0}, "sample_rate=0: recordings are read at 1 to 384 kHz"),
@@ -110,7 +119,7 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     # audio only, in subfolders too: a note beside the files is no recording
     (root / "normal" / "README.txt").write_text("recorded on the ward")
     (root / "abnormal" / "day2").mkdir()
-    sf.write(root / "abnormal" / "day2" / "2_1_before.wav", tone[::2], RATE)
+    sf.write(root / "abnormal" / "day2" / "2_1_before.wav", tone, 44100)
     assert load_recordings(root).filenames.tolist() == [
         str(root / "normal" / "1_1_after.wav"),
         str(root / "abnormal" / "1_1_before.wav"),

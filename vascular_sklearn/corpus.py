@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import stat
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from .audio import (
     read_recording,
 )
 from .containers import Signals, _check_sample_rate, _RecordingSequence, _take_names
-from .exceptions import LabelFileError
+from .exceptions import LabelFileError, RecordingError
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -270,6 +271,14 @@ def read_manifest(
     FileNotFoundError
         When the manifest or listed recordings do not exist.
 
+    Warns
+    -----
+    UserWarning
+        When the files were recorded at more than one sample rate, counting
+        each rate's files (per label, where there are labels): a rate marks a
+        recorder, and one that goes with the label is a confound a model can
+        learn.
+
     Examples
     --------
     >>> import tempfile, numpy as np, soundfile as sf
@@ -426,6 +435,7 @@ def _manifest_bunch(
     if names is not None:
         files = replace(files, names=np.array(names, dtype=object))
     extra = {k: column(k) for k in table if k not in ("label", groups)}
+    _warn_mixed_rates(files.paths, target, target_names, files.sample_rate, 4)
     return Bunch(
         recordings=files,
         target=target,
@@ -434,4 +444,49 @@ def _manifest_bunch(
         **extra,
         sample_rate=files.sample_rate,
         target_names=target_names,
+    )
+
+
+def _warn_mixed_rates(
+    paths: Sequence[str | os.PathLike],
+    target: np.ndarray | None,
+    target_names: np.ndarray,
+    sample_rate: float,
+    stacklevel: int = 2,
+) -> None:
+    """Warn when a corpus's files were recorded at more than one sample rate.
+
+    Every file is read at ``sample_rate`` (resampled), so nothing fails; but a
+    rate is a recorder's mark, and where it goes with the label a model learns
+    the recorder. The warning counts each rate's files per label. Only headers
+    are read; a file whose header cannot be read is left to the step that
+    reads it, which names its problem.
+    """
+    rates = []
+    for path in paths:
+        try:
+            rates.append(file_sample_rate(path))
+        except (FileNotFoundError, RecordingError):
+            rates.append(np.nan)
+    rates = np.asarray(rates)
+    known = np.unique(rates[np.isfinite(rates)])
+    if len(known) < 2:
+        return
+    parts = []
+    for rate in known:
+        at = rates == rate
+        if target is None:
+            parts.append(f"{rate:g} Hz: {at.sum()} files")
+        else:
+            names = enumerate(target_names)
+            counts = [f"{(at & (target == k)).sum()} {n}" for k, n in names]
+            parts.append(f"{rate:g} Hz: {', '.join(counts)}")
+    warnings.warn(
+        f"the {len(paths)} recordings come at {len(known)} sample rates "
+        f"({'; '.join(parts)}) and are all read at {sample_rate:g} Hz. A sample "
+        "rate marks a recorder: where it goes with the label, a model can learn "
+        "the recorder instead of the body; check with device_confound, or score "
+        "each rate's recordings apart.",
+        UserWarning,
+        stacklevel=stacklevel,
     )

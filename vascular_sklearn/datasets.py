@@ -15,7 +15,13 @@ from sklearn.utils import Bunch, check_random_state
 
 from .audio import RATE_RANGE, check_header, check_read_options, read_recording
 from .containers import Signals, object_array
-from .corpus import TARGET_NAMES, RecordingFiles, _manifest_bunch, audio_files_under
+from .corpus import (
+    TARGET_NAMES,
+    RecordingFiles,
+    _manifest_bunch,
+    _warn_mixed_rates,
+    audio_files_under,
+)
 from .exceptions import LabelFileError
 from .recorder import LOUD_SESSION, QUIET_SESSION, Recorder, RecorderRanges
 
@@ -78,6 +84,13 @@ def load_recordings(
         the file name's text before the first underscore), ``filenames``,
         ``sample_rate``, ``target_names``, ``DESCR``.
 
+    Warns
+    -----
+    UserWarning
+        When the files were recorded at more than one sample rate, counting
+        each rate's files per label: a rate marks a recorder, and one that
+        goes with the label is a confound a model can learn.
+
     Examples
     --------
     >>> import tempfile, numpy as np, soundfile as sf
@@ -126,6 +139,7 @@ def load_recordings(
 
 
 def _bunch(root: Path, recordings, files: list[Path], labels: list[int]) -> Bunch:
+    _warn_mixed_rates(files, np.array(labels), TARGET_NAMES, recordings.sample_rate, 4)
     return Bunch(
         recordings=recordings,
         target=np.array(labels),
@@ -209,6 +223,13 @@ def load_physionet2016(
         A :class:`ValueError` naming the file and line: a line without
         exactly two fields, an empty record, a label other than ``1``/``-1``,
         a record listed twice, a REFERENCE.csv that lists no record.
+
+    Warns
+    -----
+    UserWarning
+        When the files were recorded at more than one sample rate, counting
+        each rate's files per label: a rate marks a recorder, and one that
+        goes with the label is a confound a model can learn.
 
     References
     ----------
