@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.fft import next_fast_len
 from sklearn.utils import check_random_state
 
 from .audio import resample
@@ -226,13 +227,37 @@ def _noise(rng, n: int, rate: float, white_db, pink_db) -> np.ndarray:
     if white_db is not None:
         out += 10 ** (white_db / 20) * rng.standard_normal(n)
     if pink_db is not None and n > 1:
-        spectrum = np.fft.rfft(rng.standard_normal(n))
-        freqs = np.fft.rfftfreq(n, 1 / rate)
-        spectrum /= np.sqrt(np.maximum(freqs, rate / n))  # power falls as 1/f
+        # drawn at a length whose FFT is fast, then cut: the same noise at any
+        # length (a prime length's FFT takes 30 times longer)
+        m = next_fast_len(n)
+        spectrum = np.fft.rfft(rng.standard_normal(m))
+        freqs = np.fft.rfftfreq(m, 1 / rate)
+        spectrum /= np.sqrt(np.maximum(freqs, rate / m))  # power falls as 1/f
         spectrum[0] = 0
-        pink = np.fft.irfft(spectrum, n)
+        pink = np.fft.irfft(spectrum, m)[:n]
         out += 10 ** (pink_db / 20) * pink / (pink.std() + 1e-30)
     return out
+
+
+def _filtered(x: np.ndarray, rate: float, device: Recorder) -> np.ndarray:
+    """``x`` through ``device``'s microphone response (zero phase).
+
+    At a length whose FFT is fast: ``x`` is mirrored at both ends up to it, so
+    that its edges meet no jump, and cut back after.
+    """
+    n = len(x)
+    m = next_fast_len(n)
+    before = (m - n) // 2
+    padded = np.pad(x, (before, m - n - before), mode="symmetric")
+    db = microphone_response(
+        np.fft.rfftfreq(m, 1 / rate),
+        device.tilt_db_per_octave,
+        device.resonance_hz,
+        device.resonance_db,
+        device.resonance_octaves,
+        device.reference_hz,
+    )
+    return np.fft.irfft(np.fft.rfft(padded) * 10 ** (db / 20), m)[before : before + n]
 
 
 @dataclass(frozen=True)
@@ -357,16 +382,7 @@ class Recorder:
         """
         x = np.asarray(x, np.float64)
         if self.shapes_spectrum and len(x) > 1:
-            freqs = np.fft.rfftfreq(len(x), 1 / sample_rate)
-            db = microphone_response(
-                freqs,
-                self.tilt_db_per_octave,
-                self.resonance_hz,
-                self.resonance_db,
-                self.resonance_octaves,
-                self.reference_hz,
-            )
-            x = np.fft.irfft(np.fft.rfft(x) * 10 ** (db / 20), len(x))
+            x = _filtered(x, sample_rate, self)
         clean = self.gain * x + self.dc_offset
         rate = sample_rate
         if self.sample_rate is not None and self.sample_rate != sample_rate:
