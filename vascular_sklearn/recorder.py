@@ -227,8 +227,8 @@ def _noise(rng, n: int, rate: float, white_db, pink_db) -> np.ndarray:
     if white_db is not None:
         out += 10 ** (white_db / 20) * rng.standard_normal(n)
     if pink_db is not None and n > 1:
-        # drawn at a length whose FFT is fast, then cut: the same noise at any
-        # length (a prime length's FFT takes 30 times longer)
+        # drawn at a length whose FFT is fast, then cut: noise of the same
+        # spectrum at any length (a prime length's FFT takes 30 times longer)
         m = next_fast_len(n)
         spectrum = np.fft.rfft(rng.standard_normal(m))
         freqs = np.fft.rfftfreq(m, 1 / rate)
@@ -242,11 +242,13 @@ def _noise(rng, n: int, rate: float, white_db, pink_db) -> np.ndarray:
 def _filtered(x: np.ndarray, rate: float, device: Recorder) -> np.ndarray:
     """``x`` through ``device``'s microphone response (zero phase).
 
-    At a length whose FFT is fast: ``x`` is mirrored at both ends up to it, so
-    that its edges meet no jump, and cut back after.
+    ``x`` is mirrored at both ends by about half its length, up to a length
+    whose FFT is fast, and cut back after: the jump where the FFT wraps round
+    lies far from ``x``, which an FFT of ``x`` alone would put at its edges
+    (its start ringing with its end).
     """
     n = len(x)
-    m = next_fast_len(n)
+    m = next_fast_len(2 * n)
     before = (m - n) // 2
     padded = np.pad(x, (before, m - n - before), mode="symmetric")
     db = microphone_response(
