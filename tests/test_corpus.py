@@ -1,5 +1,7 @@
 """Corpora on disk: manifests, lazy RecordingFiles, and pipelines that read them."""
 
+import warnings
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -14,7 +16,8 @@ from vascular_sklearn import (
 )
 from vascular_sklearn.corpus import RecordingFiles, find_recordings, read_manifest
 from vascular_sklearn.datasets import make_recordings
-from vascular_sklearn.exceptions import LabelFileError
+from vascular_sklearn.exceptions import LabelFileError, MixedSampleRateWarning
+from vascular_sklearn.screening import recording_paths
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +62,15 @@ def test_manifest_warns_of_mixed_rates_without_failing_on_a_bad_header(tmp_path)
         sf.write(tmp_path / name, np.zeros(100), rate)
     (tmp_path / "d.wav").write_bytes(b"not audio")  # its reader will name it
     (tmp_path / "m.csv").write_text("path\na.wav\nb.wav\nc.wav\nd.wav\n")
-    with pytest.warns(UserWarning, match=r"8000 Hz: 1 files; 22050 Hz: 2 files"):
+    message = r"2 sample rates \(8000 Hz: 1; 22050 Hz: 2; 1 unreadable\)"
+    with pytest.warns(MixedSampleRateWarning, match=message) as caught:
         data = read_manifest(tmp_path / "m.csv")
     assert data.sample_rate == 8000.0 and len(data.recordings) == 4
+    assert caught[0].filename == __file__
+    # screening expects a mix: it resamples each file and scores it alone
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedSampleRateWarning)
+        assert len(recording_paths(tmp_path / "m.csv")) == 4
 
 
 def test_manifest_accepts_label_words_and_no_label(tmp_path):

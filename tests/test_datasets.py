@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from vascular_sklearn import RecordingError, make_seed_pipeline
+from vascular_sklearn import MixedSampleRateWarning, RecordingError, make_seed_pipeline
 from vascular_sklearn.audio import file_sample_rate
 from vascular_sklearn.datasets import load_recordings, make_recordings, read_recording
 
@@ -90,10 +90,13 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     # the rate marks the recorder, and here it tells the label: said, per label
     rates = "22050 Hz: 1 normal, 0 stenosis; 44100 Hz: 0 normal, 1 stenosis"
     for lazy in (False, True):
-        with pytest.warns(UserWarning, match=f"2 sample rates \\({rates}\\)"):
+        with pytest.warns(
+            MixedSampleRateWarning, match=f"2 sample rates \\({rates}\\)"
+        ):
             load_recordings(root, lazy=lazy)
-    with pytest.warns(UserWarning, match="all read at 22050 Hz"):
+    with pytest.warns(MixedSampleRateWarning, match="all read at 22050 Hz") as caught:
         data = load_recordings(root)
+    assert caught[0].filename == __file__  # the user's call, not the library's
     assert data.sample_rate == RATE
     assert [len(x) for x in data.recordings] == [RATE, RATE]
     np.testing.assert_allclose(

@@ -9,7 +9,7 @@ import soundfile as sf
 
 from vascular_sklearn.corpus import RecordingFiles, read_manifest
 from vascular_sklearn.datasets import load_physionet2016
-from vascular_sklearn.exceptions import LabelFileError
+from vascular_sklearn.exceptions import LabelFileError, MixedSampleRateWarning
 
 RATE = 2000
 PHYSIONET_DIR = (
@@ -41,6 +41,14 @@ def root(tmp_path):
     _write(b / "b0001.flac", -0.125)
     (b / "REFERENCE.csv").write_text("b0001,-1\n")
     return tmp_path
+
+
+def test_a_database_at_its_own_rate_is_named_by_its_labels(root):
+    sf.write(root / "training-b" / "b0001.flac", np.zeros(400), 4000)
+    message = "2000 Hz: 1 normal, 2 abnormal; 4000 Hz: 1 normal, 0 abnormal"
+    with pytest.warns(MixedSampleRateWarning, match=re.escape(message)):
+        data = load_physionet2016(root)
+    assert data.sample_rate == RATE
 
 
 def test_bunch_lists_records_lazily(root, monkeypatch):

@@ -9,7 +9,12 @@ harmonizer. One sample is one recording from the first step to the last.
 
 from .containers import CycleBags, Signals, Spectrograms
 from .cutting import PeakCycleCutter
-from .exceptions import LabelFileError, RecordingError, WeightsFileError
+from .exceptions import (
+    LabelFileError,
+    MixedSampleRateWarning,
+    RecordingError,
+    WeightsFileError,
+)
 from .lowpass import LowpassFilter
 from .metrics import clinical_scoring, sensitivity_score, specificity_score
 from .recording_classifier import RecordingClassifier
@@ -40,6 +45,7 @@ __all__ = [
     "LabelFileError",
     "LowpassFilter",
     "MeanSmoother",
+    "MixedSampleRateWarning",
     "PeakCycleCutter",
     "RecordingClassifier",
     "RecordingError",

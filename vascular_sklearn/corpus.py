@@ -29,7 +29,7 @@ from .audio import (
     read_recording,
 )
 from .containers import Signals, _check_sample_rate, _RecordingSequence, _take_names
-from .exceptions import LabelFileError, RecordingError
+from .exceptions import LabelFileError, MixedSampleRateWarning, RecordingError
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -273,7 +273,7 @@ def read_manifest(
 
     Warns
     -----
-    UserWarning
+    MixedSampleRateWarning
         When the files were recorded at more than one sample rate, counting
         each rate's files (per label, where there are labels): a rate marks a
         recorder, and one that goes with the label is a confound a model can
@@ -454,7 +454,8 @@ def _warn_mixed_rates(
     sample_rate: float,
     stacklevel: int = 2,
 ) -> None:
-    """Warn when a corpus's files were recorded at more than one sample rate.
+    """:class:`MixedSampleRateWarning` when a corpus's files were recorded at
+    more than one sample rate.
 
     Every file is read at ``sample_rate`` (resampled), so nothing fails; but a
     rate is a recorder's mark, and where it goes with the label a model learns
@@ -476,17 +477,18 @@ def _warn_mixed_rates(
     for rate in known:
         at = rates == rate
         if target is None:
-            parts.append(f"{rate:g} Hz: {at.sum()} files")
+            parts.append(f"{rate:g} Hz: {at.sum()}")
         else:
             names = enumerate(target_names)
             counts = [f"{(at & (target == k)).sum()} {n}" for k, n in names]
             parts.append(f"{rate:g} Hz: {', '.join(counts)}")
+    unread = np.isnan(rates).sum()
     warnings.warn(
-        f"the {len(paths)} recordings come at {len(known)} sample rates "
-        f"({'; '.join(parts)}) and are all read at {sample_rate:g} Hz. A sample "
-        "rate marks a recorder: where it goes with the label, a model can learn "
-        "the recorder instead of the body; check with device_confound, or score "
-        "each rate's recordings apart.",
-        UserWarning,
+        f"the recordings come at {len(known)} sample rates ({'; '.join(parts)}"
+        f"{f'; {unread} unreadable' if unread else ''}) and are all read at "
+        f"{sample_rate:g} Hz. A sample rate marks a recorder: where it goes with "
+        "the label, a model can learn the recorder instead of the body; check "
+        "with device_confound, or score each rate's recordings apart.",
+        MixedSampleRateWarning,
         stacklevel=stacklevel,
     )

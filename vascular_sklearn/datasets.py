@@ -71,7 +71,7 @@ def load_recordings(
     resample : bool, default=True
         Resample files at another rate, or refuse them.
     lazy : bool, default=False
-        Read nothing now: ``recordings`` are
+        Read no audio now, only each file's header: ``recordings`` are
         :class:`~vascular_sklearn.corpus.RecordingFiles`, which the pipeline's
         first step reads file by file (a corpus larger than memory, or an
         evaluation that should not hold every recording at once).
@@ -86,7 +86,7 @@ def load_recordings(
 
     Warns
     -----
-    UserWarning
+    MixedSampleRateWarning
         When the files were recorded at more than one sample rate, counting
         each rate's files per label: a rate marks a recorder, and one that
         goes with the label is a confound a model can learn.
@@ -226,7 +226,7 @@ def load_physionet2016(
 
     Warns
     -----
-    UserWarning
+    MixedSampleRateWarning
         When the files were recorded at more than one sample rate, counting
         each rate's files per label: a rate marks a recorder, and one that
         goes with the label is a confound a model can learn.

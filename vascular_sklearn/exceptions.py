@@ -1,8 +1,13 @@
-"""Exceptions raised by vascular_sklearn."""
+"""Exceptions and warnings raised by vascular_sklearn."""
 
 from __future__ import annotations
 
-__all__ = ["LabelFileError", "RecordingError", "WeightsFileError"]
+__all__ = [
+    "LabelFileError",
+    "MixedSampleRateWarning",
+    "RecordingError",
+    "WeightsFileError",
+]
 
 
 class LabelFileError(ValueError):
@@ -15,6 +20,23 @@ class LabelFileError(ValueError):
     --------
     >>> from vascular_sklearn.exceptions import LabelFileError
     >>> issubclass(LabelFileError, ValueError)
+    True
+    """
+
+
+class MixedSampleRateWarning(UserWarning):
+    """A corpus's files were recorded at more than one sample rate.
+
+    The loaders resample them all to one rate, so nothing fails; but a sample
+    rate marks a recorder, and one that goes with the label is a confound a
+    model can learn. The message counts each rate's files per label. A corpus
+    mixed on purpose silences it by its class:
+    ``warnings.simplefilter("ignore", MixedSampleRateWarning)``.
+
+    Examples
+    --------
+    >>> from vascular_sklearn.exceptions import MixedSampleRateWarning
+    >>> issubclass(MixedSampleRateWarning, UserWarning)
     True
     """
 

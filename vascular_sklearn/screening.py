@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -27,7 +28,7 @@ from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
 from .datasets import TARGET_NAMES
 from .evaluation import _binary_labels, bootstrap_report, clinical_report
-from .exceptions import RecordingError
+from .exceptions import MixedSampleRateWarning, RecordingError
 
 __all__ = [
     "COLUMNS",
@@ -105,7 +106,11 @@ def recording_paths(
         if entry.is_dir():
             paths += find_recordings(entry)
         elif entry.suffix.lower() == ".csv":
-            paths += list(read_manifest(entry).filenames)
+            with warnings.catch_warnings():
+                # the warning is about training on a mix; screening resamples
+                # each file to the model's rate and scores it alone
+                warnings.simplefilter("ignore", MixedSampleRateWarning)
+                paths += list(read_manifest(entry).filenames)
         elif entry.exists() or entry.suffix.lower() in AUDIO_SUFFIXES:
             # a missing recording gets its own row; the others are still scored
             paths.append(str(entry))
