@@ -227,9 +227,8 @@ def load_physionet2016(
     Warns
     -----
     MixedSampleRateWarning
-        When the files were recorded at more than one sample rate, counting
-        each rate's files per label: a rate marks a recorder, and one that
-        goes with the label is a confound a model can learn.
+        As :func:`load_recordings`: the databases' files come at more than one
+        sample rate.
 
     References
     ----------
