@@ -227,16 +227,33 @@ def _noise(rng, n: int, rate: float, white_db, pink_db) -> np.ndarray:
     if white_db is not None:
         out += 10 ** (white_db / 20) * rng.standard_normal(n)
     if pink_db is not None and n > 1:
-        # drawn at a length whose FFT is fast, then cut: noise of the same
-        # spectrum at any length (a prime length's FFT takes 30 times longer)
-        m = next_fast_len(n)
-        spectrum = np.fft.rfft(rng.standard_normal(m))
-        freqs = np.fft.rfftfreq(m, 1 / rate)
-        spectrum /= np.sqrt(np.maximum(freqs, rate / m))  # power falls as 1/f
-        spectrum[0] = 0
-        pink = np.fft.irfft(spectrum, m)[:n]
+        pink = _shaped_noise(rng, n, rate, _one_over_f)
         out += 10 ** (pink_db / 20) * pink / (pink.std() + 1e-30)
     return out
+
+
+def _one_over_f(freqs: np.ndarray) -> np.ndarray:
+    """Amplitude whose power falls as 1/f, none at 0 Hz."""
+    amplitude = np.zeros_like(freqs)
+    amplitude[1:] = freqs[1:] ** -0.5
+    return amplitude
+
+
+def _shaped_noise(
+    rng: np.random.Generator | np.random.RandomState,
+    n: int,
+    rate: float,
+    amplitude: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """``n`` samples of unit white noise shaped by ``amplitude(freqs)``.
+
+    Drawn at a length whose FFT is fast, then cut: noise of the same spectrum
+    at any length (a prime length's FFT takes 30 times longer).
+    """
+    m = next_fast_len(n)
+    spectrum = np.fft.rfft(rng.standard_normal(m))
+    spectrum *= amplitude(np.fft.rfftfreq(m, 1 / rate))
+    return np.fft.irfft(spectrum, m)[:n]
 
 
 def _filtered(x: np.ndarray, rate: float, device: Recorder) -> np.ndarray:

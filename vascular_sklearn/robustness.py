@@ -19,7 +19,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import signal as sps
-from scipy.fft import next_fast_len
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -27,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import CycleBagTransformer, RecordingsOut, map_recordings, to_samples
 from .containers import CycleBags, object_array
 from .lowpass import lowpass_butterworth
-from .recorder import LEVEL, RecorderRanges, _heard, quantise
+from .recorder import LEVEL, RecorderRanges, _heard, _shaped_noise, quantise
 
 __all__ = ["NoiseFloorHarmonizer", "RecorderAugmentation", "noise_floor_psd"]
 
@@ -106,15 +105,14 @@ def _harmonize_one(
     # sound at 2 kHz and at 44.1 kHz then meets the same floor in its band
     target = rms**2 * 10 ** (-snr_db / 10) / band
     freqs, floor = noise_floor_psd(x, rate, window, percentile)
-    # noise drawn at a length whose FFT is fast, then cut: its spectrum is the
-    # same, and a prime length's FFT takes 30 times longer
-    m = next_fast_len(n)
-    grid = np.fft.rfftfreq(m, 1 / rate)
-    deficit = np.maximum(target - np.interp(grid, freqs, floor), 0.0)
-    rng = np.random.default_rng(seed)
-    # unit white noise has PSD 2 / rate per Hz: shape it to the deficit
-    spectrum = np.fft.rfft(rng.standard_normal(m)) * np.sqrt(deficit * rate / 2)
-    return (x + np.fft.irfft(spectrum, m)[:n]).astype(np.float32)
+
+    def to_deficit(grid: np.ndarray) -> np.ndarray:
+        # unit white noise has PSD 2 / rate per Hz: shape it to the deficit
+        deficit = np.maximum(target - np.interp(grid, freqs, floor), 0.0)
+        return np.sqrt(deficit * rate / 2)
+
+    noise = _shaped_noise(np.random.default_rng(seed), n, rate, to_deficit)
+    return (x + noise).astype(np.float32)
 
 
 def _harmonize_runs(item, random_state, *params) -> np.ndarray:
