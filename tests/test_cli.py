@@ -415,3 +415,20 @@ def test_evaluate_refuses_files_without_patient_ids(tmp_path, capsys):
             )
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "--no-patient-groups" in capsys.readouterr().err
+
+
+def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, capsys):
+    import joblib
+
+    wav = str(sorted(folder.glob("*/*.wav"))[0])
+    not_a_pipeline = tmp_path / "dict.joblib"
+    joblib.dump({"a": 1}, not_a_pipeline)
+    for argv, said in [
+        (["predict", str(tmp_path / "gone.vsk"), wav], "gone.vsk: no such file"),
+        (["predict", "--trust-pickle", wav, wav], "not a joblib or pickle file"),
+        (["predict", "--trust-pickle", str(not_a_pipeline), wav], "holds a dict"),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err
+        assert "VASCULAR_SKLEARN_DEBUG" not in err  # not taken for our bug

@@ -101,6 +101,9 @@ def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
         bootstrap_report(y, proba, [0, 1, 2, 3])  # groups of half the recordings
     with pytest.raises(ValueError, match="n_resamples >= 1"):
         bootstrap_report(y, proba, np.arange(8), n_resamples=0)
+    # a percentage would clear every recording
+    with pytest.raises(ValueError, match="threshold=50: give a probability"):
+        bootstrap_report(y, proba, np.arange(8), threshold=50)
 
 
 def test_group_check_compares_lengths_when_splits_are_given():

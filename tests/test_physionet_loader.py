@@ -101,6 +101,8 @@ def test_unknown_or_no_database_is_refused(root):
         load_physionet2016(root, databases=["a", "g"])
     with pytest.raises(ValueError, match="no database chosen"):
         load_physionet2016(root, databases=[])
+    with pytest.raises(TypeError, match="a database's letter or a list of them"):
+        load_physionet2016(root, databases=5)
 
 
 @pytest.mark.parametrize(
@@ -123,11 +125,15 @@ def test_unknown_or_no_database_is_refused(root):
             r"line 2: no audio for record 'a0005'; expected .*a0005\.flac or \.wav",
         ),
         ("\n  \n", LabelFileError, r"lists no recordings"),
+        ("a0001,1\n".encode("utf-16"), LabelFileError, r"not UTF-8 text"),
     ],
 )
 def test_reference_errors_name_file_and_line(root, text, error, message):
     reference = root / "training-a" / "REFERENCE.csv"
-    reference.write_text(text)
+    if isinstance(text, bytes):
+        reference.write_bytes(text)
+    else:
+        reference.write_text(text)
     with pytest.raises(error, match=re.escape(str(reference)) + ".*" + message):
         load_physionet2016(root)
 

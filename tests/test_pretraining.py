@@ -12,7 +12,7 @@ import torch
 from vascular_sklearn import WeightsFileError, make_stenosis_pipeline
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
-from vascular_sklearn.network import CycleResNet, read_weights
+from vascular_sklearn.network import CycleResNet, ResNetClassifier, read_weights
 from vascular_sklearn.pretraining import partial_path, pretrain, save_backbone
 from vascular_sklearn.recorder import quantise
 
@@ -372,3 +372,26 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     _write_database(tmp_path, "y", heart_sounds.recordings.data, heart_sounds.target)
     with pytest.raises(Seen, match=r"\[1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0\]"):
         main(["evaluate", str(tmp_path), "--skip-coarse"])
+
+
+def test_a_file_at_checkpoint_path_is_not_written_over(tmp_path):
+    mine = tmp_path / "mine.pt"
+    mine.write_text("a user's file")
+    net = ResNetClassifier("resnet18", max_epochs=1, device="cpu", checkpoint_path=mine)
+    with pytest.raises(FileExistsError, match=r"mine\.pt exists"):
+        net.fit(np.zeros((4, 1, 8, 8), np.float32), [0, 1, 0, 1])
+    assert mine.read_text() == "a user's file"
+
+
+def test_pretrain_does_not_start_afresh_over_an_interrupted_run(
+    tmp_path, heart_sounds, capsys
+):
+    out = tmp_path / "backbone.pt"
+    partial_path(out).write_text("epoch 7 of an interrupted run")
+    with pytest.raises(FileExistsError, match="resume=True"):
+        pretrain(heart_sounds.recordings, heart_sounds.target, out, pipeline=_small())
+    missing = str(tmp_path / "no-such-corpus")  # refused before the data is read
+    assert main(["pretrain", missing, "-o", str(out)]) == 2
+    assert "--resume on the command line" in capsys.readouterr().err
+    assert partial_path(out).read_text() == "epoch 7 of an interrupted run"
+    assert not out.exists()

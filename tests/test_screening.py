@@ -370,3 +370,27 @@ def test_labels_and_metrics_agree_with_the_probability_as_written(tmp_path):
     assert {r["probability_stenosis"] for r in result.rows} == {"0.5000"}
     assert {r["label"] for r in result.rows} == {"stenosis"}
     assert result.report["sensitivity"] == 1.0 and result.report["specificity"] == 0.0
+
+
+def test_one_path_alone_is_one_file_and_a_threshold_is_a_probability(
+    model_and_folder, tmp_path
+):
+    model, folder = model_and_folder
+    path = folder / "rec000.wav"
+    # a string is one file, not a sequence of one-letter paths
+    for one in (str(path), path):
+        (row,) = score_files(model, one)
+        assert row["path"] == str(path) and row["quality"] != "error"
+    for threshold in (50, 2, -0.1, float("nan"), "high"):
+        with pytest.raises(ValueError, match="give a probability from 0 to 1"):
+            score_files(model, [path], threshold=threshold)
+        with pytest.raises(ValueError, match="give a probability from 0 to 1"):
+            external_validation(model, [path], [1], threshold=threshold)
+    out = tmp_path / "rows.csv"
+    with pytest.raises(ValueError, match=r"an integer of at least 1, got 2\.5"):
+        predict_files(model, folder, out, batch_size=2.5)
+    with pytest.raises(ValueError, match="give a probability"):
+        predict_files(model, folder, out, threshold=50)
+    assert not out.exists()  # refused before any file was read
+    with pytest.raises(FileNotFoundError, match="no recordings given"):
+        external_validation(model, [], [])

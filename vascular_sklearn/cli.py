@@ -287,7 +287,7 @@ def _weight_without_coarse(data: Any) -> np.ndarray:
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from .pipelines import make_stenosis_pipeline
-    from .pretraining import partial_path, pretrain
+    from .pretraining import check_partial, partial_path, pretrain
 
     if _would_overwrite(args):
         return 2
@@ -306,6 +306,10 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     # the backbone learns the images its pipeline makes: a fine-tuning run
     # with other signal settings should pretrain with the same --set
     pipe = _set_params(pipe, args.set)  # a wrong --set stops before the data
+    try:
+        check_partial(out, args.resume)
+    except FileExistsError as err:
+        raise _UsageError(str(err).replace("resume=True; ", "")) from None
     data, _ = _labelled_data(args.data)
     weight = _weight_without_coarse(data) if args.skip_coarse else None
     resuming = args.resume and partial_path(out).exists()
@@ -541,8 +545,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _load_for_screening(args: argparse.Namespace):
     if args.trust_pickle:
         import joblib
+        from sklearn.pipeline import Pipeline
 
-        return joblib.load(args.model)
+        if not Path(args.model).is_file():
+            raise _UsageError(f"{args.model}: no such file")
+        try:
+            model = joblib.load(args.model)
+        except Exception as err:  # unpickling fails in many ways, all alike here
+            raise _UsageError(
+                f"{args.model}: not a joblib or pickle file of a fitted pipeline "
+                f"({type(err).__name__}: {err})"
+            ) from err
+        if not isinstance(model, Pipeline):
+            raise _UsageError(
+                f"{args.model} holds a {type(model).__name__}, not a fitted "
+                "scikit-learn Pipeline"
+            )
+        return model
     if Path(args.model).suffix.lower() == ".onnx":
         # the torch-free runtime: nothing below imports torch
         from .runtime import load_onnx

@@ -295,14 +295,7 @@ def read_manifest(
     manifest = Path(path)
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
-    try:
-        with open(manifest, newline="", encoding="utf-8-sig") as f:
-            text = f.read()
-    except UnicodeDecodeError as err:
-        raise LabelFileError(
-            f"{manifest}: not UTF-8 text ({err.reason} at byte {err.start}); save "
-            "it as UTF-8 (Excel: 'CSV UTF-8')"
-        ) from err
+    text = _label_text(manifest)
     try:  # Excel in many locales writes ';', and some exports use tabs
         dialect = csv.Sniffer().sniff(text.partition("\n")[0], delimiters=",;\t")
     except csv.Error:  # one column: nothing to tell apart
@@ -445,6 +438,18 @@ def _manifest_bunch(
         sample_rate=files.sample_rate,
         target_names=target_names,
     )
+
+
+def _label_text(path: Path) -> str:
+    """A label file's text, its lines' ends kept (as ``csv`` wants them)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return f.read()
+    except UnicodeDecodeError as err:
+        raise LabelFileError(
+            f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save "
+            "it as UTF-8 (Excel: 'CSV UTF-8')"
+        ) from err
 
 
 def _warn_mixed_rates(

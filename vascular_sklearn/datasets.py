@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterable
 from dataclasses import replace
@@ -18,6 +19,7 @@ from .containers import Signals, object_array
 from .corpus import (
     TARGET_NAMES,
     RecordingFiles,
+    _label_text,
     _manifest_bunch,
     _warn_mixed_rates,
     audio_files_under,
@@ -311,6 +313,10 @@ def _chosen_databases(
         return list(found)
     if isinstance(databases, str):  # one name, not its characters
         databases = [databases]
+    if not isinstance(databases, Iterable):
+        raise TypeError(
+            f"databases={databases!r}: give a database's letter or a list of them"
+        )
     chosen = set()
     for name in databases:
         letter = str(name).strip().lower().removeprefix(_PHYSIONET_PREFIX)
@@ -343,33 +349,32 @@ def _read_reference(folder: Path) -> list[tuple[int, str, str, Path]]:
                     audio[stem] = Path(entry.path)
     rows: list[tuple[int, str, str, Path]] = []
     first_line: dict[str, int] = {}
-    with open(reference, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        for fields in reader:
-            line = reader.line_num
-            fields = [field.strip() for field in fields]
-            if fields in ([], [""]):
-                continue
-            if len(fields) != 2:
-                raise LabelFileError(
-                    f"{reference}, line {line}: expected two fields, record,label; "
-                    f"got {len(fields)}"
-                )
-            record, label = fields
-            if not record:
-                raise LabelFileError(f"{reference}, line {line}: empty record")
-            if record in first_line:
-                raise LabelFileError(
-                    f"{reference}, line {line}: record {record!r} listed again "
-                    f"(first on line {first_line[record]})"
-                )
-            first_line[record] = line
-            if record not in audio:
-                raise FileNotFoundError(
-                    f"{reference}, line {line}: no audio for record {record!r}; "
-                    f"expected {folder / record}.flac or .wav"
-                )
-            rows.append((line, record, label, audio[record]))
+    reader = csv.reader(io.StringIO(_label_text(reference), newline=""))
+    for fields in reader:
+        line = reader.line_num
+        fields = [field.strip() for field in fields]
+        if fields in ([], [""]):
+            continue
+        if len(fields) != 2:
+            raise LabelFileError(
+                f"{reference}, line {line}: expected two fields, record,label; "
+                f"got {len(fields)}"
+            )
+        record, label = fields
+        if not record:
+            raise LabelFileError(f"{reference}, line {line}: empty record")
+        if record in first_line:
+            raise LabelFileError(
+                f"{reference}, line {line}: record {record!r} listed again "
+                f"(first on line {first_line[record]})"
+            )
+        first_line[record] = line
+        if record not in audio:
+            raise FileNotFoundError(
+                f"{reference}, line {line}: no audio for record {record!r}; "
+                f"expected {folder / record}.flac or .wav"
+            )
+        rows.append((line, record, label, audio[record]))
     if not rows:
         raise LabelFileError(f"{reference}: lists no recordings")
     return rows

@@ -421,8 +421,8 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
     ------
     ValueError
         If the arrays are empty or differ in length, ``y_true`` holds labels
-        other than 0 and 1, or ``proba`` holds NaN (a NaN is neither flagged
-        nor cleared).
+        other than 0 and 1, ``proba`` holds NaN (a NaN is neither flagged
+        nor cleared) or ``threshold`` is not a probability.
 
     Examples
     --------
@@ -432,7 +432,7 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
     """
     check_consistent_length(y_true, proba)
     y_true, proba = _binary_labels(y_true), _scored(proba)
-    y_pred = (proba >= threshold).astype(int)
+    y_pred = (proba >= _check_threshold(threshold)).astype(int)
     sens = sensitivity_score(y_true, y_pred)
     spec = specificity_score(y_true, y_pred)
     both = len(np.unique(y_true)) == 2
@@ -700,6 +700,18 @@ def _scored(proba: Any) -> np.ndarray:
             f"{missing[:5].tolist()}): a NaN is neither flagged nor cleared"
         )
     return proba
+
+
+def _check_threshold(threshold: Any) -> float:
+    """``threshold`` as a float, refused unless a probability: 50 (a
+    percentage) or NaN would label every recording normal without a word."""
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        value = np.nan
+    if not 0 <= value <= 1:  # NaN compares False
+        raise ValueError(f"threshold={threshold!r}: give a probability from 0 to 1")
+    return value
 
 
 def _binary_labels(y: Any) -> np.ndarray:

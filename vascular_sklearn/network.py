@@ -427,6 +427,21 @@ class _EpochWeights(Callback):
             torch.save(net.module_.state_dict(), tmp)
 
 
+def _check_checkpoint_free(path: str | os.PathLike, weights_path: Any) -> None:
+    """Refuse a checkpoint file that exists, unless the network starts from it
+    (a resumed run): every epoch writes it over, and it may be a user's own."""
+    if not os.path.lexists(path):
+        return
+    if weights_path is not None and os.path.exists(weights_path):
+        if os.path.samefile(path, weights_path):
+            return
+    raise FileExistsError(
+        f"checkpoint_path {os.fspath(path)} exists, and every epoch would write "
+        "over it: choose another path or remove the file; to continue a run from "
+        "it, pass the same file as weights_path."
+    )
+
+
 @contextlib.contextmanager
 def _torch_threads(n: int | None):
     if n is None:
@@ -540,7 +555,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     checkpoint_path : str or None, default=None
         Write the network's weights (a tensor-only state dict, loadable as
         ``weights_path``) to this file after every epoch, so that a long run
-        that stops can start again from its last epoch.
+        that stops can start again from its last epoch. A file already there
+        is refused at fit unless it is also ``weights_path`` (the run goes on
+        from it).
     torch_threads : int or None, default=None
         Threads torch uses during fit and predict (restored afterwards). With
         ``None``: ``min(8, os.cpu_count())`` when ``random_state`` is set, else
@@ -730,6 +747,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 )
             )
         if self.checkpoint_path is not None:
+            _check_checkpoint_free(self.checkpoint_path, self.weights_path)
             callbacks.append(
                 ("checkpoint", _EpochWeights(os.fspath(self.checkpoint_path)))
             )

@@ -110,6 +110,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
 
     Raises
     ------
+    FileNotFoundError
+        No file at ``path``.
     ModelFileError
         Not a model file, damaged, or saved by an incompatible version.
 
@@ -128,6 +130,9 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
     (4,)
     """
     path = os.fspath(path)
+    if not os.path.isfile(path):  # zipfile's own error reads like our bug
+        what = "a folder, not a model file" if os.path.isdir(path) else "no such file"
+        raise FileNotFoundError(f"{path}: {what}")
     try:
         with zipfile.ZipFile(path) as archive:
             header = json.loads(archive.read("model.json"))

@@ -22,7 +22,7 @@ from .network import ResNetClassifier
 from .pipelines import make_stenosis_pipeline
 from .recording_classifier import RecordingClassifier
 
-__all__ = ["partial_path", "pretrain", "save_backbone"]
+__all__ = ["check_partial", "partial_path", "pretrain", "save_backbone"]
 
 
 def partial_path(path: str | os.PathLike) -> Path:
@@ -45,6 +45,36 @@ def partial_path(path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     return path.with_name(path.name + ".partial")
+
+
+def check_partial(path: str | os.PathLike, resume: bool) -> None:
+    """Refuse to start :func:`pretrain` afresh over an interrupted run.
+
+    Its partial weights would be written over by the first epoch.
+
+    Parameters
+    ----------
+    path : path-like
+        The backbone file :func:`pretrain` is to write.
+    resume : bool
+        Whether the run is to go on from the partial weights.
+
+    Raises
+    ------
+    FileExistsError
+        If :func:`partial_path` of ``path`` exists and ``resume`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_partial(tempfile.mkdtemp() + "/backbone.pt", resume=False)
+    """
+    partial = partial_path(path)
+    if os.path.lexists(partial) and not resume:
+        raise FileExistsError(
+            f"{partial} holds the last epoch of an interrupted run: resume from "
+            "it (resume=True; --resume on the command line) or remove it."
+        )
 
 
 def _network(model: Any) -> ResNetClassifier:
@@ -160,7 +190,8 @@ def pretrain(
         :data:`~vascular_sklearn.screening.COARSE_LIMIT_DB`), whose converter
         can tell the label (``vascular-sklearn pretrain --skip-coarse``).
     resume : bool, default=False
-        Start from the partial weights of an interrupted run, if any.
+        Start from the partial weights of an interrupted run, if any. Without
+        it, partial weights already there are refused.
     overwrite : bool, default=False
         Replace an existing ``path``.
 
@@ -172,7 +203,8 @@ def pretrain(
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
+        If ``path`` exists and ``overwrite`` is False, or an interrupted run's
+        partial weights (:func:`partial_path`) exist and ``resume`` is False.
 
     Examples
     --------
@@ -185,6 +217,7 @@ def pretrain(
     >>> fine_tune = make_stenosis_pipeline(weights_path=path, backbone_lr=1e-4)
     """
     path = Path(check_output(path, overwrite))  # before hours of training
+    check_partial(path, resume)
     if pipeline is None:
         pipeline = make_stenosis_pipeline(
             random_state=0,

@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +28,12 @@ from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
 from .datasets import TARGET_NAMES
-from .evaluation import _binary_labels, bootstrap_report, clinical_report
+from .evaluation import (
+    _binary_labels,
+    _check_threshold,
+    bootstrap_report,
+    clinical_report,
+)
 from .exceptions import MixedSampleRateWarning, RecordingError
 
 __all__ = [
@@ -239,7 +245,10 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
 
 
 def score_files(
-    model, paths: Sequence[str | os.PathLike], *, threshold: float = 0.5
+    model,
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    threshold: float = 0.5,
 ) -> list[dict]:
     """Score recordings on disk with a fitted pipeline: one row per file.
 
@@ -251,7 +260,8 @@ def score_files(
     model : Pipeline
         Fitted; its first step reads the files (:class:`~vascular_sklearn.LowpassFilter`
         at the rate it was fitted at) and its last step has ``predict_proba``.
-    paths : sequence of path-like
+    paths : path-like or sequence of path-like
+        The recordings (one path alone is one recording).
     threshold : float, default=0.5
         Probability of stenosis from which a recording is labelled stenosis.
 
@@ -291,10 +301,10 @@ def score_files(
     [('new.wav', 'ok'), ('broken.wav', 'error')]
     """
     check_is_fitted(model)
+    threshold = _check_threshold(threshold)
     rate = getattr(model.steps[0][1], "sample_rate_", None)
     files = RecordingFiles(
-        np.array([os.fspath(p) for p in paths], dtype=object),
-        float(rate) if rate else 22050.0,
+        np.array(_file_list(paths), dtype=object), float(rate) if rate else 22050.0
     )
     try:
         return _score_batch(model, files, threshold)
@@ -312,6 +322,14 @@ def score_files(
         return [row]
 
 
+def _file_list(paths: Any) -> list[str]:
+    """Each path as text; one path alone is one file (a string would
+    otherwise be taken letter by letter)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return [os.fspath(p) for p in paths]
+
+
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -321,8 +339,11 @@ def _scored_batches(
     model, paths: Sequence[str], batch_size: int, threshold: float, n_jobs
 ) -> Iterator[list[dict]]:
     """The rows of :func:`score_files`, batch by batch, in input order."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not isinstance(batch_size, Integral) or batch_size < 1:
+        raise ValueError(
+            f"batch_size must be an integer of at least 1, got {batch_size!r}"
+        )
+    threshold = _check_threshold(threshold)
     check_is_fitted(model)
     # a generator: batches are dispatched a few at a time and their rows come
     # back as they are done, in order, under whatever joblib backend is active
@@ -395,6 +416,9 @@ def predict_files(
         ``output`` exists and ``overwrite`` is false.
     FileNotFoundError
         ``source`` names a missing folder or manifest, or no audio at all.
+    ValueError
+        ``threshold`` is not a probability or ``batch_size`` not a positive
+        integer (before any recording is read).
 
     Examples
     --------
@@ -445,7 +469,7 @@ def _write_table(
 
 def external_validation(
     model,
-    paths: Sequence[str | os.PathLike],
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
     y: Any,
     groups: Any = None,
     *,
@@ -469,7 +493,7 @@ def external_validation(
     model : Pipeline
         A fitted pipeline (see :func:`score_files`), or the ONNX runtime's
         (:func:`~vascular_sklearn.runtime.load_onnx`).
-    paths : sequence of path-like
+    paths : path-like or sequence of path-like
         The recordings.
     y : array-like of shape (n_recordings,)
         True labels, 0 (normal) or 1 (stenosis, or abnormal).
@@ -502,8 +526,11 @@ def external_validation(
     Raises
     ------
     ValueError
-        ``y`` holds a label other than 0 and 1, or ``y`` or ``groups`` do not
-        match ``paths`` in length (before any recording is scored).
+        ``y`` holds a label other than 0 and 1, ``y`` or ``groups`` do not
+        match ``paths`` in length, or ``threshold`` is not a probability
+        (before any recording is scored).
+    FileNotFoundError
+        ``paths`` is empty.
     RecordingError
         Not one recording could be scored (the first reason is given).
 
@@ -529,7 +556,9 @@ def external_validation(
     >>> result.n_scored, sorted(result.report)[:3]
     (8, ['accuracy', 'accuracy_ci', 'balanced_accuracy'])
     """
-    paths = [os.fspath(p) for p in paths]
+    paths = _file_list(paths)
+    if not paths:
+        raise FileNotFoundError("no recordings given")
     y = _binary_labels(y)  # before the scoring, which takes a while
     named = groups is not None
     groups = np.asarray(groups) if named else np.arange(len(paths))
