@@ -9,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_validate
 
 from vascular_sklearn import RecordingError, Signals, make_seed_pipeline
+from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import make_recordings
 
 RATE = 22050
@@ -99,10 +100,36 @@ def test_a_rate_that_is_no_rate_is_refused_where_it_is_given(tmp_path, rate):
     # it failed in a division or deep in scipy's resampling, far from the cause
     with pytest.raises(ValueError, match=r"sample_rate must be a finite number"):
         _one(np.zeros(RATE), rate=rate)
-    from vascular_sklearn.corpus import RecordingFiles
-
     with pytest.raises(ValueError, match=r"sample_rate must be a finite number"):
         RecordingFiles(np.array(["a.wav"], dtype=object), rate)
+
+
+def test_a_rate_in_khz_or_names_that_do_not_fit_are_refused_when_given():
+    # 22.05 would have resampled each recording to a thousand times its length
+    with pytest.raises(ValueError, match=r"22\.05 Hz .* give it in Hz: 22050"):
+        _one(np.zeros(RATE), rate=22.05)
+    x = np.zeros(RATE, np.float32)
+    # a short list of names failed later, while the message of another error
+    # was built, and hid that error
+    with pytest.raises(ValueError, match="names: 1 names for 2 recordings"):
+        Signals.from_arrays([x, x], RATE, names=["a.wav"])
+    with pytest.raises(ValueError, match=r"names: 'a\.wav' for 1 recordings"):
+        Signals.from_arrays([x], RATE, names="a.wav")
+    assert Signals([x, x], RATE, names=["a", "b"])[[1]].names.tolist() == ["b"]
+
+
+def test_pcm_counts_stored_as_float_are_refused_not_clipped(fitted, data, tmp_path):
+    counts = np.round(data.recordings[0] * 32767)  # cast to float to pass the int check
+    with pytest.raises(RecordingError, match=r"recording 0: samples reach .* PCM"):
+        fitted.predict_proba([counts])
+    import soundfile as sf
+
+    path = tmp_path / "counts.wav"
+    sf.write(path, counts / 10, RATE, subtype="FLOAT")  # a float WAV may pass ±1
+    with pytest.raises(RecordingError, match=r"counts\.wav: samples reach .* PCM"):
+        fitted.predict_proba(RecordingFiles.from_paths([path]))
+    sf.write(path, np.clip(2 * data.recordings[0], -1.5, 1.5), RATE, subtype="FLOAT")
+    assert fitted.predict_proba(RecordingFiles.from_paths([path])).shape == (1, 2)
 
 
 def test_complex_or_scalar_recordings_are_named(fitted, data):

@@ -150,7 +150,7 @@ def test_patient_level_counts_a_patient_once_per_label():
 
 def test_rescaled_requantises_and_clips_at_full_scale():
     x = np.array([0.5, -0.25, 0.001], np.float32)
-    X = Signals.from_arrays([x], sample_rate=100, names=["a.wav"])
+    X = Signals.from_arrays([x], sample_rate=1000, names=["a.wav"])
     loud = rescaled(X, 10.0, clip=False)
     np.testing.assert_allclose(loud.data[0], [5.0, -2.5, 0.01], atol=2**-15)
     clipped = rescaled(X, 10.0)

@@ -14,6 +14,7 @@ from sklearn.utils.validation import (
 )
 
 from ._parallel import map_recordings
+from .audio import check_full_scale
 from .containers import CycleBags, Signals, object_array
 from .corpus import RecordingFiles
 from .exceptions import RecordingError
@@ -58,7 +59,8 @@ def check_recording(x: Any, name: str) -> np.ndarray:
     ------
     RecordingError
         Naming the recording when it is complex, integer or boolean (not in
-        full-scale units), not 1-D, empty, or holds NaN or inf.
+        full-scale units), not 1-D, empty, holds NaN or inf, or reaches far
+        beyond full scale (:data:`~vascular_sklearn.audio.PEAK_LIMIT`).
 
     Examples
     --------
@@ -99,6 +101,7 @@ def check_recording(x: Any, name: str) -> np.ndarray:
         raise RecordingError(
             f"{name}: {bad} samples are NaN or infinite; repair or drop the recording."
         )
+    check_full_scale(name, arr)
     return arr
 
 

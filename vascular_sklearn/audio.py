@@ -19,7 +19,14 @@ from scipy import signal as sps
 
 from .exceptions import RecordingError
 
-__all__ = ["AUDIO_SUFFIXES", "file_sample_rate", "read_recording", "resample"]
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "PEAK_LIMIT",
+    "check_full_scale",
+    "file_sample_rate",
+    "read_recording",
+    "resample",
+]
 
 #: File endings read as audio when a folder is searched (case-insensitive);
 #: MP3 where the installed libsndfile reads it (1.1 and later).
@@ -30,6 +37,45 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif") + (
 #: 2 kHz; studio audio stops at 384 kHz). A header outside them is damaged, and
 #: obeying it would resample a minute into gigabytes or fail deep in scipy.
 RATE_RANGE = (1000.0, 384000.0)
+#: The largest magnitude a recording may reach, in full-scale units (±1). A
+#: float WAV may pass full scale a little; one far beyond it holds integer PCM
+#: stored as float, which the seed chain's filter would clip to a square wave
+#: and the network would answer with confidence.
+PEAK_LIMIT = 8.0
+
+
+def check_full_scale(name: str, x: np.ndarray) -> None:
+    """Refuse a recording that reaches far beyond full scale.
+
+    Parameters
+    ----------
+    name : str
+        The recording's name, for the message.
+    x : ndarray
+        Its samples, finite.
+
+    Raises
+    ------
+    RecordingError
+        When a sample's magnitude exceeds :data:`PEAK_LIMIT`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_full_scale("a.wav", np.array([0.5, -1.0]))
+    >>> try:
+    ...     check_full_scale("a.wav", np.array([1200.0, -3000.0]))
+    ... except RecordingError as err:
+    ...     print(err)  # doctest: +ELLIPSIS
+    a.wav: samples reach 3000, far beyond full scale (±1): integer PCM stored ...
+    """
+    peak = float(np.max(np.abs(x), initial=0.0))
+    if peak > PEAK_LIMIT:
+        raise RecordingError(
+            f"{name}: samples reach {peak:.4g}, far beyond full scale (±1): "
+            "integer PCM stored as float? Divide it by 2 ** (bits - 1) (x / 32768 "
+            "for 16-bit), as load_recordings does."
+        )
 
 
 def _check_rate(name: str, rate: float) -> float:
@@ -196,6 +242,7 @@ def _read_with_note(
         )
     if not np.isfinite(x).all():
         raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
+    check_full_scale(name, x)
     x, rate = to_rate(name, x, _check_rate(name, rate), sample_rate, resample_to_rate)
     return np.ascontiguousarray(x, dtype=np.float32), rate, note
 
@@ -226,7 +273,9 @@ def _channels_error(name: str, n_channels: int) -> RecordingError:
 def _rate_error(name: str, rate: float, sample_rate: float) -> RecordingError:
     return RecordingError(
         f"{name}: recorded at {rate:g} Hz, expected {sample_rate:g} Hz; "
-        "resample it or pass resample_to_rate=True."
+        "resample the file, or read it resampled (resample=True in "
+        "load_recordings and LowpassFilter, resample_to_rate=True in "
+        "read_recording)."
     )
 
 

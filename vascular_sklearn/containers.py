@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .audio import RATE_RANGE
 from .cycle_quality import cycle_quality, pulse_db
 
 __all__ = ["CycleBags", "Signals", "Spectrograms", "clipped_fraction", "object_array"]
@@ -106,10 +107,11 @@ def _subset_index(index: Any, n: int) -> np.ndarray:
 
 
 def _check_sample_rate(rate: Any) -> None:
-    """Refuse a sample rate that is not a finite number of Hz above zero.
+    """Refuse a sample rate that is not a number of Hz a recorder writes.
 
     A rate of 0, below 0 or NaN would otherwise fail deep in scipy's resampling
-    or in a division, far from where it was given.
+    or in a division, far from where it was given; one in kHz (22.05) would
+    resample each recording to a thousand times its length without a word.
 
     Raises
     ------
@@ -134,6 +136,13 @@ def _check_sample_rate(rate: Any) -> None:
             "sample_rate must be a finite number of samples per second above 0, "
             f"got {rate!r}"
         )
+    low, high = RATE_RANGE
+    if not low <= rate <= high:
+        hint = f" (a rate in kHz? give it in Hz: {rate * 1000:g})" if rate < 400 else ""
+        raise ValueError(
+            f"sample_rate={rate!r} Hz lies outside the {low / 1000:g} to "
+            f"{high / 1000:g} kHz of sound recorders{hint}"
+        )
 
 
 class _RecordingSequence:
@@ -143,6 +152,20 @@ class _RecordingSequence:
 
     def __len__(self) -> int:
         raise NotImplementedError
+
+    def _check_names(self) -> None:
+        """Names as an array of one per recording: a list could not be indexed
+        by position, and a short one would fail while a message is built."""
+        if self.names is None:
+            return
+        names = np.asarray(self.names, dtype=object)
+        if names.shape != (len(self),):
+            got = f"{len(names)} names" if names.ndim == 1 else repr(self.names)
+            raise ValueError(
+                f"names: {got} for {len(self)} recordings; give a sequence of "
+                "one name per recording"
+            )
+        object.__setattr__(self, "names", names)
 
     @property
     def shape(self) -> tuple[int]:
@@ -236,6 +259,9 @@ class Signals(_RecordingSequence):
 
     def __post_init__(self) -> None:
         _check_sample_rate(self.sample_rate)
+        if not isinstance(self.data, np.ndarray):  # a list, as from_arrays takes
+            object.__setattr__(self, "data", object_array(self.data))
+        self._check_names()
 
     @classmethod
     def from_arrays(
@@ -263,7 +289,7 @@ class Signals(_RecordingSequence):
         return cls(
             data=object_array(list(arrays)),
             sample_rate=float(sample_rate),
-            names=None if names is None else np.asarray(names, dtype=object),
+            names=names,
         )
 
     def __len__(self) -> int:
@@ -321,7 +347,7 @@ class CycleBags(_RecordingSequence):
     Examples
     --------
     >>> import numpy as np
-    >>> s = Signals.from_arrays([np.arange(10.0)], sample_rate=10)
+    >>> s = Signals.from_arrays([np.arange(10.0)], sample_rate=1000)
     >>> bags = CycleBags(s, bounds=object_array([np.array([[2, 5], [5, 9]])]),
     ...                  n_peaks=np.array([3]))
     >>> [c.tolist() for c in bags.cycles(0)]
@@ -387,7 +413,7 @@ class CycleBags(_RecordingSequence):
         Examples
         --------
         >>> import numpy as np
-        >>> s = Signals.from_arrays([np.sin(np.arange(100.0))], sample_rate=10)
+        >>> s = Signals.from_arrays([np.sin(np.arange(100.0))], sample_rate=1000)
         >>> bags = CycleBags(s, object_array([np.array([[2, 5]])]), np.array([3]))
         >>> row = bags.quality(min_cycles=2)[0]
         >>> row["cycles"], row["dropped_long_gap"], row["flagged"]

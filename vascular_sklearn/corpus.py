@@ -87,6 +87,9 @@ class RecordingFiles(_RecordingSequence):
 
     def __post_init__(self) -> None:
         _check_sample_rate(self.sample_rate)
+        if not isinstance(self.paths, np.ndarray):
+            object.__setattr__(self, "paths", np.asarray(self.paths, dtype=object))
+        self._check_names()
 
     @classmethod
     def from_paths(

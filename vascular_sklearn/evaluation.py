@@ -538,7 +538,7 @@ def rescaled(
     Examples
     --------
     >>> import numpy as np
-    >>> X = Signals.from_arrays([np.array([0.1, -0.2, 0.3])], sample_rate=100)
+    >>> X = Signals.from_arrays([np.array([0.1, -0.2, 0.3])], sample_rate=1000)
     >>> (rescaled(X, 0.1, step=0.01).data[0] / 0.01).round().tolist()
     [1.0, -2.0, 3.0]
     """

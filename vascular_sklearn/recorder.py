@@ -445,7 +445,7 @@ class Recorder:
         Examples
         --------
         >>> import numpy as np
-        >>> X = Signals.from_arrays([np.array([0.1, -0.2, 0.3])], sample_rate=100)
+        >>> X = Signals.from_arrays([np.array([0.1, -0.2, 0.3])], sample_rate=1000)
         >>> (Recorder(gain=0.1, step=32.768).record(X).data[0] / 1e-3).round().tolist()
         [10.0, -20.0, 30.0]
         """
