@@ -130,9 +130,25 @@ def test_manifest_errors_name_the_line(tmp_path, text, message):
 
 
 def test_manifest_names_missing_files(tmp_path):
-    (tmp_path / "m.csv").write_text("path\ngone.wav\n")
-    with pytest.raises(FileNotFoundError, match=r"gone\.wav"):
-        read_manifest(tmp_path / "m.csv")
+    sf.write(tmp_path / "ok.wav", np.zeros(100), 8000)
+    (tmp_path / "folder.wav").mkdir()
+    for listed, what in [("gone.wav", "not found"), ("folder.wav", "a folder")]:
+        (tmp_path / "m.csv").write_text(f"path\nok.wav\n{listed}\n")
+        with pytest.raises(FileNotFoundError, match=rf"m\.csv, line 3: .*{what}"):
+            read_manifest(tmp_path / "m.csv")
+
+
+def test_a_corrupt_first_file_is_left_to_its_reader(tmp_path, corpus):
+    # the rate came from the first file's header: listed first, one damaged
+    # file stopped the whole corpus, and screening scored none
+    root, _ = corpus
+    (tmp_path / "bad.wav").write_bytes(b"RIFF but not audio")
+    good = root / "audio" / "r0.wav"
+    (tmp_path / "m.csv").write_text(f"path,label\nbad.wav,0\n{good},1\n")
+    data = read_manifest(tmp_path / "m.csv")
+    assert data.sample_rate == 22050 and len(data.recordings) == 2
+    with pytest.raises(RecordingError, match=r"bad\.wav: not a readable audio file"):
+        data.recordings[0]
 
 
 def test_a_corrupt_file_fails_where_it_is_read_and_is_named(tmp_path):

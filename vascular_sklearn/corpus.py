@@ -95,7 +95,7 @@ class RecordingFiles(_RecordingSequence):
     def from_paths(
         cls, paths: Sequence[str | os.PathLike], sample_rate: float | None = None
     ) -> RecordingFiles:
-        """Files by path; ``sample_rate=None`` takes the first file's rate.
+        """Files by path; ``sample_rate=None`` takes the first readable file's rate.
 
         Parameters
         ----------
@@ -122,7 +122,7 @@ class RecordingFiles(_RecordingSequence):
         if sample_rate is None:
             if not len(paths):
                 raise ValueError("no recordings given")
-            sample_rate = file_sample_rate(paths[0])
+            sample_rate = _first_rate(paths)
         stamps = np.array([(st.st_size, st.st_mtime_ns) for st in stats], np.int64)
         return cls(paths, float(sample_rate), stamps=stamps.reshape(-1, 2))
 
@@ -254,7 +254,8 @@ def read_manifest(
     path : path-like
         The CSV file.
     sample_rate : float or None, default=None
-        Rate the recordings are read at; ``None`` takes the first file's rate.
+        Rate the recordings are read at; ``None`` takes the first readable
+        file's rate.
 
     Returns
     -------
@@ -272,7 +273,8 @@ def read_manifest(
         that is not UTF-8, an unknown label, an empty label, patient or
         recorder in a manifest that has the column, or a file listed twice.
     FileNotFoundError
-        When the manifest or listed recordings do not exist.
+        When the manifest does not exist, or a listed recording does not
+        (naming its row) or is a folder.
 
     Warns
     -----
@@ -398,6 +400,8 @@ def _manifest_bunch(
     LabelFileError
         Naming the row: an empty label, group or recorder, an unknown label, or
         a file listed twice.
+    FileNotFoundError
+        Naming the row of a recording that is missing or a folder.
     """
 
     def column(key: str) -> np.ndarray | None:
@@ -427,6 +431,10 @@ def _manifest_bunch(
                 raise LabelFileError(f"{place}: unknown label {value!r}; {label_hint}")
         target = np.array([labels[v.lower()] for v in label])
     group = column(groups)
+    for place, path in zip(where, paths, strict=True):
+        if not os.path.isfile(path):
+            what = "a folder, not a recording" if os.path.isdir(path) else "not found"
+            raise FileNotFoundError(f"{place}: {path} {what}")
     files = RecordingFiles.from_paths(paths, sample_rate)
     if names is not None:
         files = replace(files, names=np.array(names, dtype=object))
@@ -441,6 +449,19 @@ def _manifest_bunch(
         sample_rate=files.sample_rate,
         target_names=target_names,
     )
+
+
+def _first_rate(paths: Sequence[str]) -> float:
+    """The rate of the first file whose header reads: a damaged file is left
+    to the step that reads it, which names it (a screening row), rather than
+    failing the whole corpus because it was listed first."""
+    first_error = None
+    for path in paths:
+        try:
+            return file_sample_rate(path)
+        except RecordingError as err:
+            first_error = first_error or err
+    raise first_error
 
 
 def _label_text(path: Path) -> str:
