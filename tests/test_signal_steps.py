@@ -420,3 +420,21 @@ def test_floor_db_hides_the_noise_floor():
         assert np.mean(np.isclose(image, floor, atol=1e-5)) > 0.8
     linear = cycle_spectrogram(noisy, floor_db=30)
     assert linear.min() == pytest.approx(linear.max() * 10 ** (-30 / 20), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "step", [LowpassFilter(), LowpassFilter(method="butterworth"), MeanSmoother()]
+)
+def test_a_second_fit_changes_nothing_and_leaves_the_step_fitted(step):
+    # scikit-learn's check_fit_idempotent and check_fit_check_is_fitted draw
+    # data near 100, beyond full scale; the same on recordings
+    from sklearn.utils.validation import check_is_fitted
+
+    rng = np.random.default_rng(0)
+    X = [0.3 * rng.standard_normal(RATE // 2), 0.2 * rng.standard_normal(RATE)]
+    step = clone(step).fit(X)
+    check_is_fitted(step)
+    first = step.transform(X)
+    again = step.fit(X).transform(X)
+    for a, b in zip(first.data, again.data, strict=True):
+        np.testing.assert_array_equal(a, b)

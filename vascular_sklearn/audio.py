@@ -69,7 +69,8 @@ def check_full_scale(name: str, x: np.ndarray) -> None:
     ...     print(err)  # doctest: +ELLIPSIS
     a.wav: samples reach 3000, far beyond full scale (±1): integer PCM stored ...
     """
-    peak = float(np.max(np.abs(x), initial=0.0))
+    # the extremes, not abs(x): no copy of an hour-long recording per step
+    peak = max(float(np.max(x, initial=0.0)), -float(np.min(x, initial=0.0)))
     if peak > PEAK_LIMIT:
         raise RecordingError(
             f"{name}: samples reach {peak:.4g}, far beyond full scale (±1): "

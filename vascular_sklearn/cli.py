@@ -306,10 +306,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     # the backbone learns the images its pipeline makes: a fine-tuning run
     # with other signal settings should pretrain with the same --set
     pipe = _set_params(pipe, args.set)  # a wrong --set stops before the data
-    try:
-        check_partial(out, args.resume)
-    except FileExistsError as err:
-        raise _UsageError(str(err).replace("resume=True; ", "")) from None
+    check_partial(out, args.resume)
     data, _ = _labelled_data(args.data)
     weight = _weight_without_coarse(data) if args.skip_coarse else None
     resuming = args.resume and partial_path(out).exists()
