@@ -361,7 +361,7 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
     >>> bags = PeakCycleCutter().fit_transform([x])
     >>> spec = STFTSpectrogram().fit_transform(bags)
     >>> spec.images.shape, spec.offsets.tolist()
-    ((4, 1, 40, 100), [0, 4])
+    ((5, 1, 40, 100), [0, 5])
     """
 
     _parameter_constraints: dict = {
