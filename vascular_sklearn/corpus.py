@@ -431,11 +431,14 @@ def _manifest_bunch(
                 raise LabelFileError(f"{place}: unknown label {value!r}; {label_hint}")
         target = np.array([labels[v.lower()] for v in label])
     group = column(groups)
-    for place, path in zip(where, paths, strict=True):
-        if not os.path.isfile(path):
-            what = "a folder, not a recording" if os.path.isdir(path) else "not found"
-            raise FileNotFoundError(f"{place}: {path} {what}")
-    files = RecordingFiles.from_paths(paths, sample_rate)
+    try:
+        files = RecordingFiles.from_paths(paths, sample_rate)
+    except FileNotFoundError as err:  # name the row; the listing stats each once
+        place, path = next(
+            (p, f) for p, f in zip(where, paths, strict=True) if _stat(f) is None
+        )
+        what = "a folder, not a recording" if os.path.isdir(path) else "not found"
+        raise FileNotFoundError(f"{place}: {path} {what}") from err
     if names is not None:
         files = replace(files, names=np.array(names, dtype=object))
     extra = {k: column(k) for k in table if k not in ("label", groups)}
