@@ -251,6 +251,23 @@ def test_synthetic_data_refuses_sizes_that_make_nothing_or_lose_the_label(
         make_recordings(**{"n_patients": 2, "duration": 4, **params})
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"duration": "5"}, "duration must be a number, got '5'"),
+        ({"sample_rate": None}, "sample_rate must be a number, got None"),
+        ({"heart_rate": (60,)}, "heart_rate must be a pair (low, high), got (60,)"),
+        ({"heart_rate": "60-90"}, "heart_rate must be a pair"),
+        ({"heart_rate": (60, "90")}, "heart_rate must be a number, got '90'"),
+        ({"confound": "high"}, "confound must be a number, got 'high'"),
+        ({"second_wave": True}, "second_wave must be a number, got True"),
+    ],
+)
+def test_synthetic_data_names_a_badly_typed_argument(params, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        make_recordings(**{"n_patients": 2, "duration": 4, **params})
+
+
 def test_synthetic_stenosis_adds_systolic_high_pitched_bruit():
     data = make_recordings(
         n_patients=6, recordings_per_patient=2, duration=6, random_state=0

@@ -7,7 +7,7 @@ import io
 import os
 from collections.abc import Iterable
 from dataclasses import replace
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Literal
 
@@ -516,8 +516,18 @@ def _session_ranges(recorder, confound: float) -> tuple[RecorderRanges, ...] | N
     return pools
 
 
+def _number(name: str, value) -> float:
+    """``value`` as a float, or a TypeError that names the parameter."""
+    # bool is an Integral: True as a duration is a slip, not one second
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
 def _check_simulation(n_patients, recordings_per_patient, duration, sample_rate):
     """make_recordings's sizes, refused before any work where they make nothing."""
+    duration = _number("duration", duration)
+    sample_rate = _number("sample_rate", sample_rate)
     for name, value in [
         ("n_patients", n_patients),
         ("recordings_per_patient", recordings_per_patient),
@@ -637,6 +647,16 @@ def make_recordings(
     True
     """
     _check_simulation(n_patients, recordings_per_patient, duration, sample_rate)
+    if isinstance(heart_rate, (str, bytes)) or np.shape(heart_rate) != (2,):
+        raise TypeError(f"heart_rate must be a pair (low, high), got {heart_rate!r}")
+    heart_rate = tuple(_number("heart_rate", bpm) for bpm in heart_rate)
+    for name, value in [
+        ("confound", confound),
+        ("beat_variability", beat_variability),
+        ("ectopic_rate", ectopic_rate),
+        ("second_wave", second_wave),
+    ]:
+        _number(name, value)
     if not 0 < heart_rate[0] <= heart_rate[1]:
         raise ValueError(
             f"heart_rate must be (low, high), 0 < low <= high: {heart_rate}"
