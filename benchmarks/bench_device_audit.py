@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from vascular_sklearn.cli import _DEVICE_WORDS
 from vascular_sklearn.datasets import load_physionet2016, load_recordings
 from vascular_sklearn.evaluation import DEVICE_PROPERTIES, device_confound, rescaled
 from vascular_sklearn.screening import COARSE_LIMIT_DB
@@ -58,7 +57,7 @@ def _row(name: str, audit, y: np.ndarray, keep=None, aucs=None) -> dict:
         "DC offset, median": medians("dc_offset", ".1e"),
     }
     for k in DEVICE_PROPERTIES:
-        row[f"AUC: {_DEVICE_WORDS[k]}"] = f"{aucs[k]:.2f}"
+        row[f"AUC: {DEVICE_PROPERTIES[k]}"] = f"{aucs[k]:.2f}"
     return row
 
 

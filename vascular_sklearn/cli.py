@@ -196,26 +196,17 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
     return lines
 
 
-#: The words of the device audit's lines, by property.
-_DEVICE_WORDS = {
-    "loudness_db": "loudness",
-    "converter_step": "converter step",
-    "rounding_snr_db": "rounding noise",
-    "dc_offset": "DC offset",
-}
-
-
 def _device_lines(data, unit: str) -> list[str]:
     """How far what the device left in the files (loudness, converter step,
     rounding noise, DC offset) tells the label: pooled and, where the data name
     recorders, within the one where it tells the most. It needs neither a
     model nor the devices' names."""
-    from .evaluation import device_confound
+    from .evaluation import DEVICE_PROPERTIES, device_confound
 
     kind, recorders = _recorders(data, unit)
     audit = device_confound(data.recordings, data.target, recorders)
     cells = ", ".join(
-        f"{_DEVICE_WORDS[name]} {'n/a' if np.isnan(auc) else f'{auc:.2f}'}"
+        f"{DEVICE_PROPERTIES[name]} {'n/a' if np.isnan(auc) else f'{auc:.2f}'}"
         for name, auc in audit.roc_auc.items()
     )
     lines = [
@@ -231,7 +222,7 @@ def _device_lines(data, unit: str) -> list[str]:
     if within:
         _, name, group, auc = max(within, key=lambda row: row[0])
         lines.append(
-            f"  within one {kind}, the furthest from 0.50: {_DEVICE_WORDS[name]} "
+            f"  within one {kind}, the furthest from 0.50: {DEVICE_PROPERTIES[name]} "
             f"in {kind} {group}, roc_auc {auc:.2f}"
         )
     return lines

@@ -261,8 +261,14 @@ def recorder_confound(y_true: Any, recorders: Any) -> Bunch:
     )
 
 
-#: What a device leaves in every file, as :func:`device_confound` names it.
-DEVICE_PROPERTIES = ("loudness_db", "converter_step", "rounding_snr_db", "dc_offset")
+#: What a device leaves in every file: :func:`device_confound`'s name for each
+#: property, and the words a report gives it.
+DEVICE_PROPERTIES = {
+    "loudness_db": "loudness",
+    "converter_step": "converter step",
+    "rounding_snr_db": "rounding noise",
+    "dc_offset": "DC offset",
+}
 
 
 def _properties_of(x: np.ndarray, rate: float) -> tuple[float, ...]:
