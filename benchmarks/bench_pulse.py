@@ -19,13 +19,12 @@ from scipy.signal import butter, sosfilt
 
 from vascular_sklearn import LowpassFilter, make_stenosis_pipeline
 from vascular_sklearn.containers import Signals
-from vascular_sklearn.cycle_quality import pulse_db
+from vascular_sklearn.cycle_quality import PULSE_LIMIT_DB, pulse_db
 from vascular_sklearn.datasets import (
     load_physionet2016,
     load_recordings,
     make_recordings,
 )
-from vascular_sklearn.screening import PULSE_LIMIT_DB
 
 from .common import PHYSIONET_DIR, SEED_DIR, best_time
 

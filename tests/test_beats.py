@@ -4,13 +4,23 @@ import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
 
-from vascular_sklearn import LowpassFilter, MeanSmoother, PeakCycleCutter, Signals
+from vascular_sklearn import (
+    LowpassFilter,
+    MeanSmoother,
+    NoPulseWarning,
+    PeakCycleCutter,
+    Signals,
+)
 from vascular_sklearn.beats import beat_scores, estimate_period, find_beats
 from vascular_sklearn.containers import CycleBags
-from vascular_sklearn.cycle_quality import cycle_quality, failed_cycles, pulse_db
+from vascular_sklearn.cycle_quality import (
+    PULSE_LIMIT_DB,
+    cycle_quality,
+    failed_cycles,
+    pulse_db,
+)
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.recorder import quantise
-from vascular_sklearn.screening import PULSE_LIMIT_DB
 
 
 def _recordings(**params):
@@ -126,6 +136,10 @@ def test_clipped_recordings(base):
     assert _scores(clipped, beats, rate, "seed")["recall"] < 0.95
 
 
+# 0 dB of the whole recording's power drowns the flow sound in the band the
+# network hears (its loudness no longer swings: a NoPulseWarning), while the
+# beats still show in the smoothed signal the cutter reads
+@pytest.mark.filterwarnings("ignore::vascular_sklearn.NoPulseWarning")
 def test_noisy_recordings(base):
     arrays, beats, rate = base
     rng = np.random.default_rng(0)
@@ -303,6 +317,30 @@ def test_simulated_vessels_have_a_pulse(base):
     swings = [row["pulse_db"] for row in _cut(arrays, rate, "seed").quality()]
     assert min(swings) > 3 * PULSE_LIMIT_DB
     assert swings == [pulse_db(x, rate) for x in lowpassed.data]
+
+
+@pytest.mark.parametrize("method", ["seed", "period"])
+def test_cutter_names_a_recording_without_a_pulse(base, method):
+    """A microphone off the access hears noise, which is cut into cycles all
+    the same: the cutter names it, and only it, in a warning."""
+    arrays, _, rate = base
+    hiss = 0.1 * np.random.default_rng(0).standard_normal(len(arrays[0]))
+    X = Signals.from_arrays(
+        [arrays[0], hiss, arrays[1]], rate, names=["vessel.wav", "hiss.wav", "b.wav"]
+    )
+    chain = make_pipeline(
+        LowpassFilter(), MeanSmoother(method="median"), PeakCycleCutter(method=method)
+    )
+    start = r"^hiss\.wav \(0\.\d dB\): the loudness swings less than 1 dB"
+    with pytest.warns(NoPulseWarning, match=start) as record:
+        bags = chain.fit_transform(X)
+    assert len(record) == 1 and "vessel" not in str(record[0].message)
+    assert bags.pulse_db[1] < PULSE_LIMIT_DB < bags.pulse_db[[0, 2]].min()
+    # the swing measured while cutting is the one quality() reports
+    swings = [row["pulse_db"] for row in bags[[2, 1]].quality()]
+    assert swings == bags.pulse_db[[2, 1]].tolist()
+    assert swings[1] == pulse_db(LowpassFilter().fit_transform(X).data[1], rate)
+    chain.transform(X[[0, 2]])  # beating recordings alone: no warning (an error here)
 
 
 def test_a_quiet_stretch_keeps_its_beats():

@@ -21,19 +21,21 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from vascular_sklearn import (
     LowpassFilter,
     MeanSmoother,
+    NoPulseWarning,
     PeakCycleCutter,
     RecordingClassifier,
+    Signals,
     make_seed_pipeline,
     make_stenosis_pipeline,
 )
 from vascular_sklearn.audio import resample
+from vascular_sklearn.cycle_quality import PULSE_LIMIT_DB
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.features import BeatEnvelopeFeatures
 from vascular_sklearn.recorder import quantise, rounding_snr_db
 from vascular_sklearn.screening import (
     COARSE_LIMIT_DB,
     COLUMNS,
-    PULSE_LIMIT_DB,
     _write_table,
     external_validation,
     predict_files,
@@ -270,6 +272,19 @@ def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path)
     rows = score_files(robust, [whole, tmp_path / "hiss.wav"])
     assert [r["quality"] for r in rows] == ["ok", "no_pulse"]
     assert f"swings {swing:.1f} dB" in rows[1]["message"]
+
+
+def test_the_default_network_warns_when_asked_about_noise(data, fitted_default):
+    """Outside screening, predict_proba answers about a hiss as readily as
+    about a vessel: the warning is what tells the user."""
+    rate = data.recordings.sample_rate
+    hiss = 0.1 * np.random.default_rng(0).standard_normal(int(8 * rate))
+    X = Signals.from_arrays(
+        [data.recordings.data[0], hiss], rate, names=["vessel", "hiss"]
+    )
+    with pytest.warns(NoPulseWarning, match=r"^hiss \(0\.\d dB\)"):
+        proba = fitted_default.predict_proba(X)
+    assert proba.shape == (2, 2) and np.all(np.isfinite(proba))
 
 
 def test_clipped_recordings_are_flagged(model_and_folder, tmp_path):

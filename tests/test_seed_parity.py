@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from vascular_sklearn import STFTSpectrogram, make_seed_pipeline
+from vascular_sklearn.cycle_quality import PULSE_LIMIT_DB
 from vascular_sklearn.datasets import load_recordings
-from vascular_sklearn.screening import PULSE_LIMIT_DB
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from .cutting import PeakCycleCutter
 from .exceptions import (
     LabelFileError,
     MixedSampleRateWarning,
+    NoPulseWarning,
     RecordingError,
     WeightsFileError,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "LowpassFilter",
     "MeanSmoother",
     "MixedSampleRateWarning",
+    "NoPulseWarning",
     "PeakCycleCutter",
     "RecordingClassifier",
     "RecordingError",

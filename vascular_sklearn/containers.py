@@ -343,6 +343,10 @@ class CycleBags(_RecordingSequence):
         run that :class:`~vascular_sklearn.robustness.RecorderAugmentation`
         appended (the same vessel heard through another device). ``None``
         when every signal is one run.
+    pulse_db : ndarray of float, shape (n_recordings,), or None
+        How far each recording's loudness swings with the heartbeat
+        (:func:`~vascular_sklearn.cycle_quality.pulse_db`), as the cutter
+        measured it; ``None``: :meth:`quality` measures it.
 
     Examples
     --------
@@ -359,6 +363,7 @@ class CycleBags(_RecordingSequence):
     n_peaks: np.ndarray = field(default=None)  # type: ignore[assignment]
     dropped: dict[str, np.ndarray] | None = None
     runs: np.ndarray | None = None
+    pulse_db: np.ndarray | None = None
 
     @property
     def names(self) -> np.ndarray | None:  # type: ignore[override]
@@ -442,7 +447,9 @@ class CycleBags(_RecordingSequence):
                 "clipped_fraction": self._clipped_fraction(i),
                 "snr_db": float(np.median(measures["snr_db"])) if n_cycles else nan,
                 "rounding_snr_db": nan if rounding is None else float(rounding[i]),
-                "pulse_db": pulse_db(x, self.sample_rate),
+                "pulse_db": pulse_db(x, self.sample_rate)
+                if self.pulse_db is None
+                else float(self.pulse_db[i]),
                 "flagged": n_cycles < min_cycles,
             }
             if per_cycle:
@@ -524,8 +531,14 @@ class CycleBags(_RecordingSequence):
         if self.dropped is not None:
             dropped = {k: v[positions] for k, v in self.dropped.items()}
         runs = None if self.runs is None else self.runs[positions]
+        pulse = None if self.pulse_db is None else self.pulse_db[positions]
         return CycleBags(
-            self.signals._take(positions), self.bounds[positions], peaks, dropped, runs
+            self.signals._take(positions),
+            self.bounds[positions],
+            peaks,
+            dropped,
+            runs,
+            pulse,
         )
 
 

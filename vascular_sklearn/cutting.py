@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 from typing import Literal
@@ -13,7 +14,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import SEED_SAMPLE_RATE, SignalTransformer, map_recordings, to_samples
 from .beats import find_beats
 from .containers import DROP_REASONS, CycleBags, Signals, object_array
-from .cycle_quality import cycle_quality, failed_cycles
+from .cycle_quality import PULSE_LIMIT_DB, cycle_quality, failed_cycles, pulse_db
+from .exceptions import NoPulseWarning
 
 __all__ = ["PeakCycleCutter", "find_cycle_bounds"]
 
@@ -120,6 +122,14 @@ class PeakCycleCutter(SignalTransformer):
       (:func:`~vascular_sklearn.cycle_quality.cycle_quality`) and dropped when
       a transient clipped it or it holds no beat above the noise floor
       (``max_clipped``, ``min_snr_db``); ``quality()`` counts each reason.
+
+    Either method cuts stationary noise into "cycles" too (a microphone off
+    the access, mains hum); the cutter measures how far each recording's
+    loudness swings with the heartbeat
+    (:func:`~vascular_sklearn.cycle_quality.pulse_db`, kept as
+    ``output.pulse_db``) and names those that swing less than
+    :data:`~vascular_sklearn.cycle_quality.PULSE_LIMIT_DB` in a
+    :class:`~vascular_sklearn.NoPulseWarning`, at fit and at predict.
 
     Parameters
     ----------
@@ -259,9 +269,10 @@ class PeakCycleCutter(SignalTransformer):
             }
         else:
             found = map_recordings(
-                find_cycle_bounds,
-                list(refs),
+                _seed_cycles,
+                list(zip(refs, signals.data, strict=True)),
                 self.n_jobs,
+                rate,
                 distance,
                 gap,
                 self.threshold,
@@ -270,18 +281,52 @@ class PeakCycleCutter(SignalTransformer):
             dropped = None
         bounds = object_array([f[0] for f in found])
         n_peaks = np.array([f[1] for f in found], dtype=np.int64)
+        pulse = np.array([f[-1] for f in found], dtype=np.float64)
         # the smoothed copy has served; dropping it halves what the bags hold
-        return CycleBags(replace(signals, reference=None), bounds, n_peaks, dropped)
+        bags = CycleBags(
+            replace(signals, reference=None), bounds, n_peaks, dropped, pulse_db=pulse
+        )
+        _warn_no_pulse(bags)
+        return bags
+
+
+def _warn_no_pulse(bags: CycleBags) -> None:
+    """:class:`NoPulseWarning` naming the recordings cut from noise: the
+    classifier would answer about them as confidently as about any other (one
+    without cycles, digital silence say, gets no answer and no warning)."""
+    quiet = np.flatnonzero((bags.pulse_db < PULSE_LIMIT_DB) & (bags.n_cycles > 0))
+    if not len(quiet):
+        return
+    shown = ", ".join(f"{bags.name(i)} ({bags.pulse_db[i]:.1f} dB)" for i in quiet[:5])
+    more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
+    warnings.warn(
+        f"{shown}{more}: the loudness swings less than {PULSE_LIMIT_DB:g} dB with "
+        "the heartbeat, as noise does, not a pulse. Such a sound is still cut into "
+        "cycles and a classifier answers about it all the same: check that the "
+        "microphone sits on the access.",
+        NoPulseWarning,
+        stacklevel=2,
+    )
 
 
 #: Longest spacing of beats the seed cutter takes, in seconds (1 per minute).
 _LONGEST_BEAT = 60.0
 
 
+def _seed_cycles(
+    item: tuple, rate: float, min_distance: int, max_gap: int, threshold: float
+) -> tuple[np.ndarray, int, float]:
+    """One recording's cycles (:func:`find_cycle_bounds`) and its pulse."""
+    reference, signal = item
+    bounds, n_peaks = find_cycle_bounds(reference, min_distance, max_gap, threshold)
+    return bounds, n_peaks, pulse_db(signal, rate)
+
+
 def _period_cycles(
     item: tuple, rate: float, min_snr_db: float | None, max_clipped: float | None
-) -> tuple[np.ndarray, int, dict[str, int]]:
-    """One recording's beats (:func:`find_beats`) less the cycles that fail quality."""
+) -> tuple[np.ndarray, int, dict[str, int], float]:
+    """One recording's beats (:func:`find_beats`) less the cycles that fail
+    quality, and its pulse."""
     reference, signal, clipped = item
     bounds, n_peaks, n_short = find_beats(reference, rate, signal=signal)
     failed = failed_cycles(
@@ -289,4 +334,4 @@ def _period_cycles(
     )
     keep = ~(failed["clipped"] | failed["noisy"])
     counts = {k: int(v.sum()) for k, v in failed.items()}
-    return bounds[keep], n_peaks, {"short": n_short, **counts}
+    return bounds[keep], n_peaks, {"short": n_short, **counts}, pulse_db(signal, rate)

@@ -22,6 +22,7 @@ from scipy.signal import butter, sosfilt, sosfiltfilt
 
 __all__ = [
     "CLIP_BLOCK",
+    "PULSE_LIMIT_DB",
     "clip_counts",
     "counts_at_rate",
     "cycle_quality",
@@ -32,6 +33,14 @@ __all__ = [
 #: Duration in seconds of the blocks in which clipped samples are counted: fine
 #: enough to place a knock within a beat, coarse enough to cost nothing to keep.
 CLIP_BLOCK = 0.01
+#: Decibels of loudness swing with the heartbeat (:func:`pulse_db`) under
+#: which a recording holds no pulse: stationary noise (white to pink, mains
+#: hum) stays under it, every seed recording swings twice as far
+#: (``bench_pulse``). The cutter still cuts such a sound into "cycles", and the
+#: network still answers; the answer is about noise, so the cutter warns
+#: (:class:`~vascular_sklearn.NoPulseWarning`) and screening flags the
+#: recording ``no_pulse``.
+PULSE_LIMIT_DB = 1.0
 #: Frames (seconds, whole blocks) whose power gives the noise floor, and the
 #: percentile taken: the quietest moments of a recording are its floor.
 _FLOOR_FRAME, _FLOOR_PERCENTILE = 0.03, 5.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "LabelFileError",
     "MixedSampleRateWarning",
+    "NoPulseWarning",
     "RecordingError",
     "WeightsFileError",
 ]
@@ -37,6 +38,25 @@ class MixedSampleRateWarning(UserWarning):
     --------
     >>> from vascular_sklearn.exceptions import MixedSampleRateWarning
     >>> issubclass(MixedSampleRateWarning, UserWarning)
+    True
+    """
+
+
+class NoPulseWarning(UserWarning):
+    """A recording's loudness does not swing with a heartbeat: noise, not a pulse.
+
+    A microphone off the access (or pressed on the skin beside it) hears
+    stationary noise. The cutter still cuts such a sound into "cycles", and
+    the classifier still answers, confidently, about noise; the message names
+    the recordings and their swings
+    (:func:`~vascular_sklearn.cycle_quality.pulse_db`, under
+    :data:`~vascular_sklearn.cycle_quality.PULSE_LIMIT_DB`). Screening
+    reports it per row as ``no_pulse`` instead.
+
+    Examples
+    --------
+    >>> from vascular_sklearn.exceptions import NoPulseWarning
+    >>> issubclass(NoPulseWarning, UserWarning)
     True
     """
 

@@ -27,6 +27,7 @@ from .audio import AUDIO_SUFFIXES
 from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
+from .cycle_quality import PULSE_LIMIT_DB
 from .datasets import TARGET_NAMES
 from .evaluation import (
     _binary_labels,
@@ -34,7 +35,7 @@ from .evaluation import (
     bootstrap_report,
     clinical_report,
 )
-from .exceptions import MixedSampleRateWarning, RecordingError
+from .exceptions import MixedSampleRateWarning, NoPulseWarning, RecordingError
 
 __all__ = [
     "COLUMNS",
@@ -62,13 +63,6 @@ CLIPPED_LIMIT = 0.01
 #: power per kHz), and on the confounded simulator the default's answers moved
 #: with the recorder below it and held still above it (``bench_coarse``).
 COARSE_LIMIT_DB = 40.0
-#: Decibels of loudness swing with the heartbeat
-#: (:func:`~vascular_sklearn.cycle_quality.pulse_db`) under which a scored
-#: recording is flagged ``no_pulse``: stationary noise (white to pink, mains
-#: hum) stays under it, every seed recording swings twice as far
-#: (``bench_pulse``). The cutter still cuts such a sound into "cycles", and the
-#: network still answers; the answer is about noise.
-PULSE_LIMIT_DB = 1.0
 
 
 def recording_paths(
@@ -158,15 +152,17 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
 
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     Xt, bags, notes = files, None, None
-    for _, step in model.steps[:-1]:
-        if step is None or step == "passthrough":
-            continue
-        Xt = step.transform(Xt)
-        if bags is None and isinstance(Xt, CycleBags):
-            # the recordings as cut, before a harmonizer adds its noise floor
-            bags = Xt
-        if notes is None and isinstance(Xt, Signals):  # what reading the files noted
-            notes = Xt.notes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoPulseWarning)  # the row says no_pulse
+        for _, step in model.steps[:-1]:
+            if step is None or step == "passthrough":
+                continue
+            Xt = step.transform(Xt)
+            if bags is None and isinstance(Xt, CycleBags):
+                # the recordings as cut, before a harmonizer adds its noise floor
+                bags = Xt
+            if notes is None and isinstance(Xt, Signals):  # what reading noted
+                notes = Xt.notes
     classifier = model.steps[-1][1]
     min_cycles = getattr(classifier, "min_cycles", 1)
     cap = getattr(classifier, "max_cycles", None)
