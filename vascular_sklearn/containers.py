@@ -171,6 +171,16 @@ class _RecordingSequence:
     def shape(self) -> tuple[int]:
         return (len(self),)
 
+    def _names_of(self, positions: np.ndarray, detail=None) -> str:
+        """The names of the recordings at ``positions`` for a message: the
+        first five (each with ``detail(i)`` in brackets, when given), then how
+        many more."""
+        shown = ", ".join(
+            self.name(i) + ("" if detail is None else f" ({detail(i)})")
+            for i in positions[:5]
+        )
+        return shown + (f" and {len(positions) - 5} more" if len(positions) > 5 else "")
+
     def name(self, i: int) -> str:
         """Return a human-readable name of recording ``i`` for messages.
 

@@ -297,10 +297,9 @@ def _warn_no_pulse(bags: CycleBags) -> None:
     quiet = np.flatnonzero((bags.pulse_db < PULSE_LIMIT_DB) & (bags.n_cycles > 0))
     if not len(quiet):
         return
-    shown = ", ".join(f"{bags.name(i)} ({bags.pulse_db[i]:.1f} dB)" for i in quiet[:5])
-    more = f" and {len(quiet) - 5} more" if len(quiet) > 5 else ""
+    names = bags._names_of(quiet, lambda i: f"{bags.pulse_db[i]:.1f} dB")
     warnings.warn(
-        f"{shown}{more}: the loudness swings less than {PULSE_LIMIT_DB:g} dB with "
+        f"{names}: the loudness swings less than {PULSE_LIMIT_DB:g} dB with "
         "the heartbeat, as noise does, not a pulse. Such a sound is still cut into "
         "cycles and a classifier answers about it all the same: check that the "
         "microphone sits on the access.",

@@ -213,15 +213,14 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Recordings with fewer than ``min_cycles`` cycles: an error, or flagged."""
         empty = np.flatnonzero(bags.n_cycles < self.min_cycles)
         if len(empty) and self.on_empty == "error":
-            names = ", ".join(bags.name(i) for i in empty[:5])
-            more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+            names = bags._names_of(empty)
             found = (
                 "no heart cycle was"
                 if self.min_cycles == 1
                 else (f"fewer than {self.min_cycles} heart cycles were")
             )
             raise RecordingError(
-                f"{found} found in {names}{more}. Check the recording "
+                f"{found} found in {names}. Check the recording "
                 "(too short, silent, or no beat above the threshold), lower "
                 "PeakCycleCutter(threshold=...), use PeakCycleCutter(method="
                 "'period') for a heart slower than about 53 beats per minute (the "
