@@ -205,10 +205,10 @@ def test_a_feature_matrix_is_not_taken_for_bags_of_cycles(data):
     bags = [row[None, :] for row in X]
     clf.fit(bags, data.target)
     bags[1] = []
-    with pytest.warns(UserWarning, match="no heart cycle in recording 1"):
+    with pytest.warns(UserWarning, match="no heart cycle was found in recording 1"):
         proba = clf.set_params(on_empty="prior").predict_proba(bags)
     np.testing.assert_allclose(proba[1], clf.class_prior_)
-    with pytest.warns(UserWarning, match="no heart cycle in recording 0"):
+    with pytest.warns(UserWarning, match="no heart cycle was found in recording 0"):
         np.testing.assert_allclose(clf.predict_proba([[]]), [clf.class_prior_])
 
 
@@ -422,6 +422,16 @@ def test_min_cycles_flags_recordings_with_too_few(spectrograms, data):
     np.testing.assert_allclose(
         proba[flagged], np.tile(clf.class_prior_, (flagged.sum(), 1))
     )
+    # every recording short: both messages name five and count the rest
+    n = len(spectrograms)
+    assert n > 5
+    five = ", ".join(spectrograms.name(i) for i in range(5))
+    listed = f"found in {five} and {n - 5} more"
+    clf.set_params(min_cycles=spectrograms.n_cycles.max() + 1)
+    with pytest.warns(UserWarning, match=f"{listed}: returned the class prior"):
+        clf.predict_proba(spectrograms)
+    with pytest.raises(RecordingError, match=f"{listed}. Check the recording"):
+        clf.set_params(on_empty="error").predict_proba(spectrograms)
 
 
 def test_pipeline_runs_repeat_exactly_with_parallel_signal_steps(data):

@@ -213,14 +213,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Recordings with fewer than ``min_cycles`` cycles: an error, or flagged."""
         empty = np.flatnonzero(bags.n_cycles < self.min_cycles)
         if len(empty) and self.on_empty == "error":
-            names = bags._names_of(empty)
-            found = (
-                "no heart cycle was"
-                if self.min_cycles == 1
-                else (f"fewer than {self.min_cycles} heart cycles were")
-            )
             raise RecordingError(
-                f"{found} found in {names}. Check the recording "
+                f"{self._shortfall(bags, empty)}. Check the recording "
                 "(too short, silent, or no beat above the threshold), lower "
                 "PeakCycleCutter(threshold=...), use PeakCycleCutter(method="
                 "'period') for a heart slower than about 53 beats per minute (the "
@@ -230,6 +224,15 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "prior for such recordings."
             )
         return empty
+
+    def _shortfall(self, bags: Spectrograms, empty: np.ndarray) -> str:
+        """What the recordings at ``empty`` lack, naming them, for a message."""
+        found = (
+            "no heart cycle was"
+            if self.min_cycles == 1
+            else f"fewer than {self.min_cycles} heart cycles were"
+        )
+        return f"{found} found in {bags._names_of(empty)}"
 
     def fit(
         self, X, y, groups=None, sample_weight=None, confounder=None
@@ -430,9 +433,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             else:
                 out[i] = proba[a:b].mean(axis=0)
         if len(empty):
-            names = ", ".join(bags.name(i) for i in empty)
             warnings.warn(
-                f"no heart cycle in {names}: returned the class prior",
+                f"{self._shortfall(bags, empty)}: returned the class prior",
                 UserWarning,
                 stacklevel=2,
             )
