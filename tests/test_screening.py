@@ -274,6 +274,38 @@ def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path)
     assert f"swings {swing:.1f} dB" in rows[1]["message"]
 
 
+class _FiltersSeen(BaseEstimator):
+    """A step that keeps the warning filters in force while it runs."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        self.seen_.append(list(warnings.filters))
+        return X
+
+
+def test_screening_leaves_the_warning_filters_of_other_threads_alone(
+    model_and_folder, tmp_path
+):
+    """Filters are one per process: batches side by side in threads must not
+    change them (a user's warning elsewhere lost) to keep the no-pulse rows
+    quiet."""
+    model, folder = model_and_folder
+    rng = np.random.default_rng(1)
+    for k in range(4):
+        sf.write(tmp_path / f"hiss{k}.wav", 0.1 * rng.standard_normal(22050 * 8), 22050)
+    probe = _FiltersSeen()
+    probe.seen_ = []
+    probed = Pipeline([*model.steps[:-1], ("probe", probe), model.steps[-1]])
+    before = list(warnings.filters)
+    with joblib.parallel_config(backend="threading"):
+        predict_files(probed, [tmp_path], tmp_path / "rows.csv", batch_size=1, n_jobs=2)
+    rows = _read(tmp_path / "rows.csv")
+    assert [r["quality"] for r in rows] == ["no_pulse"] * 4
+    assert len(probe.seen_) == 4 and all(seen == before for seen in probe.seen_)
+
+
 def test_the_default_network_warns_when_asked_about_noise(data, fitted_default):
     """Outside screening, predict_proba answers about a hiss as readily as
     about a vessel: the warning is what tells the user."""

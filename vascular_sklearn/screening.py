@@ -26,7 +26,7 @@ from ._output import check_output, replacing
 from .audio import AUDIO_SUFFIXES
 from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
-from .cutting import PeakCycleCutter
+from .cutting import PeakCycleCutter, _pulse_reported_by_caller
 from .cycle_quality import PULSE_LIMIT_DB
 from .datasets import TARGET_NAMES
 from .evaluation import (
@@ -35,7 +35,7 @@ from .evaluation import (
     bootstrap_report,
     clinical_report,
 )
-from .exceptions import MixedSampleRateWarning, NoPulseWarning, RecordingError
+from .exceptions import MixedSampleRateWarning, RecordingError
 
 __all__ = [
     "COLUMNS",
@@ -152,8 +152,7 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
 
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     Xt, bags, notes = files, None, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NoPulseWarning)  # the row says no_pulse
+    with _pulse_reported_by_caller():  # the row says no_pulse
         for _, step in model.steps[:-1]:
             if step is None or step == "passthrough":
                 continue
