@@ -4,6 +4,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+import soundfile as sf
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_validate
@@ -122,7 +123,6 @@ def test_pcm_counts_stored_as_float_are_refused_not_clipped(fitted, data, tmp_pa
     counts = np.round(data.recordings[0] * 32767)  # cast to float to pass the int check
     with pytest.raises(RecordingError, match=r"recording 0: samples reach .* PCM"):
         fitted.predict_proba([counts])
-    import soundfile as sf
 
     path = tmp_path / "counts.wav"
     sf.write(path, counts / 10, RATE, subtype="FLOAT")  # a float WAV may pass ±1
@@ -153,6 +153,29 @@ def test_complex_or_scalar_recordings_are_named(fitted, data):
         fitted.predict_proba(np.stack([x, x], axis=1))
     with pytest.raises(RecordingError, match="holds no recordings"):
         make_seed_pipeline().fit(Signals.from_arrays([], 22050), [])
+
+
+def test_file_names_or_a_dict_of_recordings_get_the_way_to_pass_them(
+    fitted, data, tmp_path
+):
+    path = tmp_path / "a.wav"
+    sf.write(path, data.recordings[0], RATE, subtype="FLOAT")
+    for name in (str(path), path):
+        with pytest.raises(
+            RecordingError, match=r"recording 0: a file name \('.*a\.wav'"
+        ):
+            fitted.predict_proba([name])
+    # the way the message gives answers as the array does
+    np.testing.assert_allclose(
+        fitted.predict_proba(RecordingFiles.from_paths([path])),
+        fitted.predict_proba([data.recordings[0]]),
+        rtol=1e-6,
+    )
+    recordings = {"left": data.recordings[0], "right": data.recordings[1]}
+    with pytest.raises(RecordingError, match=r"X is a dict of recordings.*names=list"):
+        fitted.predict_proba(recordings)
+    named = Signals.from_arrays(list(recordings.values()), RATE, names=list(recordings))
+    assert fitted.predict_proba(named).shape == (2, 2)
 
 
 def test_one_recording_one_answer_whatever_holds_it():

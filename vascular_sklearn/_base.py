@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -58,15 +60,22 @@ def check_recording(x: Any, name: str) -> np.ndarray:
     Raises
     ------
     RecordingError
-        Naming the recording when it is complex, integer or boolean (not in
-        full-scale units), not 1-D, empty, holds NaN or inf, or reaches far
-        beyond full scale (:data:`~vascular_sklearn.audio.PEAK_LIMIT`).
+        Naming the recording when it is a file name, complex, integer or
+        boolean (not in full-scale units), not 1-D, empty, holds NaN or inf,
+        or reaches far beyond full scale (:data:`~vascular_sklearn.audio.PEAK_LIMIT`).
 
     Examples
     --------
     >>> check_recording([0.0, 0.5], "a.wav").dtype
     dtype('float32')
     """
+    if isinstance(x, (str, os.PathLike)):
+        raise RecordingError(
+            f"{name}: a file name ({os.fspath(x)!r}), not audio samples; pass "
+            "RecordingFiles.from_paths(paths) (from vascular_sklearn.corpus: the "
+            "pipeline reads them) or load_recordings(folder).recordings, or "
+            "screen files with predict_files."
+        )
     try:  # a ragged nested list fails here, strings in the cast below
         arr = np.asarray(x)
         if arr.dtype.kind not in "biucf":
@@ -271,6 +280,12 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
             raise RecordingError(
                 "X is one 1-D array. Reshape your data: pass a list of recordings "
                 "([x]) or x.reshape(1, -1) for a single recording."
+            )
+        if isinstance(X, Mapping):  # iterating it would give its keys
+            raise RecordingError(
+                f"X is a {type(X).__name__} of recordings; pass its values as a "
+                "list (list(X.values())) and the keys as names: "
+                "Signals.from_arrays(list(X.values()), rate, names=list(X))."
             )
         if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
             raise RecordingError(
