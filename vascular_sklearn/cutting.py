@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import replace
 from numbers import Integral, Real
 from typing import Literal
@@ -18,7 +15,7 @@ from ._base import SEED_SAMPLE_RATE, SignalTransformer, map_recordings, to_sampl
 from .beats import find_beats
 from .containers import DROP_REASONS, CycleBags, Signals, object_array
 from .cycle_quality import PULSE_LIMIT_DB, cycle_quality, failed_cycles, pulse_db
-from .exceptions import NoPulseWarning
+from .exceptions import NoPulseWarning, _is_left_to_caller
 
 __all__ = ["PeakCycleCutter", "find_cycle_bounds"]
 
@@ -293,29 +290,12 @@ class PeakCycleCutter(SignalTransformer):
         return bags
 
 
-# A context variable rather than warnings.catch_warnings: the warnings filters
-# are one per process, shared by every thread, and joblib's threading backend
-# runs screening's batches side by side.
-_PULSE_REPORTED = ContextVar("pulse_reported_by_caller", default=False)
-
-
-@contextmanager
-def _pulse_reported_by_caller() -> Iterator[None]:
-    """Within the block, the cutters of this thread leave the missing pulse to
-    the caller (a screening row reports it): no :class:`NoPulseWarning`."""
-    token = _PULSE_REPORTED.set(True)
-    try:
-        yield
-    finally:
-        _PULSE_REPORTED.reset(token)
-
-
 def _warn_no_pulse(bags: CycleBags) -> None:
     """:class:`NoPulseWarning` naming the recordings cut from noise: the
     classifier would answer about them as confidently as about any other (one
     without cycles, digital silence say, gets no answer and no warning)."""
     quiet = np.flatnonzero((bags.pulse_db < PULSE_LIMIT_DB) & (bags.n_cycles > 0))
-    if not len(quiet) or _PULSE_REPORTED.get():
+    if not len(quiet) or _is_left_to_caller(NoPulseWarning):
         return
     names = bags._names_of(quiet, lambda i: f"{bags.pulse_db[i]:.1f} dB")
     warnings.warn(

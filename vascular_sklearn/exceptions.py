@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 __all__ = [
     "LabelFileError",
     "MixedSampleRateWarning",
@@ -88,3 +92,28 @@ class WeightsFileError(ValueError):
     >>> issubclass(WeightsFileError, ValueError)
     True
     """
+
+
+# A context variable rather than warnings.catch_warnings: the warnings filters
+# are one per process, shared by every thread, and joblib's threading backend
+# runs screening's batches side by side with the user's code.
+_LEFT_TO_CALLER: ContextVar[tuple[type[Warning], ...]] = ContextVar(
+    "warnings_left_to_caller", default=()
+)
+
+
+@contextmanager
+def _left_to_caller(*categories: type[Warning]) -> Iterator[None]:
+    """Within the block, this thread's library code does not raise warnings of
+    ``categories``: the caller reports what they would say (a screening row)."""
+    token = _LEFT_TO_CALLER.set(_LEFT_TO_CALLER.get() + categories)
+    try:
+        yield
+    finally:
+        _LEFT_TO_CALLER.reset(token)
+
+
+def _is_left_to_caller(category: type[Warning]) -> bool:
+    """Whether a warning of ``category`` is the caller's to report here (then
+    the check behind it need not run at all)."""
+    return issubclass(category, _LEFT_TO_CALLER.get())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import sys
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
@@ -26,7 +25,7 @@ from ._output import check_output, replacing
 from .audio import AUDIO_SUFFIXES
 from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
-from .cutting import PeakCycleCutter, _pulse_reported_by_caller
+from .cutting import PeakCycleCutter
 from .cycle_quality import PULSE_LIMIT_DB
 from .datasets import TARGET_NAMES
 from .evaluation import (
@@ -35,7 +34,12 @@ from .evaluation import (
     bootstrap_report,
     clinical_report,
 )
-from .exceptions import MixedSampleRateWarning, RecordingError
+from .exceptions import (
+    MixedSampleRateWarning,
+    NoPulseWarning,
+    RecordingError,
+    _left_to_caller,
+)
 
 __all__ = [
     "COLUMNS",
@@ -106,10 +110,9 @@ def recording_paths(
         if entry.is_dir():
             paths += find_recordings(entry)
         elif entry.suffix.lower() == ".csv":
-            with warnings.catch_warnings():
-                # the warning is about training on a mix; screening resamples
-                # each file to the model's rate and scores it alone
-                warnings.simplefilter("ignore", MixedSampleRateWarning)
+            # the warning is about training on a mix; screening resamples
+            # each file to the model's rate and scores it alone
+            with _left_to_caller(MixedSampleRateWarning):
                 paths += list(read_manifest(entry).filenames)
         elif entry.exists() or entry.suffix.lower() in AUDIO_SUFFIXES:
             # a missing recording gets its own row; the others are still scored
@@ -152,7 +155,7 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
 
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     Xt, bags, notes = files, None, None
-    with _pulse_reported_by_caller():  # the row says no_pulse
+    with _left_to_caller(NoPulseWarning):  # the row says no_pulse
         for _, step in model.steps[:-1]:
             if step is None or step == "passthrough":
                 continue
