@@ -10,9 +10,11 @@ from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import make_scorer
 from sklearn.model_selection import (
     GridSearchCV,
     GroupKFold,
+    TunedThresholdClassifierCV,
     cross_val_predict,
     cross_validate,
 )
@@ -31,7 +33,10 @@ from vascular_sklearn import (
     make_stenosis_pipeline,
 )
 from vascular_sklearn.evaluation import evaluate_by_patient
-from vascular_sklearn.metrics import clinical_scoring
+from vascular_sklearn.metrics import (
+    clinical_scoring,
+    specificity_at_sensitivity_score,
+)
 from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
 
 from .conftest import opposite_rule_cycles
@@ -370,6 +375,22 @@ def test_pipeline_inside_calibration(data):
         method="predict_proba",
     )
     assert oof.shape == (len(data.target), 2)
+
+
+def test_pipeline_threshold_tuned_for_a_sensitivity(data):
+    pipe = make_seed_pipeline()
+    pipe.set_params(classifier__estimator=LogisticRegression(C=0.01, max_iter=5000))
+    splits = list(GroupKFold(2).split(data.recordings, data.target, data.groups))
+    scoring = make_scorer(specificity_at_sensitivity_score, min_sensitivity=0.9)
+    tuned = TunedThresholdClassifierCV(
+        pipe, scoring=scoring, cv=splits, store_cv_results=True
+    ).fit(data.recordings, data.target)
+    # the chosen threshold reaches the sensitivity over the folds
+    assert tuned.best_score_ >= 0
+    proba = tuned.estimator_.predict_proba(data.recordings)[:, 1]
+    np.testing.assert_array_equal(
+        tuned.predict(data.recordings), (proba >= tuned.best_threshold_).astype(int)
+    )
 
 
 def test_shortcuts_set_the_network():

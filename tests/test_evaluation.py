@@ -13,6 +13,7 @@ from vascular_sklearn import (
     MeanSmoother,
     PeakCycleCutter,
     sensitivity_score,
+    specificity_at_sensitivity_score,
     specificity_score,
 )
 from vascular_sklearn.containers import Signals
@@ -51,6 +52,25 @@ def test_clinical_metrics_refuse_a_label_that_is_not_there():
             score([], [])
     # one class present: nothing to refuse, as scikit-learn's recall
     assert specificity_score(["normal"] * 2, ["normal"] * 2) == 1.0
+
+
+def test_specificity_counts_only_where_the_sensitivity_is_reached():
+    y_true = [1] * 10 + [0] * 4
+    score = specificity_at_sensitivity_score
+    nine = [1] * 9 + [0] + [1, 0, 0, 0]  # 9 of 10 found: 0.9 reached exactly
+    assert score(y_true, nine) == 0.75
+    eight = [1] * 8 + [0, 0] + [0] * 4  # every normal one cleared, two missed
+    assert score(y_true, eight) == pytest.approx(-0.2)
+    assert score(y_true, eight, min_sensitivity=0.8) == 1.0
+    # flagging everyone meets any target, so it outranks every shortfall
+    assert score(y_true, [1] * 14) == 0.0 > score(y_true, eight)
+    words = ["stenosis" if v else "normal" for v in nine]
+    truth = ["stenosis" if v else "normal" for v in y_true]
+    assert score(truth, words, pos_label="stenosis") == 0.75
+    assert np.isnan(score([1, 1], [1, 0]))  # no normal recording: undefined
+    for bad in (0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="not a share of the stenotic"):
+            score(y_true, nine, min_sensitivity=bad)
 
 
 def test_bootstrap_draws_patients_not_recordings():

@@ -291,7 +291,7 @@ def test_screening_leaves_the_warning_filters_of_other_threads_alone(
     """Filters are one per process: batches side by side in threads must not
     change them (a user's warning elsewhere lost) to keep the no-pulse rows
     quiet."""
-    model, folder = model_and_folder
+    model = model_and_folder[0]
     rng = np.random.default_rng(1)
     for k in range(4):
         sf.write(tmp_path / f"hiss{k}.wav", 0.1 * rng.standard_normal(22050 * 8), 22050)

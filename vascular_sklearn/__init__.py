@@ -17,7 +17,12 @@ from .exceptions import (
     WeightsFileError,
 )
 from .lowpass import LowpassFilter
-from .metrics import clinical_scoring, sensitivity_score, specificity_score
+from .metrics import (
+    clinical_scoring,
+    sensitivity_score,
+    specificity_at_sensitivity_score,
+    specificity_score,
+)
 from .recording_classifier import RecordingClassifier
 from .smoothing import MeanSmoother
 from .spectrogram import STFTSpectrogram
@@ -61,5 +66,6 @@ __all__ = [
     "make_seed_pipeline",
     "make_stenosis_pipeline",
     "sensitivity_score",
+    "specificity_at_sensitivity_score",
     "specificity_score",
 ]

@@ -8,7 +8,12 @@ import numpy as np
 from sklearn.metrics import get_scorer, make_scorer, recall_score
 from sklearn.utils import check_consistent_length, column_or_1d
 
-__all__ = ["clinical_scoring", "sensitivity_score", "specificity_score"]
+__all__ = [
+    "clinical_scoring",
+    "sensitivity_score",
+    "specificity_at_sensitivity_score",
+    "specificity_score",
+]
 
 
 def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
@@ -97,6 +102,80 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     if not negatives.any():
         return float("nan")
     return float(np.mean(y_pred[negatives] != pos_label))
+
+
+def specificity_at_sensitivity_score(
+    y_true: Any, y_pred: Any, *, min_sensitivity: float = 0.9, pos_label: Any = 1
+) -> float:
+    """Compute the specificity of answers that find ``min_sensitivity`` of the
+    stenotic recordings; below it, how far they fall short.
+
+    A screening test is held to a sensitivity first, then clears as many
+    normal vessels as it can. As the scoring of
+    :class:`sklearn.model_selection.TunedThresholdClassifierCV` this picks the
+    threshold that does so on the training patients' out-of-fold answers,
+    instead of the 0.5 that ``predict`` uses.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    min_sensitivity : float, default=0.9
+        The share of stenotic recordings the answers must flag, in (0, 1].
+    pos_label : int or str, default=1
+        The label of the positive (stenotic) class.
+
+    Returns
+    -------
+    float
+        The specificity (0 to 1) when the sensitivity reaches
+        ``min_sensitivity``; else the sensitivity minus 1 (negative: below
+        every threshold that reaches it, and higher the closer it comes). NaN
+        when either is undefined (one class only).
+
+    Raises
+    ------
+    ValueError
+        If ``min_sensitivity`` lies outside (0, 1], or as
+        :func:`sensitivity_score` and :func:`specificity_score`.
+
+    Examples
+    --------
+    >>> y_true = [1, 1, 1, 0, 0, 0]
+    >>> specificity_at_sensitivity_score(y_true, [1, 1, 1, 1, 0, 0])
+    0.6666666666666666
+    >>> specificity_at_sensitivity_score(y_true, [1, 1, 0, 0, 0, 0])  # misses one
+    -0.33333333333333337
+
+    The threshold for 90 % sensitivity, chosen on out-of-fold answers (for a
+    pipeline, give ``cv`` the patient splits:
+    ``list(GroupKFold(5).split(X, y, groups))``):
+
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.metrics import make_scorer
+    >>> from sklearn.model_selection import TunedThresholdClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 1))
+    >>> y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    >>> scoring = make_scorer(specificity_at_sensitivity_score, min_sensitivity=0.9)
+    >>> tuned = TunedThresholdClassifierCV(LogisticRegression(), scoring=scoring)
+    >>> bool(tuned.fit(X, y).best_threshold_ < 0.5)  # flags more to miss fewer
+    True
+    """
+    if not 0 < min_sensitivity <= 1:
+        raise ValueError(
+            f"min_sensitivity={min_sensitivity!r} is not a share of the stenotic "
+            "recordings: give a number in (0, 1], e.g. 0.9"
+        )
+    sens = sensitivity_score(y_true, y_pred, pos_label=pos_label)
+    spec = specificity_score(y_true, y_pred, pos_label=pos_label)
+    if np.isnan(sens) or np.isnan(spec):
+        return float("nan")
+    # k / n against a decimal share: 0.9 reached by 9 of 10 must count
+    return spec if sens >= min_sensitivity - 1e-12 else sens - 1.0
 
 
 def _balanced_accuracy(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
