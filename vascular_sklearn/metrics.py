@@ -107,9 +107,9 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
 def specificity_at_sensitivity_score(
     y_true: Any, y_pred: Any, *, min_sensitivity: float = 0.9, pos_label: Any = 1
 ) -> float:
-    """Compute the specificity of answers that find ``min_sensitivity`` of the
-    stenotic recordings; below it, how far they fall short.
+    """Compute the specificity where the sensitivity reaches its target.
 
+    Below ``min_sensitivity`` the score says how far the answers fall short.
     A screening test is held to a sensitivity first, then clears as many
     normal vessels as it can. As the scoring of
     :class:`sklearn.model_selection.TunedThresholdClassifierCV` this picks the
