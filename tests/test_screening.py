@@ -275,7 +275,7 @@ def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path)
 
 
 class _FiltersSeen(BaseEstimator):
-    """A step that keeps the warning filters in force while it runs."""
+    """A step that records the warning filters in force while it runs."""
 
     def fit(self, X, y=None):
         return self
