@@ -37,6 +37,7 @@ BENCHMARKS = [
     "bench_network",
     "bench_runtime",
     "bench_classifier",
+    "bench_confound_default",
     "bench_confound",
     "bench_coarse",
     "bench_device_audit",
