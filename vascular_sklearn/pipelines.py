@@ -155,15 +155,13 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     drawn from it).
 
     The evidence (docs/benchmarks.md, confound benchmark, three seeds,
-    2026-12-03): trained where the device goes with the label, the default
-    kept a test AUC of 0.968 (0.937-0.988 over seeds) against 0.806 for the
+    2026-12-04): trained where the device goes with the label, the default
+    kept a test AUC of 0.987 (0.984-0.992 over seeds) against 0.794 for the
     plain network and 0.930 for the plain network trained without the
     confound, and cut the median change of the answer when the loud test
-    recordings are recorded again quietly from 0.895 to 0.092 (0.044-0.176
-    over seeds; with each cycle's mean kept 0.967 and 0.147; the earlier
-    default, harmonizer and augmentation on the 80 dB spectrogram: 0.854 and
-    0.372), and to 0.206 on a cohort nothing was chosen on. The target (shift
-    under 0.05) was not reached, and on the 12 seed patients no model finds
+    recordings are recorded again quietly from 0.875 to 0.107 (0.057-0.145
+    over seeds), and from 0.943 to 0.288 on a cohort nothing was chosen on.
+    The target (shift under 0.05) was not reached, and on the 12 seed patients no model finds
     stenosis in patients it has not heard. Treat the output as research, not
     a diagnosis.
 
