@@ -229,6 +229,8 @@ def lever_models(make_base, names=tuple(LEVERS)) -> dict:
 NETWORKS = lever_models(
     lambda random_state: make_stenosis_pipeline(random_state=random_state, device="cpu")
 )
+#: The network row that is the library's default.
+DEFAULT = next(name for name in NETWORKS if name.endswith("the default"))
 MODELS = dict(NETWORKS)
 MODELS.update(
     {

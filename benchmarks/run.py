@@ -39,6 +39,7 @@ BENCHMARKS = [
     "bench_classifier",
     "bench_confound_default",
     "bench_confound",
+    "bench_augment_devices",
     "bench_coarse",
     "bench_device_audit",
     "bench_device_levers",
