@@ -161,9 +161,9 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     confound, and cut the median change of the answer when the loud test
     recordings are recorded again quietly from 0.875 to 0.107 (0.057-0.145
     over seeds), and from 0.943 to 0.288 on a cohort nothing was chosen on.
-    The target (shift under 0.05) was not reached, and on the 12 seed patients no model finds
-    stenosis in patients it has not heard. Treat the output as research, not
-    a diagnosis.
+    The target (shift under 0.05) was not reached, and on the 12 seed
+    patients no model finds stenosis in patients it has not heard. Treat the
+    output as research, not a diagnosis.
 
     Parameters
     ----------
