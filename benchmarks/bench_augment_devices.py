@@ -46,6 +46,7 @@ _NOTES: list[str] = []
 def run() -> list[dict]:
     _NOTES.clear()
     rows, shifts, aucs = [], {v: [] for v in VARIANTS}, {v: [] for v in VARIANTS}
+    make = confound.NETWORKS[confound.DEFAULT]
     for train_seed, test_seed in COHORTS:
         train = confound._data(0.8, train_seed, confound.N_TRAIN)
         test = confound._data(0.0, test_seed, confound.N_TEST)
@@ -53,9 +54,8 @@ def run() -> list[dict]:
             None, test_seed, confound.N_TEST, recorder=confound.QUIET_SESSION
         )
         for name, params in VARIANTS.items():
-            make = confound.NETWORKS[confound.DEFAULT]
 
-            def build(seed, make=make, params=params):
+            def build(seed, params=params):
                 return make(seed).set_params(**params)
 
             scores = confound._scores(

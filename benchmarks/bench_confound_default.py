@@ -16,7 +16,7 @@ import time
 from . import bench_confound as full
 
 TITLE = "Confounded simulator, headline rows: the default against the previous default"
-#: The rows of ``bench_confound`` measured here (the default found by name).
+#: The rows of ``bench_confound`` measured here.
 HEADLINE = [
     full.REFERENCE,
     full.DEFAULT,
