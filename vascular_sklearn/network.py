@@ -522,9 +522,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         Mixed precision (bfloat16 autocast). ``None`` turns it on for CUDA
         devices that compute in bfloat16 (not those that only emulate it) and
         off elsewhere. ``True`` turns it on wherever bfloat16 runs, emulated
-        included (CPU training ran 1.86x faster, inference 1.74x, on one 2-core
-        machine of this project and 30x slower on another without bfloat16
-        instructions: measure before turning it on for a CPU; on an H100 the
+        included (CPU training ran 1.3 to 1.9x faster, inference 1.6 to 1.7x,
+        over runs on one 2-core machine of this project, and 30x slower on
+        another without bfloat16 instructions: measure before turning it on
+        for a CPU; on an H100 the
         default's 1 x 20 x 100 images trained at 0.88 to 1.01x float32's
         speed, float32 running there on TF32 tensor cores, for about 5 % less
         GPU memory); on a GPU without bfloat16 it is refused in ``fit``, as
