@@ -525,13 +525,12 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         included (CPU training ran 1.3 to 1.9x faster, inference 1.6 to 1.7x,
         over runs on one 2-core machine of this project, and 30x slower on
         another without bfloat16 instructions: measure before turning it on
-        for a CPU; on an H100 the
-        default's 1 x 20 x 100 images trained at 0.88 to 1.01x float32's
-        speed, float32 running there on TF32 tensor cores, for about 5 % less
-        GPU memory); on a GPU without bfloat16 it is refused in ``fit``, as
-        float16 training needs loss scaling. With ``accelerate=True`` the
-        accelerator runs mixed precision instead (float16 with loss scaling on
-        GPUs without bfloat16).
+        for a CPU; on an H100 the default's 1 x 20 x 100 images trained at
+        0.88 to 1.01x float32's speed, float32 running there on TF32 tensor
+        cores, for about 5 % less GPU memory); on a GPU without bfloat16 it
+        is refused in ``fit``, as float16 training needs loss scaling. With
+        ``accelerate=True`` the accelerator runs mixed precision instead
+        (float16 with loss scaling on GPUs without bfloat16).
     accelerate : bool, default=False
         Train through skorch's ``AccelerateMixin`` and Hugging Face
         ``accelerate`` (``pip install vascular-sklearn[accelerate]``): launched
