@@ -145,7 +145,7 @@ def test_manifest_errors_name_the_line(tmp_path, text, message):
 def test_manifest_names_missing_files(tmp_path):
     sf.write(tmp_path / "ok.wav", np.zeros(100), 8000)
     (tmp_path / "folder.wav").mkdir()
-    for listed, what in [("gone.wav", "not found"), ("folder.wav", "a folder")]:
+    for listed, what in [("gone.wav", "no such file"), ("folder.wav", "a folder")]:
         (tmp_path / "m.csv").write_text(f"path\nok.wav\n{listed}\n")
         with pytest.raises(FileNotFoundError, match=rf"m\.csv, line 3: .*{what}"):
             read_manifest(tmp_path / "m.csv")

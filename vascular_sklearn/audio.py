@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal as sps
 
-from .exceptions import RecordingError
+from .exceptions import RecordingError, _missing
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -213,8 +213,7 @@ def _read_with_note(
     """
     name = os.fspath(path)
     if not os.path.isfile(name):
-        what = "a folder, not an audio file" if os.path.isdir(name) else "no such file"
-        raise RecordingError(f"{name}: {what}.")
+        raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
     try:
         with sf.SoundFile(name) as f:
             x = f.read(dtype="float32", always_2d=True)
@@ -403,8 +402,8 @@ def file_sample_rate(path: str | os.PathLike) -> float:
 
 def _info(name: str):
     """The header of the audio file ``name`` (``soundfile.info``)."""
-    if os.path.isdir(name):
-        raise RecordingError(f"{name}: a folder, not an audio file.")
+    if not os.path.isfile(name):
+        raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
     try:
         return sf.info(name)
     except (sf.LibsndfileError, RuntimeError) as err:

@@ -34,6 +34,7 @@ from .exceptions import (
     MixedSampleRateWarning,
     RecordingError,
     _is_left_to_caller,
+    _missing,
 )
 
 __all__ = [
@@ -442,8 +443,8 @@ def _manifest_bunch(
         place, path = next(
             (p, f) for p, f in zip(where, paths, strict=True) if _stat(f) is None
         )
-        what = "a folder, not a recording" if os.path.isdir(path) else "not found"
-        raise FileNotFoundError(f"{place}: {path} {what}") from err
+        why = _missing(path, "a recording")
+        raise FileNotFoundError(f"{place}: {path}: {why}") from err
     if names is not None:
         files = replace(files, names=np.array(names, dtype=object))
     extra = {k: column(k) for k in table if k not in ("label", groups)}

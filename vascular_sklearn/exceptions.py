@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -117,3 +118,10 @@ def _is_left_to_caller(category: type[Warning]) -> bool:
     """Whether a warning of ``category`` is the caller's to report here (then
     the check behind it need not run at all)."""
     return issubclass(category, _LEFT_TO_CALLER.get())
+
+
+def _missing(path: str, what: str) -> str:
+    """Why ``path``, which should be ``what`` ("an audio file"), cannot be
+    opened: the readers' own errors for a folder ("Is a directory") read like
+    our bug."""
+    return f"a folder, not {what}" if os.path.isdir(path) else "no such file"

@@ -31,6 +31,7 @@ from ._model_spec import (
     rebuilding,
 )
 from ._output import check_output, replacing
+from .exceptions import _missing
 from .network import resolve_device
 from .spectrogram import STFTSpectrogram
 
@@ -131,8 +132,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
     """
     path = os.fspath(path)
     if not os.path.isfile(path):  # zipfile's own error reads like our bug
-        what = "a folder, not a model file" if os.path.isdir(path) else "no such file"
-        raise FileNotFoundError(f"{path}: {what}")
+        raise FileNotFoundError(f"{path}: {_missing(path, 'a model file')}")
     try:
         with zipfile.ZipFile(path) as archive:
             header = json.loads(archive.read("model.json"))
