@@ -285,10 +285,8 @@ def read_manifest(
     Warns
     -----
     MixedSampleRateWarning
-        When the files were recorded at more than one sample rate, counting
-        each rate's files (per label, where there are labels): a rate marks a
-        recorder, and one that goes with the label is a confound a model can
-        learn.
+        When the files were recorded at more than one sample rate; it counts
+        each rate's files per label where there are labels.
 
     Examples
     --------

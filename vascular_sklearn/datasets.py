@@ -89,9 +89,8 @@ def load_recordings(
     Warns
     -----
     MixedSampleRateWarning
-        When the files were recorded at more than one sample rate, counting
-        each rate's files per label: a rate marks a recorder, and one that
-        goes with the label is a confound a model can learn.
+        When the files were recorded at more than one sample rate (the
+        warning's class says why that matters).
 
     Examples
     --------
@@ -229,8 +228,7 @@ def load_physionet2016(
     Warns
     -----
     MixedSampleRateWarning
-        As :func:`load_recordings`: the databases' files come at more than one
-        sample rate.
+        When the databases' files come at more than one sample rate.
 
     References
     ----------
