@@ -290,11 +290,17 @@ class PeakCycleCutter(SignalTransformer):
         return bags
 
 
+def _no_pulse(bags: CycleBags) -> np.ndarray:
+    """Positions of the recordings cut from noise: cycles, but a loudness that
+    does not swing with a heartbeat (one without cycles, digital silence say,
+    gets no answer, so it needs no warning)."""
+    return np.flatnonzero((bags.pulse_db < PULSE_LIMIT_DB) & (bags.n_cycles > 0))
+
+
 def _warn_no_pulse(bags: CycleBags) -> None:
     """:class:`NoPulseWarning` naming the recordings cut from noise: the
-    classifier would answer about them as confidently as about any other (one
-    without cycles, digital silence say, gets no answer and no warning)."""
-    quiet = np.flatnonzero((bags.pulse_db < PULSE_LIMIT_DB) & (bags.n_cycles > 0))
+    classifier would answer about them as confidently as about any other."""
+    quiet = _no_pulse(bags)
     if not len(quiet) or _is_left_to_caller(NoPulseWarning):
         return
     names = bags._names_of(quiet, lambda i: f"{bags.pulse_db[i]:.1f} dB")
