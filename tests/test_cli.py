@@ -127,6 +127,19 @@ def test_predict_flags_a_silent_file(folder, tmp_path, capsys):
     assert main(["predict", str(model), str(silent)]) == 1
     err = capsys.readouterr().err
     assert "no heart cycle was found" in err and "silent.wav" in err
+    # a warning reads as what happened, in a fresh process as a user runs it
+    cut = tmp_path / "cut.wav"
+    whole = sorted(folder.glob("*/*.wav"))[0]
+    cut.write_bytes(whole.read_bytes()[: 44 + 2 * 22050 * 4])
+    done = subprocess.run(
+        [sys.executable, "-m", "vascular_sklearn", "predict", str(model), str(cut)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert done.stderr.startswith(f"warning: {cut}: the file ends after 4.00 s")
+    assert "UserWarning" not in done.stderr and "lowpass.py" not in done.stderr
 
 
 def test_train_validates_on_whole_patients(folder, tmp_path, monkeypatch):

@@ -168,6 +168,7 @@ def test_a_cut_short_copy_is_scored_on_what_is_there_and_flagged(
     assert row["quality"] == "too_few_cycles"
     assert "no heart cycle" in row["message"]
     assert "0.10 s of the 8.00 s" in row["message"]
+    assert "only 0.10 s long" in row["message"]
 
 
 def test_a_recording_too_coarse_for_its_converter_is_scored_and_flagged(
@@ -212,7 +213,8 @@ def test_bad_and_silent_files_get_a_reason_and_the_rest_are_scored(
     assert quality == ["ok", "error", "ok", "too_few_cycles", "ok", "too_few_cycles"]
     assert rows[1]["message"].startswith("not a readable audio file")
     assert "no heart cycle" in rows[3]["message"]
-    assert "silent" in rows[3]["message"] and "max_gap" not in rows[3]["message"]
+    assert "silent (every sample holds the same value)" in rows[3]["message"]
+    assert "max_gap" not in rows[3]["message"]
     # a slow heart is told what finds its beats
     assert "further apart than the cutter's max_gap" in rows[5]["message"]
     assert "method='period'" in rows[5]["message"]

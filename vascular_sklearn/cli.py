@@ -13,6 +13,7 @@ import re
 import sys
 import time
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,19 @@ _ARCHS = ("resnet18", "resnet34", "resnet50")
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _plain_warnings():
+    """Warnings as a user reads them, ``warning: <what happened>``, without
+    the library's file and line (VASCULAR_SKLEARN_DEBUG=1 keeps them)."""
+    default = warnings.formatwarning
+    if not os.environ.get("VASCULAR_SKLEARN_DEBUG"):
+        warnings.formatwarning = lambda message, *_, **__: f"warning: {message}\n"
+    try:
+        yield
+    finally:
+        warnings.formatwarning = default
 
 
 def _would_overwrite(args: argparse.Namespace) -> bool:
@@ -941,7 +955,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _plain_warnings():
+            return args.func(args)
     except (
         _UsageError,
         # the library's errors (a recording, a label file, a model or weights

@@ -67,6 +67,10 @@ CLIPPED_LIMIT = 0.01
 #: power per kHz), and on the confounded simulator the default's answers moved
 #: with the recorder below it and held still above it (``bench_coarse``).
 COARSE_LIMIT_DB = 40.0
+#: Seconds under which a recording without a cycle is called too short: a
+#: cycle runs from one beat to the next, and two beats of a heart at 40 per
+#: minute take 3 s.
+SHORT_SECONDS = 3.0
 
 
 def recording_paths(
@@ -142,15 +146,30 @@ def _label(classes: np.ndarray, k: int) -> str:
 def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) -> str:
     """The likely cause of a recording without (enough) cycles, for its row;
     ``max_gap``: the seed cutter's, in seconds (``None`` for another cutter)."""
-    q = quality[i] if quality and max_gap else None
-    if q is not None and q["dropped_long_gap"] >= max(q["peaks"] - 1, 1) / 2:
+    q = quality[i] if quality else None
+    if q is None:
+        return "too short, silent, or no beat above the threshold"
+    if q["seconds"] < SHORT_SECONDS:
+        return (
+            f"only {q['seconds']:.2f} s long (a heart at 40 beats per minute needs "
+            f"{SHORT_SECONDS:g} s to give one whole cycle): record 10 s or more"
+        )
+    if q["rounding_snr_db"] == -np.inf:  # one value throughout
+        return (
+            "silent (every sample holds the same value): check that the "
+            "microphone is connected and switched on"
+        )
+    if max_gap and q["dropped_long_gap"] >= max(q["peaks"] - 1, 1) / 2:
         # beats were found, but most lie further apart than the cutter allows
         return (
             f"{q['peaks']} beats found, mostly further apart than the cutter's "
             f"max_gap (a heart slower than {60 / max_gap:.0f} beats per minute): "
             "PeakCycleCutter(method='period') finds 35 to 180"
         )
-    return "too short, silent, or no beat above the threshold"
+    return (
+        f"no beat stood out above the cutter's threshold in {q['seconds']:.1f} s: "
+        "check that the microphone sits on the access"
+    )
 
 
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
