@@ -1,5 +1,6 @@
 """Corpora on disk: manifests, lazy RecordingFiles, and pipelines that read them."""
 
+import csv
 import warnings
 
 import numpy as np
@@ -103,12 +104,25 @@ def test_manifest_accepts_label_words_and_no_label(tmp_path):
     (tmp_path / "bare.csv").write_text("path\na.wav\n")
     bare = read_manifest(tmp_path / "bare.csv")
     assert bare.target is None and bare.groups is None and len(bare.recordings) == 1
+    # Excel for Mac's "CSV (Macintosh)" ends lines with a lone CR
+    (tmp_path / "mac.csv").write_bytes(b"path,label\ra.wav,1\rb.wav,0\r")
+    assert read_manifest(tmp_path / "mac.csv").target.tolist() == [1, 0]
+
+
+def test_manifest_reads_quotes_as_csv_writers_escape_them(tmp_path):
+    sf.write(tmp_path / 'say "a".wav', np.zeros(100), 22050)
+    with open(tmp_path / "m.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["path", "site"], ['say "a".wav', 'the "B" ward']])
+    data = read_manifest(tmp_path / "m.csv")
+    assert data.filenames[0].endswith('say "a".wav')
+    assert data.site.tolist() == ['the "B" ward']
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("file,label\na.wav,0\n", "'path' column"),
+        ("\npath,label\na.wav,0\n", "'path' column on its first line"),
         ("path,label\na.wav,0\nb.wav,maybe\n", "line 3: unknown label 'maybe'"),
         # blank lines are skipped but still counted
         ("path,label\na.wav,0\n\n\nb.wav,maybe\n", "line 5: unknown label"),

@@ -305,11 +305,26 @@ def read_manifest(
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
     text = _label_text(manifest)
+    header = next((line for line in text.splitlines() if line.strip()), "")
     try:  # Excel in many locales writes ';', and some exports use tabs
-        dialect = csv.Sniffer().sniff(text.partition("\n")[0], delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
     except csv.Error:  # one column: nothing to tell apart
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+        delimiter = ","
+    # only the delimiter is sniffed: from a header without quotes the sniffer
+    # also guesses that "" is no escaped quote, and reads 'b""x' as 'b"x"'
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # "Label" and "label" name one column: a spreadsheet's capitalised header
+    # must not drop the labels without a word
+    header = [c.strip().lower() for c in reader.fieldnames or []]
+    columns = set(header)
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:  # DictReader would keep the last of them without a word
+        raise LabelFileError(f"{manifest}: the header names {', '.join(twice)} twice")
+    if "path" not in columns:
+        raise LabelFileError(
+            f"{manifest}: needs a header row with a 'path' column on its first "
+            "line (and optionally label, patient, recorder, site, time)"
+        )
     rows, lines = [], []
     for row in reader:
         if None in row:  # more fields than the header names: a comma in a path?
@@ -320,18 +335,6 @@ def read_manifest(
             )
         rows.append(row)
         lines.append(reader.line_num)  # blank lines are skipped, not counted out
-    # "Label" and "label" name one column: a spreadsheet's capitalised header
-    # must not drop the labels without a word
-    header = [c.strip().lower() for c in reader.fieldnames or []]
-    columns = set(header)
-    twice = sorted({c for c in header if c and header.count(c) > 1})
-    if twice:  # DictReader would keep the last of them without a word
-        raise LabelFileError(f"{manifest}: the header names {', '.join(twice)} twice")
-    if "path" not in columns:
-        raise LabelFileError(
-            f"{manifest}: needs a header row with a 'path' column "
-            "(and optionally label, patient, recorder, site, time)"
-        )
     if not rows:
         raise LabelFileError(f"{manifest}: lists no recordings")
     rows = [{k.strip().lower(): v for k, v in row.items() if k} for row in rows]
