@@ -59,6 +59,16 @@ def test_manifest_reads_columns_without_reading_audio(corpus):
     assert np.abs(got.recordings[2] - data.recordings[2]).max() < 2 / 32768
 
 
+def test_files_listed_by_relative_paths_are_read_from_anywhere(corpus, monkeypatch):
+    """The files are read later, in a worker or after a change of folder."""
+    root, data = corpus
+    monkeypatch.chdir(root)
+    files = read_manifest("manifest.csv").recordings
+    assert files.name(0) == "audio/r0.wav"  # messages name them as given
+    monkeypatch.chdir(root / "audio")
+    assert np.abs(files[0] - data.recordings[0]).max() < 2 / 32768
+
+
 def test_manifest_warns_of_mixed_rates_without_failing_on_a_bad_header(
     tmp_path, monkeypatch
 ):
@@ -225,6 +235,10 @@ def test_find_recordings_searches_subfolders_for_audio_only(tmp_path):
     sf.write(tmp_path / "day2" / "x.flac", np.zeros(10), 22050)
     sf.write(tmp_path / "y.wav", np.zeros(10), 22050)
     (tmp_path / "notes.txt").write_text("not audio")
+    # macOS's metadata beside a recording on a FAT stick, and hidden folders
+    (tmp_path / "._y.wav").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (tmp_path / ".trash").mkdir()
+    sf.write(tmp_path / ".trash" / "z.wav", np.zeros(10), 22050)
     found = find_recordings(tmp_path)
     assert [p.rsplit("/", 1)[1] for p in found] == ["x.flac", "y.wav"]
     (tmp_path / "empty").mkdir()

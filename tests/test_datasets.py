@@ -108,6 +108,10 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     # one rate, however it compares with the rate asked for, is no mark
     sf.write(root / "normal" / "1_1_after.wav", tone, 44100)
     assert load_recordings(root, sample_rate=RATE).sample_rate == RATE
+    # numpy's floats are rates too
+    for lazy in (False, True):
+        data = load_recordings(root, sample_rate=np.float32(RATE), lazy=lazy)
+        assert [len(x) for x in data.recordings] == [RATE, RATE]
     # what no file could meet is refused where it is given, before any reading
     for options, message in [
         ({"sample_rate": 0}, "sample_rate=0: recordings are read at 1 to 384 kHz"),
@@ -197,6 +201,21 @@ def test_nan_samples_are_refused(tmp_path):
     sf.write(path, np.array([0.0, np.nan, 0.1], np.float32), RATE, subtype="FLOAT")
     with pytest.raises(RecordingError, match=r"nan\.wav: NaN"):
         read_recording(path)
+
+
+def test_label_folders_in_any_case_and_other_folders_said(tmp_path):
+    sf.write(tmp_path / "x.wav", np.zeros(100), RATE)
+    for folder, name in [("Normal", "1_a.wav"), ("ABNORMAL", "2_a.wav")]:
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / name, np.zeros(100), RATE)
+    assert load_recordings(tmp_path).target.tolist() == [0, 1]
+    # audio in a folder that names no class would leave it out without a word
+    (tmp_path / "stenosis").mkdir()
+    sf.write(tmp_path / "stenosis" / "3_a.wav", np.zeros(100), RATE)
+    (tmp_path / "notes").mkdir()  # no audio: nothing to say
+    with pytest.warns(UserWarning, match=r"the audio in stenosis/ is not read"):
+        data = load_recordings(tmp_path, lazy=True)
+    assert data.groups.tolist() == ["1", "2"]
 
 
 def test_empty_or_missing_folder(tmp_path):

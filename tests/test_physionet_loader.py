@@ -91,6 +91,13 @@ def test_databases_choose_a_subset(root, databases):
     assert "a0001" not in data.DESCR and "b " in data.DESCR
 
 
+def test_a_database_folder_in_capitals_is_chosen_in_any_case(root):
+    (root / "training-b").rename(root / "training-B")
+    for name in ("B", "b", "training-B"):
+        data = load_physionet2016(root, databases=name)
+        assert data.record.tolist() == ["b0001"] and data.groups.tolist() == ["B"]
+
+
 def test_databases_keep_folder_order_once(root):
     data = load_physionet2016(root, databases=["b", "a", "training-b"])
     assert data.record.tolist() == ["a0001", "a0002", "a0003", "b0001"]

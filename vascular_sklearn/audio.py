@@ -363,7 +363,8 @@ def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     >>> y.shape, bool(np.allclose(y[100:-100], expected[100:-100], atol=1e-2))
     ((22050,), True)
     """
-    ratio = Fraction(to_rate / from_rate).limit_denominator(10_000)
+    # float(): Fraction refuses numpy's floats
+    ratio = Fraction(float(to_rate) / float(from_rate)).limit_denominator(10_000)
     y = sps.resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator)
     return y.astype(np.float32)
 

@@ -103,6 +103,10 @@ class RecordingFiles(_RecordingSequence):
     ) -> RecordingFiles:
         """Files by path; ``sample_rate=None`` takes the first readable file's rate.
 
+        Relative paths are made absolute now: the files are read later, perhaps
+        in another working directory (a worker, or after ``os.chdir``); names
+        for messages stay as given.
+
         Parameters
         ----------
         paths : sequence of path-like
@@ -118,9 +122,10 @@ class RecordingFiles(_RecordingSequence):
             Naming the first files that do not exist.
         """
         check_read_options(sample_rate)
-        paths = np.array([os.fspath(p) for p in paths], dtype=object)
+        given = np.array([os.fspath(p) for p in paths], dtype=object)
+        paths = np.array([os.path.abspath(p) for p in given], dtype=object)
         stats = [_stat(p) for p in paths]  # one stat per file: existence and stamp
-        missing = [p for p, st in zip(paths, stats, strict=True) if st is None]
+        missing = [p for p, st in zip(given, stats, strict=True) if st is None]
         if missing:
             raise FileNotFoundError(
                 f"{len(missing)} recordings not found, e.g. {', '.join(missing[:3])}"
@@ -130,7 +135,7 @@ class RecordingFiles(_RecordingSequence):
                 raise ValueError("no recordings given")
             sample_rate = _first_rate(paths)
         stamps = np.array([(st.st_size, st.st_mtime_ns) for st in stats], np.int64)
-        return cls(paths, float(sample_rate), stamps=stamps.reshape(-1, 2))
+        return cls(paths, float(sample_rate), given, stamps.reshape(-1, 2))
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -193,12 +198,16 @@ def _stat(path: str) -> os.stat_result | None:
 
 def audio_files_under(folder: Path) -> Iterator[Path]:
     """The files under ``folder`` (recursively, in no order) whose ending is in
-    :data:`AUDIO_SUFFIXES`; nothing when it is not a folder."""
+    :data:`AUDIO_SUFFIXES`; nothing when it is not a folder. Hidden files and
+    folders are left out: macOS writes a ``._name.wav`` of metadata beside
+    each recording on a FAT or exFAT stick."""
     if folder.is_dir():
         yield from (
             p
             for p in folder.rglob("*")
-            if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()
+            if p.suffix.lower() in AUDIO_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+            and p.is_file()
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import replace
 from numbers import Integral, Real
@@ -65,7 +66,8 @@ def load_recordings(
     Parameters
     ----------
     path : path-like
-        Folder holding ``normal/`` (label 0) and ``abnormal/`` (label 1) audio files.
+        Folder holding ``normal/`` (label 0) and ``abnormal/`` (label 1) audio
+        files, in any case (``Abnormal/``).
     sample_rate : float or None, default=None
         Rate of the returned recordings; ``None`` takes the first file's rate.
     channels : {"mean", "error"}, default="mean"
@@ -91,6 +93,9 @@ def load_recordings(
     MixedSampleRateWarning
         When the files were recorded at more than one sample rate (the
         warning's class says why that matters).
+    UserWarning
+        When another folder in ``path`` holds audio (``stenosis/``, say),
+        which is not read.
 
     Examples
     --------
@@ -108,14 +113,29 @@ def load_recordings(
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
+    # "Abnormal/" is abnormal/: a misspelt label folder would leave a whole
+    # class out without a word
+    folders = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_dir()}
     files, labels = [], []
     for folder, label in _LABEL_FOLDERS.items():
-        sub = root / folder
         # audio only (a README or .DS_Store beside it is not a recording), in
         # subfolders too, as find_recordings searches
-        found = sorted(audio_files_under(sub))
+        found = sorted(audio_files_under(folders.get(folder, root / folder)))
         files += found
         labels += [label] * len(found)
+    unread = [
+        f"{p.name}/"
+        for name, p in folders.items()
+        if name not in _LABEL_FOLDERS and next(audio_files_under(p), None)
+    ]
+    if unread:
+        warnings.warn(
+            f"{root}: the audio in {', '.join(unread)} is not read: only normal/ "
+            "(label 0) and abnormal/ (label 1) are; move or rename the folders "
+            "that hold either class",
+            UserWarning,
+            stacklevel=2,
+        )
     if not files:
         raise FileNotFoundError(
             f"{root} holds no recordings: expected audio files in {root / 'normal'} "
@@ -316,9 +336,10 @@ def _chosen_databases(
             f"databases={databases!r}: give a database's letter or a list of them"
         )
     chosen = set()
+    by_lower = {letter.lower(): letter for letter in found}  # "A" finds training-a
     for name in databases:
-        letter = str(name).strip().lower().removeprefix(_PHYSIONET_PREFIX)
-        if letter not in found:
+        letter = by_lower.get(str(name).strip().lower().removeprefix(_PHYSIONET_PREFIX))
+        if letter is None:
             raise ValueError(
                 f"unknown database {name!r}: {root} holds {', '.join(found)} "
                 f"(or by folder: {', '.join(p.name for p in found.values())})"
