@@ -9,9 +9,17 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_validate
 
-from vascular_sklearn import RecordingError, Signals, make_seed_pipeline
+from vascular_sklearn import (
+    LowpassFilter,
+    MeanSmoother,
+    PeakCycleCutter,
+    RecordingError,
+    Signals,
+    make_seed_pipeline,
+)
 from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.robustness import RecorderAugmentation
 
 RATE = 22050
 
@@ -153,6 +161,13 @@ def test_complex_or_scalar_recordings_are_named(fitted, data):
         fitted.predict_proba(np.stack([x, x], axis=1))
     with pytest.raises(RecordingError, match="holds no recordings"):
         make_seed_pipeline().fit(Signals.from_arrays([], 22050), [])
+    # nor files, which the first step reads itself, nor bags after the cutter
+    nothing = RecordingFiles(np.array([], dtype=object), 22050)
+    with pytest.raises(RecordingError, match="holds no recordings"):
+        LowpassFilter().fit(nothing)
+    bags = PeakCycleCutter().fit_transform(MeanSmoother().fit_transform([x]))
+    with pytest.raises(RecordingError, match="holds no recordings"):
+        RecorderAugmentation(random_state=0).fit_transform(bags[[]])
 
 
 def test_file_names_or_a_dict_of_recordings_get_the_way_to_pass_them(

@@ -71,8 +71,12 @@ def test_biquad_too_close_to_nyquist_is_refused_not_unstable():
     # float32 rounds cos(w0) to -1 there: a pole on the unit circle
     with pytest.raises(ValueError, match="too close to the Nyquist"):
         LowpassFilter(cutoff=22049.0, sample_rate=44100).fit_transform([x])
+    # refused at fit, where the rate is known, not first at transform
     with pytest.raises(ValueError, match="1 Hz is too close to 0 Hz"):
-        LowpassFilter(cutoff=1.0, sample_rate=44100).fit_transform([x])
+        LowpassFilter(cutoff=1.0, sample_rate=44100).fit([x])
+    # nearer 0 Hz the coefficients round to a filter that outputs silence
+    with pytest.raises(ValueError, match="too close to 0 Hz"):
+        LowpassFilter(cutoff=0.001, sample_rate=2000).fit([x[:4000]])
     out = LowpassFilter(cutoff=22040.0, sample_rate=44100).fit_transform([x])
     assert np.std(out.data[0]) < 1.01 * np.std(x)
 
@@ -152,6 +156,7 @@ def test_lowpass_resamples_other_rates_to_the_fitted_rate():
     lp.set_params(resample=False)
     with pytest.raises(RecordingError, match="44100 Hz but the filter was fitted"):
         lp.transform(at_44k)
+    assert len(lp.transform(at_44k[[]])) == 0  # nothing to resample, nothing to name
 
 
 def test_lowpass_measures_the_converter_on_the_samples_as_given():
@@ -288,6 +293,21 @@ def test_containers_count_negative_indices_from_the_last_recording():
     for bad in (4, -5, [0, 4]):
         with pytest.raises(IndexError, match="out of range"):
             spec[bad]
+    # a small integer type holds the position, not the position plus the count
+    many = Signals.from_arrays([np.full(3, k, np.float32) for k in range(200)], 1000)
+    assert many[np.array([5, -1], np.int8)].data[1][0] == 199
+    assert many[np.int8(7)][0] == 7
+
+
+def test_spectrograms_refuse_offsets_or_names_that_do_not_fit():
+    images = np.zeros((3, 1, 4, 3), np.float32)
+    spec = Spectrograms(images, np.array([0, 1, 3]), names=["a", "b"])
+    assert spec[[1]].names.tolist() == ["b"]  # a list of names is indexable
+    with pytest.raises(ValueError, match="names: 1 names for 2 recordings"):
+        Spectrograms(images, np.array([0, 1, 3]), names=["a"])
+    for offsets in ([0, 1, 2], [1, 3], [0, 2, 1, 3]):
+        with pytest.raises(ValueError, match=r"offsets must rise from 0 .* \(3\)"):
+            Spectrograms(images, np.array(offsets))
 
 
 def test_spectrogram_matches_torch_stft():

@@ -249,13 +249,14 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
         if not rate and not fit:
             rate = getattr(self, "sample_rate_", None)
         rate = rate or SEED_SAMPLE_RATE
+        if isinstance(X, (RecordingFiles, Signals)) and len(X) == 0 and fit:
+            # an empty batch may pass through transform
+            raise RecordingError("X holds no recordings.")
         if isinstance(X, RecordingFiles):
             if self._reads_files:
                 return X
             X = X.load(getattr(self, "n_jobs", None))
         if isinstance(X, Signals):
-            if len(X) == 0 and fit:  # an empty batch may pass through transform
-                raise RecordingError("X holds no recordings.")
             data = [check_recording(x, X.name(i)) for i, x in enumerate(X.data)]
             return replace(X, data=object_array(data))
         if hasattr(X, "__array__") and not hasattr(X, "__len__"):
@@ -372,10 +373,14 @@ class CycleBagTransformer(TransformerMixin, BaseEstimator):
             If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
         ValueError
             If a parameter is invalid, or two parameters do not go together.
+        RecordingError
+            If ``X`` holds no recordings.
         """
         self._validate_params()
         self._check_params()
-        self.sample_rate_ = self._check_bags(X).sample_rate
+        if not len(self._check_bags(X)):
+            raise RecordingError("X holds no recordings.")
+        self.sample_rate_ = X.sample_rate
         return self
 
     def _check_params(self) -> None:

@@ -102,7 +102,8 @@ def _subset_index(index: Any, n: int) -> np.ndarray:
     if index.min() < -n or index.max() >= n:
         raise IndexError(f"recording index out of range for {n} recordings")
     # Spectrograms' offsets hold n + 1 entries: a negative position must not
-    # count from their end
+    # count from their end (in intp: index + n overflows an int8 index)
+    index = index.astype(np.intp, copy=False)
     return np.where(index < 0, index + n, index)
 
 
@@ -579,6 +580,21 @@ class Spectrograms(_RecordingSequence):
     offsets: np.ndarray
     names: np.ndarray | None = None
     bounds: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        offsets = np.asarray(self.offsets)
+        if (
+            offsets.ndim != 1
+            or not len(offsets)
+            or offsets[0] != 0
+            or offsets[-1] != len(self.images)
+            or np.any(np.diff(offsets) < 0)
+        ):
+            raise ValueError(
+                f"offsets must rise from 0 to the number of images "
+                f"({len(self.images)}), one more entry than recordings"
+            )
+        self._check_names()
 
     @classmethod
     def from_bags(

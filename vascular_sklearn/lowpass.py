@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Literal
 
@@ -77,8 +78,9 @@ def _biquad_coefficients(
     b = np.array([(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2], dtype=f32)
     a = np.array([1 + alpha, -2 * cos_w0, 1 - alpha], dtype=f32)
     # within float32 rounding of 0 Hz or of the Nyquist frequency a pole
-    # reaches z = 1 or -1, and the output grows until it is clipped
-    if np.abs(np.roots(a)).max() >= 1:
+    # reaches z = 1 or -1, and the output grows until it is clipped; nearer
+    # 0 Hz still, 1 - cos(w0) rounds to 0 and the output is silence
+    if np.abs(np.roots(a)).max() >= 1 or not b.any():
         edge = "0 Hz" if cutoff < sample_rate / 4 else "the Nyquist frequency"
         raise ValueError(
             f"cutoff {cutoff:g} Hz is too close to {edge} for the biquad at "
@@ -245,25 +247,30 @@ class LowpassFilter(SignalTransformer):
         """
         self._validate_params()
         super().fit(X, y)
+        self._filter(self.sample_rate_)  # a cutoff the biquad cannot take
         return self
+
+    def _filter(self, rate: float) -> tuple[Callable, tuple]:
+        """The filter at ``rate`` and its arguments; an unstable biquad is
+        refused here, before any work."""
+        if self.cutoff >= rate / 2:
+            return _unfiltered, (rate,)
+        if self.method == "biquad":
+            _biquad_coefficients(rate, self.cutoff, self.q)
+            return lowpass_biquad, (rate, self.cutoff, self.q)
+        return lowpass_butterworth, (rate, self.cutoff, self.order)
 
     def _transform_signals(self, signals) -> Signals:
         # One worker call per recording reads (for files), resamples, filters and
         # measures clipping, so each recording crosses to a worker and back once.
         rate = self.sample_rate_
-        if signals.sample_rate != rate and not self.resample:
+        if len(signals) and signals.sample_rate != rate and not self.resample:
             raise RecordingError(
                 f"{signals.name(0)} and the rest of this batch are at "
                 f"{signals.sample_rate:g} Hz but the filter was fitted at "
                 f"{rate:g} Hz; resample them or use LowpassFilter(resample=True)."
             )
-        if self.cutoff >= rate / 2:
-            filt, args = _unfiltered, (rate,)
-        elif self.method == "biquad":
-            _biquad_coefficients(rate, self.cutoff, self.q)  # before any work
-            filt, args = lowpass_biquad, (rate, self.cutoff, self.q)
-        else:
-            filt, args = lowpass_butterworth, (rate, self.cutoff, self.order)
+        filt, args = self._filter(rate)
         paths = getattr(signals, "paths", None)  # RecordingFiles: read in workers
         if paths is None:
             items, names = list(signals.data), signals.names
