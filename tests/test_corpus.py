@@ -166,6 +166,19 @@ def test_manifest_errors_name_the_line(tmp_path, text, message):
         read_manifest(tmp_path / "m.csv")
 
 
+def test_files_by_path_name_what_is_no_file(tmp_path):
+    sf.write(tmp_path / "ok.wav", np.zeros(100), 8000)
+    (tmp_path / "day1").mkdir()
+    paths = [tmp_path / "ok.wav", tmp_path / "day1", tmp_path / "gone.wav"]
+    with pytest.raises(FileNotFoundError, match="2 of the 3 paths name no file") as err:
+        RecordingFiles.from_paths(paths)
+    assert "day1: a folder, not an audio file" in str(err.value)
+    assert "gone.wav: no such file" in str(err.value)
+    # one path is not a sequence of its characters
+    with pytest.raises(TypeError, match=r"is one path: give a list \(\[path\]\)"):
+        RecordingFiles.from_paths(str(tmp_path / "ok.wav"))
+
+
 def test_manifest_names_missing_files(tmp_path):
     sf.write(tmp_path / "ok.wav", np.zeros(100), 8000)
     (tmp_path / "folder.wav").mkdir()

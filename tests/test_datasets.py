@@ -261,6 +261,8 @@ def test_synthetic_data_is_repeatable_and_shaped_like_the_real():
         ({"duration": float("nan")}, "duration must be a positive number"),
         ({"heart_rate": (110, 50)}, "0 < low <= high"),
         ({"heart_rate": (-60, -50)}, "0 < low <= high"),
+        ({"heart_rate": (50, float("inf"))}, "0 < low <= high"),
+        ({"duration": 1e-5}, "duration 1e-05 s holds no sample at 22050 Hz"),
     ],
 )
 def test_synthetic_data_refuses_sizes_that_make_nothing_or_lose_the_label(

@@ -119,16 +119,24 @@ class RecordingFiles(_RecordingSequence):
         Raises
         ------
         FileNotFoundError
-            Naming the first files that do not exist.
+            Naming the first files that do not exist or are folders.
+        TypeError
+            If ``paths`` is one path rather than a sequence of them.
         """
         check_read_options(sample_rate)
+        if isinstance(paths, (str, bytes, os.PathLike)):  # not its characters
+            raise TypeError(
+                f"paths={paths!r} is one path: give a list ([path]), or a "
+                "folder's files with find_recordings(folder)"
+            )
         given = np.array([os.fspath(p) for p in paths], dtype=object)
         paths = np.array([os.path.abspath(p) for p in given], dtype=object)
         stats = [_stat(p) for p in paths]  # one stat per file: existence and stamp
         missing = [p for p, st in zip(given, stats, strict=True) if st is None]
         if missing:
             raise FileNotFoundError(
-                f"{len(missing)} recordings not found, e.g. {', '.join(missing[:3])}"
+                f"{len(missing)} of the {len(given)} paths name no file, e.g. "
+                + "; ".join(f"{p}: {_missing(p, 'an audio file')}" for p in missing[:3])
             )
         if sample_rate is None:
             if not len(paths):

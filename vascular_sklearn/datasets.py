@@ -563,6 +563,10 @@ def _check_simulation(n_patients, recordings_per_patient, duration, sample_rate)
             f"sample_rate must lie in 2000 to {highest:g} Hz (the jet reaches "
             f"1 kHz), got {sample_rate!r}"
         )
+    if duration * sample_rate < 1:
+        raise ValueError(
+            f"duration {duration!r} s holds no sample at {sample_rate:g} Hz"
+        )
 
 
 def make_recordings(
@@ -676,9 +680,9 @@ def make_recordings(
         ("second_wave", second_wave),
     ]:
         _number(name, value)
-    if not 0 < heart_rate[0] <= heart_rate[1]:
+    if not 0 < heart_rate[0] <= heart_rate[1] < np.inf:
         raise ValueError(
-            f"heart_rate must be (low, high), 0 < low <= high: {heart_rate}"
+            f"heart_rate must be (low, high), 0 < low <= high < inf: {heart_rate}"
         )
     if not 0.0 <= confound <= 1.0:
         raise ValueError(f"confound must lie in [0, 1], got {confound}")
