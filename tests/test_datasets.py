@@ -151,6 +151,21 @@ def test_broken_files_are_named(tmp_path, content, message):
             read(path)
 
 
+def test_a_header_that_lists_no_samples_of_a_full_file_is_told(tmp_path):
+    """A recorder stopped before writing the data's size back leaves 0 there."""
+    path = tmp_path / "stopped.wav"
+    sf.write(path, np.zeros(RATE), RATE, subtype="PCM_16")
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"data") + 4
+    raw[at : at + 4] = bytes(4)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(RecordingError, match=r"stopped\.wav: its header lists no "):
+        read_recording(path)
+    path.write_bytes(bytes(raw[: at + 4]))  # the header and nothing after it
+    with pytest.raises(RecordingError, match=r"stopped\.wav: the file holds no audio"):
+        read_recording(path)
+
+
 def test_missing_file_or_folder_is_named_as_such(tmp_path):
     with pytest.raises(RecordingError, match=r"gone\.wav: no such file"):
         read_recording(tmp_path / "gone.wav")

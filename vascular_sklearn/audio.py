@@ -230,6 +230,15 @@ def _read_with_note(
     else:
         x = x[:, 0]
     if x.size == 0:
+        size = os.path.getsize(name)
+        if _NO_DATA.search(log) and size > _HEADER_SLACK:
+            # a recorder stopped before it wrote the data's size back
+            raise RecordingError(
+                f"{name}: its header lists no audio samples, yet the file holds "
+                f"{size} bytes: a recording stopped before its header was "
+                "finished? A repair tool can read it past the header (sox "
+                "--ignore-length in.wav out.wav)."
+            )
         raise RecordingError(f"{name}: the file holds no audio samples.")
     note, declared = "", _declared_share(log)
     if declared is not None:
@@ -319,6 +328,10 @@ _DATA_SIZE = re.compile(
 )
 #: The data size a writer that cannot seek back (a pipe, a stream) leaves.
 _UNKNOWN_SIZE = 0xFFFFFFFF
+#: A data chunk whose header says 0 bytes, and the bytes of header and
+#: metadata beyond which a file that reads empty must hold more.
+_NO_DATA = re.compile(r"^\s*data\s*:\s*0\s*$", re.MULTILINE)
+_HEADER_SLACK = 4096
 
 
 def _declared_share(log: str) -> float | None:
