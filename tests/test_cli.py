@@ -98,7 +98,7 @@ def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
     # a value the step refuses is named before any recording is read
     wrong = ["--set", "classifier__estimator__max_epochs=abc"]
     assert main(["train", str(folder), "-o", str(tmp_path / "m.vsk"), *wrong]) == 2
-    assert "--set: The 'max_epochs' parameter" in capsys.readouterr().err
+    assert "error: The 'max_epochs' parameter" in capsys.readouterr().err
     assert not (tmp_path / "m.vsk").exists()
     with pytest.raises(SystemExit):
         main(["train", str(folder), "-o", str(model), "--set", "floor_db"])
@@ -315,6 +315,7 @@ def test_numbers_out_of_range_are_refused_by_the_parser(argv, message, capsys):
         (["demo", "--seed=-1"], "-1: give a whole number, 0 to 2**32 - 1"),
         (["train", "data", "-o", "m.vsk", "--seed", "4294967296"], "0 to 2**32"),
         (["demo", "--seed", "abc"], "invalid int value: 'abc'"),
+        (["predict", "m.vsk", "a.wav", "--threshold", "x"], "invalid float value"),
     ],
 )
 def test_seeds_numpy_cannot_take_are_refused_by_the_parser(argv, message, capsys):
@@ -327,7 +328,14 @@ def test_usage_errors_stop_before_the_work_without_a_traceback(
     folder, tmp_path, capsys, monkeypatch
 ):
     model = str(tmp_path / "m.vsk")
-    for device, said in [("bogus", "--device bogus: "), ("cuda:7", "--device cuda:7")]:
+    devices = [
+        ("bogus", "--device bogus: "),
+        ("cuda:7", "--device cuda:7"),
+        # devices torch parses but nothing here runs on
+        ("meta", "--device meta: use cpu, cuda, cuda:N or auto"),
+        ("mps", "--device mps: use cpu, cuda, cuda:N or auto"),
+    ]
+    for device, said in devices:
         if device.startswith("cuda"):
             monkeypatch.setattr("torch.cuda.is_available", lambda: False)
         assert main(["train", str(folder), "-o", model, "--device", device]) == 2
@@ -343,6 +351,17 @@ def test_usage_errors_stop_before_the_work_without_a_traceback(
     # a folder nothing can be written in is found before the training
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
+
+    # a name that ends as a folder's, or no name, is refused before the work:
+    # "models/" was written as a file named models
+    (tmp_path / "kept").write_text("keep")
+    for output in (str(tmp_path / "kept") + "/", str(tmp_path / "models") + "/", ""):
+        assert main(["train", str(folder), "-o", output, *FAST]) == 2
+        err = capsys.readouterr().err
+        assert "names a folder; give the name of a file" in err
+        assert "training on" not in err
+    assert (tmp_path / "kept").read_text() == "keep"
+    assert not (tmp_path / "models").exists()
 
     monkeypatch.setattr("tempfile.TemporaryFile", refuse)
     assert main(["train", str(folder), "-o", model, *FAST]) == 2
@@ -371,6 +390,15 @@ def test_evaluate_takes_a_manifests_patients_as_given(folder, capsys, monkeypatc
     assert main(["evaluate", str(bare), "--no-patient-groups"]) == 0
     data, unit = seen.pop()
     assert unit == "recording" and len(set(data.groups)) == len(files)
+
+
+def test_a_reader_that_stops_reading_is_no_error(monkeypatch, capsys):
+    def piped(args):  # predict ... | head -1
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("vascular_sklearn.cli._cmd_demo", piped)
+    assert main(["demo"]) == 1
+    assert capsys.readouterr().err == ""
 
 
 def test_an_error_from_outside_the_library_says_where(monkeypatch, capsys):

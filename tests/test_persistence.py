@@ -101,9 +101,13 @@ def test_crafted_weights_do_not_run_code(fitted, tmp_path):
     torch.save({"x": _RunsCode(marker)}, payload)  # a pickle that calls open()
     evil = tmp_path / "evil.vsk"
     _model_zip(evil, header, payload.getvalue())
-    with pytest.raises(ModelFileError, match="weights cannot be read"):
+    with pytest.raises(
+        ModelFileError, match="weights are damaged or not tensors only"
+    ) as refused:
         load_model(evil)
     assert not marker.exists()
+    # torch's own text would offer weights_only=False, which runs the file
+    assert "weights_only=False" not in str(refused.value)
 
 
 def test_crafted_header_cannot_name_other_classes(fitted, tmp_path):
@@ -130,16 +134,36 @@ def test_incompatible_versions_and_garbage_are_refused(fitted, tmp_path):
         load_model(old)
     # a damaged description is a ModelFileError naming the file, not a KeyError
     header["versions"]["vascular_sklearn"] = __version__
-    for damage in (
-        lambda h: h.pop("steps"),
-        lambda h: h["steps"][0][1]["params"].update(bogus=1),
-        lambda h: h["steps"].pop(),
+    for damage, message in (
+        (lambda h: h.pop("steps"), "damaged"),
+        (lambda h: h["steps"][0][1]["params"].update(bogus=1), "damaged"),
+        # an edited value or order is refused on loading, not while screening
+        (lambda h: h["steps"][0][1]["params"].update(cutoff="abc"), "'cutoff'"),
+        (lambda h: h["steps"].pop(), "not a screening pipeline"),
+        (lambda h: h["steps"].append(h["steps"].pop(0)), "not a screening pipeline"),
     ):
         broken = json.loads(json.dumps(header))
         damage(broken)
         _model_zip(old, broken, weights)
-        with pytest.raises(ModelFileError, match=re.escape(str(old))):
+        with pytest.raises(ModelFileError, match=re.escape(str(old)) + ".*" + message):
             load_model(old)
+    # the weights of another network, in one line
+    other = torch.nn.Linear(2, 2).state_dict()
+    payload = io.BytesIO()
+    torch.save(other, payload)
+    _model_zip(old, header, payload.getvalue())
+    with pytest.raises(ModelFileError, match="do not fit the network") as refused:
+        load_model(old)
+    assert "\n" not in str(refused.value)
+    # compressed bytes damaged in the archive
+    with zipfile.ZipFile(old, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("model.json", json.dumps(header))
+        archive.writestr("weights.pt", weights)
+    raw = bytearray(old.read_bytes())
+    raw[30 + len("model.json") + 2] ^= 0x55
+    old.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match=r"or a damaged one \(error: Error -3"):
+        load_model(old)
     junk = tmp_path / "junk.vsk"
     junk.write_bytes(pickle.dumps({"not": "a model"}))
     with pytest.raises(

@@ -31,6 +31,7 @@ __all__ = [
     "check_sample_weight",
     "map_recordings",
     "to_samples",
+    "validate_params_within",
 ]
 
 #: Sample rate of the seed recordings; parameters in seconds reproduce the original
@@ -222,6 +223,21 @@ class RecordingsOut:
             table for its columns.
         """
         return input_features
+
+
+def validate_params_within(estimator: Any) -> None:
+    """Check the parameters of ``estimator`` and of every estimator in it (a
+    pipeline's steps, a wrapper's network) against their stated rules.
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        Naming the parameter and the estimator (a ``ValueError``).
+    """
+    for each in [estimator, *estimator.get_params().values()]:
+        # the estimators that state their rules (all of ours, most of sklearn's)
+        if isinstance(each, BaseEstimator) and hasattr(each, "_parameter_constraints"):
+            each._validate_params()
 
 
 class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):

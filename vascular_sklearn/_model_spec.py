@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._base import validate_params_within
 from .cutting import PeakCycleCutter
 from .lowpass import LowpassFilter
 from .recorder import RecorderRanges
@@ -218,6 +219,8 @@ def rebuild(spec: dict) -> Any:
     ------
     ModelFileError
         For an unknown class or fitted attribute.
+    sklearn.utils._param_validation.InvalidParameterError
+        For a parameter its class refuses (:func:`rebuilding` names the file).
 
     Examples
     --------
@@ -229,6 +232,8 @@ def rebuild(spec: dict) -> Any:
     if cls is None:
         raise ModelFileError(f"unknown class in model file: {name!r}")
     estimator = cls(**{k: decode(v) for k, v in spec["params"].items()})
+    # an edited value fails here, not in the middle of a screening run
+    validate_params_within(estimator)
     for key, value in spec.get("fitted", {}).items():
         if key not in FITTED[name] + ["estimator_"]:
             raise ModelFileError(f"unexpected fitted attribute {key!r} in model file")

@@ -19,7 +19,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
     FileNotFoundError
         If its folder does not exist.
     IsADirectoryError
-        If ``path`` is a folder.
+        If ``path`` is a folder, ends in a separator or is empty.
     FileExistsError
         If ``path`` exists and ``overwrite`` is false.
     PermissionError
@@ -37,6 +37,11 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
     IsADirectoryError: ... is a folder; give the name of a file to write
     """
     path = os.fspath(path)
+    if not path or path.endswith((os.sep, "/")):
+        # "models/" would be written as a file named models, after the work
+        raise IsADirectoryError(
+            f"{path!r} names a folder; give the name of a file to write"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist")

@@ -52,7 +52,7 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
     is a folder) stops here too, before the work."""
     from ._output import check_output
 
-    if not args.output:
+    if args.output is None:  # standard output
         return False
     try:
         check_output(args.output, overwrite=args.force)
@@ -385,8 +385,9 @@ def _param(text: str) -> tuple[str, object]:
 def _set_params(pipe, pairs):
     """``pipe`` with each ``--set`` applied in order, so that a step set first
     (``augment=passthrough``) decides which names follow."""
-    from sklearn.base import BaseEstimator
     from sklearn.utils._param_validation import InvalidParameterError
+
+    from ._base import validate_params_within
 
     for name, value in pairs or ():
         if name not in pipe.get_params():
@@ -403,15 +404,10 @@ def _set_params(pipe, pairs):
             )
         pipe.set_params(**{name: value})
     # a wrong value fails now, not in fit after the recordings are read
-    for estimator in [pipe, *pipe.get_params().values()]:
-        # the estimators that state their rules (all of ours, most of sklearn's)
-        if isinstance(estimator, BaseEstimator) and hasattr(
-            estimator, "_parameter_constraints"
-        ):
-            try:
-                estimator._validate_params()
-            except InvalidParameterError as err:
-                raise _UsageError(f"--set: {err}") from err
+    try:
+        validate_params_within(pipe)
+    except InvalidParameterError as err:  # from --set or another option
+        raise _UsageError(str(err)) from err
     return pipe
 
 
@@ -462,6 +458,8 @@ def _checked_device(name: str) -> str:
         device = torch.device(resolve_device(name))
     except RuntimeError as err:
         raise _UsageError(f"--device {name}: {err}") from err
+    if device.type not in ("cpu", "cuda"):  # torch parses mps, meta, xla...
+        raise _UsageError(f"--device {name}: use cpu, cuda, cuda:N or auto")
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (device.index or 0) >= count:
@@ -685,10 +683,17 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
-def _named_int(parse: Callable[[str], int]) -> Callable[[str], int]:
+def _type_named(kind: str) -> Callable[[Callable], Callable]:
     """argparse words a ValueError with the type's name: "invalid int value"."""
-    parse.__name__ = "int"
-    return parse
+
+    def name(parse: Callable) -> Callable:
+        parse.__name__ = kind
+        return parse
+
+    return name
+
+
+_named_int = _type_named("int")
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -724,6 +729,7 @@ def _jobs(text: str) -> int:
     return value
 
 
+@_type_named("float")
 def _probability(text: str) -> float:
     """An argparse type: a number from 0 to 1."""
     value = float(text)
@@ -957,6 +963,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _plain_warnings():
             return args.func(args)
+    except BrokenPipeError:
+        # the reader stopped reading (predict ... | head): nothing to say, but
+        # Python's last flush of stdout must not fail again at exit
+        with contextlib.suppress(OSError, ValueError):  # no file descriptor
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (
         _UsageError,
         # the library's errors (a recording, a label file, a model or weights

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 
 import sklearn
 import torch
@@ -33,6 +34,7 @@ from ._model_spec import (
 from ._output import check_output, replacing
 from .exceptions import _missing
 from .network import resolve_device
+from .recording_classifier import RecordingClassifier
 from .spectrogram import STFTSpectrogram
 
 __all__ = ["ModelFileError", "export_onnx", "load_model", "save_model"]
@@ -142,11 +144,17 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         KeyError,
         json.JSONDecodeError,
         UnicodeDecodeError,
+        # a damaged archive: its compressed bytes, flags or method
+        zlib.error,
+        RuntimeError,
+        NotImplementedError,
+        EOFError,
+        RecursionError,  # JSON nested beyond reason
     ) as err:
         raise ModelFileError(
-            f"{path}: not a vascular_sklearn model file ({err}); a joblib or "
-            "pickle file you made yourself loads with joblib.load (the command "
-            "line's --trust-pickle)"
+            f"{path}: not a vascular_sklearn model file, or a damaged one "
+            f"({type(err).__name__}: {err}); a joblib or pickle file you made "
+            "yourself loads with joblib.load (predict's --trust-pickle)"
         ) from err
     with rebuilding(path):
         if header.get("format") != FORMAT:
@@ -162,7 +170,22 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
             (name, spec if spec in (None, "passthrough") else rebuild(spec))
             for name, spec in header["steps"]
         ]
-        network = steps[-1][1].estimator_
+        classifier = steps[-1][1]
+        network = getattr(classifier, "estimator_", None)
+        screening = isinstance(classifier, RecordingClassifier)
+        if (
+            not screening
+            or type(network).__name__ != "ResNetClassifier"
+            or any(
+                not hasattr(step, "transform")
+                for _, step in steps[:-1]
+                if step not in (None, "passthrough")
+            )
+        ):
+            raise ModelFileError(
+                "its steps are not a screening pipeline (transformers, then a "
+                "RecordingClassifier around a ResNetClassifier)"
+            )
         network.device_ = resolve_device(device)
         # random weights, replaced below: drawn without moving the user's stream
         with torch.random.fork_rng(devices=[]):
@@ -171,10 +194,18 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         state = torch.load(
             io.BytesIO(weights), map_location=network.device_, weights_only=True
         )
-        network.net_.module_.load_state_dict(state)
     except Exception as err:  # torch raises several types for a bad payload
+        # not torch's text: it offers weights_only=False, which runs the file
         raise ModelFileError(
-            f"{path}: the network weights cannot be read ({err})"
+            f"{path}: the network weights are damaged or not tensors only "
+            "(weights_only=True refuses anything else)"
+        ) from err
+    try:
+        network.net_.module_.load_state_dict(state)
+    except Exception as err:
+        raise ModelFileError(
+            f"{path}: the weights do not fit the network the file describes "
+            f"({str(err).splitlines()[0].rstrip(':')})"
         ) from err
     network.net_.module_.eval()
     return Pipeline(steps)
