@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import subprocess
 import sys
 
@@ -104,7 +105,7 @@ def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
         main(["train", str(folder), "-o", str(model), "--set", "floor_db"])
 
 
-def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys):
+def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys, monkeypatch):
     model = tmp_path / "m.vsk"
     assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
     bad = tmp_path / "broken.wav"
@@ -116,6 +117,14 @@ def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys):
     assert f"error: {bad}: not a readable audio file" in err
     assert f"{bad}: {bad}" not in err  # named once before the reason
     assert str(good) in out  # the good file still gets its answer
+    # a file name that is no UTF-8 is scored and written, not the table lost
+    latin = tmp_path / os.fsdecode(b"caf\xe9.wav")
+    latin.write_bytes(good.read_bytes())
+    raw = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8"))
+    assert main(["predict", str(model), str(latin)]) == 0
+    sys.stdout.flush()
+    assert b"/caf\xe9.wav," in raw.getvalue()
 
 
 def test_predict_flags_a_silent_file(folder, tmp_path, capsys):

@@ -3,6 +3,8 @@
 import copy
 import csv
 import json
+import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -169,6 +171,18 @@ def test_a_cut_short_copy_is_scored_on_what_is_there_and_flagged(
     assert "no heart cycle" in row["message"]
     assert "0.10 s of the 8.00 s" in row["message"]
     assert "only 0.10 s long" in row["message"]
+
+
+def test_a_file_name_that_is_no_utf8_is_read_and_written_back(
+    model_and_folder, tmp_path
+):
+    """Names from an old stick can be Latin-1 bytes; the table was lost."""
+    model, folder = model_and_folder
+    name = os.fsdecode(b"caf\xe9.wav")  # what os.listdir gives for it
+    shutil.copy(sorted(folder.glob("*.wav"))[0], tmp_path / name)
+    counts = predict_files(model, [tmp_path], tmp_path / "t.csv")
+    assert counts.n_scored == 1
+    assert b"/caf\xe9.wav," in (tmp_path / "t.csv").read_bytes()
 
 
 def test_a_recording_too_coarse_for_its_converter_is_scored_and_flagged(

@@ -215,7 +215,7 @@ def _read_with_note(
     if not os.path.isfile(name):
         raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
     try:
-        with sf.SoundFile(name) as f:
+        with sf.SoundFile(_native(name)) as f:
             x = f.read(dtype="float32", always_2d=True)
             rate, log = f.samplerate, f.extra_info
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
@@ -414,11 +414,22 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     return _check_rate(os.fspath(path), _info(os.fspath(path)).samplerate)
 
 
+def _native(name: str) -> str | bytes:
+    """``name`` as soundfile can open it: it encodes a str as UTF-8, so a
+    POSIX file name that is no UTF-8 (held in a str as surrogates, as
+    ``os.listdir`` gives it) goes as its bytes."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
+
+
 def _info(name: str):
     """The header of the audio file ``name`` (``soundfile.info``)."""
     if not os.path.isfile(name):
         raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
     try:
-        return sf.info(name)
+        return sf.info(_native(name))
     except (sf.LibsndfileError, RuntimeError) as err:
         raise RecordingError(f"{name}: not a readable audio file ({err})") from err

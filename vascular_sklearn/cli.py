@@ -34,6 +34,21 @@ def _say(line: str) -> None:
 
 
 @contextlib.contextmanager
+def _raw_file_names(stream):
+    """``stream`` writing a file name that is no UTF-8 back as its bytes (as
+    Python does in the C locale), not failing on the whole table."""
+    errors = getattr(stream, "errors", None)
+    if errors is None or not hasattr(stream, "reconfigure"):
+        yield
+        return
+    stream.reconfigure(errors="surrogateescape")
+    try:
+        yield
+    finally:
+        stream.reconfigure(errors=errors)
+
+
+@contextlib.contextmanager
 def _plain_warnings():
     """Warnings as a user reads them, ``warning: <what happened>``, without
     the library's file and line (VASCULAR_SKLEARN_DEBUG=1 keeps them)."""
@@ -961,7 +976,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        with _plain_warnings():
+        with _plain_warnings(), _raw_file_names(sys.stdout):
             return args.func(args)
     except BrokenPipeError:
         # the reader stopped reading (predict ... | head): nothing to say, but

@@ -479,7 +479,10 @@ def _write_table(
     target = check_output(target, overwrite)
     with (
         replacing(target, overwrite) as partial,
-        open(partial, "w", newline="", encoding="utf-8") as out,
+        # a file name that is no UTF-8 is written back as the bytes it was
+        open(
+            partial, "w", newline="", encoding="utf-8", errors="surrogateescape"
+        ) as out,
     ):
         write(out)
 
