@@ -9,6 +9,9 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
@@ -473,10 +476,17 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
     wav = str(sorted(folder.glob("*/*.wav"))[0])
     not_a_pipeline = tmp_path / "dict.joblib"
     joblib.dump({"a": 1}, not_a_pipeline)
+    unfitted = tmp_path / "unfitted.joblib"
+    joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()), unfitted)
+    no_proba = tmp_path / "no_proba.joblib"
+    joblib.dump(make_pipeline(StandardScaler()), no_proba)
     for argv, said in [
         (["predict", str(tmp_path / "gone.vsk"), wav], "gone.vsk: no such file"),
+        (["predict", str(tmp_path / "gone.onnx"), wav], "gone.onnx: no such file"),
         (["predict", "--trust-pickle", wav, wav], "not a joblib or pickle file"),
         (["predict", "--trust-pickle", str(not_a_pipeline), wav], "holds a dict"),
+        (["predict", "--trust-pickle", str(no_proba), wav], "gives probabilities"),
+        (["predict", "--trust-pickle", str(unfitted), wav], "is not fitted yet"),
     ]:
         assert main(argv) == 2
         err = capsys.readouterr().err

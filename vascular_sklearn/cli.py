@@ -571,11 +571,18 @@ def _load_for_screening(args: argparse.Namespace):
                 f"{args.model}: not a joblib or pickle file of a fitted pipeline "
                 f"({type(err).__name__}: {err})"
             ) from err
-        if not isinstance(model, Pipeline):
+        if not isinstance(model, Pipeline) or not hasattr(model, "predict_proba"):
             raise _UsageError(
                 f"{args.model} holds a {type(model).__name__}, not a fitted "
-                "scikit-learn Pipeline"
+                "scikit-learn Pipeline that gives probabilities"
             )
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(model)
+        except NotFittedError as err:
+            raise _UsageError(f"{args.model}: {err}") from err
         return model
     if Path(args.model).suffix.lower() == ".onnx":
         # the torch-free runtime: nothing below imports torch

@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline
 from . import __version__
 from ._base import CycleImageClassifier, check_images
 from ._model_spec import ModelFileError, compatible, decode, rebuild, rebuilding
+from .exceptions import _missing
 
 __all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
 
@@ -47,6 +48,8 @@ def _onnxruntime():
 
 
 def _session(path: str, n_threads: int | None):
+    if not os.path.isfile(path):  # onnxruntime's own words read like our bug
+        raise FileNotFoundError(f"{path}: {_missing(path, 'an ONNX model')}")
     ort = _onnxruntime()
     options = ort.SessionOptions()
     if n_threads is not None:
