@@ -106,6 +106,14 @@ def test_bootstrap_refuses_one_class_instead_of_looping_forever():
         bootstrap_report([1, 1, 1], [0.2, 0.5, 0.9], [1, 2, 3])
 
 
+def test_bootstrap_refuses_a_class_held_by_one_patient():
+    # every resample holding both classes was the data itself: a "95 %"
+    # interval of width 0
+    for y, groups in [([0, 0, 1, 1], ["p", "p", "q", "q"]), ([0, 1] * 2, [7] * 4)]:
+        with pytest.raises(ValueError, match="one class is held by 1 patient"):
+            bootstrap_report(y, [0.1, 0.6, 0.4, 0.9], groups, n_resamples=20)
+
+
 def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
     # labels 1/2 with everything flagged: "sensitivity" would be the normals'
     # recall, and the AUC (2 positive) would sit outside its own interval
@@ -155,6 +163,16 @@ def test_nan_probabilities_stop_the_evaluation_at_their_fold():
             progress=folds.append,
         )
     assert len(folds) < 4  # the folds after it were not trained
+
+
+def test_a_one_step_pipeline_is_evaluated():
+    X, y = np.arange(8.0)[:, None], np.array([0, 1] * 4)
+    X[y == 1] += 0.5
+    result = evaluate_by_patient(
+        make_pipeline(LogisticRegression()), X, y, np.arange(8), cv=GroupKFold(4)
+    )
+    assert result.recording_proba.shape == (8,)
+    assert not np.isnan(result.recording_proba).any()
 
 
 def test_patient_level_counts_a_patient_once_per_label():

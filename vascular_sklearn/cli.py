@@ -134,7 +134,12 @@ def _evaluate(
     trains without the coarse recordings and scores them all the same."""
     from sklearn.model_selection import GroupKFold
 
-    from .evaluation import LeaveOneRecorderOut, bootstrap_report, evaluate_by_patient
+    from .evaluation import (
+        LeaveOneRecorderOut,
+        _patients_per_class,
+        bootstrap_report,
+        evaluate_by_patient,
+    )
 
     n_groups = len(np.unique(data.groups))
     if n_groups < 2:
@@ -178,7 +183,7 @@ def _evaluate(
     lines = [f"Pooled out-of-fold predictions, split by {split}:"]
     lines += _report_lines("recording", result.recording)
     lines += _report_lines("cycle", result.cycle)
-    if n_groups >= 4:
+    if n_groups >= 4 and _patients_per_class(data.target, data.groups) >= 2:
         boot = bootstrap_report(
             data.target, result.recording_proba, data.groups, random_state=0
         )

@@ -610,6 +610,13 @@ def _two_class_report(y: np.ndarray, proba: np.ndarray, threshold: float) -> dic
     )
 
 
+def _patients_per_class(y: Any, groups: Any) -> int:
+    """The fewest patients holding recordings of one class: under 2, an
+    interval that resamples patients (:func:`bootstrap_report`) cannot be had."""
+    y, groups = np.asarray(y), np.asarray(groups)
+    return min(len(np.unique(groups[y == label])) for label in np.unique(y))
+
+
 def bootstrap_report(
     y: Any,
     proba: Any,
@@ -624,7 +631,9 @@ def bootstrap_report(
     Patients, not recordings or cycles, are drawn with replacement: units of one
     patient are not independent, and resampling them one by one would give
     intervals far too narrow. Resamples holding one class only are redrawn, so
-    ``y`` must hold two classes.
+    each class must be held by two patients or more (with one, every resample
+    holds that patient's recordings as they are, and the interval leaves out
+    how much they could differ).
 
     Parameters
     ----------
@@ -652,9 +661,9 @@ def bootstrap_report(
     Raises
     ------
     ValueError
-        If ``y`` holds one class only, or as :func:`clinical_report`, or the
-        arrays differ in length, ``n_resamples < 1`` or ``confidence`` is not
-        between 0 and 1.
+        If ``y`` holds one class only, or a class is held by one patient, or
+        as :func:`clinical_report`, or the arrays differ in length,
+        ``n_resamples < 1`` or ``confidence`` is not between 0 and 1.
 
     Examples
     --------
@@ -674,6 +683,13 @@ def bootstrap_report(
     y, proba, groups = np.asarray(y), np.asarray(proba, float), np.asarray(groups)
     if len(np.unique(y)) < 2:  # no resample could ever hold both classes
         raise ValueError("bootstrap_report needs recordings of both classes in y")
+    fewest = _patients_per_class(y, groups)
+    if fewest < 2:
+        raise ValueError(
+            "bootstrap_report needs two patients or more holding each class: "
+            f"one class is held by {fewest} patient, so every resample holds "
+            "its recordings as they are; report the point estimates alone"
+        )
     rng = check_random_state(random_state)
     patients = np.unique(groups)
     members = [np.flatnonzero(groups == g) for g in patients]
@@ -851,7 +867,8 @@ def evaluate_by_patient(
             fit_params[f"{name}__groups"] = groups[train]
         model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **fit_params)
         X_test = _safe_indexing(X, test)
-        features = model[:-1].transform(X_test)
+        # a one-step pipeline's model[:-1] holds no step, and no transform
+        features = model[:-1].transform(X_test) if len(model.steps) > 1 else X_test
         recording_proba[test] = model[-1].predict_proba(features)[:, 1]
         unscored = test[np.isnan(recording_proba[test])]
         if len(unscored):

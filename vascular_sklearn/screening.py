@@ -31,6 +31,7 @@ from .datasets import TARGET_NAMES
 from .evaluation import (
     _binary_labels,
     _check_threshold,
+    _patients_per_class,
     bootstrap_report,
     clinical_report,
 )
@@ -601,7 +602,10 @@ def external_validation(
         raise RecordingError(
             f"none of the {len(paths)} recordings could be scored; {path}: {reason}"
         )
-    if len(np.unique(y[scored])) == 2:
+    if (
+        len(np.unique(y[scored])) == 2
+        and _patients_per_class(y[scored], groups[scored]) >= 2
+    ):
         report = bootstrap_report(
             y[scored],
             proba[scored],
