@@ -19,9 +19,14 @@ from vascular_sklearn import (
     Spectrograms,
     STFTSpectrogram,
 )
-from vascular_sklearn.cycle_quality import clip_counts, counts_at_rate
+from vascular_sklearn.cycle_quality import (
+    clip_counts,
+    counts_at_rate,
+    cycle_quality,
+    failed_cycles,
+)
 from vascular_sklearn.lowpass import lowpass_biquad
-from vascular_sklearn.recorder import quantise, rounding_snr_db
+from vascular_sklearn.recorder import Recorder, quantise, rounding_snr_db
 from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from vascular_sklearn.spectrogram import cycle_spectrogram
 
@@ -106,6 +111,25 @@ def test_samples_beyond_full_scale_count_as_clipped_where_the_biquad_clamps():
     # the Butterworth filter clamps nothing (a sine's crests: 3 % of samples)
     assert share["biquad"] == pytest.approx(np.mean(np.abs(loud) > 1), abs=0.03)
     assert share["biquad"] > 0.6 and share["butterworth"] < 0.05
+
+
+def test_a_coarse_converters_top_step_is_no_clip_unless_it_is_flat():
+    """A quiet session's loudest beats round to the converter's top step; they
+    were dropped as clipped, though nothing clipped them."""
+    t = np.arange(10 * RATE) / RATE
+    taller = np.where((t // 1) % 4 == 2, 1.12, 1.0)  # every fourth beat
+    beats = taller * np.exp(-0.5 * ((t % 1.0 - 0.3) / 0.05) ** 2)
+    bounds = np.array([[k * RATE, (k + 1) * RATE] for k in range(10)])
+    quiet = Recorder(gain=0.006, step=32, clip_level=None).apply(beats, RATE)
+    assert not failed_cycles(cycle_quality(quiet, bounds, RATE))["clipped"].any()
+    assert clip_counts(quiet, RATE).sum() == 0
+    # the taller beats clipped on the same converter (33 steps up): flat tops
+    railed = Recorder(gain=0.03, step=32, clip_level=0.032).apply(beats, RATE)
+    failed = failed_cycles(cycle_quality(railed, bounds, RATE))["clipped"]
+    np.testing.assert_array_equal(failed, taller[bounds[:, 0]] > 1)
+    # a loud recording keeps the rule of 0.1 % of its peak
+    loud = np.clip(2 * beats, 0, 1.5)
+    assert clip_counts(loud, RATE).sum() == np.sum(loud >= 0.999 * 1.5)
 
 
 def test_clipping_is_counted_as_read_when_the_filter_resamples():

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .audio import RATE_RANGE
-from .cycle_quality import cycle_quality, pulse_db
+from .cycle_quality import clipped_samples, cycle_quality, pulse_db
 
 __all__ = ["CycleBags", "Signals", "Spectrograms", "clipped_fraction", "object_array"]
 
@@ -54,10 +54,10 @@ def object_array(items: Sequence[Any]) -> np.ndarray:
 
 
 def clipped_fraction(x: np.ndarray) -> float:
-    """Compute the share of samples within 0.1 % of the recording's peak level.
+    """Compute the share of samples on flat tops at the recording's peak level.
 
-    Clipping leaves flat tops at the peak level (often well below full scale);
-    a clean recording touches its peak for a handful of samples.
+    Clipping leaves flat tops at the peak level (often well below full
+    scale): the rule of :func:`~vascular_sklearn.cycle_quality.clipped_samples`.
 
     Parameters
     ----------
@@ -75,12 +75,9 @@ def clipped_fraction(x: np.ndarray) -> float:
     >>> clipped_fraction(np.clip(np.sin(np.linspace(0, 20, 1000)), -0.5, 0.5)) > 0.3
     True
     """
-    peak = max(x.max(), -x.min()) if len(x) else 0.0
-    if not peak > 0:
+    if not len(x):
         return 1.0
-    level = 0.999 * peak
-    # two boolean masks instead of an |x| copy: hour-long recordings are large
-    return float(np.count_nonzero(x >= level) + np.count_nonzero(x <= -level)) / len(x)
+    return float(np.count_nonzero(clipped_samples(x))) / len(x)
 
 
 def _subset_index(index: Any, n: int) -> np.ndarray:

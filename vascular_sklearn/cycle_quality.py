@@ -24,12 +24,21 @@ __all__ = [
     "CLIP_BLOCK",
     "PULSE_LIMIT_DB",
     "clip_counts",
+    "clipped_samples",
     "counts_at_rate",
     "cycle_quality",
     "failed_cycles",
     "pulse_db",
 ]
 
+#: Converter steps under which a recording's peak is coarse: its top step is
+#: then reached by every smooth maximum as it rounds (a beat 50 ms wide spends
+#: 1 % of its cycle there at 100 steps), so the top step alone tells no clip.
+COARSE_PEAK_STEPS = 64
+#: How many times as many samples a coarse recording's top step must hold as
+#: the step below it to be a flat top: a smooth maximum holds about 1.4 times
+#: as many, while clipping piles every sample beyond the rail onto it.
+FLAT_TOP_RATIO = 4.0
 #: Duration in seconds of the blocks in which clipped samples are counted: fine
 #: enough to place a knock within a beat, coarse enough to cost nothing to keep.
 CLIP_BLOCK = 0.01
@@ -51,15 +60,69 @@ def _clip_block(sample_rate: float) -> int:
     return max(1, round(CLIP_BLOCK * sample_rate))
 
 
+def clipped_samples(x: np.ndarray) -> np.ndarray:
+    """Mark the samples on the flat tops clipping leaves at the peak level.
+
+    A sample counts when it lies within 0.1 % of the recording's largest
+    magnitude (the flat tops of clipping, wherever the clipping level is). On
+    a coarse recording, whose peak is under :data:`COARSE_PEAK_STEPS`
+    converter steps (:func:`~vascular_sklearn.recorder.converter_step`), the
+    loudest beats round to the top step whether clipped or not: its samples
+    count only when it holds more than :data:`FLAT_TOP_RATIO` times those of
+    the step below (a quiet session lost its loudest beats as "clipped").
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        One raw recording, before any filter rounds the flat tops off.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples,)
+        Every sample of an all-zero recording is marked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vascular_sklearn.recorder import quantise
+    >>> beats = 0.02 * np.sin(np.linspace(0, 200, 20000)) ** 2  # 20 steps of 32
+    >>> int(clipped_samples(quantise(beats, 32)).sum())  # its top step: no clip
+    0
+    >>> int(clipped_samples(quantise(np.clip(beats, 0, 0.01), 32)).sum()) > 9000
+    True
+    """
+    # here, not at the top: recorder's Recorder works on containers' Signals,
+    # and containers measure clipping with this module
+    from .recorder import converter_step
+
+    x = np.asarray(x)
+    peak = max(x.max(), -x.min()) if len(x) else 0.0
+    if not peak > 0:
+        return np.ones(len(x), bool)
+    step = converter_step(x)
+    # boolean masks, not an |x| copy: hour-long recordings are large
+    if peak >= COARSE_PEAK_STEPS * step:
+        level = 0.999 * peak
+        return (x >= level) | (x <= -level)
+    edge, floor = peak - step, peak - 2 * step  # the top step, the one below
+    top = (x > edge) | (x < -edge)
+    below = np.count_nonzero((x > floor) & (x <= edge)) + np.count_nonzero(
+        (x < -floor) & (x >= -edge)
+    )
+    if np.count_nonzero(top) > FLAT_TOP_RATIO * below:
+        return top
+    return np.zeros(len(x), bool)
+
+
 def clip_counts(
     x: np.ndarray, sample_rate: float, full_scale: float | None = None
 ) -> np.ndarray:
-    """Count the samples at the recording's peak level in each 10 ms block.
+    """Count the clipped samples in each 10 ms block.
 
-    A sample counts when it lies within 0.1 % of the largest magnitude of the
-    recording (the flat tops of clipping, wherever the clipping level is), the
-    rule of :func:`~vascular_sklearn.containers.clipped_fraction`; the counts
-    sum to that share times the length.
+    A sample counts when it lies on a flat top at the recording's peak level
+    (:func:`clipped_samples`), the rule of
+    :func:`~vascular_sklearn.containers.clipped_fraction`; the counts sum to
+    that share times the length.
 
     Parameters
     ----------
@@ -80,8 +143,8 @@ def clip_counts(
     Examples
     --------
     >>> import numpy as np
-    >>> x = np.clip(2 * np.sin(np.linspace(0, 6, 400)), -1, 1)
-    >>> counts = clip_counts(x, 1000.0)
+    >>> x = np.clip(2 * np.sin(np.linspace(0, 6, 4000)), -1, 1)
+    >>> counts = clip_counts(x, 10000.0)
     >>> len(counts), int(counts.sum()) == int(np.sum(np.abs(x) >= 0.999))
     (40, True)
     """
@@ -90,11 +153,7 @@ def clip_counts(
     starts = np.arange(0, len(x), block)
     if len(x) == 0:
         return np.zeros(0, np.int32)
-    peak = max(x.max(), -x.min())
-    if not peak > 0:
-        return np.diff(np.append(starts, len(x))).astype(np.int32)
-    level = 0.999 * peak
-    at_peak = (x >= level) | (x <= -level)
+    at_peak = clipped_samples(x)
     if full_scale is not None:
         at_peak |= np.abs(x) > full_scale
     return np.add.reduceat(at_peak, starts).astype(np.int32)
