@@ -272,6 +272,20 @@ def test_an_estimator_without_sklearn_tags_gets_flat_cycles(spectrograms, data):
     assert proba.shape == (len(data.target), 2)
 
 
+def test_a_network_inside_a_search_still_gets_images(spectrograms, data):
+    """A search's own tags do not say the network takes images: flattened,
+    the network refused them."""
+    search = GridSearchCV(
+        ResNetClassifier(**FAST), {"lr": [1e-3]}, cv=GroupKFold(2), error_score="raise"
+    )
+    clf = RecordingClassifier(search).fit(spectrograms, data.target)
+    assert clf.predict_proba(spectrograms).shape == (len(data.target), 2)
+    # a pipeline takes what its first step takes
+    flat = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    fitted = RecordingClassifier(flat).fit(spectrograms, data.target)
+    assert fitted.predict_proba(spectrograms).shape == (len(data.target), 2)
+
+
 def test_groups_reach_the_network_as_cycle_groups(spectrograms, data):
     seen = {}
 

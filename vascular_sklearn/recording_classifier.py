@@ -80,6 +80,24 @@ def _fit_keyword(estimator: Any, name: str) -> str | None:
     return None
 
 
+def _first_taker(estimator: Any) -> Any:
+    """The estimator that first takes what ``estimator.fit`` is given: a
+    wrapper's (a search's, a calibration's) ``estimator``, a pipeline's first
+    step; their own tags do not pass on that a network takes images."""
+    while True:
+        if isinstance(estimator, Pipeline):
+            steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
+            if not steps:
+                return estimator
+            estimator = steps[0]
+        elif isinstance(estimator, MetaEstimatorMixin) and isinstance(
+            getattr(estimator, "estimator", None), BaseEstimator
+        ):
+            estimator = estimator.estimator
+        else:
+            return estimator
+
+
 def _balanced_pairs(confounder, y: np.ndarray) -> np.ndarray:
     """Per recording, the weight that gives every (confounder, label) pair the
     same total: scikit-learn's "balanced" rule over the pairs."""
@@ -189,7 +207,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         flatten = self.flatten
         if flatten == "auto":
             # an estimator without tags (not a BaseEstimator) takes 2-D input
-            tags = getattr(estimator, "__sklearn_tags__", None)
+            tags = getattr(_first_taker(estimator), "__sklearn_tags__", None)
             flatten = tags is None or tags().input_tags.two_d_array
         return images.reshape(len(images), -1) if flatten else images
 
