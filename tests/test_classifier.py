@@ -616,6 +616,21 @@ def test_failed_fit_leaves_nothing_that_looks_fitted():
         clf.predict(bags)
 
 
+def test_a_failed_network_fit_leaves_nothing_that_looks_fitted():
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    net = ResNetClassifier(**{**FAST, "batch_size": 4})
+    with pytest.raises(ValueError, match="one entry per cycle"):
+        net.fit(X, [0, 1] * 4, groups=[0, 1, 2])
+    with pytest.raises(NotFittedError):
+        net.predict(X)
+    # nor the network of an earlier fit under the new fit's classes
+    net.fit(X, [0, 1] * 4)
+    with pytest.raises(ValueError, match="one entry per cycle"):
+        net.fit(X, list("abcabcab"), groups=[0, 1])
+    with pytest.raises(NotFittedError):
+        net.predict(X)
+
+
 def test_a_tied_vote_is_stenotic_as_the_reports_count_it():
     clf = RecordingClassifier(DecisionTreeClassifier(), aggregate="vote")
     clf.fit([np.array([[0.0]]), np.array([[1.0]])], ["normal", "stenosis"])

@@ -161,6 +161,11 @@ def test_weights_of_another_shape_or_cut_short_are_named(tmp_path, backbone):
         {k: v for k, v in read_weights(path).items() if k != "net.conv1.weight"},
         no_stem,
     )
+    # our own one-channel stem, of another kernel size
+    odd_stem = tmp_path / "odd_stem.pt"
+    state = CycleResNet("resnet50").state_dict()
+    state["net.conv1.weight"] = torch.zeros(64, 1, 7, 7)
+    torch.save(state, odd_stem)
     cut = tmp_path / "cut.pt"
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     empty = tmp_path / "empty.pt"
@@ -168,6 +173,7 @@ def test_weights_of_another_shape_or_cut_short_are_named(tmp_path, backbone):
     for bad, message in [
         (small, "another size"),
         (no_stem, r"missing: \['conv1\.weight'\]"),
+        (odd_stem, r"conv1\.weight: \(64, 1, 7, 7\) here \(64, 1, 5, 5\)"),
         (cut, "not a tensor-only weights file"),
         (empty, "is empty"),
     ]:
@@ -383,6 +389,11 @@ def test_a_file_at_checkpoint_path_is_not_written_over(tmp_path):
     with pytest.raises(FileExistsError, match=r"mine\.pt exists"):
         net.fit(np.zeros((4, 1, 8, 8), np.float32), [0, 1, 0, 1])
     assert mine.read_text() == "a user's file"
+    # a folder that is not there is said before the first epoch, not after it
+    net.set_params(checkpoint_path=tmp_path / "no-such-folder" / "run.pt")
+    with pytest.raises(FileNotFoundError, match="no-such-folder does not exist"):
+        net.fit(np.zeros((4, 1, 8, 8), np.float32), [0, 1, 0, 1])
+    assert not hasattr(net, "net_")  # nothing trained, nothing that looks fitted
 
 
 def test_pretrain_does_not_start_afresh_over_an_interrupted_run(

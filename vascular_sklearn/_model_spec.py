@@ -76,8 +76,8 @@ class ModelFileError(ValueError):
     >>> try:
     ...     load_model(path)
     ... except ModelFileError as err:
-    ...     print(str(err).split(": ", 1)[1][:58])
-    not a vascular_sklearn model file (File is not a zip file)
+    ...     print(str(err).split(": ", 1)[1][:51])
+    not a vascular_sklearn model file, or a damaged one
     """
 
 

@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import CycleImageClassifier, check_images, check_sample_weight
-from ._output import replacing
+from ._output import check_output, replacing
 from .exceptions import WeightsFileError
 
 try:
@@ -249,10 +249,14 @@ def augment_batch(
     return x * keep
 
 
+#: The side of the original's one-channel first kernel.
+_CONV1_KERNEL = 5
+
+
 def _one_channel_conv(rgb: nn.Conv2d) -> nn.Conv2d:
     """The original's 5x5 stride-2 conv; from pretrained RGB kernels if given."""
     conv = nn.Conv2d(
-        1, rgb.out_channels, kernel_size=5, stride=2, padding=3, bias=False
+        1, rgb.out_channels, kernel_size=_CONV1_KERNEL, stride=2, padding=3, bias=False
     )
     if getattr(rgb, "_pretrained", False):
         with torch.no_grad():
@@ -332,9 +336,11 @@ def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
     else:
         net.conv1._pretrained = True
     expected = net.state_dict()
-    resized = [
-        k for k, v in state.items() if k in expected and v.shape != expected[k].shape
-    ]
+    resized = {
+        k: (tuple(v.shape), tuple(expected[k].shape))
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
+    }
     # old torchvision files predate BatchNorm's batch counter
     missing = [
         k
@@ -345,12 +351,13 @@ def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
     ]
     if own_conv1 is not None:
         missing.remove("conv1.weight")
+        # the one-channel kernel this arch's network makes
+        own = (expected["conv1.weight"].shape[0], 1, _CONV1_KERNEL, _CONV1_KERNEL)
+        if tuple(own_conv1.shape) != own:
+            resized["conv1.weight"] = (tuple(own_conv1.shape), own)
     unexpected = [k for k in state if k not in expected]
     if resized or missing or unexpected:
-        shapes = [
-            f"{k}: {tuple(state[k].shape)} here {tuple(expected[k].shape)}"
-            for k in resized[:2]
-        ]
+        shapes = [f"{k}: {a} here {b}" for k, (a, b) in list(resized.items())[:2]]
         raise WeightsFileError(
             f"{path} does not hold weights for this architecture "
             f"(another size: {shapes}, unexpected: {unexpected[:3]}, "
@@ -429,7 +436,10 @@ class _EpochWeights(Callback):
 
 def _check_checkpoint_free(path: str | os.PathLike, weights_path: Any) -> None:
     """Refuse a checkpoint file that exists, unless the network starts from it
-    (a resumed run): every epoch writes it over, and it may be a user's own."""
+    (a resumed run): every epoch writes it over, and it may be a user's own.
+    One that cannot be written (no such folder) is refused too, before the
+    first epoch rather than after it."""
+    check_output(path, overwrite=True)
     if not os.path.lexists(path):
         return
     if weights_path is not None and os.path.exists(weights_path):
@@ -705,6 +715,21 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         -------
         self : ResNetClassifier
         """
+        # an earlier fit's attributes go first, and a fit that fails leaves
+        # nothing that looks fitted (classes were set before the checks, the
+        # network before its training)
+        self._forget_fit()
+        try:
+            return self._fit(X, y, groups, recordings, sample_weight)
+        except Exception:
+            self._forget_fit()
+            raise
+
+    def _forget_fit(self) -> None:
+        for name in ("classes_", "device_", "net_", "validation_groups_"):
+            self.__dict__.pop(name, None)
+
+    def _fit(self, X, y, groups, recordings, sample_weight) -> ResNetClassifier:
         from skorch.callbacks import EarlyStopping
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
