@@ -142,6 +142,12 @@ def test_early_stopping_holds_out_whole_groups(spectrograms, data):
     n_valid = sum(b["valid_batch_size"] for b in epoch["batches"] if "valid_loss" in b)
     assert (n_train, n_valid) == ((~held_out).sum(), held_out.sum())
     assert np.isfinite(epoch["valid_loss"])
+    # one group per class: the one held out leaves nothing of its class to
+    # train on (balanced class weights then failed in a cryptic way)
+    with pytest.raises(ValueError, match="held out every group of class [01]"):
+        ResNetClassifier(**FAST, early_stopping=1, validation_fraction=0.5).fit(
+            X, y, groups=y
+        )
 
 
 def test_class_weight_balanced_reaches_the_loss(spectrograms, data):

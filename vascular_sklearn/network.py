@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
 
 from ._base import CycleImageClassifier, check_images, check_sample_weight
 from ._output import check_output, replacing
-from .exceptions import WeightsFileError
+from .exceptions import WeightsFileError, _missing
 
 try:
     import torch
@@ -296,7 +296,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     ['fc.bias']
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise FileNotFoundError(f"{path}: {_missing(path, 'a weights file')}")
     if not os.path.getsize(path):
         raise WeightsFileError(f"{path} is empty; save the weights again.")
     try:
@@ -763,6 +763,14 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 1, test_size=self.validation_fraction, random_state=seed
             )
             train, valid = next(splitter.split(X, y_enc, groups))
+            left_out = np.setdiff1d(np.arange(len(self.classes_)), y_enc[train])
+            if len(left_out):  # GroupShuffleSplit draws groups, not classes
+                raise ValueError(
+                    f"early stopping held out every group of class "
+                    f"{self.classes_[left_out[0]].item()!r}, leaving none to train "
+                    f"on: give more groups of it, a smaller validation_fraction "
+                    f"({self.validation_fraction:g}), or early_stopping=None"
+                )
             self.validation_groups_ = np.unique(groups[valid])
             train_split = predefined_split(Dataset(X[valid], y_enc[valid]))
             callbacks.append(
