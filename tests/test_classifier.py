@@ -144,7 +144,7 @@ def test_early_stopping_holds_out_whole_groups(spectrograms, data):
     assert np.isfinite(epoch["valid_loss"])
     # one group per class: the one held out leaves nothing of its class to
     # train on (balanced class weights then failed in a cryptic way)
-    with pytest.raises(ValueError, match="held out every group of class [01]"):
+    with pytest.raises(ValueError, match=r"held out every group of class [01]"):
         ResNetClassifier(**FAST, early_stopping=1, validation_fraction=0.5).fit(
             X, y, groups=y
         )
