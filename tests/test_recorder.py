@@ -153,6 +153,21 @@ def test_ranges_draw_repeatably_within_bounds():
     np.testing.assert_allclose(bare.draw(0).apply(x, RATE), x, atol=1e-7)
 
 
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        ({"gain": (0.0, 1.0)}, r"gain=\(0\.0, 1\.0\): .* log-uniformly, so 0 < low"),
+        ({"step": (8.0, 2.0)}, "step=.* low <= high"),
+        ({"dc_offset": (0.0, float("inf"))}, "both finite"),
+        ({"clip_level": 0.5}, r"clip_level=0\.5: give a range \(low, high\) or None"),
+    ],
+)
+def test_ranges_that_cannot_be_drawn_are_refused_when_made(ranges, message):
+    # they failed at the first draw, deep in a fit's augmentation
+    with pytest.raises(ValueError, match=message):
+        RecorderRanges(**ranges)
+
+
 def test_rescaled_is_a_recorder(tmp_path):
     X = Signals.from_arrays([np.linspace(-0.5, 0.5, 50)], RATE)
     got = rescaled(X, 0.1, step=33 * LEVEL)

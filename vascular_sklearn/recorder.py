@@ -516,6 +516,27 @@ class RecorderRanges:
     dc_offset: tuple[float, float] | None = (0.0, 0.0)
 
     _LOG = frozenset({"gain", "step", "resonance_hz"})
+
+    def __post_init__(self) -> None:
+        # refused where it is given, not when the augmentation first draws
+        for f in dataclasses.fields(self):
+            bounds = getattr(self, f.name)
+            if bounds is None:
+                continue
+            try:
+                low, high = map(float, bounds)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{f.name}={bounds!r}: give a range (low, high) or None"
+                ) from None
+            floor = 0.0 if f.name in self._LOG else -np.inf
+            if not (floor < low <= high < np.inf):
+                drawn = "log-uniformly, so 0 < low" if floor == 0 else "low"
+                raise ValueError(
+                    f"{f.name}={bounds!r}: a range is drawn {drawn} <= high, "
+                    "both finite"
+                )
+
     #: What leaving an effect out means where the Recorder takes no ``None``.
     _NEUTRAL = {
         "gain": 1.0,
