@@ -333,6 +333,9 @@ def test_recorder_confound_scores_each_recording_by_its_recorders_share():
     even = recorder_confound(y, ["q", "l", "q", "l", "q", "q"])
     assert even.roc_auc == 0.5
     assert np.isnan(recorder_confound([0, 0], ["q", "l"]).roc_auc)
+    # labels 1/2 made recorder a's one stenosis in two recordings a 100 % share
+    with pytest.raises(ValueError, match=r"y holds the labels \[0, 2\]"):
+        recorder_confound([0, 2, 0], ["a", "a", "b"])
 
 
 def test_device_confound_reads_files_as_stored_and_audits_each_group(tmp_path):

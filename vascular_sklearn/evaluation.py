@@ -248,7 +248,7 @@ def recorder_confound(y_true: Any, recorders: Any) -> Bunch:
     ([0.75, 0.0], 0.833)
     """
     check_consistent_length(y_true, recorders)
-    y_true = np.asarray(y_true)
+    y_true = _binary_labels(y_true)  # a share of stenosis needs 0 and 1
     names, index = np.unique(np.asarray(recorders), return_inverse=True)
     n = np.bincount(index)
     share = np.bincount(index, weights=y_true) / n
