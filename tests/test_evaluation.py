@@ -134,6 +134,21 @@ def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
         bootstrap_report(y, proba, np.arange(8), threshold=50)
 
 
+def test_a_missing_patient_or_recorder_id_is_refused():
+    """NaN equals nothing: a NaN patient sat on both sides of a split unseen,
+    and a NaN recorder was never tested."""
+    nan_patients = np.array([1.0, 1.0, np.nan, np.nan, 2.0, 2.0, 3.0, 3.0])
+    splits = [(np.array([0, 1, 2]), np.array([3, 4, 5, 6, 7]))]
+    with pytest.raises(ValueError, match=r"hold no id .* recordings \[2, 3\]"):
+        check_group_split(splits, None, None, nan_patients)
+    with pytest.raises(ValueError, match="recorders hold no id"):
+        list(LeaveOneRecorderOut([1.0, np.nan, 2.0, np.nan]).split(groups=[1, 2, 3, 4]))
+    with pytest.raises(ValueError, match=r"hold no id .* recordings \[1\]"):
+        bootstrap_report([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], ["a", None, "b", "c"])
+    with pytest.raises(ValueError, match=r"groups .* are needed"):
+        evaluate_by_patient(LogisticRegression(), np.eye(4), [0, 1, 0, 1], None)
+
+
 def test_group_check_compares_lengths_when_splits_are_given():
     X, groups = np.zeros((6, 1)), ["a", "a", "b", "b", "c", "c"]
     splits = [([0, 1, 2], [3, 4, 5])]  # b on both sides

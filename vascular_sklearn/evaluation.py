@@ -58,6 +58,26 @@ def _release_memory() -> None:
         trim(0)
 
 
+def _ids(values: Any, what: str) -> np.ndarray:
+    """``values`` (a patient or recorder per recording) as an array, refused
+    when missing or holding a missing id: NaN equals nothing, so a NaN
+    patient sat on both sides of a split unseen."""
+    if values is None:
+        raise ValueError(f"{what} are needed: one per recording")
+    values = np.asarray(values)
+    missing = [
+        i
+        for i, v in enumerate(values.tolist())
+        if v is None or (isinstance(v, float) and np.isnan(v))
+    ]
+    if missing:
+        raise ValueError(
+            f"{what} hold no id (None or NaN) for recordings {missing[:5]} (of "
+            f"{len(missing)}): give every recording one"
+        )
+    return values
+
+
 def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
     """Return the splits of ``cv``, after checking no group is on both sides of any.
 
@@ -95,9 +115,9 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
     ...
     ValueError: fold 0 puts patients ['b'] on both sides: split by patient (GroupKFold)
     """
+    groups = _ids(groups, "groups (the patients)")
     # a list of splits bypasses the splitter's own check of the lengths
     check_consistent_length(*(a for a in (X, y, groups) if a is not None))
-    groups = np.asarray(groups)
     if isinstance(cv, Integral):
         # scikit-learn's cv=k splits samples; here the samples are split by patient
         cv = GroupKFold(int(cv))
@@ -187,7 +207,7 @@ class LeaveOneRecorderOut(BaseCrossValidator):
             recorder's patients were recorded on every other recorder too, so
             that nothing (or one class only) is left to train on.
         """
-        recorders = np.asarray(self.recorders)
+        recorders = _ids(self.recorders, "recorders")
         names = np.unique(recorders)
         if len(names) < 2:
             raise ValueError(
@@ -196,7 +216,11 @@ class LeaveOneRecorderOut(BaseCrossValidator):
         check_consistent_length(
             recorders, *(a for a in (X, y, groups) if a is not None)
         )
-        patients = np.arange(len(recorders)) if groups is None else np.asarray(groups)
+        patients = (
+            np.arange(len(recorders))
+            if groups is None
+            else _ids(groups, "groups (the patients)")
+        )
         labels = None if y is None else np.asarray(y)
         for name in names.tolist():
             test = np.flatnonzero(recorders == name)
@@ -680,7 +704,8 @@ def bootstrap_report(
             f"and {confidence}"
         )
     report = clinical_report(y, proba, threshold)
-    y, proba, groups = np.asarray(y), np.asarray(proba, float), np.asarray(groups)
+    groups = _ids(groups, "groups (the patients)")
+    y, proba = np.asarray(y), np.asarray(proba, float)
     if len(np.unique(y)) < 2:  # no resample could ever hold both classes
         raise ValueError("bootstrap_report needs recordings of both classes in y")
     fewest = _patients_per_class(y, groups)
