@@ -170,6 +170,28 @@ def test_export_refuses_what_it_cannot_export(exported, tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.onnx*"))
 
 
+def test_an_edited_export_is_refused_on_loading(exported, tmp_path):
+    """A spectrogram edited to make other images: every batch failed deep in
+    onnxruntime; an edited value of a step fails its own check."""
+    import onnx
+
+    from vascular_sklearn.runtime import METADATA_KEY
+
+    _, onnx_path, _ = exported
+    proto = onnx.load(onnx_path)
+    meta = read_metadata(onnx_path)
+    for name, edit, message in [
+        ("maxf", {"max_frequency": 500.0}, r"images of \d+ x 100, but the network"),
+        ("cutoff", {"floor_db": "loud"}, "floor_db"),
+    ]:
+        edited = json.loads(json.dumps(meta))
+        edited["steps"][-2][1]["params"].update(edit)
+        onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(edited)})
+        onnx.save(proto, tmp_path / f"{name}.onnx")
+        with pytest.raises(ModelFileError, match=message):
+            load_onnx(tmp_path / f"{name}.onnx")
+
+
 def test_load_onnx_refuses_other_files(tmp_path):
     import onnx
     from onnx import TensorProto, helper

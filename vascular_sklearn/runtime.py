@@ -280,6 +280,15 @@ def load_onnx(
         fitted = {k: v for k, v in classifier["fitted"].items() if k != "estimator_"}
         classifier = rebuild({**classifier, "params": params, "fitted": fitted})
         classes = decode(meta["network"]["fitted"]["classes_"])
+        spectrogram = steps[-1][1]
+        made = [spectrogram._sizes(spectrogram.sample_rate_)[2], spectrogram.n_frames]
+        if made != meta["input"]["shape"][2:]:
+            # an edited step: the graph would refuse every batch, deep in onnxruntime
+            raise ModelFileError(
+                f"its spectrogram makes images of {made[0]} x {made[1]}, but the "
+                f"network takes {meta['input']['shape'][2]} x "
+                f"{meta['input']['shape'][3]}"
+            )
     network = OnnxNetwork(path, classes, batch_size, n_threads)
     network._session = session
     classifier.set_params(estimator=network).estimator_ = network
