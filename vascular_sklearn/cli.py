@@ -860,7 +860,7 @@ def _parser() -> argparse.ArgumentParser:
             p.set_defaults(func=_cmd_evaluate)
         else:
             p.add_argument("-o", "--output", required=True, help="model file")
-            p.add_argument("--force", action="store_true", help="replace MODEL")
+            p.add_argument("--force", action="store_true", help="replace OUTPUT")
             p.set_defaults(func=_cmd_train)
 
     pre = sub.add_parser(

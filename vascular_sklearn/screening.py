@@ -410,7 +410,7 @@ def predict_files(
         Folders, ``.csv`` manifests or audio files (see :func:`recording_paths`).
     output : path-like, text file or None, default=None
         Where the table goes; ``None`` writes to standard output. A path is
-        written as ``<output>.partial`` and renamed when complete.
+        written under a temporary name beside it and renamed when complete.
     batch_size : int, default=32
     threshold : float, default=0.5
     n_jobs : int or None, default=None
