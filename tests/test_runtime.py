@@ -219,8 +219,8 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
     exported, tmp_path, capsys
 ):
     pipe, onnx_path, _ = exported
-    new = make_recordings(
-        n_patients=4, recordings_per_patient=1, duration=8.0, random_state=2
+    new = make_recordings(  # 3 stenotic and 2 normal patients
+        n_patients=5, recordings_per_patient=1, duration=8.0, random_state=2
     )
     root = tmp_path / "clinic"
     for i, (x, label, patient) in enumerate(
@@ -231,8 +231,8 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
         sf.write(folder / f"{patient}_1_{i}.wav", x, 22050, subtype="FLOAT")
     sf.write(root / "normal" / "P99_1_silent.wav", np.zeros(4 * 22050), 22050)
     data = load_recordings(root, lazy=True)
-    with pytest.raises(ValueError, match="5 recordings, 4 labels"):
-        external_validation(pipe, data.filenames, data.target[:4])
+    with pytest.raises(ValueError, match="6 recordings, 5 labels"):
+        external_validation(pipe, data.filenames, data.target[:5])
     with pytest.raises(ValueError, match=r"labels \['normal', 'stenosis'\]"):
         external_validation(pipe, data.filenames, data.target_names[data.target])
     # a manifest's patients come as Python str in an object array
@@ -240,13 +240,13 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
         pipe, data.filenames, data.target, data.groups.astype(object), n_resamples=200
     )
     scored = ~np.isnan(result.proba)
-    assert result.n_scored == scored.sum() == 4
+    assert result.n_scored == scored.sum() == 5
     assert [p.rsplit("/", 1)[-1] for p, _ in result.failed] == ["P99_1_silent.wav"]
     # the probabilities predict writes, pooled into the metrics
     direct = pipe.predict_proba(data.recordings[np.flatnonzero(scored)])[:, 1]
     np.testing.assert_allclose(result.proba[scored], direct, atol=5e-5)
     auc = roc_auc_score(data.target[scored], result.proba[scored])
-    assert result.report["roc_auc"] == auc and result.report["n"] == 4
+    assert result.report["roc_auc"] == auc and result.report["n"] == 5
     low, high = result.report["roc_auc_ci"]
     assert low <= auc <= high
     # the per-recording table: each answer beside its label and patient
@@ -260,12 +260,30 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
         # 1: some recordings could not be scored, as predict says
         assert main(["score", str(model), str(root), "--threshold", threshold]) == 1
         out, err = capsys.readouterr()
-        assert "on 5 recordings (3 stenosis) of 5 patients" in err
+        assert "on 6 recordings (3 stenosis) of 6 patients" in err
         assert "not scored: " in err and "P99_1_silent.wav" in err
-        assert "Recordings scored: 4 of 5" in out
+        assert "Recordings scored: 5 of 6" in out
         assert f"roc_auc {auc:.3f}" in out
-        assert "95 % intervals, resampling the 4 patients: roc_auc" in out
+        assert "95 % intervals, resampling the 5 patients: roc_auc" in out
     assert "sensitivity 1.000  specificity 0.000" in out
+    # an unreadable file in the folder is a row of the scores, not their end
+    broken = root / "normal" / "P98_1_broken.wav"
+    broken.write_bytes(b"RIFF, but not audio")
+    assert main(["score", str(onnx_path), str(root)]) == 1
+    out, err = capsys.readouterr()
+    assert f"not scored: {broken}: not a readable audio file" in err
+    assert "Recordings scored: 5 of 7" in out and f"roc_auc {auc:.3f}" in out
+    broken.unlink()
+    # one normal patient: no interval over patients, and the reason said
+    table = list(zip(data.filenames, data.target, data.groups, strict=True))
+    rows = [r for r in table if r[1] == 1] + [r for r in table if r[1] == 0][:1]
+    manifest = tmp_path / "one_normal.csv"
+    manifest.write_text(
+        "path,label,patient\n" + "".join(f"{p},{t},{g}\n" for p, t, g in rows)
+    )
+    assert main(["score", str(onnx_path), str(manifest)]) == 0
+    out = capsys.readouterr().out
+    assert "No 95 % intervals: the scored normal recordings come from 1 patient;" in out
     # the challenge's layout: REFERENCE.csv beside the audio, one site
     site = tmp_path / "site"
     site.mkdir()
@@ -277,5 +295,5 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
     (site / "REFERENCE.csv").write_text("\n".join(lines) + "\n")
     assert main(["score", str(onnx_path), str(site)]) == 0
     out, err = capsys.readouterr()
-    assert "on 4 recordings (3 abnormal) of 1 database" in err
+    assert "on 5 recordings (3 abnormal) of 1 database" in err
     assert f"roc_auc {auc:.3f}" in out and "resampling the recordings" in out

@@ -262,12 +262,14 @@ def _device_lines(data, unit: str) -> list[str]:
     return lines
 
 
-def _labelled_data(source: str, need_groups: bool = True) -> tuple:
+def _labelled_data(source: str, need_groups: bool = True, lazy: bool = False) -> tuple:
     """The recordings and what their groups are: a PhysioNet 2016 layout
     (training-*/REFERENCE.csv or one such folder, grouped by database), a CSV
     manifest read lazily or a folder in the normal/abnormal layout (grouped by
-    patient). Scoring alone (``need_groups=False``) takes a manifest without
-    patients: its recordings are then the unit ("recording")."""
+    patient; read lazily with ``lazy``, so that one unreadable file is a row
+    of the scores, not the end of them). Scoring alone (``need_groups=False``)
+    takes a manifest without patients: its recordings are then the unit
+    ("recording")."""
     root = Path(source)
     if root.is_dir() and (
         any(root.glob("training-*/REFERENCE.csv")) or (root / "REFERENCE.csv").is_file()
@@ -291,7 +293,7 @@ def _labelled_data(source: str, need_groups: bool = True) -> tuple:
         return data, "patient"
     from .datasets import load_recordings
 
-    return load_recordings(source), "patient"
+    return load_recordings(source, lazy=lazy), "patient"
 
 
 def _weight_without_coarse(data: Any) -> np.ndarray:
@@ -646,7 +648,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     model = _load_for_screening(args)
-    data, unit = _labelled_data(args.data, need_groups=False)
+    data, unit = _labelled_data(args.data, need_groups=False, lazy=True)
     # a database is a site, not a subject, and a manifest without patients
     # names none: their recordings are resampled alone
     by_patient = unit == "patient"
@@ -704,10 +706,31 @@ def _cmd_score(args: argparse.Namespace) -> int:
             for key in ("roc_auc", "sensitivity", "specificity")
         )
         lines.append(f"95 % intervals, resampling the {units}: {cells}")
+    else:  # said, not left out without a word
+        lines.append(_why_no_intervals(data, result.proba, unit, by_patient))
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
     lines += _device_lines(data, unit)
     print("\n".join(lines))
     return 1 if result.failed else 0
+
+
+def _why_no_intervals(data, proba: np.ndarray, unit: str, by_patient: bool) -> str:
+    """Why ``score`` gives no intervals: a class scored in too few patients
+    (or recordings, where they are the unit) to resample."""
+    scored = ~np.isnan(proba)
+    y = data.target[scored]
+    groups = data.groups[scored] if by_patient else np.flatnonzero(scored)
+    held = {
+        name: len(np.unique(groups[y == k])) for k, name in enumerate(data.target_names)
+    }
+    fewest = min(held, key=held.get)
+    if not held[fewest]:
+        return f"No 95 % intervals: no {fewest} recording was scored"
+    return (
+        f"No 95 % intervals: the scored {fewest} recordings come from "
+        f"{_count(held[fewest], unit if by_patient else 'recording')}; "
+        "resampling needs two or more of each class"
+    )
 
 
 def _type_named(kind: str) -> Callable[[Callable], Callable]:
