@@ -235,6 +235,9 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
         external_validation(pipe, data.filenames, data.target[:5])
     with pytest.raises(ValueError, match=r"labels \['normal', 'stenosis'\]"):
         external_validation(pipe, data.filenames, data.target_names[data.target])
+    # refused before the scoring, which takes a while
+    with pytest.raises(ValueError, match="n_resamples=0: give a whole number"):
+        external_validation(pipe, data.filenames, data.target, n_resamples=0)
     # a manifest's patients come as Python str in an object array
     result = external_validation(
         pipe, data.filenames, data.target, data.groups.astype(object), n_resamples=200
@@ -242,6 +245,7 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
     scored = ~np.isnan(result.proba)
     assert result.n_scored == scored.sum() == 5
     assert [p.rsplit("/", 1)[-1] for p, _ in result.failed] == ["P99_1_silent.wav"]
+    assert type(result.failed[0][0]) is str  # not numpy's, which prints as np.str_
     # the probabilities predict writes, pooled into the metrics
     direct = pipe.predict_proba(data.recordings[np.flatnonzero(scored)])[:, 1]
     np.testing.assert_allclose(result.proba[scored], direct, atol=5e-5)

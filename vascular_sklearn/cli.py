@@ -634,7 +634,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     for path, reason in summary.failed:
         _say(f"error: {path}: {reason}")
     _say(
-        f"{summary.n_files} recordings: {summary.n_scored} scored, "
+        f"{_count(summary.n_files, 'recording')}: {summary.n_scored} scored, "
         f"{summary.n_flagged} flagged"
         + (f"; table in {args.output}" if args.output else "")
     )

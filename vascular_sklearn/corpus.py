@@ -382,7 +382,7 @@ def _manifest_bunch(
     sample_rate: float | None,
     groups: str = "patient",
     labels: Mapping[str, int] = _LABELS,
-    label_hint: str = "use 0/1 or normal/stenosis",
+    label_hint: str = "use 0/1, -1/1, normal/stenosis or normal/abnormal",
     target_names: np.ndarray = TARGET_NAMES,
     names: Sequence[str] | None = None,
 ) -> Bunch:

@@ -345,7 +345,8 @@ def _file_list(paths: Any) -> list[str]:
     otherwise be taken letter by letter)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    return [os.fspath(p) for p in paths]
+    # str(): numpy's strings (a Bunch's filenames) print as np.str_('...')
+    return [str(os.fspath(p)) for p in paths]
 
 
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -581,6 +582,8 @@ def external_validation(
     if not paths:
         raise FileNotFoundError("no recordings given")
     y = _binary_labels(y)  # before the scoring, which takes a while
+    if not (isinstance(n_resamples, Integral) and n_resamples >= 1):
+        raise ValueError(f"n_resamples={n_resamples!r}: give a whole number from 1")
     named = groups is not None
     groups = np.asarray(groups) if named else np.arange(len(paths))
     if not len(y) == len(groups) == len(paths):
