@@ -9,7 +9,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from vascular_sklearn import WeightsFileError, make_stenosis_pipeline
+from vascular_sklearn import (
+    RecordingClassifier,
+    WeightsFileError,
+    make_stenosis_pipeline,
+)
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.network import CycleResNet, ResNetClassifier, read_weights
@@ -380,6 +384,19 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     _write_database(tmp_path, "y", heart_sounds.recordings.data, heart_sounds.target)
     with pytest.raises(Seen, match=r"\[1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0\]"):
         main(["evaluate", str(tmp_path), "--skip-coarse"])
+
+
+def test_pretrain_gives_back_a_pipeline_whose_network_was_the_default(
+    tmp_path, heart_sounds
+):
+    """RecordingClassifier(estimator=None) means the default network; pretrain
+    set one in the caller's pipeline and left it there (here its fit stops at
+    once, on one class, and the pipeline is given back all the same)."""
+    pipe = _small().set_params(classifier=RecordingClassifier())
+    one_class = np.zeros(len(heart_sounds.target), int)
+    with pytest.raises(ValueError, match="class"):
+        pretrain(heart_sounds.recordings, one_class, tmp_path / "b.pt", pipeline=pipe)
+    assert pipe[-1].estimator is None
 
 
 def test_a_file_at_checkpoint_path_is_not_written_over(tmp_path):

@@ -232,8 +232,6 @@ def pretrain(
             "pretrain needs a pipeline ending in a RecordingClassifier around a "
             f"ResNetClassifier; its last step is {classifier!r}"
         )
-    if classifier.estimator is None:  # RecordingClassifier's default network
-        pipeline.set_params(**{f"{name}__estimator": ResNetClassifier()})
     net = f"{name}__estimator__"
     partial = partial_path(path)
     params = {f"{net}checkpoint_path": str(partial)}
@@ -241,7 +239,11 @@ def pretrain(
         params[f"{net}weights_path"] = str(partial)
     # given back afterwards: a refit of the returned pipeline should neither
     # write checkpoints nor start from the partial file, which is removed
-    before = {k: pipeline.get_params()[k] for k in params}
+    if classifier.estimator is None:  # RecordingClassifier's default network
+        before = {f"{name}__estimator": None}
+        pipeline.set_params(**{f"{name}__estimator": ResNetClassifier()})
+    else:
+        before = {k: pipeline.get_params()[k] for k in params}
     # the checkpoint is written over while the network starts from it: read it
     # into the network before the first epoch ends (skorch builds the module
     # at fit's start), so that is safe
