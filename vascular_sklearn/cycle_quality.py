@@ -66,10 +66,11 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
     A sample counts when it lies within 0.1 % of the recording's largest
     magnitude (the flat tops of clipping, wherever the clipping level is). On
     a coarse recording, whose peak is under :data:`COARSE_PEAK_STEPS`
-    converter steps (:func:`~vascular_sklearn.recorder.converter_step`), the
-    loudest beats round to the top step whether clipped or not: its samples
-    count only when it holds more than :data:`FLAT_TOP_RATIO` times those of
-    the step below (a quiet session lost its loudest beats as "clipped").
+    converter steps (:func:`~vascular_sklearn.recorder.converter_step`; 4 or
+    more), the loudest beats round to the top step whether clipped or not:
+    its samples count only when it holds more than :data:`FLAT_TOP_RATIO`
+    times those of the step below (a quiet session lost its loudest beats as
+    "clipped").
 
     Parameters
     ----------
@@ -101,7 +102,9 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
         return np.ones(len(x), bool)
     step = converter_step(x)
     # boolean masks, not an |x| copy: hour-long recordings are large
-    if peak >= COARSE_PEAK_STEPS * step:
+    if not 4 * step <= peak < COARSE_PEAK_STEPS * step:
+        # fine, or a few values only (a knock on a constant): no step below
+        # the top is a smooth maximum's to compare with
         level = 0.999 * peak
         return (x >= level) | (x <= -level)
     edge, floor = peak - step, peak - 2 * step  # the top step, the one below
