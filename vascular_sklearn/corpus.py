@@ -322,9 +322,9 @@ def read_manifest(
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
     text = _label_text(manifest)
-    header = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in text.splitlines() if line.strip()), "")
     try:  # Excel in many locales writes ';', and some exports use tabs
-        delimiter = csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
+        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
     except csv.Error:  # one column: nothing to tell apart
         delimiter = ","
     # only the delimiter is sniffed: from a header without quotes the sniffer
