@@ -65,12 +65,11 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
 
     A sample counts when it lies within 0.1 % of the recording's largest
     magnitude (the flat tops of clipping, wherever the clipping level is). On
-    a coarse recording, whose peak is under :data:`COARSE_PEAK_STEPS`
-    converter steps (:func:`~vascular_sklearn.recorder.converter_step`; 4 or
-    more), the loudest beats round to the top step whether clipped or not:
-    its samples count only when it holds more than :data:`FLAT_TOP_RATIO`
-    times those of the step below (a quiet session lost its loudest beats as
-    "clipped").
+    a coarse recording, whose peak is 4 to :data:`COARSE_PEAK_STEPS` converter
+    steps high (:func:`~vascular_sklearn.recorder.converter_step`), the
+    loudest beats round to the top step whether clipped or not: its samples
+    count only when it holds more than :data:`FLAT_TOP_RATIO` times those of
+    the step below (a quiet session lost its loudest beats as "clipped").
 
     Parameters
     ----------
