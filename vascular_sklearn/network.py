@@ -567,7 +567,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         ``weights_path``) to this file after every epoch, so that a long run
         that stops can start again from its last epoch. A file already there
         is refused at fit unless it is also ``weights_path`` (the run goes on
-        from it).
+        from it, as a backbone: the head and the optimiser's state start
+        afresh, as :func:`~vascular_sklearn.pretraining.pretrain` says). Each
+        fit writes it, so a search or cross-validation needs one path per fit,
+        or none.
     torch_threads : int or None, default=None
         Threads torch uses during fit and predict (restored afterwards). With
         ``None``: ``min(8, os.cpu_count())`` when ``random_state`` is set, else
