@@ -183,7 +183,7 @@ def _evaluate(
     lines = [f"Pooled out-of-fold predictions, split by {split}:"]
     lines += _report_lines("recording", result.recording)
     lines += _report_lines("cycle", result.cycle)
-    if n_groups >= 4 and _patients_per_class(data.target, data.groups) >= 2:
+    if n_groups >= 4 and _patients_per_class(data.target, data.groups).min() >= 2:
         boot = bootstrap_report(
             data.target, result.recording_proba, data.groups, random_state=0
         )
@@ -720,15 +720,16 @@ def _why_no_intervals(data, proba: np.ndarray, unit: str, by_patient: bool) -> s
     scored = ~np.isnan(proba)
     y = data.target[scored]
     groups = data.groups[scored] if by_patient else np.flatnonzero(scored)
-    held = {
-        name: len(np.unique(groups[y == k])) for k, name in enumerate(data.target_names)
-    }
-    fewest = min(held, key=held.get)
-    if not held[fewest]:
-        return f"No 95 % intervals: no {fewest} recording was scored"
+    from .evaluation import _patients_per_class
+
+    held = _patients_per_class(y, groups, labels=(0, 1))
+    k = int(np.argmin(held))
+    name = data.target_names[k]
+    if not held[k]:
+        return f"No 95 % intervals: no {name} recording was scored"
     return (
-        f"No 95 % intervals: the scored {fewest} recordings come from "
-        f"{_count(held[fewest], unit if by_patient else 'recording')}; "
+        f"No 95 % intervals: the scored {name} recordings come from "
+        f"{_count(int(held[k]), unit if by_patient else 'recording')}; "
         "resampling needs two or more of each class"
     )
 

@@ -634,11 +634,13 @@ def _two_class_report(y: np.ndarray, proba: np.ndarray, threshold: float) -> dic
     )
 
 
-def _patients_per_class(y: Any, groups: Any) -> int:
-    """The fewest patients holding recordings of one class: under 2, an
-    interval that resamples patients (:func:`bootstrap_report`) cannot be had."""
+def _patients_per_class(y: Any, groups: Any, labels: Any = None) -> np.ndarray:
+    """How many patients hold recordings of each of ``labels`` (those in
+    ``y`` by default): under 2 for one, an interval that resamples patients
+    (:func:`bootstrap_report`) cannot be had."""
     y, groups = np.asarray(y), np.asarray(groups)
-    return min(len(np.unique(groups[y == label])) for label in np.unique(y))
+    labels = np.unique(y) if labels is None else labels
+    return np.array([len(np.unique(groups[y == label])) for label in labels])
 
 
 def bootstrap_report(
@@ -708,7 +710,7 @@ def bootstrap_report(
     y, proba = np.asarray(y), np.asarray(proba, float)
     if len(np.unique(y)) < 2:  # no resample could ever hold both classes
         raise ValueError("bootstrap_report needs recordings of both classes in y")
-    fewest = _patients_per_class(y, groups)
+    fewest = int(_patients_per_class(y, groups).min())
     if fewest < 2:
         raise ValueError(
             "bootstrap_report needs two patients or more holding each class: "

@@ -607,7 +607,7 @@ def external_validation(
         )
     if (
         len(np.unique(y[scored])) == 2
-        and _patients_per_class(y[scored], groups[scored]) >= 2
+        and _patients_per_class(y[scored], groups[scored]).min() >= 2
     ):
         report = bootstrap_report(
             y[scored],
