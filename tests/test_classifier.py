@@ -239,12 +239,24 @@ def test_searches_and_pipelines_as_cycle_estimators_get_recordings_and_weights(
     search = GridSearchCV(lr, {"C": [0.01, 0.1]}, cv=Folds(2))
     RecordingClassifier(search).fit(spectrograms, data.target)
     np.testing.assert_array_equal(seen[0], spectrograms.recording_index)
-    # under metadata routing the user routes groups (set_fit_request)
-    with sklearn.config_context(enable_metadata_routing=True):
-        routed = GridSearchCV(lr, {"C": [0.01, 0.1]}, cv=2)
-        RecordingClassifier(routed).fit(spectrograms, data.target)
-
+    # under metadata routing, what the inner steps request reaches them
     weights = np.linspace(1, 3, len(data.target))
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = GridSearchCV(lr, {"C": [0.01, 0.1]}, cv=Folds(2))
+        RecordingClassifier(routed).fit(spectrograms, data.target)
+        np.testing.assert_array_equal(seen[1], spectrograms.recording_index)
+        asks = make_pipeline(
+            StandardScaler().set_fit_request(sample_weight=False),
+            clone(lr).set_fit_request(sample_weight=True),
+        )
+        routed_fit = RecordingClassifier(asks).fit(
+            spectrograms, data.target, sample_weight=weights
+        )
+        with pytest.raises(TypeError, match=r"set_fit_request\(sample_weight=True"):
+            RecordingClassifier(make_pipeline(StandardScaler(), lr)).fit(
+                spectrograms, data.target, sample_weight=weights
+            )
+
     piped = make_pipeline(StandardScaler(), lr)
     clf = RecordingClassifier(piped).fit(
         spectrograms, data.target, sample_weight=weights
@@ -257,6 +269,9 @@ def test_searches_and_pipelines_as_cycle_estimators_get_recordings_and_weights(
     )
     np.testing.assert_allclose(
         clf.estimator_.predict_proba(cycles), by_hand.predict_proba(cycles)
+    )
+    np.testing.assert_allclose(
+        routed_fit.estimator_.predict_proba(cycles), by_hand.predict_proba(cycles)
     )
 
 

@@ -13,6 +13,7 @@ from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -65,12 +66,14 @@ def _fit_keyword(estimator: Any, name: str) -> str | None:
     Meta-estimators take ``**params``, which ``has_fit_parameter`` cannot see
     through: a search hands ``groups`` to its splitter (so that its folds never
     divide a recording) and the rest to its estimator; a pipeline hands them
-    to its last step as ``<step>__<name>``.
+    to its last step as ``<step>__<name>``. Under metadata routing they take
+    what their steps request (``set_fit_request``), by its plain name.
     """
     if has_fit_parameter(estimator, name):
         return name
     if get_config()["enable_metadata_routing"]:
-        return None  # the user routes metadata through set_fit_request
+        consumed = get_routing_for_object(estimator).consumes("fit", [name])
+        return name if consumed else None
     if isinstance(estimator, BaseSearchCV):
         return name if name == "groups" else _fit_keyword(estimator.estimator, name)
     if isinstance(estimator, Pipeline):
@@ -353,9 +356,16 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             key = _fit_keyword(estimator, "sample_weight")
             if key is None:
+                routed = get_config()["enable_metadata_routing"]
                 raise TypeError(
-                    f"{type(estimator).__name__}.fit does not take sample_weight; "
-                    "use an estimator that does, or leave sample_weight out"
+                    f"{type(estimator).__name__}.fit does not take sample_weight"
+                    + (
+                        " (under metadata routing, a step must ask for it: "
+                        "set_fit_request(sample_weight=True))"
+                        if routed
+                        else ""
+                    )
+                    + "; use an estimator that does, or leave sample_weight out"
                 )
             kwargs[key] = np.repeat(sample_weight, n)
             # the prior a recording without cycles gets follows the weights
