@@ -133,6 +133,11 @@ def test_output_sample_rate():
         hiss = Recorder(step=None, white_noise_db=-40.0, sample_rate=rate)
         y = hiss.record(silence, random_state=0).data[0]
         assert 20 * np.log10(np.std(y)) == pytest.approx(-40.0, abs=0.3)
+    # a DC offset is the same at the ends: no click where the recording starts
+    for rate in (2000.0, 8000.0, 44100.0):
+        offset = Recorder(step=None, dc_offset=0.05, clip_level=None, sample_rate=rate)
+        y = offset.record(silence).data[0]
+        np.testing.assert_allclose(y, 0.05, atol=1e-4)
     with pytest.raises(ValueError, match=r"recorder\.sample_rate=8000 differs"):
         make_recordings(1, 1, recorder=Recorder(sample_rate=8000.0))
 

@@ -351,7 +351,9 @@ def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     """Resample a signal between two rates by polyphase filtering.
 
     The rate ratio is approximated by a fraction with a denominator of at most
-    10 000 and applied with :func:`scipy.signal.resample_poly`.
+    10 000 and applied with :func:`scipy.signal.resample_poly`. The signal is
+    continued past its ends by the line through them, not by silence, so an
+    offset or a sound under way at either end comes out without a click.
 
     Parameters
     ----------
@@ -373,12 +375,14 @@ def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     >>> t = np.arange(44100) / 44100
     >>> y = resample(np.sin(2 * np.pi * 100 * t), 44100, 22050)
     >>> expected = np.sin(2 * np.pi * 100 * t[::2])
-    >>> y.shape, bool(np.allclose(y[100:-100], expected[100:-100], atol=1e-2))
+    >>> y.shape, bool(np.allclose(y, expected, atol=1e-2))
     ((22050,), True)
     """
     # float(): Fraction refuses numpy's floats
     ratio = Fraction(float(to_rate) / float(from_rate)).limit_denominator(10_000)
-    y = sps.resample_poly(np.asarray(x, np.float64), ratio.numerator, ratio.denominator)
+    y = sps.resample_poly(
+        np.asarray(x, np.float64), ratio.numerator, ratio.denominator, padtype="line"
+    )
     return y.astype(np.float32)
 
 

@@ -637,9 +637,10 @@ def make_recordings(
         ``hypot(0.04, beat_variability)``.
     ectopic_rate : float in [0, 0.5], default=0.0
         Probability that a beat comes early, at 0.6 to 0.7 of its interval,
-        followed by a compensatory pause that puts the next beat back on time
-        (never two early beats in a row). ``beat_times`` holds the beats where
-        they happen.
+        followed by a compensatory pause that puts the next beat back on time.
+        Never two early beats in a row: the beat after an early one is drawn
+        on time, so the share of early beats is about ``rate / (1 + rate)``
+        (a third at 0.5). ``beat_times`` holds the beats where they happen.
     second_wave : float in [0, 1], default=0.0
         Height, relative to the pressure pulse, of a second, broader pressure
         wave within each beat (a reflected wave), arriving 0.35 to 0.6 of the

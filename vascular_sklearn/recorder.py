@@ -589,7 +589,8 @@ LOUD_SESSION = RecorderRanges(
 )
 #: A quiet session on the same coarse converter with a duller microphone: how
 #: most stenosis-only seed patients were recorded (their RMS 20 to 35 dB above
-#: the quantisation noise; a simulated vessel's lies 25 to 48 dB above it).
+#: the quantisation noise; a simulated vessel's lies about 23 to 50 dB above it,
+#: the duller microphone lifting the pulse below 10 Hz by 7 to 20 dB).
 QUIET_SESSION = RecorderRanges(
     gain=(0.005, 0.03),
     step=(24.0, 40.0),
