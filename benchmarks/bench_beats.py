@@ -282,7 +282,8 @@ def _classifier_lines() -> list[str]:
         "",
         "The default pipeline (as in the real-data benchmark) and the "
         "beat-envelope logistic regression (benchmarks.baselines.envelope_model, "
-        "which passes the real-data recorder gate), each with `cut__method` set "
+        "which fails the real-data recorder gate too: 6 flips leaving one patient "
+        "out), each with `cut__method` set "
         "to each cutter, GroupKFold(5) by patient, the same splits, out-of-fold "
         "probabilities pooled; brackets: 95 % bootstrap intervals over patients. "
         "Difference: recording AUC with the period cutter minus with the seed "

@@ -30,7 +30,9 @@ DESCRIPTION = (
     f"{full.SEEDS}) on the same simulated patients, and the previous and the "
     f"chosen default again on the {full.FRESH_COHORT}. Where the two sections' "
     "dates differ, this one measures today's code; the lever rows there measured "
-    "the code of their date."
+    "the code of their date. The default was chosen among those rows on this "
+    "first cohort's test patients, so its row here is the winner's score; the "
+    "fresh cohort's rows are the held-out ones."
 )
 
 _MINUTES: list[float] = []

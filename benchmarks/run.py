@@ -19,6 +19,8 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +149,48 @@ def write_index() -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+@contextmanager
+def _load_watch(every: float = 15.0):
+    """Sample the machine's 1-minute load average while a benchmark runs; the
+    list it yields fills until the block ends. Whether other work shared the
+    cores is then stated by the run itself, not added to its section by hand."""
+    samples: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while True:
+            samples.append(os.getloadavg()[0])
+            if done.wait(every):
+                return
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        thread.join()
+
+
+def _load_note(samples: list[float]) -> str:
+    """One line on how busy the machine was: a 1-minute load average above
+    the number of cores means the benchmark shared them."""
+    cores = os.cpu_count() or 1
+    if not samples:
+        return ""
+    high = max(samples)
+    verdict = (
+        "other work shared the cores, so its seconds are not timings of the code"
+        if high > cores + 0.5
+        else "it had the cores to itself"
+    )
+    return (
+        f"Load: the 1-minute load average ran from {min(samples):.1f} to "
+        f"{high:.1f} (median {np.median(samples):.1f}) on {cores} cores during "
+        f"this run: {verdict}; numbers other than seconds do not depend on it."
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
@@ -167,7 +211,8 @@ def main(argv=None) -> int:
             )
             continue
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        rows = module.run()
+        with _load_watch() as load:
+            rows = module.run()
         section = [
             f"## {module.TITLE}",
             "",
@@ -181,6 +226,8 @@ def main(argv=None) -> int:
             "",
             _table(rows),
         ]
+        if load_line := _load_note(load):
+            section += ["", load_line]
         notes = getattr(module, "notes", None)
         text = notes() if callable(notes) else ""
         if text:
