@@ -3,9 +3,16 @@
 from functools import partial
 
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from vascular_sklearn import LowpassFilter, MeanSmoother
+from vascular_sklearn import (
+    LowpassFilter,
+    MeanSmoother,
+    PeakCycleCutter,
+    STFTSpectrogram,
+)
+from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
 
 # Checks that do not apply, with the reason. The array-API check only runs when
 # SCIPY_ARRAY_API is set and would otherwise report a skip; the signal steps take
@@ -50,8 +57,32 @@ def _checks(estimators):
 @pytest.mark.parametrize(
     ("estimator", "check"),
     list(
-        _checks([LowpassFilter(), LowpassFilter(method="butterworth"), MeanSmoother()])
+        _checks(
+            [
+                LowpassFilter(),
+                LowpassFilter(method="butterworth"),
+                MeanSmoother(),
+                PeakCycleCutter(),
+            ]
+        )
     ),
 )
-def test_sklearn_compatible_filters(estimator, check):
+def test_sklearn_compatible_signal_steps(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        LowpassFilter(),
+        MeanSmoother(),
+        PeakCycleCutter(),
+        NoiseFloorHarmonizer(),
+        RecorderAugmentation(),
+        STFTSpectrogram(),
+    ],
+    ids=lambda step: type(step).__name__,
+)
+def test_recording_steps_name_no_features_before_fit(step):
+    with pytest.raises(NotFittedError):
+        step.get_feature_names_out()

@@ -46,6 +46,11 @@ def test_round_trip_predicts_identically(fitted, tmp_path):
     np.testing.assert_allclose(
         auto.predict_proba(data.recordings), pipe.predict_proba(data.recordings)
     )
+    # the training images' size travels with the file: other spectrogram
+    # settings are refused, not pooled to an answer
+    loaded.set_params(spectrogram__n_frames=50)
+    with pytest.raises(ValueError, match=r"trained on images of shape \(20, 100\)"):
+        loaded.predict_proba(data.recordings[:1])
 
 
 def test_existing_file_is_not_replaced(fitted, tmp_path):

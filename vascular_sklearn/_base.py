@@ -221,7 +221,13 @@ class RecordingsOut:
         array-like of str or None
             ``input_features``; a pipeline then asks the step that makes a
             table for its columns.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``, as scikit-learn's transformers do.
         """
+        check_is_fitted(self)
         return input_features
 
 

@@ -59,7 +59,7 @@ FITTED = {
     "NoiseFloorHarmonizer": ["sample_rate_"],
     "RecorderAugmentation": ["sample_rate_"],
     "RecordingClassifier": ["classes_", "class_prior_"],
-    "ResNetClassifier": ["classes_"],
+    "ResNetClassifier": ["classes_", "image_shape_"],
 }
 
 

@@ -597,6 +597,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray
+    image_shape_ : tuple of int
+        The (channels, frequency rows, frames) of the training images;
+        ``predict_proba`` refuses others.
     net_ : skorch.NeuralNetClassifier
     device_ : str
     validation_groups_ : ndarray
@@ -729,7 +732,13 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             raise
 
     def _forget_fit(self) -> None:
-        for name in ("classes_", "device_", "net_", "validation_groups_"):
+        for name in (
+            "classes_",
+            "device_",
+            "image_shape_",
+            "net_",
+            "validation_groups_",
+        ):
             self.__dict__.pop(name, None)
 
     def _fit(self, X, y, groups, recordings, sample_weight) -> ResNetClassifier:
@@ -739,6 +748,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
 
         self._validate_params()
         X = check_images(X)
+        self.image_shape_ = tuple(int(d) for d in X.shape[1:])
         y = np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} cycles but y has {len(y)} labels")
@@ -988,6 +998,16 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = check_images(X)
+        # the network pools any size to one answer: a spectrogram made with
+        # other settings would be scored without a word (model files and pickles
+        # made before this check hold no shape)
+        trained = getattr(self, "image_shape_", None)
+        if trained is not None and len(X) and X.shape[1:] != trained:
+            raise ValueError(
+                f"the network was trained on images of shape {trained[1:]} "
+                f"(frequency rows, frames) but got {X.shape[2:]}: make the "
+                "spectrograms with the settings it was trained with"
+            )
         with _torch_threads(self._threads()), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 

@@ -152,7 +152,8 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     ``spectrogram__subtract_mean=False, spectrogram__floor_db=80,
     spectrogram__remove_dc=False`` for the plain network. ``random_state``
     seeds the network and both device steps (a RandomState gives them one int
-    drawn from it).
+    drawn from it) when the pipeline is made; a later ``set_params`` of one
+    step's ``random_state`` (or a search over it) changes that step alone.
 
     The evidence (docs/benchmarks.md, confound benchmark, three seeds,
     2026-12-04): trained where the device goes with the label, the default

@@ -179,7 +179,9 @@ class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
     random_state : int or None, default=None
         At predict, added to each recording's length to seed its noise
         (recordings of one length share a noise sequence, each shaped to its
-        own floor); in training, the seed of every recording's own draw.
+        own floor); in training, the seed of every recording's own draw. An
+        int, not a RandomState: a stream would be used up, and a recording
+        scored twice would get two answers.
     n_jobs : int or None, default=None
         Recordings processed in parallel through joblib.
 
