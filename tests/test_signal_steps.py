@@ -21,6 +21,7 @@ from vascular_sklearn import (
 )
 from vascular_sklearn.cycle_quality import (
     clip_counts,
+    clipped_samples,
     counts_at_rate,
     cycle_quality,
     failed_cycles,
@@ -130,6 +131,11 @@ def test_a_coarse_converters_top_step_is_no_clip_unless_it_is_flat():
     # a loud recording keeps the rule of 0.1 % of its peak
     loud = np.clip(2 * beats, 0, 1.5)
     assert clip_counts(loud, RATE).sum() == np.sum(loud >= 0.999 * 1.5)
+    # whose crests a steady tone fills without a flat top: 3 % read "clipped"
+    tone = quantise(0.6 * _tone(50), 1)  # 0.3 of full scale, 16-bit
+    assert clipped_samples(tone).sum() == 0
+    clipped_tone = np.clip(1.2 * tone, -0.3, 0.3)
+    assert clipped_samples(clipped_tone).mean() > 0.3
 
 
 def test_clipping_is_counted_as_read_when_the_filter_resamples():

@@ -35,9 +35,10 @@ __all__ = [
 #: then reached by every smooth maximum as it rounds (a beat 50 ms wide spends
 #: 1 % of its cycle there at 100 steps), so the top step alone tells no clip.
 COARSE_PEAK_STEPS = 64
-#: How many times as many samples a coarse recording's top step must hold as
-#: the step below it to be a flat top: a smooth maximum holds about 1.4 times
-#: as many, while clipping piles every sample beyond the rail onto it.
+#: How many times as many samples the top band of a recording's magnitudes
+#: (one converter step, or 0.1 % of the peak) must hold as the band below it
+#: to be a flat top: a smooth maximum holds about 1.4 times as many, a steady
+#: tone's crests 2, while clipping piles every sample beyond the rail onto it.
 FLAT_TOP_RATIO = 4.0
 #: Duration in seconds of the blocks in which clipped samples are counted: fine
 #: enough to place a knock within a beat, coarse enough to cost nothing to keep.
@@ -64,12 +65,15 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
     """Mark the samples on the flat tops clipping leaves at the peak level.
 
     A sample counts when it lies within 0.1 % of the recording's largest
-    magnitude (the flat tops of clipping, wherever the clipping level is). On
-    a coarse recording, whose peak is 4 to :data:`COARSE_PEAK_STEPS` converter
+    magnitude (the flat tops of clipping, wherever the clipping level is),
+    and that band holds more than :data:`FLAT_TOP_RATIO` times the samples of
+    the 0.1 % band below it: a steady tone's crests hold twice as many, a
+    flat top all that went beyond it (a loud tone read 3 % "clipped"). On a
+    coarse recording, whose peak is 4 to :data:`COARSE_PEAK_STEPS` converter
     steps high (:func:`~vascular_sklearn.recorder.converter_step`), the
-    loudest beats round to the top step whether clipped or not: its samples
-    count only when it holds more than :data:`FLAT_TOP_RATIO` times those of
-    the step below (a quiet session lost its loudest beats as "clipped").
+    loudest beats round to the top step whether clipped or not: the bands are
+    one step wide there (a quiet session lost its loudest beats as
+    "clipped"). Under 4 steps every sample within 0.1 % of the peak counts.
 
     Parameters
     ----------
@@ -101,16 +105,23 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
         return np.ones(len(x), bool)
     step = converter_step(x)
     # boolean masks, not an |x| copy: hour-long recordings are large
-    if not 4 * step <= peak < COARSE_PEAK_STEPS * step:
-        # fine, or a few values only (a knock on a constant): no step below
-        # the top is a smooth maximum's to compare with
+    if peak < 4 * step:
+        # a few values only (a knock on a constant): no band below the top
+        # is a smooth maximum's to compare with
         level = 0.999 * peak
         return (x >= level) | (x <= -level)
-    edge, floor = peak - step, peak - 2 * step  # the top step, the one below
-    top = (x > edge) | (x < -edge)
-    below = np.count_nonzero((x > floor) & (x <= edge)) + np.count_nonzero(
-        (x < -floor) & (x >= -edge)
-    )
+    if peak >= COARSE_PEAK_STEPS * step:  # 0.1 % bands
+        edge, floor = 0.999 * peak, 0.998 * peak
+        top = (x >= edge) | (x <= -edge)
+        below = np.count_nonzero((x >= floor) & (x < edge)) + np.count_nonzero(
+            (x <= -floor) & (x > -edge)
+        )
+    else:  # one step each: the top step, the one below
+        edge, floor = peak - step, peak - 2 * step
+        top = (x > edge) | (x < -edge)
+        below = np.count_nonzero((x > floor) & (x <= edge)) + np.count_nonzero(
+            (x < -floor) & (x >= -edge)
+        )
     if np.count_nonzero(top) > FLAT_TOP_RATIO * below:
         return top
     return np.zeros(len(x), bool)
