@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,6 +76,20 @@ def test_train_then_predict(folder, tmp_path, capsys):
     # so is export's, and a folder that is not there stops before the training
     assert main(["export", str(model), "-o", str(model)]) == 2
     assert "use --force" in capsys.readouterr().err
+    # --force replaces no file the command reads: the model, a recording given
+    # or one in a folder given
+    recording = files[0]
+    sound = Path(recording).read_bytes()
+    for argv in (
+        ["export", str(model), "-o", str(model)],
+        ["predict", str(model), recording, "-o", str(model)],
+        ["predict", str(model), recording, "-o", recording],
+        ["predict", str(model), str(folder), "-o", recording],
+    ):
+        assert main([*argv, "--force"]) == 2
+        assert "is read by this run" in capsys.readouterr().err
+    assert model.stat().st_mtime_ns == before
+    assert Path(recording).read_bytes() == sound
     nowhere = tmp_path / "nodir" / "m.vsk"
     assert main(["train", str(folder), "-o", str(nowhere), *FAST]) == 2
     err = capsys.readouterr().err

@@ -93,6 +93,11 @@ def test_outputs_are_checked_first_and_nothing_of_the_users_is_written_over(
         predict_files(model, one, tmp_path / "nodir" / "screen.csv")
     with pytest.raises(IsADirectoryError, match="is a folder"):
         predict_files(model, one, tmp_path, overwrite=True)
+    # overwrite replaces the table, never a recording being screened
+    sound = one[0].read_bytes()
+    with pytest.raises(FileExistsError, match="is read by this run"):
+        predict_files(model, folder, one[0], overwrite=True)
+    assert one[0].read_bytes() == sound
     # a write stopped part-way leaves nothing behind
 
     def stopped(out):

@@ -6,13 +6,28 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+
+from .audio import AUDIO_SUFFIXES
 
 __all__ = ["check_output", "replacing"]
 
 
-def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
+def check_output(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+) -> str:
     """Check, before any work, that ``path`` can be written; return it as str.
+
+    Parameters
+    ----------
+    path : path-like
+    overwrite : bool, default=False
+        Replace an existing file.
+    inputs : iterable of path-like, default=()
+        What the run reads (files, or folders of recordings): ``path`` must
+        not be one of them, nor a recording in one, even with ``overwrite``.
 
     Raises
     ------
@@ -21,7 +36,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
     IsADirectoryError
         If ``path`` is a folder, ends in a separator or is empty.
     FileExistsError
-        If ``path`` exists and ``overwrite`` is false.
+        If ``path`` exists and ``overwrite`` is false, or is one of ``inputs``.
     PermissionError
         If nothing can be written in its folder.
 
@@ -49,6 +64,13 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
         raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
     if os.path.exists(path) and not overwrite:
         raise _exists(path)
+    if os.path.isfile(path):
+        for source in inputs:
+            if _reads(source, path):
+                raise FileExistsError(
+                    f"{path} is read by this run ({os.fspath(source)}): writing "
+                    "there would destroy it; give another output"
+                )
     # a file made and removed: the permission bits do not tell (a read-only
     # mount, an immutable folder, root)
     try:
@@ -57,6 +79,17 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
     except OSError as err:
         raise PermissionError(f"{path}: cannot write in {folder} ({err})") from err
     return path
+
+
+def _reads(source: str | os.PathLike, path: str) -> bool:
+    """Whether the existing file ``path`` is ``source`` or a recording that
+    the folder ``source`` holds."""
+    if os.path.isdir(source):
+        inside = os.path.commonpath(
+            [os.path.realpath(source), os.path.realpath(path)]
+        ) == os.path.realpath(source)
+        return inside and os.path.splitext(path)[1].lower() in AUDIO_SUFFIXES
+    return os.path.exists(source) and os.path.samefile(source, path)
 
 
 def _exists(path: str) -> FileExistsError:

@@ -62,17 +62,27 @@ def _plain_warnings():
 
 
 def _would_overwrite(args: argparse.Namespace) -> bool:
-    """Whether OUTPUT exists without --force (said on stderr): nothing is
-    written over a user's file. A folder that is not there (or OUTPUT that
-    is a folder) stops here too, before the work."""
+    """Whether OUTPUT exists without --force, or is what the command reads
+    (said on stderr): nothing is written over a user's file, and --force
+    replaces no model or recording being read. A folder that is not there
+    (or OUTPUT that is a folder) stops here too, before the work."""
     from ._output import check_output
 
     if args.output is None:  # standard output
         return False
+    inputs = [
+        value
+        for key in ("model", "data_dir", "data", "weights")
+        if isinstance(value := getattr(args, key, None), str)
+    ] + list(getattr(args, "sources", None) or [])
     try:
-        check_output(args.output, overwrite=args.force)
-    except FileExistsError:
-        _say(f"error: {args.output} exists; use --force to replace it")
+        check_output(args.output, overwrite=args.force, inputs=inputs)
+    except FileExistsError as err:
+        _say(
+            f"error: {err}"
+            if args.force
+            else f"error: {args.output} exists; use --force to replace it"
+        )
         return True
     return False
 

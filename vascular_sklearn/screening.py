@@ -463,7 +463,7 @@ def predict_files(
     paths = recording_paths(source)
     target = None
     if output is not None and not hasattr(output, "write"):
-        target = check_output(output, overwrite)
+        target = check_output(output, overwrite, inputs=paths)
     rows = _scored_batches(model, paths, batch_size, threshold, n_jobs)
     counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
     if target is None:
