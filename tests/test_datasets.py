@@ -60,6 +60,16 @@ def test_stereo_is_mixed_or_refused(tmp_path):
     np.testing.assert_allclose(got, 0.3, rtol=1e-6)
     with pytest.raises(RecordingError, match=r"stereo\.wav: 2 channels"):
         read_recording(path, channels="error")
+    # one channel the other inverted: the mean is silence, not the recording
+    inverted = tmp_path / "inverted.wav"
+    sf.write(inverted, np.column_stack([left, -left]), RATE, subtype="FLOAT")
+    with pytest.raises(RecordingError, match=r"inverted\.wav: its 2 channels cancel"):
+        read_recording(inverted)
+    # an encoding libsndfile cannot seek in is read all the same
+    gsm = tmp_path / "gsm.wav"
+    tone = 0.5 * np.sin(2 * np.pi * 200 * np.arange(RATE) / RATE)
+    sf.write(gsm, tone, RATE, subtype="GSM610")
+    assert len(read_recording(gsm)[0]) == pytest.approx(RATE, abs=400)  # in blocks
     # a lazy corpus is refused when it is listed, not mixed later by the pipeline
     (tmp_path / "normal").mkdir()
     path.rename(tmp_path / "normal" / "stereo.wav")

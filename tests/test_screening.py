@@ -176,6 +176,11 @@ def test_a_cut_short_copy_is_scored_on_what_is_there_and_flagged(
     assert "no heart cycle" in row["message"]
     assert "0.10 s of the 8.00 s" in row["message"]
     assert "only 0.10 s long" in row["message"]
+    # and a file of a few samples, how many milliseconds (it said 0.00 s)
+    speck = tmp_path / "speck.wav"
+    sf.write(speck, np.full(11, 0.1), 22050, subtype="PCM_16")
+    (row,) = score_files(model, [speck])
+    assert "only 0.5 ms long" in row["message"]
 
 
 def test_a_file_name_that_is_no_utf8_is_read_and_written_back(

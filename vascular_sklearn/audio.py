@@ -216,7 +216,9 @@ def _read_with_note(
         raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
     try:
         with sf.SoundFile(_native(name)) as f:
-            x = f.read(dtype="float32", always_2d=True)
+            # an encoding libsndfile cannot seek in (GSM 6.10) is read by count
+            frames = -1 if f.seekable() else f.frames
+            x = f.read(frames, dtype="float32", always_2d=True)
             rate, log = f.samplerate, f.extra_info
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise RecordingError(
@@ -226,7 +228,16 @@ def _read_with_note(
     if x.shape[1] > 1:
         if channels == "error":
             raise _channels_error(name, x.shape[1])
+        n_channels, loudest = x.shape[1], np.abs(x).max()
         x = x.mean(axis=1, dtype=np.float32)
+        if np.abs(x).max() < 0.01 * loudest:
+            # one channel the other inverted (a balanced or differential
+            # input): the mean is silence, not the sound
+            raise RecordingError(
+                f"{name}: its {n_channels} channels cancel when "
+                "averaged to one (one is the other inverted?); save one "
+                "channel of it as a mono file"
+            )
     else:
         x = x[:, 0]
     if x.size == 0:

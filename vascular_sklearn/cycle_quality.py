@@ -410,6 +410,12 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     # precision: no float64 copy of a long recording
     highpass = butter(2, _PULSE_HIGHPASS, "high", fs=sample_rate, output="sos")
     y = sosfilt(highpass.astype(x.dtype) if x.dtype == np.float32 else highpass, x)
+    peak = np.abs(y).max()
+    if not peak > 0:
+        return 0.0
+    # at its own scale: squares of a float recording near 1e-20 underflow
+    # float32 (every frame read as silence, a swing of 0 dB)
+    y /= peak
     rows = y[: n_frames * frame].reshape(n_frames, frame)
     power = np.einsum("ij,ij->i", rows, rows).astype(np.float64)
     if not power.max() > 0:

@@ -151,8 +151,10 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
     if q is None:
         return "too short, silent, or no beat above the threshold"
     if q["seconds"] < SHORT_SECONDS:
+        seconds = q["seconds"]  # a file of a few samples is not "0.00 s"
+        length = f"{seconds:.2f} s" if seconds >= 0.01 else f"{seconds * 1e3:.2g} ms"
         return (
-            f"only {q['seconds']:.2f} s long (a heart at 40 beats per minute needs "
+            f"only {length} long (a heart at 40 beats per minute needs "
             f"{SHORT_SECONDS:g} s to give one whole cycle): record 10 s or more"
         )
     if q["rounding_snr_db"] == -np.inf:  # one value throughout
