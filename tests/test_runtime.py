@@ -142,6 +142,10 @@ def test_onnx_network_pickles_for_joblib_workers(exported, monkeypatch, tmp_path
             load_onnx(onnx_path, batch_size=bad)
     with pytest.raises(NotImplementedError, match="only predicts"):
         light[-1].estimator_.fit(None)
+    # a spectrogram changed after loading is named, not onnxruntime's refusal
+    light.set_params(spectrogram__n_frames=50)
+    with pytest.raises(ValueError, match="trained on images of shape"):
+        light.predict_proba(X)
 
 
 def test_export_refuses_what_it_cannot_export(exported, tmp_path, monkeypatch):

@@ -128,18 +128,26 @@ def test_grid_search_under_dask_equals_sequential(
     np.testing.assert_array_equal(on_dask, scores())
 
 
-def test_grid_search_under_ray_equals_sequential(network_data, sequential_search):
+def test_grid_search_and_screening_under_ray_equal_sequential(
+    network_data, sequential_search, data, tmp_path
+):
     import ray
     from ray.util.joblib import register_ray
 
+    model = _pipeline().fit(data.recordings, data.target)
+    paths = _write_wavs(data, tmp_path)
+    predict_files(model, paths, tmp_path / "local.csv", batch_size=4)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         register_ray()
         with parallel_config(backend="ray", n_jobs=2):
             on_ray = _search(network_data)
+            # Ray's backend streams no results: screening takes them at the end
+            predict_files(model, paths, tmp_path / "ray.csv", batch_size=4)
     finally:
         ray.shutdown()
     _same_search(sequential_search, on_ray)
+    assert (tmp_path / "ray.csv").read_text() == (tmp_path / "local.csv").read_text()
 
 
 def test_signal_chain_on_dask_workers_is_bit_identical(data, dask_client):
@@ -171,17 +179,26 @@ def test_dask_screens_a_corpus_with_client_map(data, dask_client, tmp_path):
 
 
 def test_predict_files_under_dask_config_runs_on_the_workers(
-    data, dask_client, tmp_path
+    data, dask_client, tmp_path, monkeypatch
 ):
     model = _pipeline().fit(data.recordings, data.target)
-    paths = _write_wavs(data, tmp_path)
-    predict_files(model, paths, tmp_path / "local.csv", batch_size=4)
+    _write_wavs(data, tmp_path)
+    # named relative to here, read by workers that run in another folder
+    monkeypatch.chdir(tmp_path)
+    paths = sorted(p.name for p in tmp_path.glob("*.wav"))
+    predict_files(model, paths, "local.csv", batch_size=4)
     from distributed import get_task_stream
 
-    with get_task_stream(dask_client) as tasks, parallel_config(backend="dask"):
-        predict_files(model, paths, tmp_path / "dask.csv", batch_size=4)
+    dask_client.run(os.chdir, "/")
+    try:
+        with get_task_stream(dask_client) as tasks, parallel_config(backend="dask"):
+            predict_files(model, paths, "dask.csv", batch_size=4)
+    finally:
+        dask_client.run(os.chdir, os.getcwd())
     assert len(tasks.data) >= len(paths) // 4  # the batches ran on the workers
-    assert (tmp_path / "dask.csv").read_text() == (tmp_path / "local.csv").read_text()
+    local = (tmp_path / "local.csv").read_text()
+    assert (tmp_path / "dask.csv").read_text() == local
+    assert "error" not in local and "\n00.wav," in local  # named as given
 
 
 def _threads_while_fitting(_):

@@ -19,7 +19,12 @@ from sklearn.utils.validation import (
     check_random_state,
 )
 
-from ._base import CycleImageClassifier, check_images, check_sample_weight
+from ._base import (
+    CycleImageClassifier,
+    check_image_shape,
+    check_images,
+    check_sample_weight,
+)
 from ._output import check_output, replacing
 from .exceptions import WeightsFileError, _missing
 
@@ -998,16 +1003,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = check_images(X)
-        # the network pools any size to one answer: a spectrogram made with
-        # other settings would be scored without a word (model files and pickles
-        # made before this check hold no shape)
-        trained = getattr(self, "image_shape_", None)
-        if trained is not None and len(X) and X.shape[1:] != trained:
-            raise ValueError(
-                f"the network was trained on images of shape {trained[1:]} "
-                f"(frequency rows, frames) but got {X.shape[2:]}: make the "
-                "spectrograms with the settings it was trained with"
-            )
+        # model files and pickles made before image_shape_ hold no shape
+        check_image_shape(X, getattr(self, "image_shape_", None))
         with _torch_threads(self._threads()), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 

@@ -273,7 +273,7 @@ def export_onnx(
     if opset_version is not None and opset_version < MIN_OPSET:
         raise ValueError(
             f"opset_version={opset_version}: torch's exporter writes opset "
-            f"{MIN_OPSET} or later (onnxruntime 1.14 and later read it)"
+            f"{MIN_OPSET} or later (onnxruntime 1.18 and later read it)"
         )
     steps, network = describe_pipeline(model, "export_onnx")
     images = [s for _, s in model.steps if isinstance(s, STFTSpectrogram)]

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from . import __version__
-from ._base import CycleImageClassifier, check_images
+from ._base import CycleImageClassifier, check_image_shape, check_images
 from ._model_spec import ModelFileError, compatible, decode, rebuild, rebuilding
 from .exceptions import _missing
 
@@ -151,6 +151,9 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_cycles, n_classes)
         """
         X = check_images(X)
+        # onnxruntime's own refusal names neither the cause nor the fix
+        shape = self.session_.get_inputs()[0].shape[1:]
+        check_image_shape(X, shape if all(isinstance(d, int) for d in shape) else None)
         _check_batch_size(self.batch_size)
         parts = [
             self.session_.run(None, {INPUT_NAME: X[i : i + self.batch_size]})[0]

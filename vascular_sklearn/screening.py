@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from joblib.parallel import get_active_backend
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
@@ -205,7 +206,8 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
         None,
     )
     rows = []
-    for i, path in enumerate(files.paths):
+    for i in range(len(files)):
+        path = files.name(i)
         used = int(counts[i] if cap is None else min(counts[i], cap))
         note = "" if notes is None else notes[i]
         row = {"path": path, "cycles_used": used}
@@ -322,9 +324,21 @@ def score_files(
     """
     check_is_fitted(model)
     threshold = _check_threshold(threshold)
+    names = _file_list(paths)
+    return _score_named(model, [os.path.abspath(p) for p in names], names, threshold)
+
+
+def _score_named(
+    model, paths: list[str], names: list[str], threshold: float
+) -> list[dict]:
+    """:func:`score_files` on absolute ``paths`` (made where the work was
+    given out: a worker may run in another folder), its rows naming each file
+    as given."""
     rate = getattr(model.steps[0][1], "sample_rate_", None)
     files = RecordingFiles(
-        np.array(_file_list(paths), dtype=object), float(rate) if rate else 22050.0
+        np.array(paths, dtype=object),
+        float(rate) if rate else 22050.0,
+        np.array(names, dtype=object),
     )
     try:
         return _score_batch(model, files, threshold)
@@ -332,13 +346,15 @@ def score_files(
         if len(files) > 1:  # find the culprits: score the batch file by file
             return [
                 row
-                for path in files.paths
-                for row in score_files(model, [path], threshold=threshold)
+                for path, name in zip(paths, names, strict=True)
+                for row in _score_named(model, [path], [name], threshold)
             ]
         row = dict.fromkeys(COLUMNS, "")
-        row.update(path=files.paths[0], cycles_used=0, quality="error")
+        row.update(path=names[0], cycles_used=0, quality="error")
         # the row names the file; the message need not say it again
-        row["message"] = str(err).removeprefix(f"{files.paths[0]}: ")
+        row["message"] = (
+            str(err).removeprefix(f"{paths[0]}: ").removeprefix(f"{names[0]}: ")
+        )
         return [row]
 
 
@@ -366,11 +382,19 @@ def _scored_batches(
         )
     threshold = _check_threshold(threshold)
     check_is_fitted(model)
+    names = _file_list(paths)
+    # absolute here: a worker may run in another folder
+    absolute = [os.path.abspath(p) for p in names]
     # a generator: batches are dispatched a few at a time and their rows come
-    # back as they are done, in order, under whatever joblib backend is active
-    return Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(score_files)(model, b, threshold=threshold)
-        for b in _batches(paths, batch_size)
+    # back as they are done, in order, under whatever joblib backend is
+    # active; a backend that cannot stream (Ray's) returns them all at the end
+    backend, _ = get_active_backend()
+    streams = getattr(backend, "supports_return_generator", False)
+    return Parallel(n_jobs=n_jobs, return_as="generator" if streams else "list")(
+        delayed(_score_named)(model, a, b, threshold)
+        for a, b in zip(
+            _batches(absolute, batch_size), _batches(names, batch_size), strict=True
+        )
     )
 
 
