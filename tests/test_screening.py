@@ -356,6 +356,22 @@ def test_clipped_recordings_are_flagged(model_and_folder, tmp_path):
     assert row["probability_stenosis"] != ""
 
 
+def test_a_rate_below_the_models_band_is_flagged(model_and_folder, tmp_path):
+    """At 1 kHz a recording holds nothing above 500 Hz, where the model hears
+    up to 1 kHz: scored, but not without saying so; 2 kHz holds the band."""
+    model, folder = model_and_folder
+    x, rate = sf.read(sorted(folder.glob("*.wav"))[0], dtype="float32")
+    rows = {}
+    for new_rate in (1000, 2000):
+        path = tmp_path / f"at_{new_rate}.wav"
+        sf.write(path, resample(x, rate, new_rate), new_rate)
+        (rows[new_rate],) = score_files(model, [path])
+    assert rows[1000]["quality"] == "low_rate" and rows[1000]["label"] != ""
+    assert "holds nothing above 500 Hz" in rows[1000]["message"]
+    assert "record at 2000 Hz or more" in rows[1000]["message"]
+    assert "low_rate" not in rows[2000]["quality"] + rows[2000]["message"]
+
+
 def test_manifest_source_and_existing_output_is_kept(model_and_folder, tmp_path):
     model, folder = model_and_folder
     names = [p.name for p in sorted(folder.glob("*.wav"))[:4]]

@@ -23,7 +23,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._output import check_output, replacing
-from .audio import AUDIO_SUFFIXES
+from .audio import AUDIO_SUFFIXES, file_sample_rate
 from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
@@ -42,6 +42,7 @@ from .exceptions import (
     RecordingError,
     _left_to_caller,
 )
+from .lowpass import LowpassFilter
 
 __all__ = [
     "COLUMNS",
@@ -176,6 +177,16 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
     )
 
 
+def _model_band(model) -> float | None:
+    """The band in Hz the model was trained to hear: up to its lowpass
+    filter's cutoff, or the Nyquist frequency of its training rate below it;
+    ``None`` without a fitted filter."""
+    step = model.steps[0][1]
+    if not isinstance(step, LowpassFilter) or not hasattr(step, "sample_rate_"):
+        return None
+    return min(float(step.cutoff), step.sample_rate_ / 2)
+
+
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     Xt, bags, notes = files, None, None
     with _left_to_caller(NoPulseWarning):  # the row says no_pulse
@@ -197,6 +208,7 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     if len(scored):
         proba[scored] = classifier.predict_proba(Xt[scored])[:, 1]
     quality = bags.quality(min_cycles) if bags is not None else None
+    band = _model_band(model)
     max_gap = next(
         (
             step.max_gap
@@ -238,6 +250,13 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                     f"{PULSE_LIMIT_DB:g} dB: noise, not a pulse): check that the "
                     "microphone sits on the access; an access without a pulsing "
                     "bruit needs a clinical examination"
+                )
+            rate = file_sample_rate(files.paths[i]) if band else None
+            if band and rate / 2 < band:
+                flags["low_rate"] = (
+                    f"recorded at {rate:g} Hz, it holds nothing above {rate / 2:g} "
+                    f"Hz, and the model listens up to {band:g} Hz: record at "
+                    f"{2 * band:g} Hz or more"
                 )
             if clipped > CLIPPED_LIMIT:
                 flags["clipped"] = (
@@ -300,7 +319,10 @@ def score_files(
         more about the recorder than about the vessel), ``"no_pulse"`` one
         whose loudness swings less than :data:`PULSE_LIMIT_DB` with the
         heartbeat (a stationary noise: the microphone off the access, or an
-        access without flow sound); ``message`` names each.
+        access without flow sound), ``"low_rate"`` one recorded at a rate
+        whose Nyquist frequency lies below the band the model hears (its
+        lowpass cutoff: it was scored without the top of it); ``message``
+        names each.
 
     Examples
     --------
