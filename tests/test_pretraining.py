@@ -68,6 +68,10 @@ def test_pretrained_weights_load_into_a_new_network(backbone):
     # the same weights, up to the memory format's rounding
     assert (_features(loaded, x) - reference).abs().max() < 0.01
     assert (_features(fresh, x) - reference).abs().max() > 1.0
+    # the file says what it learnt on, and a fine-tune on other images is told
+    assert state["image_shape"].tolist() == [1, 20, 100]
+    with pytest.warns(UserWarning, match=r"of 20 x 100 .*, these are 40 x 100"):
+        CycleResNet(weights_path=str(path), image_shape=(1, 40, 100))
 
 
 def test_fine_tuning_starts_from_the_backbone(backbone):
@@ -411,6 +415,31 @@ def test_a_file_at_checkpoint_path_is_not_written_over(tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such-folder does not exist"):
         net.fit(np.zeros((4, 1, 8, 8), np.float32), [0, 1, 0, 1])
     assert not hasattr(net, "net_")  # nothing trained, nothing that looks fitted
+
+
+def test_ctrl_c_stops_pretraining_and_keeps_the_last_epoch(
+    tmp_path, heart_sounds, capsys, monkeypatch
+):
+    """skorch takes Ctrl-C as the end of training: the run saved a
+    half-trained backbone, removed the partial file and exited 0."""
+    import signal
+
+    from skorch import NeuralNet
+
+    notify = NeuralNet.notify
+
+    def ctrl_c_after_the_first_epoch(self, method_name, **kwargs):
+        notify(self, method_name, **kwargs)
+        if method_name == "on_epoch_end":  # after its checkpoint is written
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(NeuralNet, "notify", ctrl_c_after_the_first_epoch)
+    _write_database(tmp_path, "x", heart_sounds.recordings.data, heart_sounds.target)
+    out = tmp_path / "backbone.pt"
+    argv = ["pretrain", str(tmp_path), "-o", str(out), "--arch", "resnet18"]
+    assert main([*argv, "--max-epochs", "3", "--cycles-per-recording", "2"]) == 130
+    assert not out.exists() and partial_path(out).exists()
+    assert "go on with --resume" in capsys.readouterr().err
 
 
 def test_pretrain_does_not_start_afresh_over_an_interrupted_run(

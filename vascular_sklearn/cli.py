@@ -61,6 +61,15 @@ def _plain_warnings():
         warnings.formatwarning = default
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What an interrupted ``pretrain`` left to go on from, if anything."""
+    from .pretraining import partial_path
+
+    if args.command != "pretrain" or not partial_path(args.output).exists():
+        return ""
+    return f" but {partial_path(args.output)}, the last epoch: go on with --resume"
+
+
 def _would_overwrite(args: argparse.Namespace) -> bool:
     """Whether OUTPUT exists without --force, or is what the command reads
     (said on stderr): nothing is written over a user's file, and --force
@@ -1030,6 +1039,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # no file descriptor
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except KeyboardInterrupt:
+        if os.environ.get("VASCULAR_SKLEARN_DEBUG"):
+            raise
+        # nothing was saved; pretrain's last epoch stays in OUTPUT.partial
+        _say("interrupted: nothing written" + _resume_hint(args))
+        return 130
     except (
         _UsageError,
         # the library's errors (a recording, a label file, a model or weights

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
+import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
@@ -93,6 +96,10 @@ class CycleResNet(nn.Module):
         ``freeze_stages`` of the four residual stages: with a pretrained
         backbone, fine-tuning on a few patients then moves only the later
         stages and the head. 0 trains everything.
+    image_shape : tuple of int or None, default=None
+        The (channels, rows, frames) of the images it will be trained on: a
+        backbone that :func:`~vascular_sklearn.pretraining.save_backbone`
+        wrote for images of another size is warned about.
 
     Examples
     --------
@@ -115,10 +122,15 @@ class CycleResNet(nn.Module):
         input_std: float = 1.0,
         augment: bool = False,
         freeze_stages: int = 0,
+        image_shape: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         net = _ARCHS[arch](weights=None)
-        own_conv1 = None if weights_path is None else _load_backbone(net, weights_path)
+        own_conv1 = (
+            None
+            if weights_path is None
+            else _load_backbone(net, weights_path, image_shape)
+        )
         net.conv1 = _one_channel_conv(net.conv1)
         if own_conv1 is not None:
             net.conv1.weight.data.copy_(own_conv1)
@@ -328,9 +340,29 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
-def _load_backbone(net: nn.Module, path: str) -> torch.Tensor | None:
-    """Load all but the head; return a 1-channel ``conv1`` kernel to reuse, if any."""
+#: The entry of a backbone file that records the size of its training images.
+IMAGE_SHAPE_KEY = "image_shape"
+
+
+def _load_backbone(
+    net: nn.Module, path: str, image_shape: tuple[int, ...] | None = None
+) -> torch.Tensor | None:
+    """Load all but the head; return a 1-channel ``conv1`` kernel to reuse, if any.
+    A backbone pretrained on images of another size than ``image_shape`` is
+    warned about: its filters learnt other frequencies and times per pixel."""
     state = read_weights(path)
+    pretrained = state.pop(IMAGE_SHAPE_KEY, None)
+    if pretrained is not None and image_shape is not None:
+        pretrained = tuple(int(d) for d in pretrained.tolist())
+        if pretrained[1:] != tuple(image_shape)[1:]:
+            warnings.warn(
+                f"{path} was pretrained on images of {pretrained[1]} x "
+                f"{pretrained[2]} (frequency rows x frames), these are "
+                f"{image_shape[1]} x {image_shape[2]}: pretrain with the "
+                "spectrogram settings you fine-tune with",
+                UserWarning,
+                stacklevel=2,
+            )
     state = {k.removeprefix("net."): v for k, v in state.items()}
     # the head and the input standardisation belong to the new task
     skip = ("fc.", "input_mean", "input_std")
@@ -426,17 +458,31 @@ class _CapPerGroupSampler(torch.utils.data.Sampler):
         return iter(self.rng.permutation(chosen).tolist())
 
 
+def _backbone_state(
+    module: nn.Module, image_shape: tuple[int, ...] | None
+) -> dict[str, torch.Tensor]:
+    """A network's tensors as a backbone file holds them: its state dict on the
+    CPU and, under :data:`IMAGE_SHAPE_KEY`, the size of its training images
+    (which fine-tuning on images of another size is warned about)."""
+    state = {
+        k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()
+    }
+    if image_shape is not None:
+        state[IMAGE_SHAPE_KEY] = torch.tensor(image_shape)
+    return state
+
+
 class _EpochWeights(Callback):
     """Write the module's tensors to ``path`` after every epoch, whole: skorch's
     Checkpoint writes in place, and a run stopped mid-write (the power cut a
     checkpoint is for) left a truncated file instead of the last epoch."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str, image_shape: tuple[int, ...] | None = None) -> None:
+        self.path, self.image_shape = path, image_shape
 
     def on_epoch_end(self, net, **kwargs) -> None:
         with replacing(self.path) as tmp:
-            torch.save(net.module_.state_dict(), tmp)
+            torch.save(_backbone_state(net.module_, self.image_shape), tmp)
 
 
 def _check_checkpoint_free(path: str | os.PathLike, weights_path: Any) -> None:
@@ -455,6 +501,37 @@ def _check_checkpoint_free(path: str | os.PathLike, weights_path: Any) -> None:
         "over it: choose another path or remove the file; to continue a run from "
         "it, pass the same file as weights_path."
     )
+
+
+@contextlib.contextmanager
+def _interrupts_stop_training() -> Iterator[None]:
+    """Let Ctrl-C stop a fit. skorch takes a KeyboardInterrupt as the end of
+    training (its early stopping raises one) and returns the net as fitted:
+    an interrupted ``pretrain`` or ``train`` saved a half-trained network and
+    said nothing. An interrupt by the user is noted here and raised again
+    when skorch returns. Signals reach the main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous, pressed = signal.getsignal(signal.SIGINT), []
+
+    def note(signum, frame):
+        pressed.append(signum)
+        if callable(previous):
+            previous(signum, frame)  # Python's own: raises KeyboardInterrupt
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    if previous == signal.SIG_IGN:  # a process that ignores Ctrl-C
+        yield
+        return
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt("training interrupted")
 
 
 @contextlib.contextmanager
@@ -732,7 +809,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         self._forget_fit()
         try:
             return self._fit(X, y, groups, recordings, sample_weight)
-        except Exception:
+        except BaseException:  # an interrupt too
             self._forget_fit()
             raise
 
@@ -800,7 +877,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if self.checkpoint_path is not None:
             _check_checkpoint_free(self.checkpoint_path, self.weights_path)
             callbacks.append(
-                ("checkpoint", _EpochWeights(os.fspath(self.checkpoint_path)))
+                (
+                    "checkpoint",
+                    _EpochWeights(os.fspath(self.checkpoint_path), self.image_shape_),
+                )
             )
         iterator = {"iterator_train__shuffle": True}
         n_per_epoch = len(train)
@@ -837,6 +917,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         with _seeded(seed, self.device_):
             self.net_ = self._make_net(
                 weights_path=self.weights_path,
+                module__image_shape=self.image_shape_,
                 module__input_mean=mean,
                 module__input_std=std,
                 train_split=train_split,
@@ -844,7 +925,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 **criterion,
                 **iterator,
             )
-            with _torch_threads(self._threads()):
+            with _torch_threads(self._threads()), _interrupts_stop_training():
                 self.net_.fit(inputs, y_enc[train].astype(np.int64))
                 if self.recalibrate_bn:
                     # one epoch's draw of cycles: the statistics need no more

@@ -18,7 +18,7 @@ import torch
 from sklearn.pipeline import Pipeline
 
 from ._output import check_output, replacing
-from .network import ResNetClassifier
+from .network import ResNetClassifier, _backbone_state
 from .pipelines import make_stenosis_pipeline
 from .recording_classifier import RecordingClassifier
 
@@ -95,10 +95,12 @@ def save_backbone(
 ) -> Path:
     """Write a fitted network's weights as a tensor-only state dict.
 
-    The file holds tensors only (``torch.save(module.state_dict())``), so
-    loading it with ``weights_only=True`` cannot run code. The head (``fc``)
-    and the input standardisation are saved too but are not loaded as a
-    backbone: they belong to the pretraining task.
+    The file holds tensors only (``torch.save(module.state_dict())``, and an
+    ``image_shape`` entry, the size of the images it learnt on: fine-tuning
+    on images of another size is warned about), so loading it with
+    ``weights_only=True`` cannot run code. The head (``fc``) and the input
+    standardisation are saved too but are not loaded as a backbone: they
+    belong to the pretraining task.
 
     Parameters
     ----------
@@ -134,10 +136,9 @@ def save_backbone(
     """
     network = _network(model)
     path = Path(check_output(path, overwrite))
-    state = {
-        k: v.detach().to("cpu").contiguous()
-        for k, v in network.net_.module_.state_dict().items()
-    }
+    state = _backbone_state(
+        network.net_.module_, getattr(network, "image_shape_", None)
+    )
     with replacing(os.fspath(path), overwrite) as tmp:
         torch.save(state, tmp)
     return path
