@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -450,6 +451,12 @@ def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "m.csv").write_text("path,label\na.wav,yes\n")
     assert main(["evaluate", str(tmp_path / "m.csv")]) == 2
     assert "m.csv, line 2: unknown label 'yes'" in capsys.readouterr().err
+    # data of one class: named, before any audio is read (a.wav holds silence)
+    (tmp_path / "m.csv").write_text("path,label,patient\na.wav,normal,P1\n")
+    for command in (["train", "-o", str(tmp_path / "m.vsk")], ["evaluate"]):
+        assert main([command[0], str(tmp_path / "m.csv"), *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert "m.csv: all 1 recordings are labelled 'normal'; training needs" in err
 
 
 def test_demo_separates_the_synthetic_classes():
@@ -495,7 +502,10 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
     joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()), unfitted)
     no_proba = tmp_path / "no_proba.joblib"
     joblib.dump(make_pipeline(StandardScaler()), no_proba)
+    weights = tmp_path / "backbone.pt"  # what pretrain writes, not a model
+    torch.save({"net.fc.weight": torch.zeros(2, 3)}, weights)
     for argv, said in [
+        (["predict", str(weights), wav], "a torch weights file (a backbone from"),
         (["predict", str(tmp_path / "gone.vsk"), wav], "gone.vsk: no such file"),
         (["predict", str(tmp_path / "gone.onnx"), wav], "gone.onnx: no such file"),
         (["predict", "--trust-pickle", wav, wav], "not a joblib or pickle file"),

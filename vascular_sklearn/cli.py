@@ -174,7 +174,8 @@ def _evaluate(
             )
         except ValueError as err:
             raise _UsageError(str(err)) from err
-        split = f"{kind} (its {unit}s held out with it)"
+        # a database is its own unit: nothing else to hold out with it
+        split = kind if kind == unit else f"{kind} (its {unit}s held out with it)"
         plan = f"leave-one-{kind}-out ({_count(len(cv), kind)})"
     else:
         cv = GroupKFold(min(folds, n_groups))
@@ -186,7 +187,10 @@ def _evaluate(
         else f" (folds split by {unit}: other recordings of the same "
         f"{_recorders(data, unit)[0]} may be in training)"
     )
-    _say(f"{len(data.target)} recordings, {_count(n_groups, unit)}, {plan}")
+    sizes = _count(len(data.target), "recording")
+    if unit != "recording":  # not "32 recordings, 32 recordings"
+        sizes += f", {_count(n_groups, unit)}"
+    _say(f"{sizes}, {plan}")
     params = None
     if skip_coarse:
         params = {"classifier__sample_weight": _weight_without_coarse(data)}
@@ -281,14 +285,28 @@ def _device_lines(data, unit: str) -> list[str]:
     return lines
 
 
-def _labelled_data(source: str, need_groups: bool = True, lazy: bool = False) -> tuple:
+def _labelled_data(
+    source: str, need_groups: bool = True, lazy: bool = False, need_both: bool = True
+) -> tuple:
     """The recordings and what their groups are: a PhysioNet 2016 layout
     (training-*/REFERENCE.csv or one such folder, grouped by database), a CSV
     manifest read lazily or a folder in the normal/abnormal layout (grouped by
     patient; read lazily with ``lazy``, so that one unreadable file is a row
     of the scores, not the end of them). Scoring alone (``need_groups=False``)
     takes a manifest without patients: its recordings are then the unit
-    ("recording")."""
+    ("recording"). Training (``need_both``) needs both classes: refused here,
+    naming the source, before any audio is read."""
+    data, unit = _read_labelled(source, need_groups, lazy)
+    labels = np.unique(data.target)
+    if need_both and len(labels) < 2:
+        raise RecordingError(
+            f"{source}: all {len(data.target)} recordings are labelled "
+            f"{str(data.target_names[int(labels[0])])!r}; training needs both classes"
+        )
+    return data, unit
+
+
+def _read_labelled(source: str, need_groups: bool, lazy: bool) -> tuple:
     root = Path(source)
     if root.is_dir() and (
         any(root.glob("training-*/REFERENCE.csv")) or (root / "REFERENCE.csv").is_file()
@@ -638,9 +656,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .screening import predict_files
 
-    model = _load_for_screening(args)
-    if _would_overwrite(args):
+    if _would_overwrite(args):  # before loading a model: that takes seconds
         return 2
+    model = _load_for_screening(args)
     summary = predict_files(
         model,
         args.sources,
@@ -667,7 +685,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     model = _load_for_screening(args)
-    data, unit = _labelled_data(args.data, need_groups=False, lazy=True)
+    data, unit = _labelled_data(
+        args.data, need_groups=False, lazy=True, need_both=False
+    )
     # a database is a site, not a subject, and a manifest without patients
     # names none: their recordings are resampled alone
     by_patient = unit == "patient"

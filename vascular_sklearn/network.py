@@ -340,6 +340,17 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
+def _arch_of(state: dict) -> str | None:
+    """Which of :data:`_ARCHS` a torchvision ResNet state dict is, by its
+    blocks: the third stage's count and whether they are bottlenecks."""
+    blocks = {int(k.split(".")[1]) for k in state if k.startswith("layer3.")}
+    bottleneck = any(k.startswith("layer1.0.conv3.") for k in state)
+    shape = (bottleneck, max(blocks) + 1 if blocks else 0)
+    return {(False, 2): "resnet18", (False, 6): "resnet34", (True, 6): "resnet50"}.get(
+        shape
+    )
+
+
 #: The entry of a backbone file that records the size of its training images.
 IMAGE_SHAPE_KEY = "image_shape"
 
@@ -395,10 +406,12 @@ def _load_backbone(
     unexpected = [k for k in state if k not in expected]
     if resized or missing or unexpected:
         shapes = [f"{k}: {a} here {b}" for k, (a, b) in list(resized.items())[:2]]
+        arch = _arch_of(state)
         raise WeightsFileError(
             f"{path} does not hold weights for this architecture "
             f"(another size: {shapes}, unexpected: {unexpected[:3]}, "
             f"missing: {missing[:3]}); pass the arch the file was trained with"
+            + (f": it holds a {arch}" if arch else "")
         )
     net.load_state_dict(state, strict=False)
     return own_conv1

@@ -137,6 +137,14 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         raise FileNotFoundError(f"{path}: {_missing(path, 'a model file')}")
     try:
         with zipfile.ZipFile(path) as archive:
+            if "model.json" not in archive.namelist() and any(
+                name.endswith("/data.pkl") for name in archive.namelist()
+            ):  # torch.save's archive: weights, not a model
+                raise ModelFileError(
+                    f"{path}: a torch weights file (a backbone from pretrain?), "
+                    "not a model file from train or save_model: start a model "
+                    "from it with train --weights (weights_path=)"
+                )
             header = json.loads(archive.read("model.json"))
             weights = archive.read("weights.pt")
     except (

@@ -338,8 +338,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"training needs two classes; all {len(y)} recordings are labelled "
-                f"{classes[0].item()!r}. With patients of one class only, "
-                "split with StratifiedGroupKFold so every training fold holds both."
+                f"{classes[0].item()!r} (in cross-validation, a training fold of "
+                "patients of one class: StratifiedGroupKFold keeps both in each)"
             )
         estimator = self._make_estimator()
         # a recording with fewer than min_cycles cycles trains as one with none
