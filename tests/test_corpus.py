@@ -145,6 +145,8 @@ def test_manifest_reads_quotes_as_csv_writers_escape_them(tmp_path):
             r"line 3: .*a\.wav is listed again "
             r"\(.*m\.csv, line 2\)",
         ),
+        # and through a link to it
+        ("path,patient\na.wav,P1\nlink.wav,P2\n", r"line 3: .*link\.wav is listed"),
         ("path\n\xe9.wav\n".encode("latin-1"), "not UTF-8 text"),
         # DictReader would keep the last 'label' and drop extra fields
         ("path,label,label\na.wav,0,1\n", "the header names label twice"),
@@ -158,6 +160,7 @@ def test_manifest_reads_quotes_as_csv_writers_escape_them(tmp_path):
 def test_manifest_errors_name_the_line(tmp_path, text, message):
     for name in ("a.wav", "b.wav"):
         sf.write(tmp_path / name, np.zeros(100), 22050)
+    (tmp_path / "link.wav").symlink_to(tmp_path / "a.wav")
     if isinstance(text, bytes):
         (tmp_path / "m.csv").write_bytes(text)
     else:

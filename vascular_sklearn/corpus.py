@@ -442,8 +442,8 @@ def _manifest_bunch(
     first: dict[str, str] = {}
     for place, path in zip(where, paths, strict=True):
         # one recording twice would weigh double, or sit on both sides of a
-        # split when its rows name two patients
-        key = os.path.normpath(os.path.abspath(path))
+        # split when its rows name two patients (a link to it is it too)
+        key = os.path.realpath(path)
         if key in first:
             raise LabelFileError(f"{place}: {path} is listed again ({first[key]})")
         first[key] = place

@@ -75,10 +75,13 @@ def load_recordings(
     resample : bool, default=True
         Resample files at another rate, or refuse them.
     lazy : bool, default=False
-        Read no audio now, only each file's header: ``recordings`` are
+        Read no audio now: ``recordings`` are
         :class:`~vascular_sklearn.corpus.RecordingFiles`, which the pipeline's
         first step reads file by file (a corpus larger than memory, or an
-        evaluation that should not hold every recording at once).
+        evaluation that should not hold every recording at once). Only the
+        first file's header is read now, for the rate (every file's with
+        ``channels="error"`` or ``resample=False``): a file that cannot be
+        read is named when the pipeline reaches it.
 
     Returns
     -------
