@@ -372,7 +372,8 @@ def test_usage_errors_stop_before_the_work_without_a_traceback(
     # one patient: nothing to hold out
     one = folder.parent / "one_patient.csv"
     first = sorted(folder.glob("*/*.wav"))[:2]
-    one.write_text("path,label,patient\n" + "".join(f"{p},0,A\n" for p in first))
+    rows = "".join(f"{p},{k},A\n" for k, p in enumerate(first))  # both classes
+    one.write_text("path,label,patient\n" + rows)
     assert main(["evaluate", str(one)]) == 2
     assert "1 patient: an evaluation holds some out" in capsys.readouterr().err
 
