@@ -158,9 +158,11 @@ def _load_watch(every: float = 15.0):
     done = threading.Event()
 
     def watch() -> None:
-        while True:
-            samples.append(os.getloadavg()[0])
-            if done.wait(every):
+        # from the first interval on: the load at the start is the last run's
+        while not done.wait(every):
+            try:
+                samples.append(os.getloadavg()[0])
+            except (AttributeError, OSError):  # not on every system
                 return
 
     thread = threading.Thread(target=watch, daemon=True)
@@ -174,7 +176,8 @@ def _load_watch(every: float = 15.0):
 
 def _load_note(samples: list[float]) -> str:
     """One line on how busy the machine was: a 1-minute load average above
-    the number of cores means the benchmark shared them."""
+    the number of cores means the benchmark shared them (a benchmark that
+    runs a worker per core loads them all itself)."""
     cores = os.cpu_count() or 1
     if not samples:
         return ""

@@ -65,6 +65,10 @@ def test_stereo_is_mixed_or_refused(tmp_path):
     sf.write(inverted, np.column_stack([left, -left]), RATE, subtype="FLOAT")
     with pytest.raises(RecordingError, match=r"inverted\.wav: its 2 channels cancel"):
         read_recording(inverted)
+    empty = tmp_path / "empty.wav"  # and an empty one is still named as empty
+    sf.write(empty, np.zeros((0, 2)), RATE, subtype="FLOAT")
+    with pytest.raises(RecordingError, match=r"empty\.wav: the file holds no audio"):
+        read_recording(empty)
     # an encoding libsndfile cannot seek in is read all the same
     gsm = tmp_path / "gsm.wav"
     tone = 0.5 * np.sin(2 * np.pi * 200 * np.arange(RATE) / RATE)

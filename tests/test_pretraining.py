@@ -443,6 +443,41 @@ def test_ctrl_c_stops_pretraining_and_keeps_the_last_epoch(
     assert "go on with --resume" in capsys.readouterr().err
 
 
+def test_an_applications_own_ctrl_c_handler_decides(monkeypatch):
+    """A handler that lets the fit finish: the network stays trained."""
+    import signal
+
+    from skorch import NeuralNet
+
+    notify = NeuralNet.notify
+
+    def ctrl_c(self, method_name, **kwargs):
+        notify(self, method_name, **kwargs)
+        if method_name == "on_epoch_end":
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(NeuralNet, "notify", ctrl_c)
+    asked = []
+    before = signal.signal(signal.SIGINT, lambda *_: asked.append(1))
+    try:
+        X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+        clf = ResNetClassifier(
+            "resnet18", max_epochs=2, batch_size=4, device="cpu", random_state=0
+        ).fit(X, [0, 1] * 4)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert asked == [1, 1] and clf.predict_proba(X).shape == (8, 2)
+    # a weights file that is no ResNet at all is still named, not a ValueError
+    junk = {"layer3.weight": torch.zeros(2), "layer3.bias": torch.zeros(2)}
+    with pytest.raises(WeightsFileError, match="does not hold weights"):
+        _load_backbone_from(junk, monkeypatch)
+
+
+def _load_backbone_from(state, monkeypatch):
+    monkeypatch.setattr("vascular_sklearn.network.read_weights", lambda path: state)
+    return CycleResNet("resnet18", weights_path="junk.pt")
+
+
 def test_pretrain_does_not_start_afresh_over_an_interrupted_run(
     tmp_path, heart_sounds, capsys
 ):

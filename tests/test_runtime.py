@@ -1,5 +1,6 @@
 """ONNX export and the torch-free runtime: same cycles, same answers, no torch."""
 
+import copy
 import csv
 import json
 import pickle
@@ -163,6 +164,10 @@ def test_export_refuses_what_it_cannot_export(exported, tmp_path, monkeypatch):
         export_onnx(Pipeline(no_images), tmp_path / "no_images.onnx")
     with pytest.raises(ValueError, match="opset_version=17: torch's exporter"):
         export_onnx(pipe, tmp_path / "old.onnx", opset_version=17)
+    # a spectrogram changed since training would make a graph for other images
+    changed = copy.deepcopy(pipe).set_params(spectrogram__n_frames=50)
+    with pytest.raises(ValueError, match="trained on images of shape"):
+        export_onnx(changed, tmp_path / "changed.onnx")
     # without onnxscript, the install hint rather than torch's bare ImportError
     monkeypatch.setitem(sys.modules, "onnxscript", None)
     with pytest.raises(ImportError, match=r"vascular-sklearn\[export\]"):

@@ -30,6 +30,7 @@ from vascular_sklearn import (
     make_seed_pipeline,
     make_stenosis_pipeline,
 )
+from vascular_sklearn._output import check_output
 from vascular_sklearn.audio import resample
 from vascular_sklearn.cycle_quality import PULSE_LIMIT_DB
 from vascular_sklearn.datasets import make_recordings
@@ -98,6 +99,13 @@ def test_outputs_are_checked_first_and_nothing_of_the_users_is_written_over(
     with pytest.raises(FileExistsError, match="is read by this run"):
         predict_files(model, folder, one[0], overwrite=True)
     assert one[0].read_bytes() == sound
+    # nor the label file of a PhysioNet folder that score reads
+    labels = tmp_path / "REFERENCE.csv"
+    labels.write_text("a0001,-1\n")
+    with pytest.raises(FileExistsError, match="is read by this run"):
+        check_output(labels, overwrite=True, inputs=[tmp_path])
+    assert check_output(tmp_path / "screen.csv", overwrite=True, inputs=[tmp_path])
+    labels.unlink()
     # a write stopped part-way leaves nothing behind
 
     def stopped(out):

@@ -132,7 +132,10 @@ def test_a_coarse_converters_top_step_is_no_clip_unless_it_is_flat():
     loud = np.clip(2 * beats, 0, 1.5)
     assert clip_counts(loud, RATE).sum() == np.sum(loud >= 0.999 * 1.5)
     # whose crests a steady tone fills without a flat top: 3 % read "clipped"
-    tone = quantise(0.6 * _tone(50), 1)  # 0.3 of full scale, 16-bit
+    # 0.3 of full scale on a 16-bit converter, with a little hiss: a pure
+    # tone of a few hundred values would read as a coarser converter
+    hiss = 3e-4 * np.random.default_rng(0).standard_normal(int(RATE))
+    tone = quantise(0.6 * _tone(50) + hiss, 1)
     assert clipped_samples(tone).sum() == 0
     clipped_tone = np.clip(1.2 * tone, -0.3, 0.3)
     assert clipped_samples(clipped_tone).mean() > 0.3

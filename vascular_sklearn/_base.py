@@ -152,14 +152,14 @@ def check_images(X: Any) -> np.ndarray:
     return X
 
 
-def check_image_shape(X: np.ndarray, trained: Any) -> None:
-    """Refuse images (from :func:`check_images`) of another size than the
-    network's: its pooling would answer for any size, without a word.
-    ``trained``: the (channels, rows, frames) it takes, or None (unknown)."""
-    if trained is not None and len(X) and tuple(X.shape[1:]) != tuple(trained):
+def check_image_shape(shape: tuple[int, ...], trained: Any) -> None:
+    """Refuse images of ``shape`` (n, channels, rows, frames) of another size
+    than the network's: its pooling would answer for any size, without a
+    word. ``trained``: the (channels, rows, frames) it takes, or None."""
+    if trained is not None and shape[0] and tuple(shape[1:]) != tuple(trained):
         raise ValueError(
             f"the network was trained on images of shape {tuple(trained)[1:]} "
-            f"(frequency rows, frames) but got {X.shape[2:]}: make the "
+            f"(frequency rows, frames) but got {tuple(shape[2:])}: make the "
             "spectrograms with the settings it was trained with"
         )
 

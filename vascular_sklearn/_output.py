@@ -82,13 +82,18 @@ def check_output(
 
 
 def _reads(source: str | os.PathLike, path: str) -> bool:
-    """Whether the existing file ``path`` is ``source`` or a recording that
-    the folder ``source`` holds."""
+    """Whether the existing file ``path`` is ``source`` or a recording (or
+    PhysioNet label file) that the folder ``source`` holds."""
     if os.path.isdir(source):
-        inside = os.path.commonpath(
-            [os.path.realpath(source), os.path.realpath(path)]
-        ) == os.path.realpath(source)
-        return inside and os.path.splitext(path)[1].lower() in AUDIO_SUFFIXES
+        folder = os.path.realpath(source)
+        try:
+            inside = os.path.commonpath([folder, os.path.realpath(path)]) == folder
+        except ValueError:  # on another drive
+            return False
+        # its recordings, and a PhysioNet folder's label file
+        name = os.path.basename(path)
+        read = os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES
+        return inside and (read or name.lower() == "reference.csv")
     return os.path.exists(source) and os.path.samefile(source, path)
 
 

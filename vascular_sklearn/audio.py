@@ -228,9 +228,9 @@ def _read_with_note(
     if x.shape[1] > 1:
         if channels == "error":
             raise _channels_error(name, x.shape[1])
-        n_channels, loudest = x.shape[1], np.abs(x).max()
+        n_channels, loudest = x.shape[1], np.abs(x).max(initial=0.0)
         x = x.mean(axis=1, dtype=np.float32)
-        if np.abs(x).max() < 0.01 * loudest:
+        if np.abs(x).max(initial=0.0) < 0.01 * loudest:
             # one channel the other inverted (a balanced or differential
             # input): the mean is silence, not the sound
             raise RecordingError(

@@ -67,7 +67,10 @@ def _resume_hint(args: argparse.Namespace) -> str:
 
     if args.command != "pretrain" or not partial_path(args.output).exists():
         return ""
-    return f" but {partial_path(args.output)}, the last epoch: go on with --resume"
+    return (
+        f": nothing written but {partial_path(args.output)}, the last epoch; go "
+        "on with --resume"
+    )
 
 
 def _would_overwrite(args: argparse.Namespace) -> bool:
@@ -295,7 +298,7 @@ def _labelled_data(
     of the scores, not the end of them). Scoring alone (``need_groups=False``)
     takes a manifest without patients: its recordings are then the unit
     ("recording"). Training (``need_both``) needs both classes: refused here,
-    naming the source, before any audio is read."""
+    naming the source, before any training."""
     data, unit = _read_labelled(source, need_groups, lazy)
     labels = np.unique(data.target)
     if need_both and len(labels) < 2:
@@ -1063,7 +1066,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("VASCULAR_SKLEARN_DEBUG"):
             raise
         # nothing was saved; pretrain's last epoch stays in OUTPUT.partial
-        _say("interrupted: nothing written" + _resume_hint(args))
+        _say("interrupted" + _resume_hint(args))
         return 130
     except (
         _UsageError,

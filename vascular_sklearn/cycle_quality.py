@@ -65,10 +65,12 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
     """Mark the samples on the flat tops clipping leaves at the peak level.
 
     A sample counts when it lies within 0.1 % of the recording's largest
-    magnitude (the flat tops of clipping, wherever the clipping level is),
-    and that band holds more than :data:`FLAT_TOP_RATIO` times the samples of
-    the 0.1 % band below it: a steady tone's crests hold twice as many, a
-    flat top all that went beyond it (a loud tone read 3 % "clipped"). On a
+    magnitude (the flat tops of clipping, wherever the clipping level is).
+    Where that band spans a converter step or more (a peak of 1000 steps or
+    more: a 16-bit recording above -30 dBFS), it counts only when it holds
+    more than :data:`FLAT_TOP_RATIO` times the samples of the 0.1 % band
+    below it: a steady tone's crests hold twice as many, a flat top all that
+    went beyond it (a loud tone read 3 % "clipped"). On a
     coarse recording, whose peak is 4 to :data:`COARSE_PEAK_STEPS` converter
     steps high (:func:`~vascular_sklearn.recorder.converter_step`), the
     loudest beats round to the top step whether clipped or not: the bands are
@@ -112,6 +114,10 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
         return (x >= level) | (x <= -level)
     if peak >= COARSE_PEAK_STEPS * step:  # 0.1 % bands
         edge, floor = 0.999 * peak, 0.998 * peak
+        if peak - edge < step:
+            # under 1000 steps the band holds the top level alone, and the
+            # one below may hold no level: nothing to compare with
+            return (x >= edge) | (x <= -edge)
         top = (x >= edge) | (x <= -edge)
         below = np.count_nonzero((x >= floor) & (x < edge)) + np.count_nonzero(
             (x <= -floor) & (x > -edge)

@@ -343,7 +343,8 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def _arch_of(state: dict) -> str | None:
     """Which of :data:`_ARCHS` a torchvision ResNet state dict is, by its
     blocks: the third stage's count and whether they are bottlenecks."""
-    blocks = {int(k.split(".")[1]) for k in state if k.startswith("layer3.")}
+    parts = [k.split(".") for k in state if k.startswith("layer3.")]
+    blocks = {int(p[1]) for p in parts if len(p) > 1 and p[1].isdigit()}
     bottleneck = any(k.startswith("layer1.0.conv3.") for k in state)
     shape = (bottleneck, max(blocks) + 1 if blocks else 0)
     return {(False, 2): "resnet18", (False, 6): "resnet34", (True, 6): "resnet50"}.get(
@@ -529,13 +530,17 @@ def _interrupts_stop_training() -> Iterator[None]:
     previous, pressed = signal.getsignal(signal.SIGINT), []
 
     def note(signum, frame):
-        pressed.append(signum)
-        if callable(previous):
-            previous(signum, frame)  # Python's own: raises KeyboardInterrupt
-        elif previous != signal.SIG_IGN:
+        if not callable(previous):  # SIG_DFL: Python would stop here
+            pressed.append(signum)
             raise KeyboardInterrupt
+        try:
+            previous(signum, frame)  # Python's own raises KeyboardInterrupt
+        except KeyboardInterrupt:  # an application's own may not: then go on
+            pressed.append(signum)
+            raise
 
-    if previous == signal.SIG_IGN:  # a process that ignores Ctrl-C
+    # ignored, or set outside Python (None): not ours to replace
+    if previous in (signal.SIG_IGN, None):
         yield
         return
     signal.signal(signal.SIGINT, note)
@@ -938,8 +943,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 **criterion,
                 **iterator,
             )
-            with _torch_threads(self._threads()), _interrupts_stop_training():
-                self.net_.fit(inputs, y_enc[train].astype(np.int64))
+            with _torch_threads(self._threads()):
+                with _interrupts_stop_training():
+                    self.net_.fit(inputs, y_enc[train].astype(np.int64))
                 if self.recalibrate_bn:
                     # one epoch's draw of cycles: the statistics need no more
                     seen = train
@@ -1098,7 +1104,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = check_images(X)
         # model files and pickles made before image_shape_ hold no shape
-        check_image_shape(X, getattr(self, "image_shape_", None))
+        check_image_shape(X.shape, getattr(self, "image_shape_", None))
         with _torch_threads(self._threads()), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 

@@ -24,6 +24,7 @@ import torch
 from sklearn.pipeline import Pipeline
 
 from . import __version__
+from ._base import check_image_shape
 from ._model_spec import (
     ModelFileError,
     compatible,
@@ -304,6 +305,9 @@ def export_onnx(
     spectrogram = images[-1]
     n_freqs = spectrogram._sizes(spectrogram.sample_rate_)[2]
     n_frames = spectrogram.n_frames
+    # the graph takes the images the spectrogram makes now: they must be the
+    # network's, or the ONNX file answers for images it never learnt
+    check_image_shape((1, 1, n_freqs, n_frames), getattr(network, "image_shape_", None))
     metadata = {
         "format": ONNX_FORMAT,
         "versions": _versions(),

@@ -153,7 +153,8 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         X = check_images(X)
         # onnxruntime's own refusal names neither the cause nor the fix
         shape = self.session_.get_inputs()[0].shape[1:]
-        check_image_shape(X, shape if all(isinstance(d, int) for d in shape) else None)
+        fixed = all(isinstance(d, int) for d in shape)
+        check_image_shape(X.shape, shape if fixed else None)
         _check_batch_size(self.batch_size)
         parts = [
             self.session_.run(None, {INPUT_NAME: X[i : i + self.batch_size]})[0]

@@ -177,6 +177,15 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
     )
 
 
+def _native_rate(path: str) -> float | None:
+    """The rate a file was recorded at (its header, read again: the reading
+    step keeps only the rate it resampled to); None if it is gone by now."""
+    try:
+        return file_sample_rate(path)
+    except (OSError, RecordingError):
+        return None
+
+
 def _model_band(model) -> float | None:
     """The band in Hz the model was trained to hear: up to its lowpass
     filter's cutoff, or the Nyquist frequency of its training rate below it;
@@ -251,8 +260,8 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                     "microphone sits on the access; an access without a pulsing "
                     "bruit needs a clinical examination"
                 )
-            rate = file_sample_rate(files.paths[i]) if band else None
-            if band and rate / 2 < band:
+            rate = _native_rate(files.paths[i]) if band else None
+            if rate and rate / 2 < band:
                 flags["low_rate"] = (
                     f"recorded at {rate:g} Hz, it holds nothing above {rate / 2:g} "
                     f"Hz, and the model listens up to {band:g} Hz: record at "
