@@ -301,7 +301,9 @@ def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path)
     # floor (here as loud as the sound, which would hide any pulse)
     robust = make_stenosis_pipeline(random_state=0, harmonize__snr_db=0.0)
     robust.set_params(classifier=RecordingClassifier(GaussianNB()))
-    data = make_recordings(n_patients=2, recordings_per_patient=2, duration=8.0)
+    data = make_recordings(
+        n_patients=2, recordings_per_patient=2, duration=8.0, random_state=0
+    )
     robust.fit(data.recordings, data.target)
     rows = score_files(robust, [whole, tmp_path / "hiss.wav"])
     assert [r["quality"] for r in rows] == ["ok", "no_pulse"]
