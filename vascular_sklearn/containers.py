@@ -248,6 +248,10 @@ class Signals(_RecordingSequence):
         noise in the 1 kHz band
         (:func:`~vascular_sklearn.recorder.rounding_snr_db`), measured by
         :class:`~vascular_sklearn.LowpassFilter` on the samples as read.
+    source_rates : ndarray of float or None
+        Per recording, the sample rate it was recorded at, before
+        :class:`~vascular_sklearn.LowpassFilter` brought it to
+        ``sample_rate``.
 
     Examples
     --------
@@ -264,6 +268,7 @@ class Signals(_RecordingSequence):
     clipped: np.ndarray | None = None
     notes: np.ndarray | None = None
     rounding_snr_db: np.ndarray | None = None
+    source_rates: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         _check_sample_rate(self.sample_rate)
@@ -318,6 +323,9 @@ class Signals(_RecordingSequence):
             rounding_snr_db=None
             if self.rounding_snr_db is None
             else self.rounding_snr_db[positions],
+            source_rates=None
+            if self.source_rates is None
+            else self.source_rates[positions],
         )
 
     @property

@@ -286,7 +286,9 @@ class LowpassFilter(SignalTransformer):
             filt,
             args,
         )
-        filtered, clipped, notes, rounding = ([r[k] for r in done] for k in range(4))
+        filtered, clipped, notes, rounding, rates = (
+            [r[k] for r in done] for k in range(5)
+        )
         return Signals(
             object_array(filtered),
             rate,
@@ -295,6 +297,7 @@ class LowpassFilter(SignalTransformer):
             object_array(clipped),
             None if paths is None else object_array(notes),
             np.array(rounding, dtype=np.float64),
+            np.array(rates, dtype=np.float64),
         )
 
 
@@ -307,7 +310,7 @@ def _filter_one(
 ) -> tuple:
     """Filter one recording (an array, or a path read here); measure its
     clipping and its converter's rounding noise, and return what reading
-    noted (a file cut short)."""
+    noted (a file cut short) and the rate it was recorded at."""
     rate, name, note = args[0], "", ""
     if isinstance(item, str):
         name = item
@@ -325,4 +328,4 @@ def _filter_one(
     x, _ = to_rate(name, x, source_rate, rate, resample_ok)
     if source_rate != rate:
         clipped = counts_at_rate(clipped, source_rate, rate, len(x))
-    return filt(x, *args), clipped, note, rounding
+    return filt(x, *args), clipped, note, rounding, source_rate

@@ -23,7 +23,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._output import check_output, replacing
-from .audio import AUDIO_SUFFIXES, file_sample_rate
+from .audio import AUDIO_SUFFIXES
 from .containers import CycleBags, Signals
 from .corpus import RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
@@ -177,15 +177,6 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
     )
 
 
-def _native_rate(path: str) -> float | None:
-    """The rate a file was recorded at (its header, read again: the reading
-    step keeps only the rate it resampled to); None if it is gone by now."""
-    try:
-        return file_sample_rate(path)
-    except (OSError, RecordingError):
-        return None
-
-
 def _model_band(model) -> float | None:
     """The band in Hz the model was trained to hear: up to its lowpass
     filter's cutoff, or the Nyquist frequency of its training rate below it;
@@ -197,7 +188,7 @@ def _model_band(model) -> float | None:
 
 
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
-    Xt, bags, notes = files, None, None
+    Xt, bags, notes, rates = files, None, None, None
     with _left_to_caller(NoPulseWarning):  # the row says no_pulse
         for _, step in model.steps[:-1]:
             if step is None or step == "passthrough":
@@ -207,7 +198,7 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 # the recordings as cut, before a harmonizer adds its noise floor
                 bags = Xt
             if notes is None and isinstance(Xt, Signals):  # what reading noted
-                notes = Xt.notes
+                notes, rates = Xt.notes, Xt.source_rates
     classifier = model.steps[-1][1]
     min_cycles = getattr(classifier, "min_cycles", 1)
     cap = getattr(classifier, "max_cycles", None)
@@ -260,7 +251,7 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                     "microphone sits on the access; an access without a pulsing "
                     "bruit needs a clinical examination"
                 )
-            rate = _native_rate(files.paths[i]) if band else None
+            rate = rates[i] if band and rates is not None else None
             if rate and rate / 2 < band:
                 flags["low_rate"] = (
                     f"recorded at {rate:g} Hz, it holds nothing above {rate / 2:g} "
@@ -355,8 +346,7 @@ def score_files(
     """
     check_is_fitted(model)
     threshold = _check_threshold(threshold)
-    names = _file_list(paths)
-    return _score_named(model, [os.path.abspath(p) for p in names], names, threshold)
+    return _score_named(model, *_absolute(paths), threshold)
 
 
 def _score_named(
@@ -398,6 +388,13 @@ def _file_list(paths: Any) -> list[str]:
     return [str(os.fspath(p)) for p in paths]
 
 
+def _absolute(paths: Any) -> tuple[list[str], list[str]]:
+    """Each file's absolute path, made here (a worker may run in another
+    folder), and its name as given, for the rows."""
+    names = _file_list(paths)
+    return [os.path.abspath(p) for p in names], names
+
+
 def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -413,9 +410,7 @@ def _scored_batches(
         )
     threshold = _check_threshold(threshold)
     check_is_fitted(model)
-    names = _file_list(paths)
-    # absolute here: a worker may run in another folder
-    absolute = [os.path.abspath(p) for p in names]
+    absolute, names = _absolute(paths)
     # a generator: batches are dispatched a few at a time and their rows come
     # back as they are done, in order, under whatever joblib backend is
     # active; a backend that cannot stream (Ray's) returns them all at the end
