@@ -8,6 +8,7 @@ import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import make_scorer
@@ -709,3 +710,16 @@ def test_network_learns_the_rule_of_the_weighted_cycles():
     for weighed, rule in [(first, band), (~first, ~band)]:
         clf = ResNetClassifier(**params).fit(X, y, sample_weight=weighed * 1.0)
         assert (clf.predict(X) == rule).mean() > 0.9
+
+
+def test_clinical_scoring_passes_pos_label_to_specificity_too():
+    """Mutant metrics.py clinical_scoring: specificity scorer without
+    pos_label (string labels then score NaN, or every label as negative)."""
+    X = np.zeros((5, 1))
+    y = np.array(["normal", "normal", "normal", "stenosis", "stenosis"])
+    always_stenosis = DummyClassifier(strategy="constant", constant="stenosis")
+    always_stenosis.fit(X, y)
+    scorers = clinical_scoring(pos_label="stenosis")
+    assert scorers["sensitivity"](always_stenosis, X, y) == 1.0
+    assert scorers["specificity"](always_stenosis, X, y) == 0.0
+    assert scorers["balanced_accuracy"](always_stenosis, X, y) == 0.5

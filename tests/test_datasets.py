@@ -357,3 +357,16 @@ def test_lazy_loading_reads_the_same_recordings(seed_dir):
     np.testing.assert_array_equal(lazy.groups, eager.groups)
     assert lazy.recordings.name(3) == eager.recordings.name(3)
     np.testing.assert_array_equal(lazy.recordings[3], eager.recordings.data[3])
+
+
+def test_synthetic_names_carry_each_recordings_label():
+    """Mutant datasets.py make_recordings: the name's label word flipped
+    (synthetic/P00_R0_normal for a stenotic recording)."""
+    from vascular_sklearn.datasets import TARGET_NAMES, make_recordings
+
+    data = make_recordings(
+        n_patients=3, recordings_per_patient=2, duration=1.0, random_state=0
+    )
+    for name, label in zip(data.filenames, data.target, strict=True):
+        assert name.endswith("_" + TARGET_NAMES[label])
+    assert data.recordings.names.tolist() == data.filenames.tolist()

@@ -8,6 +8,7 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+import vascular_sklearn.evaluation as evaluation
 from vascular_sklearn import (
     LowpassFilter,
     MeanSmoother,
@@ -418,3 +419,98 @@ def test_report_by_group_is_each_groups_own_clinical_report():
     assert reports["c"]["specificity"] == np.mean(proba[sites == "c"] < 0.4)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         report_by_group(y, proba, sites[:-1])
+
+
+def test_balanced_accuracy_is_the_mean_of_sensitivity_and_specificity():
+    """Mutant evaluation.py _report: balanced_accuracy = (sens + accuracy) / 2."""
+    # sens 1, spec 2/3, accuracy 3/4: the three means differ
+    r = clinical_report([0, 0, 0, 1], [0.9, 0.1, 0.1, 0.9])
+    assert r["sensitivity"] == 1.0 and r["specificity"] == pytest.approx(2 / 3)
+    assert r["balanced_accuracy"] == pytest.approx(5 / 6)
+    assert r["accuracy"] == 0.75
+
+
+def test_patient_level_takes_the_mean_not_the_median():
+    """Mutant evaluation.py patient_level: np.median instead of .mean()."""
+    _, p, _ = patient_level([1, 1, 1], [0.1, 0.2, 0.9], ["a", "a", "a"])
+    assert p.tolist() == [pytest.approx(0.4)]
+
+
+def test_bootstrap_intervals_are_taken_at_the_threshold_given():
+    """Mutant evaluation.py bootstrap_report: resamples scored at 0.5, not at
+    ``threshold``: the interval would not hold its own point estimate."""
+    y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
+    proba = np.array([0.1, 0.2, 0.4, 0.4, 0.1, 0.45, 0.2, 0.4])
+    groups = np.arange(8)
+    r = bootstrap_report(
+        y, proba, groups, n_resamples=50, threshold=0.3, random_state=0
+    )
+    assert r["sensitivity"] == 1.0
+    assert r["sensitivity_ci"] == (1.0, 1.0)  # at 0.5: (0.0, 0.0)
+    assert r["accuracy_ci"] == (1.0, 1.0)
+
+
+def test_bootstrap_resamples_as_many_patients_as_there_are(monkeypatch):
+    """Mutant evaluation.py bootstrap_report: draws len(patients) - 1 patients
+    (an off-by-one that widens every interval)."""
+    sizes = []
+    real = evaluation._two_class_report
+
+    def spy(y, proba, threshold):
+        sizes.append(len(y))
+        return real(y, proba, threshold)
+
+    monkeypatch.setattr(evaluation, "_two_class_report", spy)
+    # 5 patients, 2 recordings each: every resample holds 10 recordings
+    y = np.repeat([0, 1, 0, 1, 1], 2)
+    proba = np.linspace(0.1, 0.9, 10)
+    bootstrap_report(
+        y, proba, np.repeat(np.arange(5), 2), n_resamples=30, random_state=0
+    )
+    assert sizes and set(sizes) == {10}
+
+
+def test_bootstrap_refuses_a_confidence_of_one():
+    """Mutant evaluation.py bootstrap_report: 0 < confidence <= 1 accepted
+    (a "100 %" interval that is the min and max of the draws)."""
+    y, proba = [0, 1] * 4, np.linspace(0.1, 0.9, 8)
+    for bad in (1, 1.0, 0, 95):
+        with pytest.raises(ValueError, match="0 < confidence < 1"):
+            bootstrap_report(y, proba, np.arange(8), confidence=bad)
+
+
+def test_device_confound_gives_nan_for_a_group_of_one_class():
+    """Mutant evaluation.py _auc_or_nan: the one-class guard (< 2) weakened;
+    a site holding normal recordings only then warns (scikit-learn >= 1.8)
+    or fails (1.6) instead of giving the NaN the docstring promises."""
+    noise = 0.1 * np.random.default_rng(0).standard_normal((6, 2205))
+    X = Signals.from_arrays(noise, 22050)
+    y = np.array([0, 1, 0, 1, 0, 0])
+    sites = np.array(["a", "a", "a", "a", "b", "b"])  # site b: normal only
+    audit = device_confound(X, y, sites)
+    for name in audit.roc_auc_by_group:
+        assert np.isnan(audit.roc_auc_by_group[name]["b"])
+        assert not np.isnan(audit.roc_auc_by_group[name]["a"])
+    assert all(np.isnan(v) for v in device_confound(X, np.zeros(6)).roc_auc.values())
+
+
+def test_the_last_step_gets_exactly_the_training_patients():
+    """Mutant evaluation.py evaluate_by_patient: takes_groups = False (groups
+    never passed). The existing test's spy accepts groups=None, and
+    np.unique(None) is [None]: non-empty, and shares nothing with the test
+    patients, so it passed without any patient reaching the step."""
+    seen = []
+
+    class Spy(LogisticRegression):
+        def fit(self, X, y, groups=None):
+            seen.append(None if groups is None else sorted(set(groups.tolist())))
+            return super().fit(X, y)
+
+    X = np.arange(8.0)[:, None]
+    y = np.array([0, 1] * 4)
+    groups = np.repeat(np.arange(4), 2)
+    pipe = Pipeline([("f", FunctionTransformer()), ("model", Spy())])
+    result = evaluate_by_patient(pipe, X, y, groups, cv=GroupKFold(2))
+    assert len(seen) == 2
+    for k, fit_patients in enumerate(seen):
+        assert fit_patients == sorted(set(groups[result.fold != k].tolist()))

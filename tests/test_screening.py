@@ -493,3 +493,45 @@ def test_one_path_alone_is_one_file_and_a_threshold_is_a_probability(
     assert not out.exists()  # refused before any file was read
     with pytest.raises(FileNotFoundError, match="no recordings given"):
         external_validation(model, [], [])
+
+
+class _AlwaysPoint3(_JustUnderHalf):
+    """Answers p = 0.3 for every recording."""
+
+    def predict_proba(self, X):
+        return np.tile([0.7, 0.3], (len(X), 1))
+
+
+def test_external_validation_reports_at_the_threshold_given(tmp_path):
+    """Mutant screening.py external_validation: bootstrap_report called without
+    threshold=, so the report (and its intervals) are at 0.5 while the label
+    column is at the user's threshold."""
+    rng = np.random.default_rng(0)
+    paths = [tmp_path / f"{i}.wav" for i in range(4)]
+    for path in paths:
+        sf.write(path, 0.1 * rng.standard_normal(22050), 22050)
+    model = Pipeline([("classifier", _AlwaysPoint3())]).fit(np.zeros((2, 9)), [0, 1])
+    result = external_validation(
+        model, paths, [1, 1, 0, 0], threshold=0.25, n_resamples=20
+    )
+    assert {r["label"] for r in result.rows} == {"stenosis"}
+    assert "sensitivity_ci" in result.report  # the bootstrap path
+    assert result.report["sensitivity"] == 1.0 and result.report["specificity"] == 0.0
+    assert result.report["sensitivity_ci"] == (1.0, 1.0)
+
+
+def test_a_table_made_by_someone_else_during_the_write_is_kept(tmp_path):
+    """Mutant screening.py _write_table: replacing(target, True) whatever
+    ``overwrite`` says; a file that appears at the output while the table is
+    written (another run, the user) is then replaced. The existing race test
+    covers replacing() alone, not the table writer predict_files uses."""
+    target = tmp_path / "screen.csv"
+
+    def write(out):
+        out.write("path\n")
+        target.write_text("someone else's table")  # appears mid-run
+
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        _write_table(target, write)
+    assert target.read_text() == "someone else's table"
+    assert [p.name for p in tmp_path.iterdir()] == ["screen.csv"]
