@@ -19,6 +19,7 @@ from vascular_sklearn import (
     Spectrograms,
     STFTSpectrogram,
 )
+from vascular_sklearn.cutting import find_cycle_bounds
 from vascular_sklearn.cycle_quality import (
     clip_counts,
     clipped_samples,
@@ -29,6 +30,7 @@ from vascular_sklearn.cycle_quality import (
 from vascular_sklearn.lowpass import lowpass_biquad
 from vascular_sklearn.recorder import Recorder, quantise, rounding_snr_db
 from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
+from vascular_sklearn.smoothing import smooth
 from vascular_sklearn.spectrogram import cycle_spectrogram
 
 from .conftest import RATE, pulse_train
@@ -496,3 +498,85 @@ def test_a_second_fit_changes_nothing_and_leaves_the_step_fitted(step):
     again = step.fit(X).transform(X)
     for a, b in zip(first.data, again.data, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_mean_smoothing_is_zero_padded():
+    # mutant smoothing.py:58  mode="nearest" instead of zero padding
+    out = smooth(np.ones(5, np.float32), 3, "mean")
+    np.testing.assert_allclose(out, [2 / 3, 1, 1, 1, 2 / 3], rtol=1e-6)
+
+
+def test_smoothing_returns_float32():
+    # mutant smoothing.py:55  float32 conversion dropped
+    assert smooth(np.ones(9), 3).dtype == np.float32
+    assert smooth(np.ones(9), 3, "mean").dtype == np.float32
+
+
+def test_peaks_exactly_max_gap_apart_make_no_cycle():
+    # mutant cutting.py:69  diff <= max_gap (documented: "this far apart or farther")
+    ref = np.zeros(100, np.float32)
+    ref[[10, 50, 80]] = 1.0
+    bounds, n_peaks = find_cycle_bounds(ref, min_distance=5, max_gap=40)
+    assert bounds.tolist() == [[50, 80]] and n_peaks == 3
+
+
+def test_max_gap_is_in_seconds_at_any_rate():
+    # mutant cutting.py:252  max_gap converted to samples at 22050 Hz whatever the
+    # rate: at 2 kHz a 2-s gap (a missed beat) became a cycle
+    rate = 2000.0
+    ref = np.zeros(int(7 * rate), np.float32)
+    beats = (np.array([1.0, 1.7, 2.4, 4.4, 5.1]) * rate).astype(int)
+    ref[beats] = 1.0
+    bags = PeakCycleCutter().fit_transform(Signals.from_arrays([ref], rate))
+    assert bags.bounds[0].tolist() == [[2000, 3400], [3400, 4800], [8800, 10200]]
+
+
+@pytest.mark.parametrize(
+    "spacings", [{"min_distance": 0.5, "max_gap": 0.5}, {"max_gap": 100.0}]
+)
+def test_seed_cutter_refuses_spacings_that_cut_nothing(spacings):
+    # mutants cutting.py:243 (min_distance > max_gap: equal spacings accepted and
+    # silently no cycle) and cutting.py:237 (the 60-s limit raised to 600 s)
+    with pytest.raises(ValueError):
+        PeakCycleCutter(**spacings).fit([np.ones(100, np.float32)])
+
+
+def test_normalized_spectrogram_reads_half_the_amplitude():
+    # mutant spectrogram.py:197  mag /= n_fft instead of the window's sum (2x off)
+    n = 22050
+    f = 10 * RATE / 440  # exactly on bin 10
+    x = np.sin(2 * np.pi * f * np.arange(n) / RATE)  # range 2: scaled amplitude 0.5
+    img = cycle_spectrogram(x, normalize=True)
+    assert img[10, 5:95].mean() == pytest.approx(0.25, rel=0.01)
+
+
+def test_cycle_of_half_a_window_is_refused():
+    # mutant spectrogram.py:47  len(x) < n_fft // 2 (needs MORE than half a window)
+    with pytest.raises(ValueError, match="too short"):
+        cycle_spectrogram(np.arange(220.0), n_fft=440)
+
+
+def _one_bag(x, rate=RATE):
+    bounds = np.empty(1, dtype=object)
+    bounds[0] = np.array([[0, len(x)]], dtype=np.int64)
+    return CycleBags(Signals.from_arrays([x], rate), bounds, np.array([2]))
+
+
+def test_remove_dc_subtracts_the_cycles_mean():
+    # mutant spectrogram.py:53  median instead of the mean
+    rng = np.random.default_rng(0)
+    x = np.exp(rng.standard_normal(8000))  # skewed: median far from mean
+    step = STFTSpectrogram(remove_dc=True)
+    got = step.fit_transform(_one_bag(x)).images
+    want = STFTSpectrogram().fit_transform(_one_bag(x - x.mean())).images
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_recording_mean_floor_is_floor_db_below_the_peak():
+    # mutant spectrogram.py:268  floor_db / 10 (power dB) on a log *magnitude*
+    rng = np.random.default_rng(0)
+    x = 1e-4 * rng.standard_normal(8000)
+    x[3000:4000] += np.sin(np.arange(1000) / 3.0)  # a loud beat over quiet noise
+    step = STFTSpectrogram(log=True, floor_db=20.0, subtract_mean="recording")
+    img = step.fit_transform(_one_bag(x)).images[0, 0]
+    assert img.min() == pytest.approx(img.max() - np.log(10), abs=1e-4)
