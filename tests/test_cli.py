@@ -7,14 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from vascular_sklearn import RecordingClassifier, make_seed_pipeline
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.persistence import load_model
@@ -518,3 +521,27 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err
         assert "VASCULAR_SKLEARN_DEBUG" not in err  # not taken for our bug
+
+
+def test_score_with_force_replaces_no_labels_it_reads(folder, tmp_path, capsys):
+    """Mutant cli.py _would_overwrite: "data" left out of the inputs checked:
+    ``score MODEL clinic.csv -o clinic.csv --force`` wrote the table over the
+    labelled manifest it had just read."""
+    data = make_recordings(
+        n_patients=2, recordings_per_patient=2, duration=8.0, random_state=4
+    )
+    model = make_seed_pipeline().set_params(
+        classifier=RecordingClassifier(GaussianNB())
+    )
+    joblib.dump(model.fit(data.recordings, data.target), tmp_path / "m.joblib")
+    files = sorted(folder.glob("*/*.wav"))
+    lines = ["path,label,patient"] + [
+        f"{p},{int(p.parent.name == 'abnormal')},{p.name.split('_')[0]}" for p in files
+    ]
+    clinic = tmp_path / "clinic.csv"
+    clinic.write_text("\n".join(lines) + "\n")
+    labels = clinic.read_text()
+    score = ["score", "--trust-pickle", str(tmp_path / "m.joblib"), str(clinic)]
+    assert main([*score, "-o", str(clinic), "--force"]) == 2
+    assert "is read by this run" in capsys.readouterr().err
+    assert clinic.read_text() == labels

@@ -276,3 +276,26 @@ def test_a_replaced_file_changes_the_cache_key(tmp_path):
     after = RecordingFiles.from_paths([path])
     assert joblib.hash(before) != joblib.hash(after)
     assert joblib.hash(after[[0]]) == joblib.hash(after)
+
+
+def test_manifest_reads_abnormal_as_stenosis(tmp_path):
+    """Mutant corpus.py _LABELS: ``"abnormal": 0``: every abnormal recording of
+    a normal/abnormal table would be trained on (and scored against) as
+    normal, without a word."""
+    for name in ("a.wav", "b.wav"):
+        sf.write(tmp_path / name, np.zeros(100), 22050)
+    (tmp_path / "m.csv").write_text("path,label\na.wav,Abnormal\nb.wav,normal\n")
+    assert read_manifest(tmp_path / "m.csv").target.tolist() == [1, 0]
+
+
+def test_files_taken_by_position_keep_their_own_names_and_stamps(corpus):
+    """Mutant corpus.py RecordingFiles._take: names not taken at the
+    positions (a subset, e.g. a cross-validation fold, names other files in
+    its messages and loaded Signals); also its stamps, documented as one row
+    per recording."""
+    root, _ = corpus
+    files = read_manifest(root / "manifest.csv").recordings
+    sub = files[[1, 3]]
+    assert [sub.name(i) for i in range(2)] == [files.name(1), files.name(3)]
+    assert list(sub.load().names) == [files.name(1), files.name(3)]
+    np.testing.assert_array_equal(sub.stamps, files.stamps[[1, 3]])

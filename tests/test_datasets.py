@@ -370,3 +370,14 @@ def test_synthetic_names_carry_each_recordings_label():
     for name, label in zip(data.filenames, data.target, strict=True):
         assert name.endswith("_" + TARGET_NAMES[label])
     assert data.recordings.names.tolist() == data.filenames.tolist()
+
+
+def test_synthetic_data_refuses_a_rate_just_under_2000_hz():
+    """Mutant datasets.py _check_simulation: ``1000 <= sample_rate``: at 1999 Hz the
+    1 kHz jet that carries the label is cut away, and the data made without a
+    word. (Could instead be a ``{"sample_rate": 1999}`` entry in the list of
+    test_synthetic_data_refuses_sizes_that_make_nothing_or_lose_the_label.)"""
+    with pytest.raises(ValueError, match="sample_rate must lie in 2000"):
+        make_recordings(n_patients=2, duration=4, sample_rate=1999)
+    data = make_recordings(n_patients=2, duration=1, sample_rate=2000)
+    assert data.sample_rate == 2000

@@ -1,5 +1,6 @@
 """Model files: safe to load, identical predictions, clear refusals."""
 
+import contextlib
 import io
 import json
 import pickle
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from vascular_sklearn import __version__, make_stenosis_pipeline
+from vascular_sklearn import __version__, make_stenosis_pipeline, persistence
 from vascular_sklearn._output import replacing
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.persistence import ModelFileError, load_model, save_model
@@ -196,3 +197,50 @@ def test_device_steps_and_passthrough_round_trip(fitted, tmp_path):
     np.testing.assert_array_equal(
         reloaded.predict_proba(data.recordings), plain.predict_proba(data.recordings)
     )
+
+
+def test_a_header_cannot_set_parameters_or_hide_the_network_elsewhere(fitted, tmp_path):
+    """Mutants _model_spec.py rebuild: ``if False:`` for the fitted-attribute
+    check (a parameter written among a step's fitted attributes escapes the
+    parameter check: cutoff="abc" loads, to fail mid-screening), and
+    persistence.py load_model: ``not screening or`` dropped (a last step that
+    is no RecordingClassifier but carries the network as ``estimator_`` loads,
+    with no predict_proba)."""
+    header, weights = _saved_parts(fitted[0], tmp_path)
+    path = tmp_path / "edited.vsk"
+    edited = json.loads(json.dumps(header))
+    edited["steps"][0][1]["fitted"]["cutoff"] = "abc"
+    _model_zip(path, edited, weights)
+    with pytest.raises(ModelFileError, match="unexpected fitted attribute 'cutoff'"):
+        load_model(path)
+    edited = json.loads(json.dumps(header))
+    lowpass, classifier = edited["steps"][0][1], edited["steps"][-1][1]
+    edited["steps"][-1][1] = {
+        "class": "LowpassFilter",
+        "params": lowpass["params"],
+        "fitted": {"estimator_": classifier["fitted"]["estimator_"]},
+    }
+    _model_zip(path, edited, weights)
+    with pytest.raises(ModelFileError, match="not a screening pipeline"):
+        load_model(path)
+
+
+def test_a_model_file_made_during_the_save_is_kept(fitted, tmp_path, monkeypatch):
+    """Mutant persistence.py save_model: ``replacing(path, True)`` whatever
+    ``overwrite`` says: a file that appears at the path while the model is
+    written (another run saving there) is replaced. The existing race test
+    covers replacing() alone, not save_model's use of it."""
+    real = persistence.replacing
+
+    @contextlib.contextmanager
+    def racing(path, overwrite=True):
+        with real(path, overwrite) as tmp:
+            yield tmp
+            Path(path).write_bytes(b"theirs")  # appears before the rename
+
+    monkeypatch.setattr(persistence, "replacing", racing)
+    path = tmp_path / "model.vsk"
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        save_model(fitted[0], path)
+    assert path.read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.vsk"]

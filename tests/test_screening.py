@@ -106,6 +106,14 @@ def test_outputs_are_checked_first_and_nothing_of_the_users_is_written_over(
         check_output(labels, overwrite=True, inputs=[tmp_path])
     assert check_output(tmp_path / "screen.csv", overwrite=True, inputs=[tmp_path])
     labels.unlink()
+    # a folder is read with its subfolders (PhysioNet: ROOT/training-a/...)
+    site = tmp_path / "training-a"
+    site.mkdir()
+    for name in ("REFERENCE.csv", "a0001.wav"):
+        (site / name).write_text("")
+        with pytest.raises(FileExistsError, match="is read by this run"):
+            check_output(site / name, overwrite=True, inputs=[tmp_path])
+    shutil.rmtree(site)
     # a write stopped part-way leaves nothing behind
 
     def stopped(out):
@@ -518,6 +526,13 @@ def test_external_validation_reports_at_the_threshold_given(tmp_path):
     assert "sensitivity_ci" in result.report  # the bootstrap path
     assert result.report["sensitivity"] == 1.0 and result.report["specificity"] == 0.0
     assert result.report["sensitivity_ci"] == (1.0, 1.0)
+    # no intervals when one class comes from a single patient: its resamples
+    # would hold that patient or none
+    one_patient = external_validation(
+        model, paths, [1, 1, 0, 0], groups=["a", "a", "b", "c"], threshold=0.25
+    )
+    assert "sensitivity_ci" not in one_patient.report
+    assert one_patient.report["sensitivity"] == 1.0
 
 
 def test_a_table_made_by_someone_else_during_the_write_is_kept(tmp_path):
@@ -535,3 +550,92 @@ def test_a_table_made_by_someone_else_during_the_write_is_kept(tmp_path):
         _write_table(target, write)
     assert target.read_text() == "someone else's table"
     assert [p.name for p in tmp_path.iterdir()] == ["screen.csv"]
+
+
+def test_cycles_used_counts_only_the_cycles_max_cycles_lets_through(
+    model_and_folder,
+):
+    """Mutant screening.py _score_batch: ``used = int(counts[i])``, the cap
+    dropped: the column says 10 cycles were scored where the classifier
+    scored 2."""
+    model, folder = model_and_folder
+    path = folder / "rec000.wav"
+    (row,) = score_files(model, [path])
+    assert int(row["cycles_used"]) > 2
+    capped = copy.deepcopy(model).set_params(classifier__max_cycles=2)
+    (row,) = score_files(capped, [path])
+    assert int(row["cycles_used"]) == 2 and row["quality"] == "ok"
+
+
+def test_a_missing_recording_gets_its_own_row_and_the_others_are_scored(
+    model_and_folder, tmp_path
+):
+    """Mutant screening.py recording_paths: ``elif entry.exists():`` without
+    ``or suffix in AUDIO_SUFFIXES``: one missing .wav in a list stops the
+    whole run with FileNotFoundError instead of getting an error row. Also
+    mutant screening.py ``counts["n_scored"] += 1``: the error row counted as
+    scored in the summary."""
+    model, folder = model_and_folder
+    gone = tmp_path / "gone.wav"
+    out = tmp_path / "t.csv"
+    summary = predict_files(model, [folder / "rec000.wav", gone], out)
+    rows = _read(out)
+    assert [r["quality"] for r in rows] == ["ok", "error"]
+    assert rows[1]["path"] == str(gone) and "no such file" in rows[1]["message"]
+    assert summary.n_files == 2 and summary.n_scored == 1
+
+
+def test_a_recording_reached_through_a_link_is_not_written_over(
+    model_and_folder, tmp_path
+):
+    """Mutant _output.py _reads: ``os.path.abspath(source) ==
+    os.path.abspath(path)`` instead of samefile: a recording given through a
+    link is not recognised as the output, and with overwrite=True the table
+    replaces the recording."""
+    model, folder = model_and_folder
+    recording = tmp_path / "rec.wav"
+    shutil.copy(folder / "rec000.wav", recording)
+    sound = recording.read_bytes()
+    link = tmp_path / "link.wav"
+    link.symlink_to(recording)
+    with pytest.raises(FileExistsError, match="is read by this run"):
+        predict_files(model, [link], recording, overwrite=True)
+    assert recording.read_bytes() == sound
+
+
+def test_clipping_is_flagged_from_one_percent_of_the_samples(
+    model_and_folder, tmp_path
+):
+    """Mutant screening.py ``CLIPPED_LIMIT = 0.1``: a recording with 3 % of
+    its samples clipped is called "ok", where the documented limit is 1 %."""
+    model, folder = model_and_folder
+    x, rate = sf.read(folder / "rec000.wav", dtype="float32")
+    rows = {}
+    for share in (0.005, 0.03):
+        level = np.quantile(np.abs(x), 1 - share)
+        sf.write(tmp_path / f"{share}.wav", np.clip(x, -level, level), rate)
+        (rows[share],) = score_files(model, [tmp_path / f"{share}.wav"])
+    assert rows[0.005]["quality"] == "ok"
+    assert rows[0.03]["quality"] == "clipped"
+    assert rows[0.03]["message"].startswith("3.0 % of samples clipped")
+
+
+def test_a_recording_under_min_cycles_is_flagged_and_the_others_scored(
+    model_and_folder, tmp_path
+):
+    """A recording with fewer cycles than the classifier's ``min_cycles`` is
+    not sent to it (its refusal would take the whole batch): it is flagged,
+    and the recording beside it keeps the answer it had."""
+    model, folder = model_and_folder
+    x, rate = sf.read(folder / "rec000.wav", dtype="float32")
+    sf.write(tmp_path / "short.wav", x[: int(3 * rate)], rate)
+    paths = [tmp_path / "short.wav", folder / "rec000.wav"]
+    short, full = score_files(model, paths)
+    few = int(short["cycles_used"])
+    assert 0 < few < int(full["cycles_used"])
+    strict = copy.deepcopy(model).set_params(classifier__min_cycles=few + 1)
+    short, full_strict = score_files(strict, paths)
+    assert short["quality"] == "too_few_cycles"
+    assert short["probability_stenosis"] == ""
+    assert full_strict["quality"] == "ok"
+    assert full_strict["probability_stenosis"] == full["probability_stenosis"]
