@@ -11,7 +11,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import make_scorer
+from sklearn.metrics import get_scorer, make_scorer, roc_auc_score
 from sklearn.model_selection import (
     GridSearchCV,
     GroupKFold,
@@ -723,3 +723,119 @@ def test_clinical_scoring_passes_pos_label_to_specificity_too():
     assert scorers["sensitivity"](always_stenosis, X, y) == 1.0
     assert scorers["specificity"](always_stenosis, X, y) == 0.0
     assert scorers["balanced_accuracy"](always_stenosis, X, y) == 0.5
+
+
+def test_median_aggregate_is_the_median_of_the_cycles():
+    """Mutant recording_classifier.py: np.median -> np.mean in predict_proba."""
+    bags, y = _weighable_bags()
+    clf = _precise_lr().set_params(aggregate="median").fit(bags, y)
+    cycle, rec = clf.predict_cycle_proba(bags)
+    proba = clf.predict_proba(bags)
+    for i in range(len(bags)):
+        np.testing.assert_allclose(proba[i], np.median(cycle[rec == i], axis=0))
+    means = np.array([cycle[rec == i].mean(axis=0) for i in range(len(bags))])
+    assert not np.allclose(proba, means)  # else the check says nothing
+
+
+def test_vote_counts_the_cycles_that_favour_each_class():
+    """Mutant recording_classifier.py: argmax -> argmin in the vote."""
+    bags, y = _weighable_bags()
+    clf = _precise_lr().set_params(aggregate="vote").fit(bags, y)
+    cycle, rec = clf.predict_cycle_proba(bags)
+    votes = np.array([(cycle[rec == i, 1] > 0.5).mean() for i in range(len(bags))])
+    np.testing.assert_allclose(clf.predict_proba(bags)[:, 1], votes)
+    assert (clf.predict(bags) == y).mean() > 0.8
+
+
+def test_decision_function_is_the_log_odds_that_roc_auc_ranks_by():
+    """Mutant recording_classifier.py: log((1 - p) / p). scikit-learn's
+    "roc_auc" scorer (clinical_scoring's too) asks decision_function first."""
+    bags, y = _weighable_bags()
+    clf = _precise_lr().fit(bags, y)
+    p = clf.predict_proba(bags)[:, 1]
+    np.testing.assert_allclose(clf.decision_function(bags), np.log(p / (1 - p)))
+    auc = get_scorer("roc_auc")(clf, bags, y)
+    assert auc == pytest.approx(roc_auc_score(y, p)) and auc > 0.5
+
+
+def test_class_prior_follows_the_recording_weights():
+    """Mutant recording_classifier.py: class_prior_ from counts, weights ignored
+    (the prior that on_empty="prior" answers with)."""
+    bags, y = _weighable_bags()  # six recordings of each class
+    clf = _precise_lr().fit(bags, y, sample_weight=np.where(y == 1, 3.0, 1.0))
+    np.testing.assert_allclose(clf.class_prior_, [0.25, 0.75])
+
+
+def test_confounder_weights_multiply_the_sample_weight():
+    """Mutant recording_classifier.py: with both given, sample_weight alone."""
+    bags, y = _weighable_bags()
+    site = np.array(list("aaabababbbbb"))
+    weight = np.linspace(0.5, 2.0, len(y))
+    pairs = [f"{s}-{c}" for s, c in zip(site, y, strict=True)]
+    by_hand = _precise_lr().fit(
+        bags, y, sample_weight=weight * compute_sample_weight("balanced", pairs)
+    )
+    inside = _precise_lr().fit(bags, y, sample_weight=weight, confounder=site)
+    np.testing.assert_allclose(inside.estimator_.coef_, by_hand.estimator_.coef_)
+
+
+def test_recordings_reach_the_network_as_recordings_not_patients():
+    """Mutant recording_classifier.py: `recordings` given the patients, so that
+    ResNetClassifier(max_cycles_per_group=8) drew 8 cycles per patient."""
+    bags, y = _weighable_bags()
+    patients = np.arange(len(y)) // 2
+    seen = {}
+
+    class Spy(LogisticRegression):
+        def fit(self, X, y, groups=None, recordings=None):
+            seen.update(groups=groups, recordings=recordings)
+            return super().fit(X, y)
+
+    RecordingClassifier(Spy()).fit(bags, y, groups=patients)
+    n = [len(b) for b in bags]
+    assert seen["recordings"].tolist() == np.repeat(np.arange(len(y)), n).tolist()
+    assert seen["groups"].tolist() == np.repeat(patients, n).tolist()
+
+
+def test_class_weight_still_counts_when_cycles_are_weighed():
+    """Mutant network.py _weighted: class_weight left out of the per-cycle
+    weights whenever sample_weight is given (the criterion then gets none)."""
+    X = np.random.default_rng(0).normal(size=(30, 1, 16, 16)).astype(np.float32)
+    y = np.array([0] * 24 + [1] * 6)
+    X[y == 1, :, 10:14] += 1.0
+    # one batch per epoch and plain SGD: a weighted mean over the batch is the
+    # criterion's weighted mean, so the two fits are the same computation
+    params = {**FAST, "batch_size": 30, "max_epochs": 2, "optimizer": "sgd"}
+    params |= {"lr": 0.1, "class_weight": "balanced"}
+
+    def head(**fit):
+        clf = ResNetClassifier(**params).fit(X, y, **fit)
+        return clf.net_.module_.net.fc.weight.detach()
+
+    balanced = head()
+    torch.testing.assert_close(head(sample_weight=np.ones(30)), balanced)
+    params["class_weight"] = None
+    assert not torch.allclose(head(sample_weight=np.ones(30)), balanced, atol=1e-4)
+
+
+def test_the_module_standardises_by_its_mean_and_std_in_float32_unless_asked():
+    """Mutants network.py CycleResNet.forward: input_std not divided by;
+    autocast (bfloat16) on whatever ``autocast`` says."""
+    torch.manual_seed(0)
+    net = CycleResNet("resnet18", input_mean=2.0, input_std=4.0).eval()
+    x = 4 * torch.randn(2, 1, 16, 16) + 2
+    with torch.no_grad():
+        # float32 all through: exactly the torchvision network on (x - 2) / 4
+        torch.testing.assert_close(net(x), net.net((x - 2) / 4))
+
+
+def test_early_stopping_holds_out_the_same_groups_for_the_same_seed():
+    """Mutant network.py: the validation split not seeded by random_state."""
+    X = np.random.default_rng(0).normal(size=(40, 1, 16, 16)).astype(np.float32)
+    y, groups = np.arange(40) % 2, np.arange(40) // 2  # both classes per group
+    params = {**FAST, "batch_size": 8, "early_stopping": 1}
+    params["validation_fraction"] = 0.25
+    first = ResNetClassifier(**params).fit(X, y, groups=groups)
+    again = ResNetClassifier(**params).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(first.validation_groups_, again.validation_groups_)
+    np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from torchvision import models
 
 from vascular_sklearn import (
     RecordingClassifier,
@@ -490,3 +491,26 @@ def test_pretrain_does_not_start_afresh_over_an_interrupted_run(
     assert "--resume on the command line" in capsys.readouterr().err
     assert partial_path(out).read_text() == "epoch 7 of an interrupted run"
     assert not out.exists()
+
+
+def test_a_torchvision_rgb_resnet_loads_with_its_stem_summed_to_one_channel(tmp_path):
+    """Mutants network.py: conv1 not marked pretrained (a random stem), or the
+    7x7 RGB kernel cropped off-centre to 5x5."""
+    rgb = models.resnet18(weights=None)
+    path = tmp_path / "torchvision.pt"
+    torch.save(rgb.state_dict(), path)
+    net = CycleResNet("resnet18", weights_path=str(path)).net
+    summed = rgb.conv1.weight.sum(dim=1, keepdim=True)[:, :, 1:-1, 1:-1]
+    torch.testing.assert_close(net.conv1.weight, summed)
+    torch.testing.assert_close(net.layer1[0].conv1.weight, rgb.layer1[0].conv1.weight)
+    assert net.fc.out_features == 2  # ImageNet's 1000-class head left out
+
+
+def test_weights_with_tensors_this_network_lacks_are_refused(tmp_path):
+    """Mutant network.py _load_backbone: unexpected keys not refused."""
+    state = CycleResNet("resnet18").state_dict()
+    state["net.layer5.0.conv1.weight"] = torch.zeros(1)
+    path = tmp_path / "extra.pt"
+    torch.save(state, path)
+    with pytest.raises(WeightsFileError, match=r"unexpected: \['layer5\.0\.conv1"):
+        CycleResNet("resnet18", weights_path=str(path))
