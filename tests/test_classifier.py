@@ -839,3 +839,17 @@ def test_early_stopping_holds_out_the_same_groups_for_the_same_seed():
     again = ResNetClassifier(**params).fit(X, y, groups=groups)
     np.testing.assert_array_equal(first.validation_groups_, again.validation_groups_)
     np.testing.assert_array_equal(first.predict_proba(X), again.predict_proba(X))
+
+
+def test_batchnorm_recalibration_averages_the_cycles_as_predict_sees_them():
+    """After fit, a trained BatchNorm layer's running mean is the plain mean
+    of its input over the training cycles, unaugmented (as at prediction),
+    not a momentum-weighted one."""
+    X = np.random.default_rng(0).normal(size=(32, 1, 16, 16)).astype(np.float32)
+    y = np.repeat([0, 1], 16)
+    clf = ResNetClassifier(**FAST, augment=True).fit(X, y)  # two batches of 16
+    module = clf.net_.module_
+    with torch.no_grad():
+        x = (torch.from_numpy(X) - module.input_mean) / module.input_std
+        expected = module.net.conv1(x).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(module.net.bn1.running_mean, expected)
