@@ -382,3 +382,80 @@ def test_digital_silence_does_not_hide_a_noisy_cycle():
     quality = cycle_quality(x, bounds, rate)
     assert quality["snr_db"][3] < 0
     assert np.flatnonzero(failed_cycles(quality)["noisy"]).tolist() == [3]
+
+
+def _pulses(beats, n_samples, rate=1000.0, heights=None):
+    """Gaussian pulses 30 ms wide at ``beats`` (seconds)."""
+    t = np.arange(n_samples) / rate
+    heights = np.ones(len(beats)) if heights is None else heights
+    return sum(
+        h * np.exp(-0.5 * ((t - b) / 0.03) ** 2)
+        for h, b in zip(heights, beats, strict=True)
+    )
+
+
+def test_a_missed_beat_drops_its_long_cycle():
+    # beats.py:499 (keep = ~short only): a cycle spanning two beats was kept
+    rate = 1000.0
+    beats = np.delete(np.arange(0.3, 12, 0.8), 7)  # one beat missing
+    bounds, n_peaks, n_short = find_beats(_pulses(beats, 12000), rate)
+    assert n_peaks == len(beats) and n_short == 0
+    assert len(bounds) == n_peaks - 2  # the 1.6 s gap is no cycle
+    assert np.diff(bounds, axis=1).max() <= 1.5 * 800
+
+
+def test_a_dropout_longer_than_three_beats_keeps_the_beats_before_it():
+    # beats.py:330 (the capped far link): the chain restarted after the gap
+    rate = 1000.0
+    beats = np.concatenate([np.arange(0.3, 8, 0.8), np.arange(12.3, 20, 0.8)])
+    bounds, n_peaks, _ = find_beats(_pulses(beats, 20000), rate)
+    assert n_peaks == len(beats)
+    assert bounds[0, 0] == pytest.approx(300, abs=2)
+
+
+def test_a_recording_cut_just_after_a_beat_starts_no_cycle():
+    # beats.py:469: the first sample, a falling edge, was taken for a peak
+    rate = 1000.0
+    beats = np.arange(-0.02, 10, 0.8)  # the recording starts 20 ms past a top
+    bounds, n_peaks, _ = find_beats(_pulses(beats, 10000), rate)
+    assert n_peaks == len(beats) - 1
+    assert bounds[0, 0] == pytest.approx(780, abs=2)
+
+
+def test_alternating_beats_of_a_slow_heart_are_all_kept():
+    # beats.py:473: doubling the period past the slowest heart halved the beats
+    rate = 1000.0
+    beats = np.arange(0.3, 20, 60 / 55)  # 55 bpm, every other beat 40 % lower
+    heights = np.where(np.arange(len(beats)) % 2 == 0, 1.0, 0.6)
+    bounds, n_peaks, _ = find_beats(_pulses(beats, 20000, heights=heights), rate)
+    assert n_peaks == len(beats) and len(bounds) == len(beats) - 1
+
+
+def test_a_drifting_baseline_does_not_hide_the_beats():
+    # beats.py:65-66 (detrending): a slow drift made the recording aperiodic
+    rate = 1000.0
+    beats = np.arange(0.3, 20, 0.8)
+    t = np.arange(20000) / rate
+    x = _pulses(beats, 20000) + 3 * np.sin(2 * np.pi * 0.1 * t)  # breathing
+    assert estimate_period(x, rate) == pytest.approx(0.8, rel=0.01)
+    bounds, n_peaks, _ = find_beats(x, rate)
+    assert n_peaks == len(beats) and len(bounds) == len(beats) - 1
+
+
+@pytest.mark.parametrize("bpm", [73.0, 170.0])
+def test_estimate_period_is_finer_than_its_lag_grid(bpm):
+    # beats.py:198 (parabolic interpolation): 0.6 % off on the 5 ms grid
+    t = np.arange(0, 20, 1 / 1000)
+    pulse = np.exp(-0.5 * ((t % (60 / bpm) - 0.1) / 0.04) ** 2)
+    assert estimate_period(pulse, 1000.0) == pytest.approx(60 / bpm, rel=2e-3)
+
+
+def test_a_cycle_both_clipped_and_noisy_counts_as_clipped_only():
+    # cycle_quality.py:363: it was counted twice, in both masks
+    q = {
+        "clipped": np.array([0.0, 0.0, 0.3, 0.0]),
+        "snr_db": np.array([10.0, 10, -5, 10]),
+    }
+    failed = failed_cycles(q)
+    assert failed["clipped"].tolist() == [False, False, True, False]
+    assert not failed["noisy"].any()

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from vascular_sklearn import MixedSampleRateWarning, RecordingError, make_seed_pipeline
-from vascular_sklearn.audio import file_sample_rate
+from vascular_sklearn.audio import check_header, file_sample_rate
 from vascular_sklearn.datasets import load_recordings, make_recordings, read_recording
 
 RATE = 22050
@@ -381,3 +381,29 @@ def test_synthetic_data_refuses_a_rate_just_under_2000_hz():
         make_recordings(n_patients=2, duration=4, sample_rate=1999)
     data = make_recordings(n_patients=2, duration=1, sample_rate=2000)
     assert data.sample_rate == 2000
+
+
+def test_a_resampled_read_returns_the_rate_it_was_read_at(tmp_path):
+    # audio.py:284: the file's own rate came back with the resampled samples
+    path = tmp_path / "a.wav"
+    sf.write(path, np.zeros(44100, np.float32), 44100)
+    x, rate = read_recording(path, sample_rate=RATE)
+    assert rate == RATE and len(x) == RATE
+
+
+def test_a_file_at_the_rate_asked_for_needs_no_resampling(tmp_path):
+    # audio.py:280: a file at the very rate asked for was refused
+    path = tmp_path / "a.wav"
+    x = (0.5 * np.sin(np.linspace(0, 20, 2000))).astype(np.float32)
+    sf.write(path, x, RATE, subtype="FLOAT")
+    got, rate = read_recording(path, sample_rate=RATE, resample_to_rate=False)
+    assert rate == RATE
+    np.testing.assert_array_equal(got, x)
+
+
+def test_a_lazy_corpus_refuses_a_slower_file_when_listed(tmp_path):
+    # audio.py:330: only files faster than the rate asked for were refused
+    path = tmp_path / "slow.wav"
+    sf.write(path, np.zeros(8000, np.float32), 8000)
+    with pytest.raises(RecordingError, match=r"slow\.wav: recorded at 8000 Hz"):
+        check_header(path, float(RATE), resample_to_rate=False)

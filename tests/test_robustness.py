@@ -434,3 +434,65 @@ def test_default_network_answers_alike_at_any_gain(data, fitted_default):
     np.testing.assert_allclose(model.predict_proba(quiet)[:, 1], p, atol=1e-4)
     model.set_params(harmonize__random_state=1)
     assert np.abs(model.predict_proba(X)[:, 1] - p).max() > 1e-3
+
+
+def test_harmonizer_adds_nothing_where_the_floor_is_above_the_target():
+    # robustness.py:111: the target was added on top of the existing floor
+    hiss = (0.1 * np.random.default_rng(0).standard_normal(4 * 22050)).astype(
+        np.float32
+    )
+    bounds = object_array([np.array([[0, 22050], [22050, 44100]])])
+    one = CycleBags(Signals.from_arrays([hiss], 22050.0), bounds, np.array([3]))
+    out = NoiseFloorHarmonizer(snr_db=40, random_state=0).fit(one).transform(one)
+    np.testing.assert_allclose(out.signals.data[0], hiss, atol=1e-4)
+
+
+def test_augmentation_at_2_khz_leaves_the_noise_unfiltered():
+    # robustness.py:319: a 1 kHz lowpass was asked of a 2 kHz recording (an error)
+    data = make_recordings(2, 1, duration=8.0, random_state=0, sample_rate=2000.0)
+    cut = PeakCycleCutter().fit_transform(data.recordings)
+    grown = RecorderAugmentation(n_copies=1, cycles_per_copy=2, random_state=0)
+    assert (grown.fit_transform(cut).n_cycles > cut.n_cycles).all()
+
+
+def test_augmentation_passes_a_recording_without_cycles(bags):
+    # robustness.py:463: a bag with no cycle broke the whole fit (IndexError)
+    x = bags.signals.data[0]
+    both = CycleBags(
+        Signals.from_arrays([x, np.zeros(22050, np.float32)], bags.sample_rate),
+        bounds=object_array([bags.bounds[0], np.zeros((0, 2), np.int64)]),
+        n_peaks=np.array([bags.n_peaks[0], 0]),
+    )
+    grown = RecorderAugmentation(n_copies=2, cycles_per_copy=3, random_state=0)
+    n_cycles = grown.fit_transform(both).n_cycles
+    assert n_cycles[0] > bags.n_cycles[0] and n_cycles[1] == 0
+
+
+def test_every_augmented_run_hears_noise_of_its_own(bags):
+    # robustness.py:471/328: every run drew the same device noise sequence
+    hiss_only = RecorderRanges(
+        gain=(1.0, 1.0),
+        step=None,
+        white_noise_db=(-30.0, -30.0),
+        pink_noise_db=None,
+        tilt_db_per_octave=(0.0, 0.0),
+        resonance_hz=None,
+        clip_level=None,
+        dc_offset=(0.0, 0.0),
+    )
+    aug = RecorderAugmentation(
+        n_copies=2,
+        cycles_per_copy=None,
+        ranges=hiss_only,
+        lowpass_cutoff=None,
+        random_state=0,
+    )
+    grown = aug.fit_transform(bags[[0, 0]])
+    runs = [
+        np.split(s, r[1:])[k]
+        for s, r in zip(grown.signals.data, grown.runs, strict=True)
+        for k in (1, 2)
+    ]
+    # the same cycles through the same device: only the noise tells them apart
+    for other in runs[1:]:
+        assert not np.array_equal(other, runs[0])

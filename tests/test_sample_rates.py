@@ -109,3 +109,11 @@ def test_the_rate_travels_with_the_data(fitted_at):
     np.testing.assert_allclose(
         pipe.predict_proba(high), pipe.predict_proba(low.recordings), atol=0.1
     )
+
+
+def test_resampling_keeps_duration_and_offset_at_any_rate_pair():
+    # audio.py:393 (ratio to 1/10 000): 44.1 -> 8 kHz gave 8019 samples a second
+    y = resample(np.full(44100, 0.5), 44100, 8000)
+    assert len(y) == 8000
+    # audio.py:395 (padtype="line"): an offset came out with a click at each end
+    np.testing.assert_allclose(y, 0.5, atol=1e-3)

@@ -580,3 +580,10 @@ def test_recording_mean_floor_is_floor_db_below_the_peak():
     step = STFTSpectrogram(log=True, floor_db=20.0, subtract_mean="recording")
     img = step.fit_transform(_one_bag(x)).images[0, 0]
     assert img.min() == pytest.approx(img.max() - np.log(10), abs=1e-4)
+
+
+def test_a_coarse_clipped_recording_marks_its_rail_alone():
+    # cycle_quality.py:127: the step below the rail was marked clipped too
+    beats = 0.02 * np.sin(np.linspace(0, 200, 20000)) ** 2
+    x = quantise(np.clip(beats, 0, 0.01), 32)  # about 10 steps of 32 to the rail
+    np.testing.assert_array_equal(clipped_samples(x), x == x.max())

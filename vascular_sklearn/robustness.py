@@ -351,7 +351,8 @@ class RecorderAugmentation(RecordingsOut, CycleBagTransformer):
     noise, microphone tilt and resonance, clipping, DC offset): the number of
     recordings never changes, so ``X``, ``y`` and ``groups`` stay in step, and
     the classifier learns what the devices do not change. Gains are relative
-    to the recording's own peak. ``transform`` (prediction) returns its input
+    to each run's own peak (gain 1 brings its loudest sample to full scale).
+    ``transform`` (prediction) returns its input
     unchanged: as with scikit-learn's ``TargetEncoder``, ``fit_transform``
     differs from ``fit().transform`` on purpose.
 
