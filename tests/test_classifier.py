@@ -853,3 +853,41 @@ def test_batchnorm_recalibration_averages_the_cycles_as_predict_sees_them():
         x = (torch.from_numpy(X) - module.input_mean) / module.input_std
         expected = module.net.conv1(x).mean(dim=(0, 2, 3))
     torch.testing.assert_close(module.net.bn1.running_mean, expected)
+
+
+def test_pipelines_keep_their_documented_defaults():
+    """Mutants pipelines.py: each documented default changed (cycles per
+    recording per epoch, cycles scored, class weights, channels-last, batch,
+    epochs, floor, normalisation, the seed's standardisation and BatchNorm);
+    every one trains and scores, so only the values show it."""
+    pipe = make_stenosis_pipeline()
+    params = pipe.get_params()
+    net = {
+        k.removeprefix("classifier__estimator__"): v
+        for k, v in params.items()
+        if k.startswith("classifier__estimator__")
+    }
+    assert (net["arch"], net["lr"], net["batch_size"], net["max_epochs"]) == (
+        "resnet50",
+        1e-3,
+        32,
+        5,
+    )
+    assert net["class_weight"] == "balanced" and net["max_cycles_per_group"] == 8
+    assert net["channels_last"] is True and net["standardize"] is True
+    assert params["classifier__max_cycles"] == 16
+    assert params["smooth__method"] == "median"
+    spectrogram = pipe.named_steps["spectrogram"]
+    assert (spectrogram.log, spectrogram.floor_db, spectrogram.subtract_mean) == (
+        True,
+        40.0,
+        "cycle",
+    )
+    assert spectrogram.remove_dc is True and spectrogram.normalize is True
+    assert spectrogram.max_frequency == 1000.0
+    seed = make_seed_pipeline().get_params()
+    assert seed["classifier__estimator__standardize"] is False
+    assert seed["classifier__estimator__recalibrate_bn"] is False
+    assert seed["classifier__estimator__arch"] == "resnet50"
+    assert seed["classifier__max_cycles"] is None
+    assert seed["smooth__method"] == "median"

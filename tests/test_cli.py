@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vascular_sklearn import RecordingClassifier, make_seed_pipeline
@@ -545,3 +545,54 @@ def test_score_with_force_replaces_no_labels_it_reads(folder, tmp_path, capsys):
     assert main([*score, "-o", str(clinic), "--force"]) == 2
     assert "is read by this run" in capsys.readouterr().err
     assert clinic.read_text() == labels
+
+
+def _train_params(argv, tmp_path, monkeypatch):
+    """The pipeline parameters ``train`` fits with, without training."""
+    seen = {}
+
+    def fit(self, X, y=None, **params):
+        seen.update(self.get_params())
+        return self
+
+    monkeypatch.setattr(Pipeline, "fit", fit)
+    monkeypatch.setattr(
+        "vascular_sklearn.persistence.save_model", lambda *args, **kwargs: None
+    )
+    assert main(["train", *argv, "-o", str(tmp_path / "m.vsk")]) == 0
+    return seen
+
+
+def test_train_flags_reach_the_parameters_they_name(folder, tmp_path, monkeypatch):
+    """Mutants cli.py _pipeline_for: --max-epochs or --seed dropped,
+    --seed-recipe ignored; each trained without a word."""
+    flags = ["--max-epochs", "3", "--seed", "7", "--arch", "resnet18"]
+    got = _train_params([str(folder), *flags], tmp_path, monkeypatch)
+    assert got["classifier__estimator__max_epochs"] == 3
+    assert got["classifier__estimator__arch"] == "resnet18"
+    # the seed reaches the network and both device steps
+    assert got["classifier__estimator__random_state"] == 7
+    assert got["augment__random_state"] == got["harmonize__random_state"] == 7
+    # without --max-epochs the recipe's own; --seed-recipe is the original study's
+    got = _train_params([str(folder), "--seed-recipe"], tmp_path, monkeypatch)
+    assert "augment" not in got and got["smooth__method"] == "median"
+    assert got["classifier__estimator__max_epochs"] == 50
+    assert got["classifier__estimator__standardize"] is False
+
+
+def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
+    """Mutant cli.py _pipeline_for: --backbone-lr ignored (1e-4 always)."""
+    from vascular_sklearn.network import ResNetClassifier
+    from vascular_sklearn.pretraining import save_backbone
+
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    clf = ResNetClassifier(
+        "resnet18", max_epochs=1, batch_size=4, device="cpu", random_state=0
+    ).fit(X, [0, 1] * 4)
+    weights = save_backbone(clf, tmp_path / "backbone.pt")
+    base = [str(folder), "--arch", "resnet18", "--weights", str(weights)]
+    got = _train_params([*base, "--backbone-lr", "0.01"], tmp_path, monkeypatch)
+    assert got["classifier__estimator__weights_path"] == str(weights)
+    assert got["classifier__estimator__backbone_lr"] == 0.01
+    got = _train_params(base, tmp_path, monkeypatch)
+    assert got["classifier__estimator__backbone_lr"] == 1e-4  # the stated default

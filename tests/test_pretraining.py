@@ -514,3 +514,27 @@ def test_weights_with_tensors_this_network_lacks_are_refused(tmp_path):
     torch.save(state, path)
     with pytest.raises(WeightsFileError, match=r"unexpected: \['layer5\.0\.conv1"):
         CycleResNet("resnet18", weights_path=str(path))
+
+
+def test_cli_pretrain_flags_reach_the_pipeline_and_pretrain(
+    tmp_path, heart_sounds, monkeypatch
+):
+    """Mutants cli.py _cmd_pretrain: --seed or --n-jobs dropped, groups or
+    --resume not handed to pretrain."""
+    _write_database(tmp_path, "x", heart_sounds.recordings.data, heart_sounds.target)
+    calls = []
+    monkeypatch.setattr(
+        "vascular_sklearn.pretraining.pretrain",
+        lambda X, y, path, **kwargs: calls.append(kwargs),
+    )
+    argv = ["pretrain", str(tmp_path), "-o", str(tmp_path / "b.pt")]
+    more = ["--seed", "5", "--n-jobs", "2", "--max-epochs", "2", "--resume"]
+    assert main([*argv, *more]) == 0
+    (kwargs,) = calls
+    params = kwargs["pipeline"].get_params()
+    assert params["classifier__estimator__random_state"] == 5
+    assert params["augment__random_state"] == 5
+    assert params["classifier__estimator__max_epochs"] == 2
+    assert params["lowpass__n_jobs"] == params["cut__n_jobs"] == 2
+    assert kwargs["resume"] is True and kwargs["groups"] is not None
+    assert len(kwargs["groups"]) == len(heart_sounds.target)

@@ -310,3 +310,22 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
     out, err = capsys.readouterr()
     assert "on 5 recordings (3 abnormal) of 1 database" in err
     assert f"roc_auc {auc:.3f}" in out and "resampling the recordings" in out
+
+
+def test_load_onnx_batch_size_reaches_the_network_and_changes_no_answer(exported):
+    """Mutants runtime.py load_onnx: batch_size not handed to OnnxNetwork;
+    the class labels read back in another order (the per-cycle network then
+    names the wrong class while the recording-level answer stays right)."""
+    pipe, onnx_path, data = exported
+    light = load_onnx(onnx_path, batch_size=3)
+    network, torch_network = light[-1].estimator_, pipe[-1].estimator_
+    assert network.batch_size == 3
+    images = pipe[:-1].transform(data.recordings[[0, 1]]).images
+    assert len(images) > 3  # several calls of 3 cycles
+    proba = network.predict_proba(images)
+    np.testing.assert_allclose(proba, torch_network.predict_proba(images), atol=1e-4)
+    np.testing.assert_array_equal(network.classes_, torch_network.classes_)
+    assert (proba[:, 0] != 0.5).all()  # no tie: the labels below are decided
+    np.testing.assert_array_equal(
+        network.predict(images), torch_network.predict(images)
+    )

@@ -1,6 +1,7 @@
 """The four signal steps on signals whose answer is known."""
 
 import pickle
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from vascular_sklearn import (
     Spectrograms,
     STFTSpectrogram,
 )
+from vascular_sklearn.containers import object_array
 from vascular_sklearn.cutting import find_cycle_bounds
 from vascular_sklearn.cycle_quality import (
     clip_counts,
@@ -587,3 +589,50 @@ def test_a_coarse_clipped_recording_marks_its_rail_alone():
     beats = 0.02 * np.sin(np.linspace(0, 200, 20000)) ** 2
     x = quantise(np.clip(beats, 0, 0.01), 32)  # about 10 steps of 32 to the rail
     np.testing.assert_array_equal(clipped_samples(x), x == x.max())
+
+
+def test_a_subset_keeps_everything_of_its_recordings_together():
+    """Mutants containers.py _take: reference, clipped, notes, source_rates,
+    n_peaks, dropped, runs, pulse_db or a Spectrograms' bounds kept whole
+    (of all recordings) in a subset, so that recording 0 of ``x[[2, 0]]``
+    was described by recording 0's smoothed copy, clipping or counts."""
+    n = 4
+    per = [np.full(10 + k, k, np.float32) for k in range(n)]
+    signals = Signals(
+        data=object_array(per),
+        sample_rate=2000.0,
+        reference=object_array([x + 100 for x in per]),
+        names=np.array([f"r{k}.wav" for k in range(n)], object),
+        clipped=object_array([np.array([k]) for k in range(n)]),
+        notes=np.array([f"note {k}" for k in range(n)], object),
+        rounding_snr_db=np.arange(n, dtype=float) + 50,
+        source_rates=np.array([8000.0, 4000.0, 2000.0, 44100.0]),
+    )
+    bags = CycleBags(
+        signals,
+        bounds=object_array([np.array([[0, 5 + k]]) for k in range(n)]),
+        n_peaks=np.arange(n) + 2,
+        dropped={"short": np.arange(n), "noisy": np.arange(n) * 10},
+        runs=object_array([np.array([0, 3 + k]) for k in range(n)]),
+        pulse_db=np.arange(n) + 0.5,
+    )
+    spec = Spectrograms.from_bags(
+        [np.full((k + 1, 1, 2, 2), k, np.float32) for k in range(n)]
+    )
+    spec = Spectrograms(spec.images, spec.offsets, bounds=bags.bounds)
+    picked = [2, 0]
+    for whole, part in [(signals, signals[picked]), (bags, bags[picked])]:
+        for f in fields(whole):
+            value = getattr(whole, f.name)
+            if isinstance(value, np.ndarray):
+                got = getattr(part, f.name)
+                assert len(got) == 2, f.name
+                for i, k in enumerate(picked):
+                    np.testing.assert_array_equal(got[i], value[k], err_msg=f.name)
+    sub = bags[picked]
+    for reason, counts in bags.dropped.items():
+        assert sub.dropped[reason].tolist() == counts[picked].tolist()
+    for i, k in enumerate(picked):
+        np.testing.assert_array_equal(sub.signals.reference[i], signals.reference[k])
+    assert [b.tolist() for b in spec[picked].bounds] == [[[0, 7]], [[0, 5]]]
+    assert spec[picked].recording_index.tolist() == [0, 0, 0, 1]
