@@ -396,7 +396,7 @@ def _pulses(beats, n_samples, rate=1000.0, heights=None):
 
 
 def test_a_missed_beat_drops_its_long_cycle():
-    # beats.py:499 (keep = ~short only): a cycle spanning two beats was kept
+    # a cycle spanning a missed beat is twice too long to describe one beat
     rate = 1000.0
     beats = np.delete(np.arange(0.3, 12, 0.8), 7)  # one beat missing
     bounds, n_peaks, n_short = find_beats(_pulses(beats, 12000), rate)
@@ -406,7 +406,7 @@ def test_a_missed_beat_drops_its_long_cycle():
 
 
 def test_a_dropout_longer_than_three_beats_keeps_the_beats_before_it():
-    # beats.py:330 (the capped far link): the chain restarted after the gap
+    # a gap of several beats must not cost the beats found before it
     rate = 1000.0
     beats = np.concatenate([np.arange(0.3, 8, 0.8), np.arange(12.3, 20, 0.8)])
     bounds, n_peaks, _ = find_beats(_pulses(beats, 20000), rate)
@@ -415,7 +415,7 @@ def test_a_dropout_longer_than_three_beats_keeps_the_beats_before_it():
 
 
 def test_a_recording_cut_just_after_a_beat_starts_no_cycle():
-    # beats.py:469: the first sample, a falling edge, was taken for a peak
+    # a recording that starts on a falling edge has no peak at its first sample
     rate = 1000.0
     beats = np.arange(-0.02, 10, 0.8)  # the recording starts 20 ms past a top
     bounds, n_peaks, _ = find_beats(_pulses(beats, 10000), rate)
@@ -424,7 +424,7 @@ def test_a_recording_cut_just_after_a_beat_starts_no_cycle():
 
 
 def test_alternating_beats_of_a_slow_heart_are_all_kept():
-    # beats.py:473: doubling the period past the slowest heart halved the beats
+    # weaker alternate beats of a slow heart are beats: the period is not doubled
     rate = 1000.0
     beats = np.arange(0.3, 20, 60 / 55)  # 55 bpm, every other beat 40 % lower
     heights = np.where(np.arange(len(beats)) % 2 == 0, 1.0, 0.6)
@@ -433,7 +433,7 @@ def test_alternating_beats_of_a_slow_heart_are_all_kept():
 
 
 def test_a_drifting_baseline_does_not_hide_the_beats():
-    # beats.py:65-66 (detrending): a slow drift made the recording aperiodic
+    # the signal is detrended: else a slow drift (breathing) hides the period
     rate = 1000.0
     beats = np.arange(0.3, 20, 0.8)
     t = np.arange(20000) / rate
@@ -445,14 +445,14 @@ def test_a_drifting_baseline_does_not_hide_the_beats():
 
 @pytest.mark.parametrize("bpm", [73.0, 170.0])
 def test_estimate_period_is_finer_than_its_lag_grid(bpm):
-    # beats.py:198 (parabolic interpolation): 0.6 % off on the 5 ms grid
+    # the period is interpolated between lags: the 5 ms grid alone is 0.6 % off
     t = np.arange(0, 20, 1 / 1000)
     pulse = np.exp(-0.5 * ((t % (60 / bpm) - 0.1) / 0.04) ** 2)
     assert estimate_period(pulse, 1000.0) == pytest.approx(60 / bpm, rel=2e-3)
 
 
 def test_a_cycle_both_clipped_and_noisy_counts_as_clipped_only():
-    # cycle_quality.py:363: it was counted twice, in both masks
+    # each failed cycle is counted once, under clipping first
     q = {
         "clipped": np.array([0.0, 0.0, 0.3, 0.0]),
         "snr_db": np.array([10.0, 10, -5, 10]),

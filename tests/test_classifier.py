@@ -713,8 +713,8 @@ def test_network_learns_the_rule_of_the_weighted_cycles():
 
 
 def test_clinical_scoring_passes_pos_label_to_specificity_too():
-    """Mutant metrics.py clinical_scoring: specificity scorer without
-    pos_label (string labels then score NaN, or every label as negative)."""
+    """Specificity is scored with pos_label too: else string labels score NaN,
+    or every label counts as negative."""
     X = np.zeros((5, 1))
     y = np.array(["normal", "normal", "normal", "stenosis", "stenosis"])
     always_stenosis = DummyClassifier(strategy="constant", constant="stenosis")
@@ -726,7 +726,7 @@ def test_clinical_scoring_passes_pos_label_to_specificity_too():
 
 
 def test_median_aggregate_is_the_median_of_the_cycles():
-    """Mutant recording_classifier.py: np.median -> np.mean in predict_proba."""
+    """aggregate="median" answers the cycles' median probability, not their mean."""
     bags, y = _weighable_bags()
     clf = _precise_lr().set_params(aggregate="median").fit(bags, y)
     cycle, rec = clf.predict_cycle_proba(bags)
@@ -738,7 +738,7 @@ def test_median_aggregate_is_the_median_of_the_cycles():
 
 
 def test_vote_counts_the_cycles_that_favour_each_class():
-    """Mutant recording_classifier.py: argmax -> argmin in the vote."""
+    """aggregate="vote" gives the share of cycles that favour each class."""
     bags, y = _weighable_bags()
     clf = _precise_lr().set_params(aggregate="vote").fit(bags, y)
     cycle, rec = clf.predict_cycle_proba(bags)
@@ -748,8 +748,8 @@ def test_vote_counts_the_cycles_that_favour_each_class():
 
 
 def test_decision_function_is_the_log_odds_that_roc_auc_ranks_by():
-    """Mutant recording_classifier.py: log((1 - p) / p). scikit-learn's
-    "roc_auc" scorer (clinical_scoring's too) asks decision_function first."""
+    """decision_function is log(p / (1 - p)): scikit-learn's "roc_auc" scorer
+    (clinical_scoring's too) ranks by it first, so its sign decides the AUC."""
     bags, y = _weighable_bags()
     clf = _precise_lr().fit(bags, y)
     p = clf.predict_proba(bags)[:, 1]
@@ -759,15 +759,15 @@ def test_decision_function_is_the_log_odds_that_roc_auc_ranks_by():
 
 
 def test_class_prior_follows_the_recording_weights():
-    """Mutant recording_classifier.py: class_prior_ from counts, weights ignored
-    (the prior that on_empty="prior" answers with)."""
+    """class_prior_, the answer of on_empty="prior", counts each recording by
+    its sample_weight."""
     bags, y = _weighable_bags()  # six recordings of each class
     clf = _precise_lr().fit(bags, y, sample_weight=np.where(y == 1, 3.0, 1.0))
     np.testing.assert_allclose(clf.class_prior_, [0.25, 0.75])
 
 
 def test_confounder_weights_multiply_the_sample_weight():
-    """Mutant recording_classifier.py: with both given, sample_weight alone."""
+    """Given both, sample_weight is multiplied by the confounder's weights."""
     bags, y = _weighable_bags()
     site = np.array(list("aaabababbbbb"))
     weight = np.linspace(0.5, 2.0, len(y))
@@ -780,8 +780,8 @@ def test_confounder_weights_multiply_the_sample_weight():
 
 
 def test_recordings_reach_the_network_as_recordings_not_patients():
-    """Mutant recording_classifier.py: `recordings` given the patients, so that
-    ResNetClassifier(max_cycles_per_group=8) drew 8 cycles per patient."""
+    """The step learns each cycle's recording as well as its patient: else
+    max_cycles_per_group would draw its cycles per patient, not per recording."""
     bags, y = _weighable_bags()
     patients = np.arange(len(y)) // 2
     seen = {}
@@ -798,8 +798,8 @@ def test_recordings_reach_the_network_as_recordings_not_patients():
 
 
 def test_class_weight_still_counts_when_cycles_are_weighed():
-    """Mutant network.py _weighted: class_weight left out of the per-cycle
-    weights whenever sample_weight is given (the criterion then gets none)."""
+    """class_weight still weighs the cycles when sample_weight is given;
+    else the loss would leave the minority class unweighted."""
     X = np.random.default_rng(0).normal(size=(30, 1, 16, 16)).astype(np.float32)
     y = np.array([0] * 24 + [1] * 6)
     X[y == 1, :, 10:14] += 1.0
@@ -819,8 +819,8 @@ def test_class_weight_still_counts_when_cycles_are_weighed():
 
 
 def test_the_module_standardises_by_its_mean_and_std_in_float32_unless_asked():
-    """Mutants network.py CycleResNet.forward: input_std not divided by;
-    autocast (bfloat16) on whatever ``autocast`` says."""
+    """CycleResNet feeds the network (x - input_mean) / input_std, in float32
+    unless autocast is asked for."""
     torch.manual_seed(0)
     net = CycleResNet("resnet18", input_mean=2.0, input_std=4.0).eval()
     x = 4 * torch.randn(2, 1, 16, 16) + 2
@@ -830,7 +830,8 @@ def test_the_module_standardises_by_its_mean_and_std_in_float32_unless_asked():
 
 
 def test_early_stopping_holds_out_the_same_groups_for_the_same_seed():
-    """Mutant network.py: the validation split not seeded by random_state."""
+    """The same random_state holds out the same validation groups, so a fit
+    can be repeated."""
     X = np.random.default_rng(0).normal(size=(40, 1, 16, 16)).astype(np.float32)
     y, groups = np.arange(40) % 2, np.arange(40) // 2  # both classes per group
     params = {**FAST, "batch_size": 8, "early_stopping": 1}
@@ -856,10 +857,8 @@ def test_batchnorm_recalibration_averages_the_cycles_as_predict_sees_them():
 
 
 def test_pipelines_keep_their_documented_defaults():
-    """Mutants pipelines.py: each documented default changed (cycles per
-    recording per epoch, cycles scored, class weights, channels-last, batch,
-    epochs, floor, normalisation, the seed's standardisation and BatchNorm);
-    every one trains and scores, so only the values show it."""
+    """The stenosis and seed pipelines keep their documented defaults. Any other
+    value would still train and score, so only the values show a change."""
     pipe = make_stenosis_pipeline()
     params = pipe.get_params()
     net = {

@@ -524,9 +524,8 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
 
 
 def test_score_with_force_replaces_no_labels_it_reads(folder, tmp_path, capsys):
-    """Mutant cli.py _would_overwrite: "data" left out of the inputs checked:
-    ``score MODEL clinic.csv -o clinic.csv --force`` wrote the table over the
-    labelled manifest it had just read."""
+    """``score MODEL clinic.csv -o clinic.csv --force`` refuses to write its
+    table over the labelled manifest it reads: the labels would be lost."""
     data = make_recordings(
         n_patients=2, recordings_per_patient=2, duration=8.0, random_state=4
     )
@@ -564,8 +563,8 @@ def _train_params(argv, tmp_path, monkeypatch):
 
 
 def test_train_flags_reach_the_parameters_they_name(folder, tmp_path, monkeypatch):
-    """Mutants cli.py _pipeline_for: --max-epochs or --seed dropped,
-    --seed-recipe ignored; each trained without a word."""
+    """train's --max-epochs, --seed and --seed-recipe reach the parameters they
+    name: a flag dropped would train without a word."""
     flags = ["--max-epochs", "3", "--seed", "7", "--arch", "resnet18"]
     got = _train_params([str(folder), *flags], tmp_path, monkeypatch)
     assert got["classifier__estimator__max_epochs"] == 3
@@ -581,7 +580,7 @@ def test_train_flags_reach_the_parameters_they_name(folder, tmp_path, monkeypatc
 
 
 def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
-    """Mutant cli.py _pipeline_for: --backbone-lr ignored (1e-4 always)."""
+    """train's --backbone-lr reaches the network; without it, 1e-4."""
     from vascular_sklearn.network import ResNetClassifier
     from vascular_sklearn.pretraining import save_backbone
 

@@ -279,9 +279,8 @@ def test_a_replaced_file_changes_the_cache_key(tmp_path):
 
 
 def test_manifest_reads_abnormal_as_stenosis(tmp_path):
-    """Mutant corpus.py _LABELS: ``"abnormal": 0``: every abnormal recording of
-    a normal/abnormal table would be trained on (and scored against) as
-    normal, without a word."""
+    """A manifest's "abnormal" label is read as stenosis: else every abnormal
+    recording would be trained on and scored as normal, without a word."""
     for name in ("a.wav", "b.wav"):
         sf.write(tmp_path / name, np.zeros(100), 22050)
     (tmp_path / "m.csv").write_text("path,label\na.wav,Abnormal\nb.wav,normal\n")
@@ -289,10 +288,8 @@ def test_manifest_reads_abnormal_as_stenosis(tmp_path):
 
 
 def test_files_taken_by_position_keep_their_own_names_and_stamps(corpus):
-    """Mutant corpus.py RecordingFiles._take: names not taken at the
-    positions (a subset, e.g. a cross-validation fold, names other files in
-    its messages and loaded Signals); also its stamps, documented as one row
-    per recording."""
+    """A subset of files (a cross-validation fold) keeps each file's own name
+    and stamp: else its messages and loaded Signals would name other files."""
     root, _ = corpus
     files = read_manifest(root / "manifest.csv").recordings
     sub = files[[1, 3]]

@@ -360,8 +360,7 @@ def test_lazy_loading_reads_the_same_recordings(seed_dir):
 
 
 def test_synthetic_names_carry_each_recordings_label():
-    """Mutant datasets.py make_recordings: the name's label word flipped
-    (synthetic/P00_R0_normal for a stenotic recording)."""
+    """Each synthetic recording's name ends in its own label word."""
     from vascular_sklearn.datasets import TARGET_NAMES, make_recordings
 
     data = make_recordings(
@@ -373,10 +372,8 @@ def test_synthetic_names_carry_each_recordings_label():
 
 
 def test_synthetic_data_refuses_a_rate_just_under_2000_hz():
-    """Mutant datasets.py _check_simulation: ``1000 <= sample_rate``: at 1999 Hz the
-    1 kHz jet that carries the label is cut away, and the data made without a
-    word. (Could instead be a ``{"sample_rate": 1999}`` entry in the list of
-    test_synthetic_data_refuses_sizes_that_make_nothing_or_lose_the_label.)"""
+    """Rates under 2000 Hz are refused: they cut away the 1 kHz jet that
+    carries the label, and the data would be made without a word."""
     with pytest.raises(ValueError, match="sample_rate must lie in 2000"):
         make_recordings(n_patients=2, duration=4, sample_rate=1999)
     data = make_recordings(n_patients=2, duration=1, sample_rate=2000)
@@ -384,7 +381,7 @@ def test_synthetic_data_refuses_a_rate_just_under_2000_hz():
 
 
 def test_a_resampled_read_returns_the_rate_it_was_read_at(tmp_path):
-    # audio.py:284: the file's own rate came back with the resampled samples
+    # the rate returned is that of the samples returned, not the file's
     path = tmp_path / "a.wav"
     sf.write(path, np.zeros(44100, np.float32), 44100)
     x, rate = read_recording(path, sample_rate=RATE)
@@ -392,7 +389,7 @@ def test_a_resampled_read_returns_the_rate_it_was_read_at(tmp_path):
 
 
 def test_a_file_at_the_rate_asked_for_needs_no_resampling(tmp_path):
-    # audio.py:280: a file at the very rate asked for was refused
+    # a file already at the rate asked for is read as it is, not refused
     path = tmp_path / "a.wav"
     x = (0.5 * np.sin(np.linspace(0, 20, 2000))).astype(np.float32)
     sf.write(path, x, RATE, subtype="FLOAT")
@@ -402,7 +399,7 @@ def test_a_file_at_the_rate_asked_for_needs_no_resampling(tmp_path):
 
 
 def test_a_lazy_corpus_refuses_a_slower_file_when_listed(tmp_path):
-    # audio.py:330: only files faster than the rate asked for were refused
+    # without resampling, a file slower than the rate asked for is refused too
     path = tmp_path / "slow.wav"
     sf.write(path, np.zeros(8000, np.float32), 8000)
     with pytest.raises(RecordingError, match=r"slow\.wav: recorded at 8000 Hz"):

@@ -422,7 +422,7 @@ def test_report_by_group_is_each_groups_own_clinical_report():
 
 
 def test_balanced_accuracy_is_the_mean_of_sensitivity_and_specificity():
-    """Mutant evaluation.py _report: balanced_accuracy = (sens + accuracy) / 2."""
+    """balanced_accuracy averages sensitivity and specificity, not accuracy."""
     # sens 1, spec 2/3, accuracy 3/4: the three means differ
     r = clinical_report([0, 0, 0, 1], [0.9, 0.1, 0.1, 0.9])
     assert r["sensitivity"] == 1.0 and r["specificity"] == pytest.approx(2 / 3)
@@ -431,14 +431,14 @@ def test_balanced_accuracy_is_the_mean_of_sensitivity_and_specificity():
 
 
 def test_patient_level_takes_the_mean_not_the_median():
-    """Mutant evaluation.py patient_level: np.median instead of .mean()."""
+    """A patient's probability is the mean of their recordings', not the median."""
     _, p, _ = patient_level([1, 1, 1], [0.1, 0.2, 0.9], ["a", "a", "a"])
     assert p.tolist() == [pytest.approx(0.4)]
 
 
 def test_bootstrap_intervals_are_taken_at_the_threshold_given():
-    """Mutant evaluation.py bootstrap_report: resamples scored at 0.5, not at
-    ``threshold``: the interval would not hold its own point estimate."""
+    """Resamples are scored at ``threshold``, not at 0.5: else the interval
+    need not hold its own point estimate."""
     y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
     proba = np.array([0.1, 0.2, 0.4, 0.4, 0.1, 0.45, 0.2, 0.4])
     groups = np.arange(8)
@@ -451,8 +451,8 @@ def test_bootstrap_intervals_are_taken_at_the_threshold_given():
 
 
 def test_bootstrap_resamples_as_many_patients_as_there_are(monkeypatch):
-    """Mutant evaluation.py bootstrap_report: draws len(patients) - 1 patients
-    (an off-by-one that widens every interval)."""
+    """Each resample draws as many patients as there are: one fewer would widen
+    every interval."""
     sizes = []
     real = evaluation._two_class_report
 
@@ -471,8 +471,8 @@ def test_bootstrap_resamples_as_many_patients_as_there_are(monkeypatch):
 
 
 def test_bootstrap_refuses_a_confidence_of_one():
-    """Mutant evaluation.py bootstrap_report: 0 < confidence <= 1 accepted
-    (a "100 %" interval that is the min and max of the draws)."""
+    """confidence must lie strictly between 0 and 1: a "100 %" interval would
+    be only the min and max of the draws."""
     y, proba = [0, 1] * 4, np.linspace(0.1, 0.9, 8)
     for bad in (1, 1.0, 0, 95):
         with pytest.raises(ValueError, match="0 < confidence < 1"):
@@ -480,9 +480,8 @@ def test_bootstrap_refuses_a_confidence_of_one():
 
 
 def test_device_confound_gives_nan_for_a_group_of_one_class():
-    """Mutant evaluation.py _auc_or_nan: the one-class guard (< 2) weakened;
-    a site holding normal recordings only then warns (scikit-learn >= 1.8)
-    or fails (1.6) instead of giving the NaN the docstring promises."""
+    """A site holding one class only gets the documented NaN for its AUC, not
+    a warning (scikit-learn >= 1.8) or an error (1.6)."""
     noise = 0.1 * np.random.default_rng(0).standard_normal((6, 2205))
     X = Signals.from_arrays(noise, 22050)
     y = np.array([0, 1, 0, 1, 0, 0])
@@ -495,10 +494,8 @@ def test_device_confound_gives_nan_for_a_group_of_one_class():
 
 
 def test_the_last_step_gets_exactly_the_training_patients():
-    """Mutant evaluation.py evaluate_by_patient: takes_groups = False (groups
-    never passed). The existing test's spy accepts groups=None, and
-    np.unique(None) is [None]: non-empty, and shares nothing with the test
-    patients, so it passed without any patient reaching the step."""
+    """In each fold the last step is fitted with exactly that fold's training
+    patients as groups, not with none."""
     seen = []
 
     class Spy(LogisticRegression):

@@ -200,12 +200,9 @@ def test_device_steps_and_passthrough_round_trip(fitted, tmp_path):
 
 
 def test_a_header_cannot_set_parameters_or_hide_the_network_elsewhere(fitted, tmp_path):
-    """Mutants _model_spec.py rebuild: ``if False:`` for the fitted-attribute
-    check (a parameter written among a step's fitted attributes escapes the
-    parameter check: cutoff="abc" loads, to fail mid-screening), and
-    persistence.py load_model: ``not screening or`` dropped (a last step that
-    is no RecordingClassifier but carries the network as ``estimator_`` loads,
-    with no predict_proba)."""
+    """A header cannot set a parameter among a step's fitted attributes
+    (cutoff="abc" would load, to fail mid-screening), nor hand the network to a
+    last step that is no RecordingClassifier (it would load, with no predict_proba)."""
     header, weights = _saved_parts(fitted[0], tmp_path)
     path = tmp_path / "edited.vsk"
     edited = json.loads(json.dumps(header))
@@ -226,10 +223,8 @@ def test_a_header_cannot_set_parameters_or_hide_the_network_elsewhere(fitted, tm
 
 
 def test_a_model_file_made_during_the_save_is_kept(fitted, tmp_path, monkeypatch):
-    """Mutant persistence.py save_model: ``replacing(path, True)`` whatever
-    ``overwrite`` says: a file that appears at the path while the model is
-    written (another run saving there) is replaced. The existing race test
-    covers replacing() alone, not save_model's use of it."""
+    """Without overwrite, save_model keeps a file that appears at the path while
+    the model is written (another run saving there)."""
     real = persistence.replacing
 
     @contextlib.contextmanager

@@ -494,8 +494,8 @@ def test_pretrain_does_not_start_afresh_over_an_interrupted_run(
 
 
 def test_a_torchvision_rgb_resnet_loads_with_its_stem_summed_to_one_channel(tmp_path):
-    """Mutants network.py: conv1 not marked pretrained (a random stem), or the
-    7x7 RGB kernel cropped off-centre to 5x5."""
+    """A torchvision RGB ResNet's stem is kept, not drawn afresh: its 7x7 kernel
+    is summed over the colours and cropped to its central 5x5."""
     rgb = models.resnet18(weights=None)
     path = tmp_path / "torchvision.pt"
     torch.save(rgb.state_dict(), path)
@@ -507,7 +507,7 @@ def test_a_torchvision_rgb_resnet_loads_with_its_stem_summed_to_one_channel(tmp_
 
 
 def test_weights_with_tensors_this_network_lacks_are_refused(tmp_path):
-    """Mutant network.py _load_backbone: unexpected keys not refused."""
+    """Weights holding tensors this network lacks are refused, not ignored."""
     state = CycleResNet("resnet18").state_dict()
     state["net.layer5.0.conv1.weight"] = torch.zeros(1)
     path = tmp_path / "extra.pt"
@@ -519,8 +519,8 @@ def test_weights_with_tensors_this_network_lacks_are_refused(tmp_path):
 def test_cli_pretrain_flags_reach_the_pipeline_and_pretrain(
     tmp_path, heart_sounds, monkeypatch
 ):
-    """Mutants cli.py _cmd_pretrain: --seed or --n-jobs dropped, groups or
-    --resume not handed to pretrain."""
+    """pretrain's --seed and --n-jobs reach the pipeline, and --resume and the
+    patients as groups reach pretrain."""
     _write_database(tmp_path, "x", heart_sounds.recordings.data, heart_sounds.target)
     calls = []
     monkeypatch.setattr(

@@ -216,36 +216,36 @@ def test_simulator_keeps_the_vessels_and_links_sessions_to_labels():
 
 
 def test_dc_offset_is_added_after_the_gain():
-    # mutant recorder.py:405  gain * (x + dc_offset): the offset shrank with the gain
+    # the offset is added after the gain: it does not shrink with a quiet device
     y = Recorder(gain=0.1, step=None, dc_offset=0.01).apply(np.zeros(100), RATE)
     np.testing.assert_allclose(y, 0.01, atol=1e-7)
 
 
 def test_white_and_pink_noise_add_up():
-    # mutant recorder.py:229  pink noise left out whenever white noise is set
+    # both noises set give both: 3 dB over either alone
     both = Recorder(step=None, white_noise_db=-40.0, pink_noise_db=-40.0)
     y = both.apply(np.zeros(2**16), RATE, 0).astype(np.float64)
     assert 20 * np.log10(y.std()) == pytest.approx(-40.0 + 10 * np.log10(2), abs=0.3)
 
 
 def test_each_recording_gets_its_own_noise():
-    # mutant recorder.py:457  every recording seeded with the same random_state
+    # one random_state still gives each recording noise of its own
     X = Signals.from_arrays([np.zeros(1000), np.zeros(1000)], RATE)
     out = Recorder(step=None, white_noise_db=-40.0).record(X, random_state=0)
     assert not np.array_equal(out.data[0], out.data[1])
 
 
 def test_rounding_noise_share_is_at_most_all_of_it():
-    # mutant recorder.py:167  share not clamped to 1: a recorder whose Nyquist
-    # frequency lies below the band got 3 dB (at 1 kHz) credited for nothing
+    # the in-band share of the rounding noise is at most 1: a recorder whose
+    # Nyquist frequency lies below the band gains no 3 dB (at 1 kHz) for nothing
     x = quantise(0.01 * np.random.default_rng(0).standard_normal(4000), step=32)
     full_band = 10 * np.log10(np.var(x) / ((32 * LEVEL) ** 2 / 12))
     assert rounding_snr_db(x, 1000.0) == pytest.approx(full_band, abs=0.1)
 
 
 def test_clipping_holds_when_the_error_is_filtered():
-    # mutant recorder.py:422  clean sound not clipped: with an error_filter (the
-    # augmentation's lowpass) the clipped device let the full level through
+    # the clean sound is clipped too: with an error_filter (the augmentation's
+    # lowpass) a clipping device must not let the full level through
     x = np.sin(np.linspace(0, 20, 2000))
     y = Recorder(gain=2.0, step=None, clip_level=0.5).apply(
         x, RATE, error_filter=np.zeros_like
@@ -254,5 +254,5 @@ def test_clipping_holds_when_the_error_is_filtered():
 
 
 def test_recordings_come_back_as_float32():
-    # mutant recorder.py:476  astype(float32) dropped (documented return type)
+    # float32 is the documented return type
     assert Recorder().apply(np.zeros(10), RATE).dtype == np.float32

@@ -437,7 +437,7 @@ def test_default_network_answers_alike_at_any_gain(data, fitted_default):
 
 
 def test_harmonizer_adds_nothing_where_the_floor_is_above_the_target():
-    # robustness.py:111: the target was added on top of the existing floor
+    # a floor already above the target is left alone, not added to
     hiss = (0.1 * np.random.default_rng(0).standard_normal(4 * 22050)).astype(
         np.float32
     )
@@ -448,7 +448,7 @@ def test_harmonizer_adds_nothing_where_the_floor_is_above_the_target():
 
 
 def test_augmentation_at_2_khz_leaves_the_noise_unfiltered():
-    # robustness.py:319: a 1 kHz lowpass was asked of a 2 kHz recording (an error)
+    # at 2 kHz a 1 kHz lowpass would sit at Nyquist (an error): none is applied
     data = make_recordings(2, 1, duration=8.0, random_state=0, sample_rate=2000.0)
     cut = PeakCycleCutter().fit_transform(data.recordings)
     grown = RecorderAugmentation(n_copies=1, cycles_per_copy=2, random_state=0)
@@ -456,7 +456,7 @@ def test_augmentation_at_2_khz_leaves_the_noise_unfiltered():
 
 
 def test_augmentation_passes_a_recording_without_cycles(bags):
-    # robustness.py:463: a bag with no cycle broke the whole fit (IndexError)
+    # a recording without cycles passes through instead of breaking the whole fit
     x = bags.signals.data[0]
     both = CycleBags(
         Signals.from_arrays([x, np.zeros(22050, np.float32)], bags.sample_rate),
@@ -469,7 +469,7 @@ def test_augmentation_passes_a_recording_without_cycles(bags):
 
 
 def test_every_augmented_run_hears_noise_of_its_own(bags):
-    # robustness.py:471/328: every run drew the same device noise sequence
+    # each augmented run draws its own device noise, not one shared sequence
     hiss_only = RecorderRanges(
         gain=(1.0, 1.0),
         step=None,

@@ -313,9 +313,9 @@ def test_score_validates_a_model_on_labelled_recordings_from_elsewhere(
 
 
 def test_load_onnx_batch_size_reaches_the_network_and_changes_no_answer(exported):
-    """Mutants runtime.py load_onnx: batch_size not handed to OnnxNetwork;
-    the class labels read back in another order (the per-cycle network then
-    names the wrong class while the recording-level answer stays right)."""
+    """load_onnx's batch_size reaches the network and changes no answer, and the
+    class labels keep their order: else the per-cycle network names the wrong
+    class while the recording-level answer stays right."""
     pipe, onnx_path, data = exported
     light = load_onnx(onnx_path, batch_size=3)
     network, torch_network = light[-1].estimator_, pipe[-1].estimator_

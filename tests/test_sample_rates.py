@@ -112,8 +112,8 @@ def test_the_rate_travels_with_the_data(fitted_at):
 
 
 def test_resampling_keeps_duration_and_offset_at_any_rate_pair():
-    # audio.py:393 (ratio to 1/10 000): 44.1 -> 8 kHz gave 8019 samples a second
+    # the ratio is exact: 44.1 -> 8 kHz gives 8000 samples a second, not 8019
     y = resample(np.full(44100, 0.5), 44100, 8000)
     assert len(y) == 8000
-    # audio.py:395 (padtype="line"): an offset came out with a click at each end
+    # a DC offset comes out flat, with no click at either end
     np.testing.assert_allclose(y, 0.5, atol=1e-3)

@@ -511,9 +511,8 @@ class _AlwaysPoint3(_JustUnderHalf):
 
 
 def test_external_validation_reports_at_the_threshold_given(tmp_path):
-    """Mutant screening.py external_validation: bootstrap_report called without
-    threshold=, so the report (and its intervals) are at 0.5 while the label
-    column is at the user's threshold."""
+    """The report and its intervals are at the user's threshold, as the label
+    column is, not at 0.5."""
     rng = np.random.default_rng(0)
     paths = [tmp_path / f"{i}.wav" for i in range(4)]
     for path in paths:
@@ -536,10 +535,8 @@ def test_external_validation_reports_at_the_threshold_given(tmp_path):
 
 
 def test_a_table_made_by_someone_else_during_the_write_is_kept(tmp_path):
-    """Mutant screening.py _write_table: replacing(target, True) whatever
-    ``overwrite`` says; a file that appears at the output while the table is
-    written (another run, the user) is then replaced. The existing race test
-    covers replacing() alone, not the table writer predict_files uses."""
+    """Without overwrite, a file that appears at the output while the table is
+    written (another run, the user) is kept."""
     target = tmp_path / "screen.csv"
 
     def write(out):
@@ -555,9 +552,8 @@ def test_a_table_made_by_someone_else_during_the_write_is_kept(tmp_path):
 def test_cycles_used_counts_only_the_cycles_max_cycles_lets_through(
     model_and_folder,
 ):
-    """Mutant screening.py _score_batch: ``used = int(counts[i])``, the cap
-    dropped: the column says 10 cycles were scored where the classifier
-    scored 2."""
+    """cycles_used counts the cycles the classifier scored, after max_cycles'
+    cap, not every cycle found."""
     model, folder = model_and_folder
     path = folder / "rec000.wav"
     (row,) = score_files(model, [path])
@@ -570,11 +566,8 @@ def test_cycles_used_counts_only_the_cycles_max_cycles_lets_through(
 def test_a_missing_recording_gets_its_own_row_and_the_others_are_scored(
     model_and_folder, tmp_path
 ):
-    """Mutant screening.py recording_paths: ``elif entry.exists():`` without
-    ``or suffix in AUDIO_SUFFIXES``: one missing .wav in a list stops the
-    whole run with FileNotFoundError instead of getting an error row. Also
-    mutant screening.py ``counts["n_scored"] += 1``: the error row counted as
-    scored in the summary."""
+    """A missing .wav in a list gets an error row, not counted as scored, and
+    does not stop the run: the other recordings are still scored."""
     model, folder = model_and_folder
     gone = tmp_path / "gone.wav"
     out = tmp_path / "t.csv"
@@ -588,10 +581,8 @@ def test_a_missing_recording_gets_its_own_row_and_the_others_are_scored(
 def test_a_recording_reached_through_a_link_is_not_written_over(
     model_and_folder, tmp_path
 ):
-    """Mutant _output.py _reads: ``os.path.abspath(source) ==
-    os.path.abspath(path)`` instead of samefile: a recording given through a
-    link is not recognised as the output, and with overwrite=True the table
-    replaces the recording."""
+    """A recording given through a link is known as the output too: else with
+    overwrite=True the table would replace the recording."""
     model, folder = model_and_folder
     recording = tmp_path / "rec.wav"
     shutil.copy(folder / "rec000.wav", recording)
@@ -606,8 +597,8 @@ def test_a_recording_reached_through_a_link_is_not_written_over(
 def test_clipping_is_flagged_from_one_percent_of_the_samples(
     model_and_folder, tmp_path
 ):
-    """Mutant screening.py ``CLIPPED_LIMIT = 0.1``: a recording with 3 % of
-    its samples clipped is called "ok", where the documented limit is 1 %."""
+    """A recording is flagged as clipped from 1 % of its samples, the
+    documented limit: 3 % clipped is not "ok"."""
     model, folder = model_and_folder
     x, rate = sf.read(folder / "rec000.wav", dtype="float32")
     rows = {}

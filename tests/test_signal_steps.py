@@ -503,19 +503,19 @@ def test_a_second_fit_changes_nothing_and_leaves_the_step_fitted(step):
 
 
 def test_mean_smoothing_is_zero_padded():
-    # mutant smoothing.py:58  mode="nearest" instead of zero padding
+    # mean smoothing pads with zeros: the ends fall, they are not held
     out = smooth(np.ones(5, np.float32), 3, "mean")
     np.testing.assert_allclose(out, [2 / 3, 1, 1, 1, 2 / 3], rtol=1e-6)
 
 
 def test_smoothing_returns_float32():
-    # mutant smoothing.py:55  float32 conversion dropped
+    # float32 out whatever the input's type
     assert smooth(np.ones(9), 3).dtype == np.float32
     assert smooth(np.ones(9), 3, "mean").dtype == np.float32
 
 
 def test_peaks_exactly_max_gap_apart_make_no_cycle():
-    # mutant cutting.py:69  diff <= max_gap (documented: "this far apart or farther")
+    # documented: peaks "this far apart or farther" make no cycle, so equal too
     ref = np.zeros(100, np.float32)
     ref[[10, 50, 80]] = 1.0
     bounds, n_peaks = find_cycle_bounds(ref, min_distance=5, max_gap=40)
@@ -523,8 +523,8 @@ def test_peaks_exactly_max_gap_apart_make_no_cycle():
 
 
 def test_max_gap_is_in_seconds_at_any_rate():
-    # mutant cutting.py:252  max_gap converted to samples at 22050 Hz whatever the
-    # rate: at 2 kHz a 2-s gap (a missed beat) became a cycle
+    # max_gap is in seconds at any rate: at 2 kHz a 2-s gap (a missed beat) makes
+    # no cycle
     rate = 2000.0
     ref = np.zeros(int(7 * rate), np.float32)
     beats = (np.array([1.0, 1.7, 2.4, 4.4, 5.1]) * rate).astype(int)
@@ -537,14 +537,13 @@ def test_max_gap_is_in_seconds_at_any_rate():
     "spacings", [{"min_distance": 0.5, "max_gap": 0.5}, {"max_gap": 100.0}]
 )
 def test_seed_cutter_refuses_spacings_that_cut_nothing(spacings):
-    # mutants cutting.py:243 (min_distance > max_gap: equal spacings accepted and
-    # silently no cycle) and cutting.py:237 (the 60-s limit raised to 600 s)
+    # equal spacings would silently cut no cycle; max_gap is at most 60 s
     with pytest.raises(ValueError):
         PeakCycleCutter(**spacings).fit([np.ones(100, np.float32)])
 
 
 def test_normalized_spectrogram_reads_half_the_amplitude():
-    # mutant spectrogram.py:197  mag /= n_fft instead of the window's sum (2x off)
+    # divided by the window's sum, not n_fft (2x off): a sine reads half its amplitude
     n = 22050
     f = 10 * RATE / 440  # exactly on bin 10
     x = np.sin(2 * np.pi * f * np.arange(n) / RATE)  # range 2: scaled amplitude 0.5
@@ -553,7 +552,7 @@ def test_normalized_spectrogram_reads_half_the_amplitude():
 
 
 def test_cycle_of_half_a_window_is_refused():
-    # mutant spectrogram.py:47  len(x) < n_fft // 2 (needs MORE than half a window)
+    # a cycle needs more than half a window: exactly half is refused
     with pytest.raises(ValueError, match="too short"):
         cycle_spectrogram(np.arange(220.0), n_fft=440)
 
@@ -565,7 +564,7 @@ def _one_bag(x, rate=RATE):
 
 
 def test_remove_dc_subtracts_the_cycles_mean():
-    # mutant spectrogram.py:53  median instead of the mean
+    # the mean, not the median: they differ for a skewed cycle
     rng = np.random.default_rng(0)
     x = np.exp(rng.standard_normal(8000))  # skewed: median far from mean
     step = STFTSpectrogram(remove_dc=True)
@@ -575,7 +574,7 @@ def test_remove_dc_subtracts_the_cycles_mean():
 
 
 def test_recording_mean_floor_is_floor_db_below_the_peak():
-    # mutant spectrogram.py:268  floor_db / 10 (power dB) on a log *magnitude*
+    # floor_db is in magnitude dB, not power dB: 20 dB is a factor 10 below the peak
     rng = np.random.default_rng(0)
     x = 1e-4 * rng.standard_normal(8000)
     x[3000:4000] += np.sin(np.arange(1000) / 3.0)  # a loud beat over quiet noise
@@ -585,17 +584,16 @@ def test_recording_mean_floor_is_floor_db_below_the_peak():
 
 
 def test_a_coarse_clipped_recording_marks_its_rail_alone():
-    # cycle_quality.py:127: the step below the rail was marked clipped too
+    # only samples at the rail are clipped, not those one step below it
     beats = 0.02 * np.sin(np.linspace(0, 200, 20000)) ** 2
     x = quantise(np.clip(beats, 0, 0.01), 32)  # about 10 steps of 32 to the rail
     np.testing.assert_array_equal(clipped_samples(x), x == x.max())
 
 
 def test_a_subset_keeps_everything_of_its_recordings_together():
-    """Mutants containers.py _take: reference, clipped, notes, source_rates,
-    n_peaks, dropped, runs, pulse_db or a Spectrograms' bounds kept whole
-    (of all recordings) in a subset, so that recording 0 of ``x[[2, 0]]``
-    was described by recording 0's smoothed copy, clipping or counts."""
+    """A subset takes every per-recording field at its positions: else
+    recording 0 of ``x[[2, 0]]`` would be described by the original recording
+    0's smoothed copy, clipping or counts."""
     n = 4
     per = [np.full(10 + k, k, np.float32) for k in range(n)]
     signals = Signals(
