@@ -317,12 +317,14 @@ def test_load_onnx_batch_size_reaches_the_network_and_changes_no_answer(exported
     class labels keep their order: else the per-cycle network names the wrong
     class while the recording-level answer stays right."""
     pipe, onnx_path, data = exported
-    light = load_onnx(onnx_path, batch_size=3)
+    light = load_onnx(onnx_path, batch_size=3, n_threads=1)
     network, torch_network = light[-1].estimator_, pipe[-1].estimator_
     assert network.batch_size == 3
+    assert network.session_.get_session_options().intra_op_num_threads == 1
     images = pipe[:-1].transform(data.recordings[[0, 1]]).images
     assert len(images) > 3  # several calls of 3 cycles
     proba = network.predict_proba(images)
+    assert proba.dtype == np.float64  # as scikit-learn's classifiers answer
     np.testing.assert_allclose(proba, torch_network.predict_proba(images), atol=1e-4)
     np.testing.assert_array_equal(network.classes_, torch_network.classes_)
     assert (proba[:, 0] != 0.5).all()  # no tie: the labels below are decided
