@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from sklearn.pipeline import Pipeline
 from torchvision import models
 
 from vascular_sklearn import (
@@ -538,3 +539,34 @@ def test_cli_pretrain_flags_reach_the_pipeline_and_pretrain(
     assert params["lowpass__n_jobs"] == params["cut__n_jobs"] == 2
     assert kwargs["resume"] is True and kwargs["groups"] is not None
     assert len(kwargs["groups"]) == len(heart_sounds.target)
+
+
+def test_pretrain_hands_groups_and_weights_to_the_classifier(
+    tmp_path, heart_sounds, monkeypatch
+):
+    """Subjects or sites reach the classifier (its early stopping holds out
+    whole groups), and the weights too (0 leaves a recording out)."""
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fit(self, X, y=None, **params):
+        seen.update(params)
+        raise Stop
+
+    monkeypatch.setattr(Pipeline, "fit", fit)
+    groups, weight = np.array(["a", "a", "b", "b"]), np.array([1.0, 0.0, 1.0, 1.0])
+    X, y = heart_sounds.recordings, heart_sounds.target
+    with pytest.raises(Stop):
+        pretrain(
+            X,
+            y,
+            tmp_path / "b.pt",
+            pipeline=_small(),
+            groups=groups,
+            sample_weight=weight,
+        )
+    assert seen.keys() == {"classifier__groups", "classifier__sample_weight"}
+    assert seen["classifier__groups"] is groups
+    assert seen["classifier__sample_weight"] is weight
