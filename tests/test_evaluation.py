@@ -511,3 +511,32 @@ def test_the_last_step_gets_exactly_the_training_patients():
     assert len(seen) == 2
     for k, fit_patients in enumerate(seen):
         assert fit_patients == sorted(set(groups[result.fold != k].tolist()))
+
+
+def test_a_sensitivity_target_of_one_is_accepted():
+    """min_sensitivity=1 (flag every stenosis) lies in (0, 1] as documented: a
+    screening service that may miss no stenosis must be able to ask for it and
+    get the specificity when every stenosis is flagged."""
+    y_true = [1, 1, 1, 0, 0, 0, 0]
+    assert (
+        specificity_at_sensitivity_score(
+            y_true, [1, 1, 1, 1, 0, 0, 0], min_sensitivity=1
+        )
+        == 0.75
+    )
+    missed = specificity_at_sensitivity_score(
+        y_true, [1, 1, 0, 0, 0, 0, 0], min_sensitivity=1.0
+    )
+    assert missed == 2 / 3 - 1
+
+
+def test_a_target_sensitivity_computed_in_floats_is_reached_by_its_share():
+    """6 of 10 stenoses flagged reaches a 60 % target even when the target comes
+    out of float arithmetic (0.4 + 0.2 is 0.6000000000000001): a threshold that
+    meets the target must not be scored as falling short."""
+    y_true = [1] * 10 + [0] * 4
+    y_pred = [1] * 6 + [0] * 4 + [0, 0, 0, 1]
+    assert (
+        specificity_at_sensitivity_score(y_true, y_pred, min_sensitivity=0.4 + 0.2)
+        == 0.75
+    )

@@ -634,3 +634,34 @@ def test_a_subset_keeps_everything_of_its_recordings_together():
         np.testing.assert_array_equal(sub.signals.reference[i], signals.reference[k])
     assert [b.tolist() for b in spec[picked].bounds] == [[[0, 7]], [[0, 5]]]
     assert spec[picked].recording_index.tolist() == [0, 0, 0, 1]
+
+
+def _tone_and_noise_bags(rate=22050):
+    """Cycles that alternate between a pure 200 Hz tone (a tall spectral peak)
+    and white noise (a flat, low one), cut at clicks 0.5 s apart."""
+    rng = np.random.default_rng(0)
+    n = int(0.5 * rate)
+    t = np.arange(n) / rate
+    parts = []
+    for k in range(8):
+        part = np.sin(2 * np.pi * 200 * t) if k % 2 else rng.standard_normal(n)
+        parts.append(0.1 * part / np.abs(part).max())
+    x = np.concatenate(parts).astype(np.float32)
+    x[::n] = 0.9
+    return PeakCycleCutter().fit_transform(Signals.from_arrays([x], rate))
+
+
+def test_the_floor_lies_below_each_cycles_own_peak():
+    """floor_db is a dynamic range under each cycle's own peak, with or without
+    the recording's mean spectrum removed: a cycle's image must not depend on
+    how loud the other cycles of the batch are."""
+    bags = _tone_and_noise_bags()
+    plain = STFTSpectrogram(log=True, floor_db=20.0).fit_transform(bags).images[:, 0]
+    np.testing.assert_allclose(
+        plain.max(axis=(1, 2)) - plain.min(axis=(1, 2)), np.log(10), rtol=1e-3
+    )
+    step = STFTSpectrogram(log=True, floor_db=20.0, subtract_mean="recording")
+    images = step.fit_transform(bags).images[:, 0]
+    np.testing.assert_allclose(
+        images.max(axis=(1, 2)) - images.min(axis=(1, 2)), np.log(10), rtol=1e-4
+    )
