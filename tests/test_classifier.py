@@ -890,3 +890,48 @@ def test_pipelines_keep_their_documented_defaults():
     assert seed["classifier__estimator__arch"] == "resnet50"
     assert seed["classifier__max_cycles"] is None
     assert seed["smooth__method"] == "median"
+
+
+def test_early_stopping_validation_holds_both_classes_where_groups_allow():
+    """Ten patients, five of each class, a fifth held out: every seed holds
+    out one patient of each class, so the validation loss weighs both (a
+    random draw of two patients is of one class 44 % of the time)."""
+    X = np.random.default_rng(0).normal(size=(40, 1, 16, 16)).astype(np.float32)
+    groups = np.repeat(np.arange(10), 4)
+    y = (groups >= 5).astype(int)
+    for seed in range(6):
+        clf = ResNetClassifier(
+            **{**FAST, "random_state": seed, "batch_size": 8}, early_stopping=1
+        ).fit(X, y, groups=groups)
+        held_out = clf.validation_groups_
+        assert len(held_out) == 2
+        assert sorted(np.unique(y[np.isin(groups, held_out)])) == [0, 1]
+
+
+def test_early_stopping_needs_two_groups():
+    X = np.zeros((8, 1, 16, 16), np.float32)
+    with pytest.raises(ValueError, match=r"at least two groups.*given 1"):
+        ResNetClassifier(**FAST, early_stopping=1).fit(
+            X, np.arange(8) % 2, groups=np.zeros(8)
+        )
+
+
+def test_early_stopping_keeps_the_weights_of_the_best_validation_loss():
+    """With a patience longer than the run, training goes on past the best
+    epoch, and the model fit returns scores the validation cycles with the
+    best epoch's loss, not the last one's."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(48, 1, 16, 16)).astype(np.float32)
+    groups = np.repeat(np.arange(12), 4)
+    y = groups % 2  # labels unrelated to the images: validation loss wanders
+    clf = ResNetClassifier(
+        **{**FAST, "max_epochs": 3, "batch_size": 8},
+        early_stopping=10,
+        recalibrate_bn=False,  # statistics as at the best epoch
+    ).fit(X, y, groups=groups)
+    losses = clf.net_.history[:, "valid_loss"]
+    assert losses[-1] > min(losses)  # the last epoch is not the best
+    valid = np.isin(groups, clf.validation_groups_)
+    proba = clf.predict_proba(X[valid])
+    loss = -np.mean(np.log(proba[np.arange(valid.sum()), y[valid]]))
+    np.testing.assert_allclose(loss, min(losses), rtol=1e-4)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import GroupShuffleSplit
+from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -620,8 +620,12 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     early_stopping : int or None, default=None
         Patience in epochs. Holds out ``validation_fraction`` of the groups passed
         to ``fit`` (patients or recordings: never cycles of one group on both
-        sides) and keeps the weights of the best validation loss.
+        sides), stratified: each class keeps its share of cycles on both sides
+        as far as the groups allow. Keeps the weights of the best validation
+        loss.
     validation_fraction : float, default=0.2
+        Held out as one fold of ``round(1 / validation_fraction)`` (at least 2,
+        at most the number of groups): 0.2 holds out a fifth, 0.3 a third.
     max_cycles_per_group : int or None, default=None
         Each epoch, train on a fresh random draw of at most this many cycles of
         each recording (``recordings`` passed to ``fit``, else ``groups``);
@@ -872,18 +876,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         train = np.arange(len(y))
         callbacks, train_split = [], None
         if self.early_stopping is not None:
-            splitter = GroupShuffleSplit(
-                1, test_size=self.validation_fraction, random_state=seed
-            )
-            train, valid = next(splitter.split(X, y_enc, groups))
-            left_out = np.setdiff1d(np.arange(len(self.classes_)), y_enc[train])
-            if len(left_out):  # GroupShuffleSplit draws groups, not classes
-                raise ValueError(
-                    f"early stopping held out every group of class "
-                    f"{self.classes_[left_out[0]].item()!r}, leaving none to train "
-                    f"on: give more groups of it, a smaller validation_fraction "
-                    f"({self.validation_fraction:g}), or early_stopping=None"
-                )
+            train, valid = self._validation_split(y_enc, groups, seed)
             self.validation_groups_ = np.unique(groups[valid])
             train_split = predefined_split(Dataset(X[valid], y_enc[valid]))
             callbacks.append(
@@ -957,6 +950,39 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             # loads without skorch guessing one
             self.net_.device = str(next(self.net_.module_.parameters()).device)
         return self
+
+    def _validation_split(
+        self, y_enc: np.ndarray, groups: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Training and validation cycles for early stopping: about
+        ``validation_fraction`` of the groups held out, whole, with each
+        class's share of cycles kept on both sides as far as the groups allow
+        (skorch's own split is stratified too). A random draw of three of
+        twelve patients was often of one class, and its validation loss then
+        stopped training at a model that called everyone that class."""
+        n_groups = len(np.unique(groups))
+        largest = np.bincount(y_enc).max()
+        n_splits = min(max(2, round(1 / self.validation_fraction)), n_groups, largest)
+        if n_splits < 2:
+            raise ValueError(
+                f"early stopping needs at least two groups to hold one out, and "
+                f"fit was given {n_groups}: pass groups (patients or recordings) "
+                f"or early_stopping=None"
+            )
+        splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            # a class with fewer cycles than folds is a fold without it
+            warnings.filterwarnings("ignore", "The least populated", UserWarning)
+            for train, valid in splitter.split(y_enc, y_enc, groups):
+                if len(np.unique(y_enc[train])) == len(self.classes_):
+                    return train, valid
+        left_out = np.setdiff1d(np.arange(len(self.classes_)), y_enc[train])
+        raise ValueError(
+            f"early stopping held out every group of class "
+            f"{self.classes_[left_out[0]].item()!r}, leaving none to train on: "
+            f"give more groups of it, a smaller validation_fraction "
+            f"({self.validation_fraction:g}), or early_stopping=None"
+        )
 
     @staticmethod
     def _weighted(images, sample_weight, y_enc, class_weight) -> tuple[dict, dict]:
