@@ -149,14 +149,7 @@ def estimate_period(
     0.8
     """
     y, block, _ = _analysis_signal(reference, sample_rate, min_bpm)
-    return _period_of(y, sample_rate / block, min_bpm, max_bpm)
-
-
-def _period_of(
-    y: np.ndarray, rate: float, min_bpm: float, max_bpm: float
-) -> float | None:
-    """:func:`estimate_period` on the analysis signal ``y`` at ``rate`` Hz."""
-    return _periodicity(y, rate, min_bpm, max_bpm)[0]
+    return _periodicity(y, sample_rate / block, min_bpm, max_bpm)[0]
 
 
 def _periodicity(
@@ -178,7 +171,7 @@ def _periodicity(
     ac = np.fft.irfft(np.abs(spectrum) ** 2, size)[: hi + 2]
     # divide by the overlap so long lags are not penalised
     ac = ac / (ac[0] * (len(y) - np.arange(len(ac))) / len(y))
-    lags, _ = find_peaks(ac[: hi + 2])
+    lags, _ = find_peaks(ac)
     lags = lags[(lags >= lo) & (lags <= hi)]
     lags = lags[ac[lags] > 0.1]
     if len(lags) == 0:

@@ -214,8 +214,14 @@ class _RecordingSequence:
         return (self._item(i) for i in range(len(self)))
 
 
-def _take_names(names: np.ndarray | None, positions: np.ndarray) -> np.ndarray | None:
-    return None if names is None else names[positions]
+def _take_optional(values: Any, positions: np.ndarray) -> Any:
+    """``values[positions]``, or ``None`` where a container holds no such field."""
+    return None if values is None else values[positions]
+
+
+def _offsets(counts: Any) -> np.ndarray:
+    """Where each recording's rows start, from their counts, and one past the last."""
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,20 +318,15 @@ class Signals(_RecordingSequence):
         return self.data[i]
 
     def _take(self, positions: np.ndarray) -> Signals:
-        ref = None if self.reference is None else self.reference[positions]
         return replace(
             self,
             data=self.data[positions],
-            reference=ref,
-            names=_take_names(self.names, positions),
-            clipped=None if self.clipped is None else self.clipped[positions],
-            notes=None if self.notes is None else self.notes[positions],
-            rounding_snr_db=None
-            if self.rounding_snr_db is None
-            else self.rounding_snr_db[positions],
-            source_rates=None
-            if self.source_rates is None
-            else self.source_rates[positions],
+            reference=_take_optional(self.reference, positions),
+            names=_take_optional(self.names, positions),
+            clipped=_take_optional(self.clipped, positions),
+            notes=_take_optional(self.notes, positions),
+            rounding_snr_db=_take_optional(self.rounding_snr_db, positions),
+            source_rates=_take_optional(self.source_rates, positions),
         )
 
     @property
@@ -542,19 +543,16 @@ class CycleBags(_RecordingSequence):
         return self.cycles(i)
 
     def _take(self, positions: np.ndarray) -> CycleBags:
-        peaks = None if self.n_peaks is None else self.n_peaks[positions]
         dropped = None
         if self.dropped is not None:
             dropped = {k: v[positions] for k, v in self.dropped.items()}
-        runs = None if self.runs is None else self.runs[positions]
-        pulse = None if self.pulse_db is None else self.pulse_db[positions]
         return CycleBags(
             self.signals._take(positions),
             self.bounds[positions],
-            peaks,
+            _take_optional(self.n_peaks, positions),
             dropped,
-            runs,
-            pulse,
+            _take_optional(self.runs, positions),
+            _take_optional(self.pulse_db, positions),
         )
 
 
@@ -631,8 +629,7 @@ class Spectrograms(_RecordingSequence):
         ([0, 2, 3], [2, 1], 'b.wav')
         """
         bags = [np.asarray(b) for b in bags]
-        counts = np.array([len(b) for b in bags], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
+        offsets = _offsets([len(b) for b in bags])
         images = np.concatenate(bags) if bags else np.empty((0,))
         return cls(
             images, offsets, None if names is None else np.asarray(names, object)
@@ -665,7 +662,7 @@ class Spectrograms(_RecordingSequence):
             rows = np.empty(0, np.int64)
         return Spectrograms(
             self.images[rows],
-            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            _take_names(self.names, positions),
-            None if self.bounds is None else self.bounds[positions],
+            _offsets(counts),
+            _take_optional(self.names, positions),
+            _take_optional(self.bounds, positions),
         )

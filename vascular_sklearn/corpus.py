@@ -28,7 +28,7 @@ from .audio import (
     file_sample_rate,
     read_recording,
 )
-from .containers import Signals, _check_sample_rate, _RecordingSequence, _take_names
+from .containers import Signals, _check_sample_rate, _RecordingSequence, _take_optional
 from .exceptions import (
     LabelFileError,
     MixedSampleRateWarning,
@@ -168,8 +168,8 @@ class RecordingFiles(_RecordingSequence):
         return replace(
             self,
             paths=self.paths[positions],
-            names=_take_names(self.names, positions),
-            stamps=None if self.stamps is None else self.stamps[positions],
+            names=_take_optional(self.names, positions),
+            stamps=_take_optional(self.stamps, positions),
         )
 
     def load(self, n_jobs: int | None = None) -> Signals:

@@ -21,12 +21,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import CycleBagTransformer, map_recordings, to_samples
 from .containers import CycleBags
 from .exceptions import RecordingError
-from .spectrogram import _frames, _hann
+from .spectrogram import _CHUNK, _frames, _hann
 
 __all__ = ["BeatEnvelopeFeatures"]
 
-#: Cycles per FFT call: bounds the float64 work arrays of hour-long recordings.
-_CHUNK = 128
 #: Added to every frame's above-floor energy, relative to the cycle's mean frame
 #: energy, so that logs stay finite (a band or time bin can hold nothing above the
 #: floor) while a gain change still cancels.

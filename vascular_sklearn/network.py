@@ -908,7 +908,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         iterator["iterator_train__drop_last"] = n_per_epoch % self.batch_size == 1
         iterator["iterator_train__generator"] = torch.Generator().manual_seed(seed)
 
-        weight, inputs = None, X[train]
+        images = X[train]  # one copy: fed to the net and standardised from
+        weight, inputs = None, images
         if self.class_weight == "balanced":
             w = compute_class_weight(
                 "balanced", classes=np.arange(len(self.classes_)), y=y_enc[train]
@@ -922,7 +923,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             criterion = {"criterion__weight": weight}
         mean, std = 0.0, 1.0
         if self.standardize:
-            mean, std = float(X[train].mean()), float(X[train].std())
+            mean, std = float(images.mean()), float(images.std())
             std = std if std > 0 else 1.0
         # weights, dropout and augmentation draw from torch's global generators
         with _seeded(seed, self.device_):
@@ -941,10 +942,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                     self.net_.fit(inputs, y_enc[train].astype(np.int64))
                 if self.recalibrate_bn:
                     # one epoch's draw of cycles: the statistics need no more
-                    seen = train
+                    seen = images
                     if self.max_cycles_per_group is not None:
-                        seen = train[np.sort(list(iter(sampler)))]
-                    self._recalibrate(X[seen])
+                        seen = X[train[np.sort(list(iter(sampler)))]]
+                    self._recalibrate(seen)
         if self.accelerate:
             # trained and unwrapped: name the device, so that the net pickles and
             # loads without skorch guessing one

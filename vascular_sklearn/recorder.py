@@ -410,7 +410,7 @@ class Recorder:
             clean = np.asarray(resample(clean, rate, self.sample_rate), np.float64)
             rate = self.sample_rate
         noisy = clean
-        if self.white_noise_db is not None or self.pink_noise_db is not None:
+        if self._noisy:
             # at the converter's rate: its noise fills the whole band it samples,
             # at the RMS stated (made first and resampled, it lost the band above
             # the new Nyquist frequency: -47.6 dBFS for -40 at 4 kHz)

@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import check_sample_weight
-from .containers import Spectrograms
+from .containers import Spectrograms, _offsets
 from .exceptions import RecordingError
 
 __all__ = ["RecordingClassifier"]
@@ -223,10 +223,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             np.unique(np.linspace(a, b - 1, min(cap, b - a)).round().astype(np.int64))
             for a, b in zip(bags.offsets[:-1], bags.offsets[1:], strict=True)
         ]
-        counts = [len(r) for r in rows]
         return Spectrograms(
             bags.images[np.concatenate(rows)],
-            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            _offsets([len(r) for r in rows]),
             bags.names,
         )
 

@@ -18,7 +18,7 @@ from ._base import (
     map_recordings,
     to_samples,
 )
-from .containers import CycleBags, Spectrograms
+from .containers import CycleBags, Spectrograms, _offsets
 from .exceptions import RecordingError
 
 __all__ = ["STFTSpectrogram", "cycle_spectrogram", "resize_nearest", "stft_magnitude"]
@@ -453,7 +453,7 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         n_fft, hop, n_freqs = self._sizes(bags.sample_rate)
         counts = bags.n_cycles
         images = np.empty((counts.sum(), 1, n_freqs, self.n_frames), np.float32)
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        offsets = _offsets(counts)
         jobs = [
             (bags.cycles(i), bags.bounds[i], bags.name(i)) for i in range(len(bags))
         ]
