@@ -35,6 +35,7 @@ __all__ = [
     "describe",
     "describe_pipeline",
     "rebuild",
+    "rebuild_steps",
     "rebuilding",
 ]
 
@@ -283,3 +284,12 @@ def describe_pipeline(model: Any, action: str) -> tuple[list, Any]:
     ]
     steps[-1][1]["fitted"]["estimator_"] = describe(network)
     return steps, network
+
+
+def rebuild_steps(specs: list) -> list[tuple[str, Any]]:
+    """The ``(name, step)`` pairs of a pipeline from :func:`describe_pipeline`'s
+    ``steps``, a switched-off step (``None``, ``"passthrough"``) kept as it is."""
+    return [
+        (name, spec if spec in (None, "passthrough") else rebuild(spec))
+        for name, spec in specs
+    ]

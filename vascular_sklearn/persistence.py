@@ -29,7 +29,7 @@ from ._model_spec import (
     ModelFileError,
     compatible,
     describe_pipeline,
-    rebuild,
+    rebuild_steps,
     rebuilding,
 )
 from ._output import check_output, replacing
@@ -175,10 +175,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
                     f"saved with {lib} {saved.get(lib)}; this is {here[lib]}. "
                     "Retrain, or load it where the versions match."
                 )
-        steps = [
-            (name, spec if spec in (None, "passthrough") else rebuild(spec))
-            for name, spec in header["steps"]
-        ]
+        steps = rebuild_steps(header["steps"])
         classifier = steps[-1][1]
         network = getattr(classifier, "estimator_", None)
         screening = isinstance(classifier, RecordingClassifier)

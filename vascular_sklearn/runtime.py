@@ -25,7 +25,14 @@ from sklearn.pipeline import Pipeline
 
 from . import __version__
 from ._base import CycleImageClassifier, check_image_shape, check_images
-from ._model_spec import ModelFileError, compatible, decode, rebuild, rebuilding
+from ._model_spec import (
+    ModelFileError,
+    compatible,
+    decode,
+    rebuild,
+    rebuild_steps,
+    rebuilding,
+)
 from .exceptions import _missing
 
 __all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
@@ -275,10 +282,7 @@ def load_onnx(
                 "Export it again with this version."
             )
         *chain, (last, classifier) = meta["steps"]
-        steps = [
-            (name, spec if spec in (None, "passthrough") else rebuild(spec))
-            for name, spec in chain
-        ]
+        steps = rebuild_steps(chain)
         # the network is the ONNX graph: rebuilding its description needs torch
         params = {k: v for k, v in classifier["params"].items() if k != "estimator"}
         fitted = {k: v for k, v in classifier["fitted"].items() if k != "estimator_"}
