@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -18,8 +19,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+from vascular_sklearn.audio import resample
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.exceptions import MixedSampleRateWarning
 from vascular_sklearn.persistence import load_model
 from vascular_sklearn.recorder import quantise
 
@@ -523,24 +526,14 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
         assert "VASCULAR_SKLEARN_DEBUG" not in err  # not taken for our bug
 
 
-def test_score_with_force_replaces_no_labels_it_reads(folder, tmp_path, capsys):
+def test_score_with_force_replaces_no_labels_it_reads(
+    nb_model, folder, tmp_path, capsys
+):
     """``score MODEL clinic.csv -o clinic.csv --force`` refuses to write its
     table over the labelled manifest it reads: the labels would be lost."""
-    data = make_recordings(
-        n_patients=2, recordings_per_patient=2, duration=8.0, random_state=4
-    )
-    model = make_seed_pipeline().set_params(
-        classifier=RecordingClassifier(GaussianNB())
-    )
-    joblib.dump(model.fit(data.recordings, data.target), tmp_path / "m.joblib")
-    files = sorted(folder.glob("*/*.wav"))
-    lines = ["path,label,patient"] + [
-        f"{p},{int(p.parent.name == 'abnormal')},{p.name.split('_')[0]}" for p in files
-    ]
-    clinic = tmp_path / "clinic.csv"
-    clinic.write_text("\n".join(lines) + "\n")
+    clinic = _manifest(tmp_path / "clinic.csv", sorted(folder.glob("*/*.wav")))
     labels = clinic.read_text()
-    score = ["score", "--trust-pickle", str(tmp_path / "m.joblib"), str(clinic)]
+    score = ["score", *nb_model, str(clinic)]
     assert main([*score, "-o", str(clinic), "--force"]) == 2
     assert "is read by this run" in capsys.readouterr().err
     assert clinic.read_text() == labels
@@ -595,3 +588,174 @@ def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
     assert got["classifier__estimator__backbone_lr"] == 0.01
     got = _train_params(base, tmp_path, monkeypatch)
     assert got["classifier__estimator__backbone_lr"] == 1e-4  # the stated default
+
+
+@pytest.fixture(scope="module")
+def nb_model(tmp_path_factory):
+    """A fitted pipeline without a network, saved for --trust-pickle (fast)."""
+    data = make_recordings(
+        n_patients=2, recordings_per_patient=2, duration=8.0, random_state=4
+    )
+    model = make_seed_pipeline().set_params(
+        classifier=RecordingClassifier(GaussianNB())
+    )
+    path = tmp_path_factory.mktemp("model") / "m.joblib"
+    joblib.dump(model.fit(data.recordings, data.target), path)
+    return ["--trust-pickle", str(path)]
+
+
+def _manifest(path, files, first=None):
+    rows = [
+        f"{p},{int(p.parent.name == 'abnormal')},{p.name.split('_')[0]}" for p in files
+    ]
+    if first is not None:
+        rows[0] = first
+    path.write_text("path,label,patient\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_force_replaces_no_recording_a_manifest_lists(
+    nb_model, folder, tmp_path, capsys
+):
+    """score/train MANIFEST -o REC.wav --force wrote the table (or the model)
+    over a recording the manifest lists and the run had just read."""
+    files = sorted(folder.glob("*/*.wav"))
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes(files[0].read_bytes())
+    clinic = _manifest(tmp_path / "clinic.csv", files, first=f"{victim},1,P9")
+    sound = victim.read_bytes()
+    assert main(["score", *nb_model, str(clinic), "-o", str(victim), "--force"]) == 2
+    assert "is read by this run" in capsys.readouterr().err
+    assert victim.read_bytes() == sound
+    train = ["train", str(clinic), "-o", str(victim), "--force", *FAST]
+    assert main(train) == 2
+    err = capsys.readouterr().err
+    assert "is read by this run" in err and "training on" not in err
+    assert victim.read_bytes() == sound
+
+
+def test_a_manifest_not_named_csv_or_one_recording_is_named_as_such(
+    nb_model, folder, tmp_path, capsys
+):
+    """A tab-separated manifest named .tsv (read_manifest reads tabs) was "no
+    folder at labels.tsv" for train, evaluate and score, and a recording to
+    predict; one recording given to train was "no folder at a.wav"."""
+    files = sorted(folder.glob("*/*.wav"))
+    tsv = tmp_path / "labels.tsv"
+    tsv.write_text(_manifest(tmp_path / "x.csv", files).read_text().replace(",", "\t"))
+    for argv in (
+        ["train", str(tsv), "-o", str(tmp_path / "m.vsk")],
+        ["evaluate", str(tsv)],
+        ["train", str(files[0]), "-o", str(tmp_path / "m.vsk")],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "no folder at" not in err and "manifest" in err
+    assert main(["predict", *nb_model, str(tsv)]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable audio file" not in err and ".csv" in err
+
+
+def test_a_model_argument_that_is_no_model_gets_the_right_advice(tmp_path, capsys):
+    """A recording given as MODEL (the arguments swapped), an ONNX export under
+    another name, or one given to export: the message advised --trust-pickle,
+    which would unpickle the file."""
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(22050), 22050)
+    assert main(["predict", str(wav), str(tmp_path / "m.vsk")]) == 2
+    err = capsys.readouterr().err
+    assert "--trust-pickle" not in err and "model first" in err
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"\x08\x07\x12\x07pytorch")  # how an ONNX file begins
+    assert main(["export", str(onnx), "-o", str(tmp_path / "again.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "--trust-pickle" not in err and "already" in err
+    # a model file from train named .onnx was "Protobuf parsing failed"
+    named = tmp_path / "trained.onnx"
+    with zipfile.ZipFile(named, "w") as archive:
+        archive.writestr("model.json", "{}")
+    assert main(["predict", str(named), str(wav)]) == 2
+    assert "Protobuf" not in capsys.readouterr().err
+    # and --trust-pickle on a model file from train said nothing of the flag
+    assert main(["predict", "--trust-pickle", str(named), str(wav)]) == 2
+    assert "without --trust-pickle" in capsys.readouterr().err
+
+
+def test_train_refuses_to_name_its_model_onnx(folder, tmp_path, capsys):
+    """train -o m.onnx wrote a zip model file under an ONNX name, which predict
+    then read as ONNX and refused as a damaged protobuf."""
+    assert main(["train", str(folder), "-o", str(tmp_path / "m.onnx"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "export" in err and "training on" not in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_weights_that_are_a_model_or_no_torch_file_get_safe_advice(
+    folder, tmp_path, capsys
+):
+    """--weights given a model file from train, or a file torch cannot read:
+    the message quoted torch's advice to load with weights_only=False (which
+    runs the file's code) and told a CLI user to call torch.save."""
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"\x08\x07\x12\x07pytorch")
+    model = tmp_path / "m.vsk"
+    with zipfile.ZipFile(model, "w") as archive:
+        archive.writestr("model.json", "{}")
+        archive.writestr("weights.pt", b"")
+    out = str(tmp_path / "x.vsk")
+    assert main(["train", str(folder), "-o", out, "--weights", str(onnx)]) == 2
+    assert "set to `False`" not in capsys.readouterr().err
+    assert main(["train", str(folder), "-o", out, "--weights", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "model file" in err and "pretrain" in err
+
+
+def test_score_says_the_rate_it_reads_mixed_recordings_at(
+    nb_model, folder, tmp_path, capsys
+):
+    """score resamples every file to the model's rate, but the loader's warning
+    said "all read at" the first file's rate (44100 Hz here)."""
+    root = tmp_path / "clinic"
+    for p in sorted(folder.glob("*/*.wav")):
+        (root / p.parent.name).mkdir(parents=True, exist_ok=True)
+        (root / p.parent.name / p.name).write_bytes(p.read_bytes())
+    x, rate = sf.read(sorted(folder.glob("normal/*.wav"))[0])
+    sf.write(root / "normal" / "A0_1_fast.wav", resample(x, rate, 44100), 44100)
+    # pytest catches the warning the command line prints as "warning: ..."
+    with pytest.warns(MixedSampleRateWarning, match="all read at 22050 Hz"):
+        assert main(["score", *nb_model, str(root)]) == 0
+
+
+def test_a_one_second_recording_is_not_scored_ok(nb_model, folder, tmp_path, capsys):
+    """One second holds one heart cycle at most: it was answered with quality
+    "ok" (0.9999 from one cycle), as a 20-s recording is."""
+    x, rate = sf.read(sorted(folder.glob("abnormal/*.wav"))[0])
+    short = tmp_path / "short.wav"
+    sf.write(short, x[: int(rate)], int(rate), subtype="PCM_16")
+    main(["predict", *nb_model, str(short)])
+    row = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert row["quality"] != "ok" and "1.00 s" in row["message"]
+
+
+def test_predict_reads_only_the_paths_of_a_manifest(nb_model, folder, tmp_path, capsys):
+    """Screening needs no label: a clinic's list whose label column is blank
+    (or '?') for the recordings to screen was refused ("line 3: empty label")."""
+    files = sorted(folder.glob("*/*.wav"))[:2]
+    todo = tmp_path / "todo.csv"
+    todo.write_text(f"path,label,patient\n{files[0]},normal,P1\n{files[1]},,\n")
+    assert main(["predict", *nb_model, str(todo)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["path"] for r in rows] == [str(p) for p in files]
+
+
+def test_resume_without_a_partial_file_says_it_starts_afresh(
+    folder, tmp_path, capsys, monkeypatch
+):
+    """pretrain --resume with no OUTPUT.partial (a mistyped -o) started afresh
+    without a word; the epochs of the interrupted run were not used."""
+    monkeypatch.setattr(
+        "vascular_sklearn.pretraining.pretrain", lambda *args, **kwargs: None
+    )
+    out = tmp_path / "backbone.pt"
+    assert main(["pretrain", str(folder), "-o", str(out), "--resume", *FAST]) == 0
+    assert f"no {out}.partial" in capsys.readouterr().err

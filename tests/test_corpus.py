@@ -296,3 +296,32 @@ def test_files_taken_by_position_keep_their_own_names_and_stamps(corpus):
     assert [sub.name(i) for i in range(2)] == [files.name(1), files.name(3)]
     assert list(sub.load().names) == [files.name(1), files.name(3)]
     np.testing.assert_array_equal(sub.stamps, files.stamps[[1, 3]])
+
+
+def test_a_stray_quote_does_not_swallow_the_rows_after_it(tmp_path):
+    """An opening quote never closed (a site '"left arm') made one field of
+    every line after it: 3 rows read as 2 without a word, and a long manifest
+    failed with csv's own traceback (field larger than field limit)."""
+    for name in ("a.wav", "b.wav", "c.wav"):
+        sf.write(tmp_path / name, np.zeros(100), 22050)
+    (tmp_path / "m.csv").write_text(
+        'path,label,site\na.wav,0,arm\nb.wav,1,"left arm\nc.wav,0,arm\n'
+    )
+    with pytest.raises(LabelFileError, match=r"m\.csv, line 3: .*quote"):
+        read_manifest(tmp_path / "m.csv")
+    rows = "".join(f"c{k}.wav,0,arm\n" for k in range(12000))  # > 131072 chars
+    (tmp_path / "m.csv").write_text(f'path,label,site\nb.wav,1,"left arm\n{rows}')
+    with pytest.raises(LabelFileError, match=r"m\.csv, line 2: .*quote"):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_a_path_written_from_the_working_folder_is_explained(tmp_path, monkeypatch):
+    """Manifest paths are relative to the manifest's folder; one written from
+    the working folder was "lists/data/a.wav: no such file", without why."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "lists").mkdir()
+    sf.write(tmp_path / "data" / "a.wav", np.zeros(100), 22050)
+    (tmp_path / "lists" / "m.csv").write_text("path,label\ndata/a.wav,0\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="relative to the manifest's folder"):
+        read_manifest("lists/m.csv")

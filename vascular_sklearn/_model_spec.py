@@ -34,6 +34,7 @@ __all__ = [
     "decode",
     "describe",
     "describe_pipeline",
+    "is_model_file",
     "rebuild",
     "rebuild_steps",
     "rebuilding",
@@ -293,3 +294,16 @@ def rebuild_steps(specs: list) -> list[tuple[str, Any]]:
         (name, spec if spec in (None, "passthrough") else rebuild(spec))
         for name, spec in specs
     ]
+
+
+def is_model_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a model file of ``save_model`` (a zip archive
+    holding ``model.json``), whatever its name: a user's mistake is told
+    from its content (a model named ``.onnx``, or given as weights)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "model.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False

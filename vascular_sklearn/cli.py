@@ -87,6 +87,13 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
         for key in ("model", "data_dir", "data", "weights")
         if isinstance(value := getattr(args, key, None), str)
     ] + list(getattr(args, "sources", None) or [])
+    # the recordings a manifest lists are read too: --force replaces none
+    inputs += [
+        path
+        for source in inputs
+        if source.lower().endswith(".csv")
+        for path in _listed(source)
+    ]
     try:
         check_output(args.output, overwrite=args.force, inputs=inputs)
     except FileExistsError as err:
@@ -97,6 +104,19 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
         )
         return True
     return False
+
+
+def _listed(manifest: str) -> list[str]:
+    """The recordings a manifest lists; none where it cannot be read (it is
+    named where the command reads it)."""
+    from .corpus import read_manifest
+    from .exceptions import MixedSampleRateWarning, _left_to_caller
+
+    try:
+        with _left_to_caller(MixedSampleRateWarning):
+            return list(read_manifest(manifest, columns=()).filenames)
+    except (ValueError, OSError):
+        return []
 
 
 #: Colour codes of skorch's epoch table.
@@ -289,7 +309,11 @@ def _device_lines(data, unit: str) -> list[str]:
 
 
 def _labelled_data(
-    source: str, need_groups: bool = True, lazy: bool = False, need_both: bool = True
+    source: str,
+    need_groups: bool = True,
+    lazy: bool = False,
+    need_both: bool = True,
+    sample_rate: float | None = None,
 ) -> tuple:
     """The recordings and what their groups are: a PhysioNet 2016 layout
     (training-*/REFERENCE.csv or one such folder, grouped by database), a CSV
@@ -299,7 +323,7 @@ def _labelled_data(
     takes a manifest without patients: its recordings are then the unit
     ("recording"). Training (``need_both``) needs both classes: refused here,
     naming the source, before any training."""
-    data, unit = _read_labelled(source, need_groups, lazy)
+    data, unit = _read_labelled(source, need_groups, lazy, sample_rate)
     labels = np.unique(data.target)
     if need_both and len(labels) < 2:
         raise RecordingError(
@@ -309,18 +333,33 @@ def _labelled_data(
     return data, unit
 
 
-def _read_labelled(source: str, need_groups: bool, lazy: bool) -> tuple:
+def _read_labelled(
+    source: str, need_groups: bool, lazy: bool, sample_rate: float | None = None
+) -> tuple:
+    from .audio import AUDIO_SUFFIXES
+
     root = Path(source)
+    if root.is_file() and not source.lower().endswith(".csv"):
+        if root.suffix.lower() in AUDIO_SUFFIXES:
+            raise RecordingError(
+                f"{source} is one recording: give a folder with normal/ and "
+                "abnormal/, or a CSV manifest (path,label,patient) listing it"
+            )
+        raise _UsageError(
+            f"{source} is a file, not a folder: a manifest is read when its name "
+            f"ends in .csv (commas, semicolons or tabs); rename it "
+            f"{root.with_suffix('.csv').name}"
+        )
     if root.is_dir() and (
         any(root.glob("training-*/REFERENCE.csv")) or (root / "REFERENCE.csv").is_file()
     ):
         from .datasets import load_physionet2016
 
-        return load_physionet2016(root), "database"
+        return load_physionet2016(root, sample_rate=sample_rate), "database"
     if source.lower().endswith(".csv"):
         from .corpus import read_manifest
 
-        data = read_manifest(source)
+        data = read_manifest(source, sample_rate=sample_rate)
         if data.target is None:
             raise RecordingError(f"{source}: a 'label' column is needed")
         if data.groups is None:
@@ -333,7 +372,7 @@ def _read_labelled(source: str, need_groups: bool, lazy: bool) -> tuple:
         return data, "patient"
     from .datasets import load_recordings
 
-    return load_recordings(source, lazy=lazy), "patient"
+    return load_recordings(source, lazy=lazy, sample_rate=sample_rate), "patient"
 
 
 def _weight_without_coarse(data: Any) -> np.ndarray:
@@ -377,6 +416,8 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     data, _ = _labelled_data(args.data)
     weight = _weight_without_coarse(data) if args.skip_coarse else None
     resuming = args.resume and partial_path(out).exists()
+    if args.resume and not resuming:
+        _say(f"--resume: no {partial_path(out)} to go on from; starting afresh")
     settings = "".join(f", {name}={value}" for name, value in args.set or ())
     # read back from the pipeline: a --set may override the flags
     net = pipe.get_params()
@@ -579,6 +620,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .persistence import save_model
 
+    if args.output.lower().endswith(".onnx"):
+        raise _UsageError(
+            f"-o {args.output}: train writes a model file (.vsk); make the ONNX "
+            "file from it with export"
+        )
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
@@ -604,7 +650,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _onnx_export(path: str) -> bool:
+    """Whether ``path`` names an ONNX export: a model file of train named
+    ``.onnx`` by mistake is not one, and loads as the model file it is."""
+    from ._model_spec import is_model_file
+
+    return Path(path).suffix.lower() == ".onnx" and not is_model_file(path)
+
+
 def _load_for_screening(args: argparse.Namespace):
+    from ._model_spec import is_model_file
+    from .audio import AUDIO_SUFFIXES
+
+    if not args.trust_pickle and Path(args.model).suffix.lower() in AUDIO_SUFFIXES:
+        raise _UsageError(
+            f"{args.model} is a recording, not a model: give the model first "
+            f"({args.command} MODEL FILES...)"
+        )
+    if args.trust_pickle and is_model_file(args.model):
+        raise _UsageError(
+            f"{args.model} is a model file from train: load it without --trust-pickle"
+        )
     if args.trust_pickle:
         import joblib
         from sklearn.pipeline import Pipeline
@@ -631,7 +697,7 @@ def _load_for_screening(args: argparse.Namespace):
         except NotFittedError as err:
             raise _UsageError(f"{args.model}: {err}") from err
         return model
-    if Path(args.model).suffix.lower() == ".onnx":
+    if _onnx_export(args.model):
         # the torch-free runtime: nothing below imports torch
         from .runtime import load_onnx
 
@@ -649,6 +715,11 @@ def _load_for_screening(args: argparse.Namespace):
 def _cmd_export(args: argparse.Namespace) -> int:
     from .persistence import export_onnx, load_model
 
+    if _onnx_export(args.model) and Path(args.model).is_file():
+        raise _UsageError(
+            f"{args.model} is an ONNX export already: predict and score take it "
+            "as it is; export takes a model file from train"
+        )
     if _would_overwrite(args):
         return 2
     export_onnx(load_model(args.model), args.output, overwrite=args.force)
@@ -688,8 +759,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if _would_overwrite(args):
         return 2
     model = _load_for_screening(args)
+    # read at the model's rate, as it scores them (and as the warning says)
+    rate = getattr(model.steps[0][1], "sample_rate_", None)
     data, unit = _labelled_data(
-        args.data, need_groups=False, lazy=True, need_both=False
+        args.data, need_groups=False, lazy=True, need_both=False, sample_rate=rate
     )
     # a database is a site, not a subject, and a manifest without patients
     # names none: their recordings are resampled alone

@@ -259,7 +259,10 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
 
 
 def read_manifest(
-    path: str | os.PathLike, *, sample_rate: float | None = None
+    path: str | os.PathLike,
+    *,
+    sample_rate: float | None = None,
+    columns: Sequence[str] = ("label", "patient", "recorder", "site", "time"),
 ) -> Bunch:
     """Read a CSV manifest of recordings without reading the audio.
 
@@ -279,6 +282,11 @@ def read_manifest(
     sample_rate : float or None, default=None
         Rate the recordings are read at; ``None`` takes the first readable
         file's rate.
+    columns : sequence of str, default=("label", "patient", "recorder", \
+"site", "time")
+        The optional columns read and checked; the others are ``None`` in the
+        result. Screening reads the paths alone (``columns=()``), so a list
+        whose labels are still to be found is no error there.
 
     Returns
     -------
@@ -333,22 +341,40 @@ def read_manifest(
     # "Label" and "label" name one column: a spreadsheet's capitalised header
     # must not drop the labels without a word
     header = [c.strip().lower() for c in reader.fieldnames or []]
-    columns = set(header)
+    named = set(header)
     twice = sorted({c for c in header if c and header.count(c) > 1})
     if twice:  # DictReader would keep the last of them without a word
         raise LabelFileError(f"{manifest}: the header names {', '.join(twice)} twice")
-    if "path" not in columns:
+    if "path" not in named:
         raise LabelFileError(
             f"{manifest}: needs a header row with a 'path' column on its first "
             "line (and optionally label, patient, recorder, site, time)"
         )
     rows, lines = [], []
-    for row in reader:
+    records = iter(reader)
+    while True:
+        start = reader.line_num + 1  # where the next row begins
+        try:
+            row = next(records)
+        except StopIteration:
+            break
+        except csv.Error as err:  # an opening quote ran past csv's field limit
+            raise LabelFileError(
+                f'{manifest}, line {start}: {err}: a quote (") opened there and '
+                "never closed? Close it or remove it"
+            ) from err
         if None in row:  # more fields than the header names: a comma in a path?
             raise LabelFileError(
                 f"{manifest}, line {reader.line_num}: {len(row) - 1 + len(row[None])} "
                 f"fields under a header of {len(reader.fieldnames)}; quote a "
                 'path that holds the delimiter ("a,b.wav")'
+            )
+        if any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row.values()):
+            # an unclosed quote takes the rows after it into one field
+            raise LabelFileError(
+                f'{manifest}, line {start}: a quote (") opened there runs to line '
+                f"{reader.line_num}, taking the rows between into one field; close "
+                "the quote or remove it"
             )
         rows.append(row)
         lines.append(reader.line_num)  # blank lines are skipped, not counted out
@@ -361,15 +387,37 @@ def read_manifest(
     # absent optional columns stay None in the Bunch, so callers can tell
     # "no labels" from "all normal"
     table = {
-        key: [(row[key] or "").strip() for row in rows] if key in columns else None
+        key: [(row[key] or "").strip() for row in rows]
+        if key in named and key in columns
+        else None
         for key in ("label", "patient", "recorder", "site", "time")
     }
-    data = _manifest_bunch(
-        [manifest.parent / row["path"].strip() for row in rows],
-        table,
-        [f"{manifest}, line {line}" for line in lines],
-        sample_rate=sample_rate,
-    )
+    try:
+        data = _manifest_bunch(
+            [manifest.parent / row["path"].strip() for row in rows],
+            table,
+            [f"{manifest}, line {line}" for line in lines],
+            sample_rate=sample_rate,
+        )
+    except FileNotFoundError as err:
+        # a path written from the working folder, not the manifest's
+        here = next(
+            (
+                given
+                for given in (row["path"].strip() for row in rows)
+                if not os.path.isabs(given)
+                and not (manifest.parent / given).exists()
+                and os.path.exists(given)
+            ),
+            None,
+        )
+        if here is None:
+            raise
+        raise FileNotFoundError(
+            f"{err}; paths are relative to the manifest's folder "
+            f"({manifest.parent}), and {here} is there from the working folder: "
+            f"write it from {manifest.parent}, or in full"
+        ) from err
     data.DESCR = f"{len(rows)} recordings listed in {manifest}."
     return data
 

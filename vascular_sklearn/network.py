@@ -323,8 +323,20 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     # torch.load fails on a cut-off or foreign file in many ways (OSError,
     # IndexError, ...); each means the same to the user
     except Exception as err:
+        from ._model_spec import is_model_file
+
+        if is_model_file(path):
+            raise WeightsFileError(
+                f"{path} is a model file from train (save_model), not a backbone: "
+                "--weights (weights_path) takes the .pt file pretrain writes "
+                "(save_backbone)"
+            ) from err
+        # torch's own text advises weights_only=False, which runs the file's code
+        reason = str(err).splitlines()[0]
+        if "weights_only" in reason:
+            reason = "not a torch state dict"
         raise WeightsFileError(
-            f"{path} is not a tensor-only weights file ({str(err).splitlines()[0]}). "
+            f"{path} is not a tensor-only weights file ({reason}). "
             "Weights are read with weights_only=True, which refuses pickled "
             "models and other objects: save them with "
             "torch.save(module.state_dict(), path) or "

@@ -70,9 +70,9 @@ CLIPPED_LIMIT = 0.01
 #: power per kHz), and on the confounded simulator the default's answers moved
 #: with the recorder below it and held still above it (``bench_coarse``).
 COARSE_LIMIT_DB = 40.0
-#: Seconds under which a recording without a cycle is called too short: a
-#: cycle runs from one beat to the next, and two beats of a heart at 40 per
-#: minute take 3 s.
+#: Seconds under which a recording is too short: a cycle runs from one beat
+#: to the next, and two beats of a heart at 40 per minute take 3 s. Without a
+#: cycle, it is the reason given; with one, the answer is flagged ``short``.
 SHORT_SECONDS = 3.0
 
 
@@ -120,7 +120,13 @@ def recording_paths(
             # the warning is about training on a mix; screening resamples
             # each file to the model's rate and scores it alone
             with _left_to_caller(MixedSampleRateWarning):
-                paths += list(read_manifest(entry).filenames)
+                # its paths only: a label to be found is no error here
+                paths += list(read_manifest(entry, columns=()).filenames)
+        elif entry.is_file() and entry.suffix.lower() in (".tsv", ".txt"):
+            raise FileNotFoundError(
+                f"{entry}: a text file, not a recording; a manifest is read when "
+                f"its name ends in .csv (rename it {entry.with_suffix('.csv').name})"
+            )
         elif entry.exists() or entry.suffix.lower() in AUDIO_SUFFIXES:
             # a missing recording gets its own row; the others are still scored
             paths.append(str(entry))
@@ -258,6 +264,12 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                     f"Hz, and the model listens up to {band:g} Hz: record at "
                     f"{2 * band:g} Hz or more"
                 )
+            seconds = quality[i]["seconds"] if quality else np.inf
+            if seconds < SHORT_SECONDS:
+                flags["short"] = (
+                    f"only {seconds:.2f} s long, its answer rests on {used} "
+                    f"cycle{'s' if used != 1 else ''}: record 10 s or more"
+                )
             if clipped > CLIPPED_LIMIT:
                 flags["clipped"] = (
                     f"{100 * clipped:.1f} % of samples clipped (at full scale, or "
@@ -321,8 +333,9 @@ def score_files(
         heartbeat (a stationary noise: the microphone off the access, or an
         access without flow sound), ``"low_rate"`` one recorded at a rate
         whose Nyquist frequency lies below the band the model hears (its
-        lowpass cutoff: it was scored without the top of it); ``message``
-        names each.
+        lowpass cutoff: it was scored without the top of it), ``"short"``
+        one under :data:`SHORT_SECONDS` long (its answer rests on a cycle or
+        two); ``message`` names each.
 
     Examples
     --------
