@@ -935,3 +935,36 @@ def test_early_stopping_keeps_the_weights_of_the_best_validation_loss():
     proba = clf.predict_proba(X[valid])
     loss = -np.mean(np.log(proba[np.arange(valid.sum()), y[valid]]))
     np.testing.assert_allclose(loss, min(losses), rtol=1e-4)
+
+
+def test_a_voting_ensemble_of_image_classifiers_gets_images(spectrograms, data):
+    """An ensemble's own tags do not say its members take images: flattened,
+    a voting classifier of networks handed them rows they refused."""
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
+
+    class ImageLR(LogisticRegression):  # takes images, as the network does
+        def fit(self, X, y):
+            assert X.ndim == 4, X.shape
+            return super().fit(X.reshape(len(X), -1), y)
+
+        def predict_proba(self, X):
+            assert X.ndim == 4, X.shape
+            return super().predict_proba(X.reshape(len(X), -1))
+
+        def __sklearn_tags__(self):
+            tags = super().__sklearn_tags__()
+            tags.input_tags.two_d_array = False
+            return tags
+
+    members = [("a", ImageLR(C=0.01, max_iter=5000)), ("b", ImageLR(max_iter=5000))]
+    vote = VotingClassifier(members, voting="soft")
+    clf = RecordingClassifier(vote).fit(spectrograms, data.target)
+    by_hand = RecordingClassifier(vote, flatten=False).fit(spectrograms, data.target)
+    np.testing.assert_allclose(
+        clf.predict_proba(spectrograms), by_hand.predict_proba(spectrograms)
+    )
+    # a member that takes rows still gets rows
+    mixed = VotingClassifier([*members[:1], ("c", LogisticRegression())])
+    assert RecordingClassifier(mixed)._cycles(spectrograms, mixed).ndim == 2
+    stack = StackingClassifier(members, cv=GroupKFold(2))
+    assert RecordingClassifier(stack)._cycles(spectrograms, stack).ndim == 4

@@ -101,6 +101,21 @@ def _first_taker(estimator: Any) -> Any:
             return estimator
 
 
+def _takes_2d(estimator: Any) -> bool:
+    """Whether ``estimator.fit`` takes 2-D input (n_cycles, n_features): an
+    estimator without tags (not a BaseEstimator) does; an ensemble of named
+    members (a voting or stacking classifier) does if any member does, as its
+    own tags do not pass on that its networks take images."""
+    taker = _first_taker(estimator)
+    members = getattr(taker, "estimators", None)
+    if isinstance(taker, MetaEstimatorMixin) and isinstance(members, list):
+        members = [m for _, m in members if m not in (None, "drop")]
+        if members:
+            return any(_takes_2d(m) for m in members)
+    tags = getattr(taker, "__sklearn_tags__", None)
+    return tags is None or tags().input_tags.two_d_array
+
+
 def _balanced_pairs(confounder, y: np.ndarray) -> np.ndarray:
     """Per recording, the weight that gives every (confounder, label) pair the
     same total: scikit-learn's "balanced" rule over the pairs."""
@@ -139,7 +154,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     flatten : bool or "auto", default="auto"
         Give ``estimator`` 2-D input (n_cycles, n_features). ``"auto"`` flattens
         for any estimator that does not declare image input (only our network
-        does).
+        does), looking through a Pipeline, a wrapper, and the members of a
+        voting or stacking ensemble (images when none of them takes rows).
     on_empty : {"error", "prior"}, default="error"
         A recording without any cycle raises :class:`RecordingError` naming it
         (``"error"``), or gets the training class frequencies with a warning
@@ -209,9 +225,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         images = bags.images
         flatten = self.flatten
         if flatten == "auto":
-            # an estimator without tags (not a BaseEstimator) takes 2-D input
-            tags = getattr(_first_taker(estimator), "__sklearn_tags__", None)
-            flatten = tags is None or tags().input_tags.two_d_array
+            flatten = _takes_2d(estimator)
         return images.reshape(len(images), -1) if flatten else images
 
     def _spread(self, bags: Spectrograms) -> Spectrograms:
