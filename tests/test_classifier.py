@@ -968,3 +968,21 @@ def test_a_voting_ensemble_of_image_classifiers_gets_images(spectrograms, data):
     assert RecordingClassifier(mixed)._cycles(spectrograms, mixed).ndim == 2
     stack = StackingClassifier(members, cv=GroupKFold(2))
     assert RecordingClassifier(stack)._cycles(spectrograms, stack).ndim == 4
+
+
+def test_nan_cycle_probabilities_are_refused_not_read_as_normal():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class NaNProba(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_)), np.nan)
+
+    X = [np.ones((2, 3))] * 4
+    clf = RecordingClassifier(NaNProba()).fit(X, [0, 1, 0, 1])
+    # predict said classes_[0], "normal", for every recording
+    with pytest.raises(ValueError, match=r"NaN or infinite probabilities .*recording"):
+        clf.predict(X[:2])

@@ -540,3 +540,40 @@ def test_a_target_sensitivity_computed_in_floats_is_reached_by_its_share():
         specificity_at_sensitivity_score(y_true, y_pred, min_sensitivity=0.4 + 0.2)
         == 0.75
     )
+
+
+def test_reports_refuse_scores_and_predict_proba_columns():
+    # a decision_function's scores were thresholded at 0.5 as if probabilities
+    y = [0, 1, 0, 1]
+    with pytest.raises(ValueError, match=r"outside \[0, 1\].*not scores"):
+        clinical_report(y, [-2.0, 3.0, -1.0, 0.2])
+    with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
+        report_by_group(y, [0.1, 2.0, 0.2, 0.9], ["a", "a", "b", "b"])
+    both = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
+    with pytest.raises(ValueError, match=r"shape \(4, 2\).*proba\[:, 1\]"):
+        clinical_report(y, both)
+
+
+def test_patient_level_refuses_what_it_would_average_wrongly():
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        patient_level([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], ["a", "a"])
+    with pytest.raises(ValueError, match=r"groups \(the patients\) are needed"):
+        patient_level([0, 1], [0.1, 0.9], None)
+    with pytest.raises(ValueError, match="1 probabilities are NaN"):
+        patient_level([0, 1], [np.nan, 0.9], ["a", "b"])
+
+
+def test_missing_sites_or_recorders_are_named():
+    with pytest.raises(ValueError, match=r"groups \(the sites\) are needed"):
+        report_by_group([0, 1], [0.1, 0.9], None)
+    with pytest.raises(ValueError, match="recorders are needed"):
+        recorder_confound([0, 1], None)
+
+
+def test_clinical_metrics_refuse_probabilities_given_as_labels():
+    # specificity counted every probability but 1.0 as a cleared normal: 1.0
+    for score in (sensitivity_score, specificity_score):
+        with pytest.raises(ValueError, match="continuous values"):
+            score([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.7])
+    with pytest.raises(ValueError, match="NaN"):
+        specificity_score([0, 1, 0, 1], [np.nan, 1, 0, 1])

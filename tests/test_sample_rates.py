@@ -117,3 +117,12 @@ def test_resampling_keeps_duration_and_offset_at_any_rate_pair():
     assert len(y) == 8000
     # a DC offset comes out flat, with no click at either end
     np.testing.assert_allclose(y, 0.5, atol=1e-3)
+
+
+def test_resample_refuses_rows_of_recordings_and_rates_that_are_no_rates():
+    # resample_poly works along axis 0: two recordings came back as four rows
+    with pytest.raises(ValueError, match=r"shape \(2, 100\): resample takes one"):
+        resample(np.zeros((2, 100), np.float32), 4000, 8000)
+    for rate in (0, -4000, float("nan")):
+        with pytest.raises(ValueError, match=r"from_rate=.*finite number above 0"):
+            resample(np.zeros(100, np.float32), rate, 8000)

@@ -665,3 +665,22 @@ def test_the_floor_lies_below_each_cycles_own_peak():
     np.testing.assert_allclose(
         images.max(axis=(1, 2)) - images.min(axis=(1, 2)), np.log(10), rtol=1e-4
     )
+
+
+def test_a_window_or_hop_in_samples_is_refused_at_fit():
+    # window=1001 was a MemoryError in scipy's median filter; hop=220 one
+    # frame per cycle, stretched into a constant image
+    x = np.zeros(RATE, np.float32)
+    with pytest.raises(ValueError, match=r"window=1001 s .*in seconds"):
+        MeanSmoother(window=1001).fit([x])
+    sig = Signals.from_arrays([x], RATE)
+    bags = CycleBags(sig, bounds=np.array([np.array([[0, 12000]])], dtype=object))
+    with pytest.raises(ValueError, match=r"hop=220 s is longer than window"):
+        STFTSpectrogram(hop=220).fit(bags)
+
+
+@pytest.mark.parametrize("param", [{"threshold": np.nan}, {"min_snr_db": np.nan}])
+def test_cutter_refuses_a_nan_threshold(param):
+    # NaN found no peak: every recording "had no heart cycle"
+    with pytest.raises(ValueError, match="parameter of PeakCycleCutter"):
+        PeakCycleCutter(**param).fit([np.zeros(RATE, np.float32)])

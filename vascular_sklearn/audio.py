@@ -389,6 +389,19 @@ def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     >>> y.shape, bool(np.allclose(y, expected, atol=1e-2))
     ((22050,), True)
     """
+    x = np.asarray(x)
+    if x.ndim != 1:
+        # resample_poly works along axis 0: rows of recordings came back as
+        # more rows, each recording untouched
+        raise ValueError(
+            f"x has shape {x.shape}: resample takes one recording, a 1-D array "
+            "(resample each recording in turn)"
+        )
+    for name, rate in (("from_rate", from_rate), ("to_rate", to_rate)):
+        if not (np.isfinite(rate) and rate > 0):
+            raise ValueError(
+                f"{name}={rate!r}: give a sample rate in Hz, a finite number above 0"
+            )
     # float(): Fraction refuses numpy's floats
     ratio = Fraction(float(to_rate) / float(from_rate)).limit_denominator(10_000)
     y = sps.resample_poly(

@@ -172,11 +172,11 @@ class PeakCycleCutter(SignalTransformer):
     """
 
     _parameter_constraints: dict = {
-        "threshold": [Real],
+        "threshold": [Interval(Real, None, None, closed="neither")],
         "min_distance": [Interval(Real, 0, None, closed="neither")],
         "max_gap": [Interval(Real, 0, None, closed="neither")],
         "method": [StrOptions({"seed", "period"})],
-        "min_snr_db": [Real, None],
+        "min_snr_db": [Interval(Real, None, None, closed="neither"), None],
         "max_clipped": [Interval(Real, 0, 1, closed="both"), None],
         "n_jobs": [Integral, None],
     }

@@ -271,9 +271,10 @@ def recorder_confound(y_true: Any, recorders: Any) -> Bunch:
     >>> audit.stenosis_share.tolist(), round(audit.roc_auc, 3)
     ([0.75, 0.0], 0.833)
     """
+    recorders = _ids(recorders, "recorders")
     check_consistent_length(y_true, recorders)
     y_true = _binary_labels(y_true)  # a share of stenosis needs 0 and 1
-    names, index = np.unique(np.asarray(recorders), return_inverse=True)
+    names, index = np.unique(recorders, return_inverse=True)
     n = np.bincount(index)
     share = np.bincount(index, weights=y_true) / n
     both = len(np.unique(y_true)) == 2
@@ -513,8 +514,9 @@ def report_by_group(
     >>> {site: (rep["roc_auc"], rep["specificity"]) for site, rep in r.items()}
     {'a': (1.0, 1.0), 'b': (1.0, 0.0)}
     """
+    groups = _ids(groups, "groups (the sites)")
     check_consistent_length(y_true, proba, groups)
-    y_true, proba, groups = np.asarray(y_true), np.asarray(proba), np.asarray(groups)
+    y_true, proba = np.asarray(y_true), _scored(proba)
     return {
         group: clinical_report(
             y_true[groups == group], proba[groups == group], threshold
@@ -607,7 +609,9 @@ def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
     >>> y.tolist(), p.round(2).tolist(), g.tolist()
     ([0, 1, 1], [0.3, 0.9, 0.7], ['a', 'a', 'b'])
     """
-    y, proba, groups = np.asarray(y), np.asarray(proba, float), np.asarray(groups)
+    groups = _ids(groups, "groups (the patients)")
+    check_consistent_length(y, proba, groups)
+    y, proba = np.asarray(y), _scored(proba)
     keys = sorted(set(zip(groups.tolist(), y.tolist(), strict=True)))
     out = [(label, proba[(groups == g) & (y == label)].mean(), g) for g, label in keys]
     return tuple(np.array(column) for column in zip(*out, strict=True))
@@ -738,8 +742,21 @@ def bootstrap_report(
 
 
 def _scored(proba: Any) -> np.ndarray:
-    """``proba`` as floats, refused when empty or holding NaN."""
-    proba = np.asarray(proba, dtype=float)
+    """``proba`` as floats, refused when empty, not one probability per
+    sample, or holding NaN or values outside [0, 1]."""
+    proba = np.asarray(proba)
+    if proba.ndim == 2 and proba.shape[1] >= 2:
+        # predict_proba's output: its rows would be read as one sample each
+        raise ValueError(
+            f"proba has shape {proba.shape}, one column per class: give the "
+            "probability of stenosis alone, proba[:, 1]"
+        )
+    if proba.ndim != 1 or np.iscomplexobj(proba):
+        raise ValueError(
+            f"proba must be one probability of stenosis per sample (a 1-D array "
+            f"of floats), got shape {proba.shape} and dtype {proba.dtype}"
+        )
+    proba = proba.astype(float)
     missing = np.flatnonzero(np.isnan(proba))
     if len(proba) == 0 or len(missing):
         raise ValueError(
@@ -747,6 +764,14 @@ def _scored(proba: Any) -> np.ndarray:
             if len(proba) == 0
             else f"{len(missing)} probabilities are NaN (samples "
             f"{missing[:5].tolist()}): a NaN is neither flagged nor cleared"
+        )
+    outside = np.flatnonzero((proba < 0) | (proba > 1))
+    if len(outside):
+        raise ValueError(
+            f"{len(outside)} values of proba lie outside [0, 1] (samples "
+            f"{outside[:5].tolist()}, e.g. {proba[outside[0]]:g}): give "
+            "probabilities (predict_proba(X)[:, 1]), not scores or "
+            "decision_function values; the threshold is a probability"
         )
     return proba
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import get_scorer, make_scorer, recall_score
 from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.multiclass import type_of_target
 
 __all__ = [
     "clinical_scoring",
@@ -47,6 +48,7 @@ def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     0.5
     """
     _check_not_empty(y_true)
+    _check_predicted_labels(y_pred)
     return float(
         recall_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan)
     )
@@ -56,6 +58,22 @@ def _check_not_empty(y_true: Any) -> None:
     # scikit-learn's recall refuses empty input from 1.7 on; 1.6 gave NaN
     if len(y_true) == 0:
         raise ValueError("Found empty input: no sample to score")
+
+
+def _check_predicted_labels(y_pred: Any) -> None:
+    # specificity counted probabilities (or NaN) as "not pos_label": cleared
+    y_pred = np.asarray(y_pred)
+    if y_pred.dtype.kind == "f" and np.isnan(y_pred).any():
+        raise ValueError(
+            f"y_pred holds {int(np.isnan(y_pred).sum())} NaN: a NaN is neither "
+            "flagged nor cleared"
+        )
+    if type_of_target(y_pred, input_name="y_pred").startswith("continuous"):
+        raise ValueError(
+            "y_pred holds continuous values (probabilities or scores?): give "
+            "predicted labels, e.g. (proba >= 0.5).astype(int), or score "
+            "probabilities with evaluation.clinical_report"
+        )
 
 
 def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
@@ -91,6 +109,7 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     check_consistent_length(y_true, y_pred)
     y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
     _check_not_empty(y_true)
+    _check_predicted_labels(y_pred)
     present = np.union1d(y_true, y_pred).tolist()
     if len(present) >= 2 and not any(label == pos_label for label in present):
         # every label would count as negative: a silently perfect score

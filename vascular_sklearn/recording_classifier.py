@@ -458,7 +458,15 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         bags = self._spread(_as_bags(X))
         empty = self._empty(bags)
-        proba, _ = self.predict_cycle_proba(bags)
+        proba, index = self.predict_cycle_proba(bags)
+        broken = np.unique(index[~np.isfinite(proba).all(axis=1)])
+        if len(broken):
+            # a NaN row is neither class: predict would have said classes_[0]
+            raise ValueError(
+                f"the estimator gave NaN or infinite probabilities for cycles of "
+                f"{bags._names_of(broken)}: check its input (constant features "
+                "make GaussianNB's variance 0) or the estimator itself"
+            )
         if self.aggregate == "vote":
             proba = np.eye(len(self.classes_))[proba.argmax(axis=1)]
         out = np.empty((len(bags), len(self.classes_)))

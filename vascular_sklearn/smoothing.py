@@ -15,6 +15,9 @@ from .containers import Signals, object_array
 
 __all__ = ["MeanSmoother", "smooth"]
 
+#: The longest smoothing window, in seconds: a beat at 60 per minute.
+MAX_WINDOW = 1.0
+
 
 def smooth(
     x: np.ndarray, size: int, method: Literal["mean", "median"] = "median"
@@ -133,6 +136,15 @@ class MeanSmoother(SignalTransformer):
             If a recording is empty, not 1-D, or holds NaN or infinite samples.
         """
         self._validate_params()
+        if self.window > MAX_WINDOW:
+            # a count of samples (1001, the original's kernel) was a MemoryError
+            # in scipy's median filter, or a flat reference with no beat in it
+            raise ValueError(
+                f"window={self.window!r} s is longer than {MAX_WINDOW:g} s, "
+                "and would smooth the heartbeat away: window is in seconds "
+                "(the original's 1001-sample kernel at 22050 Hz is "
+                "window=1001 / 22050, about 0.045 s)"
+            )
         return super().fit(X, y)
 
     def _transform_signals(self, signals: Signals) -> Signals:

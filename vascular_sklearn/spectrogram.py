@@ -413,6 +413,15 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         return n_fft, hop, int(np.floor(self.max_frequency * self.window + 1e-9)) + 1
 
     def _check_params(self) -> None:
+        if self.hop > self.window:
+            # a hop longer than the cycle gave one frame, stretched into a
+            # constant image (hop=220, the original's samples, say)
+            raise ValueError(
+                f"hop={self.hop!r} s is longer than window={self.window!r} s: "
+                "the frames would skip samples. Both are in seconds (the "
+                "original's 440-sample window and 220-sample hop at 22050 Hz "
+                "are window=440 / 22050, hop=220 / 22050)"
+            )
         if self.subtract_mean and not self.log:
             raise ValueError(
                 f"subtract_mean={self.subtract_mean!r} removes the device's "
