@@ -97,8 +97,9 @@ def recording_paths(
     ------
     FileNotFoundError
         A folder without audio, a manifest listing missing files, an entry
-        that is neither (no such folder, nor an audio file's name), or no
-        entries at all.
+        that is neither (no such folder, nor an audio file's name), a
+        manifest not named ``.csv`` (``.tsv``, ``.txt``), or no entries at
+        all.
 
     Examples
     --------
