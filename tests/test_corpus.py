@@ -325,3 +325,16 @@ def test_a_path_written_from_the_working_folder_is_explained(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="relative to the manifest's folder"):
         read_manifest("lists/m.csv")
+
+
+def test_files_made_directly_refuse_one_path_or_a_table_of_them(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, np.zeros(100), 22050)
+    for one in (str(path), path):
+        with pytest.raises(TypeError, match="is one path: give a list"):
+            RecordingFiles(one, 22050.0)
+    with pytest.raises(ValueError, match=r"paths of shape \(1, 1\)"):
+        RecordingFiles(np.array([[str(path)]], dtype=object), 22050.0)
+    with pytest.raises(ValueError, match=r"stamps of shape \(3, 2\) for 1"):
+        RecordingFiles([str(path)], 22050.0, stamps=np.zeros((3, 2), np.int64))
+    assert len(RecordingFiles([path], 22050.0)) == 1

@@ -404,3 +404,14 @@ def test_a_lazy_corpus_refuses_a_slower_file_when_listed(tmp_path):
     sf.write(path, np.zeros(8000, np.float32), 8000)
     with pytest.raises(RecordingError, match=r"slow\.wav: recorded at 8000 Hz"):
         check_header(path, float(RATE), resample_to_rate=False)
+
+
+def test_resample_that_is_no_bool_is_refused_not_taken_as_true(tmp_path):
+    root = tmp_path / "data"
+    (root / "normal").mkdir(parents=True)
+    (root / "abnormal").mkdir()
+    sf.write(root / "normal" / "1_1_after.wav", np.zeros(4410), 44100)
+    sf.write(root / "abnormal" / "1_1_before.wav", np.zeros(4410), 44100)
+    # "no" is a true string: the files would be resampled against the wish
+    with pytest.raises(TypeError, match="resample='no'"):
+        load_recordings(root, sample_rate=RATE, resample="no")

@@ -256,3 +256,47 @@ def test_clipping_holds_when_the_error_is_filtered():
 def test_recordings_come_back_as_float32():
     # float32 is the documented return type
     assert Recorder().apply(np.zeros(10), RATE).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"step": 0}, "step=0"),
+        ({"step": -2.0}, "step=-2.0"),
+        ({"step": float("nan")}, "step=nan"),
+        ({"gain": float("nan")}, "gain=nan"),
+        ({"dc_offset": float("inf")}, "dc_offset=inf"),
+        ({"clip_level": 0.0}, "clip_level=0.0"),
+        ({"clip_level": -0.5}, "clip_level=-0.5"),
+    ],
+)
+def test_a_device_that_would_write_nan_or_a_constant_is_refused_at_call(
+    params, message
+):
+    device = Recorder(**params)  # made freely; refused where it is used
+    x = 0.1 * np.sin(np.arange(1000) / 10)
+    with pytest.raises(ValueError, match=message):
+        device.apply(x, RATE)
+    X = Signals.from_arrays([x], RATE)
+    with pytest.raises(ValueError, match=message):
+        device.record(X)
+
+
+@pytest.mark.parametrize("step", [0, -1.0, float("nan"), float("inf")])
+def test_quantise_refuses_a_step_that_rounds_to_nan(step):
+    with pytest.raises(ValueError, match="step="):
+        quantise(np.array([0.1, -0.2]), step)
+
+
+@pytest.mark.parametrize("rate", [0, -22050.0, float("nan")])
+def test_a_rate_that_is_no_rate_is_named_not_divided_by(rate):
+    x = quantise(0.01 * np.sin(np.arange(4000) / 7.0), 32)
+    with pytest.raises(ValueError, match="sample_rate="):
+        rounding_snr_db(x, rate)
+    with pytest.raises(ValueError, match="sample_rate="):
+        Recorder(tilt_db_per_octave=2.0).apply(x, rate)
+
+
+def test_a_device_records_one_recording_not_a_table():
+    with pytest.raises(ValueError, match=r"shape \(10, 2\)"):
+        Recorder().apply(np.zeros((10, 2)), RATE)

@@ -331,3 +331,14 @@ def test_load_onnx_batch_size_reaches_the_network_and_changes_no_answer(exported
     np.testing.assert_array_equal(
         network.predict(images), torch_network.predict(images)
     )
+
+
+def test_an_opset_version_that_is_no_whole_number_is_named(tmp_path):
+    # refused before the model is even looked at: no network needed
+    model = make_stenosis_pipeline().set_params(
+        classifier=RecordingClassifier(GaussianNB())
+    )
+    for bad in ("18", 18.5, True):
+        with pytest.raises(ValueError, match=f"opset_version={bad!r}"):
+            export_onnx(model, tmp_path / "m.onnx", opset_version=bad)
+    assert not list(tmp_path.iterdir())

@@ -358,6 +358,14 @@ def _declared_share(log: str) -> float | None:
     return declared / present
 
 
+def _finite_above_zero(value) -> bool:
+    """Whether ``value`` is a number, finite and above 0 (a rate, a step)."""
+    try:
+        return bool(np.isfinite(value) and value > 0)
+    except TypeError:  # None, text
+        return False
+
+
 def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     """Resample a signal between two rates by polyphase filtering.
 
@@ -398,7 +406,7 @@ def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
             "(resample each recording in turn)"
         )
     for name, rate in (("from_rate", from_rate), ("to_rate", to_rate)):
-        if not (np.isfinite(rate) and rate > 0):
+        if not _finite_above_zero(rate):
             raise ValueError(
                 f"{name}={rate!r}: give a sample rate in Hz, a finite number above 0"
             )

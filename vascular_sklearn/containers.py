@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .audio import RATE_RANGE
+from .audio import RATE_RANGE, _finite_above_zero
 from .cycle_quality import clipped_samples, cycle_quality, pulse_db
 
 __all__ = ["CycleBags", "Signals", "Spectrograms", "clipped_fraction", "object_array"]
@@ -125,11 +125,7 @@ def _check_sample_rate(rate: Any) -> None:
     ...     print(str(err)[-7:])
     got nan
     """
-    try:
-        ok = bool(np.isfinite(rate) and rate > 0)
-    except TypeError:
-        ok = False
-    if not ok:
+    if not _finite_above_zero(rate):
         raise ValueError(
             "sample_rate must be a finite number of samples per second above 0, "
             f"got {rate!r}"

@@ -93,8 +93,23 @@ class RecordingFiles(_RecordingSequence):
 
     def __post_init__(self) -> None:
         _check_sample_rate(self.sample_rate)
+        if isinstance(self.paths, (str, bytes, os.PathLike)):  # not its characters
+            raise TypeError(
+                f"paths={self.paths!r} is one path: give a list ([path]), or a "
+                "folder's files with find_recordings(folder)"
+            )
         if not isinstance(self.paths, np.ndarray):
             object.__setattr__(self, "paths", np.asarray(self.paths, dtype=object))
+        if self.paths.ndim != 1:
+            raise ValueError(
+                f"paths of shape {self.paths.shape}: give a sequence of one path "
+                "per recording"
+            )
+        if self.stamps is not None and np.shape(self.stamps) != (len(self), 2):
+            raise ValueError(
+                f"stamps of shape {np.shape(self.stamps)} for {len(self)} "
+                "recordings: give one (size, mtime_ns) pair per recording, or None"
+            )
         self._check_names()
 
     @classmethod

@@ -113,6 +113,9 @@ def load_recordings(
     ([0, 1], ['7', '7'], 22050.0)
     """
     check_read_options(sample_rate, channels)
+    if not isinstance(resample, (bool, np.bool_)):
+        # a string such as "no" would be true: files resampled against the wish
+        raise TypeError(f"resample={resample!r}: give True or False")
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")

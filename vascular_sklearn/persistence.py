@@ -18,6 +18,7 @@ import json
 import os
 import zipfile
 import zlib
+from numbers import Integral
 
 import sklearn
 import torch
@@ -276,6 +277,13 @@ def export_onnx(
     See :func:`~vascular_sklearn.runtime.load_onnx`.
     """
     path = check_output(path, overwrite)
+    if opset_version is not None and (
+        isinstance(opset_version, bool) or not isinstance(opset_version, Integral)
+    ):
+        raise ValueError(
+            f"opset_version={opset_version!r}: give a whole number, {MIN_OPSET} "
+            "or later, or None"
+        )
     if opset_version is not None and opset_version < MIN_OPSET:
         raise ValueError(
             f"opset_version={opset_version}: torch's exporter writes opset "

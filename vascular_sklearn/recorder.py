@@ -27,12 +27,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 from scipy.fft import next_fast_len
 from sklearn.utils import check_random_state
 
-from .audio import resample
+from .audio import _finite_above_zero, resample
 from .containers import Signals
 
 __all__ = [
@@ -74,8 +75,18 @@ def quantise(x: np.ndarray, step: float) -> np.ndarray:
     >>> (quantise(np.array([0.1, -0.2]), 3276.8) / 0.1).round(6).tolist()
     [1.0, -2.0]
     """
+    _check_step(step)
     q = step * LEVEL
     return np.round(np.asarray(x, np.float64) / q) * q
+
+
+def _check_step(step) -> None:
+    """Refuse a converter step that would round every sample to NaN or 0."""
+    if not _finite_above_zero(step):
+        raise ValueError(
+            f"step={step!r}: give the converter step in 16-bit levels, "
+            "a finite number above 0"
+        )
 
 
 #: Samples (evenly spaced over the recording) whose values give the converter's
@@ -159,6 +170,9 @@ def rounding_snr_db(x: np.ndarray, sample_rate: float, band: float = 1000.0) -> 
     >>> round(rounding_snr_db(x, 22050, band=11025))  # 10 log10(327.68**2 * 12 / 32**2)
     31
     """
+    for name, value in (("sample_rate", sample_rate), ("band", band)):
+        if not _finite_above_zero(value):
+            raise ValueError(f"{name}={value!r}: give a finite number of Hz above 0")
     x = np.asarray(x)
     step = converter_step(x)
     power = float(np.var(x, dtype=np.float64))
@@ -399,7 +413,18 @@ class Recorder:
         clean, written : ndarray of float64
             Both at ``self.sample_rate`` if set.
         """
+        self._check()
+        if not _finite_above_zero(sample_rate):
+            raise ValueError(
+                f"sample_rate={sample_rate!r}: give the rate of x in Hz, "
+                "a finite number above 0"
+            )
         x = np.asarray(x, np.float64)
+        if x.ndim != 1:
+            raise ValueError(
+                f"x of shape {x.shape}: give one recording, an array of shape "
+                "(n_samples,)"
+            )
         if self.shapes_spectrum and len(x) > 1:
             x = _filtered(x, sample_rate, self)
         clean = self.gain * x + self.dc_offset
@@ -458,6 +483,22 @@ class Recorder:
             for x in X.data
         ]
         return Signals.from_arrays(data, self.sample_rate or rate, names=X.names)
+
+    def _check(self) -> None:
+        """Refuse, at call, a device that would write NaN or a constant."""
+        for name in ("gain", "dc_offset", "tilt_db_per_octave", "resonance_db"):
+            value = getattr(self, name)
+            if not (isinstance(value, Real) and np.isfinite(value)):
+                raise ValueError(f"Recorder {name}={value!r}: give a finite number")
+        if self.step is not None:
+            _check_step(self.step)
+        level = self.clip_level
+        # inf is a level too: it never clips
+        if level is not None and not (isinstance(level, Real) and level > 0):
+            raise ValueError(
+                f"Recorder clip_level={level!r}: give a level above 0 (full scale "
+                "is 1.0), or None never to clip"
+            )
 
     @property
     def _noisy(self) -> bool:
