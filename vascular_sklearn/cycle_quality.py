@@ -286,9 +286,22 @@ def cycle_quality(
     # and cycle edges within 10 ms are precise enough for a quality measure
     block = _clip_block(sample_rate)
     n_full = len(x) // block
-    energy = np.einsum("ij,ij->i", *2 * [x[: n_full * block].reshape(n_full, block)])
+    blocks = x[: n_full * block].reshape(n_full, block)
+    energy = np.einsum("ij,ij->i", blocks, blocks)
     tail = x[n_full * block :]
     energy = np.append(energy.astype(np.float64), np.dot(tail, tail))
+    # a DC offset is no sound: measured with it, every block holds the offset's
+    # power and the beats sink towards the floor (0 dB), so the energies are
+    # taken about the recording's mean, sum((x - m)^2) = sum(x^2) - 2 m sum(x)
+    # + n m^2; a block of digital silence stays silent
+    mean = float(np.mean(x, dtype=np.float64)) if len(x) else 0.0
+    if mean != 0.0:
+        sums = np.append(
+            blocks.sum(axis=1, dtype=np.float64), tail.sum(dtype=np.float64)
+        )
+        sizes = np.append(np.full(n_full, float(block)), float(len(tail)))
+        centred = np.maximum(energy - 2.0 * mean * sums + sizes * mean**2, 0.0)
+        energy = np.where(energy > 0, centred, 0.0)
     power = _per_cycle_mean(energy, bounds, block, len(x))
     frames = max(1, round(_FLOOR_FRAME / CLIP_BLOCK))
     if n_full >= frames:
