@@ -759,3 +759,25 @@ def test_resume_without_a_partial_file_says_it_starts_afresh(
     out = tmp_path / "backbone.pt"
     assert main(["pretrain", str(folder), "-o", str(out), "--resume", *FAST]) == 0
     assert f"no {out}.partial" in capsys.readouterr().err
+
+
+def test_train_weights_that_torch_refuses_get_no_unsafe_advice(
+    folder, tmp_path, capsys
+):
+    """A backbone cut off inside its pickle: torch's refusal begins "Weights
+    only load failed. This file can still be loaded, to do so you have two
+    options, <ESC>[1mdo those steps only if you trust...", and train --weights
+    printed that advice (which runs the file's code) with its escapes."""
+    legacy = io.BytesIO()
+    torch.save(
+        {"fc.bias": torch.zeros(3)}, legacy, _use_new_zipfile_serialization=False
+    )
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(legacy.getvalue()[: len(legacy.getvalue()) // 2])
+    out = tmp_path / "x.vsk"
+    argv = ["train", str(folder), "-o", str(out), "--weights", str(cut), *FAST]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(cut) in err and "not a tensor-only weights file" in err
+    assert "can still be loaded" not in err and "\x1b[" not in err
+    assert not out.exists()

@@ -570,3 +570,67 @@ def test_pretrain_hands_groups_and_weights_to_the_classifier(
     assert seen.keys() == {"classifier__groups", "classifier__sample_weight"}
     assert seen["classifier__groups"] is groups
     assert seen["classifier__sample_weight"] is weight
+
+
+def test_weights_cut_short_without_a_message_are_named(tmp_path):
+    """torch.load raises a bare EOFError (no text) on a file cut off inside its
+    pickle: read_weights took the first line of an empty message and failed
+    with IndexError: list index out of range, naming neither file nor fix."""
+    legacy = io.BytesIO()
+    torch.save(
+        {"fc.bias": torch.zeros(3)}, legacy, _use_new_zipfile_serialization=False
+    )
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(legacy.getvalue()[: len(legacy.getvalue()) // 2])
+    header_only = tmp_path / "header_only.pt"
+    header_only.write_bytes(b"\x80\x02")  # a pickle's protocol mark, nothing more
+    for bad in (cut, header_only):
+        with pytest.raises(
+            WeightsFileError, match="not a tensor-only weights file"
+        ) as err:
+            read_weights(bad)
+        assert str(bad) in str(err.value)
+
+
+def test_a_pickled_module_is_refused_without_quoting_torchs_advice(tmp_path):
+    """torch's refusal starts "Weights only load failed. This file can still be
+    loaded, to do so you have two options, <ESC>[1mdo those steps only if you
+    trust...": the message quoted that advice (and its terminal escapes),
+    which loads the file's code, though it meant to leave it out."""
+    pickled = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2), pickled)
+    with pytest.raises(WeightsFileError, match="not a torch state dict") as err:
+        read_weights(pickled)
+    text = str(err.value)
+    assert "can still be loaded" not in text
+    assert "\x1b[" not in text
+
+
+def test_the_fitted_network_pretrain_returns_names_no_partial_file(
+    tmp_path, heart_sounds
+):
+    """pretrain gave the pipeline's settings back, but the fitted network (a
+    clone made with them) kept checkpoint_path and, resumed, weights_path at
+    OUTPUT.partial, a file it had removed: save_model recorded them, and a
+    refit of that network wrote a stale partial file that the next pretrain to
+    OUTPUT refused as an interrupted run."""
+    small = {"classifier__estimator__arch": "resnet18"}
+    first = tmp_path / "first.pt"
+    model = pretrain(
+        heart_sounds.recordings, heart_sounds.target, first, pipeline=_small(**small)
+    )
+    assert model[-1].estimator_.checkpoint_path is None
+    out = tmp_path / "again.pt"
+    partial_path(out).write_bytes(first.read_bytes())
+    model = pretrain(
+        heart_sounds.recordings,
+        heart_sounds.target,
+        out,
+        pipeline=_small(**small),
+        resume=True,
+    )
+    network = model[-1].estimator_
+    assert network.checkpoint_path is None and network.weights_path is None
+    X = np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32)
+    network.set_params(max_epochs=1).fit(X, [0, 1, 0, 1])
+    assert not partial_path(out).exists()

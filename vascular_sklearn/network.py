@@ -331,10 +331,19 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
                 "--weights (weights_path) takes the .pt file pretrain writes "
                 "(save_backbone)"
             ) from err
-        # torch's own text advises weights_only=False, which runs the file's code
-        reason = str(err).splitlines()[0]
-        if "weights_only" in reason:
+        # torch's own text advises weights_only=False, which runs the file's
+        # code (in words too: "Weights only load failed. This file can still
+        # be loaded..."); some failures carry no text at all (a bare EOFError)
+        lines = str(err).strip().splitlines()
+        reason = lines[0].strip() if lines else ""
+        if "weights_only" in reason or "weights only" in reason.lower():
             reason = "not a torch state dict"
+        elif not reason:
+            reason = (
+                "it ends early: cut off?"
+                if isinstance(err, EOFError)
+                else type(err).__name__
+            )
         raise WeightsFileError(
             f"{path} is not a tensor-only weights file ({reason}). "
             "Weights are read with weights_only=True, which refuses pickled "

@@ -255,6 +255,12 @@ def pretrain(
         pipeline.fit(X, y, **fit_params)
     finally:
         pipeline.set_params(**before)
+        # the fitted network is a clone made with the partial file's settings:
+        # given back too, or save_model records them and a refit of it writes
+        # a stale partial file that the next pretrain refuses
+        fitted = getattr(pipeline.steps[-1][1], "estimator_", None)
+        if isinstance(fitted, ResNetClassifier):
+            fitted.set_params(**{k.removeprefix(net): before.get(k) for k in params})
     save_backbone(pipeline, path, overwrite=overwrite)
     partial.unlink(missing_ok=True)
     return pipeline
