@@ -26,6 +26,8 @@ from vascular_sklearn.exceptions import MixedSampleRateWarning
 from vascular_sklearn.persistence import load_model
 from vascular_sklearn.recorder import quantise
 
+from .conftest import weights_cut_short
+
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
@@ -768,12 +770,7 @@ def test_train_weights_that_torch_refuses_get_no_unsafe_advice(
     only load failed. This file can still be loaded, to do so you have two
     options, <ESC>[1mdo those steps only if you trust...", and train --weights
     printed that advice (which runs the file's code) with its escapes."""
-    legacy = io.BytesIO()
-    torch.save(
-        {"fc.bias": torch.zeros(3)}, legacy, _use_new_zipfile_serialization=False
-    )
-    cut = tmp_path / "cut.pt"
-    cut.write_bytes(legacy.getvalue()[: len(legacy.getvalue()) // 2])
+    cut = weights_cut_short(tmp_path / "cut.pt")
     out = tmp_path / "x.vsk"
     argv = ["train", str(folder), "-o", str(out), "--weights", str(cut), *FAST]
     assert main(argv) == 2

@@ -22,6 +22,8 @@ from vascular_sklearn.network import CycleResNet, ResNetClassifier, read_weights
 from vascular_sklearn.pretraining import partial_path, pretrain, save_backbone
 from vascular_sklearn.recorder import quantise
 
+from .conftest import weights_cut_short
+
 
 def _small(**params):
     return make_stenosis_pipeline(
@@ -576,12 +578,7 @@ def test_weights_cut_short_without_a_message_are_named(tmp_path):
     """torch.load raises a bare EOFError (no text) on a file cut off inside its
     pickle: read_weights took the first line of an empty message and failed
     with IndexError: list index out of range, naming neither file nor fix."""
-    legacy = io.BytesIO()
-    torch.save(
-        {"fc.bias": torch.zeros(3)}, legacy, _use_new_zipfile_serialization=False
-    )
-    cut = tmp_path / "cut.pt"
-    cut.write_bytes(legacy.getvalue()[: len(legacy.getvalue()) // 2])
+    cut = weights_cut_short(tmp_path / "cut.pt")
     header_only = tmp_path / "header_only.pt"
     header_only.write_bytes(b"\x80\x02")  # a pickle's protocol mark, nothing more
     for bad in (cut, header_only):
