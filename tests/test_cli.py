@@ -778,3 +778,18 @@ def test_train_weights_that_torch_refuses_get_no_unsafe_advice(
     assert str(cut) in err and "not a tensor-only weights file" in err
     assert "can still be loaded" not in err and "\x1b[" not in err
     assert not out.exists()
+
+
+def test_no_cycle_in_training_names_the_command_line_flags(folder, tmp_path, capsys):
+    """A silent recording in a training folder: the library's message names
+    Python parameters (on_empty='prior', PeakCycleCutter(...)); the command
+    line adds its own flags for the same fixes."""
+    root = tmp_path / "data"
+    for p in sorted(folder.glob("*/*.wav")):
+        (root / p.parent.name).mkdir(parents=True, exist_ok=True)
+        (root / p.parent.name / p.name).write_bytes(p.read_bytes())
+    sf.write(root / "normal" / "P9_1_silent.wav", np.zeros(22050 * 8), 22050)
+    assert main(["train", str(root), "-o", str(tmp_path / "m.vsk"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "P9_1_silent.wav" in err and "--on-empty prior" in err
+    assert "--set cut__method=period" in err

@@ -14,6 +14,7 @@ from .exceptions import (
     MixedSampleRateWarning,
     NoPulseWarning,
     RecordingError,
+    TooFewCyclesError,
     WeightsFileError,
 )
 from .lowpass import LowpassFilter
@@ -60,6 +61,7 @@ __all__ = [
     "STFTSpectrogram",
     "Signals",
     "Spectrograms",
+    "TooFewCyclesError",
     "WeightsFileError",
     "__version__",
     "clinical_scoring",

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import RecordingError
+from .exceptions import RecordingError, TooFewCyclesError
 
 __all__ = ["main"]
 
@@ -1154,6 +1154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("VASCULAR_SKLEARN_DEBUG"):
             raise
         _say(f"error: {err}")
+        if isinstance(err, TooFewCyclesError):
+            # the library's message names the Python parameters
+            _say(
+                "  on the command line: --on-empty prior answers such recordings "
+                "with the class prior; --set cut__threshold=... or --set "
+                "cut__method=period changes the cutter"
+            )
         where = traceback.extract_tb(err.__traceback__)[-1]
         if not where.filename.startswith(str(Path(__file__).parent)):
             # raised in numpy, torch...: perhaps our bug, so say where

@@ -12,6 +12,7 @@ __all__ = [
     "MixedSampleRateWarning",
     "NoPulseWarning",
     "RecordingError",
+    "TooFewCyclesError",
     "WeightsFileError",
 ]
 
@@ -77,6 +78,22 @@ class RecordingError(ValueError):
     --------
     >>> from vascular_sklearn.exceptions import RecordingError
     >>> issubclass(RecordingError, ValueError)
+    True
+    """
+
+
+class TooFewCyclesError(RecordingError):
+    """Recordings hold fewer heart cycles than the classifier needs.
+
+    Raised by :class:`~vascular_sklearn.RecordingClassifier` with
+    ``on_empty="error"``, naming the recordings and the likely causes;
+    ``on_empty="prior"`` answers them with the class prior instead. The
+    command line adds its own flags for the same fixes.
+
+    Examples
+    --------
+    >>> from vascular_sklearn.exceptions import RecordingError, TooFewCyclesError
+    >>> issubclass(TooFewCyclesError, RecordingError)
     True
     """
 

@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 
 from ._base import check_sample_weight
 from .containers import Spectrograms, _offsets
-from .exceptions import RecordingError
+from .exceptions import RecordingError, TooFewCyclesError
 
 __all__ = ["RecordingClassifier"]
 
@@ -157,9 +157,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         does), looking through a Pipeline, a wrapper, and the members of a
         voting or stacking ensemble (images when none of them takes rows).
     on_empty : {"error", "prior"}, default="error"
-        A recording without any cycle raises :class:`RecordingError` naming it
-        (``"error"``), or gets the training class frequencies with a warning
-        (``"prior"``: an explicit "don't know", never a confident answer).
+        A recording without any cycle raises
+        :class:`~vascular_sklearn.TooFewCyclesError` naming it (``"error"``),
+        or gets the training class frequencies with a warning (``"prior"``:
+        an explicit "don't know", never a confident answer).
     min_cycles : int, default=1
         Recordings with fewer usable cycles than this are treated as having
         none (see ``on_empty``): a handful of cycles is no basis for a decision.
@@ -247,7 +248,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Recordings with fewer than ``min_cycles`` cycles: an error, or flagged."""
         empty = np.flatnonzero(bags.n_cycles < self.min_cycles)
         if len(empty) and self.on_empty == "error":
-            raise RecordingError(
+            raise TooFewCyclesError(
                 f"{self._shortfall(bags, empty)}. Check the recording "
                 "(too short, silent, or no beat above the threshold), lower "
                 "PeakCycleCutter(threshold=...), use PeakCycleCutter(method="
@@ -320,7 +321,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             recording, or a parameter is invalid.
         RecordingError
             If a recording has fewer than ``min_cycles`` cycles and
-            ``on_empty="error"``, or no recording has a cycle.
+            ``on_empty="error"`` (a :class:`~vascular_sklearn.TooFewCyclesError`), or no
+            recording has a cycle.
         TypeError
             If ``X`` is neither :class:`~vascular_sklearn.containers.Spectrograms`
             nor a sequence of per-recording arrays, or ``sample_weight`` (or
