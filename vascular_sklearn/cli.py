@@ -87,13 +87,16 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
         for key in ("model", "data_dir", "data", "weights")
         if isinstance(value := getattr(args, key, None), str)
     ] + list(getattr(args, "sources", None) or [])
-    # the recordings a manifest lists are read too: --force replaces none
-    inputs += [
-        path
-        for source in inputs
-        if source.lower().endswith(".csv")
-        for path in _listed(source)
-    ]
+    if args.force and os.path.lexists(args.output):
+        # the recordings a manifest lists are read too: --force replaces none
+        # (read for this only where something could be replaced: the command
+        # reads the manifest again, with every file's header)
+        inputs += [
+            path
+            for source in inputs
+            if source.lower().endswith(".csv")
+            for path in _listed(source)
+        ]
     try:
         check_output(args.output, overwrite=args.force, inputs=inputs)
     except FileExistsError as err:
