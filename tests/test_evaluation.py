@@ -577,3 +577,23 @@ def test_clinical_metrics_refuse_probabilities_given_as_labels():
             score([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.7])
     with pytest.raises(ValueError, match="NaN"):
         specificity_score([0, 1, 0, 1], [np.nan, 1, 0, 1])
+
+
+def test_nan_probabilities_for_an_altered_recording_stop_the_evaluation():
+    # an audit comparing max(shift) with a limit would pass a NaN shift
+    class NaNWhenLoud(LogisticRegression):
+        def predict_proba(self, X):
+            p = super().predict_proba(X)
+            p[X[:, 0] > 10] = np.nan
+            return p
+
+    X, y = np.arange(8.0)[:, None], np.array([0, 1] * 4)
+    with pytest.raises(ValueError, match=r"fold 0: .* NaN .* the 'x10' alteration"):
+        evaluate_by_patient(
+            make_pipeline(FunctionTransformer(), NaNWhenLoud()),
+            X,
+            y,
+            np.repeat(np.arange(4), 2),
+            cv=GroupKFold(4),
+            perturbations={"x10": lambda X: 10 * X},
+        )

@@ -801,6 +801,15 @@ def _binary_labels(y: Any) -> np.ndarray:
     return y
 
 
+def _refuse_nan(proba: np.ndarray, index: np.ndarray, where: str, what: str) -> None:
+    unscored = index[np.isnan(proba)]
+    if len(unscored):
+        raise ValueError(
+            f"{where}: the model gave NaN probabilities for {what} "
+            f"{unscored[:5].tolist()} (of {len(unscored)})"
+        )
+
+
 def evaluate_by_patient(
     pipeline: Any,
     X: Any,
@@ -859,8 +868,9 @@ def evaluate_by_patient(
     ------
     ValueError
         If ``y`` holds a label other than 0 and 1, a split of ``cv`` puts a
-        patient on both sides (:func:`check_group_split`), or the test folds do
-        not hold every recording exactly once.
+        patient on both sides (:func:`check_group_split`), the test folds do
+        not hold every recording exactly once, or the model gives a NaN
+        probability for a test recording or an altered one (``perturbations``).
 
     Notes
     -----
@@ -922,15 +932,14 @@ def evaluate_by_patient(
         # a one-step pipeline's model[:-1] holds no step, and no transform
         features = model[:-1].transform(X_test) if len(model.steps) > 1 else X_test
         recording_proba[test] = model[-1].predict_proba(features)[:, 1]
-        unscored = test[np.isnan(recording_proba[test])]
-        if len(unscored):
-            # said now, not after training the remaining folds
-            raise ValueError(
-                f"fold {k}: the model gave NaN probabilities for recordings "
-                f"{unscored[:5].tolist()} (of {len(unscored)})"
-            )
+        # said now, not after training the remaining folds
+        _refuse_nan(recording_proba[test], test, f"fold {k}", "recordings")
         for key, alter in perturbations.items():
             perturbed[key][test] = model.predict_proba(alter(X_test))[:, 1]
+            # a NaN shift compares False with every limit: an audit that
+            # tests max(shift) < limit would pass without an answer
+            what = f"the {key!r} alteration of recordings"
+            _refuse_nan(perturbed[key][test], test, f"fold {k}", what)
         fold[test] = k
         if hasattr(model[-1], "predict_cycle_proba"):
             proba, rec = model[-1].predict_cycle_proba(features)
