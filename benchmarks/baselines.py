@@ -28,7 +28,8 @@ def log_rms(signals) -> np.ndarray:
 
 
 def band_shares(signals) -> np.ndarray:
-    """Log share of each recording's power in 100 Hz bands from 0 to 2 kHz."""
+    """Log share of each recording's power in 100 Hz bands from 0 to 2 kHz;
+    NaN (the imputer's missing marker) for a silent recording, which has none."""
     rows = []
     for x in signals.data:
         power = np.abs(np.fft.rfft(np.asarray(x, np.float64))) ** 2
@@ -37,7 +38,11 @@ def band_shares(signals) -> np.ndarray:
             power[(freqs >= lo) & (freqs < lo + 100)].sum()
             for lo in range(0, 2000, 100)
         ]
-        rows.append(np.log(np.array(bands) / power.sum() + 1e-12))
+        total = power.sum()
+        if not total > 0:
+            rows.append(np.full(len(bands), np.nan))
+            continue
+        rows.append(np.log(np.array(bands) / total + 1e-12))
     return np.array(rows)
 
 

@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 import benchmarks.bench_real_data as seed
+from benchmarks.baselines import band_shares
 from vascular_sklearn.containers import Signals
 
 ALTERATIONS = ("x0.1", "x10", "quiet recorder", "one sample shorter", "DC offset")
@@ -61,3 +62,12 @@ def test_verdict_lists_only_the_models_it_audited(monkeypatch):
     line = next(line for line in seed._NOTES if "Models passing it" in line)
     assert other not in line
     assert line.endswith("Models passing it: none.")
+
+
+def test_band_shares_of_a_silent_recording_are_missing_without_a_warning():
+    rng = np.random.default_rng(0)
+    loud = rng.standard_normal(8000).astype(np.float32) * 0.1
+    signals = Signals.from_arrays([np.zeros(8000, np.float32), loud], 8000.0)
+    rows = band_shares(signals)  # warnings are errors: 0 / 0 warned
+    assert rows.shape == (2, 20)
+    assert np.isnan(rows[0]).all() and np.isfinite(rows[1]).all()

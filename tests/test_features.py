@@ -247,3 +247,41 @@ def test_in_a_pipeline_across_patients(data):
     assert fresh.set_output(transform="default") is fresh
     with sklearn.config_context(transform_output="default"):
         assert isinstance(fresh[0].transform(data.recordings[test]), Signals)
+
+
+def _bags(x: np.ndarray, name: str = "a.wav") -> CycleBags:
+    """Three cycles of 4000 samples at 22050 Hz over ``x``."""
+    bounds = np.array([[0, 4000], [4000, 8000], [8000, 12000]])
+    return CycleBags(
+        Signals.from_arrays([x.astype(np.float32)], 22050.0, names=[name]),
+        object_array([bounds]),
+        np.array([4]),
+    )
+
+
+def _noise() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal(12000) * 0.01
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("on_empty", ["error", "nan"])
+def test_a_bad_sample_in_a_cycle_is_named(bad, on_empty):
+    est = BeatEnvelopeFeatures(on_empty=on_empty).fit(_bags(_noise()))
+    x = _noise()
+    x[5000] = bad  # cycle 1; a NaN made the whole row NaN, an inf warned
+    message = re.escape("bad.wav, cycle 1 (samples 4000 to 8000): NaN or infinite")
+    with pytest.raises(RecordingError, match=message):
+        est.transform(_bags(x, "bad.wav"))
+
+
+def test_changing_the_columns_after_fit_asks_for_a_refit():
+    bags = _bags(_noise())
+    est = BeatEnvelopeFeatures().fit(bags)
+    assert est.transform(bags).shape == (1, 30)
+    est.set_params(n_bins=4)  # numpy's "could not be broadcast" before
+    with pytest.raises(ValueError, match=r"fitted for 30 columns.*now give 18"):
+        est.transform(bags)
+    with pytest.raises(ValueError, match="fit it again"):
+        est.get_feature_names_out()  # gave 18 names for n_features_out_ = 30
+    assert est.fit(bags).transform(bags).shape == (1, 18)
+    assert len(est.get_feature_names_out()) == est.n_features_out_ == 18

@@ -41,15 +41,21 @@ def _band_energies(cycles, bounds, name, n_fft, hop, weights):
     for start in range(0, len(cycles), _CHUNK):
         frames = []
         for k in range(start, min(start + _CHUNK, len(cycles))):
+            a, b = bounds[k]
             if len(cycles[k]) < n_fft:
-                a, b = bounds[k]
                 raise RecordingError(
                     f"{name}, cycle {k} (samples {a} to {b}): shorter than the "
                     f"{n_fft}-sample STFT window; shorten `window`."
                 )
+            cycle = np.asarray(cycles[k], np.float64)
+            if not np.isfinite(cycle).all():
+                # one NaN would make the recording's floor, so its whole row, NaN
+                raise RecordingError(
+                    f"{name}, cycle {k} (samples {a} to {b}): NaN or infinite "
+                    "samples; repair or drop the recording."
+                )
             # a converter's DC offset is no sound, and a short window's lowest
             # bins would count it in the lowest band
-            cycle = np.asarray(cycles[k], np.float64)
             frames.append(_frames(cycle - cycle.mean(), n_fft, hop))
         counts += [len(f) for f in frames]
         spectrum = np.fft.rfft(np.concatenate(frames) * _hann(n_fft), axis=-1)
@@ -168,8 +174,8 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         :class:`~vascular_sklearn.containers.CycleBags`.
     RecordingError
         In ``transform``, if a recording has no cycle (with
-        ``on_empty="error"``) or a cycle is shorter than the window; the
-        message names the recording.
+        ``on_empty="error"``) or a cycle is shorter than the window or holds
+        NaN or infinite samples; the message names the recording.
 
     Examples
     --------
@@ -255,6 +261,18 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
                 )
         return n_fft, hop, weights
 
+    def _check_columns(self) -> None:
+        """Refuse columns other than those ``fit`` counted (``bands`` or
+        ``n_bins`` set since): the table would not fit ``n_features_out_``."""
+        check_is_fitted(self)
+        n = len(self._band_list()) * (self.n_bins + 2)
+        if n != self.n_features_out_:
+            raise ValueError(
+                f"BeatEnvelopeFeatures was fitted for {self.n_features_out_} "
+                f"columns, but its bands and n_bins now give {n}: fit it again "
+                "after changing them."
+            )
+
     def fit(self, X: CycleBags, y=None) -> BeatEnvelopeFeatures:
         """Check the parameters, the input and the bands; remember the rate.
 
@@ -302,14 +320,15 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
             If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
         RecordingError
             If a recording has no cycle (with ``on_empty="error"``), or a cycle
-            is shorter than the window; the message names the recording.
+            is shorter than the window or holds NaN or infinite samples; the
+            message names the recording.
         ValueError
             If ``X`` is at a sample rate whose Nyquist frequency lies below a
-            band.
+            band, or ``bands`` or ``n_bins`` changed since ``fit``.
         sklearn.exceptions.NotFittedError
             If the step is not fitted.
         """
-        check_is_fitted(self)
+        self._check_columns()
         bags = self._check_bags(X)
         n_fft, hop, weights = self._sizes(bags.sample_rate)
         has_cycles = bags.n_cycles > 0
@@ -343,8 +362,13 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         ndarray of str, shape (n_features_out,)
             ``envelope_<low>-<high>Hz_bin<j>`` for every band and time bin, then
             ``sys_dia_<low>-<high>Hz`` and ``share_<low>-<high>Hz`` per band.
+
+        Raises
+        ------
+        ValueError
+            If ``bands`` or ``n_bins`` changed since ``fit``.
         """
-        check_is_fitted(self)
+        self._check_columns()
         bands = [f"{low:g}-{high:g}Hz" for low, high in self._band_list()]
         names = [f"envelope_{b}_bin{j}" for b in bands for j in range(self.n_bins)]
         names += [f"sys_dia_{b}" for b in bands] + [f"share_{b}" for b in bands]
