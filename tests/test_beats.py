@@ -474,3 +474,68 @@ def test_a_dc_offset_does_not_make_the_beats_noise(base, offset):
     bags = _cut(shifted, rate)
     assert sum(row["dropped_noisy"] for row in bags.quality()) == 0
     assert bags.n_cycles.tolist() == _cut(quiet, rate).n_cycles.tolist()
+
+
+def _gauss(t: np.ndarray, centre: float, width: float) -> np.ndarray:
+    return np.exp(-0.5 * ((t - centre) / width) ** 2)
+
+
+def _sound_bursts(times, n_samples: int, rate: float = 1000.0) -> np.ndarray:
+    """A 200 Hz bruit, loud for 60 ms around each of ``times`` (seconds) and
+    faint in between: its loudness beats at ``times``."""
+    t = np.arange(n_samples) / rate
+    loudness = 0.1 + sum(_gauss(t, b, 0.06) for b in times)
+    return loudness * np.sin(2 * np.pi * 200.0 * t)
+
+
+def _found_near(found: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Whether each of ``true`` has one of ``found`` within 60 ms (samples)."""
+    return np.min(np.abs(true[:, None] - found[None, :]), axis=1) <= 60
+
+
+def test_the_loudness_corrects_a_waveform_that_peaks_at_twice_the_period():
+    # every beat shows in the waveform, but every other one broad: its
+    # autocorrelation peaks at 2 T, the loudness (a sound per beat) at T
+    rate, n = 1000.0, 20000
+    t = np.arange(n) / rate
+    true = np.arange(0.3, 20, 0.6)  # 100 beats a minute
+    widths = np.where(np.arange(len(true)) % 2 == 0, 0.03, 0.15)
+    reference = sum(_gauss(t, b, w) for b, w in zip(true, widths, strict=True))
+    assert estimate_period(reference, rate) == pytest.approx(1.2, rel=0.01)
+    _, n_alone, _ = find_beats(reference, rate)
+    assert n_alone == (len(true) + 1) // 2  # the narrow beats alone
+    bounds, n_peaks, n_short = find_beats(
+        reference, rate, signal=_sound_bursts(true, n)
+    )
+    assert n_peaks == len(true) and n_short == 0
+    assert len(bounds) == len(true) - 1
+    assert _found_near(np.unique(bounds), true * rate).all()
+
+
+def test_two_sounds_per_beat_do_not_halve_a_slow_heart():
+    # 40 beats a minute, a sound at each beat and one halfway between: the
+    # loudness beats every 0.75 s, but less clearly than the waveform every
+    # 1.5 s, so the period stays 1.5 s (halved, the two 1.5 s cycles of this
+    # short recording would be two periods long, and dropped)
+    rate, n = 1000.0, 4500
+    t = np.arange(n) / rate
+    true = np.array([0.3, 1.8, 3.3])
+    reference = sum(_gauss(t, b, 0.03) for b in true)
+    signal = _sound_bursts(np.concatenate([true, true + 0.75]), n)
+    assert find_beats(np.zeros(n), rate, signal=signal)[1] == 6  # the loudness
+    bounds, n_peaks, n_short = find_beats(reference, rate, signal=signal)
+    assert n_peaks == 3 and n_short == 0
+    np.testing.assert_array_equal(bounds, find_beats(reference, rate)[0])
+    np.testing.assert_allclose(bounds, [[300, 1800], [1800, 3300]], atol=2)
+
+
+def test_failed_cycles_clipped_share_is_over_max_clipped():
+    # a cycle clipped 1 % is kept, one clipped more fails; a recording whose
+    # median cycle is clipped more than 1 % keeps every cycle
+    share = np.array([0.0, 0.0, 0.0, 0.01, np.nextafter(0.01, 1.0), 0.2])
+    q = {"clipped": share, "snr_db": np.full(6, 10.0)}
+    assert failed_cycles(q)["clipped"].tolist() == [0, 0, 0, 0, 1, 1]
+    at_limit = {"clipped": np.array([0.01, 0.01, 0.5]), "snr_db": np.full(3, 10.0)}
+    assert failed_cycles(at_limit)["clipped"].tolist() == [0, 0, 1]
+    over = {"clipped": np.array([0.0101, 0.0101, 0.5]), "snr_db": np.full(3, 10.0)}
+    assert not failed_cycles(over)["clipped"].any()

@@ -5,7 +5,9 @@ from sklearn.utils import Bunch
 
 import benchmarks.bench_real_data as seed
 from benchmarks.baselines import band_shares
+from benchmarks.bench_coarse import _flips, _row
 from vascular_sklearn.containers import Signals
+from vascular_sklearn.screening import COARSE_LIMIT_DB
 
 ALTERATIONS = ("x0.1", "x10", "quiet recorder", "one sample shorter", "DC offset")
 
@@ -71,3 +73,38 @@ def test_band_shares_of_a_silent_recording_are_missing_without_a_warning():
     rows = band_shares(signals)  # warnings are errors: 0 / 0 warned
     assert rows.shape == (2, 20)
     assert np.isnan(rows[0]).all() and np.isfinite(rows[1]).all()
+
+
+def test_flips_count_answers_on_either_side_of_one_half():
+    # 0.5 is on the positive side, as predict's threshold
+    p = np.array([0.5, 0.4999, 0.9, 0.1, 0.5])
+    reference = np.array([0.4999, 0.5, 0.6, 0.2, 0.5])
+    flips = _flips(p, reference)
+    assert flips == 2 and isinstance(flips, int)
+    assert _flips(reference, p) == 2
+    assert _flips(p, p) == 0
+
+
+def test_row_flags_under_the_limit_and_averages_over_seeds():
+    snr = np.array([COARSE_LIMIT_DB - 0.01, COARSE_LIMIT_DB, 55.0, 20.0])
+    row = _row("simulated", "step 32", snr)
+    assert row == {
+        "recordings": "simulated",
+        "subset": "step 32",
+        "n": 4,
+        "rounding SNR, dB: median [range]": "40.0 [20.0, 55.0]",
+        "flagged coarse": "2 (50 %)",  # the limit itself is not coarse
+        "shift median": "",
+        "shift max": "",
+        "flips": "",
+    }
+    # per seed, the median and the largest shift; then means over the seeds
+    # (the pooled median of these shifts would be 0.5, the pooled max 0.9)
+    shifts = [np.array([0.1, 0.2, 0.9]), np.array([0.5, 0.6])]
+    row = _row("simulated", "step 32", snr, shifts, [1, 2])
+    assert row["shift median"] == "0.375"
+    assert row["shift max"] == "0.750"
+    assert row["flips"] == "1.5"
+    assert _row("x", "y", np.array([39.0, 41.0, 42.0]))["flagged coarse"] == (
+        "1 (33 %)"
+    )

@@ -23,6 +23,7 @@ from vascular_sklearn import (
 from vascular_sklearn.containers import object_array
 from vascular_sklearn.cutting import find_cycle_bounds
 from vascular_sklearn.cycle_quality import (
+    FLAT_TOP_RATIO,
     clip_counts,
     clipped_samples,
     counts_at_rate,
@@ -30,7 +31,13 @@ from vascular_sklearn.cycle_quality import (
     failed_cycles,
 )
 from vascular_sklearn.lowpass import lowpass_biquad
-from vascular_sklearn.recorder import Recorder, quantise, rounding_snr_db
+from vascular_sklearn.recorder import (
+    LEVEL,
+    Recorder,
+    converter_step,
+    quantise,
+    rounding_snr_db,
+)
 from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from vascular_sklearn.smoothing import smooth
 from vascular_sklearn.spectrogram import cycle_spectrogram
@@ -684,3 +691,71 @@ def test_cutter_refuses_a_nan_threshold(param):
     # NaN found no peak: every recording "had no heart cycle"
     with pytest.raises(ValueError, match="parameter of PeakCycleCutter"):
         PeakCycleCutter(**param).fit([np.zeros(RATE, np.float32)])
+
+
+def _on_the_grid(peak: int, n_top: int, n_below: int) -> np.ndarray:
+    """Every level from ``2 - peak`` to ``peak - 2`` steps three times, then
+    ``n_below`` samples one step under the peak and ``n_top`` at it."""
+    levels = np.repeat(np.arange(2 - peak, peak - 1), 3)
+    steps = np.concatenate([levels, np.full(n_below, peak - 1), np.full(n_top, peak)])
+    return steps * LEVEL
+
+
+@pytest.mark.parametrize(
+    "peak, marked",
+    [
+        (3, True),  # under 4 steps: every sample at the top counts
+        (4, False),  # 4 to 63 steps: the top step against the one below
+        (63, False),
+        (64, True),  # 64 to 999: the 0.1 % band holds the top level alone
+        (999, True),
+        (1000, False),  # from 1000: the 0.1 % band against the one below
+    ],
+)
+def test_clipped_samples_rule_changes_at_4_64_and_1000_steps(peak, marked):
+    # two samples at the peak over ten one step below: no flat top by the
+    # ratio, so they count only where there is no band to compare with
+    x = _on_the_grid(peak, n_top=2, n_below=10)
+    assert converter_step(x) == LEVEL
+    clipped = clipped_samples(x)
+    np.testing.assert_array_equal(clipped, (x == x.max()) & marked)
+    # the negative rail alike
+    np.testing.assert_array_equal(clipped_samples(-x), clipped)
+
+
+@pytest.mark.parametrize("peak", [4, 63])
+def test_a_coarse_flat_top_holds_more_than_four_times_the_step_below(peak):
+    below = 10
+    at_ratio = _on_the_grid(peak, n_top=int(FLAT_TOP_RATIO * below), n_below=below)
+    assert not clipped_samples(at_ratio).any()
+    over = _on_the_grid(peak, n_top=int(FLAT_TOP_RATIO * below) + 1, n_below=below)
+    np.testing.assert_array_equal(clipped_samples(over), over == over.max())
+
+
+def test_a_fine_flat_top_holds_more_than_four_times_the_band_below():
+    # unquantised: the 0.1 % band at the peak, [0.999, 1], against [0.998, 0.999)
+    quiet = np.linspace(-0.5, 0.5, 10001)
+    edge = 0.999 * 1.0
+
+    def recording(n_top):
+        top = np.r_[np.ones(n_top - 1), edge]  # the band's lower edge is in it
+        below = np.r_[np.full(9, 0.9985), 0.998, np.nextafter(edge, 0.0)]
+        return np.concatenate([quiet, below, top])
+
+    at_ratio = recording(44)  # 11 samples below the band: 44 is 4 times
+    assert not clipped_samples(at_ratio).any()
+    over = recording(45)
+    np.testing.assert_array_equal(clipped_samples(over), over >= edge)
+    assert clipped_samples(over).sum() == 45
+    # the negative rail alike
+    assert not clipped_samples(-at_ratio).any()
+    np.testing.assert_array_equal(clipped_samples(-over), over >= edge)
+
+
+def test_under_four_steps_every_sample_within_a_thousandth_of_the_peak_counts():
+    # a knock on a constant: too few values for a band below to compare with
+    x = np.zeros(100)
+    x[[10, 11, 12, 50]] = [1.0, 0.999, np.nextafter(0.999, 0.0), -1.0]
+    assert converter_step(x) < 1.0 < 4 * converter_step(x)
+    assert np.flatnonzero(clipped_samples(x)).tolist() == [10, 11, 50]
+    assert clipped_samples(np.zeros(5)).all()  # all zero: all marked
