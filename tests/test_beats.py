@@ -512,15 +512,18 @@ def test_the_loudness_corrects_a_waveform_that_peaks_at_twice_the_period():
     assert _found_near(np.unique(bounds), true * rate).all()
 
 
-def test_two_sounds_per_beat_do_not_halve_a_slow_heart():
+@pytest.mark.parametrize("heights", [(1.0, 1.0, 1.0), (1.0, 0.8, 0.9)])
+def test_two_sounds_per_beat_do_not_halve_a_slow_heart(heights):
     # 40 beats a minute, a sound at each beat and one halfway between: the
-    # loudness beats every 0.75 s, but less clearly than the waveform every
-    # 1.5 s, so the period stays 1.5 s (halved, the two 1.5 s cycles of this
-    # short recording would be two periods long, and dropped)
+    # loudness beats every 0.75 s; halved, the two 1.5 s cycles of this short
+    # recording would be two periods long, and dropped. With equal pulses the
+    # waveform is the more periodic; with pulses of varying height the
+    # loudness is, and the waveform's peaks, one every other loudness beat,
+    # undo the correction
     rate, n = 1000.0, 4500
     t = np.arange(n) / rate
     true = np.array([0.3, 1.8, 3.3])
-    reference = sum(_gauss(t, b, 0.03) for b in true)
+    reference = sum(h * _gauss(t, b, 0.03) for h, b in zip(heights, true, strict=True))
     signal = _sound_bursts(np.concatenate([true, true + 0.75]), n)
     assert find_beats(np.zeros(n), rate, signal=signal)[1] == 6  # the loudness
     bounds, n_peaks, n_short = find_beats(reference, rate, signal=signal)

@@ -366,7 +366,9 @@ def find_beats(
        ``signal`` is given, its loudness (log power, smoothed over 0.1 s) is
        searched too, and its period is taken when it is shorter and the more
        periodic of the two (a waveform that shows every other beat clearly
-       peaks at twice the period); when the reference shows no period at all,
+       peaks at twice the period), unless the waveform's peaks then fall at
+       every other beat of the loudness (two sounds a beat); when the
+       reference shows no period at all,
        steps 1 and 2 run on the loudness and its peaks are the beats.
     2. On the normalised, detrended reference at about 200 Hz, take as
        candidates the peaks at least ``T / 4`` apart that rise ``prominence``
@@ -428,7 +430,7 @@ def find_beats(
     y, block, scale = _analysis_signal(ref, sample_rate, min_bpm)
     rate = sample_rate / block
     period, strength = _periodicity(y, rate, min_bpm, max_bpm)
-    on_loudness = False
+    on_loudness, waveform_period = False, None
     if signal is not None:
         loud = _loudness(signal, sample_rate, min_bpm)
         loud_period, loud_strength = _periodicity(loud, rate, min_bpm, max_bpm)
@@ -443,7 +445,7 @@ def find_beats(
             # a signal periodic in T is periodic in 2 T too, and a waveform
             # that shows every other beat clearly peaks at 2 T; the loudness,
             # beating more clearly at the shorter period, corrects it
-            period = loud_period
+            period, waveform_period = loud_period, period
     if period is None:
         return empty, 0, 0
     y = _level_out(y, int(_LEVEL_WINDOW * period * rate))
@@ -463,6 +465,16 @@ def find_beats(
     coarse, heights = coarse[inside] - pad, found["prominences"][inside]
     if len(coarse):
         chain = _one_per_beat(coarse / (period * rate), heights)
+        if (
+            waveform_period is not None
+            and len(chain) > 1
+            and np.median(np.diff(coarse[chain])) > 1.5 * period * rate
+        ):
+            # the waveform peaks at every other beat of the loudness: two
+            # sounds a beat (a slow heart's systole and diastole), not a
+            # waveform showing every other beat, which would peak between
+            period = waveform_period
+            chain = _one_per_beat(coarse / (period * rate), heights)
         if _alternates(heights[chain]) and 2 * period <= 60.0 / min_bpm * _MARGIN:
             # tall, short, tall, short: the short ones are a second wave within
             # each beat that made the autocorrelation find half the period
