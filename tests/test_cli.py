@@ -66,6 +66,20 @@ def test_train_then_predict(folder, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "train_loss" in captured.err and not captured.out
     assert load_model(model).get_params()["classifier__estimator__verbose"] == 0
+    # the model's card says what it heard: whoever is given it can compare
+    assert main(["describe", str(model)]) == 0
+    card = capsys.readouterr().out
+    for line in (
+        f"trained_on         {folder}",
+        "recordings         8",
+        "patients           4",
+        "labels             normal 4, stenosis 4",
+        "sample_rates_hz    22050",
+        "converter_step     min 1, median 1, max 1",
+        "coarse_recordings  0",
+        f"command            vascular-sklearn train {folder} -o {model}",
+    ):
+        assert line in card
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
     assert main(["predict", str(model), *files]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

@@ -15,6 +15,7 @@ import torch
 from vascular_sklearn import __version__, make_stenosis_pipeline, persistence
 from vascular_sklearn._output import replacing
 from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.model_card import read_model_card
 from vascular_sklearn.persistence import ModelFileError, load_model, save_model
 
 
@@ -239,3 +240,28 @@ def test_a_model_file_made_during_the_save_is_kept(fitted, tmp_path, monkeypatch
         save_model(fitted[0], path)
     assert path.read_bytes() == b"theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["model.vsk"]
+
+
+def test_the_card_is_stored_checked_and_read_back(fitted, tmp_path):
+    pipe, data = fitted
+    path = tmp_path / "model.vsk"
+    card = {"trained_on": tmp_path / "clinic", "recordings": np.int64(6)}
+    save_model(pipe, path, card=card)
+    info = read_model_card(path)
+    # plain JSON values: a path as its text, numpy's integer as an int
+    assert info["card"] == {"trained_on": str(tmp_path / "clinic"), "recordings": 6}
+    assert info["kind"] == "model file" and info["network"] == "resnet18"
+    assert info["classes"] == [0, 1] and info["sample_rate"] == data.sample_rate
+    assert info["cycles_scored"] == pipe[-1].max_cycles == 16
+    assert info["versions"]["vascular_sklearn"] == __version__
+    # a card JSON cannot hold is refused by its key before anything is written
+    with pytest.raises(ValueError, match=r"card\['model'\]: a Pipeline is no JSON"):
+        save_model(pipe, tmp_path / "bad.vsk", card={"model": pipe})
+    with pytest.raises(TypeError, match="mapping with str keys"):
+        save_model(pipe, tmp_path / "bad.vsk", card=[("recordings", 6)])
+    assert not (tmp_path / "bad.vsk").exists()
+    # a file saved without one says so: an empty card, the facts still read
+    save_model(pipe, tmp_path / "plain.vsk")
+    assert read_model_card(tmp_path / "plain.vsk")["card"] == {}
+    with pytest.raises(ModelFileError, match="not a vascular_sklearn model file"):
+        read_model_card(Path(__file__))

@@ -4,6 +4,7 @@ import copy
 import csv
 import json
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -20,11 +21,13 @@ from vascular_sklearn import RecordingClassifier, make_stenosis_pipeline
 from vascular_sklearn.cli import main
 from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import load_recordings, make_recordings
+from vascular_sklearn.model_card import read_model_card
 from vascular_sklearn.persistence import ModelFileError, export_onnx, save_model
 from vascular_sklearn.runtime import load_onnx, read_metadata
 from vascular_sklearn.screening import external_validation, predict_files
 
 NETWORK_MODULES = ("torch", "torchvision", "skorch")
+CARD = {"trained_on": "synthetic", "labels": {"normal": 4, "stenosis": 4}}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def exported(tmp_path_factory, fitted_default, data):
     """The default ResNet50 pipeline, one epoch, saved and exported by the CLI."""
     pipe = fitted_default
     folder = tmp_path_factory.mktemp("export")
-    save_model(pipe, folder / "model.vsk")
+    save_model(pipe, folder / "model.vsk", card=CARD)
     onnx_path = folder / "screening.onnx"
     assert main(["export", str(folder / "model.vsk"), "-o", str(onnx_path)]) == 0
     return pipe, onnx_path, data
@@ -51,6 +54,22 @@ def test_export_stores_what_the_answer_depends_on(exported):
     assert meta["versions"]["vascular_sklearn"]
     images = pipe[:-1].transform(data.recordings[[0]]).images
     assert meta["input"]["shape"][1:] == list(images.shape[1:])
+
+
+def test_the_card_travels_from_the_model_file_to_the_export(exported, capsys):
+    onnx_path = exported[1]
+    from_file = read_model_card(onnx_path.parent / "model.vsk")
+    from_export = read_model_card(onnx_path)
+    assert from_file["card"] == from_export["card"] == CARD
+    assert (from_file["kind"], from_export["kind"]) == ("model file", "ONNX export")
+    facts = ("network", "classes", "sample_rate", "cycles_scored", "versions")
+    assert [from_export[k] for k in facts] == [from_file[k] for k in facts]
+    assert from_export["network"] == "resnet50" and from_export["sample_rate"] == 22050
+    assert main(["describe", str(onnx_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{onnx_path}: ONNX export, saved with vascular_sklearn")
+    assert "classes: normal (0), stenosis (1)" in out
+    assert re.search(r"\n  labels +normal 4, stenosis 4\n", out)
 
 
 def test_runtime_matches_torch_on_the_seed_recordings(exported, seed_dir):

@@ -21,6 +21,7 @@ import numpy as np
 
 from ._base import validate_params_within
 from .cutting import PeakCycleCutter
+from .exceptions import _missing
 from .lowpass import LowpassFilter
 from .recorder import RecorderRanges
 from .recording_classifier import RecordingClassifier
@@ -35,6 +36,7 @@ __all__ = [
     "describe",
     "describe_pipeline",
     "is_model_file",
+    "read_archive",
     "rebuild",
     "rebuild_steps",
     "rebuilding",
@@ -53,6 +55,9 @@ _CLASSES = {
     )
 }
 #: Fitted attributes kept per class; anything else is rebuilt.
+#: The model file's format, in its ``model.json``.
+FORMAT = "vascular_sklearn-model/1"
+
 FITTED = {
     "LowpassFilter": ["sample_rate_", "n_features_in_"],
     "MeanSmoother": ["sample_rate_", "n_features_in_"],
@@ -294,6 +299,57 @@ def rebuild_steps(specs: list) -> list[tuple[str, Any]]:
         (name, spec if spec in (None, "passthrough") else rebuild(spec))
         for name, spec in specs
     ]
+
+
+def read_archive(path: str, weights: bool = True) -> tuple[dict, bytes | None]:
+    """A model file's ``model.json`` and, if asked, its ``weights.pt`` bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ModelFileError
+        Not a model file of this library, a damaged one, or another format.
+    """
+    import json
+    import zipfile
+    import zlib
+
+    if not os.path.isfile(path):  # zipfile's own error reads like our bug
+        raise FileNotFoundError(f"{path}: {_missing(path, 'a model file')}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "model.json" not in archive.namelist() and any(
+                name.endswith("/data.pkl") for name in archive.namelist()
+            ):  # torch.save's archive: weights, not a model
+                raise ModelFileError(
+                    f"{path}: a torch weights file (a backbone from pretrain?), "
+                    "not a model file from train or save_model: start a model "
+                    "from it with train --weights (weights_path=)"
+                )
+            header = json.loads(archive.read("model.json"))
+            tensors = archive.read("weights.pt") if weights else None
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+        # a damaged archive: its compressed bytes, flags or method
+        zlib.error,
+        RuntimeError,
+        NotImplementedError,
+        EOFError,
+        RecursionError,  # JSON nested beyond reason
+    ) as err:
+        raise ModelFileError(
+            f"{path}: not a vascular_sklearn model file, or a damaged one "
+            f"({type(err).__name__}: {err}); a joblib or pickle file you made "
+            "yourself loads with joblib.load (predict's --trust-pickle)"
+        ) from err
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else header
+        raise ModelFileError(f"{path}: unknown format {found!r}")
+    return header, tensors
 
 
 def is_model_file(path: str | os.PathLike) -> bool:

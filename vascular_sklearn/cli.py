@@ -378,12 +378,14 @@ def _read_labelled(
     return load_recordings(source, lazy=lazy, sample_rate=sample_rate), "patient"
 
 
-def _weight_without_coarse(data: Any) -> np.ndarray:
-    """Weight 0 for the recordings screening would flag coarse, 1 for the rest."""
+def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarray:
+    """Weight 0 for the recordings screening would flag coarse, 1 for the rest
+    (``snr``: their rounding noise, if read already)."""
     from .evaluation import device_properties
     from .screening import COARSE_LIMIT_DB
 
-    snr = device_properties(data.recordings)["rounding_snr_db"]
+    if snr is None:
+        snr = device_properties(data.recordings)["rounding_snr_db"]
     coarse = ~(snr >= COARSE_LIMIT_DB)  # an unreadable file (NaN) stops later
     labels = np.asarray(data.target)[coarse]
     _say(
@@ -639,18 +641,110 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"training on {len(data.target)} recordings of "
         f"{_count(len(np.unique(data.groups)), unit)}"
     )
+    from .evaluation import device_properties
+
+    heard = device_properties(data.recordings)  # for the card and --skip-coarse
     # the network's own validation split (early stopping) then holds out whole
     # patients, as pretrain's does, never a patient's other recordings
     given = {"classifier__groups": data.groups}
     if args.skip_coarse:
-        given["classifier__sample_weight"] = _weight_without_coarse(data)
+        snr = heard["rounding_snr_db"]
+        given["classifier__sample_weight"] = _weight_without_coarse(data, snr)
     with contextlib.redirect_stdout(_Progress()):
         model = pipe.fit(data.recordings, data.target, **given)
     # the saved model is as quiet as one made in Python
     model.set_params(classifier__estimator__verbose=0)
-    save_model(model, out, overwrite=args.force)
+    card = _training_card(args, data, unit, heard)
+    save_model(model, out, overwrite=args.force, card=card)
     _say(f"saved {out}")
     return 0
+
+
+def _spread(values: np.ndarray, digits: int) -> dict:
+    """Least, median and greatest of the finite ``values`` (unreadable files
+    are NaN, digital silence's loudness -inf)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return {}
+    quantiles = np.percentile(finite, [0, 50, 100]).round(digits)
+    return dict(zip(("min", "median", "max"), quantiles.tolist(), strict=True))
+
+
+def _training_card(args: argparse.Namespace, data, unit: str, heard: dict) -> dict:
+    """What train's model was trained on, for its file: read back by describe,
+    so that whoever is given the model knows which recorders it heard."""
+    import datetime
+    import shlex
+
+    from .audio import file_sample_rate
+    from .screening import COARSE_LIMIT_DB
+
+    y = np.asarray(data.target)
+    names = [str(name) for name in data.target_names]
+    coarse = ~(heard["rounding_snr_db"] >= COARSE_LIMIT_DB)
+    return {
+        "trained_on": args.data_dir,
+        "recordings": len(y),
+        f"{unit}s": len(np.unique(data.groups)),
+        "labels": {name: int(np.sum(y == k)) for k, name in enumerate(names)},
+        "sample_rates_hz": sorted({file_sample_rate(f) for f in data.filenames}),
+        "loudness_db": _spread(heard["loudness_db"], 1),
+        "converter_step": _spread(heard["converter_step"], 2),
+        "coarse_recordings": int(coarse.sum()),
+        "coarse_left_out": bool(args.skip_coarse),
+        "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+        "command": shlex.join(["vascular-sklearn", *args.argv]),
+    }
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from .model_card import read_model_card
+
+    print("\n".join(_card_lines(args.model, read_model_card(args.model))))
+    return 0
+
+
+def _card_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_card_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_card_value(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _card_lines(path: str, info: dict) -> list[str]:
+    from .corpus import TARGET_NAMES
+
+    classes = info["classes"]
+    if classes == [0, 1]:
+        classes = [f"{name} ({k})" for k, name in enumerate(TARGET_NAMES)]
+    versions = ", ".join(f"{lib} {v}" for lib, v in info["versions"].items())
+    scored = info["cycles_scored"]
+    rate = info["sample_rate"]
+    lines = [
+        f"{path}: {info['kind']}, saved with {versions}",
+        f"network: {info['network']}; "
+        + ("every cycle" if scored is None else f"{scored} cycles")
+        + " scored per recording"
+        + ("" if rate is None else f", at {rate:g} Hz"),
+        f"classes: {', '.join(str(c) for c in classes)}",
+    ]
+    card = info["card"]
+    if not card:
+        return [
+            *lines,
+            "no card: saved without one, so what it was trained on is not "
+            "recorded (train writes one; save_model(card=...) in Python)",
+        ]
+    width = max(len(key) for key in card)
+    return [
+        *lines,
+        "card:",
+        *(f"  {key:<{width}}  {_card_value(v)}" for key, v in card.items()),
+        "Recordings unlike these (another microphone, gain or converter) get "
+        "answers about their recorder as much as their vessel: score labelled "
+        "recordings of your own ('score') before trusting it there.",
+    ]
 
 
 def _onnx_export(path: str) -> bool:
@@ -725,7 +819,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
         )
     if _would_overwrite(args):
         return 2
-    export_onnx(load_model(args.model), args.output, overwrite=args.force)
+    from .model_card import read_model_card
+
+    card = read_model_card(args.model)["card"]  # carried over to the export
+    export_onnx(load_model(args.model), args.output, overwrite=args.force, card=card)
     _say(f"exported {args.output}")
     return 0
 
@@ -1048,6 +1145,14 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace OUTPUT")
     export.set_defaults(func=_cmd_export)
 
+    describe = sub.add_parser(
+        "describe", help="what a model was trained on: its card, network and rate"
+    )
+    describe.add_argument(
+        "model", help="a model file from 'train', or a .onnx file from 'export'"
+    )
+    describe.set_defaults(func=_cmd_describe)
+
     def screening(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "model", help="a model file from 'train', or a .onnx file from 'export'"
@@ -1129,6 +1234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for train's card
     try:
         with _plain_warnings(), _raw_file_names(sys.stdout):
             return args.func(args)

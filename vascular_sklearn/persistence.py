@@ -17,8 +17,9 @@ import io
 import json
 import os
 import zipfile
-import zlib
+from collections.abc import Mapping
 from numbers import Integral
+from typing import Any
 
 import sklearn
 import torch
@@ -27,21 +28,22 @@ from sklearn.pipeline import Pipeline
 from . import __version__
 from ._base import check_image_shape
 from ._model_spec import (
+    FORMAT,
     ModelFileError,
     compatible,
     describe_pipeline,
+    read_archive,
     rebuild_steps,
     rebuilding,
 )
 from ._output import check_output, replacing
-from .exceptions import _missing
+from .model_card import check_card
 from .network import resolve_device
 from .recording_classifier import RecordingClassifier
 from .spectrogram import STFTSpectrogram
 
 __all__ = ["ModelFileError", "export_onnx", "load_model", "save_model"]
 
-FORMAT = "vascular_sklearn-model/1"
 #: The oldest ONNX opset torch's exporter converts to; asked for an older
 #: one, it logs the failure and writes its own.
 MIN_OPSET = 18
@@ -55,7 +57,13 @@ def _versions() -> dict:
     }
 
 
-def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = False):
+def save_model(
+    model: Pipeline,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    card: Mapping[str, Any] | None = None,
+):
     """Save a fitted pipeline in the safe format.
 
     Parameters
@@ -67,6 +75,11 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
     path : path-like
     overwrite : bool, default=False
         Replace an existing file; otherwise :class:`FileExistsError`.
+    card : mapping or None, default=None
+        What the model was trained on (its :mod:`model card
+        <vascular_sklearn.model_card>`): JSON-ready values by name, read back
+        by :func:`~vascular_sklearn.model_card.read_model_card`.
+        ``vascular-sklearn train`` writes one.
 
     Examples
     --------
@@ -86,7 +99,12 @@ def save_model(model: Pipeline, path: str | os.PathLike, *, overwrite: bool = Fa
     """
     path = check_output(path, overwrite)
     steps, network = describe_pipeline(model, "save_model")
-    header = {"format": FORMAT, "versions": _versions(), "steps": steps}
+    header = {
+        "format": FORMAT,
+        "versions": _versions(),
+        "steps": steps,
+        "card": check_card(card),
+    }
     weights = io.BytesIO()
     # tensors saved from the CPU, so a model trained on a GPU loads anywhere
     state = {k: v.detach().cpu() for k, v in network.net_.module_.state_dict().items()}
@@ -135,40 +153,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
     (4,)
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):  # zipfile's own error reads like our bug
-        raise FileNotFoundError(f"{path}: {_missing(path, 'a model file')}")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if "model.json" not in archive.namelist() and any(
-                name.endswith("/data.pkl") for name in archive.namelist()
-            ):  # torch.save's archive: weights, not a model
-                raise ModelFileError(
-                    f"{path}: a torch weights file (a backbone from pretrain?), "
-                    "not a model file from train or save_model: start a model "
-                    "from it with train --weights (weights_path=)"
-                )
-            header = json.loads(archive.read("model.json"))
-            weights = archive.read("weights.pt")
-    except (
-        zipfile.BadZipFile,
-        KeyError,
-        json.JSONDecodeError,
-        UnicodeDecodeError,
-        # a damaged archive: its compressed bytes, flags or method
-        zlib.error,
-        RuntimeError,
-        NotImplementedError,
-        EOFError,
-        RecursionError,  # JSON nested beyond reason
-    ) as err:
-        raise ModelFileError(
-            f"{path}: not a vascular_sklearn model file, or a damaged one "
-            f"({type(err).__name__}: {err}); a joblib or pickle file you made "
-            "yourself loads with joblib.load (predict's --trust-pickle)"
-        ) from err
+    header, weights = read_archive(path)
     with rebuilding(path):
-        if header.get("format") != FORMAT:
-            raise ModelFileError(f"unknown format {header.get('format')!r}")
         saved, here = header.get("versions", {}), _versions()
         for lib in here:
             if not compatible(saved.get(lib, ""), here[lib]):
@@ -235,6 +221,7 @@ def export_onnx(
     *,
     overwrite: bool = False,
     opset_version: int | None = None,
+    card: Mapping[str, Any] | None = None,
 ) -> None:
     """Export a fitted pipeline for screening without torch.
 
@@ -260,6 +247,9 @@ def export_onnx(
     opset_version : int or None, default=None
         ONNX opset, :data:`MIN_OPSET` or later; ``None`` takes the exporter's
         default.
+    card : mapping or None, default=None
+        The model card to store, as in :func:`save_model` (``vascular-sklearn
+        export`` carries the model file's over).
 
     Raises
     ------
@@ -277,6 +267,7 @@ def export_onnx(
     See :func:`~vascular_sklearn.runtime.load_onnx`.
     """
     path = check_output(path, overwrite)
+    card = check_card(card)  # before the export's minute of work
     if opset_version is not None and (
         isinstance(opset_version, bool) or not isinstance(opset_version, Integral)
     ):
@@ -319,6 +310,7 @@ def export_onnx(
         "input": {"name": INPUT_NAME, "shape": ["n_cycles", 1, n_freqs, n_frames]},
         "network": steps[-1][1]["fitted"].pop("estimator_"),
         "steps": steps,
+        "card": card,
     }
     # a float32 copy on the CPU: the export must not move or change the model
     module = copy.deepcopy(network.net_.module_).cpu().float().eval()

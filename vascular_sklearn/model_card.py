@@ -1,0 +1,154 @@
+"""What a saved model was trained on: the card its file carries.
+
+A model answers about the recorders it heard: trained on one clinic's
+microphone and sound card, its probabilities elsewhere say as much about the
+equipment as about the vessel. So a model file (:func:`~vascular_sklearn.
+persistence.save_model`) and an ONNX export (:func:`~vascular_sklearn.
+persistence.export_onnx`) carry a *card*: what the model was trained on, as
+plain JSON values by name. ``vascular-sklearn train`` writes one (the data, its
+recordings and patients per label, the rates and recorders heard, the date
+and the command); :func:`read_model_card` reads it back with what the file
+itself holds, without torch for an export, and ``vascular-sklearn describe``
+prints it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._model_spec import decode, is_model_file, read_archive, rebuilding
+
+__all__ = ["check_card", "read_model_card"]
+
+
+def _plain(value: Any) -> Any:
+    """numpy's and pathlib's values as JSON's, for ``json.dumps``."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"a {type(value).__name__} is no JSON value")
+
+
+def check_card(card: Mapping[str, Any] | None) -> dict:
+    """A model card as plain JSON values, checked before anything is written.
+
+    Parameters
+    ----------
+    card : mapping or None
+        Values by name: strings, numbers, booleans, ``None``, lists and
+        mappings of them; numpy values and paths are taken as their plain
+        equivalents. ``None`` is an empty card.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    TypeError
+        ``card`` is not a mapping with string keys.
+    ValueError
+        A value that JSON cannot hold, named by its key.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_card({"recordings": np.int64(49), "rates_hz": np.array([22050.0])})
+    {'recordings': 49, 'rates_hz': [22050.0]}
+    """
+    if card is None:
+        return {}
+    if not isinstance(card, Mapping) or not all(isinstance(k, str) for k in card):
+        raise TypeError(
+            f"card must be a mapping with str keys (a dict), got {type(card).__name__}"
+        )
+    checked = {}
+    for key, value in card.items():
+        try:
+            checked[key] = json.loads(json.dumps(value, default=_plain))
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"card[{key!r}]: {err}; give strings, numbers, booleans, lists "
+                "or dicts of them"
+            ) from err
+    return checked
+
+
+def read_model_card(path: str | os.PathLike) -> dict:
+    """What a model file or an ONNX export says about its model.
+
+    Parameters
+    ----------
+    path : path-like
+        A model file of :func:`~vascular_sklearn.persistence.save_model`
+        (``vascular-sklearn train``) or an export of
+        :func:`~vascular_sklearn.persistence.export_onnx`.
+
+    Returns
+    -------
+    dict
+        ``kind`` (``"model file"`` or ``"ONNX export"``), ``versions`` (the
+        libraries it was saved with), ``network`` (its architecture),
+        ``classes``, ``sample_rate`` (the training rate in Hz, every
+        recording's answer is computed at), ``cycles_scored`` (per recording;
+        ``None``: all) and ``card`` (what was stored with it; empty for a file
+        saved without one).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    vascular_sklearn.persistence.ModelFileError
+        Not a model file or export of this library, or a damaged one.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from vascular_sklearn import make_stenosis_pipeline
+    >>> from vascular_sklearn.datasets import make_recordings
+    >>> from vascular_sklearn.persistence import save_model
+    >>> data = make_recordings(n_patients=2, recordings_per_patient=2, duration=6,
+    ...                        random_state=0)
+    >>> pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
+    >>> _ = pipe.set_params(classifier__estimator__arch="resnet18")
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.vsk")
+    >>> save_model(pipe.fit(data.recordings, data.target), path,
+    ...            card={"trained_on": "synthetic", "recordings": 4})
+    >>> info = read_model_card(path)
+    >>> info["network"], info["sample_rate"], info["card"]["recordings"]
+    ('resnet18', 22050.0, 4)
+    """
+    path = os.fspath(path)
+    if not path.lower().endswith(".onnx") or is_model_file(path):
+        kind, header = "model file", read_archive(path, weights=False)[0]
+    else:
+        from .runtime import read_metadata
+
+        kind, header = "ONNX export", read_metadata(path)
+    with rebuilding(path):  # a damaged description: named, not a KeyError
+        steps = header["steps"]
+        classifier = steps[-1][1]
+        # an export keeps the network's description apart from its steps
+        network = header.get("network") or classifier["fitted"]["estimator_"]
+        rates = [
+            spec["fitted"]["sample_rate_"]
+            for _, spec in steps
+            if isinstance(spec, dict) and "sample_rate_" in spec.get("fitted", {})
+        ]
+        return {
+            "kind": kind,
+            "versions": header.get("versions", {}),
+            "network": network["params"].get("arch"),
+            "classes": decode(classifier["fitted"]["classes_"]).tolist(),
+            "sample_rate": rates[0] if rates else None,
+            "cycles_scored": classifier["params"].get("max_cycles"),
+            "card": header.get("card", {}),
+        }
