@@ -161,6 +161,34 @@ class _RecordingSequence:
             )
         object.__setattr__(self, "names", names)
 
+    def _check_fields(self, **dtypes: Any) -> None:
+        """Per-recording fields as arrays of one entry per recording.
+
+        A list (of arrays, notes or numbers) could not be indexed by the
+        positions of a subset (``X[train]``), and one of another length would
+        describe recording ``i`` by another's entry, or fail far from where it
+        was given. ``dtypes`` maps each field to ``object`` (an array or a
+        note per recording) or to the dtype of its numbers (``None``: as
+        given); ``None`` values are left alone.
+        """
+        for key, dtype in dtypes.items():
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if not isinstance(value, np.ndarray):
+                value = (
+                    object_array(list(value))
+                    if dtype is object
+                    else np.asarray(value, dtype=dtype)
+                )
+                object.__setattr__(self, key, value)
+            if value.ndim == 0 or len(value) != len(self):
+                got = "a scalar" if value.ndim == 0 else f"{len(value)} entries"
+                raise ValueError(
+                    f"{key}: {got} for {len(self)} recordings; give one entry "
+                    "per recording"
+                )
+
     @property
     def shape(self) -> tuple[int]:
         return (len(self),)
@@ -277,6 +305,13 @@ class Signals(_RecordingSequence):
         if not isinstance(self.data, np.ndarray):  # a list, as from_arrays takes
             object.__setattr__(self, "data", object_array(self.data))
         self._check_names()
+        self._check_fields(
+            reference=object,
+            clipped=object,
+            notes=object,
+            rounding_snr_db=np.float64,
+            source_rates=np.float64,
+        )
 
     @classmethod
     def from_arrays(
@@ -377,6 +412,25 @@ class CycleBags(_RecordingSequence):
     dropped: dict[str, np.ndarray] | None = None
     runs: np.ndarray | None = None
     pulse_db: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.bounds, np.ndarray):  # a list, one array each
+            object.__setattr__(self, "bounds", object_array(list(self.bounds)))
+        if len(self.bounds) != len(self.signals):
+            raise ValueError(
+                f"bounds: {len(self.bounds)} entries for {len(self.signals)} "
+                "recordings; give one array of cycles per recording"
+            )
+        self._check_fields(n_peaks=np.int64, runs=object, pulse_db=np.float64)
+        if self.dropped is not None:
+            dropped = {k: np.asarray(v) for k, v in self.dropped.items()}
+            for reason, counts in dropped.items():
+                if counts.shape != (len(self),):
+                    raise ValueError(
+                        f"dropped[{reason!r}]: shape {counts.shape} for "
+                        f"{len(self)} recordings; give one count per recording"
+                    )
+            object.__setattr__(self, "dropped", dropped)
 
     @property
     def names(self) -> np.ndarray | None:  # type: ignore[override]
@@ -593,7 +647,10 @@ class Spectrograms(_RecordingSequence):
                 f"offsets must rise from 0 to the number of images "
                 f"({len(self.images)}), one more entry than recordings"
             )
+        # as an array: a subset takes the starts of its recordings by position
+        object.__setattr__(self, "offsets", offsets)
         self._check_names()
+        self._check_fields(bounds=object)
 
     @classmethod
     def from_bags(

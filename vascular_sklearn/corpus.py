@@ -105,11 +105,17 @@ class RecordingFiles(_RecordingSequence):
                 f"paths of shape {self.paths.shape}: give a sequence of one path "
                 "per recording"
             )
+        if not all(isinstance(p, str) for p in self.paths):
+            # a Path (or bytes) is read by the steps as a str, not as samples
+            paths = np.array([os.fsdecode(p) for p in self.paths], dtype=object)
+            object.__setattr__(self, "paths", paths)
         if self.stamps is not None and np.shape(self.stamps) != (len(self), 2):
             raise ValueError(
                 f"stamps of shape {np.shape(self.stamps)} for {len(self)} "
                 "recordings: give one (size, mtime_ns) pair per recording, or None"
             )
+        if self.stamps is not None and not isinstance(self.stamps, np.ndarray):
+            object.__setattr__(self, "stamps", np.asarray(self.stamps, np.int64))
         self._check_names()
 
     @classmethod

@@ -289,6 +289,11 @@ class LowpassFilter(SignalTransformer):
         filtered, clipped, notes, rounding, rates = (
             [r[k] for r in done] for k in range(5)
         )
+        # warned here, not in the worker: a warning raised in a worker process
+        # never reaches the caller, so n_jobs would decide whether it is seen
+        if paths is not None:
+            for path, note in zip(items, notes, strict=True):
+                warn_cut_short(path, note, stacklevel=4)
         return Signals(
             object_array(filtered),
             rate,
@@ -314,8 +319,7 @@ def _filter_one(
     rate, name, note = args[0], "", ""
     if isinstance(item, str):
         name = item
-        x, source_rate, note = _read_with_note(item)
-        warn_cut_short(item, note, stacklevel=2)
+        x, source_rate, note = _read_with_note(item)  # the caller warns
     else:  # the batch was checked against ``resample``
         x, resample_ok = item, True
     # on the samples as read: resampling and filtering take them off the grid,

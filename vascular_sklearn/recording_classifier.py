@@ -342,10 +342,14 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "label per recording"
             )
         check_classification_targets(y)
-        if groups is not None and len(groups) != len(bags):
-            raise ValueError(
-                f"X holds {len(bags)} recordings but groups has {len(groups)} entries"
-            )
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(bags),):
+                # np.repeat below would flatten a table, or fail on a string
+                raise ValueError(
+                    f"X holds {len(bags)} recordings but groups has shape "
+                    f"{groups.shape}: give one group (patient) per recording"
+                )
         empty = self._empty(bags)
         if len(empty) == len(bags):
             raise RecordingError("no recording has a heart cycle to train on")
@@ -359,9 +363,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         estimator = self._make_estimator()
         # a recording with fewer than min_cycles cycles trains as one with none
         n = np.where(bags.n_cycles < self.min_cycles, 0, bags.n_cycles)
-        cycle_groups = np.repeat(
-            np.arange(len(bags)) if groups is None else np.asarray(groups), n
-        )
+        cycle_groups = np.repeat(np.arange(len(bags)) if groups is None else groups, n)
         kwargs = {}
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, y)

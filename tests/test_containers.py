@@ -1,0 +1,123 @@
+"""Containers built by hand index like those the steps build, and the steps
+treat every recording the same whatever its paths or n_jobs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sklearn.naive_bayes import GaussianNB
+
+from vascular_sklearn import (
+    CycleBags,
+    LowpassFilter,
+    RecordingClassifier,
+    Signals,
+    Spectrograms,
+)
+from vascular_sklearn.containers import object_array
+from vascular_sklearn.corpus import RecordingFiles
+
+RATE = 22050
+
+
+def _wavs(folder: Path, n: int = 3) -> list[Path]:
+    """``n`` short 16-bit WAVs of distinct tones."""
+    paths = []
+    for k in range(n):
+        t = np.arange(RATE // 2) / RATE
+        path = folder / f"{k}.wav"
+        sf.write(path, 0.1 * np.sin(2 * np.pi * 50 * (k + 1) * t), RATE, "PCM_16")
+        paths.append(path)
+    return paths
+
+
+def test_per_recording_fields_given_as_lists_move_with_a_subset():
+    """A list is accepted where an array is documented: X[train] must take
+    its entries by position as well, not fail with a TypeError."""
+    picked = [2, 0]
+    images = np.arange(6, dtype=np.float32).reshape(6, 1, 1, 1)
+    spec = Spectrograms(images, [0, 1, 3, 6], bounds=[[1], [2], [3]])[picked]
+    assert spec.images.ravel().tolist() == [3, 4, 5, 0]
+    assert spec.n_cycles.tolist() == [3, 1] and spec.bounds.tolist() == [[3], [1]]
+
+    signals = Signals(
+        [np.full(4 + k, k, np.float32) for k in range(3)],
+        2000.0,
+        reference=[np.full(4 + k, k + 10.0) for k in range(3)],
+        clipped=[np.array([k]) for k in range(3)],
+        notes=["", "cut", "other"],
+        rounding_snr_db=[40.0, 50.0, 60.0],
+        source_rates=[8000, 4000, 2000],
+    )
+    part = signals[picked]
+    assert [x[0] for x in part.reference] == [12.0, 10.0]
+    assert [c.tolist() for c in part.clipped] == [[2], [0]]
+    assert part.notes.tolist() == ["other", ""]
+    assert part.rounding_snr_db.tolist() == [60.0, 40.0]
+    assert part.source_rates.tolist() == [2000.0, 8000.0]
+
+    bags = CycleBags(
+        signals,
+        [np.array([[0, 1 + k]]) for k in range(3)],
+        [2, 3, 4],
+        {"short": [0, 1, 2]},
+        runs=[np.array([0]), np.array([0, 2]), np.array([0, 3])],
+        pulse_db=[1.0, 2.0, 3.0],
+    )[picked]
+    assert [b.tolist() for b in bags.bounds] == [[[0, 3]], [[0, 1]]]
+    assert bags.n_peaks.tolist() == [4, 2] and bags.pulse_db.tolist() == [3.0, 1.0]
+    assert bags.dropped["short"].tolist() == [2, 0]
+    assert [r.tolist() for r in bags.runs] == [[0, 3], [0]]
+
+    files = RecordingFiles(["/a.wav", "/b.wav", "/c.wav"], 2000.0, stamps=[[1, 1]] * 3)
+    assert files[[-1]].stamps.shape == (1, 2)
+
+
+def test_a_per_recording_field_of_another_length_is_refused():
+    """One reference short would describe a recording by another's."""
+    data = [np.zeros(4, np.float32)] * 3
+    with pytest.raises(ValueError, match="reference: 2 entries for 3 recordings"):
+        Signals(data, 2000.0, reference=object_array(data[:2]))
+    signals = Signals(data, 2000.0)
+    with pytest.raises(ValueError, match="pulse_db: 4 entries for 3 recordings"):
+        CycleBags(signals, object_array([np.zeros((0, 2))] * 3), pulse_db=np.ones(4))
+
+
+def test_recording_files_of_path_objects_are_read_as_files(tmp_path):
+    """RecordingFiles([Path]) indexes and loads: the filter must read it too."""
+    paths = _wavs(tmp_path)
+    as_paths = RecordingFiles(paths, RATE)
+    as_text = RecordingFiles([str(p) for p in paths], RATE)
+    step = LowpassFilter().fit(as_text)
+    got, want = step.transform(as_paths[[2, 0]]), step.transform(as_text[[2, 0]])
+    for a, b in zip(got.data, want.data, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got.names.tolist() == [str(paths[2]), str(paths[0])]
+    assert as_paths.paths.tolist() == as_text.paths.tolist()
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_cut_short_file_warns_whatever_n_jobs(tmp_path, n_jobs):
+    """Read in a worker process, a file cut short still warns the caller."""
+    paths = _wavs(tmp_path)
+    raw = paths[1].read_bytes()
+    paths[1].write_bytes(raw[: len(raw) // 2])  # an interrupted copy
+    files = RecordingFiles.from_paths(paths)
+    with pytest.warns(UserWarning, match=r"1\.wav: the file ends after"):
+        out = LowpassFilter(n_jobs=n_jobs).fit_transform(files)
+    assert [bool(note) for note in out.notes] == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    "groups, shape",
+    [
+        ([["a", "x"], ["a", "x"], ["b", "y"], ["b", "y"]], r"\(4, 2\)"),
+        ("abcd", r"\(\)"),
+    ],
+)
+def test_groups_not_one_per_recording_are_named(groups, shape):
+    rng = np.random.default_rng(0)
+    bags = [rng.normal(size=(3, 2)) for _ in range(4)]
+    with pytest.raises(ValueError, match=f"4 recordings but groups has shape {shape}"):
+        RecordingClassifier(GaussianNB()).fit(bags, [0, 1, 0, 1], groups=groups)
