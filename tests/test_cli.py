@@ -18,7 +18,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from vascular_sklearn import RecordingClassifier, make_seed_pipeline
+from vascular_sklearn import RecordingClassifier, cli, make_seed_pipeline
 from vascular_sklearn.audio import resample
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
@@ -807,3 +807,55 @@ def test_no_cycle_in_training_names_the_command_line_flags(folder, tmp_path, cap
     err = capsys.readouterr().err
     assert "P9_1_silent.wav" in err and "--on-empty prior" in err
     assert "--set cut__method=period" in err
+
+
+def _info(labels):
+    return {
+        "kind": "model file",
+        "versions": {"vascular_sklearn": "1"},
+        "network": "resnet18",
+        "classes": [0, 1],
+        "sample_rate": 2000.0,
+        "cycles_scored": 16,
+        "card": {} if labels is None else {"labels": labels},
+    }
+
+
+def test_describe_names_the_classes_as_the_model_was_trained():
+    # a model trained on PhysioNet 2016: its 1 is "abnormal", not "stenosis"
+    lines = cli._card_lines("m.vsk", _info({"normal": 3, "abnormal": 5}))
+    assert "classes: normal (0), abnormal (1)" in lines
+    assert "classes: normal (0), stenosis (1)" in cli._card_lines("m.vsk", _info(None))
+
+
+class _Stub:
+    """A pipeline that fits at once: train's card is what is looked at."""
+
+    def fit(self, X, y, **given):
+        return self
+
+    def set_params(self, **params):
+        return self
+
+
+def test_train_card_reads_converter_steps_as_stored(tmp_path, monkeypatch):
+    # a 16-bit file at 44.1 kHz with 40-level steps, loaded at 22.05 kHz with
+    # the others: resampled, its samples leave the grid (a step of 0.07)
+    rng = np.random.default_rng(0)
+    for label in ("normal", "abnormal"):
+        (tmp_path / label).mkdir()
+        for k, rate in enumerate((22050, 44100)):
+            x = np.round(0.05 * rng.standard_normal(2 * rate) * 32768 / 40)
+            sf.write(
+                tmp_path / label / f"P{k}_{label}.wav", x * 40 / 32768, rate, "PCM_16"
+            )
+    saved = {}
+    monkeypatch.setattr(cli, "_pipeline_for", lambda args, **kw: _Stub())
+    monkeypatch.setattr(
+        "vascular_sklearn.persistence.save_model",
+        lambda model, out, overwrite, card: saved.update(card),
+    )
+    with pytest.warns(UserWarning, match="2 sample rates"):
+        assert cli.main(["train", str(tmp_path), "-o", str(tmp_path / "m.vsk")]) == 0
+    assert saved["converter_step"] == {"min": 40.0, "median": 40.0, "max": 40.0}
+    assert saved["sample_rates_hz"] == [22050.0, 44100.0]

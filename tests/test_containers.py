@@ -121,3 +121,40 @@ def test_groups_not_one_per_recording_are_named(groups, shape):
     bags = [rng.normal(size=(3, 2)) for _ in range(4)]
     with pytest.raises(ValueError, match=f"4 recordings but groups has shape {shape}"):
         RecordingClassifier(GaussianNB()).fit(bags, [0, 1, 0, 1], groups=groups)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("notes", "ab", "notes: a scalar for 2 recordings"),  # not ['a', 'b']
+        ("notes", 5, "notes: a scalar for 2 recordings"),  # not 'int' not iterable
+        ("reference", np.float64(1.0), "reference: a scalar"),
+        ("rounding_snr_db", np.zeros((2, 3)), r"rounding_snr_db: shape \(2, 3\)"),
+        ("source_rates", [[8000.0], [8000.0]], r"source_rates: shape \(2, 1\)"),
+    ],
+)
+def test_signals_fields_not_one_entry_per_recording_are_named(field, value, message):
+    data = [np.zeros(4, np.float32)] * 2
+    with pytest.raises(ValueError, match=message):
+        Signals(data, 2000.0, **{field: value})
+
+
+def test_cycle_bags_numbers_per_recording_are_one_column():
+    signals = Signals([np.zeros(4, np.float32)] * 2, 2000.0)
+    bounds = [np.zeros((0, 2), np.int64)] * 2
+    with pytest.raises(ValueError, match=r"pulse_db: shape \(2, 2\)"):
+        CycleBags(signals, bounds, pulse_db=np.ones((2, 2)))
+    # what the steps build still passes
+    bags = CycleBags(signals, bounds, [1, 1], runs=[np.array([0])] * 2)
+    assert bags[[1]].n_peaks.tolist() == [1]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_load_warns_of_a_cut_short_file_whatever_n_jobs(tmp_path, n_jobs):
+    # the steps that do not read files themselves get them through load
+    paths = _wavs(tmp_path)
+    raw = paths[1].read_bytes()
+    paths[1].write_bytes(raw[: len(raw) // 2])
+    with pytest.warns(UserWarning, match=r"1\.wav: the file ends after"):
+        signals = RecordingFiles.from_paths(paths).load(n_jobs=n_jobs)
+    assert len(signals) == 3

@@ -15,7 +15,7 @@ import torch
 from vascular_sklearn import __version__, make_stenosis_pipeline, persistence
 from vascular_sklearn._output import replacing
 from vascular_sklearn.datasets import make_recordings
-from vascular_sklearn.model_card import read_model_card
+from vascular_sklearn.model_card import check_card, read_model_card
 from vascular_sklearn.persistence import ModelFileError, load_model, save_model
 
 
@@ -265,3 +265,8 @@ def test_the_card_is_stored_checked_and_read_back(fitted, tmp_path):
     assert read_model_card(tmp_path / "plain.vsk")["card"] == {}
     with pytest.raises(ModelFileError, match="not a vascular_sklearn model file"):
         read_model_card(Path(__file__))
+
+
+def test_check_card_names_a_key_that_is_no_str():
+    with pytest.raises(TypeError, match="keys must be str, got 1"):
+        check_card({1: "x"})

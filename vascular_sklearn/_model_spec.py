@@ -54,10 +54,10 @@ _CLASSES = {
         RecordingClassifier,
     )
 }
-#: Fitted attributes kept per class; anything else is rebuilt.
 #: The model file's format, in its ``model.json``.
 FORMAT = "vascular_sklearn-model/1"
 
+#: Fitted attributes kept per class; anything else is rebuilt.
 FITTED = {
     "LowpassFilter": ["sample_rate_", "n_features_in_"],
     "MeanSmoother": ["sample_rate_", "n_features_in_"],

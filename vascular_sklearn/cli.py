@@ -378,14 +378,30 @@ def _read_labelled(
     return load_recordings(source, lazy=lazy, sample_rate=sample_rate), "patient"
 
 
+def _heard(data: Any) -> dict:
+    """What the recorders left in each recording
+    (:func:`~vascular_sklearn.evaluation.device_properties`), read from the
+    files as stored: a folder is loaded at one rate, and a file resampled to
+    it is off its converter's grid (a step of 40 levels read as 0.07)."""
+    from .corpus import RecordingFiles
+    from .evaluation import device_properties
+
+    files = data.recordings
+    if not isinstance(files, RecordingFiles):
+        files = RecordingFiles.from_paths(data.filenames)
+    with warnings.catch_warnings():
+        # a file cut short was told when it was loaded
+        warnings.filterwarnings("ignore", "ends after", UserWarning)
+        return device_properties(files)
+
+
 def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarray:
     """Weight 0 for the recordings screening would flag coarse, 1 for the rest
     (``snr``: their rounding noise, if read already)."""
-    from .evaluation import device_properties
     from .screening import COARSE_LIMIT_DB
 
     if snr is None:
-        snr = device_properties(data.recordings)["rounding_snr_db"]
+        snr = _heard(data)["rounding_snr_db"]
     coarse = ~(snr >= COARSE_LIMIT_DB)  # an unreadable file (NaN) stops later
     labels = np.asarray(data.target)[coarse]
     _say(
@@ -641,9 +657,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"training on {len(data.target)} recordings of "
         f"{_count(len(np.unique(data.groups)), unit)}"
     )
-    from .evaluation import device_properties
-
-    heard = device_properties(data.recordings)  # for the card and --skip-coarse
+    heard = _heard(data)  # for the card and --skip-coarse
     # the network's own validation split (early stopping) then holds out whole
     # patients, as pretrain's does, never a patient's other recordings
     given = {"classifier__groups": data.groups}
@@ -715,9 +729,13 @@ def _card_value(value: Any) -> str:
 def _card_lines(path: str, info: dict) -> list[str]:
     from .corpus import TARGET_NAMES
 
-    classes = info["classes"]
+    classes, card = info["classes"], info["card"]
     if classes == [0, 1]:
-        classes = [f"{name} ({k})" for k, name in enumerate(TARGET_NAMES)]
+        # the names the model was trained with (PhysioNet's 1 is "abnormal")
+        labels = card.get("labels")
+        names = list(labels) if isinstance(labels, dict) and len(labels) == 2 else None
+        names = TARGET_NAMES if names is None else names
+        classes = [f"{name} ({k})" for k, name in enumerate(names)]
     versions = ", ".join(f"{lib} {v}" for lib, v in info["versions"].items())
     scored = info["cycles_scored"]
     rate = info["sample_rate"]
@@ -729,7 +747,6 @@ def _card_lines(path: str, info: dict) -> list[str]:
         + ("" if rate is None else f", at {rate:g} Hz"),
         f"classes: {', '.join(str(c) for c in classes)}",
     ]
-    card = info["card"]
     if not card:
         return [
             *lines,

@@ -176,14 +176,23 @@ class _RecordingSequence:
             if value is None:
                 continue
             if not isinstance(value, np.ndarray):
-                value = (
-                    object_array(list(value))
-                    if dtype is object
-                    else np.asarray(value, dtype=dtype)
-                )
+                if isinstance(value, (str, bytes)) or not np.iterable(value):
+                    value = np.asarray(value, dtype=object)  # not its characters
+                elif dtype is object:
+                    value = object_array(list(value))
+                else:
+                    value = np.asarray(value, dtype=dtype)
                 object.__setattr__(self, key, value)
-            if value.ndim == 0 or len(value) != len(self):
-                got = "a scalar" if value.ndim == 0 else f"{len(value)} entries"
+            # a number per recording is one column: a table would pass by length
+            one_d = dtype is object or value.ndim == 1
+            if value.ndim == 0 or len(value) != len(self) or not one_d:
+                got = (
+                    "a scalar"
+                    if value.ndim == 0
+                    else f"{len(value)} entries"
+                    if value.ndim == 1
+                    else f"shape {value.shape}"
+                )
                 raise ValueError(
                     f"{key}: {got} for {len(self)} recordings; give one entry "
                     "per recording"

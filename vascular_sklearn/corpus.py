@@ -24,9 +24,11 @@ from sklearn.utils import Bunch
 from ._parallel import map_recordings
 from .audio import (
     AUDIO_SUFFIXES,
+    _read_with_note,
     check_read_options,
     file_sample_rate,
     read_recording,
+    warn_cut_short,
 )
 from .containers import Signals, _check_sample_rate, _RecordingSequence, _take_optional
 from .exceptions import (
@@ -206,12 +208,13 @@ class RecordingFiles(_RecordingSequence):
         signals : Signals
             Named by path (or ``names``), at ``sample_rate``.
         """
-        arrays = [
-            x
-            for x, _ in map_recordings(
-                read_recording, list(self.paths), n_jobs, self.sample_rate
-            )
-        ]
+        read = map_recordings(
+            _read_with_note, list(self.paths), n_jobs, self.sample_rate
+        )
+        # warned here, not in the worker: a worker process's warning is lost
+        for path, (_, _, note) in zip(self.paths, read, strict=True):
+            warn_cut_short(path, note, stacklevel=3)
+        arrays = [x for x, _, _ in read]
         names = [self.name(i) for i in range(len(self))]
         return Signals.from_arrays(arrays, self.sample_rate, names=names)
 

@@ -324,7 +324,8 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
             message names the recording.
         ValueError
             If ``X`` is at a sample rate whose Nyquist frequency lies below a
-            band, or ``bands`` or ``n_bins`` changed since ``fit``.
+            band, or ``bands`` or ``n_bins`` changed since ``fit`` to give
+            another number of columns.
         sklearn.exceptions.NotFittedError
             If the step is not fitted.
         """
@@ -366,7 +367,8 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         Raises
         ------
         ValueError
-            If ``bands`` or ``n_bins`` changed since ``fit``.
+            If ``bands`` or ``n_bins`` changed since ``fit`` to give another
+            number of columns.
         """
         self._check_columns()
         bands = [f"{low:g}-{high:g}Hz" for low, high in self._band_list()]

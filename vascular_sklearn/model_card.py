@@ -66,10 +66,13 @@ def check_card(card: Mapping[str, Any] | None) -> dict:
     """
     if card is None:
         return {}
-    if not isinstance(card, Mapping) or not all(isinstance(k, str) for k in card):
+    if not isinstance(card, Mapping):
         raise TypeError(
             f"card must be a mapping with str keys (a dict), got {type(card).__name__}"
         )
+    for key in card:
+        if not isinstance(key, str):
+            raise TypeError(f"card's keys must be str, got {key!r}")
     checked = {}
     for key, value in card.items():
         try:
