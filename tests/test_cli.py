@@ -80,6 +80,17 @@ def test_train_then_predict(folder, tmp_path, capsys):
         f"command            vascular-sklearn train {folder} -o {model}",
     ):
         assert line in card
+    # score sets the files beside what the card says the model heard: its
+    # own training files lie inside, a recorder 40 dB quieter outside
+    assert main(["score", str(model), str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "in training: 0 of 8 recordings lie outside them" in out
+    quiet = tmp_path / "quiet" / "normal"
+    quiet.mkdir(parents=True)
+    x, rate = sf.read(sorted(folder.glob("normal/*.wav"))[0])
+    sf.write(quiet / "P9_0_before.wav", 0.01 * x, rate, subtype="PCM_16")
+    assert main(["score", str(model), str(quiet.parent)]) == 0
+    assert "in training: 1 of 1 recordings lie outside them" in capsys.readouterr().out
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
     assert main(["predict", str(model), *files]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

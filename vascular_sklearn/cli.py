@@ -279,11 +279,12 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
     return lines
 
 
-def _device_lines(data, unit: str) -> list[str]:
+def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
     """How far what the device left in the files (loudness, converter step,
     rounding noise, DC offset) tells the label: pooled and, where the data name
     recorders, within the one where it tells the most. It needs neither a
-    model nor the devices' names."""
+    model nor the devices' names. With a model's ``card``, the files beside
+    the recorders it heard in training."""
     from .evaluation import DEVICE_PROPERTIES, device_confound
 
     kind, recorders = _recorders(data, unit)
@@ -308,7 +309,41 @@ def _device_lines(data, unit: str) -> list[str]:
             f"  within one {kind}, the furthest from 0.50: {DEVICE_PROPERTIES[name]} "
             f"in {kind} {group}, roc_auc {auc:.2f}"
         )
-    return lines
+    return lines + _beside_training(audit.properties, card or {})
+
+
+#: What train's card keeps of the recorders heard, with its rounding and units.
+_HEARD = {"loudness_db": (1, "dB"), "converter_step": (2, "levels")}
+
+
+def _beside_training(here: dict, card: dict) -> list[str]:
+    """The scored files' loudness and converter steps beside the range the
+    model heard in training (train's card): outside it, an answer says as
+    much about the recorder as about the vessel."""
+    from .evaluation import DEVICE_PROPERTIES
+
+    cells, outside = [], None
+    for name, (digits, units) in _HEARD.items():
+        trained = card.get(name)
+        if not isinstance(trained, dict) or not {"min", "max"} <= trained.keys():
+            continue
+        # rounded as the card is, so a recording like the training ones is in
+        values = np.round(here[name], digits)
+        beyond = (values < trained["min"]) | (values > trained["max"])
+        outside = beyond if outside is None else outside | beyond
+        seen = _spread(here[name], digits)
+        cells.append(
+            f"{DEVICE_PROPERTIES[name]} "
+            + (f"{seen['min']:g} to {seen['max']:g} {units}" if seen else "n/a")
+            + f" here, {trained['min']:g} to {trained['max']:g} {units} in training"
+        )
+    if outside is None:  # a model saved without a card, or another card
+        return []
+    return [
+        f"Beside the recorders the model heard in training (its card): "
+        f"{'; '.join(cells)}: {int(outside.sum())} of {len(outside)} recordings "
+        "lie outside them"
+    ]
 
 
 def _labelled_data(
@@ -941,9 +976,16 @@ def _cmd_score(args: argparse.Namespace) -> int:
     else:  # said, not left out without a word
         lines.append(_why_no_intervals(data, result.proba, unit, by_patient))
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
-    lines += _device_lines(data, unit)
+    lines += _device_lines(data, unit, _card_of(args))
     print("\n".join(lines))
     return 1 if result.failed else 0
+
+
+def _card_of(args: argparse.Namespace) -> dict:
+    """The card of the model given (empty for a pickle, which holds none)."""
+    from .model_card import read_model_card
+
+    return {} if args.trust_pickle else read_model_card(args.model)["card"]
 
 
 def _why_no_intervals(data, proba: np.ndarray, unit: str, by_patient: bool) -> str:
