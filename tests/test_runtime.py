@@ -116,6 +116,7 @@ def test_runtime_scores_files_without_torch(exported, tmp_path):
 
         status = main(["predict", {str(onnx_path)!r}, *{[str(p) for p in paths]!r},
                        "-o", {str(out)!r}])
+        assert main(["describe", {str(onnx_path)!r}]) == 0  # its card too
         loaded = sorted(
             m for m in sys.modules if m.split(".")[0] in {NETWORK_MODULES!r}
         )

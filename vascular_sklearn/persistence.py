@@ -1,7 +1,8 @@
 """Model files that load without running code from the file.
 
 A model file is a zip archive holding ``model.json`` (the pipeline's classes,
-parameters, fitted attributes and the versions it was saved with) and
+parameters, fitted attributes, the versions it was saved with and its card:
+what it was trained on, :mod:`~vascular_sklearn.model_card`) and
 ``weights.pt`` (the network's ``state_dict``, read back with
 ``torch.load(weights_only=True)``, which refuses anything but tensors). Loading
 rebuilds the pipeline from a fixed list of this library's classes, so a crafted
