@@ -415,3 +415,17 @@ def test_resample_that_is_no_bool_is_refused_not_taken_as_true(tmp_path):
     # "no" is a true string: the files would be resampled against the wish
     with pytest.raises(TypeError, match="resample='no'"):
         load_recordings(root, sample_rate=RATE, resample="no")
+
+
+@pytest.mark.parametrize("recorder", [123, 3.5])
+def test_a_recorder_of_no_kind_is_named_not_iterated(recorder):
+    # tuple(123) said "'int' object is not iterable", of no argument
+    with pytest.raises(TypeError, match=re.escape(f"recorder={recorder!r}: give")):
+        make_recordings(n_patients=2, duration=1, recorder=recorder)
+
+
+@pytest.mark.parametrize("name", ["n_patients", "recordings_per_patient"])
+def test_a_count_given_as_a_bool_is_refused(name):
+    # True was one patient, where duration=True is refused as a slip
+    with pytest.raises(ValueError, match=f"{name} must be a whole number.*got True"):
+        make_recordings(**{"n_patients": 2, "duration": 1, name: True})

@@ -300,3 +300,37 @@ def test_a_rate_that_is_no_rate_is_named_not_divided_by(rate):
 def test_a_device_records_one_recording_not_a_table():
     with pytest.raises(ValueError, match=r"shape \(10, 2\)"):
         Recorder().apply(np.zeros((10, 2)), RATE)
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        ({"clip_level": (-0.2, 1.0)}, r"clip_level=\(-0\.2, 1\.0\): .* above 0"),
+        ({"clip_level": (0.0, 1.0)}, r"clip_level=\(0\.0, 1\.0\): .* 0 < low"),
+        ({"gain": "12"}, r"gain='12': give a range \(low, high\) or None"),
+    ],
+)
+def test_ranges_the_drawn_recorder_refuses_are_refused_when_made(ranges, message):
+    # a clip level below 0 was refused only when a draw reached it: for some
+    # seeds make_recordings ran, for others it failed; "12" was (1.0, 2.0)
+    with pytest.raises(ValueError, match=message):
+        RecorderRanges(**ranges)
+
+
+def test_a_fixed_range_draws_its_value_as_given():
+    fixed = {"gain": (0.1, 0.1), "step": (24.0, 24.0), "resonance_hz": (3.0, 3.0)}
+    device = RecorderRanges(**fixed).draw(0)
+    assert (device.gain, device.step, device.resonance_hz) == (0.1, 24.0, 3.0)
+    # the fixed fields still take their draw: the others are drawn as before
+    other = RecorderRanges(gain=(0.2, 0.2), step=(8.0, 8.0), resonance_hz=(5.0, 5.0))
+    assert other.draw(0).tilt_db_per_octave == device.tilt_db_per_octave
+    data = make_recordings(
+        n_patients=2,
+        recordings_per_patient=1,
+        duration=0.5,
+        sample_rate=2000,
+        random_state=0,
+        recorder=RecorderRanges(step=(24.0, 24.0)),
+    )
+    assert [r.step for r in data.recorders] == [24.0, 24.0]
+    assert np.isfinite(data.recordings[0]).all()

@@ -535,7 +535,13 @@ def _session_ranges(recorder, confound: float) -> tuple[RecorderRanges, ...] | N
         if confound:
             raise ValueError("confound needs two recorder pools, got one range")
         return (recorder,)
-    pools = tuple(recorder)
+    try:
+        pools = tuple(recorder)
+    except TypeError:  # a number, say: "'int' object is not iterable" says not why
+        raise TypeError(
+            f"recorder={recorder!r}: give None, a Recorder, a RecorderRanges, "
+            "'sessions' or a pair of RecorderRanges (normal-like, stenosis-like)"
+        ) from None
     if len(pools) != 2 or not all(isinstance(r, RecorderRanges) for r in pools):
         raise ValueError("recorder pools must be two RecorderRanges")
     return pools
@@ -557,7 +563,8 @@ def _check_simulation(n_patients, recordings_per_patient, duration, sample_rate)
         ("n_patients", n_patients),
         ("recordings_per_patient", recordings_per_patient),
     ]:
-        if not (isinstance(value, Integral) and value >= 1):
+        # bool is an Integral too: n_patients=True is a slip, not one patient
+        if isinstance(value, bool) or not (isinstance(value, Integral) and value >= 1):
             raise ValueError(f"{name} must be a whole number from 1 up, got {value!r}")
     if not (np.isfinite(duration) and duration > 0):
         raise ValueError(f"duration must be a positive number of seconds: {duration!r}")

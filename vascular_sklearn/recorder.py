@@ -565,18 +565,26 @@ class RecorderRanges:
             if bounds is None:
                 continue
             try:
+                # text is iterable too: "12" would be the range (1.0, 2.0)
+                if isinstance(bounds, (str, bytes)):
+                    raise TypeError
                 low, high = map(float, bounds)
             except (TypeError, ValueError):
                 raise ValueError(
                     f"{f.name}={bounds!r}: give a range (low, high) or None"
                 ) from None
-            floor = 0.0 if f.name in self._LOG else -np.inf
+            positive = f.name in self._LOG or f.name == "clip_level"
+            floor = 0.0 if positive else -np.inf
             if not (floor < low <= high < np.inf):
-                drawn = "log-uniformly, so 0 < low" if floor == 0 else "low"
-                raise ValueError(
-                    f"{f.name}={bounds!r}: a range is drawn {drawn} <= high, "
-                    "both finite"
-                )
+                if f.name in self._LOG:
+                    drawn = "a range is drawn log-uniformly, so 0 < low"
+                elif positive:
+                    # a level at or below 0 is refused by the Recorder drawn,
+                    # at the first draw that reaches it
+                    drawn = "a clip level lies above 0 (full scale is 1.0), so 0 < low"
+                else:
+                    drawn = "a range is drawn low"
+                raise ValueError(f"{f.name}={bounds!r}: {drawn} <= high, both finite")
 
     #: What leaving an effect out means where the Recorder takes no ``None``.
     _NEUTRAL = {
@@ -608,9 +616,12 @@ class RecorderRanges:
                 continue
             low, high = map(float, bounds)
             if f.name in self._LOG:
-                values[f.name] = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+                value = float(np.exp(rng.uniform(np.log(low), np.log(high))))
             else:
-                values[f.name] = float(rng.uniform(low, high))
+                value = float(rng.uniform(low, high))
+            # a fixed range gives its value as given (exp(log(3)) is
+            # 3.0000000000000004); drawn all the same, so the stream is unchanged
+            values[f.name] = low if low == high else value
         return Recorder(**values)
 
 
