@@ -4,8 +4,9 @@ The command line: train on a folder, predict on files
 
 ``vascular-sklearn`` (also ``python -m vascular_sklearn``) does the common jobs
 without writing Python: ``demo``, ``evaluate FOLDER`` (a patient-grouped
-cross-validation report), ``train FOLDER -o MODEL`` and ``predict MODEL
-SOURCES -o TABLE.csv``. This example writes a small folder of synthetic WAV
+cross-validation report), ``train FOLDER -o MODEL``, ``describe MODEL`` (what
+the model was trained on) and ``predict MODEL SOURCES -o TABLE.csv``. This
+example writes a small folder of synthetic WAV
 files in the layout the commands read (``normal/`` and ``abnormal/``, the
 patient id before the first underscore of each file name), runs the commands
 as a user would in a shell, and prints what they print.
@@ -32,7 +33,6 @@ root = Path(workdir.name)
 
 def write_folder(folder, data):
     """Write recordings as 16-bit WAV files in normal/ and abnormal/."""
-    paths = []
     for name, x, label in zip(
         data.filenames, data.recordings.data, data.target, strict=True
     ):
@@ -40,8 +40,6 @@ def write_folder(folder, data):
         sub.mkdir(parents=True, exist_ok=True)
         path = sub / f"{Path(name).name}.wav"  # P03_R1_normal.wav: patient P03
         sf.write(path, x, int(data.sample_rate), subtype="PCM_16")
-        paths.append(path)
-    return paths
 
 
 train_data = make_recordings(
@@ -72,6 +70,13 @@ tiny = ["--arch", "resnet18", "--max-epochs", "1"]
 run("train", "recordings", "-o", "model.vsk", *tiny)
 
 # %%
+# The model file carries a card: what the model was trained on (recordings and
+# patients per label, sample rates, the loudness and converter steps it heard,
+# the date and the command). ``describe`` prints it; check it before trusting
+# a model on recordings from another recorder.
+run("describe", "model.vsk")
+
+# %%
 # Predict on new recordings: a folder (searched for audio files), a CSV
 # manifest or single files. The table has one row per file: the probability of
 # stenosis, the label at a threshold of 0.5, the heart cycles used and a
@@ -87,9 +92,9 @@ table = root / "predictions.csv"
 print(table.read_text())
 
 # %%
-# The table is easy to read back, here to plot it. A single epoch on a few
-# recordings is far too little training: expect the probabilities to say
-# little, and use the default settings on real data.
+# The table is easy to read back, here to plot it. The synthetic stenoses are
+# easy to hear, so even one epoch on a few recordings separates them here; that
+# says nothing about real recordings: use the default settings there.
 with open(table, newline="") as f:
     rows = list(csv.DictReader(f))
 names = [Path(row["path"]).name for row in rows]

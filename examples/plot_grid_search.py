@@ -9,7 +9,7 @@ the network's learning rate (``classifier__estimator__lr``), scoring each
 candidate with :class:`~sklearn.model_selection.GroupKFold` over patients, so
 no patient is ever on both sides of a split.
 
-To keep the example quick (minutes on two idle CPU cores) the network is a
+To keep the example quick (about a minute on one CPU core) the network is a
 ResNet18 trained for two epochs on 12 short synthetic recordings of 6 patients,
 in batches of 4 cycles (so that its batch-normalisation statistics settle in
 the few steps that so little data allows): the scores say how to write a
@@ -31,7 +31,7 @@ data = make_recordings(
 pipe = make_stenosis_pipeline(max_epochs=2, batch_size=4, device="cpu", random_state=0)
 pipe.set_params(classifier__estimator__arch="resnet18")
 
-# the names of all tunable parameters
+# the lowpass step's tunable parameters (get_params() names every step's)
 print([name for name in pipe.get_params() if name.startswith("lowpass__")])
 
 # %%

@@ -30,6 +30,7 @@ data = make_recordings(
 )
 pipe = make_stenosis_pipeline(max_epochs=2, batch_size=4, device="cpu", random_state=0)
 pipe.set_params(classifier__estimator__arch="resnet18")
+cv = GroupKFold(3)  # 2 of the 6 patients in each test fold
 
 # scikit-learn warns about each undefined score; the NaNs below say the same
 with warnings.catch_warnings():
@@ -40,7 +41,7 @@ with warnings.catch_warnings():
         data.recordings,
         data.target,
         groups=data.groups,
-        cv=GroupKFold(3),
+        cv=cv,
         scoring=clinical_scoring(),
     )
 names = ["accuracy", "sensitivity", "specificity", "roc_auc"]
@@ -50,7 +51,6 @@ for name in names:
 # %%
 # Each fold's scores; a missing bar is a score the fold cannot define because
 # its test patients hold one class only.
-cv = GroupKFold(3)
 folds = [
     np.unique(data.groups[test]).tolist()
     for _, test in cv.split(data.recordings, data.target, data.groups)

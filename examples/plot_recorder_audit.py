@@ -108,9 +108,9 @@ for model_name, model in models.items():
 # recorded mostly stenoses: within each recorder it orders the vessels no
 # better than chance, and scored on a device it never heard it answers the
 # opposite. The beat envelope orders the vessels within each recorder, heard
-# or not; its pooled AUC still falls when a recorder is held out, because
-# where its answers sit moves with the device (the threshold a new clinic
-# would need). Report each recorder alone.
+# or not; its pooled AUC still falls, below chance here, when a recorder is
+# held out, because where its answers sit moves with the device (the
+# threshold a new clinic would need). Report each recorder alone.
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
 for ax, (title, auc) in zip(
     axes, [("pooled", pooled), ("mean within each recorder", within)], strict=True

@@ -6,9 +6,10 @@ A fitted pipeline goes to a model file with
 :func:`~vascular_sklearn.persistence.save_model`: JSON parameters and a
 tensors-only weights file in one zip archive, so that
 :func:`~vascular_sklearn.persistence.load_model` never runs code from the file
-(unlike a pickle). The loaded model then scores new WAV files, here recorded
-at 44.1 kHz while the model was trained at 22.05 kHz: its first step resamples
-them to the rate it was trained at.
+(unlike a pickle), with a card that says what the model was trained on. The
+loaded model then scores new WAV files, here recorded at 44.1 kHz while the
+model was trained at 22.05 kHz: its first step resamples them to the rate it
+was trained at.
 
 Every file is written to a temporary folder that is removed at the end. The
 network is a ResNet18 trained briefly on a few synthetic patients, to keep the
@@ -24,8 +25,9 @@ import numpy as np
 import soundfile as sf
 
 from vascular_sklearn import make_stenosis_pipeline
-from vascular_sklearn.containers import Signals
-from vascular_sklearn.datasets import make_recordings, read_recording
+from vascular_sklearn.corpus import RecordingFiles
+from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.model_card import read_model_card
 from vascular_sklearn.persistence import load_model, save_model
 
 train = make_recordings(
@@ -38,8 +40,23 @@ pipe.fit(train.recordings, train.target)
 workdir = tempfile.TemporaryDirectory()
 folder = Path(workdir.name)
 model_path = folder / "model.vsk"
-save_model(pipe, model_path)
+# the card: what the model heard in training, for whoever is given the file
+card = {
+    "trained_on": "synthetic recordings (make_recordings, random_state=0)",
+    "recordings": len(train.target),
+    "patients": len(np.unique(train.groups)),
+    "sample_rates_hz": [train.sample_rate],
+}
+save_model(pipe, model_path, card=card)
 print(f"{model_path.name}: {model_path.stat().st_size / 1e6:.1f} MB")
+
+# %%
+# :func:`~vascular_sklearn.model_card.read_model_card` reads the card back with
+# what the file itself says (``vascular-sklearn describe model.vsk`` prints
+# the same), without loading the network.
+info = read_model_card(model_path)
+for key in ["network", "classes", "sample_rate", "cycles_scored", "card"]:
+    print(f"{key:>13}: {info[key]}")
 
 # %%
 # New recordings, saved as 16-bit WAV files at 44.1 kHz as a phone might record
@@ -63,16 +80,16 @@ print([p.name for p in paths])
 
 # %%
 # Load the model on the CPU (a model trained on a GPU loads the same way) and
-# score the files. :func:`~vascular_sklearn.audio.read_recording` reads one
-# file at its own rate; the model resamples it.
+# score the files. :class:`~vascular_sklearn.corpus.RecordingFiles` holds
+# their paths; the model's first step reads each file and resamples it to the
+# rate the model was trained at.
 model = load_model(model_path, device="cpu")
-arrays, rates = zip(*(read_recording(p) for p in paths), strict=True)
-X = Signals.from_arrays(arrays, rates[0], names=[p.name for p in paths])
+X = RecordingFiles.from_paths(paths)
 proba = model.predict_proba(X)[:, 1]
 cycles = model[:-1].transform(X).n_cycles
 for path, p, n in zip(paths, proba, cycles, strict=True):
     label = "stenosis" if p >= 0.5 else "normal"
-    print(f"{path.name:<28} probability {p:.3f}  {label:<8} ({n} cycles)")
+    print(f"{path.name:<22} probability {p:.3f}  {label:<8} ({n} cycles found)")
 
 # the saved model answers exactly as the one in memory
 same = np.allclose(proba, pipe.predict_proba(X)[:, 1])

@@ -106,7 +106,7 @@ fig.colorbar(im, ax=axes, label="log magnitude - its row's mean", shrink=0.8)
 # The recommended image has no average spectrum left: every row of every cycle
 # is centred on its own mean, which takes a microphone's response away and
 # keeps how each band changes over the beat. The whole spectrum is what the
-# earlier image showed (``spectrogram__subtract_mean=False``, a log magnitude
+# plain network reads (``spectrogram__subtract_mean=False``, a log magnitude
 # with a floor below each cycle's peak), computed here from the same cycles,
 # before the harmonizer. Averaged over every cycle of every recording, the
 # classes differ above a few hundred hertz. On the synthetic recordings that
