@@ -429,3 +429,14 @@ def test_a_count_given_as_a_bool_is_refused(name):
     # True was one patient, where duration=True is refused as a slip
     with pytest.raises(ValueError, match=f"{name} must be a whole number.*got True"):
         make_recordings(**{"n_patients": 2, "duration": 1, name: True})
+
+
+def test_wide_beat_variability_keeps_beating_to_the_end():
+    # a fixed number of intervals drawn could run out before the recording
+    # did: at 0.15, one of these 60-s recordings lay 1.94 s without a beat
+    data = make_recordings(
+        12, 2, duration=60, sample_rate=2000, random_state=0, beat_variability=0.15
+    )
+    tails = [60 - beats[-1] / 2000 for beats in data.beat_times]
+    # the slowest heart (50 bpm) beats every 1.2 s, 0.15 wider at most by chance
+    assert max(tails) < 1.5

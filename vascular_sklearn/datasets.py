@@ -450,6 +450,14 @@ def _vessel_sound(
     if ectopic_rate:
         intervals = _with_ectopic_beats(rng, intervals, ectopic_rate)
     beats = rng.uniform(0.1, 0.6) * period + np.cumsum(np.r_[0, intervals[:-1]])
+    while beats[-1] + intervals[-1] < duration - 0.05:
+        # wide variability can run the intervals out before the recording
+        # ends; drawn only then, so that other recordings keep their stream
+        more = period * (1 + jitter * rng.standard_normal(int(duration / period) + 2))
+        if ectopic_rate:
+            more = _with_ectopic_beats(rng, more, ectopic_rate)
+        beats = np.r_[beats, beats[-1] + np.cumsum(np.r_[intervals[-1], more[:-1]])]
+        intervals = more
     beats = beats[beats < duration - 0.05]
     tau = rng.uniform(0.06, 0.1)  # time to the pressure peak
     pulse = np.zeros(n)
