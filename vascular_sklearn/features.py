@@ -261,11 +261,16 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
                 )
         return n_fft, hop, weights
 
+    def _n_columns(self) -> int:
+        """An envelope per time bin, a systolic/diastolic ratio and a share,
+        per band."""
+        return len(self._band_list()) * (self.n_bins + 2)
+
     def _check_columns(self) -> None:
         """Refuse columns other than those ``fit`` counted (``bands`` or
         ``n_bins`` set since): the table would not fit ``n_features_out_``."""
         check_is_fitted(self)
-        n = len(self._band_list()) * (self.n_bins + 2)
+        n = self._n_columns()
         if n != self.n_features_out_:
             raise ValueError(
                 f"BeatEnvelopeFeatures was fitted for {self.n_features_out_} "
@@ -296,7 +301,7 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         """
         super().fit(X)
         self._sizes(self.sample_rate_)
-        self.n_features_out_ = len(self._band_list()) * (self.n_bins + 2)
+        self.n_features_out_ = self._n_columns()
         return self
 
     def transform(self, X: CycleBags) -> np.ndarray:
