@@ -567,7 +567,8 @@ def test_score_with_force_replaces_no_labels_it_reads(
 
 
 def _train_params(argv, tmp_path, monkeypatch):
-    """The pipeline parameters ``train`` fits with, without training."""
+    """The pipeline parameters ``train`` fits with, without training, and
+    under ``"card"`` the card it saves."""
     seen = {}
 
     def fit(self, X, y=None, **params):
@@ -576,7 +577,8 @@ def _train_params(argv, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Pipeline, "fit", fit)
     monkeypatch.setattr(
-        "vascular_sklearn.persistence.save_model", lambda *args, **kwargs: None
+        "vascular_sklearn.persistence.save_model",
+        lambda *args, card, **kwargs: seen.update(card=card),
     )
     assert main(["train", *argv, "-o", str(tmp_path / "m.vsk")]) == 0
     return seen
@@ -600,7 +602,8 @@ def test_train_flags_reach_the_parameters_they_name(folder, tmp_path, monkeypatc
 
 
 def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
-    """train's --backbone-lr reaches the network; without it, 1e-4."""
+    """train's --backbone-lr reaches the network; without it, 1e-4. The
+    backbone's card goes into the model's: it heard those recorders too."""
     from vascular_sklearn.network import ResNetClassifier
     from vascular_sklearn.pretraining import save_backbone
 
@@ -608,11 +611,23 @@ def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
     clf = ResNetClassifier(
         "resnet18", max_epochs=1, batch_size=4, device="cpu", random_state=0
     ).fit(X, [0, 1] * 4)
-    weights = save_backbone(clf, tmp_path / "backbone.pt")
+    heard = {"trained_on": "heart sounds", "labels": {"normal": 3, "abnormal": 5}}
+    weights = save_backbone(clf, tmp_path / "backbone.pt", card=heard)
     base = [str(folder), "--arch", "resnet18", "--weights", str(weights)]
     got = _train_params([*base, "--backbone-lr", "0.01"], tmp_path, monkeypatch)
     assert got["classifier__estimator__weights_path"] == str(weights)
     assert got["classifier__estimator__backbone_lr"] == 0.01
+    assert got["card"]["trained_on"] == str(folder)
+    assert got["card"]["backbone"] == {"file": str(weights), **heard}
+    # describe sets it apart, under its name
+    info = {**_info({"normal": 4, "stenosis": 4}), "card": got["card"]}
+    lines = cli._card_lines("m.vsk", info)
+    at = lines.index("  backbone:")
+    assert lines[at + 1 : at + 4] == [
+        f"    file        {weights}",
+        "    trained_on  heart sounds",
+        "    labels      normal 3, abnormal 5",
+    ]
     got = _train_params(base, tmp_path, monkeypatch)
     assert got["classifier__estimator__backbone_lr"] == 1e-4  # the stated default
 

@@ -18,7 +18,13 @@ from vascular_sklearn import (
 )
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
-from vascular_sklearn.network import CycleResNet, ResNetClassifier, read_weights
+from vascular_sklearn.model_card import read_model_card
+from vascular_sklearn.network import (
+    CARD_KEY,
+    CycleResNet,
+    ResNetClassifier,
+    read_weights,
+)
 from vascular_sklearn.pretraining import partial_path, pretrain, save_backbone
 from vascular_sklearn.recorder import quantise
 
@@ -40,8 +46,13 @@ def heart_sounds():
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory, heart_sounds):
     path = tmp_path_factory.mktemp("pretrain") / "backbone.pt"
+    card = {"trained_on": "simulated heart sounds", "recordings": 4}
     model = pretrain(
-        heart_sounds.recordings, heart_sounds.target, path, pipeline=_small()
+        heart_sounds.recordings,
+        heart_sounds.target,
+        path,
+        pipeline=_small(),
+        card=card,
     )
     return path, model
 
@@ -74,8 +85,35 @@ def test_pretrained_weights_load_into_a_new_network(backbone):
     assert (_features(fresh, x) - reference).abs().max() > 1.0
     # the file says what it learnt on, and a fine-tune on other images is told
     assert state["image_shape"].tolist() == [1, 20, 100]
+    info = read_model_card(path)
+    assert info["card"] == {"trained_on": "simulated heart sounds", "recordings": 4}
+    assert (info["kind"], info["network"]) == ("backbone", "resnet50")
+    assert info["image_shape"] == [1, 20, 100] and info["classes"] is None
     with pytest.warns(UserWarning, match=r"of 20 x 100 .*, these are 40 x 100"):
         CycleResNet(weights_path=str(path), image_shape=(1, 40, 100))
+
+
+def test_a_backbone_card_is_refused_before_training_or_named_when_damaged(
+    backbone, heart_sounds, tmp_path
+):
+    out = tmp_path / "b.pt"
+    with pytest.raises(ValueError, match="card\\['fitted'\\]"):
+        pretrain(
+            heart_sounds.recordings,
+            heart_sounds.target,
+            out,
+            pipeline=_small(),  # no fit: the card is checked first
+            card={"fitted": object()},
+        )
+    assert not out.exists() and not partial_path(out).exists()
+    # a backbone saved without a card loads and says so
+    state = read_weights(backbone[0])
+    torch.save({k: v for k, v in state.items() if k != CARD_KEY}, out)
+    assert read_model_card(out)["card"] == {}
+    state[CARD_KEY] = torch.tensor([0xFF, 0x7B], dtype=torch.uint8)
+    torch.save(state, out)
+    with pytest.raises(WeightsFileError, match=f"{out}: its card is damaged"):
+        read_model_card(out)
 
 
 def test_fine_tuning_starts_from_the_backbone(backbone):
@@ -278,6 +316,15 @@ def test_cli_pretrains_on_a_physionet_layout(
     # skorch's progress table is progress: on stderr, without colour codes
     assert "train_loss" in captured.err and "\x1b[" not in captured.err
     assert not captured.out
+    # the backbone says what it heard, as train's model does
+    assert main(["describe", str(out)]) == 0
+    described = capsys.readouterr().out
+    rows = dict(line.split(None, 1) for line in described.splitlines()[3:-1])
+    assert rows["trained_on"] == str(tmp_path) and rows["databases"] == "1"
+    assert rows["recordings"] == "5" and rows["sample_rates_hz"] == "2000"
+    assert rows["command"] == f"vascular-sklearn pretrain {' '.join(args[1:])} " + (
+        " ".join([*more, *sets])
+    )
     assert main(args) == 2  # the file exists: nothing is written over
     # a screening model trained on the same layout, from the backbone
     model = tmp_path / "model.vsk"

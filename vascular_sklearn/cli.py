@@ -469,8 +469,10 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     # with other signal settings should pretrain with the same --set
     pipe = _set_params(pipe, args.set)  # a wrong --set stops before the data
     check_partial(out, args.resume)
-    data, _ = _labelled_data(args.data)
-    weight = _weight_without_coarse(data) if args.skip_coarse else None
+    data, unit = _labelled_data(args.data)
+    heard = _heard(data)  # for the card and --skip-coarse
+    snr = heard["rounding_snr_db"]
+    weight = _weight_without_coarse(data, snr) if args.skip_coarse else None
     resuming = args.resume and partial_path(out).exists()
     if args.resume and not resuming:
         _say(f"--resume: no {partial_path(out)} to go on from; starting afresh")
@@ -495,6 +497,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
             pipeline=pipe,
             groups=data.groups,
             sample_weight=weight,
+            card=_training_card(args, args.data, data, unit, heard),
             resume=args.resume,
             overwrite=args.force,
         )
@@ -703,7 +706,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model = pipe.fit(data.recordings, data.target, **given)
     # the saved model is as quiet as one made in Python
     model.set_params(classifier__estimator__verbose=0)
-    card = _training_card(args, data, unit, heard)
+    card = _training_card(args, args.data_dir, data, unit, heard)
+    if args.weights is not None:
+        from .model_card import read_model_card
+
+        # the backbone heard its corpus's recorders: so has the model
+        card["backbone"] = {
+            "file": args.weights,
+            **read_model_card(args.weights)["card"],
+        }
     save_model(model, out, overwrite=args.force, card=card)
     _say(f"saved {out}")
     return 0
@@ -719,9 +730,12 @@ def _spread(values: np.ndarray, digits: int) -> dict:
     return dict(zip(("min", "median", "max"), quantiles.tolist(), strict=True))
 
 
-def _training_card(args: argparse.Namespace, data, unit: str, heard: dict) -> dict:
-    """What train's model was trained on, for its file: read back by describe,
-    so that whoever is given the model knows which recorders it heard."""
+def _training_card(
+    args: argparse.Namespace, source: str, data, unit: str, heard: dict
+) -> dict:
+    """What train's model or pretrain's backbone was trained on (``source``),
+    for its file: read back by describe, so that whoever is given the model
+    knows which recorders it heard."""
     import datetime
     import shlex
 
@@ -732,7 +746,7 @@ def _training_card(args: argparse.Namespace, data, unit: str, heard: dict) -> di
     names = [str(name) for name in data.target_names]
     coarse = ~(heard["rounding_snr_db"] >= COARSE_LIMIT_DB)
     return {
-        "trained_on": args.data_dir,
+        "trained_on": source,
         "recordings": len(y),
         f"{unit}s": len(np.unique(data.groups)),
         "labels": {name: int(np.sum(y == k)) for k, name in enumerate(names)},
@@ -761,10 +775,25 @@ def _card_value(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _card_rows(card: dict, indent: str = "  ") -> list[str]:
+    """One row per entry; an entry that holds entries of its own (a
+    backbone's card in a model's) as an indented block under its name."""
+    width = max(len(key) for key in card)
+    rows = []
+    for key, value in card.items():
+        if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+            rows += [f"{indent}{key}:", *_card_rows(value, indent + "  ")]
+        else:
+            rows.append(f"{indent}{key:<{width}}  {_card_value(value)}")
+    return rows
+
+
 def _card_lines(path: str, info: dict) -> list[str]:
     from .corpus import TARGET_NAMES
 
     classes, card = info["classes"], info["card"]
+    if info["kind"] == "backbone":
+        return _backbone_lines(path, info)
     if classes == [0, 1]:
         # the names the model was trained with (PhysioNet's 1 is "abnormal")
         labels = card.get("labels")
@@ -788,14 +817,40 @@ def _card_lines(path: str, info: dict) -> list[str]:
             "no card: saved without one, so what it was trained on is not "
             "recorded (train writes one; save_model(card=...) in Python)",
         ]
-    width = max(len(key) for key in card)
     return [
         *lines,
         "card:",
-        *(f"  {key:<{width}}  {_card_value(v)}" for key, v in card.items()),
+        *_card_rows(card),
         "Recordings unlike these (another microphone, gain or converter) get "
         "answers about their recorder as much as their vessel: score labelled "
         "recordings of your own ('score') before trusting it there.",
+    ]
+
+
+def _backbone_lines(path: str, info: dict) -> list[str]:
+    shape = info["image_shape"]
+    lines = [
+        f"{path}: backbone (tensor-only weights, for train --weights)",
+        f"network: {info['network'] or 'not a ResNet this library builds'}"
+        + (
+            ""
+            if shape is None
+            else f"; pretrained on images of {shape[1]} x "
+            f"{shape[2]} (frequency rows x frames)"
+        ),
+    ]
+    if not info["card"]:
+        return [
+            *lines,
+            "no card: saved without one, so what it was pretrained on is not "
+            "recorded (pretrain writes one; save_backbone(card=...) in Python)",
+        ]
+    return [
+        *lines,
+        "card:",
+        *_card_rows(info["card"]),
+        "A model fine-tuned from it has heard these recorders too: train "
+        "--weights copies this card into the model's, under 'backbone'.",
     ]
 
 
@@ -1208,7 +1263,9 @@ def _parser() -> argparse.ArgumentParser:
         "describe", help="what a model was trained on: its card, network and rate"
     )
     describe.add_argument(
-        "model", help="a model file from 'train', or a .onnx file from 'export'"
+        "model",
+        help="a model file from 'train', a .onnx file from 'export' or a .pt "
+        "backbone from 'pretrain'",
     )
     describe.set_defaults(func=_cmd_describe)
 

@@ -9,7 +9,9 @@ plain JSON values by name. ``vascular-sklearn train`` writes one (the data, its
 recordings and patients per label, the rates and recorders heard, the date
 and the command); :func:`read_model_card` reads it back with what the file
 itself holds, without torch for an export, and ``vascular-sklearn describe``
-prints it.
+prints it. A backbone of ``vascular-sklearn pretrain`` carries one too, and a
+model fine-tuned from it (``train --weights``) keeps it under ``backbone``: a
+network pretrained on one corpus's stethoscopes has heard those as well.
 """
 
 from __future__ import annotations
@@ -92,18 +94,22 @@ def read_model_card(path: str | os.PathLike) -> dict:
     ----------
     path : path-like
         A model file of :func:`~vascular_sklearn.persistence.save_model`
-        (``vascular-sklearn train``) or an export of
-        :func:`~vascular_sklearn.persistence.export_onnx`.
+        (``vascular-sklearn train``), an export of
+        :func:`~vascular_sklearn.persistence.export_onnx`, or a backbone of
+        :func:`~vascular_sklearn.pretraining.save_backbone` (``.pt`` or
+        ``.pth``; read with torch, tensors only).
 
     Returns
     -------
     dict
-        ``kind`` (``"model file"`` or ``"ONNX export"``), ``versions`` (the
-        libraries it was saved with), ``network`` (its architecture),
-        ``classes``, ``sample_rate`` (the training rate in Hz, every
-        recording's answer is computed at), ``cycles_scored`` (per recording;
-        ``None``: all) and ``card`` (what was stored with it; empty for a file
-        saved without one).
+        ``kind`` (``"model file"``, ``"ONNX export"`` or ``"backbone"``),
+        ``versions`` (the libraries it was saved with), ``network`` (its
+        architecture), ``classes``, ``sample_rate`` (the training rate in Hz,
+        every recording's answer is computed at), ``cycles_scored`` (per
+        recording; ``None``: all) and ``card`` (what was stored with it; empty
+        for a file saved without one). A backbone has no classes, rate or
+        cycles of its own (``None``, and ``versions`` empty) but the size of
+        its training images, ``image_shape``.
 
     Raises
     ------
@@ -111,6 +117,9 @@ def read_model_card(path: str | os.PathLike) -> dict:
         No file at ``path``.
     vascular_sklearn.persistence.ModelFileError
         Not a model file or export of this library, or a damaged one.
+    vascular_sklearn.exceptions.WeightsFileError
+        A ``.pt`` file that is not a tensor-only state dict, or whose card is
+        damaged.
 
     Examples
     --------
@@ -130,6 +139,8 @@ def read_model_card(path: str | os.PathLike) -> dict:
     ('resnet18', 22050.0, 4)
     """
     path = os.fspath(path)
+    if path.lower().endswith((".pt", ".pth")) and not is_model_file(path):
+        return _backbone_info(path)
     if not path.lower().endswith(".onnx") or is_model_file(path):
         kind, header = "model file", read_archive(path, weights=False)[0]
     else:
@@ -155,3 +166,27 @@ def read_model_card(path: str | os.PathLike) -> dict:
             "cycles_scored": classifier["params"].get("max_cycles"),
             "card": header.get("card", {}),
         }
+
+
+def _backbone_info(path: str) -> dict:
+    from .exceptions import WeightsFileError
+    from .network import IMAGE_SHAPE_KEY, _arch_of, _backbone_card, read_weights
+
+    state = read_weights(path)
+    try:
+        card = _backbone_card(state)
+    except (UnicodeDecodeError, ValueError) as err:
+        raise WeightsFileError(f"{path}: its card is damaged ({err})") from err
+    if not isinstance(card, dict):
+        raise WeightsFileError(f"{path}: its card is damaged (not a JSON object)")
+    shape = state.get(IMAGE_SHAPE_KEY)
+    return {
+        "kind": "backbone",
+        "versions": {},
+        "network": _arch_of({k.removeprefix("net."): v for k, v in state.items()}),
+        "classes": None,
+        "sample_rate": None,
+        "cycles_scored": None,
+        "image_shape": None if shape is None else shape.tolist(),
+        "card": card,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -375,6 +376,20 @@ def _arch_of(state: dict) -> str | None:
 
 #: The entry of a backbone file that records the size of its training images.
 IMAGE_SHAPE_KEY = "image_shape"
+#: The entry of a backbone file that holds its card (what it was pretrained
+#: on), as the bytes of a JSON object: a tensor, so the file stays tensor-only.
+CARD_KEY = "card"
+
+
+def _card_tensor(card: dict) -> torch.Tensor:
+    """A card (plain JSON values) as the uint8 tensor a backbone file holds."""
+    return torch.frombuffer(bytearray(json.dumps(card).encode()), dtype=torch.uint8)
+
+
+def _backbone_card(state: dict[str, torch.Tensor]) -> dict:
+    """The card a backbone's tensors hold (empty for a file without one)."""
+    card = state.get(CARD_KEY)
+    return {} if card is None else json.loads(bytes(card.tolist()).decode())
 
 
 def _load_backbone(
@@ -384,6 +399,7 @@ def _load_backbone(
     A backbone pretrained on images of another size than ``image_shape`` is
     warned about: its filters learnt other frequencies and times per pixel."""
     state = read_weights(path)
+    state.pop(CARD_KEY, None)  # what it was pretrained on: for describe
     pretrained = state.pop(IMAGE_SHAPE_KEY, None)
     if pretrained is not None and image_shape is not None:
         pretrained = tuple(int(d) for d in pretrained.tolist())
@@ -494,16 +510,19 @@ class _CapPerGroupSampler(torch.utils.data.Sampler):
 
 
 def _backbone_state(
-    module: nn.Module, image_shape: tuple[int, ...] | None
+    module: nn.Module, image_shape: tuple[int, ...] | None, card: dict | None = None
 ) -> dict[str, torch.Tensor]:
     """A network's tensors as a backbone file holds them: its state dict on the
-    CPU and, under :data:`IMAGE_SHAPE_KEY`, the size of its training images
-    (which fine-tuning on images of another size is warned about)."""
+    CPU, under :data:`IMAGE_SHAPE_KEY` the size of its training images (which
+    fine-tuning on images of another size is warned about) and under
+    :data:`CARD_KEY` its card, if any."""
     state = {
         k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()
     }
     if image_shape is not None:
         state[IMAGE_SHAPE_KEY] = torch.tensor(image_shape)
+    if card:
+        state[CARD_KEY] = _card_tensor(card)
     return state
 
 

@@ -11,6 +11,7 @@ starts from.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from sklearn.pipeline import Pipeline
 
 from ._output import check_output, replacing
+from .model_card import check_card
 from .network import ResNetClassifier, _backbone_state
 from .pipelines import make_stenosis_pipeline
 from .recording_classifier import RecordingClassifier
@@ -91,16 +93,20 @@ def _network(model: Any) -> ResNetClassifier:
 
 
 def save_backbone(
-    model: Any, path: str | os.PathLike, *, overwrite: bool = False
+    model: Any,
+    path: str | os.PathLike,
+    *,
+    card: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write a fitted network's weights as a tensor-only state dict.
 
-    The file holds tensors only (``torch.save(module.state_dict())``, and an
+    The file holds tensors only (``torch.save(module.state_dict())``, an
     ``image_shape`` entry, the size of the images it learnt on: fine-tuning
-    on images of another size is warned about), so loading it with
-    ``weights_only=True`` cannot run code. The head (``fc``) and the input
-    standardisation are saved too but are not loaded as a backbone: they
-    belong to the pretraining task.
+    on images of another size is warned about, and the card as the bytes of
+    its JSON), so loading it with ``weights_only=True`` cannot run code. The
+    head (``fc``) and the input standardisation are saved too but are not
+    loaded as a backbone: they belong to the pretraining task.
 
     Parameters
     ----------
@@ -109,6 +115,12 @@ def save_backbone(
     path : path-like
         The file to write (written to a temporary name, then renamed: an
         interrupted write leaves no half file under ``path``).
+    card : mapping or None, default=None
+        What the backbone was pretrained on, as plain JSON values by name
+        (:func:`~vascular_sklearn.model_card.check_card`): whoever fine-tunes
+        from it reads it with :func:`~vascular_sklearn.model_card.
+        read_model_card` or ``vascular-sklearn describe``, and ``train
+        --weights`` copies it into its model's card.
     overwrite : bool, default=False
         Replace an existing file.
 
@@ -121,7 +133,10 @@ def save_backbone(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     TypeError
-        If ``model`` holds no fitted ResNetClassifier.
+        If ``model`` holds no fitted ResNetClassifier, or ``card`` is not a
+        mapping with string keys.
+    ValueError
+        If a value of ``card`` is not a JSON value.
 
     Examples
     --------
@@ -135,9 +150,10 @@ def save_backbone(
     True
     """
     network = _network(model)
+    card = check_card(card)
     path = Path(check_output(path, overwrite))
     state = _backbone_state(
-        network.net_.module_, getattr(network, "image_shape_", None)
+        network.net_.module_, getattr(network, "image_shape_", None), card
     )
     with replacing(os.fspath(path), overwrite) as tmp:
         torch.save(state, tmp)
@@ -152,6 +168,7 @@ def pretrain(
     pipeline: Pipeline | None = None,
     groups: Any = None,
     sample_weight: Any = None,
+    card: Mapping[str, Any] | None = None,
     resume: bool = False,
     overwrite: bool = False,
 ) -> Pipeline:
@@ -190,6 +207,9 @@ def pretrain(
         coarse (:func:`~vascular_sklearn.evaluation.device_properties`,
         :data:`~vascular_sklearn.screening.COARSE_LIMIT_DB`), whose converter
         can tell the label (``vascular-sklearn pretrain --skip-coarse``).
+    card : mapping or None, default=None
+        What the backbone is pretrained on, stored in its file
+        (:func:`save_backbone`; checked before training starts).
     resume : bool, default=False
         Start from the partial weights of an interrupted run, if any. Without
         it, partial weights already there are refused.
@@ -206,6 +226,8 @@ def pretrain(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or an interrupted run's
         partial weights (:func:`partial_path`) exist and ``resume`` is False.
+    TypeError, ValueError
+        As :func:`save_backbone`, for a ``card`` it cannot store.
 
     Examples
     --------
@@ -218,6 +240,7 @@ def pretrain(
     >>> fine_tune = make_stenosis_pipeline(weights_path=path, backbone_lr=1e-4)
     """
     path = Path(check_output(path, overwrite))  # before hours of training
+    card = check_card(card)
     check_partial(path, resume)
     if pipeline is None:
         pipeline = make_stenosis_pipeline(
@@ -261,6 +284,6 @@ def pretrain(
         fitted = getattr(pipeline.steps[-1][1], "estimator_", None)
         if isinstance(fitted, ResNetClassifier):
             fitted.set_params(**{k.removeprefix(net): before.get(k) for k in params})
-    save_backbone(pipeline, path, overwrite=overwrite)
+    save_backbone(pipeline, path, card=card, overwrite=overwrite)
     partial.unlink(missing_ok=True)
     return pipeline
