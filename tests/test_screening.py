@@ -630,3 +630,92 @@ def test_a_recording_under_min_cycles_is_flagged_and_the_others_scored(
     assert short["probability_stenosis"] == ""
     assert full_strict["quality"] == "ok"
     assert full_strict["probability_stenosis"] == full["probability_stenosis"]
+
+
+def _distinct(model_and_folder):
+    """The model and the eight distinct recordings of its folder."""
+    model, folder = model_and_folder
+    return model, [folder / f"rec{k:03d}.wav" for k in range(8)]
+
+
+def test_a_manifest_is_not_written_over_by_its_own_table(model_and_folder, tmp_path):
+    """overwrite=True replaces a table, never the manifest being screened
+    (the command line refused it; the function wrote over it)."""
+    model, paths = _distinct(model_and_folder)
+    manifest = tmp_path / "corpus.csv"
+    manifest.write_text(f"path,label\n{paths[0]},1\n{paths[1]},0\n")
+    before = manifest.read_text()
+    with pytest.raises(FileExistsError, match="is read by this run"):
+        predict_files(model, manifest, manifest, overwrite=True)
+    assert manifest.read_text() == before
+    # a table beside it is still replaced
+    out = tmp_path / "screen.csv"
+    out.write_text("old")
+    assert predict_files(model, manifest, out, overwrite=True).n_files == 2
+
+
+def test_a_recording_too_short_for_the_period_cutter_is_called_short(
+    model_and_folder, tmp_path
+):
+    """3.5 s holds beats (the seed cutter scores it), but the period cutter
+    needs 3.9 s to find a period: the reason is the length, not the
+    microphone."""
+    model, paths = _distinct(model_and_folder)
+    x, rate = sf.read(paths[0], dtype="float32")
+    short = tmp_path / "short.wav"
+    sf.write(short, x[: int(3.5 * rate)], rate, subtype="PCM_16")
+    assert score_files(model, [short])[0]["quality"] == "ok"
+    period = copy.deepcopy(model).set_params(cut__method="period")
+    (row,) = score_files(period, [short])
+    assert row["quality"] == "too_few_cycles"
+    assert "only 3.50 s long" in row["message"]
+    assert "3.9 s" in row["message"]
+    assert "microphone" not in row["message"]
+
+
+def test_too_few_cycles_for_min_cycles_says_record_longer(model_and_folder):
+    """A clean recording whose beats give fewer cycles than ``min_cycles`` is
+    told so, not that no beat stood out (check the microphone)."""
+    model, paths = _distinct(model_and_folder)
+    (row,) = score_files(model, [paths[4]])
+    found = int(row["cycles_used"])
+    strict = copy.deepcopy(model).set_params(classifier__min_cycles=found + 1)
+    (row,) = score_files(strict, [paths[4]])
+    assert row["quality"] == "too_few_cycles"
+    assert "no beat stood out" not in row["message"]
+    assert f"min_cycles={found + 1}" in row["message"]
+    assert "record longer" in row["message"]
+
+
+class _WordsClassifier(ClassifierMixin, BaseEstimator):
+    """Trained on the words abnormal/normal: scikit-learn sorts them, so the
+    abnormal class comes first. Answers P(abnormal) = 0.8."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array(["abnormal", "normal"])
+        return self
+
+    def predict_proba(self, X):
+        return np.tile([0.8, 0.2], (len(X), 1))
+
+
+def test_a_model_trained_on_the_words_abnormal_normal_reports_abnormal(
+    model_and_folder, tmp_path
+):
+    """probability_stenosis is the abnormal class's probability, whatever
+    column scikit-learn's sorting puts it in, and the metrics follow."""
+    _, paths = _distinct(model_and_folder)
+    model = Pipeline([("classifier", _WordsClassifier())]).fit(
+        np.zeros((2, 9)), ["normal", "abnormal"]
+    )
+    rows = score_files(model, paths[:4])
+    assert {r["probability_stenosis"] for r in rows} == {"0.8000"}
+    assert {r["label"] for r in rows} == {"abnormal"}
+    result = external_validation(model, paths[:4], [1, 1, 0, 0], n_resamples=20)
+    assert result.report["sensitivity"] == 1.0
+    assert result.report["specificity"] == 0.0
+    out = tmp_path / "t.csv"
+    predict_files(model, paths[:2], out, threshold=0.9)
+    with open(out, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert [r["label"] for r in table] == ["normal", "normal"]

@@ -24,8 +24,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._output import check_output, replacing
 from .audio import AUDIO_SUFFIXES
+from .beats import _MARGIN
 from .containers import CycleBags, Signals
-from .corpus import RecordingFiles, find_recordings, read_manifest
+from .corpus import _LABELS, RecordingFiles, find_recordings, read_manifest
 from .cutting import PeakCycleCutter
 from .cycle_quality import PULSE_LIMIT_DB
 from .datasets import TARGET_NAMES
@@ -74,6 +75,10 @@ COARSE_LIMIT_DB = 40.0
 #: to the next, and two beats of a heart at 40 per minute take 3 s. Without a
 #: cycle, it is the reason given; with one, the answer is flagged ``short``.
 SHORT_SECONDS = 3.0
+#: Seconds ``PeakCycleCutter(method="period")`` needs to find a beat period:
+#: two beats of the slowest heart it searches (35 per minute, ``find_beats``'s
+#: ``min_bpm``) with its margin (:func:`~vascular_sklearn.beats.estimate_period`).
+_PERIOD_SECONDS = 2 * _MARGIN * 60 / 35.0
 
 
 def recording_paths(
@@ -153,9 +158,26 @@ def _label(classes: np.ndarray, k: int) -> str:
     return str(classes[k])
 
 
-def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) -> str:
+def _stenosis_column(classes: np.ndarray) -> int:
+    """The column of ``predict_proba`` that holds stenosis: the second class,
+    unless the classes are label words whose abnormal one sorts first (a model
+    fit on ``"abnormal"``/``"normal"`` has ``classes_`` in that order, and its
+    second column is the probability of normal)."""
+    words = [_LABELS.get(str(c).lower()) for c in classes]
+    return 0 if words == [1, 0] else 1
+
+
+def _why_no_cycles(
+    quality: list[dict] | None,
+    i: int,
+    max_gap: float | None,
+    min_seconds: float = 0.0,
+    min_cycles: int = 1,
+) -> str:
     """The likely cause of a recording without (enough) cycles, for its row;
-    ``max_gap``: the seed cutter's, in seconds (``None`` for another cutter)."""
+    ``max_gap``: the seed cutter's, in seconds (``None`` for another cutter);
+    ``min_seconds``: the length the cutter needs to cut anything (the period
+    cutter's); ``min_cycles``: the classifier's."""
     q = quality[i] if quality else None
     if q is None:
         return "too short, silent, or no beat above the threshold"
@@ -165,6 +187,13 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
         return (
             f"only {length} long (a heart at 40 beats per minute needs "
             f"{SHORT_SECONDS:g} s to give one whole cycle): record 10 s or more"
+        )
+    if q["seconds"] < min_seconds:
+        # its beats may be fine: the period cutter did not look for them
+        return (
+            f"only {q['seconds']:.2f} s long (PeakCycleCutter(method='period') "
+            f"needs {min_seconds:.1f} s, two beats of a heart at 35 per minute, "
+            "to find the beat period): record 10 s or more"
         )
     if q["rounding_snr_db"] == -np.inf:  # one value throughout
         return (
@@ -177,6 +206,14 @@ def _why_no_cycles(quality: list[dict] | None, i: int, max_gap: float | None) ->
             f"{q['peaks']} beats found, mostly further apart than the cutter's "
             f"max_gap (a heart slower than {60 / max_gap:.0f} beats per minute): "
             "PeakCycleCutter(method='period') finds 35 to 180"
+        )
+    if q["cycles"] and min_cycles > 1:
+        # beats stood out: the recording holds too few of them for the classifier
+        dropped = q["dropped_noisy"] + q["dropped_clipped"]
+        return (
+            f"{q['cycles']} cycles in {q['seconds']:.1f} s"
+            + (f" ({dropped} more dropped as noisy or clipped)" if dropped else "")
+            + f", and the classifier needs min_cycles={min_cycles}: record longer"
         )
     return (
         f"no beat stood out above the cutter's threshold in {q['seconds']:.1f} s: "
@@ -212,18 +249,17 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     counts = _cycle_counts(Xt, bags, len(files))
     scored = np.flatnonzero(counts >= min_cycles)
     proba = np.full(len(files), np.nan)
+    positive = _stenosis_column(getattr(classifier, "classes_", ()))
     if len(scored):
-        proba[scored] = classifier.predict_proba(Xt[scored])[:, 1]
+        proba[scored] = classifier.predict_proba(Xt[scored])[:, positive]
     quality = bags.quality(min_cycles) if bags is not None else None
     band = _model_band(model)
-    max_gap = next(
-        (
-            step.max_gap
-            for _, step in model.steps
-            if isinstance(step, PeakCycleCutter) and step.method == "seed"
-        ),
-        None,
+    cutter = next(
+        (step for _, step in model.steps if isinstance(step, PeakCycleCutter)), None
     )
+    method = getattr(cutter, "method", None)
+    max_gap = cutter.max_gap if method == "seed" else None
+    min_seconds = _PERIOD_SECONDS if method == "period" else 0.0
     rows = []
     for i in range(len(files)):
         path = files.name(i)
@@ -236,7 +272,9 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 if min_cycles == 1
                 else f"fewer than {min_cycles} heart cycles were found"
             )
-            why = f"{found} ({counts[i]}): " + _why_no_cycles(quality, i, max_gap)
+            why = f"{found} ({counts[i]}): " + _why_no_cycles(
+                quality, i, max_gap, min_seconds, min_cycles
+            )
             row.update(
                 probability_stenosis="",
                 label="",
@@ -290,7 +328,10 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 probability_stenosis=shown,
                 # labelled from the probability as written, so that the table
                 # and the metrics computed from it agree at the threshold
-                label=_label(classifier.classes_, int(float(shown) >= threshold)),
+                label=_label(
+                    classifier.classes_,
+                    positive if float(shown) >= threshold else 1 - positive,
+                ),
                 quality=next(iter(flags), "ok"),
                 message="; ".join(flags.values()),
             )
@@ -313,7 +354,9 @@ def score_files(
     ----------
     model : Pipeline
         Fitted; its first step reads the files (:class:`~vascular_sklearn.LowpassFilter`
-        at the rate it was fitted at) and its last step has ``predict_proba``.
+        at the rate it was fitted at) and its last step has ``predict_proba``
+        (stenosis is its second class, or ``"abnormal"`` where the classes
+        are the words ``"abnormal"`` and ``"normal"``, which sort that way).
     paths : path-like or sequence of path-like
         The recordings (one path alone is one recording).
     threshold : float, default=0.5
@@ -486,7 +529,8 @@ def predict_files(
         ``joblib.parallel_config`` context says otherwise: under
         ``parallel_config(backend="dask")`` the batches run on the cluster.
     overwrite : bool, default=False
-        Replace an existing ``output`` file; otherwise refuse.
+        Replace an existing ``output`` file; otherwise refuse. A source (a
+        manifest) or a recording it names is never replaced.
 
     Returns
     -------
@@ -498,7 +542,7 @@ def predict_files(
     Raises
     ------
     FileExistsError
-        ``output`` exists and ``overwrite`` is false.
+        ``output`` exists and ``overwrite`` is false, or is read by this run.
     FileNotFoundError
         ``source`` names a missing folder or manifest, or no audio at all.
     ValueError
@@ -529,7 +573,8 @@ def predict_files(
     paths = recording_paths(source)
     target = None
     if output is not None and not hasattr(output, "write"):
-        target = check_output(output, overwrite, inputs=paths)
+        # the sources too: a manifest is read by this run, as its recordings are
+        target = check_output(output, overwrite, inputs=[*_file_list(source), *paths])
     rows = _scored_batches(model, paths, batch_size, threshold, n_jobs)
     counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
     if target is None:
