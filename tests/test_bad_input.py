@@ -1,5 +1,6 @@
 """What the pipeline does with bad input: one row per case, each outcome exact."""
 
+import os
 import tracemalloc
 
 import numpy as np
@@ -17,8 +18,14 @@ from vascular_sklearn import (
     Signals,
     make_seed_pipeline,
 )
-from vascular_sklearn.corpus import RecordingFiles
-from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.audio import (
+    check_header,
+    file_sample_rate,
+    read_recording,
+    resample,
+)
+from vascular_sklearn.corpus import RecordingFiles, find_recordings
+from vascular_sklearn.datasets import load_recordings, make_recordings
 from vascular_sklearn.robustness import RecorderAugmentation
 
 RATE = 22050
@@ -283,3 +290,82 @@ def test_one_hour_recording_keeps_memory_bounded(fitted):
     # (float32), plus find_peaks' float64 copy while cutting; spectrograms are
     # computed 128 cycles at a time. Measured: about 7 times the float32 input.
     assert peak < 8 * hour.nbytes
+
+
+@pytest.mark.parametrize("rates", [(8000, 22050), (22050, 8000), (2000, 44100)])
+def test_a_one_sample_recording_resamples_to_its_value_not_nan(tmp_path, rates):
+    # scipy's "line" padding divides by len - 1: one sample came back as NaN,
+    # past every NaN check, from read_recording, load_recordings and the files
+    # the lowpass step reads
+    from_rate, to_rate = rates
+    y = resample(np.array([0.3]), from_rate, to_rate)
+    assert len(y) >= 1 and np.allclose(y, 0.3, atol=1e-3)
+    sf.write(tmp_path / "one.wav", np.array([0.3]), from_rate)
+    x, rate = read_recording(tmp_path / "one.wav", sample_rate=to_rate)
+    assert rate == to_rate and np.isfinite(x).all()
+    files = RecordingFiles.from_paths([tmp_path / "one.wav"], sample_rate=to_rate)
+    assert np.isfinite(files[0]).all()
+
+
+def test_a_one_sample_recording_in_a_corpus_loads_finite(tmp_path):
+    for folder in ("normal", "abnormal"):
+        (tmp_path / folder).mkdir()
+    t = np.arange(22050) / 22050
+    sf.write(tmp_path / "normal" / "1_a.wav", 0.3 * np.sin(2 * np.pi * 5 * t), 22050)
+    sf.write(tmp_path / "abnormal" / "2_a.wav", np.array([0.3]), 8000)
+    with pytest.warns(UserWarning, match="sample rates"):
+        data = load_recordings(tmp_path)
+    assert all(np.isfinite(x).all() for x in data.recordings.data)
+
+
+def test_a_label_folder_twice_in_different_case_is_refused(tmp_path):
+    (tmp_path / "normal").mkdir()
+    (tmp_path / "Normal").mkdir()  # CI's disk tells case apart
+    (tmp_path / "abnormal").mkdir()
+    sf.write(tmp_path / "normal" / "1_a.wav", np.zeros(100), 8000)
+    sf.write(tmp_path / "Normal" / "2_a.wav", np.zeros(100), 8000)
+    sf.write(tmp_path / "abnormal" / "3_a.wav", np.zeros(100), 8000)
+    # before: Normal/'s recording was dropped without a word
+    with pytest.raises(ValueError, match=r"Normal/ and normal/"):
+        load_recordings(tmp_path)
+    with pytest.raises(ValueError, match=r"Normal/ and normal/"):
+        load_recordings(tmp_path, lazy=True)
+
+
+def test_bytes_paths_are_read_and_named(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, np.array([0.0, 0.5]), 8000)
+    raw = os.fsencode(path)
+    # before: AttributeError: 'bytes' object has no attribute 'encode'
+    x, rate = read_recording(raw)
+    assert x.tolist() == [0.0, 0.5] and rate == 8000.0
+    assert file_sample_rate(raw) == 8000.0
+    check_header(raw, 8000.0)
+    with pytest.raises(FileNotFoundError, match=r"^[^b].*missing\.wav: no such"):
+        file_sample_rate(os.fsencode(tmp_path / "missing.wav"))
+
+
+def test_a_dangling_link_in_a_corpus_folder_is_named(tmp_path):
+    for folder in ("normal", "abnormal"):
+        (tmp_path / folder).mkdir()
+    sf.write(tmp_path / "normal" / "1_a.wav", np.zeros(100), 8000)
+    sf.write(tmp_path / "abnormal" / "2_a.wav", np.zeros(100), 8000)
+    link = tmp_path / "abnormal" / "3_a.wav"
+    os.symlink(tmp_path / "gone.wav", link)
+    # before: the recording was left out of the corpus without a word
+    assert str(link) in find_recordings(tmp_path)
+    why = r"3_a\.wav: a link to .*gone\.wav, which does not exist"
+    with pytest.raises(RecordingError, match=why):
+        load_recordings(tmp_path)
+    with pytest.raises(FileNotFoundError, match=why):
+        load_recordings(tmp_path, lazy=True)
+
+
+def test_a_dangling_link_in_an_unread_folder_is_no_error(tmp_path):
+    for folder in ("normal", "abnormal", "other"):
+        (tmp_path / folder).mkdir()
+    sf.write(tmp_path / "normal" / "1_a.wav", np.zeros(100), 8000)
+    sf.write(tmp_path / "abnormal" / "2_a.wav", np.zeros(100), 8000)
+    os.symlink(tmp_path / "gone.wav", tmp_path / "other" / "3_a.wav")
+    data = load_recordings(tmp_path)
+    assert data.target.tolist() == [0, 1]

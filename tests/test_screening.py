@@ -719,3 +719,20 @@ def test_a_model_trained_on_the_words_abnormal_normal_reports_abnormal(
     with open(out, newline="") as f:
         table = list(csv.DictReader(f))
     assert [r["label"] for r in table] == ["normal", "normal"]
+
+
+def test_a_dangling_link_in_a_screened_folder_gets_its_own_row(
+    model_and_folder, tmp_path
+):
+    model, paths = _distinct(model_and_folder)
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    shutil.copy(paths[0], folder / "rec0.wav")
+    os.symlink(tmp_path / "gone.wav", folder / "rec1.wav")
+    # before: the screening table had no row for it, as if it were not there
+    summary = predict_files(model, folder, tmp_path / "t.csv")
+    assert summary.n_files == 2 and summary.n_scored == 1
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["quality"] for r in rows] == ["ok", "error"]
+    assert "a link to" in rows[1]["message"]

@@ -195,7 +195,8 @@ def warn_cut_short(path: str | os.PathLike, note: str, stacklevel: int = 2) -> N
     """Warn, naming the file, that it was cut short (``note`` from reading it);
     nothing when ``note`` is empty."""
     if note:
-        warnings.warn(f"{os.fspath(path)}: {note}", UserWarning, stacklevel=stacklevel)
+        name = os.fsdecode(path)
+        warnings.warn(f"{name}: {note}", UserWarning, stacklevel=stacklevel)
 
 
 def _read_with_note(
@@ -211,7 +212,8 @@ def _read_with_note(
     caught and tied to its file safely. ``note`` is the warning's message
     without the file's name, or ``""``.
     """
-    name = os.fspath(path)
+    # fsdecode: a bytes path (os.listdir(b".")) as str, named alike in messages
+    name = os.fsdecode(path)
     if not os.path.isfile(name):
         raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
     try:
@@ -322,7 +324,7 @@ def check_header(
     RecordingError
         Naming the file and the problem.
     """
-    name = os.fspath(path)
+    name = os.fsdecode(path)
     info = _info(name)
     if info.channels > 1 and channels == "error":
         raise _channels_error(name, info.channels)
@@ -412,8 +414,11 @@ def resample(x: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
             )
     # float(): Fraction refuses numpy's floats
     ratio = Fraction(float(to_rate) / float(from_rate)).limit_denominator(10_000)
+    # one sample has no line through its ends (scipy divides by len - 1 and
+    # returns NaN): its value, held, is the line through it
+    padtype = "line" if len(x) > 1 else "edge"
     y = sps.resample_poly(
-        np.asarray(x, np.float64), ratio.numerator, ratio.denominator, padtype="line"
+        np.asarray(x, np.float64), ratio.numerator, ratio.denominator, padtype=padtype
     )
     return y.astype(np.float32)
 
@@ -445,9 +450,10 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     >>> file_sample_rate(path)
     8000.0
     """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    return _check_rate(os.fspath(path), _info(os.fspath(path)).samplerate)
+    name = os.fsdecode(path)  # a bytes path too: _native encodes it back
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"{name}: no such file")
+    return _check_rate(name, _info(name).samplerate)
 
 
 def _native(name: str) -> str | bytes:

@@ -228,18 +228,20 @@ def _stat(path: str) -> os.stat_result | None:
     return st if stat.S_ISREG(st.st_mode) else None
 
 
-def audio_files_under(folder: Path) -> Iterator[Path]:
+def audio_files_under(folder: Path, dangling: bool = False) -> Iterator[Path]:
     """The files under ``folder`` (recursively, in no order) whose ending is in
     :data:`AUDIO_SUFFIXES`; nothing when it is not a folder. Hidden files and
     folders are left out: macOS writes a ``._name.wav`` of metadata beside
-    each recording on a FAT or exFAT stick."""
+    each recording on a FAT or exFAT stick. With ``dangling``, links so named
+    whose target is gone come too, for the reader to name: left out, their
+    recordings would be missing from a corpus unsaid."""
     if folder.is_dir():
         yield from (
             p
             for p in folder.rglob("*")
             if p.suffix.lower() in AUDIO_SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-            and p.is_file()
+            and (p.is_file() or (dangling and p.is_symlink() and not p.exists()))
         )
 
 
@@ -253,7 +255,8 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
     Returns
     -------
     paths : list of str
-        Files whose ending is in :data:`AUDIO_SUFFIXES`.
+        Files whose ending is in :data:`AUDIO_SUFFIXES`, and links so named
+        whose target is gone (the readers name them as missing).
 
     Raises
     ------
@@ -274,7 +277,7 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
-    found = sorted(str(p) for p in audio_files_under(root))
+    found = sorted(str(p) for p in audio_files_under(root, dangling=True))
     if not found:
         raise FileNotFoundError(
             f"{root} holds no audio files ({', '.join(AUDIO_SUFFIXES)})"

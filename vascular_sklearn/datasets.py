@@ -91,6 +91,18 @@ def load_recordings(
         the file name's text before the first underscore), ``filenames``,
         ``sample_rate``, ``target_names``, ``DESCR``.
 
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is no folder, ``normal/`` and ``abnormal/`` hold no
+        audio file, or (with ``lazy``) a link there points to no file.
+    ValueError
+        When a label folder is there twice in different case (``normal/`` and
+        ``Normal/``), or an option is invalid.
+    RecordingError
+        Naming a file that cannot be read as asked, or (without ``lazy``) a
+        link whose target is gone.
+
     Warns
     -----
     MixedSampleRateWarning
@@ -121,12 +133,25 @@ def load_recordings(
         raise FileNotFoundError(f"no folder at {root}")
     # "Abnormal/" is abnormal/: a misspelt label folder would leave a whole
     # class out without a word
-    folders = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_dir()}
+    folders: dict[str, Path] = {}
+    for p in sorted(root.iterdir()):
+        if not p.is_dir():
+            continue
+        twin = folders.setdefault(p.name.lower(), p)
+        if twin != p and p.name.lower() in _LABEL_FOLDERS:
+            # on a case-sensitive disk "Normal/" and "normal/" can both be
+            # there: keeping one would drop the other's class without a word
+            raise ValueError(
+                f"{root}: {twin.name}/ and {p.name}/ are both the "
+                f"{p.name.lower()}/ folder (its name is read in any case); "
+                "move their files into one of them"
+            )
     files, labels = [], []
     for folder, label in _LABEL_FOLDERS.items():
         # audio only (a README or .DS_Store beside it is not a recording), in
         # subfolders too, as find_recordings searches
-        found = sorted(audio_files_under(folders.get(folder, root / folder)))
+        label_folder = folders.get(folder, root / folder)
+        found = sorted(audio_files_under(label_folder, dangling=True))
         files += found
         labels += [label] * len(found)
     unread = [

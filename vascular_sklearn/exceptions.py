@@ -141,4 +141,7 @@ def _missing(path: str, what: str) -> str:
     """Why ``path``, which should be ``what`` ("an audio file"), cannot be
     opened: the readers' own errors for a folder ("Is a directory") read like
     our bug."""
+    if os.path.islink(path) and not os.path.exists(path):
+        # "no such file" of a name that ls lists sends one looking in vain
+        return f"a link to {os.readlink(path)}, which does not exist"
     return f"a folder, not {what}" if os.path.isdir(path) else "no such file"
