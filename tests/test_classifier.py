@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer, make_scorer, roc_auc_score
 from sklearn.model_selection import (
@@ -636,6 +636,55 @@ def test_failed_fit_leaves_nothing_that_looks_fitted():
         )
     with pytest.raises(NotFittedError):
         clf.predict(bags)
+    # nor an earlier fit's model, answering as if it were the new one
+    clf.set_params(min_cycles=1).fit(bags, y)
+    with pytest.raises(ValueError, match="one label per recording"):
+        clf.fit(bags, y[:-1])
+    with pytest.raises(NotFittedError):
+        clf.predict(bags)
+    assert not hasattr(clf, "class_prior_")
+
+
+def test_max_cycles_lowered_below_min_cycles_after_fit_is_refused():
+    bags, y = _weighable_bags()
+    clf = RecordingClassifier(LogisticRegression(), min_cycles=2).fit(bags, y)
+    clf.set_params(max_cycles=1)
+    # not TooFewCyclesError naming every recording, each with enough cycles
+    with pytest.raises(ValueError, match="max_cycles=1 is below min_cycles=2"):
+        clf.predict(bags)
+    with pytest.raises(ValueError, match="below min_cycles"):
+        clf.set_params(on_empty="prior").predict_proba(bags)
+
+
+def _tiny_cycles():
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    return X, np.array([0, 1] * 4)
+
+
+def test_network_takes_a_column_of_labels_and_refuses_a_table():
+    X, y = _tiny_cycles()
+    tiny = {**FAST, "batch_size": 4}
+    with pytest.warns(DataConversionWarning):
+        column = ResNetClassifier(**tiny).fit(X, y[:, None])
+    np.testing.assert_array_equal(
+        column.predict_proba(X), ResNetClassifier(**tiny).fit(X, y).predict_proba(X)
+    )
+    # not torch's "0D or 1D target tensor expected, multi-target not supported"
+    with pytest.raises(ValueError, match="1d array"):
+        ResNetClassifier(**tiny).fit(X, np.stack([y, 1 - y], axis=1))
+    # not an IndexError from naming the class of no cycle
+    with pytest.raises(ValueError, match="no cycles"):
+        ResNetClassifier(**tiny).fit(X[:0], y[:0])
+
+
+def test_network_answers_no_cycles_with_no_rows():
+    X, y = _tiny_cycles()
+    net = ResNetClassifier(**{**FAST, "batch_size": 4})
+    net.fit(X, np.where(y == 1, "stenosis", "normal"))
+    # not numpy's "need at least one array to concatenate" from skorch
+    proba = net.predict_proba(X[:0])
+    assert proba.shape == (0, 2) and proba.dtype == np.float64
+    assert net.predict(X[:0]).shape == (0,)
 
 
 def test_a_failed_network_fit_leaves_nothing_that_looks_fitted():

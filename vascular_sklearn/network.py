@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
     check_random_state,
+    column_or_1d,
 )
 
 from ._base import (
@@ -893,9 +894,13 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         self._validate_params()
         X = check_images(X)
         self.image_shape_ = tuple(int(d) for d in X.shape[1:])
-        y = np.asarray(y)
+        # a column (n, 1) is taken with scikit-learn's warning; a table of
+        # labels reached torch's loss as "multi-target not supported"
+        y = column_or_1d(y, warn=True)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} cycles but y has {len(y)} labels")
+        if not len(y):  # np.unique finds no class to name below
+            raise ValueError("fit was given no cycles to train on")
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -1172,6 +1177,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         X = check_images(X)
         # model files and pickles made before image_shape_ hold no shape
         check_image_shape(X.shape, getattr(self, "image_shape_", None))
+        if not len(X):  # skorch concatenates the batches' answers: of none, fails
+            return np.empty((0, len(self.classes_)))
         with _torch_threads(self._threads()), torch.inference_mode():
             return self.net_.predict_proba(X).astype(np.float64)
 

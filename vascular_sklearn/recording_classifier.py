@@ -229,8 +229,19 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             flatten = _takes_2d(estimator)
         return images.reshape(len(images), -1) if flatten else images
 
+    def _check_max_cycles(self) -> None:
+        """Refuse a ``max_cycles`` below ``min_cycles``: every recording
+        scored on so few cycles would count as one with too few."""
+        if self.max_cycles is not None and self.max_cycles < self.min_cycles:
+            raise ValueError(
+                f"max_cycles={self.max_cycles} is below min_cycles={self.min_cycles}"
+            )
+
     def _spread(self, bags: Spectrograms) -> Spectrograms:
         """At most ``max_cycles`` evenly spaced cycles of each recording."""
+        # set_params after fit can lower max_cycles: checked here too, or every
+        # recording was named as one with too few cycles
+        self._check_max_cycles()
         cap = self.max_cycles
         if cap is None or bags.n_cycles.max(initial=0) <= cap:
             return bags
@@ -329,11 +340,12 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``confounder``) is given to an estimator whose ``fit`` does not take
             ``sample_weight``.
         """
+        # an earlier fit's model goes first: a refit that fails must not leave
+        # it answering as if it were the new one
+        for name in ("estimator_", "classes_", "class_prior_"):
+            self.__dict__.pop(name, None)
         self._validate_params()
-        if self.max_cycles is not None and self.max_cycles < self.min_cycles:
-            raise ValueError(
-                f"max_cycles={self.max_cycles} is below min_cycles={self.min_cycles}"
-            )
+        self._check_max_cycles()
         bags = _as_bags(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(bags):
@@ -451,6 +463,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         RecordingError
             If a recording has fewer than ``min_cycles`` cycles and
             ``on_empty="error"``.
+        ValueError
+            If ``max_cycles`` was set below ``min_cycles`` after ``fit``.
         sklearn.exceptions.NotFittedError
             If the classifier is not fitted.
 
