@@ -696,6 +696,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"{_count(len(np.unique(data.groups)), unit)}"
     )
     heard = _heard(data)  # for the card and --skip-coarse
+    backbone = None
+    if args.weights is not None:
+        from .model_card import read_model_card
+
+        # the backbone heard its corpus's recorders, so the model has too:
+        # read before training, which a file gone by its end would waste
+        backbone = {"file": args.weights, **read_model_card(args.weights)["card"]}
     # the network's own validation split (early stopping) then holds out whole
     # patients, as pretrain's does, never a patient's other recordings
     given = {"classifier__groups": data.groups}
@@ -707,14 +714,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # the saved model is as quiet as one made in Python
     model.set_params(classifier__estimator__verbose=0)
     card = _training_card(args, args.data_dir, data, unit, heard)
-    if args.weights is not None:
-        from .model_card import read_model_card
-
-        # the backbone heard its corpus's recorders: so has the model
-        card["backbone"] = {
-            "file": args.weights,
-            **read_model_card(args.weights)["card"],
-        }
+    if backbone is not None:
+        card["backbone"] = backbone
     save_model(model, out, overwrite=args.force, card=card)
     _say(f"saved {out}")
     return 0
