@@ -1,6 +1,7 @@
 """Model files: safe to load, identical predictions, clear refusals."""
 
 import contextlib
+import copy
 import io
 import json
 import pickle
@@ -12,11 +13,22 @@ import numpy as np
 import pytest
 import torch
 
-from vascular_sklearn import __version__, make_stenosis_pipeline, persistence
+from vascular_sklearn import (
+    WeightsFileError,
+    __version__,
+    make_stenosis_pipeline,
+    persistence,
+)
 from vascular_sklearn._output import replacing
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.model_card import check_card, read_model_card
-from vascular_sklearn.persistence import ModelFileError, load_model, save_model
+from vascular_sklearn.network import CARD_KEY, IMAGE_SHAPE_KEY, CycleResNet
+from vascular_sklearn.persistence import (
+    ModelFileError,
+    export_onnx,
+    load_model,
+    save_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +107,17 @@ def _saved_parts(model, tmp_path):
         return json.loads(archive.read("model.json")), archive.read("weights.pt")
 
 
+def _zip(path, members, method=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", method) as archive:
+        for name, payload in members:
+            archive.writestr(name, payload)
+    return path
+
+
 def _model_zip(path, header, weights_payload):
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("model.json", json.dumps(header))
-        archive.writestr("weights.pt", weights_payload)
+    return _zip(
+        path, [("model.json", json.dumps(header)), ("weights.pt", weights_payload)]
+    )
 
 
 def test_crafted_weights_do_not_run_code(fitted, tmp_path):
@@ -270,3 +289,209 @@ def test_the_card_is_stored_checked_and_read_back(fitted, tmp_path):
 def test_check_card_names_a_key_that_is_no_str():
     with pytest.raises(TypeError, match="keys must be str, got 1"):
         check_card({1: "x"})
+
+
+@pytest.fixture(scope="module")
+def saved(fitted, tmp_path_factory):
+    """A genuine model file (good.vsk) and export, and the file's parts."""
+    folder = tmp_path_factory.mktemp("hostile")
+    header, weights = _saved_parts(fitted[0], folder)
+    export_onnx(fitted[0], folder / "model.onnx")
+    return folder, header, weights
+
+
+def _tensors(state):
+    payload = io.BytesIO()
+    torch.save(state, payload)
+    return payload.getvalue()
+
+
+def test_a_zip_bomb_is_refused_before_it_is_read(saved, tmp_path):
+    folder, header, _ = saved
+    zeros = b"\0" * (48 << 20)  # kilobytes compressed, 48 MiB read
+    bomb = _zip(
+        tmp_path / "bomb.vsk",
+        [("model.json", json.dumps(header)), ("weights.pt", zeros)],
+        zipfile.ZIP_DEFLATED,
+    )
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(ModelFileError, match=r"bomb\.vsk: weights\.pt would .*bomb"):
+        load_model(bomb)
+    # bzip2 expands a chunk whole, whatever size the archive declares
+    bz2 = _zip(
+        tmp_path / "bz2.vsk",
+        [("model.json", json.dumps(header)), ("weights.pt", zeros)],
+        zipfile.ZIP_BZIP2,
+    )
+    with pytest.raises(ModelFileError, match=r"bz2\.vsk: model\.json .*zip method 12"):
+        load_model(bz2)
+    # the genuine file, deflated, still loads
+    assert load_model(folder / "good.vsk")[-1].classes_.tolist() == [0, 1]
+
+
+def test_two_members_of_one_name_are_refused(saved, tmp_path):
+    _, header, weights = saved
+    other = copy.deepcopy(header)
+    other["steps"][-1][1]["fitted"]["classes_"]["ndarray"] = [5, 7]
+    path = tmp_path / "twice.vsk"
+    with pytest.warns(UserWarning, match="Duplicate name"):  # zipfile's, writing
+        _zip(
+            path,
+            [
+                ("model.json", json.dumps(header)),
+                ("weights.pt", weights),
+                ("model.json", json.dumps(other)),
+            ],
+        )
+    with pytest.raises(ModelFileError, match=r"two members named model\.json"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda t: torch.full_like(t, float("nan")), "NaN or infinite"),
+        (lambda t: t.to(torch.int64), "torch.int64 values, not floating"),
+        (lambda t: t.to(torch.complex64), "torch.complex64 values, not floating"),
+    ],
+)
+def test_weights_no_training_saves_are_refused(saved, tmp_path, damage, message):
+    _, header, weights = saved
+    state = torch.load(io.BytesIO(weights), weights_only=True)
+    state["net.fc.weight"] = damage(state["net.fc.weight"])
+    path = _model_zip(tmp_path / "weights.vsk", header, _tensors(state))
+    with pytest.raises(
+        ModelFileError, match=rf"weights\.vsk: .*fc\.weight .*{message}"
+    ):
+        load_model(path)
+
+
+def _classifier(h):
+    return h["steps"][-1][1]["fitted"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda h: h["steps"][0][1]["fitted"].update(sample_rate_="fast"),
+            "sample_rate_ of 'fast'",
+        ),
+        (
+            lambda h: h["steps"][0][1]["fitted"].update(sample_rate_=float("nan")),
+            "sample_rate_ of nan",
+        ),
+        (
+            lambda h: _classifier(h)["classes_"].update(ndarray=[5, 7]),
+            r"classes \[5, 7\] are not its network's \[0, 1\]",
+        ),
+        (
+            lambda h: _classifier(h)["class_prior_"].update(ndarray=[0.1, 0.2, 0.7]),
+            "2 classes but a prior of 3",
+        ),
+        (
+            lambda h: _classifier(h)["estimator_"]["fitted"].update(
+                image_shape_={"tuple": [1, -20, 100]}
+            ),
+            r"image_shape_ of \(1, -20, 100\)",
+        ),
+    ],
+)
+def test_fitted_attributes_no_fit_makes_are_refused(saved, tmp_path, edit, message):
+    _, header, weights = saved
+    edited = copy.deepcopy(header)
+    edit(edited)
+    path = _model_zip(tmp_path / "fitted.vsk", edited, weights)
+    with pytest.raises(ModelFileError, match=r"fitted\.vsk: .*" + message):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [("[1, 2]", r"format \[1, 2\]"), ("[" * 100_000 + "]" * 100_000, "damaged")],
+)
+def test_onnx_metadata_of_no_object_is_refused(saved, tmp_path, raw, message):
+    import onnx
+
+    from vascular_sklearn.runtime import METADATA_KEY, load_onnx
+
+    proto = onnx.load(saved[0] / "model.onnx")
+    onnx.helper.set_model_props(proto, {METADATA_KEY: raw})
+    path = tmp_path / "meta.onnx"
+    onnx.save(proto, path)
+    with pytest.raises(ModelFileError, match=r"meta\.onnx: .*" + message):
+        load_onnx(path)
+    with pytest.raises(ModelFileError, match=r"meta\.onnx: .*" + message):
+        read_model_card(path)
+
+
+def test_an_onnx_graph_of_another_shape_is_refused(saved, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from vascular_sklearn.runtime import METADATA_KEY, load_onnx, read_metadata
+
+    folder = saved[0]
+    meta = read_metadata(folder / "model.onnx")
+    images = ["n", 1, 20, 100]
+    for name, shape in [("identity", images), ("flat", ["n", 2])]:
+        graph = helper.make_graph(
+            [helper.make_node("Identity", ["spectrograms"], ["y"])],
+            "foreign",
+            [helper.make_tensor_value_info("spectrograms", TensorProto.FLOAT, shape)],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        )
+        model = helper.make_model(
+            graph, ir_version=8, opset_imports=[helper.make_opsetid("", 13)]
+        )
+        helper.set_model_props(model, {METADATA_KEY: json.dumps(meta)})
+        onnx.save(model, tmp_path / f"{name}.onnx")
+        with pytest.raises(ModelFileError, match=f"{name}.onnx: its graph is not"):
+            load_onnx(tmp_path / f"{name}.onnx")
+    # metadata naming another number of classes than the classifier's
+    proto = onnx.load(folder / "model.onnx")
+    edited = json.loads(json.dumps(meta))
+    edited["network"]["fitted"]["classes_"]["ndarray"] = [0, 1, 2]
+    helper.set_model_props(proto, {METADATA_KEY: json.dumps(edited)})
+    onnx.save(proto, tmp_path / "classes.onnx")
+    with pytest.raises(ModelFileError, match=r"classes \[0, 1\] are not its network"):
+        load_onnx(tmp_path / "classes.onnx")
+    # the genuine export still loads
+    assert load_onnx(folder / "model.onnx")[-1].classes_.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("card", "message"),
+    [
+        (torch.tensor([1.5, 2.0]), "torch.float32 and shape"),
+        (torch.zeros(2, 2, dtype=torch.uint8), r"shape \(2, 2\)"),
+        (
+            torch.frombuffer(
+                bytearray(b"[" * 100_000 + b"]" * 100_000), dtype=torch.uint8
+            ),
+            "recursion",
+        ),
+    ],
+)
+def test_a_backbone_card_of_no_json_bytes_is_named(tmp_path, card, message):
+    path = tmp_path / "backbone.pt"
+    torch.save({"fc.bias": torch.zeros(2), CARD_KEY: card}, path)
+    with pytest.raises(
+        WeightsFileError,
+        match=re.escape(f"{path}: its card is damaged") + f".*{message}",
+    ):
+        read_model_card(path)
+
+
+@pytest.mark.parametrize(
+    "shape", [torch.tensor([1.5, 20.0, 100.0]), torch.tensor([1, 20]), torch.tensor(3)]
+)
+def test_a_backbone_image_shape_of_no_size_is_named(tmp_path, shape):
+    path = tmp_path / "backbone.pt"
+    state = CycleResNet(arch="resnet18").state_dict()
+    torch.save({**state, IMAGE_SHAPE_KEY: shape}, path)
+    pattern = re.escape(f"{path}: its image_shape entry is damaged")
+    with pytest.raises(WeightsFileError, match=pattern):
+        read_model_card(path)
+    with pytest.raises(WeightsFileError, match=pattern):
+        CycleResNet(arch="resnet18", weights_path=str(path), image_shape=(1, 20, 100))

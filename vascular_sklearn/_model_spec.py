@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._base import validate_params_within
+from .audio import _finite_above_zero
 from .cutting import PeakCycleCutter
 from .exceptions import _missing
 from .lowpass import LowpassFilter
@@ -31,6 +32,7 @@ from .spectrogram import STFTSpectrogram
 
 __all__ = [
     "ModelFileError",
+    "check_classes",
     "compatible",
     "decode",
     "describe",
@@ -68,6 +70,14 @@ FITTED = {
     "RecordingClassifier": ["classes_", "class_prior_"],
     "ResNetClassifier": ["classes_", "image_shape_"],
 }
+
+
+#: How many times the archive's own size a member may decompress to. Weights
+#: barely compress (about 1.1 times) and ``model.json`` is small beside them,
+#: so a member that grows more is a zip bomb: refused before it is read.
+_MAX_EXPANSION = 32
+#: A member of up to this many bytes is read whatever the archive's size.
+_MIN_MEMBER_LIMIT = 1 << 20
 
 
 class ModelFileError(ValueError):
@@ -244,8 +254,64 @@ def rebuild(spec: dict) -> Any:
     for key, value in spec.get("fitted", {}).items():
         if key not in FITTED[name] + ["estimator_"]:
             raise ModelFileError(f"unexpected fitted attribute {key!r} in model file")
-        setattr(estimator, key, decode(value))
+        setattr(estimator, key, _check_fitted(key, decode(value)))
+    prior, classes = (getattr(estimator, k, None) for k in ("class_prior_", "classes_"))
+    if prior is not None and classes is not None and len(prior) != len(classes):
+        raise ModelFileError(
+            f"{name} has {len(classes)} classes but a prior of {len(prior)}"
+        )
     return estimator
+
+
+def _check_fitted(key: str, value: Any) -> Any:
+    """``value``, refused if no fit could have made it: loaded, it would fail
+    deep inside a screening run (a sample rate of text), or answer without a
+    word of warning (a prior of NaN)."""
+    if key == "sample_rate_":
+        ok = not isinstance(value, bool) and _finite_above_zero(value)
+    elif key == "classes_":
+        ok = isinstance(value, np.ndarray) and value.ndim == 1 and len(value) > 0
+    elif key == "class_prior_":
+        ok = (
+            isinstance(value, np.ndarray)
+            and value.ndim == 1
+            and value.dtype.kind == "f"
+            and bool(np.isfinite(value).all() and (value >= 0).all())
+        )
+    elif key == "image_shape_":
+        ok = (
+            isinstance(value, tuple)
+            and len(value) == 3
+            and all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in value
+            )
+        )
+    else:
+        return value
+    if not ok:
+        shown = value.tolist() if isinstance(value, np.ndarray) else value
+        raise ModelFileError(f"a fitted {key} of {shown!r}: no fit makes that")
+    return value
+
+
+def check_classes(classifier: Any, network_classes: Any) -> None:
+    """Refuse a rebuilt :class:`~vascular_sklearn.RecordingClassifier` whose
+    classes are not its network's, as fitting makes them: it would name the
+    network's answers with other labels, or fail on the first recording.
+
+    Raises
+    ------
+    ModelFileError
+        Naming both lists of classes.
+    """
+    classes = getattr(classifier, "classes_", None)
+    if classes is None or network_classes is None:
+        raise ModelFileError("its classifier or its network names no classes_")
+    if not np.array_equal(classes, network_classes):
+        raise ModelFileError(
+            f"its classifier's classes {classes.tolist()} are not its network's "
+            f"{np.asarray(network_classes).tolist()}"
+        )
 
 
 def describe_pipeline(model: Any, action: str) -> tuple[list, Any]:
@@ -327,8 +393,11 @@ def read_archive(path: str, weights: bool = True) -> tuple[dict, bytes | None]:
                     "not a model file from train or save_model: start a model "
                     "from it with train --weights (weights_path=)"
                 )
-            header = json.loads(archive.read("model.json"))
-            tensors = archive.read("weights.pt") if weights else None
+            limit = max(_MAX_EXPANSION * os.path.getsize(path), _MIN_MEMBER_LIMIT)
+            header = json.loads(_read_member(archive, "model.json", path, limit))
+            tensors = (
+                _read_member(archive, "weights.pt", path, limit) if weights else None
+            )
     except (
         zipfile.BadZipFile,
         KeyError,
@@ -350,6 +419,45 @@ def read_archive(path: str, weights: bool = True) -> tuple[dict, bytes | None]:
         found = header.get("format") if isinstance(header, dict) else header
         raise ModelFileError(f"{path}: unknown format {found!r}")
     return header, tensors
+
+
+def _read_member(archive: Any, name: str, path: str, limit: int) -> bytes:
+    """The bytes of the member ``name`` of ``archive`` (the file ``path``),
+    refused before reading where they could not be a model file's: two members
+    of that name (which one is the model would depend on the reader), or a
+    zip bomb, a member that would decompress to more than ``limit`` bytes.
+
+    Raises
+    ------
+    KeyError
+        No such member, as :meth:`zipfile.ZipFile.read`.
+    ModelFileError
+        Named ``name`` twice, another compression than stored or deflated, or
+        more than ``limit`` bytes.
+    """
+    import zipfile
+
+    info = archive.getinfo(name)
+    if archive.namelist().count(name) > 1:
+        raise ModelFileError(
+            f"{path}: holds two members named {name}, a damaged or edited file"
+        )
+    # bzip2 and lzma chunks are expanded whole, whatever the size the
+    # archive declares: a few kilobytes become gigabytes before any check
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ModelFileError(
+            f"{path}: {name} is compressed with zip method {info.compress_type}; "
+            "save_model stores or deflates its members"
+        )
+    if info.file_size > limit:
+        raise ModelFileError(
+            f"{path}: {name} would decompress to {info.file_size} bytes, more "
+            f"than {_MAX_EXPANSION} times the file: a zip bomb or a damaged file"
+        )
+    with archive.open(info) as member:
+        # no more than declared is read: a deflated member that holds more
+        # is cut there, and fails its checksum
+        return member.read(info.file_size)
 
 
 def is_model_file(path: str | os.PathLike) -> bool:

@@ -170,16 +170,17 @@ def read_model_card(path: str | os.PathLike) -> dict:
 
 def _backbone_info(path: str) -> dict:
     from .exceptions import WeightsFileError
-    from .network import IMAGE_SHAPE_KEY, _arch_of, _backbone_card, read_weights
+    from .network import _arch_of, _backbone_card, _pretrained_shape, read_weights
 
     state = read_weights(path)
     try:
         card = _backbone_card(state)
-    except (UnicodeDecodeError, ValueError) as err:
+    # RecursionError: JSON nested beyond reason
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise WeightsFileError(f"{path}: its card is damaged ({err})") from err
     if not isinstance(card, dict):
         raise WeightsFileError(f"{path}: its card is damaged (not a JSON object)")
-    shape = state.get(IMAGE_SHAPE_KEY)
+    shape = _pretrained_shape(state, path)
     return {
         "kind": "backbone",
         "versions": {},
@@ -187,6 +188,6 @@ def _backbone_info(path: str) -> dict:
         "classes": None,
         "sample_rate": None,
         "cycles_scored": None,
-        "image_shape": None if shape is None else shape.tolist(),
+        "image_shape": None if shape is None else list(shape),
         "card": card,
     }

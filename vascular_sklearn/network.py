@@ -388,9 +388,50 @@ def _card_tensor(card: dict) -> torch.Tensor:
 
 
 def _backbone_card(state: dict[str, torch.Tensor]) -> dict:
-    """The card a backbone's tensors hold (empty for a file without one)."""
+    """The card a backbone's tensors hold (empty for a file without one).
+
+    Raises
+    ------
+    ValueError
+        A card that is not the bytes of a JSON text.
+    """
     card = state.get(CARD_KEY)
-    return {} if card is None else json.loads(bytes(card.tolist()).decode())
+    if card is None:
+        return {}
+    # bytes() of another tensor's values fails with a TypeError that names
+    # neither the file nor its card
+    if card.dtype != torch.uint8 or card.dim() != 1:
+        raise ValueError(
+            f"a tensor of {card.dtype} and shape {tuple(card.shape)}, not the "
+            "bytes of a JSON text"
+        )
+    return json.loads(bytes(card.tolist()).decode())
+
+
+def _pretrained_shape(state: dict[str, torch.Tensor], path: str) -> tuple | None:
+    """The size of a backbone's training images it records, if it does.
+
+    Raises
+    ------
+    WeightsFileError
+        An entry that is not three whole numbers, naming ``path``.
+    """
+    shape = state.get(IMAGE_SHAPE_KEY)
+    if shape is None:
+        return None
+    if (
+        shape.dim() != 1
+        or len(shape) != 3
+        or shape.dtype.is_floating_point
+        or shape.dtype.is_complex
+        or shape.dtype == torch.bool
+    ):
+        raise WeightsFileError(
+            f"{path}: its {IMAGE_SHAPE_KEY} entry is damaged (a tensor of "
+            f"{shape.dtype} and shape {tuple(shape.shape)}, not the 3 whole "
+            "numbers of an image's size)"
+        )
+    return tuple(int(d) for d in shape.tolist())
 
 
 def _load_backbone(
@@ -401,9 +442,9 @@ def _load_backbone(
     warned about: its filters learnt other frequencies and times per pixel."""
     state = read_weights(path)
     state.pop(CARD_KEY, None)  # what it was pretrained on: for describe
-    pretrained = state.pop(IMAGE_SHAPE_KEY, None)
+    pretrained = _pretrained_shape(state, path)
+    state.pop(IMAGE_SHAPE_KEY, None)
     if pretrained is not None and image_shape is not None:
-        pretrained = tuple(int(d) for d in pretrained.tolist())
         if pretrained[1:] != tuple(image_shape)[1:]:
             warnings.warn(
                 f"{path} was pretrained on images of {pretrained[1]} x "

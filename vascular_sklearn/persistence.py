@@ -31,6 +31,7 @@ from ._base import check_image_shape
 from ._model_spec import (
     FORMAT,
     ModelFileError,
+    check_classes,
     compatible,
     describe_pipeline,
     read_archive,
@@ -180,6 +181,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
                 "its steps are not a screening pipeline (transformers, then a "
                 "RecordingClassifier around a ResNetClassifier)"
             )
+        check_classes(classifier, getattr(network, "classes_", None))
         network.device_ = resolve_device(device)
         # random weights, replaced below: drawn without moving the user's stream
         with torch.random.fork_rng(devices=[]):
@@ -194,6 +196,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
             f"{path}: the network weights are damaged or not tensors only "
             "(weights_only=True refuses anything else)"
         ) from err
+    if isinstance(state, Mapping):  # anything else is refused just below
+        _check_weights(state, network.net_.module_.state_dict(), path)
     try:
         network.net_.module_.load_state_dict(state)
     except Exception as err:
@@ -203,6 +207,27 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         ) from err
     network.net_.module_.eval()
     return Pipeline(steps)
+
+
+def _check_weights(state: Mapping, expected: Mapping, path: str) -> None:
+    """Refuse weights no training could have saved for the network's
+    floating-point tensors: NaN or infinite values (a network that can only
+    answer NaN) or integers, booleans or complex numbers (cast without a word,
+    or with a warning, into other weights)."""
+    for key, tensor in state.items():
+        if key not in expected or not expected[key].is_floating_point():
+            continue  # an unknown key or a counter: load_state_dict judges
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            found = getattr(tensor, "dtype", type(tensor).__name__)
+            raise ModelFileError(
+                f"{path}: the network weights are damaged ({key} holds {found} "
+                "values, not floating-point numbers)"
+            )
+        if not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(
+                f"{path}: the network weights are damaged ({key} holds NaN or "
+                "infinite values: the network could only answer NaN)"
+            )
 
 
 class _Probabilities(torch.nn.Module):

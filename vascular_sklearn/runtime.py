@@ -27,6 +27,7 @@ from . import __version__
 from ._base import CycleImageClassifier, check_image_shape, check_images
 from ._model_spec import (
     ModelFileError,
+    check_classes,
     compatible,
     decode,
     rebuild,
@@ -209,14 +210,47 @@ def _metadata(session, path: str) -> dict:
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     try:
         meta = json.loads(raw) if raw is not None else {}
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, RecursionError) as err:  # or nested beyond reason
         raise ModelFileError(f"{path}: damaged metadata ({err})") from err
-    if meta.get("format") != FORMAT:
+    # valid JSON but no object (a list, a number) has no format to read
+    found = meta.get("format") if isinstance(meta, dict) else meta
+    if found != FORMAT:
         raise ModelFileError(
             f"{path}: an ONNX model, but not a vascular_sklearn export "
-            f"(format {meta.get('format')!r}, expected {FORMAT!r})"
+            f"(format {found!r}, expected {FORMAT!r})"
         )
     return meta
+
+
+def _check_graph(session, classes: np.ndarray, shape: list) -> None:
+    """Refuse a graph that is not the network an export writes: one float
+    input of images ``shape`` (n, 1, F, T), one output of a probability per
+    class. Another graph under the metadata loaded, to fail on the first
+    recording deep in onnxruntime or the aggregation."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    takes = inputs[0].shape if len(inputs) == 1 else None
+    gives = outputs[0].shape if outputs else None
+    if (
+        len(inputs) != 1
+        or inputs[0].name != INPUT_NAME
+        or inputs[0].type != "tensor(float)"
+        or len(takes) != 4
+        or any(
+            isinstance(d, int) and d != s
+            for d, s in zip(takes[1:], shape[1:], strict=False)
+        )
+        or len(outputs) != 1
+        or len(gives) != 2
+        # a named dimension is taken on trust: the exporter fixes this one
+        or (isinstance(gives[1], int) and gives[1] != len(classes))
+    ):
+        found = ", ".join(f"{i.name} {i.type} {i.shape}" for i in inputs)
+        raise ModelFileError(
+            f"its graph is not the exported network: it takes {found or 'nothing'} "
+            f"and gives {[o.shape for o in outputs]}; an export takes "
+            f"{INPUT_NAME} tensor(float) {shape} and gives a probability for each "
+            f"of {len(classes)} classes"
+        )
 
 
 def load_onnx(
@@ -288,6 +322,8 @@ def load_onnx(
         fitted = {k: v for k, v in classifier["fitted"].items() if k != "estimator_"}
         classifier = rebuild({**classifier, "params": params, "fitted": fitted})
         classes = decode(meta["network"]["fitted"]["classes_"])
+        check_classes(classifier, classes)
+        _check_graph(session, classes, meta["input"]["shape"])
         spectrogram = steps[-1][1]
         made = [spectrogram._sizes(spectrogram.sample_rate_)[2], spectrogram.n_frames]
         if made != meta["input"]["shape"][2:]:
