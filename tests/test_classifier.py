@@ -645,6 +645,18 @@ def test_failed_fit_leaves_nothing_that_looks_fitted():
     assert not hasattr(clf, "class_prior_")
 
 
+def test_training_needs_cycles_and_cycles_of_every_class():
+    bags, y = _weighable_bags()
+    clf = RecordingClassifier(DummyClassifier(), on_empty="prior")
+    with pytest.raises(RecordingError, match="no recording has a heart cycle"):
+        clf.fit([b[:0] for b in bags], y)
+    # the stenotic recordings without cycles: a one-class cycle model
+    # would call every recording normal
+    one_class = [b[:0] if c else b for b, c in zip(bags, y, strict=True)]
+    with pytest.raises(ValueError, match=r"classes with cycles: \[0\]"):
+        clf.fit(one_class, y)
+
+
 def test_max_cycles_lowered_below_min_cycles_after_fit_is_refused():
     bags, y = _weighable_bags()
     clf = RecordingClassifier(LogisticRegression(), min_cycles=2).fit(bags, y)

@@ -89,6 +89,25 @@ def test_a_file_made_during_the_write_is_kept(tmp_path):
     assert Path(path).read_text() == "ours"
 
 
+def test_without_hard_links_a_new_file_is_written_and_none_replaced(
+    tmp_path, monkeypatch
+):
+    # FAT and some network drives refuse os.link: the check is made by name
+    def refused(src, dst):
+        raise PermissionError("Operation not permitted")
+
+    monkeypatch.setattr("os.link", refused)
+    path = str(tmp_path / "table.csv")
+    with replacing(path, overwrite=False) as tmp:
+        Path(tmp).write_text("ours")
+    assert Path(path).read_text() == "ours"
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        with replacing(path, overwrite=False) as tmp:
+            Path(tmp).write_text("again")
+    assert Path(path).read_text() == "ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+
+
 class _RunsCode:
     """Unpickling this calls a function: what a malicious model file does."""
 
