@@ -348,6 +348,12 @@ def test_a_zip_bomb_is_refused_before_it_is_read(saved, tmp_path):
     assert load_model(folder / "good.vsk")[-1].classes_.tolist() == [0, 1]
 
 
+def test_an_export_given_to_load_model_is_sent_to_load_onnx(saved):
+    # not to joblib.load, which the message advised for any other file
+    with pytest.raises(ModelFileError, match=r"model\.onnx: .*runtime\.load_onnx$"):
+        load_model(saved[0] / "model.onnx")
+
+
 def test_two_members_of_one_name_are_refused(saved, tmp_path):
     _, header, weights = saved
     other = copy.deepcopy(header)

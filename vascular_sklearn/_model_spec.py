@@ -410,10 +410,15 @@ def read_archive(path: str, weights: bool = True) -> tuple[dict, bytes | None]:
         EOFError,
         RecursionError,  # JSON nested beyond reason
     ) as err:
+        hint = (
+            "an ONNX export loads with vascular_sklearn.runtime.load_onnx"
+            if path.lower().endswith(".onnx")
+            else "a joblib or pickle file you made yourself loads with "
+            "joblib.load (predict's --trust-pickle)"
+        )
         raise ModelFileError(
             f"{path}: not a vascular_sklearn model file, or a damaged one "
-            f"({type(err).__name__}: {err}); a joblib or pickle file you made "
-            "yourself loads with joblib.load (predict's --trust-pickle)"
+            f"({type(err).__name__}: {err}); {hint}"
         ) from err
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else header
