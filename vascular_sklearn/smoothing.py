@@ -77,8 +77,9 @@ class MeanSmoother(SignalTransformer):
     method : {"median", "mean"}, default="median"
         The original code used a median (its paper says mean). The median
         reproduces the original's cycles; with the mean the whole signal chain
-        runs about 2.8x faster (2.735 s against 7.609 s on the 49 seed
-        recordings). See ``docs/benchmarks.md`` for how each finds cycles.
+        runs about 3.0x faster (2.620 s against 7.815 s on the 49 seed
+        recordings, 2026-12-05). See ``docs/benchmarks.md`` for how each finds
+        cycles.
     n_jobs : int or None, default=None
         Recordings smoothed in parallel through joblib.
 
