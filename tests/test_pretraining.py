@@ -413,20 +413,32 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     )
     args = ["pretrain", str(tmp_path), "-o", str(tmp_path / "b.pt")]
     assert main(args) == 0 and seen["sample_weight"] is None
+    assert seen["card"]["recordings"] == 4 and seen["card"]["coarse_left_out"] == 0
+    assert seen["card"]["coarse_recordings"] == 1
+    loudness = seen["card"]["loudness_db"]
     assert main([*args, "--skip-coarse"]) == 0
     assert seen["sample_weight"].tolist() == [1, 0, 1, 1]
     message = "left out of training: 1 coarse recordings (0 abnormal; rounding noise"
     assert message in capsys.readouterr().err
+    # the card tells what the backbone heard: not the recording left out
+    card = seen["card"]
+    assert (card["recordings"], card["coarse_recordings"]) == (3, 0)
+    assert card["coarse_left_out"] == 1 and sum(card["labels"].values()) == 3
+    assert card["loudness_db"]["min"] > loudness["min"]  # the quiet one is out
     # train too: a screening model
     fitted = {}
     monkeypatch.setattr(
         "sklearn.pipeline.Pipeline.fit",
         lambda self, X, y, **kw: fitted.update(kw) or self,  # fit returns self
     )
-    monkeypatch.setattr("vascular_sklearn.persistence.save_model", lambda *a, **k: 0)
+    monkeypatch.setattr(
+        "vascular_sklearn.persistence.save_model",
+        lambda *a, card, **k: seen.update(card=card),
+    )
     train = ["train", str(tmp_path), "-o", str(tmp_path / "m.vsk"), "--skip-coarse"]
     assert main(train) == 0
     assert fitted["classifier__sample_weight"].tolist() == [1, 0, 1, 1]
+    assert seen["card"]["recordings"] == 3 and seen["card"]["coarse_left_out"] == 1
     assert message in capsys.readouterr().err
 
     # evaluate: every training fold without them, every recording scored

@@ -736,26 +736,30 @@ def _training_card(
 ) -> dict:
     """What train's model or pretrain's backbone was trained on (``source``),
     for its file: read back by describe, so that whoever is given the model
-    knows which recorders it heard."""
+    knows which recorders it heard. The recordings ``--skip-coarse`` leaves
+    out are counted, and nothing else of theirs: ``score`` compares a clinic's
+    files with the ranges the model heard."""
     import datetime
     import shlex
 
     from .audio import file_sample_rate
     from .screening import COARSE_LIMIT_DB
 
-    y = np.asarray(data.target)
-    names = [str(name) for name in data.target_names]
     coarse = ~(heard["rounding_snr_db"] >= COARSE_LIMIT_DB)
+    used = ~coarse if args.skip_coarse else np.ones(len(coarse), bool)
+    y = np.asarray(data.target)[used]
+    names = [str(name) for name in data.target_names]
+    files = np.asarray(data.filenames, dtype=object)[used]
     return {
         "trained_on": source,
         "recordings": len(y),
-        f"{unit}s": len(np.unique(data.groups)),
+        f"{unit}s": len(np.unique(np.asarray(data.groups)[used])),
         "labels": {name: int(np.sum(y == k)) for k, name in enumerate(names)},
-        "sample_rates_hz": sorted({file_sample_rate(f) for f in data.filenames}),
-        "loudness_db": _spread(heard["loudness_db"], 1),
-        "converter_step": _spread(heard["converter_step"], 2),
-        "coarse_recordings": int(coarse.sum()),
-        "coarse_left_out": bool(args.skip_coarse),
+        "sample_rates_hz": sorted({file_sample_rate(f) for f in files}),
+        "loudness_db": _spread(heard["loudness_db"][used], 1),
+        "converter_step": _spread(heard["converter_step"][used], 2),
+        "coarse_recordings": int(coarse[used].sum()),
+        "coarse_left_out": int(coarse.sum()) if args.skip_coarse else 0,
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "command": shlex.join(["vascular-sklearn", *args.argv]),
     }
