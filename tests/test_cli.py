@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -77,6 +78,7 @@ def test_train_then_predict(folder, tmp_path, capsys):
         "sample_rates_hz    22050",
         "converter_step     min 1, median 1, max 1",
         "coarse_recordings  0",
+        "file_digests       8, one per training file",
         f"command            vascular-sklearn train {folder} -o {model}",
     ):
         assert line in card
@@ -85,12 +87,21 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert main(["score", str(model), str(folder)]) == 0
     out = capsys.readouterr().out
     assert "in training: 0 of 8 recordings lie outside them" in out
+    # and are told, first, for what they are: no external validation
+    assert out.startswith("WARNING: 8 of 8 recordings are files this model")
     quiet = tmp_path / "quiet" / "normal"
     quiet.mkdir(parents=True)
-    x, rate = sf.read(sorted(folder.glob("normal/*.wav"))[0])
+    first = sorted(folder.glob("normal/*.wav"))[0]
+    x, rate = sf.read(first)
     sf.write(quiet / "P9_0_before.wav", 0.01 * x, rate, subtype="PCM_16")
     assert main(["score", str(model), str(quiet.parent)]) == 0
-    assert "in training: 1 of 1 recordings lie outside them" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "in training: 1 of 1 recordings lie outside them" in out
+    assert "WARNING" not in out  # another recording: new bytes
+    # a training file copied under another name is still a training file
+    shutil.copy(first, quiet / "P8_0_before.wav")
+    assert main(["score", str(model), str(quiet.parent)]) == 0
+    assert "WARNING: 1 of 2 recordings are files" in capsys.readouterr().out
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
     assert main(["predict", str(model), *files]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

@@ -731,6 +731,26 @@ def _spread(values: np.ndarray, digits: int) -> dict:
     return dict(zip(("min", "median", "max"), quantiles.tolist(), strict=True))
 
 
+def _file_digests(paths: Any) -> list[str]:
+    """A short digest of each file's bytes (BLAKE2b, 8 bytes; "" for a file
+    that cannot be read): the same recording under another name or folder
+    has the same digest."""
+    import hashlib
+
+    digests = []
+    for path in paths:
+        h = hashlib.blake2b(digest_size=8)
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        except OSError:
+            digests.append("")
+            continue
+        digests.append(h.hexdigest())
+    return digests
+
+
 def _training_card(
     args: argparse.Namespace, source: str, data, unit: str, heard: dict
 ) -> dict:
@@ -760,6 +780,8 @@ def _training_card(
         "converter_step": _spread(heard["converter_step"][used], 2),
         "coarse_recordings": int(coarse[used].sum()),
         "coarse_left_out": int(coarse.sum()) if args.skip_coarse else 0,
+        # score tells a clinic's files that are training files, under any name
+        "file_digests": sorted(set(_file_digests(files))),
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "command": shlex.join(["vascular-sklearn", *args.argv]),
     }
@@ -788,6 +810,11 @@ def _card_rows(card: dict, indent: str = "  ") -> list[str]:
     for key, value in card.items():
         if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
             rows += [f"{indent}{key}:", *_card_rows(value, indent + "  ")]
+        elif key == "file_digests":  # a number of each file: what score reads
+            rows.append(
+                f"{indent}{key:<{width}}  {len(value)}, one per training file "
+                "(score warns of files among them)"
+            )
         else:
             rows.append(f"{indent}{key:<{width}}  {_card_value(value)}")
     return rows
@@ -1036,9 +1063,31 @@ def _cmd_score(args: argparse.Namespace) -> int:
     else:  # said, not left out without a word
         lines.append(_why_no_intervals(data, result.proba, unit, by_patient))
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
-    lines += _device_lines(data, unit, _card_of(args))
-    print("\n".join(lines))
+    card = _card_of(args)
+    lines += _device_lines(data, unit, card)
+    print("\n".join(_trained_on_these(data.filenames, card) + lines))
     return 1 if result.failed else 0
+
+
+def _trained_on_these(paths: Any, card: dict) -> list[str]:
+    """A warning, first, where scored files are files the model (or its
+    backbone) was trained on, by their bytes: its scores on them are no
+    external validation, however the files are named now."""
+    known = {
+        digest
+        for part in (card, card.get("backbone"))
+        if isinstance(part, dict)
+        for digest in part.get("file_digests", ())
+    }
+    here = _file_digests(paths) if known else []
+    seen = sum(bool(d) and d in known for d in here)
+    if not seen:
+        return []
+    return [
+        f"WARNING: {seen} of {len(here)} recordings are files this model or its "
+        "backbone was trained on (the same bytes): its scores on them are not "
+        "external validation"
+    ]
 
 
 def _card_of(args: argparse.Namespace) -> dict:
