@@ -207,6 +207,8 @@ def _evaluate(
         cv = GroupKFold(min(folds, n_groups))
         split = unit
         plan = f"GroupKFold({cv.get_n_splits()}) by {unit}"
+        if folds > n_groups:  # said: a report of 12 folds asked as 20 misleads
+            plan += f" (--folds {folds}, but one {unit} is the smallest fold)"
     note = (
         " (each scored by models that never heard it)"
         if by_recorder or unit == "database"
@@ -227,7 +229,9 @@ def _evaluate(
         data.groups,
         cv=cv,
         params=params,
-        progress=lambda line: _say(f"  {line} ({time.perf_counter() - started:.0f} s)"),
+        progress=lambda line: _say(
+            f"  {line} ({time.perf_counter() - started:.0f} s since the start)"
+        ),
     )
     lines = [f"Pooled out-of-fold predictions, split by {split}:"]
     lines += _report_lines("recording", result.recording)
