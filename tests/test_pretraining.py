@@ -310,7 +310,7 @@ def test_cli_pretrains_on_a_physionet_layout(
     captured = capsys.readouterr()
     abnormal = int(heart_sounds.target.sum())
     assert f"pretraining resnet18 on 5 recordings ({abnormal} abnormal)" in captured.err
-    assert "1 epochs of 3 cycles per recording, spectrogram__floor_db=30" in (
+    assert "1 epoch of 3 cycles per recording, spectrogram__floor_db=30" in (
         captured.err
     )
     # skorch's progress table is progress: on stderr, without colour codes
@@ -418,7 +418,7 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     loudness = seen["card"]["loudness_db"]
     assert main([*args, "--skip-coarse"]) == 0
     assert seen["sample_weight"].tolist() == [1, 0, 1, 1]
-    message = "left out of training: 1 coarse recordings (0 abnormal; rounding noise"
+    message = "left out of training: 1 coarse recording (0 abnormal; rounding noise"
     assert message in capsys.readouterr().err
     # the card tells what the backbone heard: not the recording left out
     card = seen["card"]

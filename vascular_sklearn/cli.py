@@ -444,7 +444,7 @@ def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarr
     coarse = ~(snr >= COARSE_LIMIT_DB)  # an unreadable file (NaN) stops later
     labels = np.asarray(data.target)[coarse]
     _say(
-        f"left out of training: {coarse.sum()} coarse recordings ("
+        f"left out of training: {_count(int(coarse.sum()), 'coarse recording')} ("
         f"{int(labels.sum())} abnormal; rounding noise within {COARSE_LIMIT_DB:g} "
         "dB of the sound)"
     )
@@ -486,9 +486,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     _say(
         f"pretraining {net['classifier__estimator__arch']} on {len(data.target)} "
         f"recordings ({int(data.target.sum())} abnormal), "
-        f"{net['classifier__estimator__max_epochs']} epochs of "
-        f"{net['classifier__estimator__max_cycles_per_group']} cycles per "
-        f"recording{settings}"
+        f"{_count(net['classifier__estimator__max_epochs'], 'epoch')} of "
+        f"{_count(net['classifier__estimator__max_cycles_per_group'], 'cycle')} "
+        f"per recording{settings}"
         + (f", from {partial_path(out)}" if resuming else "")
         + f"; each epoch's weights go to {partial_path(out)}"
     )

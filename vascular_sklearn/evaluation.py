@@ -947,7 +947,8 @@ def evaluate_by_patient(
         del model, features, X_test
         _release_memory()
         if progress is not None:
-            progress(f"fold {k + 1}/{len(splits)}: {len(test)} test recordings")
+            n = len(test)
+            progress(f"fold {k + 1}/{len(splits)}: {n} test recording" + "s" * (n != 1))
     cycle_proba = np.concatenate([[], *(p for p, _ in cycle_parts)])
     cycle_recording = np.concatenate([[], *(r for _, r in cycle_parts)]).astype(int)
     cycle_y = y[cycle_recording]
