@@ -408,7 +408,9 @@ def _read_labelled(
             if need_groups:
                 raise RecordingError(
                     f"{source}: training and evaluation need a 'patient' column, "
-                    "so that no patient is on both sides of a split"
+                    "so that no patient is on both sides of a split: add each "
+                    "recording's patient id (a recording's own name where every "
+                    "recording is of another patient)"
                 )
             return data, "recording"
         return data, "patient"
