@@ -801,6 +801,11 @@ def test_predict_reads_only_the_paths_of_a_manifest(nb_model, folder, tmp_path, 
     assert main(["predict", *nb_model, str(todo)]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["path"] for r in rows] == [str(p) for p in files]
+    # batch by batch, the progress on standard error; the table unchanged
+    assert main(["predict", *nb_model, str(todo), "--batch-size", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "  1 of 2 recordings screened (" in err
+    assert list(csv.DictReader(io.StringIO(out))) == rows
 
 
 def test_resume_without_a_partial_file_says_it_starts_afresh(

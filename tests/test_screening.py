@@ -736,3 +736,18 @@ def test_a_dangling_link_in_a_screened_folder_gets_its_own_row(
         rows = list(csv.DictReader(f))
     assert [r["quality"] for r in rows] == ["ok", "error"]
     assert "a link to" in rows[1]["message"]
+
+
+def test_progress_is_told_after_each_batch_of_several(model_and_folder, tmp_path):
+    _, paths = _distinct(model_and_folder)
+    model = model_and_folder[0]
+    told = []
+    predict_files(model, paths, tmp_path / "a.csv", batch_size=3, progress=told.append)
+    assert told == [f"{n} of 8 recordings screened" for n in (3, 6, 8)]
+    told.clear()  # one batch: nothing to wait for
+    predict_files(model, paths, tmp_path / "b.csv", batch_size=8, progress=told.append)
+    assert told == []
+    external_validation(
+        model, paths, [0, 1] * 4, batch_size=4, n_resamples=10, progress=told.append
+    )
+    assert told == ["4 of 8 recordings screened", "8 of 8 recordings screened"]

@@ -140,6 +140,12 @@ class _Progress(io.TextIOBase):
         sys.stderr.flush()
 
 
+def _progress() -> Callable[[str], None]:
+    """Progress lines on standard error, with the seconds since this call."""
+    started = time.perf_counter()
+    return lambda line: _say(f"  {line} ({time.perf_counter() - started:.0f} s)")
+
+
 def _count(n: int, unit: str) -> str:
     return f"{n} {unit}" + ("" if n == 1 else "s")
 
@@ -986,6 +992,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         n_jobs=args.n_jobs,
         overwrite=args.force,
+        progress=_progress(),
     )
     for path, reason in summary.failed:
         _say(f"error: {path}: {reason}")
@@ -1025,6 +1032,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         batch_size=args.batch_size,
         n_jobs=args.n_jobs,
+        progress=_progress(),
     )
     for path, reason in result.failed:
         _say(f"not scored: {path}: {reason}")

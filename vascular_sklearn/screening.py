@@ -458,9 +458,15 @@ def _batches(items: Sequence, size: int) -> Iterator[Sequence]:
 
 
 def _scored_batches(
-    model, paths: Sequence[str], batch_size: int, threshold: float, n_jobs
+    model,
+    paths: Sequence[str],
+    batch_size: int,
+    threshold: float,
+    n_jobs,
+    progress: Callable[[str], None] | None = None,
 ) -> Iterator[list[dict]]:
-    """The rows of :func:`score_files`, batch by batch, in input order."""
+    """The rows of :func:`score_files`, batch by batch, in input order; with
+    more than one batch, ``progress`` is told of each one done."""
     if not isinstance(batch_size, Integral) or batch_size < 1:
         raise ValueError(
             f"batch_size must be an integer of at least 1, got {batch_size!r}"
@@ -473,12 +479,25 @@ def _scored_batches(
     # active; a backend that cannot stream (Ray's) returns them all at the end
     backend, _ = get_active_backend()
     streams = getattr(backend, "supports_return_generator", False)
-    return Parallel(n_jobs=n_jobs, return_as="generator" if streams else "list")(
+    batches = Parallel(n_jobs=n_jobs, return_as="generator" if streams else "list")(
         delayed(_score_named)(model, a, b, threshold)
         for a, b in zip(
             _batches(absolute, batch_size), _batches(names, batch_size), strict=True
         )
     )
+    if progress is None or len(paths) <= batch_size:
+        return batches
+    return _told(batches, len(paths), progress)
+
+
+def _told(batches: Iterable[list[dict]], total: int, progress) -> Iterator[list[dict]]:
+    """``batches`` as they come, telling ``progress`` how many rows are done:
+    an archive of thousands of files otherwise looks hung."""
+    done = 0
+    for batch in batches:
+        done += len(batch)
+        progress(f"{done} of {total} recordings screened")
+        yield batch
 
 
 def _write_rows(out: IO[str], rows: Iterable[list[dict]], counts: dict) -> None:
@@ -504,6 +523,7 @@ def predict_files(
     threshold: float = 0.5,
     n_jobs: int | None = None,
     overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Bunch:
     """Screen a folder, manifest or list of files; write one CSV row per file.
 
@@ -531,6 +551,9 @@ def predict_files(
     overwrite : bool, default=False
         Replace an existing ``output`` file; otherwise refuse. A source (a
         manifest) or a recording it names is never replaced.
+    progress : callable or None, default=None
+        Called with a line of text after each batch ("64 of 1699 recordings
+        screened") when there is more than one.
 
     Returns
     -------
@@ -575,7 +598,7 @@ def predict_files(
     if output is not None and not hasattr(output, "write"):
         # the sources too: a manifest is read by this run, as its recordings are
         target = check_output(output, overwrite, inputs=[*_file_list(source), *paths])
-    rows = _scored_batches(model, paths, batch_size, threshold, n_jobs)
+    rows = _scored_batches(model, paths, batch_size, threshold, n_jobs, progress)
     counts = {"n_files": 0, "n_scored": 0, "n_flagged": 0, "failed": []}
     if target is None:
         _write_rows(output or sys.stdout, rows, counts)
@@ -611,6 +634,7 @@ def external_validation(
     n_jobs: int | None = None,
     n_resamples: int = 1000,
     random_state: int | None = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> Bunch:
     """Score a fitted model on labelled recordings from elsewhere.
 
@@ -643,6 +667,8 @@ def external_validation(
         :func:`~vascular_sklearn.evaluation.bootstrap_report`).
     random_state : int or None, default=0
         Seeds the resampling.
+    progress : callable or None, default=None
+        As in :func:`predict_files`.
 
     Returns
     -------
@@ -704,7 +730,9 @@ def external_validation(
         )
     rows = [
         row
-        for batch in _scored_batches(model, paths, batch_size, threshold, n_jobs)
+        for batch in _scored_batches(
+            model, paths, batch_size, threshold, n_jobs, progress
+        )
         for row in batch
     ]
     # "" where a recording was not scored
