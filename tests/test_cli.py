@@ -318,8 +318,13 @@ def test_evaluate_reports_recording_and_cycle_metrics(folder, tmp_path, capsys):
     for word in ["recording", "cycle", "sensitivity", "specificity", "roc_auc"]:
         assert word in out
     interval = next(x for x in out.splitlines() if "95 % interval" in x)
-    low, high = (float(v) for v in interval.split(": ")[1].split(" to "))
+    low, high = (float(v) for v in interval.split(": ")[1][:12].split(" to "))
     assert "the 4 patients" in interval and 0.0 <= low <= high <= 1.0
+    # three patients a class: told it reads narrower than the truth
+    assert interval.endswith(
+        "(a class holds 3 patients: an interval resampled from "
+        "so few reads narrower than the truth)"
+    )
     # each recorder's recordings reported alone, after the pooled numbers
     per_recorder = out.split("Per recorder (folds split by patient")[1]
     rows = [x.split()[:3] for x in per_recorder.splitlines() if x.startswith("rec")]

@@ -250,6 +250,7 @@ def _evaluate(
         lines.append(
             "recording ROC AUC 95 % interval, resampling the "
             f"{_count(n_groups, unit)}: {low:.2f} to {high:.2f}"
+            + _few(data.target, data.groups, unit)
         )
     lines += _recorder_lines(data, unit, result.recording_proba, 0.5, note)
     return lines + _device_lines(data, unit)
@@ -1073,7 +1074,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
             f"{key} {report[key + '_ci'][0]:.2f} to {report[key + '_ci'][1]:.2f}"
             for key in ("roc_auc", "sensitivity", "specificity")
         )
-        lines.append(f"95 % intervals, resampling the {units}: {cells}")
+        groups = data.groups if by_patient else np.arange(len(data.target))
+        scored = ~np.isnan(result.proba)
+        few = _few(data.target[scored], groups[scored], unit if by_patient else "")
+        lines.append(f"95 % intervals, resampling the {units}: {cells}{few}")
     else:  # said, not left out without a word
         lines.append(_why_no_intervals(data, result.proba, unit, by_patient))
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
@@ -1109,6 +1113,25 @@ def _card_of(args: argparse.Namespace) -> dict:
     from .model_card import read_model_card
 
     return {} if args.trust_pickle else read_model_card(args.model)["card"]
+
+
+#: Fewer units than this in a class, and a bootstrap interval is told to be
+#: narrower than the truth: 2 patients a class gave "1.00 to 1.00".
+_FEW_PER_CLASS = 10
+
+
+def _few(y: np.ndarray, groups: np.ndarray, unit: str) -> str:
+    """A caution for intervals resampled from few patients (or recordings)
+    of a class, which read narrower than the uncertainty they stand for."""
+    from .evaluation import _patients_per_class
+
+    least = int(_patients_per_class(y, groups, labels=(0, 1)).min())
+    if least >= _FEW_PER_CLASS:
+        return ""
+    return (
+        f" (a class holds {_count(least, unit or 'recording')}: an interval "
+        "resampled from so few reads narrower than the truth)"
+    )
 
 
 def _why_no_intervals(data, proba: np.ndarray, unit: str, by_patient: bool) -> str:
