@@ -180,6 +180,8 @@ def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys, monkeypatc
     assert f"error: {bad}: not a readable audio file" in err
     assert f"{bad}: {bad}" not in err  # named once before the reason
     assert str(good) in out  # the good file still gets its answer
+    # the file not scored is not counted as a flagged answer
+    assert "2 recordings: 1 scored (0 flagged), 1 not scored" in err
     # a file name that is no UTF-8 is scored and written, not the table lost
     latin = tmp_path / os.fsdecode(b"caf\xe9.wav")
     latin.write_bytes(good.read_bytes())

@@ -997,9 +997,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
     for path, reason in summary.failed:
         _say(f"error: {path}: {reason}")
+    # a file not scored is no flagged answer: counted apart
+    not_scored = summary.n_files - summary.n_scored
     _say(
-        f"{_count(summary.n_files, 'recording')}: {summary.n_scored} scored, "
-        f"{summary.n_flagged} flagged"
+        f"{_count(summary.n_files, 'recording')}: {summary.n_scored} scored "
+        f"({summary.n_flagged - not_scored} flagged), {not_scored} not scored"
         + (f"; table in {args.output}" if args.output else "")
     )
     return 1 if summary.failed else 0
