@@ -910,3 +910,21 @@ def test_train_card_reads_converter_steps_as_stored(tmp_path, monkeypatch):
         assert cli.main(["train", str(tmp_path), "-o", str(tmp_path / "m.vsk")]) == 0
     assert saved["converter_step"] == {"min": 40.0, "median": 40.0, "max": 40.0}
     assert saved["sample_rates_hz"] == [22050.0, 44100.0]
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """--help is where a clinic looks first: --max-epochs and --folds said
+    nothing, not even their defaults."""
+    import argparse
+
+    parser = cli._parser()
+    commands = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    silent = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, command in commands.choices.items()
+        for action in command._actions
+        if not action.help and not isinstance(action, argparse._HelpAction)
+    ]
+    assert silent == []

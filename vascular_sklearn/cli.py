@@ -1245,7 +1245,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="grouped CV on built-in synthetic data")
     common(demo)
-    demo.add_argument("--folds", type=_at_least(2), default=4)
+    demo.add_argument(
+        "--folds", type=_at_least(2), default=4, help="GroupKFold folds (default 4)"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     for name, helptext in [
@@ -1265,8 +1267,14 @@ def _parser() -> argparse.ArgumentParser:
             action="store_true",
             help="the original study's settings (50 epochs: slow)",
         )
-        p.add_argument("--max-epochs", type=_at_least(1))
-        p.add_argument("--arch", default="resnet50", choices=_ARCHS)
+        p.add_argument(
+            "--max-epochs",
+            type=_at_least(1),
+            help="training epochs (default 5; 50 with --seed-recipe)",
+        )
+        p.add_argument(
+            "--arch", default="resnet50", choices=_ARCHS, help="default resnet50"
+        )
         p.add_argument(
             "--on-empty",
             default="error",
@@ -1288,7 +1296,12 @@ def _parser() -> argparse.ArgumentParser:
         settable(p)
         skip_coarse(p)
         if name == "evaluate":
-            p.add_argument("--folds", type=_at_least(2), default=5)
+            p.add_argument(
+                "--folds",
+                type=_at_least(2),
+                default=5,
+                help="GroupKFold folds, at most one per patient (default 5)",
+            )
             p.add_argument(
                 "--split-by",
                 choices=("patient", "recorder"),
@@ -1319,14 +1332,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     common(pre)
     pre.add_argument("-o", "--output", required=True, help="the weights file (.pt)")
-    pre.add_argument("--max-epochs", type=_at_least(1), default=5)
+    pre.add_argument("--max-epochs", type=_at_least(1), default=5, help="default 5")
     pre.add_argument(
         "--cycles-per-recording",
         type=_at_least(1),
         default=8,
         help="cycles drawn afresh from each recording every epoch (default 8)",
     )
-    pre.add_argument("--arch", default="resnet50", choices=_ARCHS)
+    pre.add_argument(
+        "--arch", default="resnet50", choices=_ARCHS, help="default resnet50"
+    )
     settable(pre)
     pre.add_argument(
         "--n-jobs",
@@ -1370,7 +1385,7 @@ def _parser() -> argparse.ArgumentParser:
             "--batch-size",
             type=_at_least(1),
             default=32,
-            help="recordings in memory at once",
+            help="recordings in memory at once (default 32)",
         )
         p.add_argument(
             "--n-jobs", type=_jobs, default=None, help="batches scored in parallel"
@@ -1389,7 +1404,8 @@ def _parser() -> argparse.ArgumentParser:
             "--threshold",
             type=_probability,
             default=0.5,
-            help="probability from which a recording is labelled stenosis",
+            help="probability from which a recording is labelled stenosis "
+            "(default 0.5)",
         )
 
     pred = sub.add_parser(
