@@ -487,11 +487,16 @@ def _load_backbone(
     if resized or missing or unexpected:
         shapes = [f"{k}: {a} here {b}" for k, (a, b) in list(resized.items())[:2]]
         arch = _arch_of(state)
+        # the fix first: the tensors' names and sizes are for whoever digs
+        fix = (
+            f"it holds a {arch}: pass arch={arch!r} (train --arch {arch})"
+            if arch
+            else "pass the arch the file was trained with"
+        )
         raise WeightsFileError(
-            f"{path} does not hold weights for this architecture "
+            f"{path} does not hold weights for this architecture; {fix} "
             f"(another size: {shapes}, unexpected: {unexpected[:3]}, "
-            f"missing: {missing[:3]}); pass the arch the file was trained with"
-            + (f": it holds a {arch}" if arch else "")
+            f"missing: {missing[:3]})"
         )
     net.load_state_dict(state, strict=False)
     return own_conv1
