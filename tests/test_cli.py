@@ -928,3 +928,13 @@ def test_every_option_of_every_command_says_what_it_does():
         if not action.help and not isinstance(action, argparse._HelpAction)
     ]
     assert silent == []
+
+
+@pytest.mark.parametrize(
+    ("given", "what"), [("visit.wav", "a recording"), ("clinic.csv", "a manifest")]
+)
+def test_a_recording_or_manifest_given_as_the_model_is_named(given, what, capsys):
+    # a manifest was told to try --trust-pickle, which is no fix
+    assert main(["predict", given, "model.vsk"]) == 2
+    err = capsys.readouterr().err
+    assert f"{given} is {what}, not a model: give the model first" in err

@@ -911,9 +911,11 @@ def _load_for_screening(args: argparse.Namespace):
     from ._model_spec import is_model_file
     from .audio import AUDIO_SUFFIXES
 
-    if not args.trust_pickle and Path(args.model).suffix.lower() in AUDIO_SUFFIXES:
+    suffix = Path(args.model).suffix.lower()
+    if not args.trust_pickle and (suffix in AUDIO_SUFFIXES or suffix == ".csv"):
+        what = "a manifest" if suffix == ".csv" else "a recording"
         raise _UsageError(
-            f"{args.model} is a recording, not a model: give the model first "
+            f"{args.model} is {what}, not a model: give the model first "
             f"({args.command} MODEL FILES...)"
         )
     if args.trust_pickle and is_model_file(args.model):
