@@ -86,7 +86,7 @@ def test_train_then_predict(folder, tmp_path, capsys):
     # own training files lie inside, a recorder 40 dB quieter outside
     assert main(["score", str(model), str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "in training: 0 of 8 recordings lie outside them" in out
+    assert "in training: 0 of 8 recordings read lie outside them" in out
     # and are told, first, for what they are: no external validation
     assert out.startswith("WARNING: 8 of 8 recordings are files this model")
     quiet = tmp_path / "quiet" / "normal"
@@ -96,12 +96,16 @@ def test_train_then_predict(folder, tmp_path, capsys):
     sf.write(quiet / "P9_0_before.wav", 0.01 * x, rate, subtype="PCM_16")
     assert main(["score", str(model), str(quiet.parent)]) == 0
     out = capsys.readouterr().out
-    assert "in training: 1 of 1 recordings lie outside them" in out
+    assert "in training: 1 of 1 recordings read lie outside them" in out
     assert "WARNING" not in out  # another recording: new bytes
     # a training file copied under another name is still a training file
     shutil.copy(first, quiet / "P8_0_before.wav")
     assert main(["score", str(model), str(quiet.parent)]) == 0
     assert "WARNING: 1 of 2 recordings are files" in capsys.readouterr().out
+    # a file that cannot be read is counted neither inside nor outside
+    (quiet / "P7_0_before.wav").write_bytes(b"RIFF, but not audio")
+    assert main(["score", str(model), str(quiet.parent)]) == 1
+    assert "in training: 1 of 2 recordings read lie outside" in capsys.readouterr().out
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
     assert main(["predict", str(model), *files]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

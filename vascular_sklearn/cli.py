@@ -333,7 +333,7 @@ def _beside_training(here: dict, card: dict) -> list[str]:
     much about the recorder as about the vessel."""
     from .evaluation import DEVICE_PROPERTIES
 
-    cells, outside = [], None
+    cells, outside, read = [], None, None
     for name, (digits, units) in _HEARD.items():
         trained = card.get(name)
         if not isinstance(trained, dict) or not {"min", "max"} <= trained.keys():
@@ -342,6 +342,9 @@ def _beside_training(here: dict, card: dict) -> list[str]:
         values = np.round(here[name], digits)
         beyond = (values < trained["min"]) | (values > trained["max"])
         outside = beyond if outside is None else outside | beyond
+        # an unreadable file (NaN) is neither inside nor outside: not counted
+        measured = ~np.isnan(values)
+        read = measured if read is None else read & measured
         seen = _spread(here[name], digits)
         cells.append(
             f"{DEVICE_PROPERTIES[name]} "
@@ -352,8 +355,8 @@ def _beside_training(here: dict, card: dict) -> list[str]:
         return []
     return [
         f"Beside the recorders the model heard in training (its card): "
-        f"{'; '.join(cells)}: {int(outside.sum())} of {len(outside)} recordings "
-        "lie outside them"
+        f"{'; '.join(cells)}: {int(outside.sum())} of {int(read.sum())} recordings "
+        "read lie outside them"
     ]
 
 
