@@ -97,6 +97,7 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert main(["score", str(model), str(quiet.parent)]) == 0
     out = capsys.readouterr().out
     assert "in training: 1 of 1 recordings read lie outside them" in out
+    assert "dBFS in training" in out  # loudness against full scale
     assert "WARNING" not in out  # another recording: new bytes
     # a training file copied under another name is still a training file
     shutil.copy(first, quiet / "P8_0_before.wav")

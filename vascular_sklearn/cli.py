@@ -324,7 +324,7 @@ def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
 
 
 #: What train's card keeps of the recorders heard, with its rounding and units.
-_HEARD = {"loudness_db": (1, "dB"), "converter_step": (2, "levels")}
+_HEARD = {"loudness_db": (1, "dBFS"), "converter_step": (2, "levels")}
 
 
 def _beside_training(here: dict, card: dict) -> list[str]:
