@@ -78,7 +78,7 @@ def test_train_then_predict(folder, tmp_path, capsys):
         "sample_rates_hz    22050",
         "converter_step     min 1, median 1, max 1",
         "coarse_recordings  0",
-        "file_digests       8, one per training file",
+        "file_digests       8, one per distinct training file",
         f"command            vascular-sklearn train {folder} -o {model}",
     ):
         assert line in card
@@ -637,7 +637,9 @@ def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
         "resnet18", max_epochs=1, batch_size=4, device="cpu", random_state=0
     ).fit(X, [0, 1] * 4)
     heard = {"trained_on": "heart sounds", "labels": {"normal": 3, "abnormal": 5}}
-    weights = save_backbone(clf, tmp_path / "backbone.pt", card=heard)
+    # a backbone of any name: the network reads it by its content, and so is
+    # its card read (read_model_card takes .pt and .pth only)
+    weights = save_backbone(clf, tmp_path / "backbone.bin", card=heard)
     base = [str(folder), "--arch", "resnet18", "--weights", str(weights)]
     got = _train_params([*base, "--backbone-lr", "0.01"], tmp_path, monkeypatch)
     assert got["classifier__estimator__weights_path"] == str(weights)

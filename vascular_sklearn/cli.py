@@ -140,10 +140,13 @@ class _Progress(io.TextIOBase):
         sys.stderr.flush()
 
 
-def _progress() -> Callable[[str], None]:
-    """Progress lines on standard error, with the seconds since this call."""
-    started = time.perf_counter()
-    return lambda line: _say(f"  {line} ({time.perf_counter() - started:.0f} s)")
+def _progress(started: float | None = None) -> Callable[[str], None]:
+    """Progress lines on standard error, with the seconds since ``started``
+    (a ``time.perf_counter()``; this call by default)."""
+    started = time.perf_counter() if started is None else started
+    return lambda line: _say(
+        f"  {line} ({time.perf_counter() - started:.0f} s since the start)"
+    )
 
 
 def _count(n: int, unit: str) -> str:
@@ -235,9 +238,7 @@ def _evaluate(
         data.groups,
         cv=cv,
         params=params,
-        progress=lambda line: _say(
-            f"  {line} ({time.perf_counter() - started:.0f} s since the start)"
-        ),
+        progress=_progress(started),
     )
     lines = [f"Pooled out-of-fold predictions, split by {split}:"]
     lines += _report_lines("recording", result.recording)
@@ -714,11 +715,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     heard = _heard(data)  # for the card and --skip-coarse
     backbone = None
     if args.weights is not None:
-        from .model_card import read_model_card
+        from .model_card import _backbone_info
 
         # the backbone heard its corpus's recorders, so the model has too:
-        # read before training, which a file gone by its end would waste
-        backbone = {"file": args.weights, **read_model_card(args.weights)["card"]}
+        # read before training, which a file gone by its end would waste; as
+        # a backbone whatever its name, as the network reads it
+        backbone = {"file": args.weights, **_backbone_info(args.weights)["card"]}
     # the network's own validation split (early stopping) then holds out whole
     # patients, as pretrain's does, never a patient's other recordings
     given = {"classifier__groups": data.groups}
@@ -797,7 +799,7 @@ def _training_card(
         "coarse_recordings": int(coarse[used].sum()),
         "coarse_left_out": int(coarse.sum()) if args.skip_coarse else 0,
         # score tells a clinic's files that are training files, under any name
-        "file_digests": sorted(set(_file_digests(files))),
+        "file_digests": sorted({d for d in _file_digests(files) if d}),
         "date": datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
         "command": shlex.join(["vascular-sklearn", *args.argv]),
     }
@@ -828,8 +830,8 @@ def _card_rows(card: dict, indent: str = "  ") -> list[str]:
             rows += [f"{indent}{key}:", *_card_rows(value, indent + "  ")]
         elif key == "file_digests":  # a number of each file: what score reads
             rows.append(
-                f"{indent}{key:<{width}}  {len(value)}, one per training file "
-                "(score warns of files among them)"
+                f"{indent}{key:<{width}}  {len(value)}, one per distinct training "
+                "file (score warns of files among them)"
             )
         else:
             rows.append(f"{indent}{key:<{width}}  {_card_value(value)}")

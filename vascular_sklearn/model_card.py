@@ -169,6 +169,8 @@ def read_model_card(path: str | os.PathLike) -> dict:
 
 
 def _backbone_info(path: str) -> dict:
+    """What a backbone file holds beside its weights, read as one whatever its
+    name: :func:`read_model_card`'s dict for a backbone."""
     from .exceptions import WeightsFileError
     from .network import _arch_of, _backbone_card, _pretrained_shape, read_weights
 
