@@ -501,7 +501,14 @@ def test_ctrl_c_stops_pretraining_and_keeps_the_last_epoch(
     _write_database(tmp_path, "x", heart_sounds.recordings.data, heart_sounds.target)
     out = tmp_path / "backbone.pt"
     argv = ["pretrain", str(tmp_path), "-o", str(out), "--arch", "resnet18"]
-    assert main([*argv, "--max-epochs", "3", "--cycles-per-recording", "2"]) == 130
+    # a suite started in the background (`make test &`) inherits Ctrl-C
+    # ignored, which the library leaves so: this is a run that hears it
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code = main([*argv, "--max-epochs", "3", "--cycles-per-recording", "2"])
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+    assert code == 130
     assert not out.exists() and partial_path(out).exists()
     assert "go on with --resume" in capsys.readouterr().err
 
