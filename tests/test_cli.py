@@ -626,7 +626,7 @@ def test_train_flags_reach_the_parameters_they_name(folder, tmp_path, monkeypatc
     assert got["classifier__estimator__standardize"] is False
 
 
-def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
+def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch, capsys):
     """train's --backbone-lr reaches the network; without it, 1e-4. The
     backbone's card goes into the model's: it heard those recorders too."""
     from vascular_sklearn.network import ResNetClassifier
@@ -646,6 +646,12 @@ def test_backbone_lr_reaches_the_network(folder, tmp_path, monkeypatch):
     assert got["classifier__estimator__backbone_lr"] == 0.01
     assert got["card"]["trained_on"] == str(folder)
     assert got["card"]["backbone"] == {"file": str(weights), **heard}
+    # and describe reads it as the backbone it is, whatever its name
+    capsys.readouterr()
+    assert main(["describe", str(weights)]) == 0
+    described = capsys.readouterr().out
+    assert described.startswith(f"{weights}: backbone (tensor-only weights")
+    assert "  trained_on  heart sounds" in described
     # describe sets it apart, under its name
     info = {**_info({"normal": 4, "stenosis": 4}), "card": got["card"]}
     lines = cli._card_lines("m.vsk", info)

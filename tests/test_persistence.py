@@ -509,7 +509,13 @@ def test_a_backbone_card_of_no_json_bytes_is_named(tmp_path, card, message):
 
 
 @pytest.mark.parametrize(
-    "shape", [torch.tensor([1.5, 20.0, 100.0]), torch.tensor([1, 20]), torch.tensor(3)]
+    "shape",
+    [
+        torch.tensor([1.5, 20.0, 100.0]),
+        torch.tensor([1, 20]),
+        torch.tensor(3),
+        torch.tensor([1, -20, 100]),  # described as "-20 x 100"
+    ],
 )
 def test_a_backbone_image_shape_of_no_size_is_named(tmp_path, shape):
     path = tmp_path / "backbone.pt"

@@ -38,6 +38,7 @@ __all__ = [
     "describe",
     "describe_pipeline",
     "is_model_file",
+    "is_torch_weights",
     "read_archive",
     "rebuild",
     "rebuild_steps",
@@ -385,9 +386,7 @@ def read_archive(path: str, weights: bool = True) -> tuple[dict, bytes | None]:
         raise FileNotFoundError(f"{path}: {_missing(path, 'a model file')}")
     try:
         with zipfile.ZipFile(path) as archive:
-            if "model.json" not in archive.namelist() and any(
-                name.endswith("/data.pkl") for name in archive.namelist()
-            ):  # torch.save's archive: weights, not a model
+            if _holds_torch_weights(archive.namelist()):
                 raise ModelFileError(
                     f"{path}: a torch weights file (a backbone from pretrain?), "
                     "not a model file from train or save_model: start a model "
@@ -465,14 +464,31 @@ def _read_member(archive: Any, name: str, path: str, limit: int) -> bytes:
         return member.read(info.file_size)
 
 
-def is_model_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a model file of ``save_model`` (a zip archive
-    holding ``model.json``), whatever its name: a user's mistake is told
-    from its content (a model named ``.onnx``, or given as weights)."""
+def _holds_torch_weights(names: list[str]) -> bool:
+    """Whether a zip archive's member ``names`` are ``torch.save``'s (weights,
+    such as a backbone), not a model file's."""
+    return "model.json" not in names and any(n.endswith("/data.pkl") for n in names)
+
+
+def _zip_names(path: str | os.PathLike) -> list[str]:
+    """The member names of the zip archive ``path`` (none if it is not one)."""
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as archive:
-            return "model.json" in archive.namelist()
+            return archive.namelist()
     except (OSError, zipfile.BadZipFile):
-        return False
+        return []
+
+
+def is_model_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a model file of ``save_model`` (a zip archive
+    holding ``model.json``), whatever its name: a user's mistake is told
+    from its content (a model named ``.onnx``, or given as weights)."""
+    return "model.json" in _zip_names(path)
+
+
+def is_torch_weights(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a weights file of ``torch.save`` (a backbone of
+    :func:`~vascular_sklearn.pretraining.save_backbone`), whatever its name."""
+    return _holds_torch_weights(_zip_names(path))

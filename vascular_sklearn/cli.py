@@ -720,7 +720,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         # the backbone heard its corpus's recorders, so the model has too:
         # read before training, which a file gone by its end would waste; as
         # a backbone whatever its name, as the network reads it
-        backbone = {"file": args.weights, **_backbone_info(args.weights)["card"]}
+        heard_before = _backbone_info(args.weights)["card"]
+        backbone = {"file": args.weights, **heard_before}
+        backbone["file"] = args.weights  # this file, whatever its card says
     # the network's own validation split (early stopping) then holds out whole
     # patients, as pretrain's does, never a patient's other recordings
     given = {"classifier__groups": data.groups}

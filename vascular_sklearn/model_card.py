@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from ._model_spec import decode, is_model_file, read_archive, rebuilding
+from ._model_spec import (
+    decode,
+    is_model_file,
+    is_torch_weights,
+    read_archive,
+    rebuilding,
+)
 
 __all__ = ["check_card", "read_model_card"]
 
@@ -96,8 +102,9 @@ def read_model_card(path: str | os.PathLike) -> dict:
         A model file of :func:`~vascular_sklearn.persistence.save_model`
         (``vascular-sklearn train``), an export of
         :func:`~vascular_sklearn.persistence.export_onnx`, or a backbone of
-        :func:`~vascular_sklearn.pretraining.save_backbone` (``.pt`` or
-        ``.pth``; read with torch, tensors only).
+        :func:`~vascular_sklearn.pretraining.save_backbone` (told by its
+        content, or named ``.pt`` or ``.pth``; read with torch, tensors
+        only).
 
     Returns
     -------
@@ -139,7 +146,10 @@ def read_model_card(path: str | os.PathLike) -> dict:
     ('resnet18', 22050.0, 4)
     """
     path = os.fspath(path)
-    if path.lower().endswith((".pt", ".pth")) and not is_model_file(path):
+    # a backbone by its content whatever its name, or by its name (torch's
+    # older files are no zip archives: read_weights judges them)
+    pt = path.lower().endswith((".pt", ".pth"))
+    if is_torch_weights(path) or (pt and not is_model_file(path)):
         return _backbone_info(path)
     if not path.lower().endswith(".onnx") or is_model_file(path):
         kind, header = "model file", read_archive(path, weights=False)[0]

@@ -425,6 +425,7 @@ def _pretrained_shape(state: dict[str, torch.Tensor], path: str) -> tuple | None
         or shape.dtype.is_floating_point
         or shape.dtype.is_complex
         or shape.dtype == torch.bool
+        or bool((shape < 1).any())  # no image has a size of 0 or less
     ):
         raise WeightsFileError(
             f"{path}: its {IMAGE_SHAPE_KEY} entry is damaged (a tensor of "
