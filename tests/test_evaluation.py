@@ -493,6 +493,19 @@ def test_device_confound_gives_nan_for_a_group_of_one_class():
     assert all(np.isnan(v) for v in device_confound(X, np.zeros(6)).roc_auc.values())
 
 
+def test_device_confound_refuses_label_words():
+    """roc_auc_score takes the larger of two labels as positive: with
+    "normal"/"abnormal" the converter of the abnormal recordings read AUC 0.0
+    where 0/1 read 1.0."""
+    noise = 0.1 * np.random.default_rng(0).standard_normal((4, 2000))
+    X = Signals.from_arrays(
+        [quantise(x, s) for x, s in zip(noise, [1, 1, 40, 40], strict=True)], 2000
+    )
+    assert device_confound(X, [0, 0, 1, 1]).roc_auc["converter_step"] == 1.0
+    with pytest.raises(ValueError, match=r"give 0 \(normal\) or 1"):
+        device_confound(X, ["normal", "normal", "abnormal", "abnormal"])
+
+
 def test_the_last_step_gets_exactly_the_training_patients():
     """In each fold the last step is fitted with exactly that fold's training
     patients as groups, not with none."""

@@ -9,7 +9,7 @@ which is all :func:`sklearn.utils._safe_indexing` and ``cross_validate`` need.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from math import nan
 from typing import Any
 
@@ -386,8 +386,10 @@ class CycleBags(_RecordingSequence):
     bounds : ndarray of object, shape (n_recordings,)
         Per recording an int64 array of shape (n_cycles, 2): ``[start, stop)``
         in samples of that recording.
-    n_peaks : ndarray of int, shape (n_recordings,)
-        Peaks found per recording (cycles kept are at most ``n_peaks - 1``).
+    n_peaks : ndarray of int, shape (n_recordings,), or None, default=None
+        Peaks found per recording (cycles kept are at most ``n_peaks - 1``);
+        ``None``: :meth:`quality` counts one peak more than cycles kept (no
+        long gap).
     dropped : dict of str to ndarray of int, or None
         Per reason, the cycles between consecutive peaks each recording lost
         besides long gaps: ``"short"`` (too short for one beat: an early
@@ -417,7 +419,7 @@ class CycleBags(_RecordingSequence):
 
     signals: Signals
     bounds: np.ndarray
-    n_peaks: np.ndarray = field(default=None)  # type: ignore[assignment]
+    n_peaks: np.ndarray | None = None
     dropped: dict[str, np.ndarray] | None = None
     runs: np.ndarray | None = None
     pulse_db: np.ndarray | None = None

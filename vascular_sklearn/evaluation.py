@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
 
 from .audio import read_recording
 from .containers import Signals
+from .corpus import RecordingFiles
 from .exceptions import RecordingError
 from .metrics import sensitivity_score, specificity_score
 from .recorder import LEVEL, Recorder, converter_step, rounding_snr_db
@@ -381,7 +382,7 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
         The recordings as stored. Files are read one at a time at their own
         rate; a file that cannot be read gets NaN and is left out of the AUCs.
     y_true : array-like of shape (n_recordings,)
-        True labels, 0 or 1.
+        True labels, 0 or 1 (others are refused).
     groups : array-like of shape (n_recordings,) or None, default=None
         Sites, databases or recorders: each is also audited alone, where a
         device can give the label away although the pooled AUC does not show
@@ -410,7 +411,9 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     >>> audit.roc_auc["rounding_snr_db"]  # lower on the coarse converter
     0.0
     """
-    y_true = np.asarray(y_true)
+    # which label is 1 must be known: roc_auc_score takes the larger of two
+    # labels as positive, so "normal"/"abnormal" would invert every AUC
+    y_true = _binary_labels(y_true)
     check_consistent_length(X, y_true)
     values = device_properties(X)
     audit = Bunch(
@@ -538,7 +541,10 @@ def _report(n: int, accuracy: float, sens: float, spec: float, auc: float) -> di
 
 
 def rescaled(
-    X: Signals, factor: float, step: float = 2.0**-15, clip: bool = True
+    X: Signals | RecordingFiles,
+    factor: float,
+    step: float = 2.0**-15,
+    clip: bool = True,
 ) -> Signals:
     """Multiply recordings by ``factor`` and re-quantise them to multiples of ``step``.
 

@@ -74,7 +74,7 @@ class CycleResNet(nn.Module):
     ----------
     arch : {"resnet18", "resnet34", "resnet50"}, default="resnet50"
     n_classes : int, default=2
-    weights_path : str or None, default=None
+    weights_path : path-like or None, default=None
         Local ``.pt``/``.pth`` state dict, read with ``weights_only=True``.
     keep_maxpool : bool, default=True
         ``False`` replaces the stem's max-pool by identity: more resolution in
@@ -115,7 +115,7 @@ class CycleResNet(nn.Module):
         self,
         arch: str = "resnet50",
         n_classes: int = 2,
-        weights_path: str | None = None,
+        weights_path: str | os.PathLike | None = None,
         keep_maxpool: bool = True,
         autocast: bool = False,
         autocast_dtype: str = "bfloat16",
@@ -408,7 +408,9 @@ def _backbone_card(state: dict[str, torch.Tensor]) -> dict:
     return json.loads(bytes(card.tolist()).decode())
 
 
-def _pretrained_shape(state: dict[str, torch.Tensor], path: str) -> tuple | None:
+def _pretrained_shape(
+    state: dict[str, torch.Tensor], path: str | os.PathLike
+) -> tuple | None:
     """The size of a backbone's training images it records, if it does.
 
     Raises
@@ -436,7 +438,7 @@ def _pretrained_shape(state: dict[str, torch.Tensor], path: str) -> tuple | None
 
 
 def _load_backbone(
-    net: nn.Module, path: str, image_shape: tuple[int, ...] | None = None
+    net: nn.Module, path: str | os.PathLike, image_shape: tuple[int, ...] | None = None
 ) -> torch.Tensor | None:
     """Load all but the head; return a 1-channel ``conv1`` kernel to reuse, if any.
     A backbone pretrained on images of another size than ``image_shape`` is
@@ -744,7 +746,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     augment : bool, default=False
         Augment training batches (:func:`augment_batch`): time roll, gain,
         noise, frequency and time masks.
-    weights_path : str or None, default=None
+    weights_path : path-like or None, default=None
         Local initial weights (see :class:`CycleResNet`), for instance a
         backbone from :func:`~vascular_sklearn.pretraining.pretrain`; read
         with ``weights_only=True`` (:func:`read_weights`).
@@ -754,7 +756,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         while the new head learns at full speed. ``None`` uses ``lr``.
     freeze_stages : int, default=0
         Stages not trained (see :class:`CycleResNet`); 0 to 4.
-    checkpoint_path : str or None, default=None
+    checkpoint_path : path-like or None, default=None
         Write the network's weights (a tensor-only state dict, loadable as
         ``weights_path``) to this file after every epoch, so that a long run
         that stops can start again from its last epoch. A file already there
@@ -854,10 +856,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         channels_last: bool = False,
         standardize: bool = True,
         augment: bool = False,
-        weights_path: str | None = None,
+        weights_path: str | os.PathLike | None = None,
         backbone_lr: float | None = None,
         freeze_stages: int = 0,
-        checkpoint_path: str | None = None,
+        checkpoint_path: str | os.PathLike | None = None,
         torch_threads: int | None = None,
         recalibrate_bn: bool = True,
         random_state: int | np.random.RandomState | None = None,

@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 
 from .audio import _finite_above_zero, resample
 from .containers import Signals
+from .corpus import RecordingFiles
 
 __all__ = [
     "LOUD_SESSION",
@@ -450,7 +451,9 @@ class Recorder:
         return clean, y
 
     def record(
-        self, X: Signals, random_state: int | np.random.RandomState | None = None
+        self,
+        X: Signals | RecordingFiles,
+        random_state: int | np.random.RandomState | None = None,
     ) -> Signals:
         """Record every recording of ``X`` through this device.
 

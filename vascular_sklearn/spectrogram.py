@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from numbers import Integral, Real
+from typing import Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -393,7 +394,7 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         log: bool = False,
         floor_db: float | None = None,
         normalize: bool = False,
-        subtract_mean: bool = False,
+        subtract_mean: bool | Literal["recording", "cycle"] = False,
         remove_dc: bool = False,
         n_jobs: int | None = None,
     ) -> None:
