@@ -93,6 +93,29 @@ def test_runtime_matches_torch_on_the_seed_recordings(exported, seed_dir):
     assert np.ptp(expected[:, 1]) > 1e-3
 
 
+def _without_torch(body: str) -> dict:
+    """What a script prints last (JSON), run where torch, torchvision and
+    skorch cannot be imported: a clinic's box with the runtime extra only."""
+    block = f"""
+import importlib.abc, sys
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {NETWORK_MODULES!r}:
+            raise ImportError("No module named " + repr(name))
+
+sys.meta_path.insert(0, Block())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", block + textwrap.dedent(body)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def test_runtime_scores_files_without_torch(exported, tmp_path):
     pipe, onnx_path, data = exported
     paths = []
@@ -102,16 +125,9 @@ def test_runtime_scores_files_without_torch(exported, tmp_path):
     paths.append(tmp_path / "broken.wav")
     paths[-1].write_bytes(b"not audio")
     out = tmp_path / "screen.csv"
-    script = textwrap.dedent(
+    result = _without_torch(
         f"""
-        import importlib.abc, json, sys
-
-        class Block(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in {NETWORK_MODULES!r}:
-                    raise ImportError("blocked: " + name)
-
-        sys.meta_path.insert(0, Block())
+        import json, sys
         from vascular_sklearn.cli import main
 
         status = main(["predict", {str(onnx_path)!r}, *{[str(p) for p in paths]!r},
@@ -123,12 +139,7 @@ def test_runtime_scores_files_without_torch(exported, tmp_path):
         print(json.dumps({{"status": status, "loaded": loaded}}))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
-    assert done.stdout, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
-    assert result == {"status": 1, "loaded": []}, done.stderr  # 1: broken.wav
+    assert result == {"status": 1, "loaded": []}  # 1: broken.wav
     rows = list(csv.DictReader(out.read_text().splitlines()))
     reference = list(csv.DictReader(_torch_table(pipe, paths, tmp_path)))
     assert [r["path"] for r in rows] == [str(p) for p in paths]
@@ -142,6 +153,43 @@ def test_runtime_scores_files_without_torch(exported, tmp_path):
     got = [float(r["probability_stenosis"]) for r in rows[:3]]
     np.testing.assert_allclose(got, expected, atol=1e-4 + 5e-5)  # + CSV rounding
     assert rows[3]["quality"] == "error" and "broken.wav" in rows[3]["message"]
+
+
+def test_commands_needing_torch_name_the_extra_without_it(tmp_path):
+    """train and export said only "error: No module named 'torch'" on a
+    torch-free install, and importing persistence (load_model) or pretraining
+    raised a bare ModuleNotFoundError, with no word of the extra to install."""
+    model = str(tmp_path / "model.vsk")  # never read: the import fails first
+    commands = {
+        "train": ["train", str(tmp_path), "-o", str(tmp_path / "m.vsk")],
+        "export": ["export", model, "-o", str(tmp_path / "s.onnx")],
+        "predict": ["predict", model, str(tmp_path), "-o", str(tmp_path / "p.csv")],
+        "pretrain": ["pretrain", str(tmp_path), "-o", str(tmp_path / "b.pt")],
+    }
+    result = _without_torch(
+        f"""
+        import contextlib, importlib, io, json
+        from vascular_sklearn.cli import main
+
+        out = {{}}
+        for name, argv in {commands!r}.items():
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                status = main(argv)
+            out[name] = [status, err.getvalue()]
+        for module in ("persistence", "pretraining"):
+            try:
+                importlib.import_module("vascular_sklearn." + module)
+                out[module] = [0, "imported"]
+            except ImportError as error:
+                out[module] = [2, str(error)]
+        print(json.dumps(out))
+        """
+    )
+    for name, (status, said) in result.items():
+        extra = "[export]" if name == "export" else "[network]"
+        assert status == 2 and f"pip install 'vascular-sklearn{extra}'" in said, name
+        assert "Traceback" not in said and said.count("needs torch") <= 1, name
 
 
 def _torch_table(pipe, paths, folder):

@@ -964,14 +964,20 @@ def _load_for_screening(args: argparse.Namespace):
         from .persistence import load_model
     except ImportError as err:
         raise _UsageError(
-            f"{args.model} needs torch ({err}): pip install "
+            f"{args.model} needs torch ({err.__cause__ or err}): pip install "
             "'vascular-sklearn[network]', or score an .onnx file made by 'export'"
         ) from err
     return load_model(args.model, device=_checked_device(args.device))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .persistence import export_onnx, load_model
+    try:
+        from .persistence import export_onnx, load_model
+    except ImportError as err:  # persistence's own names the network extra
+        raise ImportError(
+            f"export needs torch, onnx and onnxscript ({err.__cause__ or err}); "
+            "install them with: pip install 'vascular-sklearn[export]'"
+        ) from err
 
     if _onnx_export(args.model) and Path(args.model).is_file():
         raise _UsageError(

@@ -23,8 +23,16 @@ from numbers import Integral
 from typing import Any
 
 import sklearn
-import torch
 from sklearn.pipeline import Pipeline
+
+try:
+    import torch
+except ImportError as err:  # the screening runtime installs without it
+    raise ImportError(
+        f"model files (.vsk) need torch ({err}); install it with: pip install "
+        "'vascular-sklearn[network]', or screen with an ONNX export and "
+        "'vascular-sklearn[runtime]'"
+    ) from err
 
 from . import __version__
 from ._base import check_image_shape

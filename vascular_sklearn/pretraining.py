@@ -15,8 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from sklearn.pipeline import Pipeline
+
+try:
+    import torch
+except ImportError as err:  # the screening runtime installs without it
+    raise ImportError(
+        f"pretraining needs torch ({err}); install it with: pip install "
+        "'vascular-sklearn[network]'"
+    ) from err
 
 from ._output import check_output, replacing
 from .model_card import check_card
