@@ -87,6 +87,7 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert main(["score", str(model), str(folder)]) == 0
     out = capsys.readouterr().out
     assert "in training: 0 of 8 recordings read lie outside them" in out
+    assert "sample rate 22050 Hz here, 22050 Hz in training" in out
     # and are told, first, for what they are: no external validation
     assert out.startswith("WARNING: 8 of 8 recordings are files this model")
     quiet = tmp_path / "quiet" / "normal"
@@ -99,6 +100,15 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert "in training: 1 of 1 recordings read lie outside them" in out
     assert "dBFS in training" in out  # loudness against full scale
     assert "WARNING" not in out  # another recording: new bytes
+    # a rate never heard marks another recorder too, however loud: the count
+    # said "0 of 1" and no word told how the file reached the model
+    fast = tmp_path / "fast" / "normal"
+    fast.mkdir(parents=True)
+    sf.write(fast / "P9_0.wav", resample(x, rate, 2 * rate), 2 * rate, subtype="PCM_16")
+    assert main(["score", str(model), str(fast.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "44100 Hz here (resampled to the model's 22050 Hz), 22050 Hz in" in out
+    assert "in training: 1 of 1 recordings read lie outside them" in out
     # a training file copied under another name is still a training file
     shutil.copy(first, quiet / "P8_0_before.wav")
     assert main(["score", str(model), str(quiet.parent)]) == 0

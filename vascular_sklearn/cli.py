@@ -291,12 +291,15 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
     return lines
 
 
-def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
+def _device_lines(
+    data, unit: str, card: dict | None = None, model_rate: float | None = None
+) -> list[str]:
     """How far what the device left in the files (loudness, converter step,
     rounding noise, DC offset) tells the label: pooled and, where the data name
     recorders, within the one where it tells the most. It needs neither a
     model nor the devices' names. With a model's ``card``, the files beside
-    the recorders it heard in training."""
+    the recorders it heard in training (and ``model_rate``, the rate it reads
+    them at)."""
     from .evaluation import DEVICE_PROPERTIES, device_confound
 
     kind, recorders = _recorders(data, unit)
@@ -321,20 +324,58 @@ def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
             f"  within one {kind}, the furthest from 0.50: {DEVICE_PROPERTIES[name]} "
             f"in {kind} {group}, roc_auc {auc:.2f}"
         )
-    return lines + _beside_training(audit.properties, card or {})
+    here = dict(audit.properties)
+    if card:  # a rate marks a recorder as well
+        here["sample_rate"] = _file_rates(data.filenames)
+    return lines + _beside_training(here, card or {}, model_rate)
+
+
+def _file_rates(paths: Any) -> np.ndarray:
+    """Each file's sample rate from its header; NaN for a file that cannot be
+    read (named where it is scored)."""
+    from .audio import file_sample_rate
+
+    rates = []
+    for path in paths:
+        try:
+            rates.append(file_sample_rate(path))
+        except (OSError, RecordingError):
+            rates.append(np.nan)
+    return np.array(rates, dtype=np.float64)
 
 
 #: What train's card keeps of the recorders heard, with its rounding and units.
 _HEARD = {"loudness_db": (1, "dBFS"), "converter_step": (2, "levels")}
 
 
-def _beside_training(here: dict, card: dict) -> list[str]:
-    """The scored files' loudness and converter steps beside the range the
-    model heard in training (train's card): outside it, an answer says as
-    much about the recorder as about the vessel."""
+def _beside_training(
+    here: dict, card: dict, model_rate: float | None = None
+) -> list[str]:
+    """The scored files' sample rates, loudness and converter steps beside
+    those the model heard in training (train's card): outside them, an answer
+    says as much about the recorder as about the vessel. A file at another
+    rate than ``model_rate`` is said to be resampled to it."""
     from .evaluation import DEVICE_PROPERTIES
 
     cells, outside, read = [], None, None
+    trained_rates = card.get("sample_rates_hz")
+    if "sample_rate" in here and isinstance(trained_rates, list) and trained_rates:
+        rates = here["sample_rate"]
+        read = ~np.isnan(rates)  # an unreadable file is neither in nor out
+        outside = read & ~np.isin(rates, trained_rates)
+        seen = np.unique(rates[read])
+        resampled = (
+            f" (resampled to the model's {model_rate:g} Hz)"
+            if model_rate and (seen != model_rate).any()
+            else ""
+        )
+        cells.append(
+            "sample rate "
+            + (", ".join(f"{r:g}" for r in seen) + " Hz" if len(seen) else "n/a")
+            + f" here{resampled}, "
+            + ", ".join(f"{r:g}" for r in trained_rates)
+            + " Hz in training"
+        )
     for name, (digits, units) in _HEARD.items():
         trained = card.get(name)
         if not isinstance(trained, dict) or not {"min", "max"} <= trained.keys():
@@ -1099,7 +1140,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         lines.append(_why_no_intervals(data, result.proba, unit, by_patient))
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
     card = _card_of(args)
-    lines += _device_lines(data, unit, card)
+    lines += _device_lines(data, unit, card, rate)
     print("\n".join(_trained_on_these(data.filenames, card) + lines))
     return 1 if result.failed else 0
 
