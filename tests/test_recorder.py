@@ -106,6 +106,17 @@ def test_clipping_limits_the_level():
     assert np.mean(np.abs(y) == 0.5) > 0.5
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_sample_that_is_no_number_is_refused_not_spread(bad):
+    """Through the microphone's FFT one NaN made the whole recording NaN; with
+    a flat microphone inf was written as full scale."""
+    x = np.zeros(200)
+    x[100] = bad
+    for device in (Recorder(tilt_db_per_octave=-2.0), Recorder()):
+        with pytest.raises(ValueError, match="1 NaN or infinite"):
+            device.apply(x, RATE)
+
+
 def test_noise_levels_in_dbfs_and_pink_slope():
     n = 2**18
     white = Recorder(step=None, white_noise_db=-40.0).apply(np.zeros(n), RATE, 0)

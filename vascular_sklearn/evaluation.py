@@ -327,7 +327,8 @@ def device_properties(X: Any) -> dict[str, np.ndarray]:
     -------
     dict
         Per property of :data:`DEVICE_PROPERTIES`, an array with one value per
-        recording: loudness (RMS in dB full scale), converter step (16-bit
+        recording: loudness (RMS about the mean in dB full scale: the DC
+        offset, reported apart, is left out), converter step (16-bit
         levels, :func:`~vascular_sklearn.recorder.converter_step`), the
         sound over the converter's rounding noise in the 1 kHz band (dB,
         :func:`~vascular_sklearn.recorder.rounding_snr_db`) and the size of
@@ -367,8 +368,8 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     The audit before any model, beside :func:`recorder_confound` for corpora
     that do not name their devices. Four properties of each recording are
     read from its samples as stored (:func:`device_properties`): its loudness
-    (RMS in dB full scale), its converter step (16-bit levels between the
-    values it holds), how far its sound lies above that converter's
+    (RMS about its mean in dB full scale), its converter step (16-bit levels
+    between the values it holds), how far its sound lies above that converter's
     rounding noise in the 1 kHz band, and its DC offset (absolute mean, as a
     fraction of full scale). None of them is about the vessel or the heart.
     Each is scored as a predictor of label 1 by ROC AUC: 0.5 when it says

@@ -382,6 +382,11 @@ class Recorder:
         ndarray of float32
             The recording, at ``self.sample_rate`` if set.
 
+        Raises
+        ------
+        ValueError
+            When ``x`` holds NaN or infinite samples.
+
         Examples
         --------
         >>> import numpy as np
@@ -425,6 +430,13 @@ class Recorder:
             raise ValueError(
                 f"x of shape {x.shape}: give one recording, an array of shape "
                 "(n_samples,)"
+            )
+        if not np.isfinite(x).all():
+            # the microphone's FFT spread one NaN over the whole recording,
+            # and clipping wrote inf as full scale
+            bad = len(x) - np.count_nonzero(np.isfinite(x))
+            raise ValueError(
+                f"x holds {bad} NaN or infinite samples: repair or drop it"
             )
         if self.shapes_spectrum and len(x) > 1:
             x = _filtered(x, sample_rate, self)
