@@ -47,6 +47,7 @@ BENCHMARKS = [
     "bench_device_levers",
     "bench_beats",
     "bench_pulse",
+    "bench_heart_beats",
     "bench_real_data",
     "bench_heart_sounds",
     "bench_heart_recipe",

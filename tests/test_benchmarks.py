@@ -1,6 +1,7 @@
 """Benchmark helpers whose numbers the docs report."""
 
 import numpy as np
+import pytest
 from sklearn.utils import Bunch
 
 import benchmarks.bench_real_data as seed
@@ -108,3 +109,19 @@ def test_row_flags_under_the_limit_and_averages_over_seeds():
     assert _row("x", "y", np.array([39.0, 41.0, 42.0]))["flagged coarse"] == (
         "1 (33 %)"
     )
+
+
+def test_the_independent_heart_period_reads_beats_not_sounds():
+    """bench_heart_beats judges the cutters by it: S1 and S2 0.3 s apart must
+    give the beat's period at 40 to 120 bpm, and noise no period at all."""
+    from benchmarks.bench_heart_beats import heart_period
+
+    rate, rng = 2000.0, np.random.default_rng(0)
+    t = np.arange(int(20 * rate)) / rate
+    for bpm in (40, 75, 120):
+        phase = t % (60 / bpm)
+        x = np.exp(-(((phase - 0.05) / 0.02) ** 2)) * np.sin(2 * np.pi * 50 * t)
+        x += 0.7 * np.exp(-(((phase - 0.35) / 0.015) ** 2)) * np.sin(2 * np.pi * 80 * t)
+        x += 0.02 * rng.standard_normal(len(t))
+        assert heart_period(x, rate) == pytest.approx(60 / bpm, rel=0.02)
+    assert np.isnan(heart_period(rng.standard_normal(len(t)), rate))
