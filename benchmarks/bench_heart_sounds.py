@@ -283,10 +283,12 @@ def _beats_note(X) -> str:
         f"Beats (the default cutter, unchanged): median cycle {mid:.2f} s "
         f"(5-95 %: {low:.2f}-{high:.2f} s); "
         f"{np.mean(counts >= 5):.1%} of recordings give 5 or more cycles, "
-        f"{np.sum(counts == 0)} none. The cutter's 0.5 s minimum distance keeps "
-        "one peak per beat, the louder of S1 and S2 (they are 0.3 s apart), so a "
-        "cycle runs from one dominant sound to the next and holds one S1 and one "
-        "S2 whichever starts it; above 120 beats per minute it spans two beats."
+        f"{np.sum(counts == 0)} none. From 70 to 120 beats per minute the "
+        "cutter's 0.5 s minimum distance keeps one peak per beat, the louder of "
+        "S1 and S2 (they are 0.3 s apart), so a cycle runs from one dominant "
+        "sound to the next and holds one S1 and one S2 whichever starts it; "
+        "above 120 beats per minute it spans two beats, and slower hearts get "
+        "pieces of a beat (bench_heart_beats)."
     )
 
 
