@@ -109,6 +109,10 @@ def test_train_then_predict(folder, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "44100 Hz here (resampled to the model's 22050 Hz), 22050 Hz in" in out
     assert "in training: 1 of 1 recordings read lie outside them" in out
+    # predict's table does not show it: its summary says so
+    assert main(["predict", str(model), str(fast.parent)]) == 0
+    said = capsys.readouterr().err
+    assert "1 recorded at 44100 Hz, resampled to the model's 22050 Hz" in said
     # a training file copied under another name is still a training file
     shutil.copy(first, quiet / "P8_0_before.wav")
     assert main(["score", str(model), str(quiet.parent)]) == 0
@@ -119,7 +123,9 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert "in training: 1 of 2 recordings read lie outside" in capsys.readouterr().out
     files = sorted(str(p) for p in folder.glob("*/*.wav"))[:3]
     assert main(["predict", str(model), *files]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    captured = capsys.readouterr()
+    assert "resampled" not in captured.err  # at the model's rate
+    rows = list(csv.DictReader(io.StringIO(captured.out)))
     assert len(rows) == 3
     for row, path in zip(rows, files, strict=True):
         assert row["path"] == path and 0.0 <= float(row["probability_stenosis"]) <= 1

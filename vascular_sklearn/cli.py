@@ -1035,8 +1035,23 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resampled(paths: Sequence[str], rate: float | None) -> str:
+    """How many files were recorded at another rate than the model's, which
+    screening brought them to (the table does not show it)."""
+    if not rate:
+        return ""
+    rates = _file_rates(paths)
+    other = rates[~np.isnan(rates) & (rates != rate)]
+    if not len(other):
+        return ""
+    return (
+        f"; {len(other)} recorded at {', '.join(f'{r:g}' for r in np.unique(other))}"
+        f" Hz, resampled to the model's {rate:g} Hz"
+    )
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .screening import predict_files
+    from .screening import predict_files, recording_paths
 
     if _would_overwrite(args):  # before loading a model: that takes seconds
         return 2
@@ -1058,6 +1073,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     _say(
         f"{_count(summary.n_files, 'recording')}: {summary.n_scored} scored "
         f"({summary.n_flagged - not_scored} flagged), {not_scored} not scored"
+        + _resampled(
+            recording_paths(args.sources),
+            getattr(model.steps[0][1], "sample_rate_", None),
+        )
         + (f"; table in {args.output}" if args.output else "")
     )
     return 1 if summary.failed else 0
