@@ -85,9 +85,10 @@ def test_train_then_predict(folder, tmp_path, capsys):
     # score sets the files beside what the card says the model heard: its
     # own training files lie inside, a recorder 40 dB quieter outside
     assert main(["score", str(model), str(folder)]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "in training: 0 of 8 recordings read lie outside them" in out
     assert "sample rate 22050 Hz here, 22050 Hz in training" in out
+    assert "resampled to the model" not in err  # at the model's rate
     # and are told, first, for what they are: no external validation
     assert out.startswith("WARNING: 8 of 8 recordings are files this model")
     quiet = tmp_path / "quiet" / "normal"
@@ -106,13 +107,14 @@ def test_train_then_predict(folder, tmp_path, capsys):
     fast.mkdir(parents=True)
     sf.write(fast / "P9_0.wav", resample(x, rate, 2 * rate), 2 * rate, subtype="PCM_16")
     assert main(["score", str(model), str(fast.parent)]) == 0
-    out = capsys.readouterr().out
-    assert "44100 Hz here (resampled to the model's 22050 Hz), 22050 Hz in" in out
-    assert "in training: 1 of 1 recordings read lie outside them" in out
-    # predict's table does not show it: its summary says so
+    said = capsys.readouterr()
+    assert "sample rate 44100 Hz here, 22050 Hz in training" in said.out
+    assert "in training: 1 of 1 recordings read lie outside them" in said.out
+    # and how it reached the model, which no table shows, as predict says too
+    resampled = "1 recorded at 44100 Hz, resampled to the model's 22050 Hz"
+    assert resampled in said.err
     assert main(["predict", str(model), str(fast.parent)]) == 0
-    said = capsys.readouterr().err
-    assert "1 recorded at 44100 Hz, resampled to the model's 22050 Hz" in said
+    assert resampled in capsys.readouterr().err
     # a training file copied under another name is still a training file
     shutil.copy(first, quiet / "P8_0_before.wav")
     assert main(["score", str(model), str(quiet.parent)]) == 0
@@ -967,3 +969,41 @@ def test_a_recording_or_manifest_given_as_the_model_is_named(given, what, capsys
     assert main(["predict", given, "model.vsk"]) == 2
     err = capsys.readouterr().err
     assert f"{given} is {what}, not a model: give the model first" in err
+
+
+def test_predict_walks_its_folders_once(nb_model, folder, monkeypatch, capsys):
+    """predict's summary walked the sources a second time for its count of
+    resampled files: a folder still being filled gave a count of files that
+    were never scored, and a large archive was listed twice."""
+    from vascular_sklearn import screening
+
+    walks = []
+    real = screening.find_recordings
+
+    def counted(*args, **kwargs):
+        walks.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(screening, "find_recordings", counted)
+    assert main(["predict", *nb_model, str(folder)]) == 0
+    capsys.readouterr()
+    assert len(walks) == 1
+
+
+def test_a_file_without_samples_is_not_outside_the_training_recorders(tmp_path):
+    """Its header gives a rate the model never heard, but nothing of it is
+    read: it was counted outside and not read ("1 of 0 recordings")."""
+    from vascular_sklearn.corpus import RecordingFiles
+    from vascular_sklearn.evaluation import device_properties
+
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0), 8000, subtype="PCM_16")
+    here = dict(device_properties(RecordingFiles.from_paths([empty], 2000.0)))
+    here["sample_rate"] = np.array([8000.0])
+    card = {
+        "sample_rates_hz": [2000.0],
+        "loudness_db": {"min": -40.0, "max": -10.0},
+        "converter_step": {"min": 1.0, "max": 1.0},
+    }
+    (line,) = cli._beside_training(here, card)
+    assert line.endswith("0 of 0 recordings read lie outside them")

@@ -291,15 +291,12 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
     return lines
 
 
-def _device_lines(
-    data, unit: str, card: dict | None = None, model_rate: float | None = None
-) -> list[str]:
+def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
     """How far what the device left in the files (loudness, converter step,
     rounding noise, DC offset) tells the label: pooled and, where the data name
     recorders, within the one where it tells the most. It needs neither a
     model nor the devices' names. With a model's ``card``, the files beside
-    the recorders it heard in training (and ``model_rate``, the rate it reads
-    them at)."""
+    the recorders it heard in training."""
     from .evaluation import DEVICE_PROPERTIES, device_confound
 
     kind, recorders = _recorders(data, unit)
@@ -325,36 +322,21 @@ def _device_lines(
             f"in {kind} {group}, roc_auc {auc:.2f}"
         )
     here = dict(audit.properties)
-    if card:  # a rate marks a recorder as well
-        here["sample_rate"] = _file_rates(data.filenames)
-    return lines + _beside_training(here, card or {}, model_rate)
+    if isinstance((card or {}).get("sample_rates_hz"), list):
+        from .corpus import _file_rates
 
-
-def _file_rates(paths: Any) -> np.ndarray:
-    """Each file's sample rate from its header; NaN for a file that cannot be
-    read (named where it is scored)."""
-    from .audio import file_sample_rate
-
-    rates = []
-    for path in paths:
-        try:
-            rates.append(file_sample_rate(path))
-        except (OSError, RecordingError):
-            rates.append(np.nan)
-    return np.array(rates, dtype=np.float64)
+        here["sample_rate"] = _file_rates(data.filenames)  # a recorder's mark too
+    return lines + _beside_training(here, card or {})
 
 
 #: What train's card keeps of the recorders heard, with its rounding and units.
 _HEARD = {"loudness_db": (1, "dBFS"), "converter_step": (2, "levels")}
 
 
-def _beside_training(
-    here: dict, card: dict, model_rate: float | None = None
-) -> list[str]:
+def _beside_training(here: dict, card: dict) -> list[str]:
     """The scored files' sample rates, loudness and converter steps beside
     those the model heard in training (train's card): outside them, an answer
-    says as much about the recorder as about the vessel. A file at another
-    rate than ``model_rate`` is said to be resampled to it."""
+    says as much about the recorder as about the vessel."""
     from .evaluation import DEVICE_PROPERTIES
 
     cells, outside, read = [], None, None
@@ -364,15 +346,10 @@ def _beside_training(
         read = ~np.isnan(rates)  # an unreadable file is neither in nor out
         outside = read & ~np.isin(rates, trained_rates)
         seen = np.unique(rates[read])
-        resampled = (
-            f" (resampled to the model's {model_rate:g} Hz)"
-            if model_rate and (seen != model_rate).any()
-            else ""
-        )
         cells.append(
             "sample rate "
             + (", ".join(f"{r:g}" for r in seen) + " Hz" if len(seen) else "n/a")
-            + f" here{resampled}, "
+            + " here, "
             + ", ".join(f"{r:g}" for r in trained_rates)
             + " Hz in training"
         )
@@ -395,9 +372,12 @@ def _beside_training(
         )
     if outside is None:  # a model saved without a card, or another card
         return []
+    # a file whose header reads but whose samples do not is not read either:
+    # counted outside, it read "1 of 0 recordings"
     return [
         f"Beside the recorders the model heard in training (its card): "
-        f"{'; '.join(cells)}: {int(outside.sum())} of {int(read.sum())} recordings "
+        f"{'; '.join(cells)}: {int((outside & read).sum())} of {int(read.sum())} "
+        "recordings "
         "read lie outside them"
     ]
 
@@ -1038,6 +1018,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _resampled(paths: Sequence[str], rate: float | None) -> str:
     """How many files were recorded at another rate than the model's, which
     screening brought them to (the table does not show it)."""
+    from .corpus import _file_rates
+
     if not rate:
         return ""
     rates = _file_rates(paths)
@@ -1056,9 +1038,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if _would_overwrite(args):  # before loading a model: that takes seconds
         return 2
     model = _load_for_screening(args)
+    # walked once: the summary counts the files scored, not those a second
+    # walk of a folder still being filled (/data/incoming) finds
+    paths = recording_paths(args.sources)
     summary = predict_files(
         model,
-        args.sources,
+        paths,
         args.output,
         batch_size=args.batch_size,
         threshold=args.threshold,
@@ -1068,13 +1053,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
     for path, reason in summary.failed:
         _say(f"error: {path}: {reason}")
+    failed = {path for path, _ in summary.failed}  # brought to no rate
     # a file not scored is no flagged answer: counted apart
     not_scored = summary.n_files - summary.n_scored
     _say(
         f"{_count(summary.n_files, 'recording')}: {summary.n_scored} scored "
         f"({summary.n_flagged - not_scored} flagged), {not_scored} not scored"
         + _resampled(
-            recording_paths(args.sources),
+            [path for path in paths if path not in failed],
             getattr(model.steps[0][1], "sample_rate_", None),
         )
         + (f"; table in {args.output}" if args.output else "")
@@ -1101,6 +1087,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     _say(
         f"scoring {args.model} on {len(data.target)} recordings "
         f"({int(data.target.sum())} {data.target_names[1]}){of}"
+        + _resampled(data.filenames, rate)
     )
     result = external_validation(
         model,
@@ -1159,7 +1146,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         lines.append(_why_no_intervals(data, result.proba, unit, by_patient))
     lines += _recorder_lines(data, unit, result.proba, args.threshold, "")
     card = _card_of(args)
-    lines += _device_lines(data, unit, card, rate)
+    lines += _device_lines(data, unit, card)
     print("\n".join(_trained_on_these(data.filenames, card) + lines))
     return 1 if result.failed else 0
 

@@ -566,6 +566,18 @@ def _first_rate(paths: Sequence[str]) -> float:
     raise first_error
 
 
+def _file_rates(paths: Sequence[str | os.PathLike]) -> np.ndarray:
+    """Each file's sample rate from its header; NaN for a file whose header
+    cannot be read (left to the step that reads it, which names it)."""
+    rates = []
+    for path in paths:
+        try:
+            rates.append(file_sample_rate(path))
+        except (OSError, RecordingError):
+            rates.append(np.nan)
+    return np.array(rates, dtype=np.float64)
+
+
 def _label_text(path: Path) -> str:
     """A label file's text, its lines' ends kept (as ``csv`` wants them)."""
     try:
@@ -596,13 +608,7 @@ def _warn_mixed_rates(
     """
     if _is_left_to_caller(MixedSampleRateWarning):  # no header pass for nothing
         return
-    rates = []
-    for path in paths:
-        try:
-            rates.append(file_sample_rate(path))
-        except (FileNotFoundError, RecordingError):
-            rates.append(np.nan)
-    rates = np.asarray(rates)
+    rates = _file_rates(paths)
     known = np.unique(rates[np.isfinite(rates)])
     if len(known) < 2:
         return

@@ -801,9 +801,9 @@ def _binary_labels(y: Any) -> np.ndarray:
     labels = np.unique(y)
     if not np.isin(labels, [0, 1]).all():
         raise ValueError(
-            f"y holds the labels {labels.tolist()}; the evaluation reports the "
-            "sensitivity and specificity of stenosis: give 0 (normal) or 1 "
-            "(stenosis) per recording"
+            f"y holds the labels {labels.tolist()}; which of them is stenosis "
+            "(or abnormal) must be known for its sensitivity, specificity and "
+            "AUC: give 0 (normal) or 1 (stenosis) per recording"
         )
     return y
 
