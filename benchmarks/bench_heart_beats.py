@@ -145,12 +145,13 @@ def run() -> list[dict]:
             for db in sorted(set(data.groups))
         )
         _NOTES.append(f"- {name}, fragments per database: {by_db}")
+    in_rows = known & (period >= BINS[0]) & (period < BINS[-1])
     _NOTES.insert(
         0,
-        f"Period estimated for {int(known.sum())} of {len(period)} recordings "
-        "(B searches from 0.5 s, so no heart faster than 120 bpm is confirmed: "
-        "the rows hold 30-120 bpm, and a fast heart's recording is among the "
-        f"{len(period) - int(known.sum())} without a period).",
+        f"Period estimated for {int(known.sum())} of {len(period)} recordings, "
+        f"{int(in_rows.sum())} of them in the rows (30-120 bpm; B searches from "
+        "0.5 s, so a faster heart is seldom confirmed: its recording is most "
+        f"likely among the {len(period) - int(known.sum())} without a period).",
     )
     return rows
 
