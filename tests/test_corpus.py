@@ -338,3 +338,25 @@ def test_files_made_directly_refuse_one_path_or_a_table_of_them(tmp_path):
     with pytest.raises(ValueError, match=r"stamps of shape \(3, 2\) for 1"):
         RecordingFiles([str(path)], 22050.0, stamps=np.zeros((3, 2), np.int64))
     assert len(RecordingFiles([path], 22050.0)) == 1
+
+
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(tmp_path, monkeypatch):
+    """Path("") is ".": a script's unset variable (predict model "$DIR")
+    screened, or loaded, whatever lay in the working folder."""
+    from vascular_sklearn.datasets import load_physionet2016, load_recordings
+
+    (tmp_path / "normal").mkdir()
+    sf.write(tmp_path / "normal" / "P1_0.wav", np.zeros(100), 22050)
+    monkeypatch.chdir(tmp_path)
+    assert recording_paths(".") == ["normal/P1_0.wav"]  # what "" gave
+    for read in (
+        recording_paths,
+        find_recordings,
+        read_manifest,
+        load_recordings,
+        load_physionet2016,
+        lambda path: recording_paths([tmp_path, path]),
+    ):
+        for empty in ("", b""):
+            with pytest.raises(FileNotFoundError, match="an empty path names no"):
+                read(empty)

@@ -245,6 +245,18 @@ def audio_files_under(folder: Path, dangling: bool = False) -> Iterator[Path]:
         )
 
 
+def _given_path(path: str | bytes | os.PathLike) -> Path:
+    """``path`` as a Path, refused when empty: ``Path("")`` is the working
+    folder, and a script's unset variable would read (or screen) whatever
+    lies there."""
+    if not os.fspath(path):
+        raise FileNotFoundError(
+            "an empty path names no folder or file (an unset variable?): give "
+            "the folder, manifest or recording"
+        )
+    return Path(os.fsdecode(path))
+
+
 def find_recordings(folder: str | os.PathLike) -> list[str]:
     """Audio files under ``folder`` (recursively), sorted by path.
 
@@ -274,7 +286,7 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
     >>> [Path(p).name for p in find_recordings(folder)]
     ['a.flac', 'b.WAV']
     """
-    root = Path(folder)
+    root = _given_path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
     found = sorted(str(p) for p in audio_files_under(root, dangling=True))
@@ -353,7 +365,7 @@ def read_manifest(
     >>> data.target.tolist(), data.groups.tolist(), len(data.recordings)
     ([0, 1], ['P1', 'P1'], 2)
     """
-    manifest = Path(path)
+    manifest = _given_path(path)
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
     text = _label_text(manifest)

@@ -20,6 +20,7 @@ from .containers import Signals, object_array
 from .corpus import (
     TARGET_NAMES,
     RecordingFiles,
+    _given_path,
     _label_text,
     _manifest_bunch,
     _warn_mixed_rates,
@@ -128,7 +129,7 @@ def load_recordings(
     if not isinstance(resample, (bool, np.bool_)):
         # a string such as "no" would be true: files resampled against the wish
         raise TypeError(f"resample={resample!r}: give True or False")
-    root = Path(path)
+    root = _given_path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
     # "Abnormal/" is abnormal/: a misspelt label folder would leave a whole
@@ -309,7 +310,7 @@ def load_physionet2016(
     >>> load_physionet2016(root, databases=["b"]).record.tolist()
     ['b0001']
     """
-    root = Path(path)
+    root = _given_path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
     found = {

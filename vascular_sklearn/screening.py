@@ -13,7 +13,6 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from numbers import Integral
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -26,7 +25,13 @@ from ._output import check_output, replacing
 from .audio import AUDIO_SUFFIXES
 from .beats import _MARGIN
 from .containers import CycleBags, Signals
-from .corpus import _LABELS, RecordingFiles, find_recordings, read_manifest
+from .corpus import (
+    _LABELS,
+    RecordingFiles,
+    _given_path,
+    find_recordings,
+    read_manifest,
+)
 from .cutting import PeakCycleCutter
 from .cycle_quality import PULSE_LIMIT_DB
 from .datasets import TARGET_NAMES
@@ -101,10 +106,10 @@ def recording_paths(
     Raises
     ------
     FileNotFoundError
-        A folder without audio, a manifest listing missing files, an entry
-        that is neither (no such folder, nor an audio file's name), a
-        manifest not named ``.csv`` (``.tsv``, ``.txt``), or no entries at
-        all.
+        A folder without audio, a manifest listing missing files, an empty
+        path (the working folder, were it read), an entry that is neither
+        (no such folder, nor an audio file's name), a manifest not named
+        ``.csv`` (``.tsv``, ``.txt``), or no entries at all.
 
     Examples
     --------
@@ -115,11 +120,11 @@ def recording_paths(
     >>> [Path(p).name for p in recording_paths([folder, folder / "a.wav"])]
     ['a.wav', 'a.wav']
     """
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, (str, bytes, os.PathLike)):  # not its characters
         source = [source]
     paths: list[str] = []
     for entry in source:
-        entry = Path(entry)
+        entry = _given_path(entry)
         if entry.is_dir():
             paths += find_recordings(entry)
         elif entry.suffix.lower() == ".csv":
