@@ -373,21 +373,26 @@ def test_two_members_of_one_name_are_refused(saved, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("damage", "message"),
+    ("key", "damage", "message"),
     [
-        (lambda t: torch.full_like(t, float("nan")), "NaN or infinite"),
-        (lambda t: t.to(torch.int64), "torch.int64 values, not floating"),
-        (lambda t: t.to(torch.complex64), "torch.complex64 values, not floating"),
+        ("fc.weight", lambda t: torch.full_like(t, float("nan")), "NaN or infinite"),
+        ("fc.weight", lambda t: t.to(torch.int64), "torch.int64 values, not floating"),
+        (
+            "fc.weight",
+            lambda t: t.to(torch.complex64),
+            "torch.complex64 values, not floating",
+        ),
+        # a spread of 0 divides every input by zero
+        ("input_std", torch.zeros_like, "is 0, not a positive spread"),
     ],
 )
-def test_weights_no_training_saves_are_refused(saved, tmp_path, damage, message):
+def test_weights_no_training_saves_are_refused(saved, tmp_path, key, damage, message):
     _, header, weights = saved
     state = torch.load(io.BytesIO(weights), weights_only=True)
-    state["net.fc.weight"] = damage(state["net.fc.weight"])
+    (name,) = [k for k in state if k.endswith(key)]
+    state[name] = damage(state[name])
     path = _model_zip(tmp_path / "weights.vsk", header, _tensors(state))
-    with pytest.raises(
-        ModelFileError, match=rf"weights\.vsk: .*fc\.weight .*{message}"
-    ):
+    with pytest.raises(ModelFileError, match=rf"weights\.vsk: .*{key} .*{message}"):
         load_model(path)
 
 

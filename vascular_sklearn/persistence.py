@@ -236,6 +236,13 @@ def _check_weights(state: Mapping, expected: Mapping, path: str) -> None:
                 f"{path}: the network weights are damaged ({key} holds NaN or "
                 "infinite values: the network could only answer NaN)"
             )
+        # fit stores a spread of 1 for inputs without one: 0 divides by zero
+        if key.endswith("input_std") and not bool((tensor > 0).all()):
+            raise ModelFileError(
+                f"{path}: the network weights are damaged ({key} is "
+                f"{float(tensor.min()):g}, not a positive spread: the network "
+                "could only answer NaN)"
+            )
 
 
 class _Probabilities(torch.nn.Module):
