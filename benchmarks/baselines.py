@@ -29,7 +29,9 @@ def log_rms(signals) -> np.ndarray:
 
 def band_shares(signals) -> np.ndarray:
     """Log share of each recording's power in 100 Hz bands from 0 to 2 kHz;
-    NaN (the imputer's missing marker) for a silent recording, which has none."""
+    NaN (the imputer's missing marker) for a silent recording, which has none.
+    Bands above a recording's Nyquist frequency hold no power and are constant
+    (at 2 kHz, the 1-2 kHz bands: the scaler gives them no weight)."""
     rows = []
     for x in signals.data:
         power = np.abs(np.fft.rfft(np.asarray(x, np.float64))) ** 2
