@@ -402,6 +402,19 @@ def test_manifest_source_and_existing_output_is_kept(model_and_folder, tmp_path)
     assert out.read_text() == "precious"
     predict_files(model, manifest, out, overwrite=True)
     assert [Path(r["path"]).name for r in _read(out)] == names
+    # a listed file gone since the list was made gets its own row, as one
+    # named on the command line does: it stopped the whole run
+    with manifest.open("a") as f:
+        f.write(f"{folder / 'gone.wav'}\n")
+    summary = predict_files(model, manifest, out, overwrite=True)
+    rows = _read(out)
+    assert (summary.n_files, summary.n_scored) == (5, 4)
+    assert rows[-1]["path"] == str(folder / "gone.wav")
+    assert (rows[-1]["quality"], rows[-1]["message"]) == ("error", "no such file.")
+    # none of them there: the list is read from elsewhere, and said so
+    (tmp_path / "elsewhere.csv").write_text("path\nnormal/a.wav\n")
+    with pytest.raises(FileNotFoundError, match=r"elsewhere\.csv, line 2"):
+        predict_files(model, tmp_path / "elsewhere.csv", tmp_path / "none.csv")
     # a mistyped folder or an empty list is refused, not a table of one error
     for source, message in [
         (tmp_path / "archve", "archve: no such folder or file"),

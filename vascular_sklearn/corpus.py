@@ -297,6 +297,70 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
     return found
 
 
+def _manifest_rows(manifest: Path) -> tuple[list[dict], list[int], set[str]]:
+    """A manifest's rows (keys stripped, lower case), the line each starts
+    on, and the columns its header names; refused as :func:`read_manifest`
+    documents, before any listed file is looked at."""
+    if not manifest.is_file():
+        raise FileNotFoundError(f"no manifest at {manifest}")
+    text = _label_text(manifest)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    try:  # Excel in many locales writes ';', and some exports use tabs
+        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
+    except csv.Error:  # one column: nothing to tell apart
+        delimiter = ","
+    # only the delimiter is sniffed: from a header without quotes the sniffer
+    # also guesses that "" is no escaped quote, and reads 'b""x' as 'b"x"'
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # "Label" and "label" name one column: a spreadsheet's capitalised header
+    # must not drop the labels without a word
+    header = [c.strip().lower() for c in reader.fieldnames or []]
+    named = set(header)
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:  # DictReader would keep the last of them without a word
+        raise LabelFileError(f"{manifest}: the header names {', '.join(twice)} twice")
+    if "path" not in named:
+        raise LabelFileError(
+            f"{manifest}: needs a header row with a 'path' column on its first "
+            "line (and optionally label, patient, recorder, site, time)"
+        )
+    rows, lines = [], []
+    records = iter(reader)
+    while True:
+        start = reader.line_num + 1  # where the next row begins
+        try:
+            row = next(records)
+        except StopIteration:
+            break
+        except csv.Error as err:  # an opening quote ran past csv's field limit
+            raise LabelFileError(
+                f'{manifest}, line {start}: {err}: a quote (") opened there and '
+                "never closed? Close it or remove it"
+            ) from err
+        if None in row:  # more fields than the header names: a comma in a path?
+            raise LabelFileError(
+                f"{manifest}, line {reader.line_num}: {len(row) - 1 + len(row[None])} "
+                f"fields under a header of {len(reader.fieldnames)}; quote a "
+                'path that holds the delimiter ("a,b.wav")'
+            )
+        if any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row.values()):
+            # an unclosed quote takes the rows after it into one field
+            raise LabelFileError(
+                f'{manifest}, line {start}: a quote (") opened there runs to line '
+                f"{reader.line_num}, taking the rows between into one field; close "
+                "the quote or remove it"
+            )
+        rows.append(row)
+        lines.append(reader.line_num)  # blank lines are skipped, not counted out
+    if not rows:
+        raise LabelFileError(f"{manifest}: lists no recordings")
+    rows = [{k.strip().lower(): v for k, v in row.items() if k} for row in rows]
+    for row, line in zip(rows, lines, strict=True):
+        if not (row["path"] or "").strip():  # None: the row ends before it
+            raise LabelFileError(f"{manifest}, line {line}: no path")
+    return rows, lines, named
+
+
 def read_manifest(
     path: str | os.PathLike,
     *,
@@ -366,63 +430,7 @@ def read_manifest(
     ([0, 1], ['P1', 'P1'], 2)
     """
     manifest = _given_path(path)
-    if not manifest.is_file():
-        raise FileNotFoundError(f"no manifest at {manifest}")
-    text = _label_text(manifest)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    try:  # Excel in many locales writes ';', and some exports use tabs
-        delimiter = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
-    except csv.Error:  # one column: nothing to tell apart
-        delimiter = ","
-    # only the delimiter is sniffed: from a header without quotes the sniffer
-    # also guesses that "" is no escaped quote, and reads 'b""x' as 'b"x"'
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    # "Label" and "label" name one column: a spreadsheet's capitalised header
-    # must not drop the labels without a word
-    header = [c.strip().lower() for c in reader.fieldnames or []]
-    named = set(header)
-    twice = sorted({c for c in header if c and header.count(c) > 1})
-    if twice:  # DictReader would keep the last of them without a word
-        raise LabelFileError(f"{manifest}: the header names {', '.join(twice)} twice")
-    if "path" not in named:
-        raise LabelFileError(
-            f"{manifest}: needs a header row with a 'path' column on its first "
-            "line (and optionally label, patient, recorder, site, time)"
-        )
-    rows, lines = [], []
-    records = iter(reader)
-    while True:
-        start = reader.line_num + 1  # where the next row begins
-        try:
-            row = next(records)
-        except StopIteration:
-            break
-        except csv.Error as err:  # an opening quote ran past csv's field limit
-            raise LabelFileError(
-                f'{manifest}, line {start}: {err}: a quote (") opened there and '
-                "never closed? Close it or remove it"
-            ) from err
-        if None in row:  # more fields than the header names: a comma in a path?
-            raise LabelFileError(
-                f"{manifest}, line {reader.line_num}: {len(row) - 1 + len(row[None])} "
-                f"fields under a header of {len(reader.fieldnames)}; quote a "
-                'path that holds the delimiter ("a,b.wav")'
-            )
-        if any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row.values()):
-            # an unclosed quote takes the rows after it into one field
-            raise LabelFileError(
-                f'{manifest}, line {start}: a quote (") opened there runs to line '
-                f"{reader.line_num}, taking the rows between into one field; close "
-                "the quote or remove it"
-            )
-        rows.append(row)
-        lines.append(reader.line_num)  # blank lines are skipped, not counted out
-    if not rows:
-        raise LabelFileError(f"{manifest}: lists no recordings")
-    rows = [{k.strip().lower(): v for k, v in row.items() if k} for row in rows]
-    for row, line in zip(rows, lines, strict=True):
-        if not (row["path"] or "").strip():  # None: the row ends before it
-            raise LabelFileError(f"{manifest}, line {line}: no path")
+    rows, lines, named = _manifest_rows(manifest)
     # absent optional columns stay None in the Bunch, so callers can tell
     # "no labels" from "all normal"
     table = {

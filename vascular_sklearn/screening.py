@@ -29,6 +29,7 @@ from .corpus import (
     _LABELS,
     RecordingFiles,
     _given_path,
+    _manifest_rows,
     find_recordings,
     read_manifest,
 )
@@ -96,8 +97,9 @@ def recording_paths(
     source : path-like or sequence of path-like
         Each entry is a folder (searched recursively, see
         :func:`~vascular_sklearn.corpus.find_recordings`), a ``.csv`` manifest
-        (its ``path`` column, see :func:`~vascular_sklearn.corpus.read_manifest`),
-        or an audio file.
+        (its ``path`` column, see :func:`~vascular_sklearn.corpus.read_manifest`;
+        a listed file that is missing is kept, to get its own row), or an
+        audio file.
 
     Returns
     -------
@@ -106,7 +108,7 @@ def recording_paths(
     Raises
     ------
     FileNotFoundError
-        A folder without audio, a manifest listing missing files, an empty
+        A folder without audio, a manifest none of whose files exist, an empty
         path (the working folder, were it read), an entry that is neither
         (no such folder, nor an audio file's name), a manifest not named
         ``.csv`` (``.tsv``, ``.txt``), or no entries at all.
@@ -128,11 +130,17 @@ def recording_paths(
         if entry.is_dir():
             paths += find_recordings(entry)
         elif entry.suffix.lower() == ".csv":
-            # the warning is about training on a mix; screening resamples
-            # each file to the model's rate and scores it alone
-            with _left_to_caller(MixedSampleRateWarning):
-                # its paths only: a label to be found is no error here
-                paths += list(read_manifest(entry, columns=()).filenames)
+            # its paths only (a label to be found is no error here), and a
+            # listed file that is missing gets its own row, as one named here
+            listed = [
+                entry.parent / row["path"].strip() for row in _manifest_rows(entry)[0]
+            ]
+            if not any(os.path.lexists(p) for p in listed):
+                # none there: the paths are read from elsewhere, which the
+                # manifest reader's message explains (relative to its folder)
+                with _left_to_caller(MixedSampleRateWarning):
+                    read_manifest(entry, columns=())
+            paths += [str(p) for p in listed]
         elif entry.is_file() and entry.suffix.lower() in (".tsv", ".txt"):
             raise FileNotFoundError(
                 f"{entry}: a text file, not a recording; a manifest is read when "
