@@ -297,10 +297,13 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
     return found
 
 
-def _manifest_rows(manifest: Path) -> tuple[list[dict], list[int], set[str]]:
-    """A manifest's rows (keys stripped, lower case), the line each starts
-    on, and the columns its header names; refused as :func:`read_manifest`
-    documents, before any listed file is looked at."""
+def _manifest_rows(
+    manifest: Path,
+) -> tuple[list[Path], list[dict], list[int], set[str]]:
+    """A manifest's listed paths (relative ones from its folder), its rows
+    (keys stripped, lower case), the line each starts on, and the columns its
+    header names; refused as :func:`read_manifest` documents, before any
+    listed file is looked at."""
     if not manifest.is_file():
         raise FileNotFoundError(f"no manifest at {manifest}")
     text = _label_text(manifest)
@@ -358,7 +361,8 @@ def _manifest_rows(manifest: Path) -> tuple[list[dict], list[int], set[str]]:
     for row, line in zip(rows, lines, strict=True):
         if not (row["path"] or "").strip():  # None: the row ends before it
             raise LabelFileError(f"{manifest}, line {line}: no path")
-    return rows, lines, named
+    paths = [manifest.parent / row["path"].strip() for row in rows]
+    return paths, rows, lines, named
 
 
 def read_manifest(
@@ -430,7 +434,7 @@ def read_manifest(
     ([0, 1], ['P1', 'P1'], 2)
     """
     manifest = _given_path(path)
-    rows, lines, named = _manifest_rows(manifest)
+    paths, rows, lines, named = _manifest_rows(manifest)
     # absent optional columns stay None in the Bunch, so callers can tell
     # "no labels" from "all normal"
     table = {
@@ -441,7 +445,7 @@ def read_manifest(
     }
     try:
         data = _manifest_bunch(
-            [manifest.parent / row["path"].strip() for row in rows],
+            paths,
             table,
             [f"{manifest}, line {line}" for line in lines],
             sample_rate=sample_rate,

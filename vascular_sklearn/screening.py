@@ -132,9 +132,7 @@ def recording_paths(
         elif entry.suffix.lower() == ".csv":
             # its paths only (a label to be found is no error here), and a
             # listed file that is missing gets its own row, as one named here
-            listed = [
-                entry.parent / row["path"].strip() for row in _manifest_rows(entry)[0]
-            ]
+            listed = _manifest_rows(entry)[0]
             if not any(os.path.lexists(p) for p in listed):
                 # none there: the paths are read from elsewhere, which the
                 # manifest reader's message explains (relative to its folder)
