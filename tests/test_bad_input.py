@@ -369,3 +369,22 @@ def test_a_dangling_link_in_an_unread_folder_is_no_error(tmp_path):
     os.symlink(tmp_path / "gone.wav", tmp_path / "other" / "3_a.wav")
     data = load_recordings(tmp_path)
     assert data.target.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("subtype, rate", [("VORBIS", 8000), ("OPUS", 48000)])
+def test_an_ogg_file_cut_short_is_named_as_a_wav_one_is(tmp_path, subtype, rate):
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, 4 * rate)
+    whole = tmp_path / "whole.ogg"
+    sf.write(whole, noise, rate, format="OGG", subtype=subtype)
+    raw = whole.read_bytes()
+    cut = tmp_path / "cut.ogg"
+    cut.write_bytes(raw[: len(raw) * 3 // 4])  # an interrupted copy
+    # before: the pages present were read without a word
+    with pytest.warns(UserWarning, match=r"cut\.ogg: the file ends after .* s wit"):
+        part, _ = read_recording(cut)
+    assert 0 < len(part) < len(read_recording(whole)[0])
+    head = tmp_path / "head.ogg"  # the codec's headers and no audio page
+    third_page = raw.index(b"OggS", raw.index(b"OggS", 4) + 4)
+    head.write_bytes(raw[:third_page])
+    with pytest.raises(RecordingError, match=r"head\.ogg: the file ends before"):
+        read_recording(head)

@@ -221,8 +221,10 @@ def _read_with_note(
             # an encoding libsndfile cannot seek in (GSM 6.10) is read by count
             frames = -1 if f.seekable() else f.frames
             x = f.read(frames, dtype="float32", always_2d=True)
-            rate, log = f.samplerate, f.extra_info
+            rate, log, container = f.samplerate, f.extra_info, f.format
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        if _is_ogg(name) and not _ogg_ended(name):
+            raise _ogg_without_audio(name) from err
         raise RecordingError(
             f"{name}: not a readable audio file ({err}); check that it is a complete "
             "WAV or FLAC recording."
@@ -242,7 +244,10 @@ def _read_with_note(
             )
     else:
         x = x[:, 0]
+    ogg_cut = container == "OGG" and not _ogg_ended(name)
     if x.size == 0:
+        if ogg_cut:
+            raise _ogg_without_audio(name)
         size = os.path.getsize(name)
         if _NO_DATA.search(log) and size > _HEADER_SLACK:
             # a recorder stopped before it wrote the data's size back
@@ -260,7 +265,14 @@ def _read_with_note(
             f"the file ends after {seconds:.2f} s of the "
             f"{seconds * declared:.2f} s its header declares (an "
             "interrupted copy or recording); only the part present is used. Copy "
-            "the file again if the original is complete."
+            "file again if the original is complete."
+        )
+    elif ogg_cut:
+        note = (
+            f"the file ends after {len(x) / rate:.2f} s without the end-of-stream "
+            "mark an Ogg file closes with (an interrupted copy or recording); "
+            "only the part present is used. Copy the file again if the original "
+            "is complete."
         )
     if not np.isfinite(x).all():
         raise RecordingError(f"{name}: NaN or infinite samples; repair the file.")
@@ -345,6 +357,9 @@ _UNKNOWN_SIZE = 0xFFFFFFFF
 #: metadata beyond which a file that reads empty must hold more.
 _NO_DATA = re.compile(r"^\s*data\s*:\s*0\s*$", re.MULTILINE)
 _HEADER_SLACK = 4096
+#: An Ogg page header's bytes before its segment table, and its flag for the
+#: stream's last page (RFC 3533).
+_OGG_HEADER, _OGG_END = 27, 0x04
 
 
 def _declared_share(log: str) -> float | None:
@@ -358,6 +373,43 @@ def _declared_share(log: str) -> float | None:
     if declared == _UNKNOWN_SIZE or present >= declared:
         return None
     return declared / present
+
+
+def _is_ogg(name: str) -> bool:
+    """Whether the file ``name`` begins as an Ogg file does."""
+    with open(name, "rb") as f:
+        return f.read(4) == b"OggS"
+
+
+def _ogg_without_audio(name: str) -> RecordingError:
+    """The error for an Ogg file cut short before any audio could be read."""
+    return RecordingError(
+        f"{name}: the file ends before its first audio (an interrupted copy or "
+        "recording); copy it again."
+    )
+
+
+def _ogg_ended(name: str) -> bool:
+    """Whether the Ogg file ``name`` closes with a whole end-of-stream page.
+
+    An Ogg file states no length: libsndfile reads the whole pages present
+    and stops without a word where a copy was cut, so its pages are walked
+    (headers only) to the last, whose header flags the end of the stream.
+    """
+    size = os.path.getsize(name)
+    with open(name, "rb") as f:
+        start, header_type = 0, 0
+        while start < size:
+            f.seek(start)
+            head = f.read(_OGG_HEADER)
+            if len(head) < _OGG_HEADER or head[:4] != b"OggS":
+                return False
+            segments = f.read(head[26])
+            if len(segments) < head[26]:
+                return False
+            start += _OGG_HEADER + head[26] + sum(segments)
+            header_type = head[5]
+        return start == size and bool(header_type & _OGG_END)
 
 
 def _finite_above_zero(value) -> bool:
