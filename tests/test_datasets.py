@@ -233,10 +233,10 @@ def test_nan_samples_are_refused(tmp_path):
 
 
 def test_label_folders_in_any_case_and_other_folders_said(tmp_path):
-    sf.write(tmp_path / "x.wav", np.zeros(100), RATE)
     for folder, name in [("Normal", "1_a.wav"), ("ABNORMAL", "2_a.wav")]:
         (tmp_path / folder).mkdir()
         sf.write(tmp_path / folder / name, np.zeros(100), RATE)
+    (tmp_path / "README.txt").write_text("not audio: nothing to say")
     assert load_recordings(tmp_path).target.tolist() == [0, 1]
     # audio in a folder that names no class would leave it out without a word
     (tmp_path / "stenosis").mkdir()
@@ -245,6 +245,14 @@ def test_label_folders_in_any_case_and_other_folders_said(tmp_path):
     with pytest.warns(UserWarning, match=r"the audio in stenosis/ is not read"):
         data = load_recordings(tmp_path, lazy=True)
     assert data.groups.tolist() == ["1", "2"]
+    # and so would a recording beside the label folders (it was not said)
+    sf.write(tmp_path / "x.wav", np.zeros(100), RATE)
+    said = r"the audio in stenosis/ and x\.wav beside the label folders is not"
+    with pytest.warns(UserWarning, match=said):
+        assert load_recordings(tmp_path).groups.tolist() == ["1", "2"]
+    sf.write(tmp_path / "y.flac", np.zeros(100), RATE)
+    with pytest.warns(UserWarning, match=r"2 files beside the label folders \(x"):
+        load_recordings(tmp_path)
 
 
 def test_empty_or_missing_folder(tmp_path):

@@ -110,8 +110,9 @@ def load_recordings(
         When the files were recorded at more than one sample rate (the
         warning's class says why that matters).
     UserWarning
-        When another folder in ``path`` holds audio (``stenosis/``, say),
-        which is not read.
+        When another folder in ``path`` holds audio (``stenosis/``, say), or
+        audio files lie in ``path`` itself beside the label folders: they are
+        not read.
 
     Examples
     --------
@@ -160,9 +161,18 @@ def load_recordings(
         for name, p in folders.items()
         if name not in _LABEL_FOLDERS and next(audio_files_under(p), None)
     ]
+    # a recording dropped beside the label folders has no label: said, as
+    # one in a folder that names no class is
+    loose = [p.name for p in sorted(audio_files_under(root)) if p.parent == root]
+    if loose:
+        unread.append(
+            f"{loose[0]} beside the label folders"
+            if len(loose) == 1
+            else f"{len(loose)} files beside the label folders ({loose[0]}, ...)"
+        )
     if unread:
         warnings.warn(
-            f"{root}: the audio in {', '.join(unread)} is not read: only normal/ "
+            f"{root}: the audio in {' and '.join(unread)} is not read: only normal/ "
             "(label 0) and abnormal/ (label 1) are; move or rename the folders "
             "that hold either class",
             UserWarning,
