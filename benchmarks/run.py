@@ -49,6 +49,7 @@ BENCHMARKS = [
     "bench_pulse",
     "bench_heart_beats",
     "bench_real_data",
+    "bench_retest",
     "bench_heart_sounds",
     "bench_heart_recipe",
     "bench_site_reference",

@@ -7,6 +7,7 @@ from sklearn.utils import Bunch
 import benchmarks.bench_real_data as seed
 from benchmarks.baselines import band_shares
 from benchmarks.bench_coarse import _flips, _row
+from benchmarks.bench_retest import agreement, halves
 from vascular_sklearn.containers import Signals
 from vascular_sklearn.screening import COARSE_LIMIT_DB
 
@@ -125,3 +126,24 @@ def test_the_independent_heart_period_reads_beats_not_sounds():
         x += 0.02 * rng.standard_normal(len(t))
         assert heart_period(x, rate) == pytest.approx(60 / bpm, rel=0.02)
     assert np.isnan(heart_period(rng.standard_normal(len(t)), rate))
+
+
+def test_retest_halves_split_each_recording_and_count_opposite_answers():
+    X = Signals.from_arrays(
+        [np.arange(5, dtype=np.float32), np.arange(4, dtype=np.float32)],
+        8000,
+        names=["a.wav", "b.wav"],
+    )
+    first, second = halves(X)
+    for x, head, tail in zip(X.data, first.data, second.data, strict=True):
+        assert np.array_equal(np.concatenate([head, tail]), x)
+        assert len(head) - len(tail) in (0, 1)
+    assert first.names.tolist() == second.names.tolist() == ["a.wav", "b.wav"]
+    assert first.sample_rate == 8000
+    y = np.array([0, 1, 0, 1])
+    whole = np.array([0.2, 0.8, 0.4, 0.6])
+    got = agreement(y, whole, np.array([0.1, 0.9, 0.6, 0.4]), whole)
+    # 0.4 | 0.6 and 0.6 | 0.4 lie on either side of 0.5; 0.1 | 0.2 does not
+    assert got["opposite"] == 2
+    assert got["median"] == pytest.approx(0.15) and got["max"] == pytest.approx(0.2)
+    assert got["auc"][1] == 0.75 and got["auc"][2] == 1.0
