@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import IO, Any
 
 from .audio import AUDIO_SUFFIXES
 
-__all__ = ["check_output", "replacing"]
+__all__ = ["check_output", "replacing", "table_writer"]
+
+#: What makes a spreadsheet read a cell as a formula, not text (OWASP, "CSV
+#: Injection"): a recording named ``=HYPERLINK(...).wav`` or a manifest's
+#: patient ``+cmd|...`` would run when the table is opened in Excel.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def check_output(
@@ -135,3 +142,81 @@ def _publish(tmp: str, path: str) -> None:
         os.replace(tmp, path)
         return
     os.remove(tmp)
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """``value`` with a ``'`` before it where it is text that a spreadsheet
+    would read as a formula (it starts with one of :data:`FORMULA_START`),
+    as OWASP advises; other values as they are.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    value : object
+
+    Examples
+    --------
+    >>> spreadsheet_text("=1+1.wav"), spreadsheet_text("a.wav"), spreadsheet_text(3)
+    ("'=1+1.wav", 'a.wav', 3)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _NewlineRecords:
+    """A text file written one CSV record at a time, each ended by ``\\n``.
+
+    The writer is given ``\\r\\n`` as its line end so that it quotes a
+    field holding a lone ``\\r`` (a POSIX file name may): with ``\\n`` it
+    quotes only fields holding ``\\n`` (Python 3.11), and the ``\\r``
+    ends the row for every reader.
+    """
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def write(self, record: str) -> int:
+        return self.out.write(record.removesuffix("\r\n") + "\n")
+
+
+class _TableWriter:
+    """:class:`csv.DictWriter` of a table a clinic opens in a spreadsheet
+    (see :func:`table_writer`)."""
+
+    def __init__(self, out: IO[str], fieldnames: Sequence[str]) -> None:
+        self._writer = csv.DictWriter(
+            _NewlineRecords(out), fieldnames=fieldnames, lineterminator="\r\n"
+        )
+
+    def writeheader(self) -> None:
+        self._writer.writeheader()
+
+    def writerows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._writer.writerows(
+            {key: spreadsheet_text(value) for key, value in row.items()} for row in rows
+        )
+
+
+def table_writer(out: IO[str], fieldnames: Sequence[str]) -> _TableWriter:
+    """A CSV writer of rows (dicts) for the tables ``predict`` and ``score``
+    write: lines end in ``\\n``, a field holding a delimiter, quote or line
+    break is quoted (a lone ``\\r`` too), and text a spreadsheet would run
+    as a formula is written after a ``'`` (:func:`spreadsheet_text`).
+
+    Parameters
+    ----------
+    out : text file
+    fieldnames : sequence of str
+        The columns, in order.
+
+    Returns
+    -------
+    writer : object
+        With ``writeheader()`` and ``writerows(rows)``, as
+        :class:`csv.DictWriter`'s.
+    """
+    return _TableWriter(out, fieldnames)

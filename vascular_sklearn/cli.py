@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import csv
 import io
 import os
 import re
@@ -107,6 +106,23 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
         )
         return True
     return False
+
+
+def _check_table_name(args: argparse.Namespace) -> None:
+    """Refuse a table named as a recording: a file ``-o.wav`` on the command
+    line is argparse's ``-o .wav``, which screened the other files alone and
+    wrote the table to a hidden ``.wav``, exiting 0."""
+    from .audio import AUDIO_SUFFIXES
+
+    out = args.output
+    if out is None or not out.lower().endswith(AUDIO_SUFFIXES):
+        return
+    hint = (
+        f"to screen a file named -o{out}, write it ./-o{out} or after --"
+        if out.startswith(".")
+        else "give it a .csv name"
+    )
+    raise _UsageError(f"-o {out}: the table is a CSV file, not a recording; {hint}")
 
 
 def _listed(manifest: str) -> list[str]:
@@ -1037,6 +1053,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if _would_overwrite(args):  # before loading a model: that takes seconds
         return 2
+    _check_table_name(args)  # after: a file it would replace is named first
     model = _load_for_screening(args)
     # walked once: the summary counts the files scored, not those a second
     # walk of a folder still being filled (/data/incoming) finds
@@ -1069,11 +1086,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from ._output import table_writer
     from .datasets import TARGET_NAMES
     from .screening import COLUMNS, _write_table, external_validation
 
     if _would_overwrite(args):
         return 2
+    _check_table_name(args)
     model = _load_for_screening(args)
     # read at the model's rate, as it scores them (and as the warning says)
     rate = getattr(model.steps[0][1], "sample_rate_", None)
@@ -1113,7 +1132,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         columns = ["path", "true_label", "group", *COLUMNS[1:]]
 
         def write(out) -> None:
-            table = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+            table = table_writer(out, columns)
             table.writeheader()
             table.writerows(result.rows)
 

@@ -9,10 +9,12 @@ first step reads each file in the worker that filters it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
 import stat
+import unicodedata
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -340,6 +342,11 @@ def _manifest_rows(
                 f'{manifest}, line {start}: {err}: a quote (") opened there and '
                 "never closed? Close it or remove it"
             ) from err
+        values = [v for k, v in row.items() if k is not None] + row.get(None, [])
+        if not any((v or "").strip() for v in values):
+            # ",,," : a spreadsheet's cleared rows below its table, blank as
+            # an empty line is
+            continue
         if None in row:  # more fields than the header names: a comma in a path?
             raise LabelFileError(
                 f"{manifest}, line {reader.line_num}: {len(row) - 1 + len(row[None])} "
@@ -361,8 +368,25 @@ def _manifest_rows(
     for row, line in zip(rows, lines, strict=True):
         if not (row["path"] or "").strip():  # None: the row ends before it
             raise LabelFileError(f"{manifest}, line {line}: no path")
-    paths = [manifest.parent / row["path"].strip() for row in rows]
+    paths = [_listed_path(manifest.parent, row["path"].strip()) for row in rows]
     return paths, rows, lines, named
+
+
+def _listed_path(folder: Path, given: str) -> Path:
+    """A manifest's path from its ``folder``, found as it was meant where it
+    is not there as written: one written on Windows (``sub\\a.wav``) by its
+    ``/`` form, and an accented name by its other Unicode form (macOS writes
+    names decomposed, a keyboard composed: the same name to a reader), so
+    that a folder copied with its manifest reads as it did where it was made."""
+    path = folder / given
+    if os.path.lexists(path):
+        return path
+    forms = [given, given.replace("\\", "/")] if os.sep == "/" else [given]
+    for form in forms:
+        for name in (form, *(unicodedata.normalize(n, form) for n in ("NFC", "NFD"))):
+            if os.path.lexists(folder / name):
+                return folder / name
+    return path
 
 
 def read_manifest(
@@ -379,8 +403,12 @@ def read_manifest(
     PhysioNet's label files), ``patient``, ``recorder`` (the device or clinic
     that made the recording, for reports per recorder), ``site`` (where on the
     access) and ``time`` (kept as text). Fields are separated by commas,
-    semicolons or tabs (told from the header row), in UTF-8. Every listed file
-    must exist, once; none is read until a step needs it.
+    semicolons or tabs (told from the header row), in UTF-8. Rows whose
+    fields are all empty are skipped, as blank lines are; a relative path
+    written with Windows backslashes, or an accented name in the other
+    Unicode normal form (NFC, NFD) than the file's, is read in the form that
+    exists. Every listed file must exist, once; none is read until a
+    step needs it.
 
     Parameters
     ----------
@@ -408,8 +436,9 @@ def read_manifest(
     LabelFileError
         A :class:`ValueError` naming the manifest and row: no ``path`` column,
         a column named twice, a row with more fields than the header, text
-        that is not UTF-8, an unknown label, an empty label, patient or
-        recorder in a manifest that has the column, or a file listed twice.
+        that is not UTF-8 (naming the line, or UTF-16), an unknown label, an
+        empty label, patient or recorder in a manifest that has the column, or
+        a file listed twice.
     FileNotFoundError
         When the manifest does not exist, or a listed recording does not
         (naming its row) or is a folder.
@@ -604,13 +633,22 @@ def _file_rates(paths: Sequence[str | os.PathLike]) -> np.ndarray:
 
 def _label_text(path: Path) -> str:
     """A label file's text, its lines' ends kept (as ``csv`` wants them)."""
+    raw = path.read_bytes()
+    fix = "save it as UTF-8 (Excel: 'CSV UTF-8')"
+    # Excel's "Unicode Text" is UTF-16: its NUL bytes decode as UTF-8 and
+    # would reach the reader as a header without a 'path' column
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in raw:
+        raise LabelFileError(f"{path}: not UTF-8 text (UTF-16, or not text); {fix}")
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return f.read()
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
+        # a spreadsheet's ANSI export (cp1252, an accented name): the line is
+        # where to look, the byte what the decoder knows
+        before = raw[: err.start]
+        line = (before.count(b"\n") or before.count(b"\r")) + 1  # or Mac's CRs
         raise LabelFileError(
-            f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); save "
-            "it as UTF-8 (Excel: 'CSV UTF-8')"
+            f"{path}, line {line}: not UTF-8 text ({err.reason} at byte "
+            f"{err.start}); {fix}"
         ) from err
 
 

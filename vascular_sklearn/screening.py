@@ -8,7 +8,6 @@ before the next batch is read. Batches run through joblib, so
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +20,7 @@ from joblib.parallel import get_active_backend
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._output import check_output, replacing
+from ._output import check_output, replacing, table_writer
 from .audio import AUDIO_SUFFIXES
 from .beats import _MARGIN
 from .containers import CycleBags, Signals
@@ -512,7 +511,7 @@ def _told(batches: Iterable[list[dict]], total: int, progress) -> Iterator[list[
 
 
 def _write_rows(out: IO[str], rows: Iterable[list[dict]], counts: dict) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = table_writer(out, COLUMNS)
     writer.writeheader()
     for batch in rows:
         writer.writerows(batch)
