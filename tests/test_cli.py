@@ -19,7 +19,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from vascular_sklearn import RecordingClassifier, cli, make_seed_pipeline
+from vascular_sklearn import RecordingClassifier, cli, make_seed_pipeline, screening
 from vascular_sklearn.audio import resample
 from vascular_sklearn.cli import main
 from vascular_sklearn.datasets import make_recordings
@@ -1007,3 +1007,91 @@ def test_a_file_without_samples_is_not_outside_the_training_recorders(tmp_path):
     }
     (line,) = cli._beside_training(here, card)
     assert line.endswith("0 of 0 recordings read lie outside them")
+
+
+# a process that gets SIGTERM while it writes its table
+_TERMINATED_MID_WRITE = """
+import signal, sys
+from vascular_sklearn import screening
+from vascular_sklearn.cli import main
+
+def write_then_terminate(out, rows, counts):
+    out.write("path,probability_stenosis\\n")
+    out.flush()
+    signal.raise_signal(signal.SIGTERM)
+
+screening._write_rows = write_then_terminate
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_leaves_no_half_written_table(nb_model, folder, tmp_path):
+    """SIGTERM (kill, timeout, a batch system's limit) stopped the process
+    where it stood: no message, exit -15, and the half-written table left
+    beside the output as OUTPUT.<hex>.partial."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    wav = sorted(folder.glob("*/*.wav"))[0]
+    root = str(Path(cli.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *sys.path])}
+    argv = ["predict", *nb_model, str(wav), "-o", str(out_dir / "screen.csv")]
+    done = subprocess.run(
+        [sys.executable, "-c", _TERMINATED_MID_WRITE, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 143
+    assert done.stderr.strip().splitlines()[-1] == "terminated"
+    assert "Traceback" not in done.stderr
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_link_to_nothing_is_refused_before_the_work(
+    nb_model,
+    folder,
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    """-o naming a dangling symlink passed the check before the work and was
+    refused only after it, in the Python API's words ("pass overwrite=True")."""
+    link = tmp_path / "screen.csv"
+    link.symlink_to(tmp_path / "nowhere.csv")
+
+    def scored(*args, **kwargs):
+        raise AssertionError("the recordings were scored")
+
+    monkeypatch.setattr(screening, "_scored_batches", scored)
+    wav = sorted(folder.glob("*/*.wav"))[0]
+    assert main(["predict", *nb_model, str(wav), "-o", str(link)]) == 2
+    assert f"{link} exists; use --force to replace it" in capsys.readouterr().err
+    assert link.is_symlink() and not link.exists()
+
+
+def test_a_table_made_meanwhile_is_kept_and_said_in_the_commands_words(
+    nb_model,
+    folder,
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    """Two predict -o same.csv at once: the later one kept the other's table
+    but said "exists; ... pass overwrite=True", a parameter the command line
+    does not have, as if its own check had been skipped."""
+    out = tmp_path / "screen.csv"
+    write = screening._write_rows
+
+    def another_run_finishes_first(stream, rows, counts):
+        out.write_text("theirs\n")
+        write(stream, rows, counts)
+
+    monkeypatch.setattr(screening, "_write_rows", another_run_finishes_first)
+    wav = sorted(folder.glob("*/*.wav"))[0]
+    assert main(["predict", *nb_model, str(wav), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "made while this run worked" in err and "use --force" in err
+    assert "overwrite=True" not in err
+    assert out.read_text() == "theirs\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["screen.csv"]

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -697,3 +698,35 @@ def test_the_fitted_network_pretrain_returns_names_no_partial_file(
     X = np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32)
     network.set_params(max_epochs=1).fit(X, [0, 1, 0, 1])
     assert not partial_path(out).exists()
+
+
+def test_two_runs_do_not_write_one_checkpoint(tmp_path, monkeypatch):
+    """Two pretrain -o backbone.pt started together both passed the check of
+    the checkpoint (no file yet) and replaced each other's epochs in
+    backbone.pt.partial: an interrupted one resumed from the other's weights."""
+    from skorch import NeuralNet
+
+    checkpoint = tmp_path / "backbone.pt.partial"
+    notify = NeuralNet.notify
+
+    def other_run_writes_its_epoch(self, method_name, **kwargs):
+        notify(self, method_name, **kwargs)
+        if method_name == "on_epoch_end" and len(self.history) == 1:
+            other = tmp_path / "other.tmp"
+            other.write_bytes(b"the other run's epoch")
+            os.replace(other, checkpoint)
+
+    monkeypatch.setattr(NeuralNet, "notify", other_run_writes_its_epoch)
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    clf = ResNetClassifier(
+        "resnet18",
+        max_epochs=2,
+        batch_size=4,
+        device="cpu",
+        random_state=0,
+        checkpoint_path=checkpoint,
+    )
+    with pytest.raises(FileExistsError, match="written by another run"):
+        clf.fit(X, [0, 1] * 4)
+    assert checkpoint.read_bytes() == b"the other run's epoch"
+    assert [p.name for p in tmp_path.iterdir()] == [checkpoint.name]

@@ -69,7 +69,9 @@ def check_output(
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
-    if os.path.exists(path) and not overwrite:
+    # a link to nothing exists too: the write at the end refuses it, so it is
+    # refused here, before the work
+    if os.path.lexists(path) and not overwrite:
         raise _exists(path)
     if os.path.isfile(path):
         for source in inputs:
@@ -108,6 +110,14 @@ def _exists(path: str) -> FileExistsError:
     return FileExistsError(f"{path} exists; choose another name or pass overwrite=True")
 
 
+def _appeared(path: str) -> FileExistsError:
+    # "exists" alone reads as a check this run skipped: it was made meanwhile
+    return FileExistsError(
+        f"{path} was made while this run worked (another run?) and is kept; "
+        "nothing was written: choose another name or pass overwrite=True"
+    )
+
+
 @contextlib.contextmanager
 def replacing(path: str, overwrite: bool = True) -> Iterator[str]:
     """Yield a new name beside ``path`` to write to, renamed to ``path`` when
@@ -135,10 +145,10 @@ def _publish(tmp: str, path: str) -> None:
     try:
         os.link(tmp, path)  # fails, atomically, where path exists
     except FileExistsError:
-        raise _exists(path) from None
+        raise _appeared(path) from None
     except OSError:  # a file system without hard links
-        if os.path.exists(path):
-            raise _exists(path) from None
+        if os.path.lexists(path):
+            raise _appeared(path) from None
         os.replace(tmp, path)
         return
     os.remove(tmp)

@@ -9,12 +9,14 @@ import contextlib
 import io
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,36 @@ def _raw_file_names(stream):
         yield
     finally:
         stream.reconfigure(errors=errors)
+
+
+class _Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``, a batch system's time limit), raised
+    in the main thread as Ctrl-C is. Not a KeyboardInterrupt, which skorch
+    takes as the end of training (a half-trained model would be saved); a
+    BaseException, so the temporary file of a write under way is removed
+    (Python's own SIGTERM stops at once and left it)."""
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Stop on SIGTERM as on Ctrl-C: files written whole or not at all."""
+
+    def stop(signum, frame):
+        raise _Terminated
+
+    # signals reach the main thread only; a handler already set (an
+    # application calling main) is not ours to replace
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -1532,7 +1564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     status : int
         0 on success, 1 when some recordings could not be scored, 2 on a
-        usage, file or data error (said on stderr, without a traceback).
+        usage, file or data error (said on stderr, without a traceback), 130
+        after Ctrl-C and 143 after SIGTERM (nothing half-written is left).
 
     Examples
     --------
@@ -1542,7 +1575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for train's card
     try:
-        with _plain_warnings(), _raw_file_names(sys.stdout):
+        with _terminate_cleanly(), _plain_warnings(), _raw_file_names(sys.stdout):
             return args.func(args)
     except BrokenPipeError:
         # the reader stopped reading (predict ... | head): nothing to say, but
@@ -1556,6 +1589,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # nothing was saved; pretrain's last epoch stays in OUTPUT.partial
         _say("interrupted" + _resume_hint(args))
         return 130
+    except _Terminated:
+        if os.environ.get("VASCULAR_SKLEARN_DEBUG"):
+            raise
+        _say("terminated" + _resume_hint(args))
+        return 143
     except (
         _UsageError,
         # the library's errors (a recording, a label file, a model or weights
@@ -1568,7 +1606,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as err:
         if os.environ.get("VASCULAR_SKLEARN_DEBUG"):
             raise
-        _say(f"error: {err}")
+        message = str(err)
+        if isinstance(err, FileExistsError):
+            # a file made while the command worked: the library's advice names
+            # its Python parameter
+            message = message.replace("pass overwrite=True", "use --force")
+        _say(f"error: {message}")
         if isinstance(err, TooFewCyclesError):
             # the library's message names the Python parameters
             _say(

@@ -584,9 +584,33 @@ class _EpochWeights(Callback):
     def __init__(self, path: str, image_shape: tuple[int, ...] | None = None) -> None:
         self.path, self.image_shape = path, image_shape
 
+    def on_train_begin(self, net, **kwargs) -> None:
+        # the file this run may replace: none, or the one it resumes from
+        self.written_ = _file_identity(self.path)
+
     def on_epoch_end(self, net, **kwargs) -> None:
+        # fit's check saw no file (or the one it resumes from), but a second
+        # run started meanwhile with the same path writes there too: each would
+        # replace the other's epochs, and a resume go on from the other run
+        found = _file_identity(self.path)
+        if found is not None and found != getattr(self, "written_", None):
+            raise FileExistsError(
+                f"checkpoint {self.path} was written by another run while this "
+                "one trained: give each run its own output"
+            )
         with replacing(self.path) as tmp:
             torch.save(_backbone_state(net.module_, self.image_shape), tmp)
+        self.written_ = _file_identity(self.path)
+
+
+def _file_identity(path: str) -> tuple[int, int, int] | None:
+    """Which file ``path`` names now (``None``: none), told apart from one
+    written in its place."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino, found.st_mtime_ns
 
 
 def _check_checkpoint_free(path: str | os.PathLike, weights_path: Any) -> None:
