@@ -764,3 +764,29 @@ def test_progress_is_told_after_each_batch_of_several(model_and_folder, tmp_path
         model, paths, [0, 1] * 4, batch_size=4, n_resamples=10, progress=told.append
     )
     assert told == ["4 of 8 recordings screened", "8 of 8 recordings screened"]
+
+
+def test_a_recording_too_long_for_memory_gets_its_own_row(
+    model_and_folder, tmp_path, monkeypatch
+):
+    from vascular_sklearn import screening
+
+    model, folder = model_and_folder
+    long = tmp_path / "monitoring.wav"
+    sf.write(long, np.zeros(3 * 60 * 8000, np.int16), 8000)
+    score_batch = screening._score_batch
+
+    def out_of_memory_on_the_long_one(model, files, threshold):
+        if str(long) in files.paths.tolist():
+            raise MemoryError("Unable to allocate 2.4 GiB")
+        return score_batch(model, files, threshold)
+
+    monkeypatch.setattr(screening, "_score_batch", out_of_memory_on_the_long_one)
+    ok = sorted(folder.glob("*.wav"))[:2]
+    # before: numpy's MemoryError stopped the whole run, naming no file
+    rows = score_files(model, [ok[0], long, ok[1]])
+    assert [r["quality"] for r in rows] == ["ok", "error", "ok"]
+    assert rows[1]["path"] == str(long)
+    assert rows[1]["message"].startswith(
+        "too long to score in this machine's memory (3 minutes"
+    )

@@ -64,11 +64,43 @@ def find_cycle_bounds(
     """
     ref = np.asarray(reference)
     height = ref.mean() + threshold * ref.std()
-    peaks, _ = find_peaks(ref, height=height)
-    peaks = _select_by_distance(peaks.astype(np.int64), ref[peaks], min_distance)
+    peaks = _peaks_above(ref, height)
+    peaks = _select_by_distance(peaks, ref[peaks], min_distance)
     keep = np.diff(peaks) < max_gap
     bounds = np.column_stack([peaks[:-1][keep], peaks[1:][keep]])
     return bounds.reshape(-1, 2), len(peaks)
+
+
+def _peaks_above(ref: np.ndarray, height: float) -> np.ndarray:
+    """``find_peaks(ref, height=height)[0]`` as int64, a block at a time.
+
+    Each block ends on a sample below ``height``, which the next block starts
+    on: a peak of at least ``height`` (the middle of a plateau higher than
+    the samples either side of it) and both its neighbours then lie within
+    one block, so the blocks hold exactly the peaks of the whole signal. On
+    the whole signal ``find_peaks`` makes a float64 copy of it and three work
+    arrays of half its length each, about 1 GB for an hour at 22050 Hz.
+    """
+    n = len(ref)
+    found = [np.empty(0, np.int64)]
+    start = 0
+    while start < n:
+        stop = start + _PEAK_BLOCK
+        while stop < n:
+            low = np.flatnonzero(ref[stop : stop + _PEAK_BLOCK] < height)
+            if len(low):
+                stop += int(low[0])
+                break
+            stop += _PEAK_BLOCK
+        stop = min(stop, n)
+        peaks, _ = find_peaks(ref[start : stop + 1], height=height)
+        found.append(peaks.astype(np.int64) + start)
+        start = stop
+    return np.concatenate(found)
+
+
+#: Samples per block of :func:`_peaks_above` (12 s at 22050 Hz).
+_PEAK_BLOCK = 2**18
 
 
 def _select_by_distance(

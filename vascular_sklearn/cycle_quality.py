@@ -169,13 +169,21 @@ def clip_counts(
     """
     x = np.asarray(x)
     block = _clip_block(sample_rate)
-    starts = np.arange(0, len(x), block)
     if len(x) == 0:
         return np.zeros(0, np.int32)
     at_peak = clipped_samples(x)
     if full_scale is not None:
-        at_peak |= np.abs(x) > full_scale
-    return np.add.reduceat(at_peak, starts).astype(np.int32)
+        # two comparisons, not |x|: no float copy of a long recording
+        at_peak |= x > full_scale
+        at_peak |= x < -full_scale
+    # counted block by block as rows: np.add.reduceat would cast the whole
+    # mask to int64 first, 8 bytes a sample
+    full = len(x) // block
+    counts = np.empty(-(-len(x) // block), np.int32)
+    counts[:full] = np.count_nonzero(at_peak[: full * block].reshape(full, block), 1)
+    if full < len(counts):
+        counts[full] = np.count_nonzero(at_peak[full * block :])
+    return counts
 
 
 def counts_at_rate(
@@ -429,7 +437,9 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     # precision: no float64 copy of a long recording
     highpass = butter(2, _PULSE_HIGHPASS, "high", fs=sample_rate, output="sos")
     y = sosfilt(highpass.astype(x.dtype) if x.dtype == np.float32 else highpass, x)
-    peak = np.abs(y).max()
+    # the extremes, not |y|: no copy of a long recording (a float's magnitude
+    # is exact, so the peak is the same number)
+    peak = max(y.max(), -y.min())
     if not peak > 0:
         return 0.0
     # at its own scale: squares of a float recording near 1e-20 underflow

@@ -259,16 +259,29 @@ def _shaped_noise(
     n: int,
     rate: float,
     amplitude: Callable[[np.ndarray], np.ndarray],
+    elementwise: bool = False,
 ) -> np.ndarray:
     """``n`` samples of unit white noise shaped by ``amplitude(freqs)``.
 
     Drawn at a length whose FFT is fast, then cut: noise of the same spectrum
-    at any length (a prime length's FFT takes 30 times longer).
+    at any length (a prime length's FFT takes 30 times longer). With
+    ``elementwise``, ``amplitude`` gives each frequency's value from that
+    frequency alone, and is applied a block of frequencies at a time: its
+    work arrays then stay small for an hour-long recording.
     """
     m = next_fast_len(n)
     spectrum = np.fft.rfft(rng.standard_normal(m))
-    spectrum *= amplitude(np.fft.rfftfreq(m, 1 / rate))
+    freqs = np.fft.rfftfreq(m, 1 / rate)
+    step = _AMPLITUDE_BLOCK if elementwise else len(freqs)
+    for start in range(0, len(freqs), step):
+        spectrum[start : start + step] *= amplitude(freqs[start : start + step])
+    del freqs
     return np.fft.irfft(spectrum, m)[:n]
+
+
+#: Frequencies given to an elementwise amplitude at a time in
+#: :func:`_shaped_noise` (1 MB of float64 per work array).
+_AMPLITUDE_BLOCK = 2**17
 
 
 def _filtered(x: np.ndarray, rate: float, device: Recorder) -> np.ndarray:

@@ -73,11 +73,36 @@ def noise_floor_psd(
     >>> round(float(np.median(psd) / (1e-4 / 11025)), 1)  # a median reads low too
     0.7
     """
+    x = np.asarray(x)
     nperseg = min(to_samples(window, sample_rate), len(x))
-    freqs, _, power = sps.spectrogram(
-        np.asarray(x, np.float64), sample_rate, nperseg=nperseg, scaling="density"
-    )
-    return freqs, np.percentile(power, percentile, axis=1)
+    if nperseg < 1:  # scipy's own message for an empty signal
+        sps.spectrogram(np.asarray(x, np.float64), sample_rate, nperseg=nperseg)
+    # scipy's own frames (one-eighth overlap), a block of them at a time: its
+    # float64 and complex work arrays for a whole hour-long recording are
+    # gigabytes, and every frame's power is computed alone all the same
+    step = nperseg - nperseg // 8
+    n_frames = (len(x) - nperseg // 8) // step
+    power = None
+    for first in range(0, n_frames, _PSD_FRAMES):
+        stop = min(first + _PSD_FRAMES, n_frames)
+        freqs, _, block = sps.spectrogram(
+            np.asarray(x[first * step : (stop - 1) * step + nperseg], np.float64),
+            sample_rate,
+            nperseg=nperseg,
+            scaling="density",
+        )
+        if power is None:
+            power = np.empty((len(freqs), n_frames))
+        power[:, first:stop] = block
+    # row by row: np.percentile would copy the whole table to partition it
+    floor = np.array([np.percentile(row, percentile) for row in power])
+    return freqs, floor
+
+
+#: Frames of :func:`noise_floor_psd` computed at a time (a multiple of 16, so
+#: that the FFT's vectorised and scalar paths take the same frames as in one
+#: call); about 9 MB of float64 per work array at 22050 Hz.
+_PSD_FRAMES = 1024
 
 
 def _dither_seed(n: int, random_state: int | None) -> int:
@@ -91,16 +116,23 @@ def _dither_seed(n: int, random_state: int | None) -> int:
 def _harmonize_one(
     x, seed, rate, snr_db, band, step_snr_db, window, percentile
 ) -> np.ndarray:
-    x = np.asarray(x, np.float64)
     n = len(x)
     if n < 4:
-        return x.astype(np.float32)
-    rms = np.sqrt(np.mean(np.square(x - x.mean())))
+        return np.asarray(x, np.float64).astype(np.float32)
+    # one float64 copy, centred and squared in place: the same pairwise sums
+    # as ``mean(square(x - mean))`` without two more copies of a long recording
+    power = np.array(x, np.float64)
+    power -= power.mean()
+    rms = np.sqrt(np.mean(np.square(power, out=power)))
+    del power
     if step_snr_db is not None and rms > 0:
         # the step whose rounding noise (q**2 / 12) lies step_snr_db below the
         # recording's power: a coarse converter's staircase and digital silence
         # are not noise, and no added noise hides them
-        x = quantise(x, rms * np.sqrt(12) * 10 ** (-step_snr_db / 20) / LEVEL)
+        x = quantise(
+            np.asarray(x, np.float64),
+            rms * np.sqrt(12) * 10 ** (-step_snr_db / 20) / LEVEL,
+        )
     # a density per Hz, not a total up to the Nyquist frequency: the same
     # sound at 2 kHz and at 44.1 kHz then meets the same floor in its band
     target = rms**2 * 10 ** (-snr_db / 10) / band
@@ -111,8 +143,10 @@ def _harmonize_one(
         deficit = np.maximum(target - np.interp(grid, freqs, floor), 0.0)
         return np.sqrt(deficit * rate / 2)
 
-    noise = _shaped_noise(np.random.default_rng(seed), n, rate, to_deficit)
-    return (x + noise).astype(np.float32)
+    noise = _shaped_noise(np.random.default_rng(seed), n, rate, to_deficit, True)
+    # added into the noise's own buffer, x cast to float64 sample by sample:
+    # the sums of ``x64 + noise``, without a float64 copy of x
+    return np.add(noise, x, out=noise).astype(np.float32)
 
 
 def _harmonize_runs(item, random_state, *params) -> np.ndarray:
@@ -123,6 +157,8 @@ def _harmonize_runs(item, random_state, *params) -> np.ndarray:
     runs = np.split(np.asarray(x), starts[1:]) if starts is not None else [x]
     if seeds is None:
         seeds = [_dither_seed(len(run), random_state) for run in runs]
+    if len(runs) == 1:  # a recording at predict: no copy of it to concatenate
+        return _harmonize_one(runs[0], seeds[0], *params)
     return np.concatenate(
         [
             _harmonize_one(run, seed, *params)

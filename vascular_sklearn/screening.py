@@ -21,7 +21,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._output import check_output, replacing, table_writer
-from .audio import AUDIO_SUFFIXES
+from .audio import AUDIO_SUFFIXES, _info
 from .beats import _MARGIN
 from .containers import CycleBags, Signals
 from .corpus import (
@@ -430,7 +430,7 @@ def _score_named(
     )
     try:
         return _score_batch(model, files, threshold)
-    except RecordingError as err:
+    except (RecordingError, MemoryError) as err:
         if len(files) > 1:  # find the culprits: score the batch file by file
             return [
                 row
@@ -441,9 +441,23 @@ def _score_named(
         row.update(path=names[0], cycles_used=0, quality="error")
         # the row names the file; the message need not say it again
         row["message"] = (
-            str(err).removeprefix(f"{paths[0]}: ").removeprefix(f"{names[0]}: ")
+            _too_long(paths[0])
+            if isinstance(err, MemoryError)
+            else str(err).removeprefix(f"{paths[0]}: ").removeprefix(f"{names[0]}: ")
         )
         return [row]
+
+
+def _too_long(path: str) -> str:
+    """Why a file that ran out of memory was not scored: a recording is
+    read and filtered whole, so an hour of continuous monitoring can exceed a
+    small machine's memory (numpy's MemoryError names no file)."""
+    minutes = _info(path).duration / 60
+    return (
+        f"too long to score in this machine's memory ({minutes:.0f} minutes; "
+        "a recording needs about 18 times its 16-bit file's size): cut it into "
+        "files of minutes"
+    )
 
 
 def _file_list(paths: Any) -> list[str]:
