@@ -388,3 +388,25 @@ def test_an_ogg_file_cut_short_is_named_as_a_wav_one_is(tmp_path, subtype, rate)
     head.write_bytes(raw[:third_page])
     with pytest.raises(RecordingError, match=r"head\.ogg: the file ends before"):
         read_recording(head)
+    # bytes after a whole stream (padding, a tag) are no cut
+    padded = tmp_path / "padded.ogg"
+    padded.write_bytes(raw + bytes(100))
+    assert len(read_recording(padded)[0]) == len(read_recording(whole)[0])
+
+
+def test_a_file_that_cannot_be_opened_is_named_not_raised(tmp_path, monkeypatch):
+    import builtins
+
+    locked = tmp_path / "locked.wav"
+    locked.write_bytes(b"RIFF not really")
+    real_open = builtins.open
+
+    def no_permission(file, *args, **kwargs):
+        if os.fspath(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_permission)
+    # before: the Ogg check's PermissionError stopped a whole screening run
+    with pytest.raises(RecordingError, match=r"locked\.wav: not a readable audio"):
+        read_recording(locked)

@@ -75,10 +75,11 @@ def test_stereo_is_mixed_or_refused(tmp_path):
     sf.write(gsm, tone, RATE, subtype="GSM610")
     assert len(read_recording(gsm)[0]) == pytest.approx(RATE, abs=400)  # in blocks
     # a lazy corpus is refused when it is listed, not mixed later by the pipeline
-    (tmp_path / "normal").mkdir()
-    path.rename(tmp_path / "normal" / "stereo.wav")
+    # (a corpus of its own: the files above would lie beside its label folders)
+    (tmp_path / "corpus" / "normal").mkdir(parents=True)
+    path.rename(tmp_path / "corpus" / "normal" / "stereo.wav")
     with pytest.raises(RecordingError, match=r"stereo\.wav: 2 channels"):
-        load_recordings(tmp_path, channels="error", lazy=True)
+        load_recordings(tmp_path / "corpus", channels="error", lazy=True)
     with pytest.raises(RecordingError, match="a folder, not an audio file"):
         file_sample_rate(tmp_path)
 

@@ -171,9 +171,14 @@ def spreadsheet_text(value: Any) -> Any:
     --------
     >>> spreadsheet_text("=1+1.wav"), spreadsheet_text("a.wav"), spreadsheet_text(3)
     ("'=1+1.wav", 'a.wav', 3)
+    >>> spreadsheet_text("-1"), spreadsheet_text("-1+2")
+    ('-1', "'-1+2")
     """
     if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
+        try:
+            float(value)  # a number (a label -1) is no formula: kept readable
+        except ValueError:
+            return "'" + value
     return value
 
 

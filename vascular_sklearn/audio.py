@@ -218,12 +218,16 @@ def _read_with_note(
         raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
     try:
         with sf.SoundFile(_native(name)) as f:
-            # an encoding libsndfile cannot seek in (GSM 6.10) is read by count
-            frames = -1 if f.seekable() else f.frames
-            x = f.read(frames, dtype="float32", always_2d=True)
             rate, log, container = f.samplerate, f.extra_info, f.format
+            if container == "OGG":
+                x = _read_blocks(f)
+            else:
+                # an encoding libsndfile cannot seek in (GSM 6.10) is read by
+                # count
+                frames = -1 if f.seekable() else f.frames
+                x = f.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
-        if _is_ogg(name) and not _ogg_ended(name):
+        if _ogg_cut(name):
             raise _ogg_without_audio(name) from err
         raise RecordingError(
             f"{name}: not a readable audio file ({err}); check that it is a complete "
@@ -244,7 +248,7 @@ def _read_with_note(
             )
     else:
         x = x[:, 0]
-    ogg_cut = container == "OGG" and not _ogg_ended(name)
+    ogg_cut = container == "OGG" and _ogg_cut(name)
     if x.size == 0:
         if ogg_cut:
             raise _ogg_without_audio(name)
@@ -265,7 +269,7 @@ def _read_with_note(
             f"the file ends after {seconds:.2f} s of the "
             f"{seconds * declared:.2f} s its header declares (an "
             "interrupted copy or recording); only the part present is used. Copy "
-            "file again if the original is complete."
+            "the file again if the original is complete."
         )
     elif ogg_cut:
         note = (
@@ -375,10 +379,34 @@ def _declared_share(log: str) -> float | None:
     return declared / present
 
 
-def _is_ogg(name: str) -> bool:
-    """Whether the file ``name`` begins as an Ogg file does."""
-    with open(name, "rb") as f:
-        return f.read(4) == b"OggS"
+def _read_blocks(f: sf.SoundFile) -> np.ndarray:
+    """The samples of the open file ``f`` to its end, a block at a time.
+
+    An Ogg file states no length: for one cut short libsndfile 1.2 reports a
+    length of billions of frames, and reading "all" of them asked numpy for
+    an array larger than memory.
+    """
+    blocks = []
+    while len(block := f.read(_READ_BLOCK, dtype="float32", always_2d=True)):
+        blocks.append(block)
+    if not blocks:
+        return np.zeros((0, f.channels), np.float32)
+    return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
+
+
+#: Frames read at a time from a file that states no length (about 6 s at
+#: 44.1 kHz).
+_READ_BLOCK = 2**18
+
+
+def _ogg_cut(name: str) -> bool:
+    """Whether ``name`` is an Ogg file cut short (False where it cannot be
+    opened: libsndfile's own error says why)."""
+    try:
+        with open(name, "rb") as f:
+            return f.read(4) == b"OggS" and not _ogg_ended(name)
+    except OSError:  # no permission to read it, say
+        return False
 
 
 def _ogg_without_audio(name: str) -> RecordingError:
@@ -402,7 +430,11 @@ def _ogg_ended(name: str) -> bool:
         while start < size:
             f.seek(start)
             head = f.read(_OGG_HEADER)
-            if len(head) < _OGG_HEADER or head[:4] != b"OggS":
+            if head[:4] != b"OggS":
+                # bytes after the last page (padding, a tag): the stream
+                # ended where its last whole page says
+                return start > 0 and bool(header_type & _OGG_END)
+            if len(head) < _OGG_HEADER:
                 return False
             segments = f.read(head[26])
             if len(segments) < head[26]:

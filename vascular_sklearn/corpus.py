@@ -230,8 +230,11 @@ def _stat(path: str) -> os.stat_result | None:
     return st if stat.S_ISREG(st.st_mode) else None
 
 
-def audio_files_under(folder: Path, dangling: bool = False) -> Iterator[Path]:
-    """The files under ``folder`` (recursively, in no order) whose ending is in
+def audio_files_under(
+    folder: Path, dangling: bool = False, recursive: bool = True
+) -> Iterator[Path]:
+    """The files under ``folder`` (in no order; in it alone without
+    ``recursive``) whose ending is in
     :data:`AUDIO_SUFFIXES`; nothing when it is not a folder. Hidden files and
     folders are left out: macOS writes a ``._name.wav`` of metadata beside
     each recording on a FAT or exFAT stick. With ``dangling``, links so named
@@ -240,7 +243,7 @@ def audio_files_under(folder: Path, dangling: bool = False) -> Iterator[Path]:
     if folder.is_dir():
         yield from (
             p
-            for p in folder.rglob("*")
+            for p in (folder.rglob("*") if recursive else folder.iterdir())
             if p.suffix.lower() in AUDIO_SUFFIXES
             and not any(part.startswith(".") for part in p.relative_to(folder).parts)
             and (p.is_file() or (dangling and p.is_symlink() and not p.exists()))

@@ -163,7 +163,7 @@ def load_recordings(
     ]
     # a recording dropped beside the label folders has no label: said, as
     # one in a folder that names no class is
-    loose = [p.name for p in sorted(audio_files_under(root)) if p.parent == root]
+    loose = [p.name for p in sorted(audio_files_under(root, recursive=False))]
     if loose:
         unread.append(
             f"{loose[0]} beside the label folders"

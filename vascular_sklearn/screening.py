@@ -430,32 +430,35 @@ def _score_named(
     )
     try:
         return _score_batch(model, files, threshold)
-    except (RecordingError, MemoryError) as err:
-        if len(files) > 1:  # find the culprits: score the batch file by file
-            return [
-                row
-                for path, name in zip(paths, names, strict=True)
-                for row in _score_named(model, [path], [name], threshold)
-            ]
-        row = dict.fromkeys(COLUMNS, "")
-        row.update(path=names[0], cycles_used=0, quality="error")
-        # the row names the file; the message need not say it again
-        row["message"] = (
-            _too_long(paths[0])
-            if isinstance(err, MemoryError)
-            else str(err).removeprefix(f"{paths[0]}: ").removeprefix(f"{names[0]}: ")
-        )
-        return [row]
+    except RecordingError as err:
+        message = str(err).removeprefix(f"{paths[0]}: ").removeprefix(f"{names[0]}: ")
+    except MemoryError:
+        message = None
+    # out of the handler, so that a failed batch's arrays are freed first
+    if len(files) > 1:  # find the culprits: score the batch file by file
+        return [
+            row
+            for path, name in zip(paths, names, strict=True)
+            for row in _score_named(model, [path], [name], threshold)
+        ]
+    row = dict.fromkeys(COLUMNS, "")
+    # the row names the file; the message need not say it again
+    message = _too_long(paths[0]) if message is None else message
+    row.update(path=names[0], cycles_used=0, quality="error", message=message)
+    return [row]
 
 
 def _too_long(path: str) -> str:
     """Why a file that ran out of memory was not scored: a recording is
     read and filtered whole, so an hour of continuous monitoring can exceed a
     small machine's memory (numpy's MemoryError names no file)."""
-    minutes = _info(path).duration / 60
+    try:
+        seconds = _info(path).duration
+    except RecordingError:
+        return "too long to score in this machine's memory: cut it into shorter files"
+    length = f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} s"
     return (
-        f"too long to score in this machine's memory ({minutes:.0f} minutes; "
-        "a recording needs about 18 times its 16-bit file's size): cut it into "
+        f"too long to score in this machine's memory ({length}): cut it into "
         "files of minutes"
     )
 
