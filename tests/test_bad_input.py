@@ -388,10 +388,11 @@ def test_an_ogg_file_cut_short_is_named_as_a_wav_one_is(tmp_path, subtype, rate)
     head.write_bytes(raw[:third_page])
     with pytest.raises(RecordingError, match=r"head\.ogg: the file ends before"):
         read_recording(head)
-    # bytes after a whole stream (padding, a tag) are no cut
+    # bytes after a whole stream (padding, a tag) are no cut (no warning; as
+    # long but for libsndfile 1.2, which then leaves Opus's end trim undone)
     padded = tmp_path / "padded.ogg"
     padded.write_bytes(raw + bytes(100))
-    assert len(read_recording(padded)[0]) == len(read_recording(whole)[0])
+    assert len(read_recording(padded)[0]) == pytest.approx(len(noise), abs=200)
 
 
 def test_a_file_that_cannot_be_opened_is_named_not_raised(tmp_path, monkeypatch):
