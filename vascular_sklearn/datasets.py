@@ -174,7 +174,8 @@ def load_recordings(
         warnings.warn(
             f"{root}: the audio in {' and '.join(unread)} is not read: only normal/ "
             "(label 0) and abnormal/ (label 1) are; move or rename the folders "
-            "that hold either class",
+            "that hold either class"
+            + (", and move each file beside them into its class's" if loose else ""),
             UserWarning,
             stacklevel=2,
         )
