@@ -258,7 +258,13 @@ PARTS = {
 }
 
 
-def _data(confound: float | None, seed: int, n: int, recorder="sessions"):
+def _data(
+    confound: float | None,
+    seed: int,
+    n: int,
+    recorder="sessions",
+    duration: float = SECONDS,
+):
     kwargs = {"recorder": recorder}
     if confound is not None:
         kwargs["confound"] = confound
@@ -266,7 +272,7 @@ def _data(confound: float | None, seed: int, n: int, recorder="sessions"):
     # cutter's maximum gap (1.13 s); this benchmark is about the recorder
     return make_recordings(
         n_patients=n,
-        duration=SECONDS,
+        duration=duration,
         random_state=seed,
         heart_rate=(55.0, 110.0),
         **kwargs,

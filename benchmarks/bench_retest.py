@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
-from sklearn.utils import Bunch
 
 from vascular_sklearn import Signals
 from vascular_sklearn.evaluation import (
@@ -108,7 +107,8 @@ def _row(recordings: str, model: str, runs: list[dict], n: int) -> dict:
 
 def _simulated() -> list[dict]:
     train = confound._data(0.8, 1, confound.N_TRAIN)
-    test = make_test_vessels()
+    # bench_confound's test patients, recorded for twice as long
+    test = confound._data(0.0, 2, confound.N_TEST, duration=SECONDS)
     first, second = halves(test.recordings)
     where = f"simulated vessels ({len(test.target)} of {SECONDS:g} s)"
     rows = []
@@ -128,20 +128,6 @@ def _simulated() -> list[dict]:
             )
         rows.append(_row(where, name, runs, len(test.target)))
     return rows
-
-
-def make_test_vessels() -> Bunch:
-    """bench_confound's test patients, recorded for :data:`SECONDS`."""
-    from vascular_sklearn.datasets import make_recordings
-
-    return make_recordings(
-        n_patients=confound.N_TEST,
-        duration=SECONDS,
-        random_state=2,
-        heart_rate=(55.0, 110.0),
-        recorder="sessions",
-        confound=0.0,
-    )
 
 
 def _seed() -> list[dict]:
@@ -165,7 +151,7 @@ def _seed() -> list[dict]:
             groups,
             cv=splits,
             pass_groups=True,
-            perturbations={name: taking(part) for name, part in cut.items()},
+            perturbations={half: taking(part) for half, part in cut.items()},
         )
         seconds = time.perf_counter() - start
         p = (result.recording_proba, *(result.perturbed[k] for k in cut))

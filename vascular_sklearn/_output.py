@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from .audio import AUDIO_SUFFIXES
 
-__all__ = ["check_output", "replacing", "table_writer"]
+__all__ = ["TableWriter", "check_output", "replacing"]
 
 #: What makes a spreadsheet read a cell as a formula, not text (OWASP, "CSV
 #: Injection"): a recording named ``=HYPERLINK(...).wav`` or a manifest's
@@ -198,9 +198,20 @@ class _NewlineRecords:
         return self.out.write(record.removesuffix("\r\n") + "\n")
 
 
-class _TableWriter:
-    """:class:`csv.DictWriter` of a table a clinic opens in a spreadsheet
-    (see :func:`table_writer`)."""
+class TableWriter:
+    """A CSV writer of rows (dicts) for the tables ``predict`` and ``score``
+    write, with :class:`csv.DictWriter`'s ``writeheader()`` and
+    ``writerows(rows)``: lines end in ``\\n``, a field holding a delimiter,
+    quote or line break is quoted (a lone ``\\r`` too), and text a
+    spreadsheet would run as a formula is written after a ``'``
+    (:func:`spreadsheet_text`).
+
+    Parameters
+    ----------
+    out : text file
+    fieldnames : sequence of str
+        The columns, in order.
+    """
 
     def __init__(self, out: IO[str], fieldnames: Sequence[str]) -> None:
         self._writer = csv.DictWriter(
@@ -214,24 +225,3 @@ class _TableWriter:
         self._writer.writerows(
             {key: spreadsheet_text(value) for key, value in row.items()} for row in rows
         )
-
-
-def table_writer(out: IO[str], fieldnames: Sequence[str]) -> _TableWriter:
-    """A CSV writer of rows (dicts) for the tables ``predict`` and ``score``
-    write: lines end in ``\\n``, a field holding a delimiter, quote or line
-    break is quoted (a lone ``\\r`` too), and text a spreadsheet would run
-    as a formula is written after a ``'`` (:func:`spreadsheet_text`).
-
-    Parameters
-    ----------
-    out : text file
-    fieldnames : sequence of str
-        The columns, in order.
-
-    Returns
-    -------
-    writer : object
-        With ``writeheader()`` and ``writerows(rows)``, as
-        :class:`csv.DictWriter`'s.
-    """
-    return _TableWriter(out, fieldnames)

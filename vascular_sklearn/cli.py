@@ -1118,7 +1118,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from ._output import table_writer
+    from ._output import TableWriter
     from .datasets import TARGET_NAMES
     from .screening import COLUMNS, _write_table, external_validation
 
@@ -1164,7 +1164,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         columns = ["path", "true_label", "group", *COLUMNS[1:]]
 
         def write(out) -> None:
-            table = table_writer(out, columns)
+            table = TableWriter(out, columns)
             table.writeheader()
             table.writerows(result.rows)
 

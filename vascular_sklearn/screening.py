@@ -20,7 +20,7 @@ from joblib.parallel import get_active_backend
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._output import check_output, replacing, table_writer
+from ._output import TableWriter, check_output, replacing
 from .audio import AUDIO_SUFFIXES, _info
 from .beats import _MARGIN
 from .containers import CycleBags, Signals
@@ -528,7 +528,7 @@ def _told(batches: Iterable[list[dict]], total: int, progress) -> Iterator[list[
 
 
 def _write_rows(out: IO[str], rows: Iterable[list[dict]], counts: dict) -> None:
-    writer = table_writer(out, COLUMNS)
+    writer = TableWriter(out, COLUMNS)
     writer.writeheader()
     for batch in rows:
         writer.writerows(batch)
