@@ -879,6 +879,37 @@ def test_class_weight_still_counts_when_cycles_are_weighed():
     assert not torch.allclose(head(sample_weight=np.ones(30)), balanced, atol=1e-4)
 
 
+def test_a_cycle_weighed_0_is_a_cycle_left_out_and_equal_weights_are_none():
+    """scikit-learn's meaning of sample_weight, to the bit: a cycle weighed 0
+    trains as one not given (it shaped the standardisation and BatchNorm, and
+    took a place among its recording's cycles drawn), and weights all alike
+    as no weights (the loss was normalised per batch without them, over all
+    cycles with them)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 1, 16, 16)).astype(np.float32)
+    y = np.array([0, 1, 0, 0] * 10)
+    X[y == 1, :, 10:14] += 1.0
+    recordings = np.arange(40) // 4
+    weight = rng.uniform(0.5, 2.0, 40)
+    weight[np.isin(recordings, [3, 6])] = 0.0
+    X[np.isin(recordings, [3, 6])] += 5.0  # else they might not move the fit
+    kept = weight > 0
+    params = {**FAST, "max_cycles_per_group": 2, "class_weight": "balanced"}
+
+    def proba(X_fit, y_fit, **fit):
+        return ResNetClassifier(**params).fit(X_fit, y_fit, **fit).predict_proba(X)
+
+    weighed = proba(X, y, recordings=recordings, sample_weight=weight)
+    left_out = proba(
+        X[kept], y[kept], recordings=recordings[kept], sample_weight=weight[kept]
+    )
+    np.testing.assert_array_equal(weighed, left_out)
+    alike = proba(X, y, recordings=recordings, sample_weight=np.full(40, 2.0))
+    np.testing.assert_array_equal(alike, proba(X, y, recordings=recordings))
+    with pytest.raises(ValueError, match="cycles weighed above 0 are 0"):
+        ResNetClassifier(**FAST).fit(X, y, sample_weight=(y == 0) * 1.0)
+
+
 def test_the_module_standardises_by_its_mean_and_std_in_float32_unless_asked():
     """CycleResNet feeds the network (x - input_mean) / input_std, in float32
     unless autocast is asked for."""

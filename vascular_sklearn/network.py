@@ -932,8 +932,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             ``groups``.
         sample_weight : array-like of shape (n_cycles,) or None
             Weight of each cycle in the training loss (multiplied by
-            ``class_weight``'s, then scaled to a mean of 1). The validation
-            loss of ``early_stopping`` stays unweighted.
+            ``class_weight``'s, then scaled to a mean of 1). A cycle weighed 0
+            is left out, as if not given, and weights all alike are no
+            weights. The validation loss of ``early_stopping`` stays
+            unweighted.
 
         Returns
         -------
@@ -975,18 +977,32 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if not len(y):  # np.unique finds no class to name below
             raise ValueError("fit was given no cycles to train on")
         check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"training needs two classes; all {len(y)} cycles are "
-                f"{self.classes_[0].item()!r}"
-            )
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         recordings = groups if recordings is None else np.asarray(recordings)
         if len(groups) != len(y) or len(recordings) != len(y):
             raise ValueError("groups and recordings need one entry per cycle")
+        weighed = ""
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, y)
+            kept = sample_weight > 0
+            if not kept.all():
+                # a cycle weighed 0 is left out (scikit-learn's meaning): kept,
+                # it still shaped the standardisation, BatchNorm's statistics,
+                # the validation split and the cycles drawn per recording
+                X, y, groups, recordings, sample_weight = (
+                    a[kept] for a in (X, y, groups, recordings, sample_weight)
+                )
+                weighed = " weighed above 0"
+            if np.all(sample_weight == sample_weight[0]):
+                # the loss is scaled by the weights' mean, so weights all alike
+                # are none; this way they train as none, to the bit
+                sample_weight = None
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"training needs two classes; all {len(y)} cycles{weighed} are "
+                f"{self.classes_[0].item()!r}"
+            )
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         self.device_ = resolve_device(self.device)
@@ -1109,11 +1125,6 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         w = sample_weight.astype(np.float32)
         if class_weight is not None:
             w = w * class_weight.numpy()[y_enc]
-        if not w.sum() > 0:
-            raise ValueError(
-                "sample_weight gives every training cycle a weight of 0: nothing "
-                "to learn from"
-            )
         inputs = {"x": images, "sample_weight": w / w.mean()}
         return inputs, {"criterion__reduction": "none"}
 
