@@ -827,17 +827,39 @@ def test_class_prior_follows_the_recording_weights():
     np.testing.assert_allclose(clf.class_prior_, [0.25, 0.75])
 
 
-def test_confounder_weights_multiply_the_sample_weight():
-    """Given both, sample_weight is multiplied by the confounder's weights."""
+def test_confounder_makes_every_pair_weigh_alike_given_sample_weight():
+    """Given both, every (confounder, label) pair weighs the same in total and
+    each recording keeps its share of its pair; one weighed 0 stays out. The
+    balanced weights times sample_weight left the pair holding recordings
+    weighed 0 (the coarse ones) lighter: the confounder told the label."""
     bags, y = _weighable_bags()
     site = np.array(list("aaabababbbbb"))
     weight = np.linspace(0.5, 2.0, len(y))
-    pairs = [f"{s}-{c}" for s, c in zip(site, y, strict=True)]
-    by_hand = _precise_lr().fit(
-        bags, y, sample_weight=weight * compute_sample_weight("balanced", pairs)
+    weight[[0, 4]] = 0.0  # both in the pair (a, 0)
+    seen = {}
+
+    class Spy(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            seen["weight"] = sample_weight
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    RecordingClassifier(Spy()).fit(bags, y, sample_weight=weight, confounder=site)
+    starts = np.cumsum([0] + [len(b) for b in bags[:-1]])
+    given = seen["weight"][starts]  # each recording's weight, on its first cycle
+    pairs = np.array([f"{s}-{c}" for s, c in zip(site, y, strict=True)])
+    totals = [given[pairs == p].sum() for p in np.unique(pairs)]
+    np.testing.assert_allclose(totals, np.full(4, weight.sum() / 4))
+    for p in np.unique(pairs):  # within a pair, shares as sample_weight's
+        np.testing.assert_allclose(
+            given[pairs == p],
+            weight[pairs == p] * (given[pairs == p].sum() / weight[pairs == p].sum()),
+        )
+    assert given[[0, 4]].tolist() == [0.0, 0.0]
+    # without sample_weight, scikit-learn's balanced weights to the bit
+    RecordingClassifier(Spy()).fit(bags, y, confounder=site)
+    assert np.array_equal(
+        seen["weight"][starts], compute_sample_weight("balanced", pairs)
     )
-    inside = _precise_lr().fit(bags, y, sample_weight=weight, confounder=site)
-    np.testing.assert_allclose(inside.estimator_.coef_, by_hand.estimator_.coef_)
 
 
 def test_recordings_reach_the_network_as_recordings_not_patients():

@@ -116,9 +116,12 @@ def _takes_2d(estimator: Any) -> bool:
     return tags is None or tags().input_tags.two_d_array
 
 
-def _balanced_pairs(confounder, y: np.ndarray) -> np.ndarray:
-    """Per recording, the weight that gives every (confounder, label) pair the
-    same total: scikit-learn's "balanced" rule over the pairs."""
+def _balanced_pairs(
+    confounder, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Per recording, its weight (``sample_weight``, or 1) scaled so that every
+    (confounder, label) pair weighs the same in total: scikit-learn's
+    "balanced" rule over the pairs, which it is to the bit without weights."""
     confounder = np.asarray(confounder)
     if confounder.shape != y.shape:
         raise ValueError(
@@ -127,7 +130,21 @@ def _balanced_pairs(confounder, y: np.ndarray) -> np.ndarray:
         )
     _, source = np.unique(confounder, return_inverse=True)
     _, label = np.unique(y, return_inverse=True)
-    return compute_sample_weight("balanced", source * (label.max() + 1) + label)
+    pair = source * (label.max() + 1) + label
+    if sample_weight is None:
+        return compute_sample_weight("balanced", pair)
+    # the balanced weights times sample_weight left a pair whose recordings
+    # weigh less (the coarse ones left out, weight 0) lighter than the rest:
+    # the confounder told the label again
+    totals = np.bincount(pair, weights=sample_weight)
+    total = totals[pair]
+    scale = np.divide(
+        sample_weight.sum(),
+        np.count_nonzero(totals) * total,
+        out=np.zeros_like(total),
+        where=total > 0,
+    )
+    return sample_weight * scale
 
 
 class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -307,8 +324,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The recorder, site or stethoscope of each recording, where known.
             The recordings of every (confounder, label) pair then weigh the
             same in total (``compute_sample_weight("balanced", pairs)`` on the
-            recordings being fitted, times ``sample_weight``), so the
-            confounder says nothing about the label; each recording's weight
+            recordings being fitted; with ``sample_weight``, each recording's
+            weight scaled so that its pair's weights add up to the same total
+            as every other pair's, a pair weighed 0 throughout left out), so
+            the confounder says nothing about the label; each recording's weight
             reaches every one of its cycles, so a device that gives more
             cycles per recording weighs more unless the estimator draws as
             many cycles of each (``ResNetClassifier(max_cycles_per_group=...)``,
@@ -380,8 +399,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, y)
         if confounder is not None:
-            balanced = _balanced_pairs(confounder, y)
-            sample_weight = balanced * (1.0 if sample_weight is None else sample_weight)
+            sample_weight = _balanced_pairs(confounder, y, sample_weight)
         if sample_weight is not None:
             key = _fit_keyword(estimator, "sample_weight")
             if key is None:
