@@ -730,3 +730,24 @@ def test_two_runs_do_not_write_one_checkpoint(tmp_path, monkeypatch):
         clf.fit(X, [0, 1] * 4)
     assert checkpoint.read_bytes() == b"the other run's epoch"
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.name]
+
+
+def test_a_resume_on_other_recordings_is_refused(tmp_path):
+    """A checkpoint records what its run trains on: a resume given another
+    corpus (or other labels) went on from the first one's weights and saved
+    the mix as trained on the second, without a word."""
+    checkpoint = tmp_path / "run.pt"
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    y = np.array([0, 1] * 4)
+    params = {"max_epochs": 1, "batch_size": 4, "device": "cpu", "random_state": 0}
+    ResNetClassifier("resnet18", checkpoint_path=checkpoint, **params).fit(X, y)
+    written = checkpoint.read_bytes()
+    resumed = ResNetClassifier(
+        "resnet18", checkpoint_path=checkpoint, weights_path=checkpoint, **params
+    )
+    for X_other, y_other in [(X, y[::-1]), (X[:6], y[:6])]:
+        with pytest.raises(ValueError, match="a run on other recordings or labels"):
+            resumed.fit(X_other, y_other)
+        assert checkpoint.read_bytes() == written
+    resumed.fit(X, y)  # the same corpus goes on
+    assert checkpoint.read_bytes() != written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -380,6 +381,8 @@ IMAGE_SHAPE_KEY = "image_shape"
 #: The entry of a backbone file that holds its card (what it was pretrained
 #: on), as the bytes of a JSON object: a tensor, so the file stays tensor-only.
 CARD_KEY = "card"
+#: The card entry of a checkpoint naming what its run trains on (a digest).
+_TRAINED_ON = "checkpoint_of"
 
 
 def _card_tensor(card: dict) -> torch.Tensor:
@@ -581,8 +584,13 @@ class _EpochWeights(Callback):
     Checkpoint writes in place, and a run stopped mid-write (the power cut a
     checkpoint is for) left a truncated file instead of the last epoch."""
 
-    def __init__(self, path: str, image_shape: tuple[int, ...] | None = None) -> None:
-        self.path, self.image_shape = path, image_shape
+    def __init__(
+        self,
+        path: str,
+        image_shape: tuple[int, ...] | None = None,
+        card: dict | None = None,
+    ) -> None:
+        self.path, self.image_shape, self.card = path, image_shape, card
 
     def on_train_begin(self, net, **kwargs) -> None:
         # the file this run may replace: none, or the one it resumes from
@@ -599,7 +607,7 @@ class _EpochWeights(Callback):
                 "one trained: give each run its own output"
             )
         with replacing(self.path) as tmp:
-            torch.save(_backbone_state(net.module_, self.image_shape), tmp)
+            torch.save(_backbone_state(net.module_, self.image_shape, self.card), tmp)
         self.written_ = _file_identity(self.path)
 
 
@@ -613,16 +621,38 @@ def _file_identity(path: str) -> tuple[int, int, int] | None:
     return found.st_dev, found.st_ino, found.st_mtime_ns
 
 
-def _check_checkpoint_free(path: str | os.PathLike, weights_path: Any) -> None:
+def _trained_on(classes: np.ndarray, y_enc: np.ndarray, recordings: np.ndarray) -> str:
+    """A digest of the recordings a fit trains on and their labels, which a
+    checkpoint records: exact, unlike the images, which move with the CPU."""
+    names, first = np.unique(recordings, return_index=True)
+    seen = [[str(c) for c in classes], [str(r) for r in names], y_enc[first].tolist()]
+    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
+
+
+def _check_checkpoint_free(
+    path: str | os.PathLike, weights_path: Any, trained_on: str
+) -> None:
     """Refuse a checkpoint file that exists, unless the network starts from it
-    (a resumed run): every epoch writes it over, and it may be a user's own.
-    One that cannot be written (no such folder) is refused too, before the
-    first epoch rather than after it."""
+    (a resumed run) and it was written by a fit on these recordings and labels:
+    every epoch writes it over, and it may be a user's own. One that cannot be
+    written (no such folder) is refused too, before the first epoch rather than
+    after it."""
     check_output(path, overwrite=True)
     if not os.path.lexists(path):
         return
     if weights_path is not None and os.path.exists(weights_path):
         if os.path.samefile(path, weights_path):
+            # a resume given another corpus went on from the first one's
+            # weights and saved the mix as trained on the second, without a word
+            found = _backbone_card(read_weights(path)).get(_TRAINED_ON)
+            if found not in (None, trained_on):
+                raise ValueError(
+                    f"checkpoint_path {os.fspath(path)} holds the last epoch of a "
+                    "run on other recordings or labels: resume with the corpus "
+                    "that run was given; remove the file to start afresh, or "
+                    "copy it to another name and pass that as weights_path to "
+                    "start from its weights."
+                )
             return
     raise FileExistsError(
         f"checkpoint_path {os.fspath(path)} exists, and every epoch would write "
@@ -1020,13 +1050,14 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 )
             )
         if self.checkpoint_path is not None:
-            _check_checkpoint_free(self.checkpoint_path, self.weights_path)
-            callbacks.append(
-                (
-                    "checkpoint",
-                    _EpochWeights(os.fspath(self.checkpoint_path), self.image_shape_),
-                )
+            trained_on = _trained_on(self.classes_, y_enc, recordings)
+            _check_checkpoint_free(self.checkpoint_path, self.weights_path, trained_on)
+            epochs = _EpochWeights(
+                os.fspath(self.checkpoint_path),
+                self.image_shape_,
+                {_TRAINED_ON: trained_on},
             )
+            callbacks.append(("checkpoint", epochs))
         iterator = {"iterator_train__shuffle": True}
         n_per_epoch = len(train)
         if self.max_cycles_per_group is not None:
