@@ -835,7 +835,8 @@ def test_confounder_makes_every_pair_weigh_alike_given_sample_weight():
     bags, y = _weighable_bags()
     site = np.array(list("aaabababbbbb"))
     weight = np.linspace(0.5, 2.0, len(y))
-    weight[[0, 4]] = 0.0  # both in the pair (a, 0)
+    weight[[0, 4]] = 0.0  # two of the pair (a, 0)
+    weight[[8, 10]] = 0.0  # the whole pair (b, 0): left out, not a fourth share
     seen = {}
 
     class Spy(LogisticRegression):
@@ -847,14 +848,17 @@ def test_confounder_makes_every_pair_weigh_alike_given_sample_weight():
     starts = np.cumsum([0] + [len(b) for b in bags[:-1]])
     given = seen["weight"][starts]  # each recording's weight, on its first cycle
     pairs = np.array([f"{s}-{c}" for s, c in zip(site, y, strict=True)])
-    totals = [given[pairs == p].sum() for p in np.unique(pairs)]
-    np.testing.assert_allclose(totals, np.full(4, weight.sum() / 4))
-    for p in np.unique(pairs):  # within a pair, shares as sample_weight's
+    kept = ["a-0", "a-1", "b-1"]
+    totals = [given[pairs == p].sum() for p in kept]
+    np.testing.assert_allclose(totals, np.full(3, weight.sum() / 3))
+    for p in kept:  # within a pair, shares as sample_weight's
         np.testing.assert_allclose(
             given[pairs == p],
             weight[pairs == p] * (given[pairs == p].sum() / weight[pairs == p].sum()),
         )
-    assert given[[0, 4]].tolist() == [0.0, 0.0]
+    assert given[[0, 4, 8, 10]].tolist() == [0.0] * 4
+    with pytest.raises(ValueError, match="class 1 has none"):
+        RecordingClassifier(Spy()).fit(bags, y, sample_weight=(y == 0) * 1.0)
     # without sample_weight, scikit-learn's balanced weights to the bit
     RecordingClassifier(Spy()).fit(bags, y, confounder=site)
     assert np.array_equal(
@@ -917,17 +921,18 @@ def test_a_cycle_weighed_0_is_a_cycle_left_out_and_equal_weights_are_none():
     X[np.isin(recordings, [3, 6])] += 5.0  # else they might not move the fit
     kept = weight > 0
     params = {**FAST, "max_cycles_per_group": 2, "class_weight": "balanced"}
+    params |= {"early_stopping": 1, "max_epochs": 2}  # validation by recording
 
     def proba(X_fit, y_fit, **fit):
         return ResNetClassifier(**params).fit(X_fit, y_fit, **fit).predict_proba(X)
 
-    weighed = proba(X, y, recordings=recordings, sample_weight=weight)
+    weighed = proba(X, y, groups=recordings, sample_weight=weight)
     left_out = proba(
-        X[kept], y[kept], recordings=recordings[kept], sample_weight=weight[kept]
+        X[kept], y[kept], groups=recordings[kept], sample_weight=weight[kept]
     )
     np.testing.assert_array_equal(weighed, left_out)
-    alike = proba(X, y, recordings=recordings, sample_weight=np.full(40, 2.0))
-    np.testing.assert_array_equal(alike, proba(X, y, recordings=recordings))
+    alike = proba(X, y, groups=recordings, sample_weight=np.full(40, 2.0))
+    np.testing.assert_array_equal(alike, proba(X, y, groups=recordings))
     with pytest.raises(ValueError, match="cycles weighed above 0 are 0"):
         ResNetClassifier(**FAST).fit(X, y, sample_weight=(y == 0) * 1.0)
 

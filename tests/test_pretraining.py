@@ -742,6 +742,8 @@ def test_a_resume_on_other_recordings_is_refused(tmp_path):
     params = {"max_epochs": 1, "batch_size": 4, "device": "cpu", "random_state": 0}
     ResNetClassifier("resnet18", checkpoint_path=checkpoint, **params).fit(X, y)
     written = checkpoint.read_bytes()
+    # the digest is a run's bookkeeping, not a card that describe would show
+    assert read_model_card(checkpoint)["card"] == {}
     resumed = ResNetClassifier(
         "resnet18", checkpoint_path=checkpoint, weights_path=checkpoint, **params
     )

@@ -182,7 +182,13 @@ def _backbone_info(path: str) -> dict:
     """What a backbone file holds beside its weights, read as one whatever its
     name: :func:`read_model_card`'s dict for a backbone."""
     from .exceptions import WeightsFileError
-    from .network import _arch_of, _backbone_card, _pretrained_shape, read_weights
+    from .network import (
+        _TRAINED_ON,
+        _arch_of,
+        _backbone_card,
+        _pretrained_shape,
+        read_weights,
+    )
 
     state = read_weights(path)
     try:
@@ -192,6 +198,7 @@ def _backbone_info(path: str) -> dict:
         raise WeightsFileError(f"{path}: its card is damaged ({err})") from err
     if not isinstance(card, dict):
         raise WeightsFileError(f"{path}: its card is damaged (not a JSON object)")
+    card.pop(_TRAINED_ON, None)  # a checkpoint's bookkeeping: not what it heard
     shape = _pretrained_shape(state, path)
     return {
         "kind": "backbone",

@@ -624,8 +624,9 @@ def _file_identity(path: str) -> tuple[int, int, int] | None:
 def _trained_on(classes: np.ndarray, y_enc: np.ndarray, recordings: np.ndarray) -> str:
     """A digest of the recordings a fit trains on and their labels, which a
     checkpoint records: exact, unlike the images, which move with the CPU."""
-    names, first = np.unique(recordings, return_index=True)
-    seen = [[str(c) for c in classes], [str(r) for r in names], y_enc[first].tolist()]
+    first = np.sort(np.unique(recordings, return_index=True)[1])  # as given
+    seen = [[str(c) for c in classes], [str(r) for r in recordings[first]]]
+    seen.append(y_enc[first].tolist())
     return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
 
 
@@ -644,13 +645,17 @@ def _check_checkpoint_free(
         if os.path.samefile(path, weights_path):
             # a resume given another corpus went on from the first one's
             # weights and saved the mix as trained on the second, without a word
-            found = _backbone_card(read_weights(path)).get(_TRAINED_ON)
+            try:
+                card = _backbone_card(read_weights(path))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                card = {}  # a damaged card records no run; the weights still load
+            found = card.get(_TRAINED_ON) if isinstance(card, dict) else None
             if found not in (None, trained_on):
                 raise ValueError(
                     f"checkpoint_path {os.fspath(path)} holds the last epoch of a "
                     "run on other recordings or labels: resume with the corpus "
                     "that run was given; remove the file to start afresh, or "
-                    "copy it to another name and pass that as weights_path to "
+                    "move it to another name and pass that as weights_path to "
                     "start from its weights."
                 )
             return
@@ -816,7 +821,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         that stops can start again from its last epoch. A file already there
         is refused at fit unless it is also ``weights_path`` (the run goes on
         from it, as a backbone: the head and the optimiser's state start
-        afresh, as :func:`~vascular_sklearn.pretraining.pretrain` says). Each
+        afresh, as :func:`~vascular_sklearn.pretraining.pretrain` says) and
+        was written by a fit on the same recordings (ids, order and labels:
+        each checkpoint records a digest of them). Each
         fit writes it, so a search or cross-validation needs one path per fit,
         or none.
     torch_threads : int or None, default=None
@@ -1024,8 +1031,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                 )
                 weighed = " weighed above 0"
             if np.all(sample_weight == sample_weight[0]):
-                # the loss is scaled by the weights' mean, so weights all alike
-                # are none; this way they train as none, to the bit
+                # weights all alike say nothing (scaling every weight changes
+                # no fit): they train as none, to the bit
                 sample_weight = None
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -1156,6 +1163,11 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         w = sample_weight.astype(np.float32)
         if class_weight is not None:
             w = w * class_weight.numpy()[y_enc]
+        if not w.sum() > 0:  # each above 0, but below float32's smallest
+            raise ValueError(
+                "sample_weight's weights are too small for float32 (all under "
+                "about 1e-45): scale them up"
+            )
         inputs = {"x": images, "sample_weight": w / w.mean()}
         return inputs, {"criterion__reduction": "none"}
 

@@ -219,7 +219,8 @@ def pretrain(
         (:func:`save_backbone`; checked before training starts).
     resume : bool, default=False
         Start from the partial weights of an interrupted run, if any. Without
-        it, partial weights already there are refused.
+        it, partial weights already there are refused; so are, with it,
+        partial weights of a run on other recordings or labels.
     overwrite : bool, default=False
         Replace an existing ``path``.
 
@@ -234,7 +235,9 @@ def pretrain(
         If ``path`` exists and ``overwrite`` is False, or an interrupted run's
         partial weights (:func:`partial_path`) exist and ``resume`` is False.
     TypeError, ValueError
-        As :func:`save_backbone`, for a ``card`` it cannot store.
+        As :func:`save_backbone`, for a ``card`` it cannot store; ValueError
+        too if ``resume`` finds partial weights of a run on other recordings
+        or labels.
 
     Examples
     --------

@@ -401,6 +401,13 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if confounder is not None:
             sample_weight = _balanced_pairs(confounder, y, sample_weight)
         if sample_weight is not None:
+            # else the estimator's "two classes" check named no weight
+            weighed = np.isin(classes, y[sample_weight > 0])
+            if not weighed.all():
+                raise ValueError(
+                    f"every class needs a recording weighed above 0; class "
+                    f"{classes[~weighed][0].item()!r} has none"
+                )
             key = _fit_keyword(estimator, "sample_weight")
             if key is None:
                 routed = get_config()["enable_metadata_routing"]
