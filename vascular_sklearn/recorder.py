@@ -145,7 +145,7 @@ def rounding_snr_db(x: np.ndarray, sample_rate: float, band: float = 1000.0) -> 
     rounding noise reaches the floor
     :class:`~vascular_sklearn.robustness.NoiseFloorHarmonizer` brings every
     recording to; on the confounded simulator the default's answers moved by
-    a median of 0.54 at 32 dB and 0.002 or less from 44 dB (``bench_coarse``).
+    a median of 0.50 at 32 dB and 0.002 or less from 44 dB (``bench_coarse``).
 
     Parameters
     ----------
