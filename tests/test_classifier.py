@@ -866,6 +866,31 @@ def test_confounder_makes_every_pair_weigh_alike_given_sample_weight():
     )
 
 
+def test_a_recording_without_cycles_takes_no_share_of_its_pair():
+    """Recordings under min_cycles train on nothing: counted in their pair's
+    total, they left that pair's cycles lighter than the other pairs'."""
+    bags, y = _weighable_bags()
+    bags[0], bags[4] = bags[0][:1], bags[4][:1]  # two of the pair (a, 0)
+    site = np.array(list("aaabababbbbb"))
+    pairs = np.array([f"{s}-{c}" for s, c in zip(site, y, strict=True)])
+    trains = np.ones(len(y), bool)
+    trains[[0, 4]] = False
+    seen = {}
+
+    class Spy(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            seen["weight"] = sample_weight
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    for weight in (None, np.linspace(0.5, 2.0, len(y))):
+        model = RecordingClassifier(Spy(), min_cycles=2, on_empty="prior")
+        model.fit(bags, y, sample_weight=weight, confounder=site)
+        n = np.where(trains, [len(b) for b in bags], 0)
+        given = seen["weight"][np.cumsum(n)[trains] - n[trains]]
+        totals = [given[pairs[trains] == p].sum() for p in np.unique(pairs)]
+        np.testing.assert_allclose(totals, np.full(4, totals[0]))
+
+
 def test_recordings_reach_the_network_as_recordings_not_patients():
     """The step learns each cycle's recording as well as its patient: else
     max_cycles_per_group would draw its cycles per patient, not per recording."""

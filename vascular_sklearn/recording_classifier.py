@@ -117,11 +117,15 @@ def _takes_2d(estimator: Any) -> bool:
 
 
 def _balanced_pairs(
-    confounder, y: np.ndarray, sample_weight: np.ndarray | None = None
+    confounder,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    trains: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per recording, its weight (``sample_weight``, or 1) scaled so that every
-    (confounder, label) pair weighs the same in total: scikit-learn's
-    "balanced" rule over the pairs, which it is to the bit without weights."""
+    (confounder, label) pair weighs the same in total over the recordings that
+    ``trains`` (those with cycles): scikit-learn's "balanced" rule over the
+    pairs, which it is to the bit without weights when every recording trains."""
     confounder = np.asarray(confounder)
     if confounder.shape != y.shape:
         raise ValueError(
@@ -131,20 +135,23 @@ def _balanced_pairs(
     _, source = np.unique(confounder, return_inverse=True)
     _, label = np.unique(y, return_inverse=True)
     pair = source * (label.max() + 1) + label
-    if sample_weight is None:
+    if sample_weight is None and (trains is None or trains.all()):
         return compute_sample_weight("balanced", pair)
     # the balanced weights times sample_weight left a pair whose recordings
-    # weigh less (the coarse ones left out, weight 0) lighter than the rest:
+    # weigh less (the coarse ones left out, weight 0) lighter than the rest,
+    # and so did counting recordings without cycles, which train on nothing:
     # the confounder told the label again
-    totals = np.bincount(pair, weights=sample_weight)
+    weight = np.ones(len(y)) if sample_weight is None else sample_weight
+    counted = weight if trains is None else np.where(trains, weight, 0.0)
+    totals = np.bincount(pair, weights=counted)
     total = totals[pair]
     scale = np.divide(
-        sample_weight.sum(),
+        counted.sum(),
         np.count_nonzero(totals) * total,
         out=np.zeros_like(total),
         where=total > 0,
     )
-    return sample_weight * scale
+    return weight * scale
 
 
 class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -326,7 +333,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             same in total (``compute_sample_weight("balanced", pairs)`` on the
             recordings being fitted; with ``sample_weight``, each recording's
             weight scaled so that its pair's weights add up to the same total
-            as every other pair's, a pair weighed 0 throughout left out), so
+            as every other pair's, a pair weighed 0 throughout left out; only
+            recordings with cycles to train on count in the totals), so
             the confounder says nothing about the label; each recording's weight
             reaches every one of its cycles, so a device that gives more
             cycles per recording weighs more unless the estimator draws as
@@ -399,7 +407,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, y)
         if confounder is not None:
-            sample_weight = _balanced_pairs(confounder, y, sample_weight)
+            sample_weight = _balanced_pairs(confounder, y, sample_weight, n > 0)
         if sample_weight is not None:
             # else the estimator's "two classes" check named no weight
             weighed = np.isin(classes, y[sample_weight > 0])
