@@ -13,8 +13,9 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+import sklearn
 import soundfile as sf
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
@@ -291,6 +292,10 @@ def test_a_feature_model_does_not_score_a_recording_without_cycles(
     assert [r["quality"] for r in rows] == ["ok", "too_few_cycles"]
     assert rows[1]["probability_stenosis"] == ""
     assert int(rows[0]["cycles_used"]) > 1  # the recording's, not a row's 1
+    # features as a table (pandas output) are scored by row, not by column
+    with sklearn.config_context(transform_output="pandas"):
+        table = clone(features).fit(data, [0, 1] * 4)
+        assert score_files(table, [files[0], silent]) == rows
 
 
 def test_noise_without_a_pulse_is_scored_and_flagged(model_and_folder, tmp_path):
@@ -497,8 +502,8 @@ def test_one_path_alone_is_one_file_and_a_threshold_is_a_probability(
 ):
     model, folder = model_and_folder
     path = folder / "rec000.wav"
-    # a string is one file, not a sequence of one-letter paths
-    for one in (str(path), path):
+    # a string is one file, not a sequence of one-letter paths; bytes too
+    for one in (str(path), path, os.fsencode(path), [os.fsencode(path)]):
         (row,) = score_files(model, one)
         assert row["path"] == str(path) and row["quality"] != "error"
     for threshold in (50, 2, -0.1, float("nan"), "high"):
@@ -658,8 +663,9 @@ def test_a_manifest_is_not_written_over_by_its_own_table(model_and_folder, tmp_p
     manifest = tmp_path / "corpus.csv"
     manifest.write_text(f"path,label\n{paths[0]},1\n{paths[1]},0\n")
     before = manifest.read_text()
-    with pytest.raises(FileExistsError, match="is read by this run"):
-        predict_files(model, manifest, manifest, overwrite=True)
+    for source in (manifest, [os.fsencode(manifest)]):  # bytes named it "b'...'"
+        with pytest.raises(FileExistsError, match="is read by this run"):
+            predict_files(model, source, manifest, overwrite=True)
     assert manifest.read_text() == before
     # a table beside it is still replaced
     out = tmp_path / "screen.csv"
@@ -727,6 +733,9 @@ def test_a_model_trained_on_the_words_abnormal_normal_reports_abnormal(
     result = external_validation(model, paths[:4], [1, 1, 0, 0], n_resamples=20)
     assert result.report["sensitivity"] == 1.0
     assert result.report["specificity"] == 0.0
+    # the truth in the label column's words, so the two compare
+    truth = [r["true_label"] for r in result.rows]
+    assert truth == ["abnormal", "abnormal", "normal", "normal"]
     out = tmp_path / "t.csv"
     predict_files(model, paths[:2], out, threshold=0.9)
     with open(out, newline="") as f:

@@ -261,7 +261,9 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     proba = np.full(len(files), np.nan)
     positive = _stenosis_column(getattr(classifier, "classes_", ()))
     if len(scored):
-        proba[scored] = classifier.predict_proba(Xt[scored])[:, positive]
+        # a table (set_output="pandas") takes rows by .iloc: [] picks columns
+        rows = Xt.iloc[scored] if hasattr(Xt, "iloc") else Xt[scored]
+        proba[scored] = classifier.predict_proba(rows)[:, positive]
     quality = bags.quality(min_cycles) if bags is not None else None
     band = _model_band(model)
     cutter = next(
@@ -466,10 +468,11 @@ def _too_long(path: str) -> str:
 def _file_list(paths: Any) -> list[str]:
     """Each path as text; one path alone is one file (a string would
     otherwise be taken letter by letter)."""
-    if isinstance(paths, (str, os.PathLike)):
+    if isinstance(paths, (str, bytes, os.PathLike)):
         paths = [paths]
-    # str(): numpy's strings (a Bunch's filenames) print as np.str_('...')
-    return [str(os.fspath(p)) for p in paths]
+    # str(): numpy's strings (a Bunch's filenames) print as np.str_('...');
+    # fsdecode: str() of bytes is "b'...'", a file that is not there
+    return [str(os.fsdecode(p)) for p in paths]
 
 
 def _absolute(paths: Any) -> tuple[list[str], list[str]]:
@@ -786,10 +789,12 @@ def external_validation(
     else:
         report = clinical_report(y[scored], proba[scored], threshold)
     # the true label in the words of the label column, so the two compare
+    classes = model.steps[-1][1].classes_
+    positive = _stenosis_column(classes)
     # tolist: numpy scalars become Python values; a manifest's str stay str
     for row, label, group in zip(rows, y, groups.tolist(), strict=True):
         row.update(
-            true_label=_label(np.array([0, 1]), int(label)),
+            true_label=_label(classes, positive if label == 1 else 1 - positive),
             group=group if named else "",
         )
     return Bunch(
