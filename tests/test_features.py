@@ -259,6 +259,24 @@ def _bags(x: np.ndarray, name: str = "a.wav") -> CycleBags:
     )
 
 
+def test_each_run_an_augmentation_appended_has_its_own_floor():
+    """A run heard through another device (here at 1/100 of the gain) gives
+    the features of the recording alone: one floor over both runs made the
+    quiet run's cycles, and so the recording's row, depend on the loud one."""
+    t = np.arange(12000)
+    beat = 0.02 + np.sin(np.pi * (t % 4000) / 4000) ** 8
+    x = np.random.default_rng(1).standard_normal(12000) * beat
+    one = _bags(x)
+    est = BeatEnvelopeFeatures().fit(one)
+    two = replace(
+        one,
+        signals=Signals.from_arrays([np.concatenate([x, 0.01 * x])], 22050.0),
+        bounds=object_array([np.concatenate([one.bounds[0], one.bounds[0] + 12000])]),
+        runs=object_array([np.array([0, 12000])]),
+    )
+    np.testing.assert_allclose(est.transform(two), est.transform(one), atol=1e-5)
+
+
 def _noise() -> np.ndarray:
     return np.random.default_rng(0).standard_normal(12000) * 0.01
 

@@ -218,6 +218,24 @@ def test_harmonizer_treats_each_augmented_run_as_a_recording(bags):
     )
 
 
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("snr_db", np.nan),
+        ("snr_db", -np.inf),
+        ("step_snr_db", np.inf),
+        ("step_snr_db", -50.0),
+        ("random_state", 2**32),
+    ],
+)
+def test_harmonizer_refuses_a_level_that_is_no_level(bags, param, value):
+    """Each gave a silently wrong answer (NaN signals, a recording rounded to
+    0) or numpy's error from inside fit_transform."""
+    step = NoiseFloorHarmonizer(**{param: value})
+    with pytest.raises(ValueError, match=f"The '{param}' parameter"):
+        step.fit_transform(bags[[0]])
+
+
 def test_harmonizer_noise_follows_the_recording_not_the_batch(bags):
     step = NoiseFloorHarmonizer(random_state=3).fit(bags)
     whole = step.transform(bags)

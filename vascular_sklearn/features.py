@@ -63,11 +63,20 @@ def _band_energies(cycles, bounds, name, n_fft, hop, weights):
     return np.concatenate(energy), np.array(counts, dtype=np.int64)
 
 
+def _cycle_runs(bags: CycleBags, i: int) -> np.ndarray | None:
+    """The run (0: as recorded, then each one an augmentation appended) each
+    cycle of recording ``i`` lies in; ``None`` where it holds one run."""
+    if bags.runs is None or len(bags.runs[i]) == 1:
+        return None
+    return np.searchsorted(bags.runs[i], bags.bounds[i][:, 0], side="right") - 1
+
+
 def _recording_features(
     job, n_fft, hop, weights, n_bins, systole, floor_percentile, aggregate
 ) -> np.ndarray:
-    """All features of one recording, aggregated over its cycles."""
-    cycles, bounds, name = job
+    """All features of one recording, aggregated over its cycles (``job =
+    (cycles, bounds, name, run of each cycle or None)``)."""
+    cycles, bounds, name, run = job
     energy, counts = _band_energies(cycles, bounds, name, n_fft, hop, weights)
     n_bands = energy.shape[1]
     lengths = np.array([len(c) for c in cycles], dtype=np.int64)
@@ -78,7 +87,17 @@ def _recording_features(
     time_bin = np.minimum((position * n_bins).astype(np.int64), n_bins - 1)
     diastolic = (position >= systole).astype(np.int64)
 
-    floor = np.percentile(energy, floor_percentile, axis=0)
+    if run is None:
+        floor = np.percentile(energy, floor_percentile, axis=0)
+    else:
+        # a run an augmentation appended is heard through another device, at
+        # another gain: its floor is its own, as the harmonizer takes it
+        _, frame_run = np.unique(np.repeat(run, counts), return_inverse=True)
+        floors = [
+            np.percentile(energy[frame_run == r], floor_percentile, axis=0)
+            for r in range(frame_run.max() + 1)
+        ]
+        floor = np.stack(floors)[frame_run]
     above = np.maximum(energy - floor, 0.0)
     total = np.bincount(cycle, weights=energy.sum(axis=1), minlength=n_cycles)
     eps = _EPS * total / counts + np.finfo(np.float64).tiny  # per frame and band
@@ -345,7 +364,10 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
                 "was cut, or use on_empty='nan' to mark it as missing."
             )
         cut = np.flatnonzero(has_cycles)
-        jobs = [(bags.cycles(i), bags.bounds[i], bags.name(i)) for i in cut]
+        jobs = [
+            (bags.cycles(i), bags.bounds[i], bags.name(i), _cycle_runs(bags, i))
+            for i in cut
+        ]
         args = (self.n_bins, self.systole, self.floor_percentile, self.aggregate)
         rows = map_recordings(
             _recording_features, jobs, self.n_jobs, n_fft, hop, weights, *args

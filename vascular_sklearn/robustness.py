@@ -244,12 +244,15 @@ class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
     """
 
     _parameter_constraints: dict = {
-        "snr_db": [Real],
+        # finite: NaN made every signal NaN without a word
+        "snr_db": [Interval(Real, None, None, closed="neither")],
         "band": [Interval(Real, 0, None, closed="neither")],
-        "step_snr_db": [Real, None],
+        # at or under 0 dB the step rounds the whole recording to 0
+        "step_snr_db": [Interval(Real, 0, None, closed="neither"), None],
         "window": [Interval(Real, 0, None, closed="neither")],
         "percentile": [Interval(Real, 0, 100, closed="both")],
-        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        # numpy's seeds stop there (training draws from it as given)
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "n_jobs": [Integral, None],
     }
 
