@@ -292,6 +292,11 @@ def test_a_feature_model_does_not_score_a_recording_without_cycles(
     assert [r["quality"] for r in rows] == ["ok", "too_few_cycles"]
     assert rows[1]["probability_stenosis"] == ""
     assert int(rows[0]["cycles_used"]) > 1  # the recording's, not a row's 1
+    # features that refuse a recording without cycles (their default) give
+    # the same rows: the file's was an error saying so, after the batch was
+    # scored again file by file
+    refusing = clone(features).set_params(beatenvelopefeatures__on_empty="error")
+    assert score_files(refusing.fit(data, [0, 1] * 4), [files[0], silent]) == rows
     # features as a table (pandas output) are scored by row, not by column
     with sklearn.config_context(transform_output="pandas"):
         table = clone(features).fit(data, [0, 1] * 4)

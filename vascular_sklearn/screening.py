@@ -153,12 +153,12 @@ def recording_paths(
     return paths
 
 
-def _cycle_counts(Xt: Any, bags: CycleBags | None, n: int) -> np.ndarray:
-    """Cycles per recording, as the classifier gets them, else as they were
-    cut (a feature step's rows hide a recording without any), else 1."""
+def _cycle_counts(Xt: Any, as_cut: np.ndarray | None, n: int) -> np.ndarray:
+    """Cycles per recording, as the classifier gets them, else ``as_cut`` (a
+    feature step's rows hide a recording without any), else 1."""
     counts = getattr(Xt, "n_cycles", None)
-    if counts is None and bags is not None:
-        counts = bags.n_cycles
+    if counts is None:
+        counts = as_cut
     return np.ones(n, np.int64) if counts is None else np.asarray(counts)
 
 
@@ -243,6 +243,7 @@ def _model_band(model) -> float | None:
 
 def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     Xt, bags, notes, rates = files, None, None, None
+    cut = np.arange(len(files))  # the recordings the steps after the cut see
     with _left_to_caller(NoPulseWarning):  # the row says no_pulse
         for _, step in model.steps[:-1]:
             if step is None or step == "passthrough":
@@ -251,18 +252,31 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
             if bags is None and isinstance(Xt, CycleBags):
                 # the recordings as cut, before a harmonizer adds its noise floor
                 bags = Xt
+                # one without a cycle has its row already: a feature step
+                # refused it (on_empty="error"), and the batch was scored
+                # again file by file, that file's row an error
+                cut = np.flatnonzero(bags.n_cycles > 0)
+                if not len(cut):
+                    break
+                if len(cut) < len(files):
+                    Xt = Xt[cut]
             if notes is None and isinstance(Xt, Signals):  # what reading noted
                 notes, rates = Xt.notes, Xt.source_rates
     classifier = model.steps[-1][1]
     min_cycles = getattr(classifier, "min_cycles", 1)
     cap = getattr(classifier, "max_cycles", None)
-    counts = _cycle_counts(Xt, bags, len(files))
-    scored = np.flatnonzero(counts >= min_cycles)
+    counts = np.zeros(len(files), np.int64)
+    if len(cut):
+        as_cut = None if bags is None else bags.n_cycles[cut]
+        counts[cut] = _cycle_counts(Xt, as_cut, len(cut))
+    enough = counts[cut] >= min_cycles
+    scored = cut[enough]
     proba = np.full(len(files), np.nan)
     positive = _stenosis_column(getattr(classifier, "classes_", ()))
     if len(scored):
+        enough = np.flatnonzero(enough)
         # a table (set_output="pandas") takes rows by .iloc: [] picks columns
-        rows = Xt.iloc[scored] if hasattr(Xt, "iloc") else Xt[scored]
+        rows = Xt.iloc[enough] if hasattr(Xt, "iloc") else Xt[enough]
         proba[scored] = classifier.predict_proba(rows)[:, positive]
     quality = bags.quality(min_cycles) if bags is not None else None
     band = _model_band(model)
