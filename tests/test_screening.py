@@ -712,25 +712,26 @@ def test_too_few_cycles_for_min_cycles_says_record_longer(model_and_folder):
 
 
 class _WordsClassifier(ClassifierMixin, BaseEstimator):
-    """Trained on the words abnormal/normal: scikit-learn sorts them, so the
-    abnormal class comes first. Answers P(abnormal) = 0.8."""
+    """Trained on words: scikit-learn sorts them, so the abnormal class comes
+    first beside normal (or healthy). Answers P(abnormal) = 0.8."""
 
     def fit(self, X, y):
-        self.classes_ = np.array(["abnormal", "normal"])
+        self.classes_ = np.unique(y)
         return self
 
     def predict_proba(self, X):
         return np.tile([0.8, 0.2], (len(X), 1))
 
 
+@pytest.mark.parametrize("other", ["normal", "healthy"])
 def test_a_model_trained_on_the_words_abnormal_normal_reports_abnormal(
-    model_and_folder, tmp_path
+    model_and_folder, tmp_path, other
 ):
     """probability_stenosis is the abnormal class's probability, whatever
     column scikit-learn's sorting puts it in, and the metrics follow."""
     _, paths = _distinct(model_and_folder)
     model = Pipeline([("classifier", _WordsClassifier())]).fit(
-        np.zeros((2, 9)), ["normal", "abnormal"]
+        np.zeros((2, 9)), [other, "abnormal"]
     )
     rows = score_files(model, paths[:4])
     assert {r["probability_stenosis"] for r in rows} == {"0.8000"}
@@ -740,12 +741,12 @@ def test_a_model_trained_on_the_words_abnormal_normal_reports_abnormal(
     assert result.report["specificity"] == 0.0
     # the truth in the label column's words, so the two compare
     truth = [r["true_label"] for r in result.rows]
-    assert truth == ["abnormal", "abnormal", "normal", "normal"]
+    assert truth == ["abnormal", "abnormal", other, other]
     out = tmp_path / "t.csv"
     predict_files(model, paths[:2], out, threshold=0.9)
     with open(out, newline="") as f:
         table = list(csv.DictReader(f))
-    assert [r["label"] for r in table] == ["normal", "normal"]
+    assert [r["label"] for r in table] == [other, other]
 
 
 def test_a_dangling_link_in_a_screened_folder_gets_its_own_row(

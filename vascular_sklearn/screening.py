@@ -170,11 +170,13 @@ def _label(classes: np.ndarray, k: int) -> str:
 
 def _stenosis_column(classes: np.ndarray) -> int:
     """The column of ``predict_proba`` that holds stenosis: the second class,
-    unless the classes are label words whose abnormal one sorts first (a model
-    fit on ``"abnormal"``/``"normal"`` has ``classes_`` in that order, and its
-    second column is the probability of normal)."""
+    unless a class is a label word that says otherwise (a model fit on
+    ``"abnormal"``/``"normal"``, or ``"abnormal"``/``"healthy"``, has
+    ``classes_`` in that order, and its second column is not stenosis)."""
     words = [_LABELS.get(str(c).lower()) for c in classes]
-    return 0 if words == [1, 0] else 1
+    if 1 in words:
+        return words.index(1)
+    return 1 - words.index(0) if 0 in words else 1
 
 
 def _why_no_cycles(
@@ -381,8 +383,8 @@ def score_files(
     model : Pipeline
         Fitted; its first step reads the files (:class:`~vascular_sklearn.LowpassFilter`
         at the rate it was fitted at) and its last step has ``predict_proba``
-        (stenosis is its second class, or ``"abnormal"`` where the classes
-        are the words ``"abnormal"`` and ``"normal"``, which sort that way).
+        (stenosis is its second class, unless a class word says otherwise:
+        ``"abnormal"`` and ``"stenosis"`` are stenosis, ``"normal"`` is not).
     paths : path-like or sequence of path-like
         The recordings (one path alone is one recording).
     threshold : float, default=0.5
