@@ -1,10 +1,12 @@
 """Patient-grouped evaluation: pooled reports, bootstrap over patients, audits."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, cross_validate
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -128,6 +130,10 @@ def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
     y, proba = [0, 1] * 4, np.linspace(0.1, 0.9, 8)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         bootstrap_report(y, proba, [0, 1, 2, 3])  # groups of half the recordings
+    # a column: compared with the predictions it made an 8 x 8 table, accuracy
+    # near 0.5 beside a correct sensitivity
+    with pytest.raises(ValueError, match=r"y has shape \(8, 1\): give one label"):
+        clinical_report(np.array(y)[:, None], proba)
     with pytest.raises(ValueError, match="n_resamples >= 1"):
         bootstrap_report(y, proba, np.arange(8), n_resamples=0)
     # a percentage would clear every recording
@@ -148,6 +154,12 @@ def test_a_missing_patient_or_recorder_id_is_refused():
         bootstrap_report([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], ["a", None, "b", "c"])
     with pytest.raises(ValueError, match=r"groups .* are needed"):
         evaluate_by_patient(LogisticRegression(), np.eye(4), [0, 1, 0, 1], None)
+    # among text ids, np.asarray made NaN the id "nan"; pandas' NA is missing too
+    with pytest.raises(ValueError, match=r"hold no id .* recordings \[2, 3\]"):
+        report_by_group([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], ["a", "a", np.nan, np.nan])
+    ids = pd.Series(["a", None, "b"], dtype="string")  # holds pd.NA
+    with pytest.raises(ValueError, match=r"hold no id .* recordings \[1\]"):
+        check_group_split([([0], [1, 2])], None, None, ids)
 
 
 def test_group_check_compares_lengths_when_splits_are_given():
@@ -158,6 +170,10 @@ def test_group_check_compares_lengths_when_splits_are_given():
     # the same leaky split, with ids shifted by one, must not pass as clean
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         check_group_split(splits, X, None, ["z", *groups])
+    # positions that are no recordings: numpy's IndexError, or a wrap-around
+    for bad in ([3, 4, 6], [3, 4, -1], [3.0, 4.0, 5.0]):
+        with pytest.raises(ValueError, match=r"fold 1 holds .* integers from 0 to 5"):
+            check_group_split([([0, 1], [2, 3]), ([0, 1], bad)], X, None, groups)
 
 
 def test_nan_probabilities_stop_the_evaluation_at_their_fold():
@@ -290,6 +306,35 @@ def test_training_patients_reach_a_nested_last_step(data):
     assert len(seen) == 2
     for k, fit_patients in enumerate(seen):
         assert fit_patients and not set(fit_patients) & set(test_patients[k])
+
+    # a nested search gets them for its splitter (its fit takes **params):
+    # GroupKFold inside raised "groups should not be None"
+    class SpySplit(GroupKFold):
+        def split(self, X, y=None, groups=None):
+            seen.append(np.unique(groups).tolist())
+            return super().split(X, y, groups)
+
+    seen.clear()
+    search = GridSearchCV(GaussianNB(), {"var_smoothing": [1e-9, 1e-8]}, cv=SpySplit(2))
+    pipe.set_params(model=search)
+    result = evaluate_by_patient(pipe, data.recordings, data.target, data.groups, cv=2)
+    test_patients = [np.unique(data.groups[result.fold == k]).tolist() for k in (0, 1)]
+    assert len(seen) == 2
+    for k, fit_patients in enumerate(seen):
+        assert fit_patients and not set(fit_patients) & set(test_patients[k])
+    # a training fold of one class is named, not an IndexError in predict_proba
+    normal = [
+        g for g in np.unique(data.groups) if not data.target[data.groups == g].any()
+    ]
+    only = np.isin(data.groups, normal)
+    assert only.any() and not only.all()
+    one_class = [(np.flatnonzero(only), np.flatnonzero(~only))]
+    one_class.append(one_class[0][::-1])
+    pipe.set_params(model=GaussianNB())  # fits, and answers, one class
+    with pytest.raises(
+        ValueError, match=r"fold 0: its training recordings hold the labels \[0\] only"
+    ):
+        evaluate_by_patient(pipe, data.recordings, data.target, data.groups, one_class)
 
 
 def test_network_pipeline_cycles_pool_per_recording(data):
@@ -574,6 +619,9 @@ def test_patient_level_refuses_what_it_would_average_wrongly():
         patient_level([0, 1], [0.1, 0.9], None)
     with pytest.raises(ValueError, match="1 probabilities are NaN"):
         patient_level([0, 1], [np.nan, 0.9], ["a", "b"])
+    # a NaN label matched nothing: that patient's mean was NaN
+    with pytest.raises(ValueError, match=r"y holds the labels \[0\.0, 1\.0, nan\]"):
+        patient_level([0, np.nan, 1], [0.2, 0.4, 0.9], ["a", "a", "b"])
 
 
 def test_missing_sites_or_recorders_are_named():
@@ -590,6 +638,11 @@ def test_clinical_metrics_refuse_probabilities_given_as_labels():
             score([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.7])
     with pytest.raises(ValueError, match="NaN"):
         specificity_score([0, 1, 0, 1], [np.nan, 1, 0, 1])
+    # y_true too: NaN and probabilities were counted as normal (1.0, 0.67)
+    with pytest.raises(ValueError, match="NaN"):
+        specificity_score([0, np.nan, 1], [0, 0, 1])
+    with pytest.raises(ValueError, match="y_true holds continuous values"):
+        specificity_score([0.1, 0.9, 0.2], [0, 1, 0])
 
 
 def test_nan_probabilities_for_an_altered_recording_stop_the_evaluation():

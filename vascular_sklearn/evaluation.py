@@ -17,7 +17,6 @@ from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import (
     _check_method_params,
     check_consistent_length,
-    has_fit_parameter,
 )
 
 from .audio import read_recording
@@ -26,6 +25,7 @@ from .corpus import RecordingFiles
 from .exceptions import RecordingError
 from .metrics import sensitivity_score, specificity_score
 from .recorder import LEVEL, Recorder, converter_step, rounding_snr_db
+from .recording_classifier import _fit_keyword
 
 __all__ = [
     "LeaveOneRecorderOut",
@@ -59,18 +59,26 @@ def _release_memory() -> None:
         trim(0)
 
 
+def _missing(value: Any) -> bool:
+    """Whether an id is missing: None, NaN (unequal to itself), pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas' NA is neither equal nor unequal to itself
+        return True
+
+
 def _ids(values: Any, what: str) -> np.ndarray:
     """``values`` (a patient or recorder per recording) as an array, refused
     when missing or holding a missing id: NaN equals nothing, so a NaN
     patient sat on both sides of a split unseen."""
     if values is None:
         raise ValueError(f"{what} are needed: one per recording")
+    # looked for before np.asarray, which makes ["a", nan] the ids "a", "nan"
+    raw = np.asarray(values, dtype=object).ravel().tolist()
+    missing = [i for i, v in enumerate(raw) if _missing(v)]
     values = np.asarray(values)
-    missing = [
-        i
-        for i, v in enumerate(values.tolist())
-        if v is None or (isinstance(v, float) and np.isnan(v))
-    ]
     if missing:
         raise ValueError(
             f"{what} hold no id (None or NaN) for recordings {missing[:5]} (of "
@@ -125,7 +133,17 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
     # a splitter, or an iterable of (train, test) index arrays as sklearn accepts
     splits = list(cv.split(X, y, groups) if hasattr(cv, "split") else cv)
     splits = [(np.asarray(a), np.asarray(b)) for a, b in splits]
+    n = len(groups)
     for k, (train, test) in enumerate(splits):
+        for part in (train, test):
+            if part.size and not (
+                part.dtype.kind in "iu" and 0 <= part.min() and part.max() < n
+            ):
+                raise ValueError(
+                    f"fold {k} holds {part.dtype} indices from {part.min()} to "
+                    f"{part.max()}: give the positions of recordings, integers "
+                    f"from 0 to {n - 1}"
+                )
         shared = np.intersect1d(groups[train], groups[test])
         if len(shared):
             raise ValueError(
@@ -618,7 +636,7 @@ def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
     """
     groups = _ids(groups, "groups (the patients)")
     check_consistent_length(y, proba, groups)
-    y, proba = np.asarray(y), _scored(proba)
+    y, proba = _binary_labels(y), _scored(proba)
     keys = sorted(set(zip(groups.tolist(), y.tolist(), strict=True)))
     out = [(label, proba[(groups == g) & (y == label)].mean(), g) for g, label in keys]
     return tuple(np.array(column) for column in zip(*out, strict=True))
@@ -798,6 +816,10 @@ def _check_threshold(threshold: Any) -> float:
 def _binary_labels(y: Any) -> np.ndarray:
     """``y`` as an array, refused unless it holds 0 (normal) and 1 (stenosis)."""
     y = np.asarray(y)
+    if y.ndim != 1:
+        # a column (n, 1) compared with the predictions made an n x n table:
+        # accuracy near 0.5 beside a correct sensitivity
+        raise ValueError(f"y has shape {y.shape}: give one label per recording")
     labels = np.unique(y)
     if not np.isin(labels, [0, 1]).all():
         raise ValueError(
@@ -856,7 +878,8 @@ def evaluate_by_patient(
     pass_groups : bool or None, default=None
         Give the training patients to the last step's ``fit`` as ``groups``
         (for its internal validation or a nested ``GridSearchCV``); ``None``
-        does so when that ``fit`` names a ``groups`` parameter.
+        does so when that ``fit`` takes ``groups``: names it, or is a search
+        (or a pipeline ending in one) that hands it to its splitter.
     params : dict or None, default=None
         Fit parameters of ``pipeline``, as ``cross_validate``'s ``params``:
         an array with one entry per recording is cut to each training fold
@@ -925,15 +948,23 @@ def evaluate_by_patient(
     perturbations = perturbations or {}
     perturbed = {name: np.full(len(y), np.nan) for name in perturbations}
     name, last = pipeline.steps[-1]
-    takes_groups = pass_groups
-    if takes_groups is None:
-        takes_groups = has_fit_parameter(last, "groups")
+    # a nested search takes **params, which has_fit_parameter cannot see
+    # through: its splitter was left without the patients
+    key = _fit_keyword(last, "groups")
+    takes_groups = key is not None if pass_groups is None else pass_groups
     cycle_parts = []
     for k, (train, test) in enumerate(splits):
+        labels = np.unique(y[train])
+        if len(labels) < 2:
+            raise ValueError(
+                f"fold {k}: its training recordings hold the labels "
+                f"{labels.tolist()} only; split so that each training fold holds "
+                "both classes (StratifiedGroupKFold)"
+            )
         # cross_validate's own slicing: per-recording arrays cut, the rest kept
         fit_params = _check_method_params(X, params or {}, train)
         if takes_groups:
-            fit_params[f"{name}__groups"] = groups[train]
+            fit_params[f"{name}__{key or 'groups'}"] = groups[train]
         model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **fit_params)
         X_test = _safe_indexing(X, test)
         # a one-step pipeline's model[:-1] holds no step, and no transform

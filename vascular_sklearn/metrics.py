@@ -48,7 +48,7 @@ def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     0.5
     """
     _check_not_empty(y_true)
-    _check_predicted_labels(y_pred)
+    _check_labels(y_pred)
     return float(
         recall_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan)
     )
@@ -60,19 +60,26 @@ def _check_not_empty(y_true: Any) -> None:
         raise ValueError("Found empty input: no sample to score")
 
 
-def _check_predicted_labels(y_pred: Any) -> None:
+def _check_labels(y: Any, input_name: str = "y_pred") -> None:
     # specificity counted probabilities (or NaN) as "not pos_label": cleared
-    y_pred = np.asarray(y_pred)
-    if y_pred.dtype.kind == "f" and np.isnan(y_pred).any():
-        raise ValueError(
-            f"y_pred holds {int(np.isnan(y_pred).sum())} NaN: a NaN is neither "
-            "flagged nor cleared"
+    # or normal
+    y = np.asarray(y)
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        neither = (
+            "flagged nor cleared" if input_name == "y_pred" else "normal nor stenotic"
         )
-    if type_of_target(y_pred, input_name="y_pred").startswith("continuous"):
+        raise ValueError(
+            f"{input_name} holds {int(np.isnan(y).sum())} NaN: a NaN is neither "
+            + neither
+        )
+    if type_of_target(y, input_name=input_name).startswith("continuous"):
         raise ValueError(
             "y_pred holds continuous values (probabilities or scores?): give "
             "predicted labels, e.g. (proba >= 0.5).astype(int), or score "
             "probabilities with evaluation.clinical_report"
+            if input_name == "y_pred"
+            else "y_true holds continuous values: give the true labels (are "
+            "y_true and y_pred swapped?)"
         )
 
 
@@ -109,7 +116,9 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     check_consistent_length(y_true, y_pred)
     y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
     _check_not_empty(y_true)
-    _check_predicted_labels(y_pred)
+    # sensitivity_score has scikit-learn check y_true; here it is counted
+    _check_labels(y_true, "y_true")
+    _check_labels(y_pred)
     present = np.union1d(y_true, y_pred).tolist()
     if len(present) >= 2 and not any(label == pos_label for label in present):
         # every label would count as negative: a silently perfect score
