@@ -150,6 +150,8 @@ def test_a_missing_patient_or_recorder_id_is_refused():
         check_group_split(splits, None, None, nan_patients)
     with pytest.raises(ValueError, match="recorders hold no id"):
         list(LeaveOneRecorderOut([1.0, np.nan, 2.0, np.nan]).split(groups=[1, 2, 3, 4]))
+    with pytest.raises(ValueError, match="recorders hold no id"):  # a TypeError
+        LeaveOneRecorderOut(["a", None, "b"]).get_n_splits()
     with pytest.raises(ValueError, match=r"hold no id .* recordings \[1\]"):
         bootstrap_report([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], ["a", None, "b", "c"])
     with pytest.raises(ValueError, match=r"groups .* are needed"):

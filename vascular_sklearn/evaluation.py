@@ -196,8 +196,13 @@ class LeaveOneRecorderOut(BaseCrossValidator):
         -------
         int
             The number of distinct recorders.
+
+        Raises
+        ------
+        ValueError
+            If a recorder is missing (None or NaN), as :meth:`split` says.
         """
-        return len(np.unique(np.asarray(self.recorders)))
+        return len(np.unique(_ids(self.recorders, "recorders")))
 
     def split(self, X: Any = None, y: Any = None, groups: Any = None):
         """Yield the training and test indices of each recorder's split.
