@@ -1,6 +1,7 @@
 """The command line: demo, evaluate, train, predict."""
 
 import csv
+import errno
 import io
 import os
 import shutil
@@ -518,6 +519,24 @@ def test_an_error_from_outside_the_library_says_where(monkeypatch, capsys):
     monkeypatch.setenv("VASCULAR_SKLEARN_DEBUG", "1")
     with pytest.raises(ValueError, match="cannot reshape"):
         main(["demo"])
+    monkeypatch.delenv("VASCULAR_SKLEARN_DEBUG")
+
+    # torch's errors (no CUDA driver, out of memory) were a traceback, exit 1
+    def no_driver(args):
+        raise RuntimeError("Found no NVIDIA driver on your system")
+
+    monkeypatch.setattr("vascular_sklearn.cli._cmd_demo", no_driver)
+    assert main(["demo"]) == 2
+    assert "error: Found no NVIDIA driver" in capsys.readouterr().err
+
+    # a full disk named no file: say what was being written
+    def full(args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("vascular_sklearn.cli._cmd_demo", full)
+    assert main(["demo"]) == 2
+    err = capsys.readouterr().err
+    assert "error: standard output: [Errno 28] No space left on device" in err
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
@@ -772,6 +791,35 @@ def test_a_model_argument_that_is_no_model_gets_the_right_advice(tmp_path, capsy
     # and --trust-pickle on a model file from train said nothing of the flag
     assert main(["predict", "--trust-pickle", str(named), str(wav)]) == 2
     assert "without --trust-pickle" in capsys.readouterr().err
+
+
+def test_options_that_would_be_ignored_or_misread_are_refused(
+    nb_model, folder, tmp_path, capsys
+):
+    """Each was accepted: an export under another name that predict then
+    took for a damaged model file; --device beside a pickle, even 'bogus';
+    --folds beside --split-by recorder."""
+    out = tmp_path / "x.vsk"
+    assert main(["export", str(tmp_path / "m.vsk"), "-o", str(out)]) == 2
+    assert "-o " + str(out) + ": name the export *.onnx" in capsys.readouterr().err
+    assert not out.exists()
+    file = str(next(folder.glob("*/*.wav")))
+    assert main(["predict", *nb_model, file, "--device", "bogus"]) == 2
+    assert "--device bogus: a pickled pipeline runs" in capsys.readouterr().err
+    argv = ["evaluate", str(folder), "--split-by", "recorder", "--folds", "3"]
+    assert main(argv) == 2
+    assert "--folds: --split-by recorder makes one fold" in capsys.readouterr().err
+
+
+def test_a_pipe_given_as_output_is_not_replaced(nb_model, folder, tmp_path, capsys):
+    """--force renamed a new file over it: a reader of the pipe waited forever
+    (and -o /dev/null --force, as root, would replace the system's)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    file = str(next(folder.glob("*/*.wav")))
+    assert main(["predict", *nb_model, file, "-o", str(fifo), "--force"]) == 2
+    assert "is no regular file (a pipe or a device)" in capsys.readouterr().err
+    assert fifo.is_fifo()
 
 
 def test_train_refuses_to_name_its_model_onnx(folder, tmp_path, capsys):

@@ -455,6 +455,26 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
         main(["evaluate", str(tmp_path), "--skip-coarse"])
 
 
+def test_cli_skip_coarse_that_leaves_a_class_out_is_named(
+    tmp_path, heart_sounds, capsys
+):
+    """scikit-learn's "Sample weights must contain at least one non-zero
+    number", or a class named without the option, said it before."""
+    recordings = [
+        quantise(0.1 * x, 64) if label else x
+        for x, label in zip(
+            heart_sounds.recordings.data, heart_sounds.target, strict=True
+        )
+    ]
+    _write_database(tmp_path, "x", recordings, heart_sounds.target)
+    args = ["pretrain", str(tmp_path), "-o", str(tmp_path / "b.pt"), "--skip-coarse"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--skip-coarse leaves out 1 coarse recording of 4, and with them" in err
+    assert "every one labelled abnormal: nothing to learn that class from" in err
+    assert "Sample weights" not in err and not (tmp_path / "b.pt").exists()
+
+
 def test_pretrain_gives_back_a_pipeline_whose_network_was_the_default(
     tmp_path, heart_sounds
 ):

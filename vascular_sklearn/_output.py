@@ -43,7 +43,8 @@ def check_output(
     IsADirectoryError
         If ``path`` is a folder, ends in a separator or is empty.
     FileExistsError
-        If ``path`` exists and ``overwrite`` is false, or is one of ``inputs``.
+        If ``path`` exists and ``overwrite`` is false, is one of ``inputs``, or
+        is no regular file (a pipe, a device).
     PermissionError
         If nothing can be written in its folder.
 
@@ -69,6 +70,13 @@ def check_output(
         raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # the write renames a new file over it: a pipe or a device (even
+        # /dev/null, as root) would be replaced by a file
+        raise FileExistsError(
+            f"{path} is no regular file (a pipe or a device), and writing would "
+            "replace it; give the name of a file to write"
+        )
     # a link to nothing exists too: the write at the end refuses it, so it is
     # refused here, before the work
     if os.path.lexists(path) and not overwrite:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import errno
 import io
 import os
 import re
@@ -102,6 +103,10 @@ def _resume_hint(args: argparse.Namespace) -> str:
         f": nothing written but {partial_path(args.output)}, the last epoch; go "
         "on with --resume"
     )
+
+
+#: A disk or quota that is full: the output is what could not be written.
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def _would_overwrite(args: argparse.Namespace) -> bool:
@@ -524,7 +529,20 @@ def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarr
     if snr is None:
         snr = _heard(data)["rounding_snr_db"]
     coarse = ~(snr >= COARSE_LIMIT_DB)  # an unreadable file (NaN) stops later
-    labels = np.asarray(data.target)[coarse]
+    target = np.asarray(data.target)
+    labels = target[coarse]
+    gone = np.setdiff1d(target, target[~coarse])
+    if len(gone):
+        # else scikit-learn's "Sample weights must contain at least one
+        # non-zero number", or a class named without the option
+        names = getattr(data, "target_names", None)
+        said = names[gone[0]] if names is not None else gone[0]
+        raise _UsageError(
+            f"--skip-coarse leaves out {_count(int(coarse.sum()), 'coarse recording')} "
+            f"of {len(target)}, and with them every one labelled {said}: nothing "
+            "to learn that class from; record them again with more gain, or "
+            "leave --skip-coarse out"
+        )
     _say(
         f"left out of training: {_count(int(coarse.sum()), 'coarse recording')} ("
         f"{int(labels.sum())} abnormal; rounding noise within {COARSE_LIMIT_DB:g} "
@@ -720,6 +738,11 @@ def _checked_device(name: str) -> str:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    if args.folds is not None and args.split_by == "recorder":
+        raise _UsageError(  # it was ignored without a word
+            "--folds: --split-by recorder makes one fold per recorder; leave "
+            "--folds out"
+        )
     pipe = _pipeline_for(args)  # a wrong --set stops before the data is read
     data, unit = _labelled_data(args.data_dir, need_groups=not args.no_patient_groups)
     if args.no_patient_groups:
@@ -752,7 +775,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     lines = _evaluate(
         pipe,
         data,
-        args.folds,
+        5 if args.folds is None else args.folds,
         started,
         unit,
         by_recorder=args.split_by == "recorder",
@@ -1002,6 +1025,11 @@ def _load_for_screening(args: argparse.Namespace):
         import joblib
         from sklearn.pipeline import Pipeline
 
+        if args.device != "cpu":  # was ignored without a word, even "bogus"
+            raise _UsageError(
+                f"--device {args.device}: a pickled pipeline runs where its "
+                "network was set to run when it was saved; leave --device out"
+            )
         if not Path(args.model).is_file():
             raise _UsageError(f"{args.model}: no such file")
         try:
@@ -1053,6 +1081,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
             f"{args.model} is an ONNX export already: predict and score take it "
             "as it is; export takes a model file from train"
         )
+    if Path(args.output).suffix.lower() != ".onnx":
+        # predict, score and describe know an export by its name: under any
+        # other it was taken for a damaged model file
+        raise _UsageError(f"-o {args.output}: name the export *.onnx")
     if _would_overwrite(args):
         return 2
     from .model_card import read_model_card
@@ -1412,7 +1444,6 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--folds",
                 type=_at_least(2),
-                default=5,
                 help="GroupKFold folds, at most one per patient (default 5)",
             )
             p.add_argument(
@@ -1601,6 +1632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ValueError,
         # files: missing, existing, a folder, not writable, a full disk
         OSError,
+        # torch's: no CUDA driver (a --set device), out of GPU memory
+        RuntimeError,
         # an optional dependency the command needs
         ImportError,
     ) as err:
@@ -1611,6 +1644,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # a file made while the command worked: the library's advice names
             # its Python parameter
             message = message.replace("pass overwrite=True", "use --force")
+        if isinstance(err, OSError) and err.errno in _FULL and not err.filename:
+            # "[Errno 28] No space left on device" named no file
+            output = getattr(args, "output", None)
+            message = f"{output or 'standard output'}: {message}"
         _say(f"error: {message}")
         if isinstance(err, TooFewCyclesError):
             # the library's message names the Python parameters
