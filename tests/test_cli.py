@@ -958,6 +958,29 @@ def test_describe_names_the_classes_as_the_model_was_trained():
     assert "classes: normal (0), stenosis (1)" in cli._card_lines("m.vsk", _info(None))
 
 
+def test_a_card_of_the_users_own_under_trains_names_is_shown_not_compared():
+    """save_model(card=...) takes any JSON: describe and score crashed on
+    train's names holding other things (TypeError, numpy's no-loop error)."""
+    card = {
+        "file_digests": 120,
+        "loudness_db": {"min": "-30 dBFS", "max": "-10 dBFS"},
+        "sample_rates_hz": ["22 kHz"],
+        "backbone": {"file_digests": [1, 2]},
+    }
+    assert "  file_digests     120" in cli._card_rows(card)
+    assert cli._trained_on_these(["a.wav"], card) == []
+    here = {
+        "sample_rate": np.array([22050.0]),
+        "loudness_db": np.array([-20.0]),
+        "converter_step": np.array([1.0]),
+    }
+    assert cli._beside_training(here, card) == []
+    # train's own card is still compared
+    card = {"loudness_db": {"min": -30.0, "max": -25.0}}
+    (line,) = cli._beside_training(here, card)
+    assert line.endswith("1 of 1 recordings read lie outside them")
+
+
 class _Stub:
     """A pipeline that fits at once: train's card is what is looked at."""
 

@@ -386,6 +386,15 @@ def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
 _HEARD = {"loudness_db": (1, "dBFS"), "converter_step": (2, "levels")}
 
 
+def _numbers(values: Any) -> bool:
+    """Whether ``values`` is a non-empty list of numbers (not booleans)."""
+    return (
+        isinstance(values, list)
+        and bool(values)
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    )
+
+
 def _beside_training(here: dict, card: dict) -> list[str]:
     """The scored files' sample rates, loudness and converter steps beside
     those the model heard in training (train's card): outside them, an answer
@@ -394,7 +403,9 @@ def _beside_training(here: dict, card: dict) -> list[str]:
 
     cells, outside, read = [], None, None
     trained_rates = card.get("sample_rates_hz")
-    if "sample_rate" in here and isinstance(trained_rates, list) and trained_rates:
+    # a card is the user's JSON too (save_model(card=...)): train's names may
+    # hold other things, which are not compared
+    if "sample_rate" in here and _numbers(trained_rates):
         rates = here["sample_rate"]
         read = ~np.isnan(rates)  # an unreadable file is neither in nor out
         outside = read & ~np.isin(rates, trained_rates)
@@ -408,7 +419,9 @@ def _beside_training(here: dict, card: dict) -> list[str]:
         )
     for name, (digits, units) in _HEARD.items():
         trained = card.get(name)
-        if not isinstance(trained, dict) or not {"min", "max"} <= trained.keys():
+        if not isinstance(trained, dict) or not _numbers(
+            [trained.get("min"), trained.get("max")]
+        ):
             continue
         # rounded as the card is, so a recording like the training ones is in
         values = np.round(here[name], digits)
@@ -922,7 +935,8 @@ def _card_rows(card: dict, indent: str = "  ") -> list[str]:
     for key, value in card.items():
         if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
             rows += [f"{indent}{key}:", *_card_rows(value, indent + "  ")]
-        elif key == "file_digests":  # a number of each file: what score reads
+        elif key == "file_digests" and isinstance(value, list):
+            # a number of each file: what score reads
             rows.append(
                 f"{indent}{key:<{width}}  {len(value)}, one per distinct training "
                 "file (score warns of files among them)"
@@ -1241,8 +1255,9 @@ def _trained_on_these(paths: Any, card: dict) -> list[str]:
     known = {
         digest
         for part in (card, card.get("backbone"))
-        if isinstance(part, dict)
-        for digest in part.get("file_digests", ())
+        if isinstance(part, dict) and isinstance(part.get("file_digests"), list)
+        for digest in part["file_digests"]
+        if isinstance(digest, str)
     }
     here = _file_digests(paths) if known else []
     seen = sum(bool(d) and d in known for d in here)
