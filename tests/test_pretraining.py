@@ -340,7 +340,7 @@ def test_cli_pretrains_on_a_physionet_layout(
     assert main([*train, "--weights", str(out)]) == 2
     err = capsys.readouterr().err
     assert "does not hold weights for this arch" in err and "training on" not in err
-    assert "it holds a resnet18: pass arch='resnet18' (train --arch resnet18)" in err
+    assert "it holds a resnet18: pass arch='resnet18' (--arch resnet18 on" in err
     assert main([*train, "--backbone-lr", "0.1"]) == 2
     assert "--backbone-lr sets the rate of a backbone" in capsys.readouterr().err
     fine = ["--weights", str(out), "--arch", "resnet18", "--max-epochs", "1"]

@@ -93,6 +93,8 @@ def test_outputs_are_checked_first_and_nothing_of_the_users_is_written_over(
         predict_files(model, one, tmp_path / "screen.csv")
     with pytest.raises(FileNotFoundError, match=r"the folder .*nodir does not exist"):
         predict_files(model, one, tmp_path / "nodir" / "screen.csv")
+    with pytest.raises(FileNotFoundError, match=r"screen\.csv is a file, not a"):
+        predict_files(model, one, tmp_path / "screen.csv" / "again.csv")
     with pytest.raises(IsADirectoryError, match="is a folder"):
         predict_files(model, one, tmp_path, overwrite=True)
     # overwrite replaces the table, never a recording being screened

@@ -67,7 +67,8 @@ def check_output(
         )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise FileNotFoundError(f"{path}: the folder {folder} {what}")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
     if os.path.exists(path) and not os.path.isfile(path):

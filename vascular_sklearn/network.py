@@ -495,7 +495,7 @@ def _load_backbone(
         arch = _arch_of(state)
         # the fix first: the tensors' names and sizes are for whoever digs
         fix = (
-            f"it holds a {arch}: pass arch={arch!r} (train --arch {arch})"
+            f"it holds a {arch}: pass arch={arch!r} (--arch {arch} on the command line)"
             if arch
             else "pass the arch the file was trained with"
         )
