@@ -794,7 +794,7 @@ def test_a_model_argument_that_is_no_model_gets_the_right_advice(tmp_path, capsy
 
 
 def test_options_that_would_be_ignored_or_misread_are_refused(
-    nb_model, folder, tmp_path, capsys
+    nb_model, folder, tmp_path, capsys, monkeypatch
 ):
     """Each was accepted: an export under another name that predict then
     took for a damaged model file; --device beside a pickle, even 'bogus';
@@ -809,6 +809,13 @@ def test_options_that_would_be_ignored_or_misread_are_refused(
     argv = ["evaluate", str(folder), "--split-by", "recorder", "--folds", "3"]
     assert main(argv) == 2
     assert "--folds: --split-by recorder makes one fold" in capsys.readouterr().err
+    # -o - is standard output, where there is a table to print: it wrote "-"
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", *nb_model, file, "-o", "-"]) == 0
+    assert capsys.readouterr().out.startswith("path,probability_stenosis")
+    assert main(["export", str(tmp_path / "m.vsk"), "-o", "-"]) == 2
+    assert "-o -: export writes a file; give its name" in capsys.readouterr().err
+    assert not (tmp_path / "-").exists()
 
 
 def test_a_pipe_given_as_output_is_not_replaced(nb_model, folder, tmp_path, capsys):

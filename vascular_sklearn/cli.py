@@ -1574,7 +1574,9 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument(
         "sources", nargs="+", help="audio files, folders or CSV manifests"
     )
-    pred.add_argument("-o", "--output", help="CSV file (default: standard output)")
+    pred.add_argument(
+        "-o", "--output", help="CSV file (default, or -: standard output)"
+    )
     pred.add_argument("--force", action="store_true", help="replace OUTPUT")
     pred.set_defaults(func=_cmd_predict)
 
@@ -1620,6 +1622,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for train's card
+    if getattr(args, "output", None) == "-":
+        if args.command != "predict":
+            # it wrote a file named "-"
+            _say(f"error: -o -: {args.command} writes a file; give its name")
+            return 2
+        args.output = None  # the usual name of standard output
     try:
         with _terminate_cleanly(), _plain_warnings(), _raw_file_names(sys.stdout):
             return args.func(args)
