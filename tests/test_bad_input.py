@@ -2,6 +2,7 @@
 
 import os
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -359,6 +360,48 @@ def test_a_dangling_link_in_a_corpus_folder_is_named(tmp_path):
         load_recordings(tmp_path)
     with pytest.raises(FileNotFoundError, match=why):
         load_recordings(tmp_path, lazy=True)
+
+
+def test_a_linked_folder_is_read_and_a_recording_found_twice_is_refused(tmp_path):
+    """Path.rglob passed a linked folder by, its recordings with it, unsaid;
+    a recording reached twice weighed double, or sat on both sides of a split
+    under two patients' names; a phone's .m4a was passed over unsaid."""
+    root, archive = tmp_path / "corpus", tmp_path / "archive" / "batch"
+    for folder in (root / "normal", root / "abnormal", archive):
+        folder.mkdir(parents=True)
+    sf.write(root / "normal" / "1_a.wav", np.zeros(100), 8000)
+    sf.write(root / "abnormal" / "2_a.wav", np.zeros(100), 8000)
+    sf.write(archive / "3_a.wav", np.zeros(100), 8000)
+    os.symlink(archive, root / "abnormal" / "batch")
+    os.symlink(root / "abnormal", root / "abnormal" / "loop")  # read once
+    data = load_recordings(root)
+    assert data.groups.tolist() == ["1", "2", "3"]
+    assert data.target.tolist() == [0, 1, 1]
+    (root / "normal" / "4_a.m4a").write_bytes(b"not read")
+    with pytest.warns(UserWarning, match=r"1 file in a format .* \(normal/4_a\.m4a"):
+        load_recordings(root)
+    os.symlink(root / "normal" / "1_a.wav", root / "abnormal" / "9_b.wav")
+    for lazy in (False, True):
+        with pytest.raises(ValueError, match=r"9_b\.wav is .*1_a\.wav again"):
+            load_recordings(root, lazy=lazy)
+
+
+@pytest.mark.parametrize("form", ["RF64", "MP3"])
+def test_an_rf64_or_mp3_file_cut_short_is_named_as_a_wav_one_is(tmp_path, form):
+    if form not in sf.available_formats():
+        form = "RF64"  # libsndfile before 1.1 reads no MP3
+    whole = tmp_path / f"whole.{form.lower()}"
+    sf.write(whole, np.sin(np.arange(44100) / 7) * 0.3, 22050, format=form)
+    raw = whole.read_bytes()
+    cut = tmp_path / f"cut.{form.lower()}"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.warns(
+        UserWarning, match=r"cut\.\w+: the file ends after \d\.\d\d s of the 2\.00 s"
+    ):
+        read_recording(cut)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(read_recording(whole)[0]) == 44100
 
 
 def test_a_dangling_link_in_an_unread_folder_is_no_error(tmp_path):

@@ -96,6 +96,12 @@ def test_a_database_folder_in_capitals_is_chosen_in_any_case(root):
     for name in ("B", "b", "training-B"):
         data = load_physionet2016(root, databases=name)
         assert data.record.tolist() == ["b0001"] and data.groups.tolist() == ["B"]
+    # the prefix in capitals too: the folder was left out unsaid
+    (root / "training-B").rename(root / "TRAINING-B")
+    assert "b0001" in load_physionet2016(root).record.tolist()
+    (root / "Training-b").mkdir()
+    with pytest.raises(ValueError, match="TRAINING-B/ and Training-b/ are one"):
+        load_physionet2016(root)
 
 
 def test_databases_keep_folder_order_once(root):

@@ -28,11 +28,27 @@ __all__ = [
     "resample",
 ]
 
-#: File endings read as audio when a folder is searched (case-insensitive);
-#: MP3 where the installed libsndfile reads it (1.1 and later).
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif") + (
-    (".mp3",) if "MP3" in sf.available_formats() else ()
-)
+#: File endings read as audio when a folder is searched (case-insensitive):
+#: the formats libsndfile reads that recorders write (Opus is Ogg; CAF is
+#: Apple's, W64 and RF64 are WAV past 4 GB); MP3 where the installed
+#: libsndfile reads it (1.1 and later).
+AUDIO_SUFFIXES = (
+    ".wav",
+    ".flac",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".aiff",
+    ".aif",
+    ".aifc",
+    ".caf",
+    ".w64",
+    ".rf64",
+    ".au",
+) + ((".mp3",) if "MP3" in sf.available_formats() else ())
+#: Endings of sound that libsndfile cannot read (a phone's voice memos are
+#: .m4a): files so named in a corpus are said, not passed over unsaid.
+UNREADABLE_AUDIO_SUFFIXES = (".m4a", ".aac", ".mp4", ".wma", ".amr", ".3gp", ".webm")
 #: Sample rates, in Hz, a sound recorder writes (PhysioNet's heart sounds are at
 #: 2 kHz; studio audio stops at 384 kHz). A header outside them is damaged, and
 #: obeying it would resample a minute into gigabytes or fail deep in scipy.
@@ -219,13 +235,15 @@ def _read_with_note(
     try:
         with sf.SoundFile(_native(name)) as f:
             rate, log, container = f.samplerate, f.extra_info, f.format
+            frames = f.frames
             if container == "OGG":
                 x = _read_blocks(f)
             else:
                 # an encoding libsndfile cannot seek in (GSM 6.10) is read by
                 # count
-                frames = -1 if f.seekable() else f.frames
-                x = f.read(frames, dtype="float32", always_2d=True)
+                x = f.read(
+                    -1 if f.seekable() else frames, dtype="float32", always_2d=True
+                )
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         if _ogg_cut(name):
             raise _ogg_without_audio(name) from err
@@ -263,6 +281,9 @@ def _read_with_note(
             )
         raise RecordingError(f"{name}: the file holds no audio samples.")
     note, declared = "", _declared_share(log)
+    if declared is None and container != "OGG" and len(x) < 0.99 * frames:
+        # an MP3's frame count (its Xing header), which no log line contradicts
+        declared = frames / len(x)
     if declared is not None:
         seconds = len(x) / rate
         note = (
@@ -355,6 +376,12 @@ def check_header(
 _DATA_SIZE = re.compile(
     r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
 )
+#: libsndfile's log line for an RF64 file (a WAV past 4 GB) cut short, whose
+#: ``ds64`` chunk declares the frames: ``Calculated frame count <present> does
+#: not match value from 'ds64' chunk of <declared>``.
+_DS64_FRAMES = re.compile(
+    r"Calculated frame count (\d+) does not match value from 'ds64' chunk of (\d+)"
+)
 #: The data size a writer that cannot seek back (a pipe, a stream) leaves.
 _UNKNOWN_SIZE = 0xFFFFFFFF
 #: A data chunk whose header says 0 bytes, and the bytes of header and
@@ -370,10 +397,12 @@ def _declared_share(log: str) -> float | None:
     """How many times the audio present a WAV's or AIFF's header declares, where
     libsndfile's log says the file ends early (a copy or recording cut short);
     ``None`` otherwise, and for the unknown size a streaming writer leaves."""
-    found = _DATA_SIZE.search(log)
+    found = _DATA_SIZE.search(log) or _DS64_FRAMES.search(log)
     if found is None:
         return None
     declared, present = int(found[1]), int(found[2])
+    if found.re is _DS64_FRAMES:
+        present, declared = declared, present
     if declared == _UNKNOWN_SIZE or present >= declared:
         return None
     return declared / present

@@ -240,14 +240,30 @@ def audio_files_under(
     each recording on a FAT or exFAT stick. With ``dangling``, links so named
     whose target is gone come too, for the reader to name: left out, their
     recordings would be missing from a corpus unsaid."""
-    if folder.is_dir():
-        yield from (
-            p
-            for p in (folder.rglob("*") if recursive else folder.iterdir())
-            if p.suffix.lower() in AUDIO_SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-            and (p.is_file() or (dangling and p.is_symlink() and not p.exists()))
-        )
+    yield from (
+        p
+        for p in _files_under(folder, recursive)
+        if p.suffix.lower() in AUDIO_SUFFIXES
+        and (p.is_file() or (dangling and p.is_symlink() and not p.exists()))
+    )
+
+
+def _files_under(folder: Path, recursive: bool = True) -> Iterator[Path]:
+    """The entries under ``folder`` that are not folders, hidden ones left out;
+    a linked folder is searched as a folder (``Path.rglob`` passed it by, and
+    its recordings with it, unsaid), each real folder once."""
+    if not folder.is_dir():
+        return
+    seen = set()
+    for top, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        # a link back up would loop; two links to one folder, read it twice
+        if real in seen:
+            folders.clear()
+            continue
+        seen.add(real)
+        folders[:] = sorted(f for f in folders if recursive and not f.startswith("."))
+        yield from (Path(top, n) for n in names if not n.startswith("."))
 
 
 def _given_path(path: str | bytes | os.PathLike) -> Path:

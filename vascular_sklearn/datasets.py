@@ -15,11 +15,18 @@ from typing import Literal
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-from .audio import RATE_RANGE, check_header, check_read_options, read_recording
+from .audio import (
+    RATE_RANGE,
+    UNREADABLE_AUDIO_SUFFIXES,
+    check_header,
+    check_read_options,
+    read_recording,
+)
 from .containers import Signals, object_array
 from .corpus import (
     TARGET_NAMES,
     RecordingFiles,
+    _files_under,
     _given_path,
     _label_text,
     _manifest_bunch,
@@ -80,9 +87,10 @@ def load_recordings(
         :class:`~vascular_sklearn.corpus.RecordingFiles`, which the pipeline's
         first step reads file by file (a corpus larger than memory, or an
         evaluation that should not hold every recording at once). Only the
-        first file's header is read now, for the rate (every file's with
-        ``channels="error"`` or ``resample=False``): a file that cannot be
-        read is named when the pipeline reaches it.
+        headers are read now, for the rate and to warn of mixed rates (with
+        ``channels="error"`` or ``resample=False``, to refuse a file too): a
+        file whose samples cannot be read is named when the pipeline reaches
+        it.
 
     Returns
     -------
@@ -179,6 +187,23 @@ def load_recordings(
             UserWarning,
             stacklevel=2,
         )
+    _refuse_twice(files)
+    unreadable = [
+        p
+        for folder in _LABEL_FOLDERS
+        for p in _files_under(folders.get(folder, root / folder))
+        if p.suffix.lower() in UNREADABLE_AUDIO_SUFFIXES
+    ]
+    if unreadable:
+        # a phone's .m4a memos were passed over without a word
+        example = unreadable[0].relative_to(root).as_posix()
+        warnings.warn(
+            f"{root}: {len(unreadable)} file{'s' * (len(unreadable) != 1)} in a "
+            f"format this library cannot read ({example}, ...) left out: "
+            "convert them to WAV or FLAC (ffmpeg -i in.m4a out.wav)",
+            UserWarning,
+            stacklevel=2,
+        )
     if not files:
         raise FileNotFoundError(
             f"{root} holds no recordings: expected audio files in {root / 'normal'} "
@@ -200,6 +225,20 @@ def load_recordings(
         arrays.append(x)
     recordings = Signals.from_arrays(arrays, sample_rate, names=names)
     return _bunch(root, recordings, files, labels)
+
+
+def _refuse_twice(files: list[Path]) -> None:
+    """Refuse one recording found twice (a link to it, a linked folder): it
+    would weigh double, under two labels or on both sides of a split under
+    two patients' names."""
+    first: dict[str, Path] = {}
+    for path in files:
+        twin = first.setdefault(os.path.realpath(path), path)
+        if twin != path:
+            raise ValueError(
+                f"{path} is {twin} again (a link): a recording read twice would "
+                "weigh double, or sit on both sides of a split; remove one"
+            )
 
 
 def _bunch(root: Path, recordings, files: list[Path], labels: list[int]) -> Bunch:
@@ -324,11 +363,23 @@ def load_physionet2016(
     root = _given_path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")
-    found = {
-        p.name[len(_PHYSIONET_PREFIX) :]: p
-        for p in sorted(root.glob(f"{_PHYSIONET_PREFIX}?*"))
-        if p.is_dir()
-    }
+    # "Training-b/" too: a folder named in other case was left out unsaid
+    found: dict[str, Path] = {}
+    for p in sorted(root.iterdir()):
+        name = p.name.lower()
+        if (
+            p.is_dir()
+            and name.startswith(_PHYSIONET_PREFIX)
+            and name != _PHYSIONET_PREFIX
+        ):
+            letter = p.name[len(_PHYSIONET_PREFIX) :]  # its case kept: the group
+            twin = next((q for k, q in found.items() if k.lower() == letter.lower()), p)
+            found.setdefault(letter, p)
+            if twin != p:
+                raise ValueError(
+                    f"{root}: {twin.name}/ and {p.name}/ are one database (its "
+                    "name is read in any case); move their files into one of them"
+                )
     if not found and (root / "REFERENCE.csv").is_file():
         # one database on its own, as the challenge ships its validation set
         # and as another site's recordings can be laid out
