@@ -4,6 +4,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 import pickle
 import re
 import zipfile
@@ -308,6 +309,25 @@ def test_the_card_is_stored_checked_and_read_back(fitted, tmp_path):
 def test_check_card_names_a_key_that_is_no_str():
     with pytest.raises(TypeError, match="keys must be str, got 1"):
         check_card({1: "x"})
+    # at any depth: JSON made {1: "a", "1": "b"} one key, a value lost unsaid
+    with pytest.raises(TypeError, match=r"card\['labels'\]'s keys must be str, got 1"):
+        check_card({"labels": {1: "a", "1": "b"}})
+    with pytest.raises(TypeError, match=r"card\['runs'\]\[0\]'s keys .* None"):
+        check_card({"runs": [{None: 1}]})
+
+
+def test_a_card_that_is_no_object_or_a_pipe_is_named(saved, tmp_path):
+    """describe stopped with an AttributeError on a card of another type, and
+    reading a pipe waited for a writer forever."""
+    _, header, weights = saved
+    for entry, value in (("card", ["a", "b"]), ("versions", "0.3")):
+        edited = {**header, entry: value}
+        path = _model_zip(tmp_path / f"{entry}.vsk", edited, weights)
+        with pytest.raises(ModelFileError, match=f"its {entry} is not a JSON object"):
+            read_model_card(path)
+    os.mkfifo(tmp_path / "pipe.vsk")
+    with pytest.raises(FileNotFoundError, match=r"pipe\.vsk is no file"):
+        read_model_card(tmp_path / "pipe.vsk")
 
 
 @pytest.fixture(scope="module")
@@ -384,6 +404,14 @@ def test_two_members_of_one_name_are_refused(saved, tmp_path):
         ),
         # a spread of 0 divides every input by zero
         ("input_std", torch.zeros_like, "is 0, not a positive spread"),
+        # torch's own NotImplementedError, naming no file (torch says how it
+        # checks a sparse tensor: a warning, not what this test is about)
+        pytest.param(
+            "fc.weight",
+            lambda t: t.to_sparse(),
+            "sparse torch.float32 values",
+            marks=pytest.mark.filterwarnings("ignore:Validating sparse tensor"),
+        ),
     ],
 )
 def test_weights_no_training_saves_are_refused(saved, tmp_path, key, damage, message):

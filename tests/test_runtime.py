@@ -399,6 +399,26 @@ def test_load_onnx_batch_size_reaches_the_network_and_changes_no_answer(exported
     np.testing.assert_array_equal(
         network.predict(images), torch_network.predict(images)
     )
+    # set_params reaches the session (the cached one kept its threads)
+    network.set_params(n_threads=2)
+    assert network.session_.get_session_options().intra_op_num_threads == 2
+    for bad in (2.5, "2", -1, True):  # onnxruntime's pybind error, or taken
+        with pytest.raises(ValueError, match=f"n_threads={bad!r}: give 1 or more"):
+            load_onnx(onnx_path, n_threads=bad)
+
+
+def test_a_step_after_the_spectrogram_is_exported_and_loaded(exported, tmp_path):
+    """load_onnx took the step before the network for the spectrogram: an
+    export that torch ran and export_onnx wrote was read as damaged."""
+    pipe, _, data = exported
+    steps = [*pipe.steps[:-1], ("after", "passthrough"), pipe.steps[-1]]
+    export_onnx(Pipeline(steps), tmp_path / "after.onnx")
+    light = load_onnx(tmp_path / "after.onnx")
+    np.testing.assert_allclose(
+        light.predict_proba(data.recordings[[0]]),
+        pipe.predict_proba(data.recordings[[0]]),
+        atol=1e-4,
+    )
 
 
 def test_an_opset_version_that_is_no_whole_number_is_named(tmp_path):

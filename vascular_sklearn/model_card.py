@@ -78,9 +78,7 @@ def check_card(card: Mapping[str, Any] | None) -> dict:
         raise TypeError(
             f"card must be a mapping with str keys (a dict), got {type(card).__name__}"
         )
-    for key in card:
-        if not isinstance(key, str):
-            raise TypeError(f"card's keys must be str, got {key!r}")
+    _check_keys(card, "card")
     checked = {}
     for key, value in card.items():
         try:
@@ -91,6 +89,19 @@ def check_card(card: Mapping[str, Any] | None) -> dict:
                 "or dicts of them"
             ) from err
     return checked
+
+
+def _check_keys(value: Any, where: str) -> None:
+    """Refuse a key that is not str at any depth: JSON made {1: "a", "1": "b"}
+    one key "1", and the other value was lost without a word."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where}'s keys must be str, got {key!r}")
+            _check_keys(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for k, item in enumerate(value):
+            _check_keys(item, f"{where}[{k}]")
 
 
 def read_model_card(path: str | os.PathLike) -> dict:
@@ -146,6 +157,9 @@ def read_model_card(path: str | os.PathLike) -> dict:
     ('resnet18', 22050.0, 4)
     """
     path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        # a pipe: reading it waited for a writer forever
+        raise FileNotFoundError(f"{path} is no file (a folder, a pipe, a device)")
     # a backbone by its content whatever its name, or by its name (torch's
     # older files are no zip archives: read_weights judges them)
     pt = path.lower().endswith((".pt", ".pth"))
@@ -167,6 +181,10 @@ def read_model_card(path: str | os.PathLike) -> dict:
             for _, spec in steps
             if isinstance(spec, dict) and "sample_rate_" in spec.get("fitted", {})
         ]
+        for entry in ("card", "versions"):
+            if not isinstance(header.get(entry, {}), dict):
+                # describe stopped with an AttributeError
+                raise ValueError(f"its {entry} is not a JSON object")
         return {
             "kind": kind,
             "versions": header.get("versions", {}),

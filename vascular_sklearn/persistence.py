@@ -225,8 +225,14 @@ def _check_weights(state: Mapping, expected: Mapping, path: str) -> None:
     for key, tensor in state.items():
         if key not in expected or not expected[key].is_floating_point():
             continue  # an unknown key or a counter: load_state_dict judges
-        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+        if (
+            not isinstance(tensor, torch.Tensor)
+            or not tensor.is_floating_point()
+            or tensor.layout != torch.strided  # sparse: torch's own error, unnamed
+        ):
             found = getattr(tensor, "dtype", type(tensor).__name__)
+            if isinstance(tensor, torch.Tensor) and tensor.layout != torch.strided:
+                found = f"sparse {found}"
             raise ModelFileError(
                 f"{path}: the network weights are damaged ({key} holds {found} "
                 "values, not floating-point numbers)"

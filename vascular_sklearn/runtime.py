@@ -35,6 +35,7 @@ from ._model_spec import (
     rebuilding,
 )
 from .exceptions import _missing
+from .spectrogram import STFTSpectrogram
 
 __all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
 
@@ -58,10 +59,17 @@ def _onnxruntime():
 def _session(path: str, n_threads: int | None):
     if not os.path.isfile(path):  # onnxruntime's own words read like our bug
         raise FileNotFoundError(f"{path}: {_missing(path, 'an ONNX model')}")
+    if n_threads is not None and (
+        not isinstance(n_threads, Integral)
+        or isinstance(n_threads, bool)
+        or n_threads < 1
+    ):
+        # onnxruntime's pybind error, or -1 taken without a word
+        raise ValueError(f"n_threads={n_threads!r}: give 1 or more threads, or None")
     ort = _onnxruntime()
     options = ort.SessionOptions()
     if n_threads is not None:
-        options.intra_op_num_threads = n_threads
+        options.intra_op_num_threads = int(n_threads)
     options.log_severity_level = 3  # warnings about unused initialisers are noise
     try:
         return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
@@ -138,8 +146,11 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
 
     @property
     def session_(self):
-        if getattr(self, "_session", None) is None:
-            self._session = _session(self.path, self.n_threads)
+        # made again when set_params changed path or n_threads: the cached
+        # session kept the old ones without a word
+        wanted = (self.path, self.n_threads)
+        if getattr(self, "_session", None) is None or self._made_for != wanted:
+            self._session, self._made_for = _session(*wanted), wanted
         return self._session
 
     def __getstate__(self) -> dict:
@@ -324,7 +335,12 @@ def load_onnx(
         classes = decode(meta["network"]["fitted"]["classes_"])
         check_classes(classifier, classes)
         _check_graph(session, classes, meta["input"]["shape"])
-        spectrogram = steps[-1][1]
+        # the last STFTSpectrogram, as export_onnx takes it: a step after it
+        # ("passthrough") made a sound export read as damaged
+        images = [s for _, s in steps if isinstance(s, STFTSpectrogram)]
+        if not images:
+            raise ValueError("it holds no STFTSpectrogram step")
+        spectrogram = images[-1]
         made = [spectrogram._sizes(spectrogram.sample_rate_)[2], spectrogram.n_frames]
         if made != meta["input"]["shape"][2:]:
             # an edited step: the graph would refuse every batch, deep in onnxruntime
@@ -334,7 +350,7 @@ def load_onnx(
                 f"{meta['input']['shape'][3]}"
             )
     network = OnnxNetwork(path, classes, batch_size, n_threads)
-    network._session = session
+    network._session, network._made_for = session, (path, n_threads)
     classifier.set_params(estimator=network).estimator_ = network
     steps.append((last, classifier))
     return Pipeline(steps)
