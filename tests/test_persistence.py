@@ -314,6 +314,9 @@ def test_check_card_names_a_key_that_is_no_str():
         check_card({"labels": {1: "a", "1": "b"}})
     with pytest.raises(TypeError, match=r"card\['runs'\]\[0\]'s keys .* None"):
         check_card({"runs": [{None: 1}]})
+    # NaN is no JSON: it was written as NaN, which JSON readers refuse
+    with pytest.raises(ValueError, match=r"card\['auc'\]: Out of range float"):
+        check_card({"auc": float("nan")})
 
 
 def test_a_card_that_is_no_object_or_a_pipe_is_named(saved, tmp_path):

@@ -82,7 +82,9 @@ def check_card(card: Mapping[str, Any] | None) -> dict:
     checked = {}
     for key, value in card.items():
         try:
-            checked[key] = json.loads(json.dumps(value, default=_plain))
+            # allow_nan: NaN and Infinity are no JSON, which the card promises
+            text = json.dumps(value, default=_plain, allow_nan=False)
+            checked[key] = json.loads(text)
         except (TypeError, ValueError) as err:
             raise ValueError(
                 f"card[{key!r}]: {err}; give strings, numbers, booleans, lists "
