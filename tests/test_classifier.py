@@ -889,6 +889,13 @@ def test_a_recording_without_cycles_takes_no_share_of_its_pair():
         given = seen["weight"][np.cumsum(n)[trains] - n[trains]]
         totals = [given[pairs[trains] == p].sum() for p in np.unique(pairs)]
         np.testing.assert_allclose(totals, np.full(4, totals[0]))
+        # nor in the prior: every pair weighs alike, so the classes do
+        np.testing.assert_allclose(model.class_prior_, [0.5, 0.5])
+    # a class without cycles is said as such, not as a class weighed 0
+    short = [b[:1] if c == 1 else b for b, c in zip(bags, y, strict=True)]
+    model = RecordingClassifier(Spy(), min_cycles=2, on_empty="prior")
+    with pytest.raises(ValueError, match=r"must have cycles .* with cycles: \[0\]"):
+        model.fit(short, y, confounder=site)
 
 
 def test_recordings_reach_the_network_as_recordings_not_patients():

@@ -533,10 +533,23 @@ def test_an_error_from_outside_the_library_says_where(monkeypatch, capsys):
     def full(args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("vascular_sklearn.cli._cmd_demo", full)
-    assert main(["demo"]) == 2
+    monkeypatch.setattr("vascular_sklearn.cli._cmd_predict", full)
+    assert main(["predict", "m.vsk", "a.wav"]) == 2
     err = capsys.readouterr().err
     assert "error: standard output: [Errno 28] No space left on device" in err
+    assert main(["predict", "m.vsk", "a.wav", "-o", "t.csv"]) == 2
+    assert "error: t.csv: [Errno 28] No space" in capsys.readouterr().err
+    monkeypatch.setattr("vascular_sklearn.cli._cmd_demo", full)  # writes no file
+    assert main(["demo"]) == 2
+    assert "error: [Errno 28] No space" in capsys.readouterr().err
+
+    # a RuntimeError that is a bug of ours is not dressed as torch's
+    def recursing(args):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("vascular_sklearn.cli._cmd_demo", recursing)
+    with pytest.raises(RecursionError):
+        main(["demo"])
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

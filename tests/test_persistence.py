@@ -412,7 +412,7 @@ def test_two_members_of_one_name_are_refused(saved, tmp_path):
         pytest.param(
             "fc.weight",
             lambda t: t.to_sparse(),
-            "sparse torch.float32 values",
+            r"a sparse tensor \(torch.float32\), not a dense one",
             marks=pytest.mark.filterwarnings("ignore:Validating sparse tensor"),
         ),
     ],

@@ -751,6 +751,18 @@ def test_a_model_trained_on_the_words_abnormal_normal_reports_abnormal(
     assert [r["label"] for r in table] == [other, other]
 
 
+def test_numbered_classes_keep_stenosis_second(model_and_folder):
+    """A number names no class: with classes 1 (normal) and 2 (stenosis), "1"
+    was read as the word for stenosis and P(normal) written as stenosis's."""
+    _, paths = _distinct(model_and_folder)
+    for classes in ([1, 2], ["1", "2"], [0, 1]):
+        model = Pipeline([("classifier", _WordsClassifier())]).fit(
+            np.zeros((2, 9)), classes
+        )
+        rows = score_files(model, paths[:2])
+        assert {r["probability_stenosis"] for r in rows} == {"0.2000"}
+
+
 def test_a_dangling_link_in_a_screened_folder_gets_its_own_row(
     model_and_folder, tmp_path
 ):

@@ -370,17 +370,20 @@ def check_header(
         raise _rate_error(name, rate, sample_rate)
 
 
-#: libsndfile's log line for a WAV (``data``) or AIFF (``SSND``) whose sound
-#: chunk is not the size its header declares:
-#: ``data : <declared bytes> (should be <bytes present>)``.
+#: libsndfile's log line for a WAV (``data``), AIFF (``SSND``), AU (``Data
+#: Size``) or W64 (``riff``, the whole file) whose sound is not the size its
+#: header declares: ``data : <declared bytes> (should be <bytes present>)``.
 _DATA_SIZE = re.compile(
-    r"^\s*(?:data|SSND)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
+    r"^\s*(?:data|SSND|Data Size|riff)\s*:\s*(?P<declared>\d+)\s*"
+    r"\(should be (?P<present>\d+)\)",
+    re.MULTILINE,
 )
 #: libsndfile's log line for an RF64 file (a WAV past 4 GB) cut short, whose
 #: ``ds64`` chunk declares the frames: ``Calculated frame count <present> does
 #: not match value from 'ds64' chunk of <declared>``.
 _DS64_FRAMES = re.compile(
-    r"Calculated frame count (\d+) does not match value from 'ds64' chunk of (\d+)"
+    r"Calculated frame count (?P<present>\d+) does not match value from 'ds64' "
+    r"chunk of (?P<declared>\d+)"
 )
 #: The data size a writer that cannot seek back (a pipe, a stream) leaves.
 _UNKNOWN_SIZE = 0xFFFFFFFF
@@ -400,9 +403,7 @@ def _declared_share(log: str) -> float | None:
     found = _DATA_SIZE.search(log) or _DS64_FRAMES.search(log)
     if found is None:
         return None
-    declared, present = int(found[1]), int(found[2])
-    if found.re is _DS64_FRAMES:
-        present, declared = declared, present
+    declared, present = int(found["declared"]), int(found["present"])
     if declared == _UNKNOWN_SIZE or present >= declared:
         return None
     return declared / present

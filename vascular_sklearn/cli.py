@@ -1660,17 +1660,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # an optional dependency the command needs
         ImportError,
     ) as err:
-        if os.environ.get("VASCULAR_SKLEARN_DEBUG"):
-            raise
+        if os.environ.get("VASCULAR_SKLEARN_DEBUG") or isinstance(
+            err, (RecursionError, NotImplementedError)
+        ):
+            raise  # a RuntimeError of these kinds is a bug of ours, not torch's
         message = str(err)
         if isinstance(err, FileExistsError):
             # a file made while the command worked: the library's advice names
             # its Python parameter
             message = message.replace("pass overwrite=True", "use --force")
         if isinstance(err, OSError) and err.errno in _FULL and not err.filename:
-            # "[Errno 28] No space left on device" named no file
-            output = getattr(args, "output", None)
-            message = f"{output or 'standard output'}: {message}"
+            # "[Errno 28] No space left on device" named no file: the output,
+            # where the command writes one
+            if hasattr(args, "output"):
+                message = f"{args.output or 'standard output'}: {message}"
         _say(f"error: {message}")
         if isinstance(err, TooFewCyclesError):
             # the library's message names the Python parameters

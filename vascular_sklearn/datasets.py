@@ -107,7 +107,8 @@ def load_recordings(
         audio file, or (with ``lazy``) a link there points to no file.
     ValueError
         When a label folder is there twice in different case (``normal/`` and
-        ``Normal/``), or an option is invalid.
+        ``Normal/``), a recording is found twice (a link to it), or an option
+        is invalid.
     RecordingError
         Naming a file that cannot be read as asked, or (without ``lazy``) a
         link whose target is gone.
@@ -196,10 +197,11 @@ def load_recordings(
     ]
     if unreadable:
         # a phone's .m4a memos were passed over without a word
-        example = unreadable[0].relative_to(root).as_posix()
+        many = len(unreadable) > 1
+        example = unreadable[0].relative_to(root).as_posix() + ", ..." * many
         warnings.warn(
-            f"{root}: {len(unreadable)} file{'s' * (len(unreadable) != 1)} in a "
-            f"format this library cannot read ({example}, ...) left out: "
+            f"{root}: {len(unreadable)} file{'s' * many} in a format this "
+            f"library cannot read ({example}) left out: "
             "convert them to WAV or FLAC (ffmpeg -i in.m4a out.wav)",
             UserWarning,
             stacklevel=2,
@@ -261,6 +263,17 @@ _PHYSIONET_TARGET_NAMES = np.array(["normal", "abnormal"])
 # means a file from elsewhere (or an edited one), not a normal heart.
 _PHYSIONET_LABELS = {"1": 1, "-1": 0}
 _PHYSIONET_PREFIX = "training-"
+
+
+def _database_letter(name: str) -> str | None:
+    """What follows ``training-`` (in any case) in a folder's name, or None."""
+    if name.lower().startswith(_PHYSIONET_PREFIX) and len(name) > len(
+        _PHYSIONET_PREFIX
+    ):
+        return name[len(_PHYSIONET_PREFIX) :]
+    return None
+
+
 _PHYSIONET_CITATION = (
     "Liu C, Springer D, Li Q, et al. An open access database for the evaluation "
     "of heart sound algorithms. Physiol Meas 37(12):2181-2213, 2016."
@@ -365,27 +378,25 @@ def load_physionet2016(
         raise FileNotFoundError(f"no folder at {root}")
     # "Training-b/" too: a folder named in other case was left out unsaid
     found: dict[str, Path] = {}
+    by_lower: dict[str, Path] = {}
     for p in sorted(root.iterdir()):
-        name = p.name.lower()
-        if (
-            p.is_dir()
-            and name.startswith(_PHYSIONET_PREFIX)
-            and name != _PHYSIONET_PREFIX
-        ):
-            letter = p.name[len(_PHYSIONET_PREFIX) :]  # its case kept: the group
-            twin = next((q for k, q in found.items() if k.lower() == letter.lower()), p)
-            found.setdefault(letter, p)
-            if twin != p:
-                raise ValueError(
-                    f"{root}: {twin.name}/ and {p.name}/ are one database (its "
-                    "name is read in any case); move their files into one of them"
-                )
+        letter = _database_letter(p.name)
+        # the name first: a lone database folder holds thousands of files
+        if letter is None or not p.is_dir():
+            continue
+        twin = by_lower.setdefault(letter.lower(), p)
+        if twin != p:
+            raise ValueError(
+                f"{root}: {twin.name}/ and {p.name}/ are one database (its name "
+                "is read in any case); move their files into one of them"
+            )
+        found[letter] = p  # its case kept: the group
     if not found and (root / "REFERENCE.csv").is_file():
         # one database on its own, as the challenge ships its validation set
         # and as another site's recordings can be laid out
         # resolved: "." has no name to tell the database by
         folder = root.resolve()
-        found = {folder.name.removeprefix(_PHYSIONET_PREFIX): folder}
+        found = {_database_letter(folder.name) or folder.name: folder}
     if not found:
         raise FileNotFoundError(
             f"{root} holds no training-* folders (training-a ... training-f of the "

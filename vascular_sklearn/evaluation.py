@@ -59,7 +59,7 @@ def _release_memory() -> None:
         trim(0)
 
 
-def _missing(value: Any) -> bool:
+def _missing_id(value: Any) -> bool:
     """Whether an id is missing: None, NaN (unequal to itself), pandas' NA."""
     if value is None:
         return True
@@ -77,7 +77,7 @@ def _ids(values: Any, what: str) -> np.ndarray:
         raise ValueError(f"{what} are needed: one per recording")
     # looked for before np.asarray, which makes ["a", nan] the ids "a", "nan"
     raw = np.asarray(values, dtype=object).ravel().tolist()
-    missing = [i for i, v in enumerate(raw) if _missing(v)]
+    missing = [i for i, v in enumerate(raw) if _missing_id(v)]
     values = np.asarray(values)
     if missing:
         raise ValueError(
@@ -627,6 +627,12 @@ def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
     -------
     y : ndarray
         The label of each (patient, label) pair, sorted by patient then label.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, a patient or a label is missing (None, NaN),
+        or a probability is NaN.
     proba : ndarray of float
         The mean probability of that patient's recordings with that label.
     groups : ndarray
@@ -641,7 +647,7 @@ def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
     """
     groups = _ids(groups, "groups (the patients)")
     check_consistent_length(y, proba, groups)
-    y, proba = _binary_labels(y), _scored(proba)
+    y, proba = _labels_given(y), _scored(proba)
     keys = sorted(set(zip(groups.tolist(), y.tolist(), strict=True)))
     out = [(label, proba[(groups == g) & (y == label)].mean(), g) for g, label in keys]
     return tuple(np.array(column) for column in zip(*out, strict=True))
@@ -818,13 +824,26 @@ def _check_threshold(threshold: Any) -> float:
     return value
 
 
-def _binary_labels(y: Any) -> np.ndarray:
-    """``y`` as an array, refused unless it holds 0 (normal) and 1 (stenosis)."""
+def _labels_given(y: Any) -> np.ndarray:
+    """``y`` as a 1-D array, refused where a label is missing (None, NaN):
+    NaN equals nothing, so its recordings were averaged into NaN."""
     y = np.asarray(y)
     if y.ndim != 1:
-        # a column (n, 1) compared with the predictions made an n x n table:
-        # accuracy near 0.5 beside a correct sensitivity
         raise ValueError(f"y has shape {y.shape}: give one label per recording")
+    missing = [i for i, v in enumerate(y.tolist()) if _missing_id(v)]
+    if missing:
+        raise ValueError(
+            f"y holds no label (None or NaN) for recordings {missing[:5]} (of "
+            f"{len(missing)}): give every recording one"
+        )
+    return y
+
+
+def _binary_labels(y: Any) -> np.ndarray:
+    """``y`` as an array, refused unless it holds 0 (normal) and 1 (stenosis)."""
+    # a column (n, 1) compared with the predictions made an n x n table:
+    # accuracy near 0.5 beside a correct sensitivity
+    y = _labels_given(y)
     labels = np.unique(y)
     if not np.isin(labels, [0, 1]).all():
         raise ValueError(
@@ -955,8 +974,8 @@ def evaluate_by_patient(
     name, last = pipeline.steps[-1]
     # a nested search takes **params, which has_fit_parameter cannot see
     # through: its splitter was left without the patients
-    key = _fit_keyword(last, "groups")
-    takes_groups = key is not None if pass_groups is None else pass_groups
+    groups_key = _fit_keyword(last, "groups")
+    takes_groups = groups_key is not None if pass_groups is None else pass_groups
     cycle_parts = []
     for k, (train, test) in enumerate(splits):
         labels = np.unique(y[train])
@@ -969,7 +988,7 @@ def evaluate_by_patient(
         # cross_validate's own slicing: per-recording arrays cut, the rest kept
         fit_params = _check_method_params(X, params or {}, train)
         if takes_groups:
-            fit_params[f"{name}__{key or 'groups'}"] = groups[train]
+            fit_params[f"{name}__{groups_key or 'groups'}"] = groups[train]
         model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **fit_params)
         X_test = _safe_indexing(X, test)
         # a one-step pipeline's model[:-1] holds no step, and no transform

@@ -231,11 +231,11 @@ def _check_weights(state: Mapping, expected: Mapping, path: str) -> None:
             or tensor.layout != torch.strided  # sparse: torch's own error, unnamed
         ):
             found = getattr(tensor, "dtype", type(tensor).__name__)
+            what = f"{found} values, not floating-point numbers"
             if isinstance(tensor, torch.Tensor) and tensor.layout != torch.strided:
-                found = f"sparse {found}"
+                what = f"a sparse tensor ({found}), not a dense one"
             raise ModelFileError(
-                f"{path}: the network weights are damaged ({key} holds {found} "
-                "values, not floating-point numbers)"
+                f"{path}: the network weights are damaged ({key} holds {what})"
             )
         if not bool(torch.isfinite(tensor).all()):
             raise ModelFileError(

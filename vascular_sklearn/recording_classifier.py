@@ -116,6 +116,13 @@ def _takes_2d(estimator: Any) -> bool:
     return tags is None or tags().input_tags.two_d_array
 
 
+def _untrained(trained: np.ndarray, classes: np.ndarray) -> ValueError:
+    return ValueError(
+        "every class must have cycles to train on; classes with cycles: "
+        f"{trained.tolist()}, classes in y: {classes.tolist()}"
+    )
+
+
 def _balanced_pairs(
     confounder,
     y: np.ndarray,
@@ -151,7 +158,8 @@ def _balanced_pairs(
         out=np.zeros_like(total),
         where=total > 0,
     )
-    return weight * scale
+    # one without cycles weighs nothing: its weight would count in the prior
+    return weight * scale if trains is None else np.where(trains, weight * scale, 0.0)
 
 
 class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -403,6 +411,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # a recording with fewer than min_cycles cycles trains as one with none
         n = np.where(bags.n_cycles < self.min_cycles, 0, bags.n_cycles)
         cycle_groups = np.repeat(np.arange(len(bags)) if groups is None else groups, n)
+        trained = np.isin(classes, y[n > 0])
+        if not trained.all():
+            # said before the weights: a class without cycles also weighs 0
+            raise _untrained(classes[trained], classes)
         kwargs = {}
         if sample_weight is not None:
             sample_weight = check_sample_weight(sample_weight, y)
@@ -444,10 +456,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             cycles = cycles[np.repeat(n > 0, bags.n_cycles)]
         estimator.fit(cycles, np.repeat(y, n), **kwargs)
         if not np.array_equal(estimator.classes_, classes):
-            raise ValueError(
-                "every class must have cycles to train on; classes with cycles: "
-                f"{estimator.classes_.tolist()}, classes in y: {classes.tolist()}"
-            )
+            raise _untrained(estimator.classes_, classes)
         # set only now: a fit that failed leaves nothing that looks fitted
         self.estimator_, self.classes_ = estimator, classes
         self.class_prior_ = counts / counts.sum()

@@ -25,7 +25,6 @@ from .audio import AUDIO_SUFFIXES, _info
 from .beats import _MARGIN
 from .containers import CycleBags, Signals
 from .corpus import (
-    _LABELS,
     RecordingFiles,
     _given_path,
     _manifest_rows,
@@ -168,12 +167,19 @@ def _label(classes: np.ndarray, k: int) -> str:
     return str(classes[k])
 
 
+#: The label words that say which class is stenosis.
+_WORDS = {"normal": 0, "stenosis": 1, "abnormal": 1}
+
+
 def _stenosis_column(classes: np.ndarray) -> int:
     """The column of ``predict_proba`` that holds stenosis: the second class,
     unless a class is a label word that says otherwise (a model fit on
     ``"abnormal"``/``"normal"``, or ``"abnormal"``/``"healthy"``, has
     ``classes_`` in that order, and its second column is not stenosis)."""
-    words = [_LABELS.get(str(c).lower()) for c in classes]
+    # words alone: a number names no class (1 may be normal beside 2)
+    words = [_WORDS.get(c.lower()) if isinstance(c, str) else None for c in classes]
+    if len(words) != 2:
+        return 1
     if 1 in words:
         return words.index(1)
     return 1 - words.index(0) if 0 in words else 1
