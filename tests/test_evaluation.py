@@ -134,8 +134,9 @@ def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
     # near 0.5 beside a correct sensitivity
     with pytest.raises(ValueError, match=r"y has shape \(8, 1\): give one label"):
         clinical_report(np.array(y)[:, None], proba)
-    with pytest.raises(ValueError, match="n_resamples >= 1"):
-        bootstrap_report(y, proba, np.arange(8), n_resamples=0)
+    for n in (0, None, 10.5):  # None was a TypeError, 10.5 drew 11
+        with pytest.raises(ValueError, match="n_resamples >= 1"):
+            bootstrap_report(y, proba, np.arange(8), n_resamples=n)
     # a percentage would clear every recording
     with pytest.raises(ValueError, match="threshold=50: give a probability"):
         bootstrap_report(y, proba, np.arange(8), threshold=50)

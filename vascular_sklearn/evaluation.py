@@ -740,10 +740,12 @@ def bootstrap_report(
     (1.0, (1.0, 1.0))
     """
     check_consistent_length(y, proba, groups)
-    if not (n_resamples >= 1 and 0 < confidence < 1):
+    # a whole number: None compared with 1 was a TypeError, 10.5 drew 11
+    whole = isinstance(n_resamples, Integral) and not isinstance(n_resamples, bool)
+    if not (whole and n_resamples >= 1 and 0 < confidence < 1):
         raise ValueError(
-            f"need n_resamples >= 1 and 0 < confidence < 1, got {n_resamples} "
-            f"and {confidence}"
+            f"need n_resamples >= 1 (a whole number) and 0 < confidence < 1, got "
+            f"{n_resamples!r} and {confidence}"
         )
     report = clinical_report(y, proba, threshold)
     groups = _ids(groups, "groups (the patients)")
