@@ -143,14 +143,19 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert model.stat().st_mtime_ns == before
     assert "use --force" in capsys.readouterr().err
     # so is export's, and a folder that is not there stops before the training
-    assert main(["export", str(model), "-o", str(model)]) == 2
-    assert "use --force" in capsys.readouterr().err
+    kept = tmp_path / "kept.onnx"
+    kept.write_bytes(b"keep")
+    assert main(["export", str(model), "-o", str(kept)]) == 2
+    assert "use --force" in capsys.readouterr().err and kept.read_bytes() == b"keep"
+    # a model file named .onnx (a copy) exported onto itself
+    named_onnx = tmp_path / "copy.onnx"
+    shutil.copy(model, named_onnx)
     # --force replaces no file the command reads: the model, a recording given
     # or one in a folder given
     recording = files[0]
     sound = Path(recording).read_bytes()
     for argv in (
-        ["export", str(model), "-o", str(model)],
+        ["export", str(named_onnx), "-o", str(named_onnx)],
         ["predict", str(model), recording, "-o", str(model)],
         ["predict", str(model), recording, "-o", recording],
         ["predict", str(model), str(folder), "-o", recording],
