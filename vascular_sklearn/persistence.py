@@ -50,7 +50,7 @@ from ._output import check_output, replacing
 from .model_card import check_card
 from .network import resolve_device
 from .recording_classifier import RecordingClassifier
-from .spectrogram import STFTSpectrogram
+from .spectrogram import _image_step
 
 __all__ = ["ModelFileError", "export_onnx", "load_model", "save_model"]
 
@@ -225,14 +225,13 @@ def _check_weights(state: Mapping, expected: Mapping, path: str) -> None:
     for key, tensor in state.items():
         if key not in expected or not expected[key].is_floating_point():
             continue  # an unknown key or a counter: load_state_dict judges
-        if (
-            not isinstance(tensor, torch.Tensor)
-            or not tensor.is_floating_point()
-            or tensor.layout != torch.strided  # sparse: torch's own error, unnamed
-        ):
+        is_tensor = isinstance(tensor, torch.Tensor)
+        # sparse: torch's own error further on named no file
+        sparse = is_tensor and tensor.layout != torch.strided
+        if not is_tensor or not tensor.is_floating_point() or sparse:
             found = getattr(tensor, "dtype", type(tensor).__name__)
             what = f"{found} values, not floating-point numbers"
-            if isinstance(tensor, torch.Tensor) and tensor.layout != torch.strided:
+            if sparse:
                 what = f"a sparse tensor ({found}), not a dense one"
             raise ModelFileError(
                 f"{path}: the network weights are damaged ({key} holds {what})"
@@ -328,8 +327,8 @@ def export_onnx(
             f"{MIN_OPSET} or later (onnxruntime 1.18 and later read it)"
         )
     steps, network = describe_pipeline(model, "export_onnx")
-    images = [s for _, s in model.steps if isinstance(s, STFTSpectrogram)]
-    if not images:
+    spectrogram = _image_step(model.steps)
+    if spectrogram is None:
         raise ModelFileError(
             "export_onnx needs an STFTSpectrogram step: it fixes the size of the "
             "network's input"
@@ -345,7 +344,6 @@ def export_onnx(
     from .runtime import FORMAT as ONNX_FORMAT
     from .runtime import INPUT_NAME, METADATA_KEY
 
-    spectrogram = images[-1]
     n_freqs = spectrogram._sizes(spectrogram.sample_rate_)[2]
     n_frames = spectrogram.n_frames
     # the graph takes the images the spectrogram makes now: they must be the

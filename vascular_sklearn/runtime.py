@@ -35,7 +35,7 @@ from ._model_spec import (
     rebuilding,
 )
 from .exceptions import _missing
-from .spectrogram import STFTSpectrogram
+from .spectrogram import _image_step
 
 __all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
 
@@ -337,10 +337,9 @@ def load_onnx(
         _check_graph(session, classes, meta["input"]["shape"])
         # the last STFTSpectrogram, as export_onnx takes it: a step after it
         # ("passthrough") made a sound export read as damaged
-        images = [s for _, s in steps if isinstance(s, STFTSpectrogram)]
-        if not images:
+        spectrogram = _image_step(steps)
+        if spectrogram is None:
             raise ValueError("it holds no STFTSpectrogram step")
-        spectrogram = images[-1]
         made = [spectrogram._sizes(spectrogram.sample_rate_)[2], spectrogram.n_frames]
         if made != meta["input"]["shape"][2:]:
             # an edited step: the graph would refuse every batch, deep in onnxruntime

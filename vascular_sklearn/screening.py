@@ -25,6 +25,7 @@ from .audio import AUDIO_SUFFIXES, _info
 from .beats import _MARGIN
 from .containers import CycleBags, Signals
 from .corpus import (
+    _LABELS,
     RecordingFiles,
     _given_path,
     _manifest_rows,
@@ -167,8 +168,9 @@ def _label(classes: np.ndarray, k: int) -> str:
     return str(classes[k])
 
 
-#: The label words that say which class is stenosis.
-_WORDS = {"normal": 0, "stenosis": 1, "abnormal": 1}
+#: The label words of a corpus (not its numbers) that say which class is
+#: stenosis.
+_WORDS = {k: v for k, v in _LABELS.items() if not k.lstrip("-").isdigit()}
 
 
 def _stenosis_column(classes: np.ndarray) -> int:
@@ -277,14 +279,14 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
     if len(cut):
         as_cut = None if bags is None else bags.n_cycles[cut]
         counts[cut] = _cycle_counts(Xt, as_cut, len(cut))
-    enough = counts[cut] >= min_cycles
-    scored = cut[enough]
+    # positions in Xt (the recordings with cycles), and in the batch
+    kept = np.flatnonzero(counts[cut] >= min_cycles)
+    scored = cut[kept]
     proba = np.full(len(files), np.nan)
     positive = _stenosis_column(getattr(classifier, "classes_", ()))
     if len(scored):
-        enough = np.flatnonzero(enough)
         # a table (set_output="pandas") takes rows by .iloc: [] picks columns
-        rows = Xt.iloc[enough] if hasattr(Xt, "iloc") else Xt[enough]
+        rows = Xt.iloc[kept] if hasattr(Xt, "iloc") else Xt[kept]
         proba[scored] = classifier.predict_proba(rows)[:, positive]
     quality = bags.quality(min_cycles) if bags is not None else None
     band = _model_band(model)

@@ -492,3 +492,11 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _image_step(steps) -> STFTSpectrogram | None:
+    """The last :class:`STFTSpectrogram` among a pipeline's ``(name, step)``
+    pairs: it makes the network's input, whatever steps follow it (an export
+    and its reader must agree on which one); ``None`` when there is none."""
+    images = [s for _, s in steps if isinstance(s, STFTSpectrogram)]
+    return images[-1] if images else None
