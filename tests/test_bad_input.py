@@ -167,6 +167,14 @@ def test_complex_or_scalar_recordings_are_named(fitted, data):
     # soundfile reads stereo as (n, 2): not n recordings of 2 samples each
     with pytest.raises(RecordingError, match=r"shape \(\d+, 2\).*x\.mean\(axis=1\)"):
         fitted.predict_proba(np.stack([x, x], axis=1))
+    # more channels, or a Signals made of them, were thousands of recordings
+    with pytest.raises(RecordingError, match=r"shape \(\d+, 6\)"):
+        fitted.predict_proba(np.stack([x] * 6, axis=1))
+    with pytest.raises(RecordingError, match=r"arrays has shape \(\d+, 2\)"):
+        Signals.from_arrays(np.stack([x, x], axis=1), RATE)
+    for number in (np.array(0.5), np.float32(0.5)):  # was len()'s TypeError
+        with pytest.raises(RecordingError, match="X is a single number"):
+            LowpassFilter().fit(number)
     with pytest.raises(RecordingError, match="holds no recordings"):
         make_seed_pipeline().fit(Signals.from_arrays([], 22050), [])
     # nor files, which the first step reads itself, nor bags after the cutter

@@ -310,6 +310,10 @@ def test_pulse_db_measures_the_loudness_swing_at_any_rate_and_gain(rate):
     hum = np.sin(2 * np.pi * 50 * t) + 0.01 * noise
     assert pulse_db(hum, rate) < 0.6
     assert pulse_db(np.zeros(len(t)), rate) == 0.0
+    # the highpass starting from rest on an offset: a step that swung 1-2 dB
+    for offset in (0.003, 0.2):
+        hiss = offset + 1e-3 * noise
+        assert pulse_db(hiss, rate) == pytest.approx(pulse_db(noise, rate), abs=0.05)
     assert np.isnan(pulse_db(beating[: int(2 * rate)], rate))
     assert np.isnan(pulse_db(beating, 40.0))  # at 40 Hz nothing lies above 25 Hz
 

@@ -699,6 +699,72 @@ def test_network_answers_no_cycles_with_no_rows():
     assert net.predict(X[:0]).shape == (0,)
 
 
+def test_network_refusals_are_said_in_words(monkeypatch):
+    """Each was an error from deep inside torch, or an AttributeError in
+    place of the message meant for it."""
+    X, y = _tiny_cycles()
+    tiny = {**FAST, "batch_size": 4}
+    one_class = np.array(["normal"] * 8, dtype=object)  # as a pandas column
+    with pytest.raises(ValueError, match="all 8 cycles are 'normal'"):
+        ResNetClassifier(**tiny).fit(X, one_class)
+    words, groups = np.array(["a"] * 4 + ["b"] * 4, dtype=object), np.arange(8) // 4
+    with pytest.raises(ValueError, match=r"every group of class '[ab]'"):
+        ResNetClassifier(**tiny, early_stopping=1).fit(X, words, groups=groups)
+    with pytest.raises(ValueError, match="'gpu' is not a device name"):
+        ResNetClassifier(**{**tiny, "device": "gpu"}).fit(X, y)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ValueError, match="'cuda': 0 CUDA GPUs are visible"):
+        ResNetClassifier(**{**tiny, "device": "cuda"}).fit(X, y)
+    # BatchNorm's "Expected more than 1 value per channel when training"
+    with pytest.raises(ValueError, match="batch_size"):
+        ResNetClassifier(**{**tiny, "batch_size": 1}).fit(X, y)
+
+
+def test_a_diverged_fit_is_refused_not_read_as_the_first_class():
+    X, y = _tiny_cycles()
+    net = ResNetClassifier(**{**FAST, "batch_size": 4, "optimizer": "sgd", "lr": 1e12})
+    # its probabilities were NaN, and predict called every cycle classes_[0]
+    with pytest.raises(FloatingPointError, match="training diverged"):
+        net.fit(X, y)
+    with pytest.raises(NotFittedError):
+        net.predict(X)
+
+
+def test_network_groups_and_recordings_as_columns_are_taken_as_y_is():
+    X, y = _tiny_cycles()
+    groups = np.repeat(np.arange(4), 2)
+    params = {**FAST, "batch_size": 4, "max_cycles_per_group": 1}
+    flat = ResNetClassifier(**params).fit(X, y, groups=groups)
+    with pytest.warns(DataConversionWarning):  # was one cycle drawn per batch
+        column = ResNetClassifier(**params).fit(X, y, groups=groups[:, None])
+    np.testing.assert_array_equal(column.predict_proba(X), flat.predict_proba(X))
+    with pytest.warns(DataConversionWarning):
+        ResNetClassifier(**params).fit(X, y, recordings=groups[:, None])
+
+
+def test_a_fit_on_the_cpu_leaves_the_gpus_generators_alone(monkeypatch):
+    """torch.manual_seed seeds every GPU too, which the fit did not give back
+    (on a machine without one, a seeding queued for when CUDA starts)."""
+    seeded = []
+    monkeypatch.setattr("torch.cuda.manual_seed_all", seeded.append)
+    monkeypatch.setattr("torch.cuda.manual_seed", seeded.append)
+    X, y = _tiny_cycles()
+    ResNetClassifier(**{**FAST, "batch_size": 4}).fit(X, y)
+    assert seeded == []
+
+
+def test_accelerated_fits_with_other_precisions_follow_one_another():
+    """accelerate keeps one state per process: the second fit, asking for
+    bfloat16 after float32, raised "AcceleratorState has already been
+    initialized and cannot be changed"."""
+    X, y = _tiny_cycles()
+    params = {**FAST, "batch_size": 4, "accelerate": True}
+    first = ResNetClassifier(**params).fit(X, y)
+    assert first.net_.accelerator.mixed_precision == "no"
+    second = ResNetClassifier(**params, autocast=True).fit(X, y)
+    assert second.net_.accelerator.mixed_precision == "bf16"
+
+
 def test_a_failed_network_fit_leaves_nothing_that_looks_fitted():
     X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
     net = ResNetClassifier(**{**FAST, "batch_size": 4})

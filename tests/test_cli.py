@@ -439,8 +439,8 @@ def test_usage_errors_stop_before_the_work_without_a_traceback(
 ):
     model = str(tmp_path / "m.vsk")
     devices = [
-        ("bogus", "--device bogus: "),
-        ("cuda:7", "--device cuda:7"),
+        ("bogus", "--device 'bogus' is not a device name: "),
+        ("cuda:7", "--device 'cuda:7': 0 CUDA GPUs are visible; use 'cpu'"),
         # devices torch parses but nothing here runs on
         ("meta", "--device meta: use cpu, cuda, cuda:N or auto"),
         ("mps", "--device mps: use cpu, cuda, cuda:N or auto"),

@@ -74,6 +74,36 @@ def test_per_recording_fields_given_as_lists_move_with_a_subset():
     assert files[[-1]].stamps.shape == (1, 2)
 
 
+def test_an_index_of_recordings_is_one_index():
+    signals = Signals.from_arrays(
+        [np.full(3, k, np.float32) for k in range(4)], 2000.0, names=list("abcd")
+    )
+    # np.asarray((1, 2)) made it the recordings b and c
+    with pytest.raises(IndexError, match="too many indices"):
+        signals[1, 2]
+    assert signals[np.array(2)][0] == 2  # an int, as a 0-d array
+    assert signals[[1], ...].names.tolist() == ["b"]  # as _safe_indexing asks
+    with pytest.raises(IndexError):
+        signals[True]  # not recording 1
+
+
+def test_hand_made_containers_are_checked_where_they_are_made():
+    signals = Signals.from_arrays([np.zeros(9, np.float32)], 1000.0)
+    bounds = [np.array([[0, 3], [3, 6]])]
+    # peaks not given: one before each cycle kept or dropped, and one after
+    bags = CycleBags(signals, bounds, dropped={"short": [3]})
+    row = bags.quality()[0]
+    assert (row["peaks"], row["dropped_long_gap"]) == (6, 0)  # was 3 and -3
+    # an unknown reason counted its cycles as long gaps
+    with pytest.raises(ValueError, match=r"dropped\['clip'\]: not a reason"):
+        CycleBags(signals, bounds, dropped={"clip": [1]})
+    images = np.zeros((6, 1, 2, 2), np.float32)
+    whole = Spectrograms(images, np.array([0.0, 1.0, 3.0, 6.0]))
+    assert whole[1].shape == (2, 1, 2, 2)  # was "slice indices must be integers"
+    with pytest.raises(ValueError, match="offsets must be integers"):
+        Spectrograms(images, np.array([0.0, 1.5, 3.0, 6.0]))
+
+
 def test_a_per_recording_field_of_another_length_is_refused():
     """One reference short would describe a recording by another's."""
     data = [np.zeros(4, np.float32)] * 3

@@ -430,6 +430,9 @@ def test_device_confound_reads_files_as_stored_and_audits_each_group(tmp_path):
     stored = [quantise(x, q) for x, q in zip(noise, steps, strict=True)]
     signals = Signals.from_arrays(stored, 22050)
     assert device_confound(signals, y).properties["converter_step"].tolist() == steps
+    # a missing site was a group of its own per recording, NaN equalling nothing
+    with pytest.raises(ValueError, match=r"groups hold no id .* \[4\]"):
+        device_confound(signals, y, ["a"] * 4 + [np.nan, "b"])
     # digital silence is the quietest recording there is, not one left out
     silent = [x if label == 0 else 0 * x for x, label in zip(stored, y, strict=True)]
     audit = device_confound(Signals.from_arrays(silent, 22050), y)

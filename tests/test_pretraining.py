@@ -773,3 +773,22 @@ def test_a_resume_on_other_recordings_is_refused(tmp_path):
         assert checkpoint.read_bytes() == written
     resumed.fit(X, y)  # the same corpus goes on
     assert checkpoint.read_bytes() != written
+
+
+def test_a_resume_on_recordings_cut_otherwise_is_refused(tmp_path):
+    """As many recordings, labelled alike, in the same order: another corpus
+    still differs in how many cycles each recording gives."""
+    checkpoint = tmp_path / "run.pt"
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    y = np.array([0, 0, 1, 1, 0, 0, 1, 1])
+    params = {"max_epochs": 1, "batch_size": 4, "device": "cpu", "random_state": 0}
+    ResNetClassifier("resnet18", checkpoint_path=checkpoint, **params).fit(
+        X, y, recordings=np.repeat(np.arange(4), 2)
+    )
+    written = checkpoint.read_bytes()
+    resumed = ResNetClassifier(
+        "resnet18", checkpoint_path=checkpoint, weights_path=checkpoint, **params
+    )
+    with pytest.raises(ValueError, match="a run on other recordings or labels"):
+        resumed.fit(X, [0, 1, 1, 1, 0, 1, 1, 1], recordings=[0, 1, 1, 1, 2, 3, 3, 3])
+    assert checkpoint.read_bytes() == written

@@ -279,6 +279,12 @@ def test_recordings_come_back_as_float32():
         ({"dc_offset": float("inf")}, "dc_offset=inf"),
         ({"clip_level": 0.0}, "clip_level=0.0"),
         ({"clip_level": -0.5}, "clip_level=-0.5"),
+        # each wrote NaN, infinities or zeros throughout, without a word
+        ({"reference_hz": 0, "tilt_db_per_octave": 3.0}, "reference_hz=0"),
+        ({"resonance_hz": -100.0, "resonance_db": 6.0}, "resonance_hz=-100.0"),
+        ({"resonance_hz": 300.0, "resonance_octaves": 0}, "resonance_octaves=0"),
+        ({"white_noise_db": float("nan")}, "white_noise_db=nan"),
+        ({"pink_noise_db": float("inf"), "clip_level": None}, "pink_noise_db=inf"),
     ],
 )
 def test_a_device_that_would_write_nan_or_a_constant_is_refused_at_call(

@@ -350,7 +350,9 @@ def test_spectrograms_refuse_offsets_or_names_that_do_not_fit():
     with pytest.raises(ValueError, match="names: 1 names for 2 recordings"):
         Spectrograms(images, np.array([0, 1, 3]), names=["a"])
     for offsets in ([0, 1, 2], [1, 3], [0, 2, 1, 3]):
-        with pytest.raises(ValueError, match=r"offsets must rise from 0 .* \(3\)"):
+        with pytest.raises(
+            ValueError, match=r"must be integers rising from 0 .* \(3\)"
+        ):
             Spectrograms(images, np.array(offsets))
 
 

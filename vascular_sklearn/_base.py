@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
 
 from ._parallel import map_recordings
 from .audio import check_full_scale
-from .containers import CycleBags, Signals, object_array
+from .containers import CycleBags, Signals, _refuse_channels, object_array
 from .corpus import RecordingFiles
 from .exceptions import RecordingError
 
@@ -37,10 +37,6 @@ __all__ = [
 #: Sample rate of the seed recordings; parameters in seconds reproduce the original
 #: study's sample counts exactly at this rate.
 SEED_SAMPLE_RATE = 22050.0
-#: A 2-D ``X`` of one or two columns and at least this many rows (a second at
-#: 2 kHz, the lowest rate read) is one recording, its channels in columns (as
-#: soundfile reads stereo), not thousands of recordings of a sample or two.
-_CHANNELS_ROWS = 2000
 
 
 def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
@@ -295,21 +291,18 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
             return replace(X, data=object_array(data))
         if hasattr(X, "__array__") and not hasattr(X, "__len__"):
             X = np.asarray(X)
+        if getattr(X, "ndim", None) == 0:  # len() of it is a TypeError
+            raise RecordingError(
+                f"X is a single number ({X!r}), not recordings: pass a list of "
+                "1-D arrays."
+            )
         if getattr(X, "ndim", None) == 2:  # one recording per row
             if issparse(X):
                 raise RecordingError(
                     "X is a sparse matrix; recordings are dense audio: pass "
                     "X.toarray() or a list of 1-D arrays."
                 )
-            n, length = X.shape
-            if length <= 2 and n >= _CHANNELS_ROWS:
-                # soundfile's stereo (n, 2) or a column (n, 1): not n recordings
-                raise RecordingError(
-                    f"X has shape {X.shape}: one recording per row would make "
-                    f"{n} recordings of {length} samples. For one recording "
-                    "with channels in columns, mix them (x.mean(axis=1)) or "
-                    "pass the channels as recordings (x.T)."
-                )
+            _refuse_channels(X.shape, "X")
             X = list(np.asarray(X))  # each row checked below, named by its number
         if isinstance(X, np.ndarray) and X.ndim == 1 and X.dtype != object:
             raise RecordingError(
@@ -338,7 +331,10 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : Signals, sequence of 1-D arrays, or ndarray of shape (n_recordings, n)
-            Recordings.
+            Recordings. Plain arrays carry no rate: they are taken at the
+            step's ``sample_rate`` where it has one, else at 22050 Hz (the
+            seed recordings'); a :class:`Signals` carries its own
+            (``Signals.from_arrays(arrays, rate)``).
         y : ignored
 
         Returns
@@ -355,7 +351,7 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : Signals, sequence of 1-D arrays, or ndarray of shape (n_recordings, n)
-            Recordings.
+            Recordings; plain arrays at the rate the step was fitted at.
 
         Returns
         -------

@@ -731,21 +731,14 @@ def _checked_device(name: str) -> str:
     saved with ``auto`` picks its device wherever it is used next."""
     import torch
 
-    from .network import resolve_device
+    from .network import check_device
 
     try:
-        device = torch.device(resolve_device(name))
-    except RuntimeError as err:
-        raise _UsageError(f"--device {name}: {err}") from err
+        device = torch.device(check_device(name))
+    except ValueError as err:
+        raise _UsageError(f"--{err}") from err  # --device 'x': why
     if device.type not in ("cpu", "cuda"):  # torch parses mps, meta, xla...
         raise _UsageError(f"--device {name}: use cpu, cuda, cuda:N or auto")
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (device.index or 0) >= count:
-            raise _UsageError(
-                f"--device {name}: {count} CUDA GPUs are visible; use --device cpu"
-                + (f" or cuda:0 to cuda:{count - 1}" if count else "")
-            )
     return name
 
 

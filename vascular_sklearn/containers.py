@@ -17,6 +17,7 @@ import numpy as np
 
 from .audio import RATE_RANGE, _finite_above_zero
 from .cycle_quality import clipped_samples, cycle_quality, pulse_db
+from .exceptions import RecordingError
 
 __all__ = ["CycleBags", "Signals", "Spectrograms", "clipped_fraction", "object_array"]
 
@@ -78,6 +79,43 @@ def clipped_fraction(x: np.ndarray) -> float:
     if not len(x):
         return 1.0
     return float(np.count_nonzero(clipped_samples(x))) / len(x)
+
+
+#: A 2-D array of at most this many columns and at least this many rows (a
+#: second at 2 kHz, the lowest rate read) is one recording, its channels in
+#: columns (as soundfile reads them), not thousands of recordings of a few
+#: samples each.
+_MOST_CHANNELS, _CHANNELS_ROWS = 8, 2000
+
+
+def _refuse_channels(shape: tuple[int, int], what: str) -> None:
+    """Refuse a 2-D array of one recording per row that is one recording with
+    its channels in columns.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The array's shape.
+    what : str
+        Its name in the message.
+
+    Raises
+    ------
+    RecordingError
+        A few columns and many rows.
+
+    Examples
+    --------
+    >>> _refuse_channels((3, 22050), "X")  # three recordings of a second
+    """
+    n, length = shape
+    if length <= _MOST_CHANNELS and n >= _CHANNELS_ROWS:
+        raise RecordingError(
+            f"{what} has shape {tuple(shape)}: one recording per row would make "
+            f"{n} recordings of {length} samples. For one recording with "
+            "channels in columns, mix them (x.mean(axis=1)) or pass the "
+            "channels as recordings (x.T)."
+        )
 
 
 def _subset_index(index: Any, n: int) -> np.ndarray:
@@ -237,9 +275,16 @@ class _RecordingSequence:
 
     def __getitem__(self, index: Any) -> Any:
         # sklearn's _safe_indexing asks for X[indices, ...]
-        if isinstance(index, tuple) and index[1:] == (Ellipsis,) * (len(index) - 1):
+        if isinstance(index, tuple):
+            if index[1:] != (Ellipsis,) * (len(index) - 1):
+                # np.asarray made X[1, 2] the recordings 1 and 2
+                raise IndexError(
+                    f"too many indices: recordings are indexed by one ({index!r})"
+                )
             index = index[0]
-        if isinstance(index, (int, np.integer)):
+        if isinstance(index, np.ndarray) and index.ndim == 0:  # an int as an array
+            index = index[()]
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
             return self._item(int(_subset_index(np.array([index]), len(self))[0]))
         return self._take(_subset_index(index, len(self)))
 
@@ -344,7 +389,14 @@ class Signals(_RecordingSequence):
         -------
         Signals
             The recordings, unchanged, with no reference and no clipping measure.
+
+        Raises
+        ------
+        RecordingError
+            A 2-D array that is one recording, its channels in columns.
         """
+        if getattr(arrays, "ndim", None) == 2:
+            _refuse_channels(arrays.shape, "arrays")
         return cls(
             data=object_array(list(arrays)),
             sample_rate=float(sample_rate),
@@ -388,8 +440,8 @@ class CycleBags(_RecordingSequence):
         in samples of that recording.
     n_peaks : ndarray of int, shape (n_recordings,), or None, default=None
         Peaks found per recording (cycles kept are at most ``n_peaks - 1``);
-        ``None``: :meth:`quality` counts one peak more than cycles kept (no
-        long gap).
+        ``None``: :meth:`quality` counts one peak more than cycles kept and
+        dropped (no long gap).
     dropped : dict of str to ndarray of int, or None
         Per reason, the cycles between consecutive peaks each recording lost
         besides long gaps: ``"short"`` (too short for one beat: an early
@@ -436,6 +488,11 @@ class CycleBags(_RecordingSequence):
         if self.dropped is not None:
             dropped = {k: np.asarray(v) for k, v in self.dropped.items()}
             for reason, counts in dropped.items():
+                if reason not in DROP_REASONS:  # its cycles were counted as gaps
+                    raise ValueError(
+                        f"dropped[{reason!r}]: not a reason a cutter drops a "
+                        f"cycle for; use {', '.join(map(repr, DROP_REASONS))}"
+                    )
                 if counts.shape != (len(self),):
                     raise ValueError(
                         f"dropped[{reason!r}]: shape {counts.shape} for "
@@ -507,13 +564,19 @@ class CycleBags(_RecordingSequence):
         rows, rounding = [], self.signals.rounding_snr_db
         for i, x in enumerate(self.signals.data):
             n_cycles = len(self.bounds[i])
-            n_peaks = int(self.n_peaks[i]) if self.n_peaks is not None else n_cycles + 1
             counts = self.dropped or {}
             dropped = {
                 f"dropped_{reason}": int(counts[reason][i]) if reason in counts else 0
                 for reason in DROP_REASONS
             }
             n_dropped = sum(dropped.values())
+            # without peaks given, no long gap: a peak before each cycle kept
+            # or dropped, and one after the last
+            n_peaks = (
+                int(self.n_peaks[i])
+                if self.n_peaks is not None
+                else n_cycles + n_dropped + 1
+            )
             measures = self.cycle_quality(i)
             row = {
                 "recording": self.name(i),
@@ -647,15 +710,18 @@ class Spectrograms(_RecordingSequence):
 
     def __post_init__(self) -> None:
         offsets = np.asarray(self.offsets)
+        if offsets.dtype.kind == "f" and np.array_equal(offsets, offsets.round()):
+            offsets = offsets.astype(np.int64)  # whole numbers, as floats
         if (
-            offsets.ndim != 1
+            offsets.dtype.kind not in "iu"  # slice bounds (floats failed in [i])
+            or offsets.ndim != 1
             or not len(offsets)
             or offsets[0] != 0
             or offsets[-1] != len(self.images)
             or np.any(np.diff(offsets) < 0)
         ):
             raise ValueError(
-                f"offsets must rise from 0 to the number of images "
+                f"offsets must be integers rising from 0 to the number of images "
                 f"({len(self.images)}), one more entry than recordings"
             )
         # as an array: a subset takes the starts of its recordings by position

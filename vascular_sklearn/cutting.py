@@ -134,6 +134,12 @@ class PeakCycleCutter(SignalTransformer):
     per recording, with the cycle boundaries of recording ``i`` in
     ``output.bounds[i]`` (int64, shape (n_cycles, 2), ``[start, stop)``).
 
+    Plain arrays carry no rate and are taken at 22050 Hz, the seed
+    recordings' (its windows and spacings are in seconds): give recordings at
+    another rate as a :class:`~vascular_sklearn.containers.Signals`
+    (``Signals.from_arrays(arrays, rate)``), or through a
+    :class:`~vascular_sklearn.LowpassFilter` first, as the pipelines do.
+
     Two methods find the peaks:
 
     - ``"seed"`` (default), the original study's rule

@@ -392,6 +392,9 @@ def failed_cycles(
 _PULSE_FRAME, _PULSE_HIGHPASS, _PULSE_SWING = 0.02, 25.0, (0.3, 8.0)
 #: Seconds a recording needs before its swing means anything: a few beats.
 _PULSE_MIN_SECONDS = 3.0
+#: Seconds the highpass takes to settle, left out of the envelope: from a DC
+#: offset it starts with a step larger than any beat (noise swung 1-2 dB).
+_PULSE_SETTLE = 0.2
 
 
 def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
@@ -400,8 +403,9 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     The flow sound of a vascular access (and a heart's sounds) grows loud with
     each beat and quiets between beats. This is the standard deviation of the
     recording's loudness envelope (dB in 20 ms frames of the sound above
-    25 Hz) over the swings of 0.3 to 8 Hz, a beat's pace. A stationary noise
-    swings only by chance: white to pink noise and mains hum stay under 1 dB
+    25 Hz, after the filter's first 0.2 s) over the swings of 0.3 to 8 Hz, a
+    beat's pace. A stationary noise swings only by chance: white to pink
+    noise and mains hum stay under 1 dB
     (``bench_pulse``); every one of the 49 seed recordings swings 2 dB or more.
 
     Parameters
@@ -430,13 +434,14 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     """
     x = np.asarray(signal)
     frame = max(1, round(_PULSE_FRAME * sample_rate))
-    n_frames = len(x) // frame
     if len(x) < _PULSE_MIN_SECONDS * sample_rate or sample_rate <= 2 * _PULSE_HIGHPASS:
         return float("nan")
     # a causal filter suffices for a loudness envelope, in the signal's own
     # precision: no float64 copy of a long recording
     highpass = butter(2, _PULSE_HIGHPASS, "high", fs=sample_rate, output="sos")
     y = sosfilt(highpass.astype(x.dtype) if x.dtype == np.float32 else highpass, x)
+    y = y[round(_PULSE_SETTLE * sample_rate) :]
+    n_frames = len(y) // frame
     # the extremes, not |y|: no copy of a long recording (a float's magnitude
     # is exact, so the peak is the same number)
     peak = max(y.max(), -y.min())

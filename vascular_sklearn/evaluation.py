@@ -439,14 +439,16 @@ def device_confound(X: Any, y_true: Any, groups: Any = None) -> Bunch:
     # labels as positive, so "normal"/"abnormal" would invert every AUC
     y_true = _binary_labels(y_true)
     check_consistent_length(X, y_true)
+    if groups is not None:  # before reading every file
+        # a NaN group equals nothing: its recordings fell out of every group
+        groups = _ids(groups, "groups")
+        check_consistent_length(y_true, groups)
     values = device_properties(X)
     audit = Bunch(
         properties=values,
         roc_auc={name: _auc_or_nan(y_true, v) for name, v in values.items()},
     )
     if groups is not None:
-        groups = np.asarray(groups)
-        check_consistent_length(y_true, groups)
         audit.roc_auc_by_group = {
             name: {
                 g: _auc_or_nan(y_true[groups == g], v[groups == g])

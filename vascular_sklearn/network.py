@@ -51,6 +51,7 @@ __all__ = [
     "CycleResNet",
     "ResNetClassifier",
     "augment_batch",
+    "check_device",
     "read_weights",
     "resolve_device",
 ]
@@ -513,8 +514,14 @@ def _seeded(seed: int, device: str) -> Iterator[None]:
     """torch's global generators seeded for one fit and given back as they
     were: a user's own draws after ``fit`` do not depend on having trained."""
     on = torch.device(device)
-    with torch.random.fork_rng(devices=[on.index or 0] if on.type == "cuda" else []):
-        torch.manual_seed(seed)
+    gpu = on.type == "cuda"
+    with torch.random.fork_rng(devices=[on.index or 0] if gpu else []):
+        # only the generators fit draws from: torch.manual_seed also seeds
+        # every GPU, which fork_rng (one device, or none) does not give back
+        torch.default_generator.manual_seed(seed)
+        if gpu:
+            with torch.cuda.device(on):
+                torch.cuda.manual_seed(seed)
         yield
 
 
@@ -538,6 +545,82 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
+
+
+def check_device(device: str) -> str:
+    """:func:`resolve_device`, refusing a name torch cannot parse and a GPU
+    this machine does not have, in words (torch's own errors came from deep
+    inside a fit or a load).
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, or a torch device name.
+
+    Returns
+    -------
+    device : str
+        The device resolved.
+
+    Raises
+    ------
+    ValueError
+        Not a device name, or a CUDA device that is not visible.
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    'cpu'
+    """
+    resolved = resolve_device(device)
+    try:
+        on = torch.device(resolved)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"device {device!r} is not a device name: {err}") from err
+    if on.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (on.index or 0) >= count:
+            raise ValueError(
+                f"device {device!r}: {count} CUDA GPUs are visible; use 'cpu'"
+                + (f" or 'cuda:0' to 'cuda:{count - 1}'" if count else "")
+            )
+    return resolved
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (labels of object dtype
+    are Python values already)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _accelerator(cpu: bool, mixed_precision: str) -> Any:
+    """An ``accelerate.Accelerator`` with these settings. accelerate keeps one
+    state per process, shared by every accelerator in it, and refused another
+    precision after the first (a second fit with another ``autocast``
+    failed). In a plain process the precision starts over, as transformers'
+    Trainer does (trained networks predict outside the accelerator's
+    autocast); the device cannot: the networks already made place their
+    batches on it (and a GPU asked for after the CPU trained on the CPU)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, PartialState
+
+    if AcceleratorState._shared_state:
+        state = AcceleratorState()
+        launched = PartialState().num_processes > 1
+        if (state.device.type == "cpu") != cpu or (
+            launched and state.mixed_precision != mixed_precision
+        ):
+            raise ValueError(
+                f"accelerate=True: this process's accelerator runs "
+                f"{state.mixed_precision} precision on {state.device}, and "
+                f"accelerate keeps one device (and, when launched, one "
+                f"precision) per process: fit on {'cpu' if cpu else 'a GPU'} "
+                f"with {mixed_precision} precision in a process of its own, or "
+                "with accelerate=False"
+            )
+        if state.mixed_precision != mixed_precision:
+            AcceleratorState._reset_state()
+    return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
 
 
 class _CapPerGroupSampler(torch.utils.data.Sampler):
@@ -622,11 +705,14 @@ def _file_identity(path: str) -> tuple[int, int, int] | None:
 
 
 def _trained_on(classes: np.ndarray, y_enc: np.ndarray, recordings: np.ndarray) -> str:
-    """A digest of the recordings a fit trains on and their labels, which a
-    checkpoint records: exact, unlike the images, which move with the CPU."""
-    first = np.sort(np.unique(recordings, return_index=True)[1])  # as given
-    seen = [[str(c) for c in classes], [str(r) for r in recordings[first]]]
-    seen.append(y_enc[first].tolist())
+    """A digest of the recordings a fit trains on (their cycles each) and
+    their labels, which a checkpoint records: exact, unlike the images, which
+    move with the CPU."""
+    _, first, counts = np.unique(recordings, return_index=True, return_counts=True)
+    order = np.argsort(first)  # as given
+    seen = [[str(c) for c in classes], [str(r) for r in recordings[first[order]]]]
+    # two corpora of as many recordings, labelled alike, differ in their cycles
+    seen += [y_enc[first[order]].tolist(), counts[order].tolist()]
     return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
 
 
@@ -874,7 +960,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         "arch": [StrOptions(set(_ARCHS))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        # BatchNorm cannot train on a batch of one cycle
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
         "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str],
@@ -1014,8 +1101,13 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if not len(y):  # np.unique finds no class to name below
             raise ValueError("fit was given no cycles to train on")
         check_classification_targets(y)
-        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-        recordings = groups if recordings is None else np.asarray(recordings)
+        # columns (n, 1) taken as y is; kept 2-D, a group was a row of ids
+        if groups is not None:
+            groups = column_or_1d(groups, warn=True)
+        if recordings is not None:
+            recordings = column_or_1d(recordings, warn=True)
+        groups = np.arange(len(y)) if groups is None else groups
+        recordings = groups if recordings is None else recordings
         if len(groups) != len(y) or len(recordings) != len(y):
             raise ValueError("groups and recordings need one entry per cycle")
         weighed = ""
@@ -1038,11 +1130,11 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"training needs two classes; all {len(y)} cycles{weighed} are "
-                f"{self.classes_[0].item()!r}"
+                f"{_plain(self.classes_[0])!r}"
             )
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        self.device_ = resolve_device(self.device)
+        self.device_ = check_device(self.device)
 
         train = np.arange(len(y))
         callbacks, train_split = [], None
@@ -1118,6 +1210,13 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                     if self.max_cycles_per_group is not None:
                         seen = X[train[np.sort(list(iter(sampler)))]]
                     self._recalibrate(seen)
+        if not all(bool(p.isfinite().all()) for p in self.net_.module_.parameters()):
+            # its probabilities would be NaN, and predict reads NaN as classes_[0]
+            raise FloatingPointError(
+                "training diverged: the network's weights hold NaN or infinite "
+                f"values after {len(self.net_.history)} epochs; lower lr "
+                f"({self.lr:g}) or use optimizer='adam'"
+            )
         if self.accelerate:
             # trained and unwrapped: name the device, so that the net pickles and
             # loads without skorch guessing one
@@ -1152,7 +1251,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         left_out = np.setdiff1d(np.arange(len(self.classes_)), y_enc[train])
         raise ValueError(
             f"early stopping held out every group of class "
-            f"{self.classes_[left_out[0]].item()!r}, leaving none to train on: "
+            f"{_plain(self.classes_[left_out[0]])!r}, leaving none to train on: "
             f"give more groups of it, a smaller validation_fraction "
             f"({self.validation_fraction:g}), or early_stopping=None"
         )
@@ -1237,14 +1336,12 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         net_class, placement = _WeightedNet, {"device": self.device_}
         autocast, dtype = self._precision(training)
         if self.accelerate:
-            from accelerate import Accelerator
-
             # the accelerator places the module and runs mixed precision itself
             precision = {"bfloat16": "bf16", "float16": "fp16"}[dtype]
             net_class = _AcceleratedNet
             placement = {
                 "device": None,
-                "accelerator": Accelerator(
+                "accelerator": _accelerator(
                     cpu=self.device_ == "cpu",
                     mixed_precision=precision if autocast else "no",
                 ),

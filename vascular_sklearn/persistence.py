@@ -48,7 +48,7 @@ from ._model_spec import (
 )
 from ._output import check_output, replacing
 from .model_card import check_card
-from .network import resolve_device
+from .network import check_device
 from .recording_classifier import RecordingClassifier
 from .spectrogram import _image_step
 
@@ -147,6 +147,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         No file at ``path``.
     ModelFileError
         Not a model file, damaged, or saved by an incompatible version.
+    ValueError
+        ``device`` is no device name, or a GPU this machine does not have.
 
     Examples
     --------
@@ -190,7 +192,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
                 "RecordingClassifier around a ResNetClassifier)"
             )
         check_classes(classifier, getattr(network, "classes_", None))
-        network.device_ = resolve_device(device)
+        network.device_ = check_device(device)
         # random weights, replaced below: drawn without moving the user's stream
         with torch.random.fork_rng(devices=[]):
             network.net_ = network._make_net(training=False).initialize()

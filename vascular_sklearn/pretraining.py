@@ -220,7 +220,9 @@ def pretrain(
     resume : bool, default=False
         Start from the partial weights of an interrupted run, if any. Without
         it, partial weights already there are refused; so are, with it,
-        partial weights of a run on other recordings or labels.
+        partial weights of a run on other recordings or labels (told apart
+        by each recording's label and number of cycles, in order, not by
+        its sound: a corpus cut alike passes).
     overwrite : bool, default=False
         Replace an existing ``path``.
 

@@ -518,6 +518,24 @@ class Recorder:
             value = getattr(self, name)
             if not (isinstance(value, Real) and np.isfinite(value)):
                 raise ValueError(f"Recorder {name}={value!r}: give a finite number")
+        for name in ("white_noise_db", "pink_noise_db"):
+            value = getattr(self, name)
+            finite = isinstance(value, Real) and np.isfinite(value)
+            if value is not None and not finite:
+                raise ValueError(
+                    f"Recorder {name}={value!r}: give a finite level in dB, or "
+                    "None for no such noise"
+                )
+        # a log-frequency axis: 0 Hz or 0 octaves made every sample NaN (or 0)
+        frequencies = ["reference_hz", "resonance_octaves"]
+        if self.resonance_hz is not None:
+            frequencies.append("resonance_hz")
+        for name in frequencies:
+            if not _finite_above_zero(getattr(self, name)):
+                raise ValueError(
+                    f"Recorder {name}={getattr(self, name)!r}: give a finite "
+                    "number above 0"
+                )
         if self.step is not None:
             _check_step(self.step)
         level = self.clip_level
