@@ -715,9 +715,8 @@ def test_network_refusals_are_said_in_words(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     with pytest.raises(ValueError, match="'cuda': 0 CUDA GPUs are visible"):
         ResNetClassifier(**{**tiny, "device": "cuda"}).fit(X, y)
-    # BatchNorm's "Expected more than 1 value per channel when training"
-    with pytest.raises(ValueError, match="batch_size"):
-        ResNetClassifier(**{**tiny, "batch_size": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="groups should be a 1d array"):
+        ResNetClassifier(**tiny).fit(X, y, groups=np.zeros((8, 2)))
 
 
 def test_a_diverged_fit_is_refused_not_read_as_the_first_class():
@@ -728,6 +727,9 @@ def test_a_diverged_fit_is_refused_not_read_as_the_first_class():
         net.fit(X, y)
     with pytest.raises(NotFittedError):
         net.predict(X)
+    # finite weights, BatchNorm's running variance overflowed: NaN all the same
+    with pytest.raises(FloatingPointError, match="training diverged"):
+        net.set_params(lr=3000.0, max_epochs=2).fit(X, y)
 
 
 def test_network_groups_and_recordings_as_columns_are_taken_as_y_is():

@@ -79,8 +79,9 @@ def test_an_index_of_recordings_is_one_index():
         [np.full(3, k, np.float32) for k in range(4)], 2000.0, names=list("abcd")
     )
     # np.asarray((1, 2)) made it the recordings b and c
-    with pytest.raises(IndexError, match="too many indices"):
-        signals[1, 2]
+    for index in ((1, 2), (0, np.array([1, 2]))):
+        with pytest.raises(IndexError, match="too many indices"):
+            signals[index]
     assert signals[np.array(2)][0] == 2  # an int, as a 0-d array
     assert signals[[1], ...].names.tolist() == ["b"]  # as _safe_indexing asks
     with pytest.raises(IndexError):
@@ -100,8 +101,9 @@ def test_hand_made_containers_are_checked_where_they_are_made():
     images = np.zeros((6, 1, 2, 2), np.float32)
     whole = Spectrograms(images, np.array([0.0, 1.0, 3.0, 6.0]))
     assert whole[1].shape == (2, 1, 2, 2)  # was "slice indices must be integers"
-    with pytest.raises(ValueError, match="offsets must be integers"):
-        Spectrograms(images, np.array([0.0, 1.5, 3.0, 6.0]))
+    for offsets in ([0.0, 1.5, 3.0, 6.0], [0.0, np.inf, 3.0, 6.0]):
+        with pytest.raises(ValueError, match="offsets must be integers"):
+            Spectrograms(images, np.array(offsets))
 
 
 def test_a_per_recording_field_of_another_length_is_refused():

@@ -61,6 +61,10 @@ def test_round_trip_predicts_identically(fitted, tmp_path):
     np.testing.assert_allclose(
         auto.predict_proba(data.recordings), pipe.predict_proba(data.recordings)
     )
+    # the device in words, not "a damaged model file" (nor torch's driver error)
+    with pytest.raises(ValueError, match="'gpu' is not a device name") as refused:
+        load_model(path, device="gpu")
+    assert not isinstance(refused.value, ModelFileError)
     # the training images' size travels with the file: other spectrogram
     # settings are refused, not pooled to an answer
     loaded.set_params(spectrogram__n_frames=50)

@@ -351,7 +351,8 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : Signals, sequence of 1-D arrays, or ndarray of shape (n_recordings, n)
-            Recordings; plain arrays at the rate the step was fitted at.
+            Recordings; plain arrays at the step's ``sample_rate`` where it
+            has one, else at the rate it was fitted at.
 
         Returns
         -------

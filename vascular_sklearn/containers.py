@@ -276,7 +276,7 @@ class _RecordingSequence:
     def __getitem__(self, index: Any) -> Any:
         # sklearn's _safe_indexing asks for X[indices, ...]
         if isinstance(index, tuple):
-            if index[1:] != (Ellipsis,) * (len(index) - 1):
+            if any(i is not Ellipsis for i in index[1:]):
                 # np.asarray made X[1, 2] the recordings 1 and 2
                 raise IndexError(
                     f"too many indices: recordings are indexed by one ({index!r})"
@@ -710,7 +710,8 @@ class Spectrograms(_RecordingSequence):
 
     def __post_init__(self) -> None:
         offsets = np.asarray(self.offsets)
-        if offsets.dtype.kind == "f" and np.array_equal(offsets, offsets.round()):
+        whole = offsets.dtype.kind == "f" and np.isfinite(offsets).all()
+        if whole and np.array_equal(offsets, offsets.round()):
             offsets = offsets.astype(np.int64)  # whole numbers, as floats
         if (
             offsets.dtype.kind not in "iu"  # slice bounds (floats failed in [i])

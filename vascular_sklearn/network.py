@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import DataConversionWarning
 from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
@@ -514,14 +515,14 @@ def _seeded(seed: int, device: str) -> Iterator[None]:
     """torch's global generators seeded for one fit and given back as they
     were: a user's own draws after ``fit`` do not depend on having trained."""
     on = torch.device(device)
-    gpu = on.type == "cuda"
-    with torch.random.fork_rng(devices=[on.index or 0] if gpu else []):
-        # only the generators fit draws from: torch.manual_seed also seeds
-        # every GPU, which fork_rng (one device, or none) does not give back
+    # every GPU, seeded as torch.manual_seed does (a launched process trains
+    # on its own) and given back; on the CPU, no GPU's generator is touched
+    # (torch.manual_seed seeded them all, and fork_rng gave none back)
+    gpus = list(range(torch.cuda.device_count())) if on.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus):
         torch.default_generator.manual_seed(seed)
-        if gpu:
-            with torch.cuda.device(on):
-                torch.cuda.manual_seed(seed)
+        if gpus:
+            torch.cuda.manual_seed_all(seed)
         yield
 
 
@@ -548,9 +549,9 @@ def resolve_device(device: str) -> str:
 
 
 def check_device(device: str) -> str:
-    """:func:`resolve_device`, refusing a name torch cannot parse and a GPU
-    this machine does not have, in words (torch's own errors came from deep
-    inside a fit or a load).
+    """:func:`resolve_device`, refusing a name torch cannot parse and a CUDA
+    GPU this machine does not have, in words (torch's own errors came from
+    deep inside a fit or a load); other device types are torch's to judge.
 
     Parameters
     ----------
@@ -585,6 +586,25 @@ def check_device(device: str) -> str:
                 + (f" or 'cuda:0' to 'cuda:{count - 1}'" if count else "")
             )
     return resolved
+
+
+def _one_per_cycle(values: Any, name: str) -> np.ndarray:
+    """``values`` as a 1-D array, a column (n, 1) taken with a warning as
+    scikit-learn takes ``y`` (column_or_1d names no input before 1.7)."""
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        warnings.warn(
+            f"{name} was passed as a column (n, 1); it is taken as a 1-D array",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        values = values.ravel()
+    if values.ndim != 1:
+        raise ValueError(
+            f"{name} should be a 1d array, one entry per cycle; got an array "
+            f"of shape {values.shape}"
+        )
+    return values
 
 
 def _plain(value: Any) -> Any:
@@ -908,8 +928,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         is refused at fit unless it is also ``weights_path`` (the run goes on
         from it, as a backbone: the head and the optimiser's state start
         afresh, as :func:`~vascular_sklearn.pretraining.pretrain` says) and
-        was written by a fit on the same recordings (ids, order and labels:
-        each checkpoint records a digest of them). Each
+        was written by a fit on the same recordings (ids, order, labels and
+        cycles each: each checkpoint records a digest of them). Each
         fit writes it, so a search or cross-validation needs one path per fit,
         or none.
     torch_threads : int or None, default=None
@@ -960,8 +980,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         "arch": [StrOptions(set(_ARCHS))],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        # BatchNorm cannot train on a batch of one cycle
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
         "optimizer": [StrOptions({"adam", "adamw", "sgd"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str],
@@ -1103,9 +1122,9 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         # columns (n, 1) taken as y is; kept 2-D, a group was a row of ids
         if groups is not None:
-            groups = column_or_1d(groups, warn=True)
+            groups = _one_per_cycle(groups, "groups")
         if recordings is not None:
-            recordings = column_or_1d(recordings, warn=True)
+            recordings = _one_per_cycle(recordings, "recordings")
         groups = np.arange(len(y)) if groups is None else groups
         recordings = groups if recordings is None else recordings
         if len(groups) != len(y) or len(recordings) != len(y):
@@ -1210,10 +1229,13 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
                     if self.max_cycles_per_group is not None:
                         seen = X[train[np.sort(list(iter(sampler)))]]
                     self._recalibrate(seen)
-        if not all(bool(p.isfinite().all()) for p in self.net_.module_.parameters()):
+        state = self.net_.module_.state_dict().values()
+        if not all(t.isfinite().all() for t in state if t.is_floating_point()):
             # its probabilities would be NaN, and predict reads NaN as classes_[0]
+            # (BatchNorm's running statistics overflow while weights stay finite)
             raise FloatingPointError(
-                "training diverged: the network's weights hold NaN or infinite "
+                "training diverged: the network's weights or BatchNorm "
+                "statistics hold NaN or infinite "
                 f"values after {len(self.net_.history)} epochs; lower lr "
                 f"({self.lr:g}) or use optimizer='adam'"
             )

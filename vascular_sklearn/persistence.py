@@ -165,6 +165,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
     (4,)
     """
     path = os.fspath(path)
+    # before the file: inside rebuilding, a ValueError says the file is damaged
+    device = check_device(device)
     header, weights = read_archive(path)
     with rebuilding(path):
         saved, here = header.get("versions", {}), _versions()
@@ -192,7 +194,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
                 "RecordingClassifier around a ResNetClassifier)"
             )
         check_classes(classifier, getattr(network, "classes_", None))
-        network.device_ = check_device(device)
+        network.device_ = device
         # random weights, replaced below: drawn without moving the user's stream
         with torch.random.fork_rng(devices=[]):
             network.net_ = network._make_net(training=False).initialize()
