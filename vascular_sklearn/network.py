@@ -549,9 +549,11 @@ def resolve_device(device: str) -> str:
 
 
 def check_device(device: str) -> str:
-    """:func:`resolve_device`, refusing a name torch cannot parse and a CUDA
-    GPU this machine does not have, in words (torch's own errors came from
-    deep inside a fit or a load); other device types are torch's to judge.
+    """Resolve ``device`` as :func:`resolve_device`, refusing what cannot run.
+
+    A name torch cannot parse and a CUDA GPU this machine does not have are
+    refused in words (torch's own errors came from deep inside a fit or a
+    load); other device types are torch's to judge.
 
     Parameters
     ----------
