@@ -448,6 +448,25 @@ def test_an_ogg_file_cut_short_is_named_as_a_wav_one_is(tmp_path, subtype, rate)
     assert len(read_recording(padded)[0]) == pytest.approx(len(noise), abs=200)
 
 
+def test_a_flac_header_declaring_years_of_audio_is_named_not_allocated(tmp_path):
+    whole = tmp_path / "whole.flac"
+    noise = np.random.default_rng(0).uniform(-0.3, 0.3, 3 * RATE)
+    sf.write(whole, noise, RATE, subtype="PCM_16")
+    raw = bytearray(whole.read_bytes())
+    # STREAMINFO's last 36 bits before its MD5 (bytes 18-25) count the samples
+    fields = int.from_bytes(raw[18:26], "big") | (2**36 - 1)
+    raw[18:26] = fields.to_bytes(8, "big")
+    damaged = tmp_path / "damaged.flac"
+    damaged.write_bytes(bytes(raw))
+    assert sf.info(damaged).frames == 2**36 - 1
+    # before: numpy's MemoryError (256 GiB), naming no file
+    with pytest.raises(
+        RecordingError, match=r"damaged\.flac: its header declares 68719476735 samp"
+    ):
+        read_recording(damaged)
+    assert len(read_recording(whole)[0]) == len(noise)
+
+
 def test_a_file_that_cannot_be_opened_is_named_not_raised(tmp_path, monkeypatch):
     import builtins
 

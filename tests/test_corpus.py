@@ -118,6 +118,31 @@ def test_manifest_accepts_label_words_and_no_label(tmp_path):
     assert read_manifest(tmp_path / "mac.csv").target.tolist() == [1, 0]
 
 
+def test_a_column_named_near_a_known_one_is_said_to_be_unread(tmp_path):
+    sf.write(tmp_path / "a.wav", np.zeros(100), 22050)
+    (tmp_path / "m.csv").write_text(
+        "path,label,Subject ID,Device,notes\na.wav,1,P1,phone,left arm\n"
+    )
+    # before: without a word, no patients (every recording its own) and no
+    # recorders for the per-recorder reports
+    with pytest.warns(UserWarning) as said:
+        data = read_manifest(tmp_path / "m.csv")
+    assert data.groups is None and data.recorder is None
+    assert [str(w.message).split(": ", 1)[1] for w in said] == [
+        "no 'patient' column, and 'subject id' is not read: rename the column "
+        "'patient' if it holds that",
+        "no 'recorder' column, and 'device' is not read: rename the column "
+        "'recorder' if it holds that",
+    ]
+    (tmp_path / "typo.csv").write_text("path,lable,patient\na.wav,1,P1\n")
+    with pytest.warns(UserWarning, match=r"no 'label' column, and 'lable' is not"):
+        read_manifest(tmp_path / "typo.csv")
+    with warnings.catch_warnings():  # nothing near a column it is asked for
+        warnings.simplefilter("error")
+        assert read_manifest(tmp_path / "typo.csv", columns=("patient",)).groups[0]
+        read_manifest(tmp_path / "m.csv", columns=())
+
+
 def test_manifest_reads_quotes_as_csv_writers_escape_them(tmp_path):
     sf.write(tmp_path / 'say "a".wav', np.zeros(100), 22050)
     with open(tmp_path / "m.csv", "w", newline="") as f:

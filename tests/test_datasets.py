@@ -256,6 +256,20 @@ def test_label_folders_in_any_case_and_other_folders_said(tmp_path):
         load_recordings(tmp_path)
 
 
+def test_a_file_name_without_a_patient_id_is_refused_not_pooled(tmp_path):
+    for folder, name in [("normal", " 1_a.wav"), ("abnormal", "1_b.wav")]:
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / name, np.zeros(100), RATE)
+    # a space before the id is no other patient (who would then sit on both
+    # sides of a split)
+    assert load_recordings(tmp_path).groups.tolist() == ["1", "1"]
+    sf.write(tmp_path / "abnormal" / "_2.wav", np.zeros(100), RATE)
+    # before: patient "", shared by every file so named, whoever it was of
+    for lazy in (False, True):
+        with pytest.raises(ValueError, match=r"abnormal/_2\.wav: no patient id"):
+            load_recordings(tmp_path, lazy=lazy)
+
+
 def test_empty_or_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no folder"):
         load_recordings(tmp_path / "missing")

@@ -232,11 +232,15 @@ def _read_with_note(
     name = os.fsdecode(path)
     if not os.path.isfile(name):
         raise RecordingError(f"{name}: {_missing(name, 'an audio file')}.")
+    size, frames = os.path.getsize(name), 0
     try:
         with sf.SoundFile(_native(name)) as f:
             rate, log, container = f.samplerate, f.extra_info, f.format
             frames = f.frames
-            if container == "OGG":
+            if container == "OGG" or _unbelievable(frames, size):
+                # reading "all" of a length no file of this size holds (a FLAC
+                # header's sample count overwritten, say) asked numpy for
+                # hundreds of GiB; blocks stop where the audio does
                 x = _read_blocks(f)
             else:
                 # an encoding libsndfile cannot seek in (GSM 6.10) is read by
@@ -247,6 +251,12 @@ def _read_with_note(
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         if _ogg_cut(name):
             raise _ogg_without_audio(name) from err
+        if _unbelievable(frames, size):
+            raise RecordingError(
+                f"{name}: its header declares {frames} samples, more than its "
+                f"{size} bytes can hold, and reading it fails ({err}): a damaged "
+                "header? Repair or convert the file"
+            ) from err
         raise RecordingError(
             f"{name}: not a readable audio file ({err}); check that it is a complete "
             "WAV or FLAC recording."
@@ -270,7 +280,6 @@ def _read_with_note(
     if x.size == 0:
         if ogg_cut:
             raise _ogg_without_audio(name)
-        size = os.path.getsize(name)
         if _NO_DATA.search(log) and size > _HEADER_SLACK:
             # a recorder stopped before it wrote the data's size back
             raise RecordingError(
@@ -427,6 +436,12 @@ def _read_blocks(f: sf.SoundFile) -> np.ndarray:
 #: Frames read at a time from a file that states no length (about 6 s at
 #: 44.1 kHz).
 _READ_BLOCK = 2**18
+
+
+def _unbelievable(samples: int, size: int) -> bool:
+    """Whether a header's count of ``samples`` is more than ``size`` bytes of
+    any codec hold (a FLAC of near silence packs a few hundred to the byte)."""
+    return samples > 1024 * max(size, 1)
 
 
 def _ogg_cut(name: str) -> bool:

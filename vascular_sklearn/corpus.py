@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import io
 import os
 import stat
@@ -391,6 +392,41 @@ def _manifest_rows(
     return paths, rows, lines, named
 
 
+#: Headers other tools give the columns a manifest is read by: a ``subject``
+#: column left unread made every recording its own patient.
+_OTHER_NAMES = {
+    "label": {"class", "diagnosis", "target", "outcome", "stenosis"},
+    "patient": {"patient_id", "patientid", "subject", "subject_id", "participant"},
+    "recorder": {"device", "stethoscope", "microphone", "recording_device"},
+    "site": {"location", "position"},
+    "time": {"date", "datetime", "timestamp"},
+}
+
+
+def _warn_near_misses(manifest: Path, named: set[str], columns: Sequence[str]) -> None:
+    """Warn of a header that looks meant for a column of ``columns`` the
+    manifest lacks (``patients``, ``pateint``, ``subject``): it is not read."""
+    for column in columns:
+        if column in named or column not in _OTHER_NAMES:
+            continue
+        spaced = {c: c.replace(" ", "_").replace("-", "_") for c in named}
+        meant = sorted(
+            c
+            for c, flat in spaced.items()
+            if flat in _OTHER_NAMES[column]
+            or difflib.SequenceMatcher(None, column, flat).ratio() >= 0.8
+        )
+        if meant:
+            warnings.warn(
+                f"{manifest}: no '{column}' column, and "
+                + " and ".join(repr(c) for c in meant)
+                + f" {'is' if len(meant) == 1 else 'are'} not read: rename the "
+                f"column '{column}' if it holds that",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
 def _listed_path(folder: Path, given: str) -> Path:
     """A manifest's path from its ``folder``, found as it was meant where it
     is not there as written: one written on Windows (``sub\\a.wav``) by its
@@ -467,6 +503,10 @@ def read_manifest(
     MixedSampleRateWarning
         When the files were recorded at more than one sample rate; it counts
         each rate's files per label where there are labels.
+    UserWarning
+        When a column of ``columns`` is missing and another header looks
+        meant for it (``patients``, ``pateint``, ``subject`` for
+        ``patient``; ``device`` for ``recorder``): it is not read.
 
     Examples
     --------
@@ -483,6 +523,7 @@ def read_manifest(
     """
     manifest = _given_path(path)
     paths, rows, lines, named = _manifest_rows(manifest)
+    _warn_near_misses(manifest, named, columns)
     # absent optional columns stay None in the Bunch, so callers can tell
     # "no labels" from "all normal"
     table = {

@@ -49,7 +49,15 @@ _LABEL_FOLDERS = {"normal": 0, "abnormal": 1}
 def patient_id(filename: str) -> str:
     """The patient id of a seed-layout file name: its text before the first "_".
 
-    A name without "_" is the id as a whole, without its ending.
+    A name without "_" is the id as a whole, without its ending; spaces around
+    the id are not part of it (``" 7_a.wav"`` is patient ``"7"``, not another).
+
+    Raises
+    ------
+    ValueError
+        When the name begins with "_" (or is empty): it names no patient, and
+        an id of ``""`` would make one patient of every such file, beside the
+        patient each was of.
 
     Examples
     --------
@@ -58,7 +66,13 @@ def patient_id(filename: str) -> str:
     >>> patient_id("7.wav") == patient_id("7_after.wav") == "7"
     True
     """
-    return Path(filename).stem.split("_", 1)[0]
+    found = Path(filename).stem.split("_", 1)[0].strip()
+    if not found:
+        raise ValueError(
+            f"{filename}: no patient id before the first '_' of its name (expected "
+            "<patient>_<site>_....wav); rename it after its patient"
+        )
+    return found
 
 
 def load_recordings(
@@ -107,7 +121,8 @@ def load_recordings(
         audio file, or (with ``lazy``) a link there points to no file.
     ValueError
         When a label folder is there twice in different case (``normal/`` and
-        ``Normal/``), a recording is found twice (a link to it), or an option
+        ``Normal/``), a recording is found twice (a link to it), a file's name
+        begins with "_" (no patient id: see :func:`patient_id`), or an option
         is invalid.
     RecordingError
         Naming a file that cannot be read as asked, or (without ``lazy``) a
@@ -248,7 +263,7 @@ def _bunch(root: Path, recordings, files: list[Path], labels: list[int]) -> Bunc
     return Bunch(
         recordings=recordings,
         target=np.array(labels),
-        groups=np.array([patient_id(p.name) for p in files]),
+        groups=np.array([patient_id(str(p)) for p in files]),
         filenames=np.array([str(p) for p in files]),
         sample_rate=float(recordings.sample_rate),
         target_names=TARGET_NAMES,
