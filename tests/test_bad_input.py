@@ -464,6 +464,11 @@ def test_a_flac_header_declaring_years_of_audio_is_named_not_allocated(tmp_path)
         RecordingError, match=r"damaged\.flac: its header declares 68719476735 samp"
     ):
         read_recording(damaged)
+    # 0 is a streaming encoder's "unknown", which libsndfile cannot read either
+    raw[18:26] = (fields & ~(2**36 - 1)).to_bytes(8, "big")
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(RecordingError, match=r"declares no length, and libsndf"):
+        read_recording(damaged)
     assert len(read_recording(whole)[0]) == len(noise)
 
 

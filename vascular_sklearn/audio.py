@@ -252,10 +252,16 @@ def _read_with_note(
         if _ogg_cut(name):
             raise _ogg_without_audio(name) from err
         if _unbelievable(frames, size):
+            # libsndfile's length for a FLAC whose header gives none (0)
+            what = (
+                "no length"
+                if frames >= np.iinfo(np.int64).max
+                else f"{frames} samples, more than its {size} bytes can hold"
+            )
             raise RecordingError(
-                f"{name}: its header declares {frames} samples, more than its "
-                f"{size} bytes can hold, and reading it fails ({err}): a damaged "
-                "header? Repair or convert the file"
+                f"{name}: its header declares {what}, and libsndfile fails "
+                f"reading it ({err}); convert the file to WAV (sox, ffmpeg) "
+                "or copy it again"
             ) from err
         raise RecordingError(
             f"{name}: not a readable audio file ({err}); check that it is a complete "
