@@ -4,6 +4,7 @@ import csv
 import errno
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -306,10 +307,15 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     ]
     # the two devices recorded as many stenoses: the device tells nothing
     assert per_recorder[2].startswith("The recorder alone tells the label with ")
-    assert per_recorder[2].endswith(
-        "roc_auc 0.50 (0.50: not at all), scoring each "
-        "recording by its recorder's share of stenosis: phone 50%, stethoscope 50%"
+    # against the same labels shuffled among the recorders (a share learnt
+    # from 4 recordings scores above 0.50 by chance, and never below it)
+    said = re.search(
+        r"roc_auc 0\.50 \(the labels shuffled among the same recorders: "
+        r"(0\.\d\d), p = 1\.000\), scoring each recording by its recorder's "
+        r"share of stenosis: phone 50%, stethoscope 50%$",
+        per_recorder[2],
     )
+    assert said and float(said[1]) > 0.5
     # what the device left in the files: the quiet copy is one of 4 stenoses
     # (16 pairs with the normals: 4 won on its coarser step, 12 ties)
     device = per_recorder[3]

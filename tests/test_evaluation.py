@@ -408,6 +408,25 @@ def test_recorder_confound_scores_each_recording_by_its_recorders_share():
         recorder_confound([0, 2, 0], ["a", "a", "b"])
 
 
+def test_recorder_confound_weighs_its_auc_against_shuffled_labels():
+    rng = np.random.default_rng(0)
+    recorders = np.repeat(np.arange(20), 5).astype(str)  # 20 of 5 recordings
+    chance = [recorder_confound(rng.integers(0, 2, 100), recorders) for _ in range(20)]
+    # a share learnt from the labels it scores: random labels sit far above
+    # 0.5, and that is what the shuffles say, not a confound
+    auc, shuffled = ([getattr(a, k) for a in chance] for k in ("roc_auc", "chance_auc"))
+    assert np.mean(auc) > 0.68 and abs(np.mean(auc) - np.mean(shuffled)) < 0.02
+    assert np.mean([a.p_value for a in chance]) > 0.4
+    given = np.repeat([0, 1], 50)  # the first 10 recorders normal, the rest not
+    told = recorder_confound(given, recorders, n_permutations=99, random_state=1)
+    assert told.roc_auc == 1.0 and told.p_value == 0.01  # 1 / (1 + 99)
+    again = recorder_confound(given, recorders, n_permutations=99, random_state=1)
+    assert again.chance_auc == told.chance_auc < 0.85
+    assert np.isnan(recorder_confound([0, 0], ["q", "l"]).chance_auc)
+    with pytest.raises(ValueError, match=r"n_permutations=0: give 1 or more"):
+        recorder_confound(given, recorders, n_permutations=0)
+
+
 def test_device_confound_reads_files_as_stored_and_audits_each_group(tmp_path):
     noise = 0.1 * np.random.default_rng(0).standard_normal((6, 22050))
     # site a: its two recordings labelled 1 on a coarse converter, one of

@@ -335,11 +335,16 @@ def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list
         f"{name} {share:.0%}"
         for name, share in zip(audit.recorders, audit.stenosis_share, strict=True)
     )
-    auc = "n/a" if np.isnan(audit.roc_auc) else f"{audit.roc_auc:.2f}"
+    if np.isnan(audit.roc_auc):
+        auc = "n/a"
+    else:  # the shares are learnt from these labels: above 0.50 by chance
+        auc = (
+            f"{audit.roc_auc:.2f} (the labels shuffled among the same {kind}s: "
+            f"{audit.chance_auc:.2f}, p = {audit.p_value:.3f})"
+        )
     lines.append(
-        f"The {kind} alone tells the label with roc_auc {auc} (0.50: not at all), "
-        f"scoring each recording by its {kind}'s share of {data.target_names[1]}: "
-        f"{shares}"
+        f"The {kind} alone tells the label with roc_auc {auc}, scoring each "
+        f"recording by its {kind}'s share of {data.target_names[1]}: {shares}"
     )
     return lines
 
