@@ -486,6 +486,27 @@ def test_usage_errors_stop_before_the_work_without_a_traceback(
     assert f"m.vsk: cannot write in {tmp_path}" in err and "training on" not in err
 
 
+def test_evaluate_audits_the_files_as_stored(tmp_path, capsys, monkeypatch):
+    data = make_recordings(n_patients=4, recordings_per_patient=2, random_state=1)
+    for k, (x, label, patient) in enumerate(
+        zip(data.recordings.data, data.target, data.groups, strict=True)
+    ):
+        sub = tmp_path / ("abnormal" if label else "normal")
+        sub.mkdir(exist_ok=True)
+        # one converter step (40 levels) on both recorders; the stenotic ones
+        # at 44.1 kHz, which evaluate loads at the first file's 22050 Hz
+        x, rate = quantise(0.5 * x / np.abs(x).max(), 40), 22050 * (1 + label)
+        sf.write(sub / f"{patient}_{k}.wav", np.repeat(x, 1 + label), rate, "PCM_16")
+    monkeypatch.setattr(  # evaluate's audit, without its models
+        cli, "_evaluate", lambda pipe, data, *a, **k: cli._device_lines(data, "patient")
+    )
+    with pytest.warns(MixedSampleRateWarning, match="come at 2 sample rates"):
+        assert main(["evaluate", str(tmp_path)]) == 0
+    # before: the resampled recordings' step (0.1 levels) read as a converter
+    # that told the label, roc_auc 0.00
+    assert "converter step 0.50, rounding noise" in capsys.readouterr().out
+
+
 def test_evaluate_takes_a_manifests_patients_as_given(folder, capsys, monkeypatch):
     """One recording per patient is a fact in a manifest, not a sign of file
     names without patient ids; and without a patient column,

@@ -358,7 +358,11 @@ def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
     from .evaluation import DEVICE_PROPERTIES, device_confound
 
     kind, recorders = _recorders(data, unit)
-    audit = device_confound(data.recordings, data.target, recorders)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "ends after", UserWarning)
+        # as stored: resampled to one rate, a 44.1 kHz recorder's converter
+        # step read as 0.07 beside the others' 40, a "confound" of the reading
+        audit = device_confound(_as_stored(data), data.target, recorders)
     cells = ", ".join(
         f"{DEVICE_PROPERTIES[name]} {'n/a' if np.isnan(auc) else f'{auc:.2f}'}"
         for name, auc in audit.roc_auc.items()
@@ -522,21 +526,28 @@ def _read_labelled(
     return load_recordings(source, lazy=lazy, sample_rate=sample_rate), "patient"
 
 
-def _heard(data: Any) -> dict:
-    """What the recorders left in each recording
-    (:func:`~vascular_sklearn.evaluation.device_properties`), read from the
-    files as stored: a folder is loaded at one rate, and a file resampled to
-    it is off its converter's grid (a step of 40 levels read as 0.07)."""
+def _as_stored(data: Any) -> Any:
+    """The recordings of ``data`` as files, each read as stored: a folder is
+    loaded at one rate, and a file resampled to it is off its converter's
+    grid (a step of 40 levels read as 0.07)."""
     from .corpus import RecordingFiles
-    from .evaluation import device_properties
 
     files = data.recordings
     if not isinstance(files, RecordingFiles):
         files = RecordingFiles.from_paths(data.filenames)
+    return files
+
+
+def _heard(data: Any) -> dict:
+    """What the recorders left in each recording
+    (:func:`~vascular_sklearn.evaluation.device_properties`), read from the
+    files as stored."""
+    from .evaluation import device_properties
+
     with warnings.catch_warnings():
         # a file cut short was told when it was loaded
         warnings.filterwarnings("ignore", "ends after", UserWarning)
-        return device_properties(files)
+        return device_properties(_as_stored(data))
 
 
 def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarray:
