@@ -673,6 +673,21 @@ def test_score_with_force_replaces_no_labels_it_reads(
     assert clinic.read_text() == labels
 
 
+def test_score_says_file_names_without_patients_resample_recordings(
+    nb_model, folder, tmp_path, capsys
+):
+    for k, wav in enumerate(sorted(folder.glob("*/*.wav"))):
+        (tmp_path / wav.parent.name).mkdir(exist_ok=True)
+        shutil.copy(wav, tmp_path / wav.parent.name / f"rec{k}.wav")
+    assert main(["score", *nb_model, str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    # before: "of 8 patients" and "resampling the 8 patients", where the 4
+    # patients' recordings were resampled as if each were another's
+    assert "WARNING: no two recordings share a patient id" in err
+    assert "patients" not in out + err.split("WARNING")[0]
+    assert "95 % intervals, resampling the recordings: " in out
+
+
 def _train_params(argv, tmp_path, monkeypatch):
     """The pipeline parameters ``train`` fits with, without training, and
     under ``"card"`` the card it saves."""

@@ -526,6 +526,22 @@ def _read_labelled(
     return load_recordings(source, lazy=lazy, sample_rate=sample_rate), "patient"
 
 
+_NO_PATIENT_IDS = (
+    "no two recordings share a patient id, so the file names probably carry "
+    "none (expected <patient>_<site>_....wav)"
+)
+
+
+def _names_carry_no_patients(data: Any, source: str, unit: str) -> bool:
+    """Whether ``data``'s patients are file names that name none: a folder
+    whose every recording has its own id (a manifest's are taken as given)."""
+    return (
+        unit == "patient"
+        and not source.lower().endswith(".csv")
+        and len(np.unique(data.groups)) == len(data.target)
+    )
+
+
 def _as_stored(data: Any) -> Any:
     """The recordings of ``data`` as files, each read as stored: a folder is
     loaded at one rate, and a file resampled to it is off its converter's
@@ -776,15 +792,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             data["database"] = data.groups
         data.groups = np.arange(len(data.target)).astype(str)
         unit = "recording"
-    elif (
-        unit == "patient"
-        and not args.data_dir.lower().endswith(".csv")
-        and len(np.unique(data.groups)) == len(data.target)
-    ):
+    elif _names_carry_no_patients(data, args.data_dir, unit):
         _say(
-            "error: no two recordings share a patient id, so the file names "
-            "probably carry none (expected <patient>_<site>_....wav). Name the files "
-            "by patient, or pass --no-patient-groups to split by recording knowingly."
+            f"error: {_NO_PATIENT_IDS}. Name the files by patient, or pass "
+            "--no-patient-groups to split by recording knowingly."
         )
         return 2
     if args.split_by == "recorder" and _recorders(data, unit)[1] is None:
@@ -1186,6 +1197,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     data, unit = _labelled_data(
         args.data, need_groups=False, lazy=True, need_both=False, sample_rate=rate
     )
+    if _names_carry_no_patients(data, args.data, unit):
+        _say(
+            f"WARNING: {_NO_PATIENT_IDS}: each recording is resampled alone, "
+            "which reads narrower than the truth where a patient made several."
+        )
+        data.groups, unit = None, "recording"
     # a database is a site, not a subject, and a manifest without patients
     # names none: their recordings are resampled alone
     by_patient = unit == "patient"
