@@ -645,10 +645,14 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
     joblib.dump(make_pipeline(StandardScaler()), no_proba)
     weights = tmp_path / "backbone.pt"  # what pretrain writes, not a model
     torch.save({"net.fc.weight": torch.zeros(2, 3)}, weights)
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(b"\x08\x07\x12\x07pytorch")  # how an ONNX file begins
     for argv, said in [
         (["predict", str(weights), wav], "a torch weights file (a backbone from"),
         (["predict", str(tmp_path / "gone.vsk"), wav], "gone.vsk: no such file"),
         (["predict", str(tmp_path / "gone.onnx"), wav], "gone.onnx: no such file"),
+        # was ignored without a word, even "bogus"
+        (["predict", str(onnx), wav, "--device", "bogus"], "a .onnx model runs on"),
         (["predict", "--trust-pickle", wav, wav], "not a joblib or pickle file"),
         (["predict", "--trust-pickle", str(not_a_pipeline), wav], "holds a dict"),
         (["predict", "--trust-pickle", str(no_proba), wav], "gives probabilities"),
@@ -686,6 +690,38 @@ def test_score_says_file_names_without_patients_resample_recordings(
     assert "WARNING: no two recordings share a patient id" in err
     assert "patients" not in out + err.split("WARNING")[0]
     assert "95 % intervals, resampling the recordings: " in out
+
+
+def test_predict_gives_a_manifests_missing_file_its_own_row(
+    nb_model, folder, tmp_path, capsys
+):
+    wav = sorted(folder.glob("*/*.wav"))[0]
+    listed = tmp_path / "list.csv"
+    listed.write_text(f"path\n{wav}\ngone_recording\n")
+    table = tmp_path / "answers.csv"
+    # before: the CLI walked the manifest's list again as sources, and the
+    # missing file (no audio ending) ended the run: "no such folder or file"
+    assert main(["predict", *nb_model, str(listed), "-o", str(table)]) == 1
+    rows = list(csv.DictReader(io.StringIO(table.read_text())))
+    assert [r["quality"] for r in rows] == ["ok", "error"]
+    assert rows[1]["path"] == str(tmp_path / "gone_recording")
+    assert "2 recordings: 1 scored (0 flagged), 1 not scored" in capsys.readouterr().err
+
+
+def test_predict_gives_a_folders_phone_memo_its_own_row(
+    nb_model, folder, tmp_path, capsys
+):
+    shutil.copy(sorted(folder.glob("*/*.wav"))[0], tmp_path / "a.wav")
+    (tmp_path / "memo.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
+    # before: the memo was left out of the table, exit 0
+    assert main(["predict", *nb_model, str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(Path(r["path"]).name, r["quality"]) for r in rows] == [
+        ("a.wav", "ok"),
+        ("memo.m4a", "error"),
+    ]
+    assert "2 recordings: 1 scored" in err
 
 
 def _train_params(argv, tmp_path, monkeypatch):

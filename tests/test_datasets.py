@@ -1,6 +1,7 @@
 """Reading recordings from disk, and the synthetic data set."""
 
 import re
+import shutil
 import struct
 import wave
 
@@ -10,6 +11,7 @@ import soundfile as sf
 
 from vascular_sklearn import MixedSampleRateWarning, RecordingError, make_seed_pipeline
 from vascular_sklearn.audio import check_header, file_sample_rate
+from vascular_sklearn.corpus import read_manifest
 from vascular_sklearn.datasets import load_recordings, make_recordings, read_recording
 
 RATE = 22050
@@ -88,9 +90,9 @@ def test_mp3_files_in_a_folder_are_read(tmp_path):
     # the bundled libsndfile reads MP3; a folder's .mp3 files were left out
     assert "MP3" in sf.available_formats()
     x = make_recordings(1, 2, duration=4, random_state=0).recordings
-    for label in ("normal", "abnormal"):
+    for k, label in enumerate(("normal", "abnormal")):
         (tmp_path / label).mkdir()
-        sf.write(tmp_path / label / "P1_a.mp3", x[0], RATE, format="MP3")
+        sf.write(tmp_path / label / "P1_a.mp3", x[k], RATE, format="MP3")
     data = load_recordings(tmp_path)
     assert sorted(data.target.tolist()) == [0, 1] and len(data.recordings[0]) > RATE
 
@@ -121,7 +123,7 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
         with pytest.raises(RecordingError, match=r"1_1_before\.wav: recorded at 44100"):
             load_recordings(root, resample=False, lazy=lazy)
     # one rate, however it compares with the rate asked for, is no mark
-    sf.write(root / "normal" / "1_1_after.wav", tone, 44100)
+    sf.write(root / "normal" / "1_1_after.wav", -tone, 44100)
     assert load_recordings(root, sample_rate=RATE).sample_rate == RATE
     # numpy's floats are rates too
     for lazy in (False, True):
@@ -141,7 +143,7 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     # audio only, in subfolders too: a note beside the files is no recording
     (root / "normal" / "README.txt").write_text("recorded on the ward")
     (root / "abnormal" / "day2").mkdir()
-    sf.write(root / "abnormal" / "day2" / "2_1_before.wav", tone, 44100)
+    sf.write(root / "abnormal" / "day2" / "2_1_before.wav", tone / 2, 44100)
     assert load_recordings(root).filenames.tolist() == [
         str(root / "normal" / "1_1_after.wav"),
         str(root / "abnormal" / "1_1_before.wav"),
@@ -268,6 +270,26 @@ def test_a_file_name_without_a_patient_id_is_refused_not_pooled(tmp_path):
     for lazy in (False, True):
         with pytest.raises(ValueError, match=r"abnormal/_2\.wav: no patient id"):
             load_recordings(tmp_path, lazy=lazy)
+
+
+def test_a_copy_of_a_recording_under_another_name_is_refused(tmp_path):
+    x = make_recordings(2, 1, duration=4, random_state=0).recordings
+    for label, patient in [("normal", "P1"), ("abnormal", "P2")]:
+        (tmp_path / label).mkdir()
+        sf.write(tmp_path / label / f"{patient}_a.wav", x[int(patient == "P2")], RATE)
+    assert load_recordings(tmp_path).groups.tolist() == ["P1", "P2"]
+    # before: read as patient P3's, on the other side of a split from P1's
+    shutil.copy(tmp_path / "normal" / "P1_a.wav", tmp_path / "abnormal" / "P3_b.wav")
+    for lazy in (False, True):
+        with pytest.raises(
+            ValueError, match=r"P3_b\.wav holds the same bytes as .*normal/P1_a\.wav"
+        ):
+            load_recordings(tmp_path, lazy=lazy)
+    (tmp_path / "m.csv").write_text(
+        "path,label,patient\nnormal/P1_a.wav,0,P1\nabnormal/P3_b.wav,1,P3\n"
+    )
+    with pytest.raises(ValueError, match=r"m\.csv, line 3: .*P3_b\.wav holds the sa"):
+        read_manifest(tmp_path / "m.csv")
 
 
 def test_empty_or_missing_folder(tmp_path):

@@ -142,7 +142,7 @@ def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
         bootstrap_report(y, proba, np.arange(8), threshold=50)
 
 
-def test_a_missing_patient_or_recorder_id_is_refused():
+def test_missing_or_malformed_ids_and_recordings_are_refused():
     """NaN equals nothing: a NaN patient sat on both sides of a split unseen,
     and a NaN recorder was never tested."""
     nan_patients = np.array([1.0, 1.0, np.nan, np.nan, 2.0, 2.0, 3.0, 3.0])
@@ -163,6 +163,14 @@ def test_a_missing_patient_or_recorder_id_is_refused():
     ids = pd.Series(["a", None, "b"], dtype="string")  # holds pd.NA
     with pytest.raises(ValueError, match=r"hold no id .* recordings \[1\]"):
         check_group_split([([0], [1, 2])], None, None, ids)
+    with pytest.raises(TypeError, match="X is ndarray: give Signals or Recor"):
+        device_confound(np.zeros((4, 1000)), [0, 1, 0, 1])
+    # a column of ids was numpy's IndexError; 1 and "1" were one site
+    y, proba = [0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8]
+    with pytest.raises(ValueError, match=r"not an array of shape \(4, 1\)"):
+        report_by_group(y, proba, np.array([[1], [1], [2], [2]]))
+    with pytest.raises(ValueError, match="mix numbers and text"):
+        report_by_group(y, proba, [1, 1, "1", "1"])
 
 
 def test_group_check_compares_lengths_when_splits_are_given():
@@ -177,6 +185,11 @@ def test_group_check_compares_lengths_when_splits_are_given():
     for bad in ([3, 4, 6], [3, 4, -1], [3.0, 4.0, 5.0]):
         with pytest.raises(ValueError, match=r"fold 1 holds .* integers from 0 to 5"):
             check_group_split([([0, 1], [2, 3]), ([0, 1], bad)], X, None, groups)
+    # numpy's IndexError (an empty list is float) and concatenate's error
+    with pytest.raises(ValueError, match="fold 0 tests no recording"):
+        check_group_split([([0, 1], [])], X, None, groups)
+    with pytest.raises(ValueError, match=r"cv=\[\] gives no split"):
+        evaluate_by_patient(LogisticRegression(), X, [0, 1] * 3, groups, cv=[])
 
 
 def test_nan_probabilities_stop_the_evaluation_at_their_fold():
@@ -344,6 +357,29 @@ def test_training_patients_reach_a_nested_last_step(data):
         ValueError, match=r"fold 0: its training recordings hold the labels \[0\] only"
     ):
         evaluate_by_patient(pipe, data.recordings, data.target, data.groups, one_class)
+
+
+def test_training_patients_reach_the_last_step_under_metadata_routing(data):
+    import sklearn
+
+    seen = []
+
+    class Spy(LogisticRegression):
+        def fit(self, X, y, groups=None):
+            seen.append(np.unique(groups).tolist())
+            return super().fit(X, y)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        spy = Spy().set_fit_request(groups=True)
+        pipe = Pipeline([("features", FunctionTransformer(_log_rms)), ("model", spy)])
+        # before: Pipeline.fit got unexpected argument(s) {'model__groups'}
+        result = evaluate_by_patient(
+            pipe, data.recordings, data.target, data.groups, cv=GroupKFold(2)
+        )
+    for k, fit_patients in enumerate(seen):
+        tested = data.groups[result.fold == k]
+        assert fit_patients and not set(fit_patients) & set(tested)
+    assert len(seen) == 2
 
 
 def test_network_pipeline_cycles_pool_per_recording(data):

@@ -549,9 +549,11 @@ def _as_stored(data: Any) -> Any:
     from .corpus import RecordingFiles
 
     files = data.recordings
-    if not isinstance(files, RecordingFiles):
-        files = RecordingFiles.from_paths(data.filenames)
-    return files
+    if isinstance(files, RecordingFiles) or not all(
+        os.path.isfile(name) for name in data.filenames
+    ):  # the demo's recordings are made in memory, and stored nowhere
+        return files
+    return RecordingFiles.from_paths(data.filenames)
 
 
 def _heard(data: Any) -> dict:
@@ -880,20 +882,9 @@ def _file_digests(paths: Any) -> list[str]:
     """A short digest of each file's bytes (BLAKE2b, 8 bytes; "" for a file
     that cannot be read): the same recording under another name or folder
     has the same digest."""
-    import hashlib
+    from .corpus import _file_digest
 
-    digests = []
-    for path in paths:
-        h = hashlib.blake2b(digest_size=8)
-        try:
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    h.update(chunk)
-        except OSError:
-            digests.append("")
-            continue
-        digests.append(h.hexdigest())
-    return digests
+    return [_file_digest(path) for path in paths]
 
 
 def _training_card(
@@ -1087,6 +1078,11 @@ def _load_for_screening(args: argparse.Namespace):
             raise _UsageError(f"{args.model}: {err}") from err
         return model
     if _onnx_export(args.model):
+        if args.device not in ("cpu", "auto"):  # was ignored, even "bogus"
+            raise _UsageError(
+                f"--device {args.device}: a .onnx model runs on the CPU; leave "
+                "--device out, or score the .vsk model it was exported from"
+            )
         # the torch-free runtime: nothing below imports torch
         from .runtime import load_onnx
 
@@ -1147,18 +1143,18 @@ def _resampled(paths: Sequence[str], rate: float | None) -> str:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .screening import predict_files, recording_paths
+    from .screening import predict_files
 
     if _would_overwrite(args):  # before loading a model: that takes seconds
         return 2
     _check_table_name(args)  # after: a file it would replace is named first
     model = _load_for_screening(args)
-    # walked once: the summary counts the files scored, not those a second
-    # walk of a folder still being filled (/data/incoming) finds
-    paths = recording_paths(args.sources)
+    # walked once, by predict_files: a second walk of a folder still being
+    # filled (/data/incoming) finds other files, and a second reading of a
+    # manifest's list took a missing file for a missing source
     summary = predict_files(
         model,
-        paths,
+        args.sources,
         args.output,
         batch_size=args.batch_size,
         threshold=args.threshold,
@@ -1175,7 +1171,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         f"{_count(summary.n_files, 'recording')}: {summary.n_scored} scored "
         f"({summary.n_flagged - not_scored} flagged), {not_scored} not scored"
         + _resampled(
-            [path for path in paths if path not in failed],
+            [path for path in summary.paths if path not in failed],
             getattr(model.steps[0][1], "sample_rate_", None),
         )
         + (f"; table in {args.output}" if args.output else "")

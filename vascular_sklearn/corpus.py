@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import hashlib
 import io
 import os
 import stat
@@ -427,6 +428,56 @@ def _warn_near_misses(manifest: Path, named: set[str], columns: Sequence[str]) -
             )
 
 
+def _file_digest(path: str | os.PathLike, limit: int | None = None) -> str:
+    """A short digest (BLAKE2b, 8 bytes) of a file's bytes, or of its first
+    ``limit`` bytes; ``""`` for a file that cannot be read."""
+    digest, left = hashlib.blake2b(digest_size=8), limit
+    try:
+        with open(path, "rb") as f:
+            while (left is None or left > 0) and (
+                chunk := f.read(1 << 20 if left is None else min(left, 1 << 20))
+            ):
+                digest.update(chunk)
+                left = None if left is None else left - len(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+_SMALLEST_RECORDING = 4096
+
+
+def _first_copy(paths: Sequence[str | os.PathLike]) -> tuple[int, int] | None:
+    """The first two of ``paths`` that hold the same bytes (a recording copied
+    under another name), as positions, or ``None``. Only files of one size are
+    read, and whole only where their first 64 KiB agree: a corpus of
+    recordings of one length costs a header's read each. Files under 4 KiB
+    are passed over: too short to be cut into beats (under a second of 16-bit
+    sound at 2 kHz), two placeholders of silence are alike without being one
+    recording."""
+    by_size: dict[int, list[int]] = {}
+    for i, path in enumerate(paths):
+        try:
+            size = os.path.getsize(path)
+        except OSError:  # gone or dangling: named where it is read
+            continue
+        if size >= _SMALLEST_RECORDING:
+            by_size.setdefault(size, []).append(i)
+    for same_size in by_size.values():
+        heads: dict[str, list[int]] = {}
+        for i in same_size if len(same_size) > 1 else ():
+            if key := _file_digest(paths[i], 1 << 16):
+                heads.setdefault(key, []).append(i)
+        for same_head in heads.values():
+            whole: dict[str, int] = {}
+            for i in same_head if len(same_head) > 1 else ():
+                key = _file_digest(paths[i])
+                if key in whole:
+                    return whole[key], i
+                whole[key] = i
+    return None
+
+
 def _listed_path(folder: Path, given: str) -> Path:
     """A manifest's path from its ``folder``, found as it was meant where it
     is not there as written: one written on Windows (``sub\\a.wav``) by its
@@ -635,6 +686,12 @@ def _manifest_bunch(
         if key in first:
             raise LabelFileError(f"{place}: {path} is listed again ({first[key]})")
         first[key] = place
+    if copy := _first_copy(paths):
+        raise LabelFileError(
+            f"{where[copy[1]]}: {paths[copy[1]]} holds the same bytes as "
+            f"{paths[copy[0]]} ({where[copy[0]]}): one recording twice would weigh "
+            "double, or sit on both sides of a split; remove the copy"
+        )
     label = column("label")
     target = None
     if label is not None:

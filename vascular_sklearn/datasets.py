@@ -27,6 +27,7 @@ from .corpus import (
     TARGET_NAMES,
     RecordingFiles,
     _files_under,
+    _first_copy,
     _given_path,
     _label_text,
     _manifest_bunch,
@@ -245,7 +246,7 @@ def load_recordings(
 
 
 def _refuse_twice(files: list[Path]) -> None:
-    """Refuse one recording found twice (a link to it, a linked folder): it
+    """Refuse one recording found twice (a link to it, a linked folder, a copy): it
     would weigh double, under two labels or on both sides of a split under
     two patients' names."""
     first: dict[str, Path] = {}
@@ -256,6 +257,12 @@ def _refuse_twice(files: list[Path]) -> None:
                 f"{path} is {twin} again (a link): a recording read twice would "
                 "weigh double, or sit on both sides of a split; remove one"
             )
+    if copy := _first_copy(files):
+        raise ValueError(
+            f"{files[copy[1]]} holds the same bytes as {files[copy[0]]} (a copy): a "
+            "recording read twice would weigh double, or sit on both sides of a "
+            "split under two patients' names; remove one"
+        )
 
 
 def _bunch(root: Path, recordings, files: list[Path], labels: list[int]) -> Bunch:

@@ -76,15 +76,22 @@ def _ids(values: Any, what: str) -> np.ndarray:
     if values is None:
         raise ValueError(f"{what} are needed: one per recording")
     # looked for before np.asarray, which makes ["a", nan] the ids "a", "nan"
-    raw = np.asarray(values, dtype=object).ravel().tolist()
-    missing = [i for i, v in enumerate(raw) if _missing_id(v)]
-    values = np.asarray(values)
+    raw = np.asarray(values, dtype=object)
+    if raw.ndim != 1:  # a column of ids failed later, deep inside numpy
+        raise ValueError(
+            f"{what}: one id per recording in one dimension, not an array of "
+            f"shape {raw.shape}"
+        )
+    missing = [i for i, v in enumerate(raw.tolist()) if _missing_id(v)]
     if missing:
         raise ValueError(
             f"{what} hold no id (None or NaN) for recordings {missing[:5]} (of "
             f"{len(missing)}): give every recording one"
         )
-    return values
+    if len({isinstance(v, (str, np.str_)) for v in raw.tolist()}) > 1:
+        # np.asarray writes the numbers as text: 1 and "1" became one id
+        raise ValueError(f"{what} mix numbers and text: give ids of one kind")
+    return np.asarray(values)
 
 
 def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
@@ -132,9 +139,17 @@ def check_group_split(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple]:
         cv = GroupKFold(int(cv))
     # a splitter, or an iterable of (train, test) index arrays as sklearn accepts
     splits = list(cv.split(X, y, groups) if hasattr(cv, "split") else cv)
-    splits = [(np.asarray(a), np.asarray(b)) for a, b in splits]
+    if not splits:
+        raise ValueError(f"cv={cv!r} gives no split: give folds that test recordings")
+    # an empty list is float to numpy, and no index
+    splits = [
+        tuple(np.asarray(p) if len(p) else np.zeros(0, np.intp) for p in split)
+        for split in splits
+    ]
     n = len(groups)
     for k, (train, test) in enumerate(splits):
+        if not test.size:
+            raise ValueError(f"fold {k} tests no recording: give folds that test some")
         for part in (train, test):
             if part.size and not (
                 part.dtype.kind in "iu" and 0 <= part.min() and part.max() < n
@@ -423,6 +438,12 @@ def device_properties(X: Any) -> dict[str, np.ndarray]:
     >>> device_properties(X)["converter_step"].tolist()
     [1.0, 40.0]
     """
+    if not isinstance(X, (Signals, RecordingFiles)):
+        # an array's .data is its memory buffer: numpy's NotImplementedError
+        raise TypeError(
+            f"X is {type(X).__name__}: give Signals or RecordingFiles (the "
+            "recordings with their sample rate: Signals.from_arrays(x, rate))"
+        )
     paths = getattr(X, "paths", None)
     rows = []
     for i in range(len(X)):
@@ -681,16 +702,16 @@ def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
     -------
     y : ndarray
         The label of each (patient, label) pair, sorted by patient then label.
+    proba : ndarray of float
+        The mean probability of that patient's recordings with that label.
+    groups : ndarray
+        The patient of each pair.
 
     Raises
     ------
     ValueError
         If the lengths differ, a patient or a label is missing (None, NaN),
         or a probability is NaN.
-    proba : ndarray of float
-        The mean probability of that patient's recordings with that label.
-    groups : ndarray
-        The patient of each pair.
 
     Examples
     --------
@@ -1027,10 +1048,10 @@ def evaluate_by_patient(
     groups = np.asarray(groups)
     perturbations = perturbations or {}
     perturbed = {name: np.full(len(y), np.nan) for name in perturbations}
-    name, last = pipeline.steps[-1]
     # a nested search takes **params, which has_fit_parameter cannot see
-    # through: its splitter was left without the patients
-    groups_key = _fit_keyword(last, "groups")
+    # through: its splitter was left without the patients. Asked of the whole
+    # pipeline: "<step>__groups", or under metadata routing "groups"
+    groups_key = _fit_keyword(pipeline, "groups")
     takes_groups = groups_key is not None if pass_groups is None else pass_groups
     cycle_parts = []
     for k, (train, test) in enumerate(splits):
@@ -1044,7 +1065,7 @@ def evaluate_by_patient(
         # cross_validate's own slicing: per-recording arrays cut, the rest kept
         fit_params = _check_method_params(X, params or {}, train)
         if takes_groups:
-            fit_params[f"{name}__{groups_key or 'groups'}"] = groups[train]
+            fit_params[groups_key or f"{pipeline.steps[-1][0]}__groups"] = groups[train]
         model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **fit_params)
         X_test = _safe_indexing(X, test)
         # a one-step pipeline's model[:-1] holds no step, and no transform

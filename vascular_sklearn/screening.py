@@ -21,12 +21,13 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._output import TableWriter, check_output, replacing
-from .audio import AUDIO_SUFFIXES, _info
+from .audio import AUDIO_SUFFIXES, UNREADABLE_AUDIO_SUFFIXES, _info
 from .beats import _MARGIN
 from .containers import CycleBags, Signals
 from .corpus import (
     _LABELS,
     RecordingFiles,
+    _files_under,
     _given_path,
     _manifest_rows,
     find_recordings,
@@ -95,7 +96,9 @@ def recording_paths(
     ----------
     source : path-like or sequence of path-like
         Each entry is a folder (searched recursively, see
-        :func:`~vascular_sklearn.corpus.find_recordings`), a ``.csv`` manifest
+        :func:`~vascular_sklearn.corpus.find_recordings`; files in formats
+        libsndfile cannot read, such as ``.m4a``, come too, to get rows that
+        say so), a ``.csv`` manifest
         (its ``path`` column, see :func:`~vascular_sklearn.corpus.read_manifest`;
         a listed file that is missing is kept, to get its own row), or an
         audio file.
@@ -127,7 +130,20 @@ def recording_paths(
     for entry in source:
         entry = _given_path(entry)
         if entry.is_dir():
-            paths += find_recordings(entry)
+            # a phone's memos (.m4a) get rows that say so: left out of the
+            # table, a patient's recording was missing from it unsaid
+            unread = [
+                str(p)
+                for p in _files_under(entry)
+                if p.suffix.lower() in UNREADABLE_AUDIO_SUFFIXES and p.is_file()
+            ]
+            try:
+                found = find_recordings(entry)
+            except FileNotFoundError:
+                if not unread:
+                    raise
+                found = []
+            paths += sorted(found + unread)
         elif entry.suffix.lower() == ".csv":
             # its paths only (a label to be found is no error here), and a
             # listed file that is missing gets its own row, as one named here
@@ -614,7 +630,8 @@ def predict_files(
     summary : Bunch
         ``n_files``, ``n_scored`` (with a probability), ``n_flagged`` (quality
         other than ``"ok"``), ``failed`` (``(path, reason)`` of each file
-        without a probability), ``output``.
+        without a probability), ``paths`` (the files the sources named, in the
+        table's order), ``output``.
 
     Raises
     ------
@@ -658,7 +675,7 @@ def predict_files(
         _write_rows(output or sys.stdout, rows, counts)
     else:
         _write_table(target, lambda out: _write_rows(out, rows, counts), overwrite)
-    return Bunch(**counts, output=target)
+    return Bunch(**counts, paths=paths, output=target)
 
 
 def _write_table(
