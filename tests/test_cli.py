@@ -675,6 +675,10 @@ def test_score_with_force_replaces_no_labels_it_reads(
     assert main([*score, "-o", str(clinic), "--force"]) == 2
     assert "is read by this run" in capsys.readouterr().err
     assert clinic.read_text() == labels
+    # without --force, the same reason, not advice that --force then refuses
+    assert main([*score, "-o", str(clinic)]) == 2
+    err = capsys.readouterr().err
+    assert "is read by this run" in err and "--force" not in err
 
 
 def test_score_says_file_names_without_patients_resample_recordings(

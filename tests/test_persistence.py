@@ -113,6 +113,18 @@ def test_without_hard_links_a_new_file_is_written_and_none_replaced(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
 
 
+def test_a_name_near_the_file_systems_limit_is_written_whole(tmp_path):
+    # 250 bytes: its temporary name (21 bytes more) failed after the work
+    # ("File name too long"), naming a file never given
+    for name in ("a" * 246 + ".csv", "é" * 123 + ".csv"):
+        path = str(tmp_path / name)
+        with replacing(path, overwrite=False) as tmp:
+            assert len(os.fsencode(os.path.basename(tmp))) <= 255
+            Path(tmp).write_text("ours")
+        assert Path(path).read_text() == "ours"
+    assert len(list(tmp_path.iterdir())) == 2
+
+
 class _RunsCode:
     """Unpickling this calls a function: what a malicious model file does."""
 

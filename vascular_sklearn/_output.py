@@ -136,7 +136,13 @@ def replacing(path: str, overwrite: bool = True) -> Iterator[str]:
     appeared at ``path`` while the block ran (another run, the user) is kept
     and :class:`FileExistsError` raised: the check before the work cannot
     see it."""
-    tmp = f"{path}.{uuid.uuid4().hex[:12]}.partial"
+    folder, name = os.path.split(path)
+    suffix = f".{uuid.uuid4().hex[:12]}.partial"
+    # a name near the file system's limit (255 bytes) has no room for the
+    # suffix: the write failed after the work, naming a file never given
+    tmp = os.path.join(
+        folder, os.fsdecode(os.fsencode(name)[: 255 - len(suffix)]) + suffix
+    )
     try:
         yield tmp
         if overwrite:

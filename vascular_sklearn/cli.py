@@ -123,7 +123,7 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
         for key in ("model", "data_dir", "data", "weights")
         if isinstance(value := getattr(args, key, None), str)
     ] + list(getattr(args, "sources", None) or [])
-    if args.force and os.path.lexists(args.output):
+    if os.path.lexists(args.output):
         # the recordings a manifest lists are read too: --force replaces none
         # (read for this only where something could be replaced: the command
         # reads the manifest again, with every file's header)
@@ -135,12 +135,13 @@ def _would_overwrite(args: argparse.Namespace) -> bool:
         ]
     try:
         check_output(args.output, overwrite=args.force, inputs=inputs)
-    except FileExistsError as err:
-        _say(
-            f"error: {err}"
-            if args.force
-            else f"error: {args.output} exists; use --force to replace it"
-        )
+    except FileExistsError:
+        try:  # --force is advice only where it would be taken
+            check_output(args.output, overwrite=True, inputs=inputs)
+        except FileExistsError as forced:
+            _say(f"error: {forced}")
+        else:
+            _say(f"error: {args.output} exists; use --force to replace it")
         return True
     return False
 
