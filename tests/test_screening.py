@@ -526,6 +526,14 @@ def test_one_path_alone_is_one_file_and_a_threshold_is_a_probability(
     assert not out.exists()  # refused before any file was read
     with pytest.raises(FileNotFoundError, match="no recordings given"):
         external_validation(model, [], [])
+    # a missing patient: refused after every file was scored, or np.unique's
+    # TypeError where None sat among text ids
+    scored = []
+    with pytest.raises(ValueError, match=r"hold no id .* recordings \[1\]"):
+        external_validation(
+            model, [path, path], [1, 0], ["P1", None], progress=scored.append
+        )
+    assert scored == []
 
 
 class _AlwaysPoint3(_JustUnderHalf):

@@ -39,6 +39,7 @@ from .datasets import TARGET_NAMES
 from .evaluation import (
     _binary_labels,
     _check_threshold,
+    _ids,
     _patients_per_class,
     bootstrap_report,
     clinical_report,
@@ -746,7 +747,8 @@ def external_validation(
     result : Bunch
         ``report``: :func:`~vascular_sklearn.evaluation.bootstrap_report` of
         the scored recordings (without intervals when they hold one class
-        only: :func:`~vascular_sklearn.evaluation.clinical_report`);
+        only, or a class of fewer than 2 patients, whom no resampling can
+        vary: :func:`~vascular_sklearn.evaluation.clinical_report`);
         ``proba``: each recording's probability, NaN where not scored;
         ``failed``: ``(path, reason)`` of each recording not scored;
         ``n_scored``; ``rows``: per recording, the columns
@@ -757,8 +759,9 @@ def external_validation(
     ------
     ValueError
         ``y`` holds a label other than 0 and 1, ``y`` or ``groups`` do not
-        match ``paths`` in length, or ``threshold`` is not a probability
-        (before any recording is scored).
+        match ``paths`` in length, ``groups`` holds no id (None, NaN) for a
+        recording, or ``threshold`` is not a probability (before any
+        recording is scored).
     FileNotFoundError
         ``paths`` is empty.
     RecordingError
@@ -793,7 +796,8 @@ def external_validation(
     if not (isinstance(n_resamples, Integral) and n_resamples >= 1):
         raise ValueError(f"n_resamples={n_resamples!r}: give a whole number from 1")
     named = groups is not None
-    groups = np.asarray(groups) if named else np.arange(len(paths))
+    # a missing patient is refused before the scoring, not after it
+    groups = _ids(groups, "groups (the patients)") if named else np.arange(len(paths))
     if not len(y) == len(groups) == len(paths):
         raise ValueError(
             f"{len(paths)} recordings, {len(y)} labels and {len(groups)} groups: "
