@@ -55,7 +55,10 @@ recorder = np.where(data.session_kind == 1, "quiet", "loud")
 audit = recorder_confound(data.target, recorder)
 for name, n, share in zip(audit.recorders, audit.n, audit.stenosis_share, strict=True):
     print(f"{name}: {n} recordings, {share:.0%} stenosis")
-print(f"the recorder alone tells the label with ROC AUC {audit.roc_auc:.2f}")
+print(
+    f"the recorder alone tells the label with ROC AUC {audit.roc_auc:.2f} "
+    f"({audit.chance_auc:.2f} with the labels shuffled, p = {audit.p_value:.3f})"
+)
 
 # %%
 # The two models. Loudness is each recording's log RMS: a property of the

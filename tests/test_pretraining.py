@@ -357,7 +357,10 @@ def test_cli_pretrains_on_a_physionet_layout(
     assert 0.0 <= float(out_rows[1].split(",")[1]) <= 1.0
     assert out_rows[2].split(",")[1] == ""  # no beat: no answer, not the prior
     # a second database: evaluation leaves whole databases out, and says so
-    _write_database(tmp_path, "y", heart_sounds.recordings.data, heart_sounds.target)
+    # another site's recordings (a sample later: the same bytes would be one
+    # recording in two databases, which the loader refuses)
+    other = [np.roll(x, 1) for x in heart_sounds.recordings.data]
+    _write_database(tmp_path, "y", other, heart_sounds.target)
     small = ["--arch", "resnet18", "--max-epochs", "1", "--on-empty", "prior"]
     with pytest.warns(
         UserWarning, match="no heart cycle was found in training-x/x9999"
@@ -450,7 +453,10 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
         raise Seen(params["classifier__sample_weight"].tolist())
 
     monkeypatch.setattr("vascular_sklearn.evaluation.evaluate_by_patient", spy)
-    _write_database(tmp_path, "y", heart_sounds.recordings.data, heart_sounds.target)
+    # another site's recordings (a sample later: the same bytes would be one
+    # recording in two databases, which the loader refuses)
+    other = [np.roll(x, 1) for x in heart_sounds.recordings.data]
+    _write_database(tmp_path, "y", other, heart_sounds.target)
     with pytest.raises(Seen, match=r"\[1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0\]"):
         main(["evaluate", str(tmp_path), "--skip-coarse"])
 

@@ -1194,7 +1194,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
     data, unit = _labelled_data(
         args.data, need_groups=False, lazy=True, need_both=False, sample_rate=rate
     )
-    if _names_carry_no_patients(data, args.data, unit):
+    if _names_carry_no_patients(data, args.data, unit) and not any(
+        "_" in Path(name).stem for name in data.filenames
+    ):  # P1_a.wav, P2_a.wav: one recording a patient, named
         _say(
             f"WARNING: {_NO_PATIENT_IDS}: each recording is resampled alone, "
             "which reads narrower than the truth where a patient made several."

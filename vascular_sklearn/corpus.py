@@ -407,10 +407,10 @@ _OTHER_NAMES = {
 def _warn_near_misses(manifest: Path, named: set[str], columns: Sequence[str]) -> None:
     """Warn of a header that looks meant for a column of ``columns`` the
     manifest lacks (``patients``, ``pateint``, ``subject``): it is not read."""
+    spaced = {c: c.replace(" ", "_").replace("-", "_") for c in named}
     for column in columns:
         if column in named or column not in _OTHER_NAMES:
             continue
-        spaced = {c: c.replace(" ", "_").replace("-", "_") for c in named}
         meant = sorted(
             c
             for c, flat in spaced.items()
@@ -431,14 +431,14 @@ def _warn_near_misses(manifest: Path, named: set[str], columns: Sequence[str]) -
 def _file_digest(path: str | os.PathLike, limit: int | None = None) -> str:
     """A short digest (BLAKE2b, 8 bytes) of a file's bytes, or of its first
     ``limit`` bytes; ``""`` for a file that cannot be read."""
-    digest, left = hashlib.blake2b(digest_size=8), limit
+    digest = hashlib.blake2b(digest_size=8)
     try:
         with open(path, "rb") as f:
-            while (left is None or left > 0) and (
-                chunk := f.read(1 << 20 if left is None else min(left, 1 << 20))
-            ):
-                digest.update(chunk)
-                left = None if left is None else left - len(chunk)
+            if limit is not None:
+                digest.update(f.read(limit))
+            else:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
     except OSError:
         return ""
     return digest.hexdigest()
@@ -448,8 +448,8 @@ _SMALLEST_RECORDING = 4096
 
 
 def _first_copy(paths: Sequence[str | os.PathLike]) -> tuple[int, int] | None:
-    """The first two of ``paths`` that hold the same bytes (a recording copied
-    under another name), as positions, or ``None``. Only files of one size are
+    """Two of ``paths`` that hold the same bytes (a recording copied under
+    another name), as positions, or ``None``. Only files of one size are
     read, and whole only where their first 64 KiB agree: a corpus of
     recordings of one length costs a header's read each. Files under 4 KiB
     are passed over: too short to be cut into beats (under a second of 16-bit

@@ -82,13 +82,14 @@ def _ids(values: Any, what: str) -> np.ndarray:
             f"{what}: one id per recording in one dimension, not an array of "
             f"shape {raw.shape}"
         )
-    missing = [i for i, v in enumerate(raw.tolist()) if _missing_id(v)]
+    ids = raw.tolist()
+    missing = [i for i, v in enumerate(ids) if _missing_id(v)]
     if missing:
         raise ValueError(
             f"{what} hold no id (None or NaN) for recordings {missing[:5]} (of "
             f"{len(missing)}): give every recording one"
         )
-    if len({isinstance(v, (str, np.str_)) for v in raw.tolist()}) > 1:
+    if len({isinstance(v, str) for v in ids}) > 1:
         # np.asarray writes the numbers as text: 1 and "1" became one id
         raise ValueError(f"{what} mix numbers and text: give ids of one kind")
     return np.asarray(values)
