@@ -306,15 +306,22 @@ def test_labels_other_than_0_and_1_are_refused_before_training(data):
     assert np.isfinite(result.recording["roc_auc"])
 
 
+class _PatientSpy(LogisticRegression):
+    """Keeps the patients each fit was given, in the class's ``seen`` (a
+    clone copies its parameters, so the list cannot be one)."""
+
+    seen: list = []
+
+    def fit(self, X, y, groups=None):
+        type(self).seen.append(np.unique(groups).tolist())
+        return super().fit(X, y)
+
+
 def test_training_patients_reach_a_nested_last_step(data):
-    seen = []
-
-    class Spy(LogisticRegression):
-        def fit(self, X, y, groups=None):
-            seen.append(np.unique(groups).tolist())
-            return super().fit(X, y)
-
-    pipe = Pipeline([("features", FunctionTransformer(_log_rms)), ("model", Spy())])
+    seen = _PatientSpy.seen = []
+    pipe = Pipeline(
+        [("features", FunctionTransformer(_log_rms)), ("model", _PatientSpy())]
+    )
     # with an audit beside: the patients' keyword stays the patients' in fold 1
     result = evaluate_by_patient(
         pipe,
@@ -362,15 +369,9 @@ def test_training_patients_reach_a_nested_last_step(data):
 def test_training_patients_reach_the_last_step_under_metadata_routing(data):
     import sklearn
 
-    seen = []
-
-    class Spy(LogisticRegression):
-        def fit(self, X, y, groups=None):
-            seen.append(np.unique(groups).tolist())
-            return super().fit(X, y)
-
+    seen = _PatientSpy.seen = []
     with sklearn.config_context(enable_metadata_routing=True):
-        spy = Spy().set_fit_request(groups=True)
+        spy = _PatientSpy().set_fit_request(groups=True)
         pipe = Pipeline([("features", FunctionTransformer(_log_rms)), ("model", spy)])
         # before: Pipeline.fit got unexpected argument(s) {'model__groups'}
         result = evaluate_by_patient(
