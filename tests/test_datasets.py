@@ -62,6 +62,10 @@ def test_stereo_is_mixed_or_refused(tmp_path):
     np.testing.assert_allclose(got, 0.3, rtol=1e-6)
     with pytest.raises(RecordingError, match=r"stereo\.wav: 2 channels"):
         read_recording(path, channels="error")
+    # a dead input (digital silence) is left out: it halved the level
+    dead = tmp_path / "dead.wav"
+    sf.write(dead, np.column_stack([left, np.zeros(500)]), RATE, subtype="FLOAT")
+    np.testing.assert_allclose(read_recording(dead)[0], 0.2, rtol=1e-6)
     # one channel the other inverted: the mean is silence, not the recording
     inverted = tmp_path / "inverted.wav"
     sf.write(inverted, np.column_stack([left, -left]), RATE, subtype="FLOAT")

@@ -169,7 +169,9 @@ def read_recording(
     sample_rate : float or None, default=None
         Rate wanted; ``None`` keeps the file's rate.
     channels : {"mean", "error"}, default="mean"
-        Mix multi-channel audio to mono, or refuse it.
+        Mix multi-channel audio to mono (the mean of the channels that are
+        not digital silence: a dead input would halve the level), or refuse
+        it.
     resample_to_rate : bool, default=True
         Resample a file at another rate than ``sample_rate``
         (:func:`scipy.signal.resample_poly`), or refuse it.
@@ -270,7 +272,12 @@ def _read_with_note(
     if x.shape[1] > 1:
         if channels == "error":
             raise _channels_error(name, x.shape[1])
-        n_channels, loudest = x.shape[1], np.abs(x).max(initial=0.0)
+        n_channels, peaks = x.shape[1], np.abs(x).max(axis=0, initial=0.0)
+        loudest = peaks.max()
+        if 0 < loudest and not peaks.all():
+            # a channel of digital silence (an unplugged input of a stereo
+            # recorder) halved the level, and the converter step with it
+            x = x[:, peaks > 0]
         x = x.mean(axis=1, dtype=np.float32)
         if np.abs(x).max(initial=0.0) < 0.01 * loudest:
             # one channel the other inverted (a balanced or differential
