@@ -276,6 +276,7 @@ def test_recordings_come_back_as_float32():
         ({"step": -2.0}, "step=-2.0"),
         ({"step": float("nan")}, "step=nan"),
         ({"gain": float("nan")}, "gain=nan"),
+        ({"gain": 0}, "gain=0"),
         ({"dc_offset": float("inf")}, "dc_offset=inf"),
         ({"clip_level": 0.0}, "clip_level=0.0"),
         ({"clip_level": -0.5}, "clip_level=-0.5"),

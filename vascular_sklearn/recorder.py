@@ -518,6 +518,12 @@ class Recorder:
             value = getattr(self, name)
             if not (isinstance(value, Real) and np.isfinite(value)):
                 raise ValueError(f"Recorder {name}={value!r}: give a finite number")
+        if self.gain == 0:
+            # every sample the DC offset: a device that heard nothing
+            raise ValueError(
+                "Recorder gain=0 writes a constant: give a gain other than 0 "
+                "(a negative one inverts the sound)"
+            )
         for name in ("white_noise_db", "pink_noise_db"):
             value = getattr(self, name)
             finite = isinstance(value, Real) and np.isfinite(value)
