@@ -30,6 +30,7 @@ from vascular_sklearn import (
     RecordingError,
     ResNetClassifier,
     Spectrograms,
+    WeightsFileError,
     make_seed_pipeline,
     make_stenosis_pipeline,
 )
@@ -157,6 +158,39 @@ def test_class_weight_balanced_reaches_the_loss(spectrograms, data):
     clf = ResNetClassifier(**FAST, class_weight="balanced").fit(X, y)
     weight = clf.net_.criterion_.weight.numpy()
     np.testing.assert_allclose(weight, [30 / 48, 30 / 12])
+    # capped at 2 cycles a recording, the loss sees 2 normal recordings of 12
+    # cycles and 3 stenotic of 2: 4 cycles against 6 an epoch, not 24 against 6
+    recordings = np.repeat([0, 1, 2, 3, 4], [12, 12, 2, 2, 2])
+    capped = ResNetClassifier(**FAST, class_weight="balanced", max_cycles_per_group=2)
+    capped.fit(X, y, recordings=recordings)
+    weight = capped.net_.criterion_.weight.numpy()
+    np.testing.assert_allclose(weight, [10 / 8, 10 / 12])
+    drawn = np.bincount(y[list(capped.net_.iterator_train__sampler)])
+    np.testing.assert_allclose(weight[0] * drawn[0], weight[1] * drawn[1])
+
+
+@pytest.mark.parametrize(
+    "dtype, message",
+    [(torch.float32, "NaN or infinite"), (torch.int64, "torch.int64 values")],
+)
+def test_a_damaged_weights_file_is_refused_before_training(
+    tmp_path, spectrograms, dtype, message
+):
+    """A NaN in a backbone surfaced after the whole fit as "training diverged:
+    lower lr"; integer weights were cast without a word (a layer of zeros)."""
+    state = CycleResNet("resnet18").state_dict()
+    key = "net.layer2.0.conv1.weight"
+    state[key] = state[key].to(dtype)
+    if dtype.is_floating_point:
+        state[key].view(-1)[0] = float("nan")
+    path = tmp_path / "weights.pt"
+    torch.save(state, path)
+    clf = ResNetClassifier(**FAST, weights_path=str(path))
+    with pytest.raises(
+        WeightsFileError, match=f"layer2.0.conv1.weight holds {message}"
+    ):
+        clf.fit(spectrograms.images[:8], [0, 1] * 4)
+    assert not hasattr(clf, "net_")
 
 
 def test_local_weights_file_is_loaded(tmp_path, spectrograms, data):
@@ -832,6 +866,38 @@ def test_confounder_weights_come_from_the_training_recordings_only():
         _precise_lr().fit(bags, y, confounder=site[:5])
 
 
+def test_confounder_leaves_the_prior_and_its_errors_name_it():
+    """The prior of a recording without cycles was the share of (device, label)
+    pairs per class, not of the labels; a confounder with gaps (a pandas
+    column's NaN) failed inside np.unique; a classifier without
+    sample_weight was told to leave out a sample_weight never given."""
+    bags, y = _weighable_bags()
+    y = np.array([0] * 8 + [1] * 4)
+    site = np.array(list("aaaaaaaaabbb"))  # the pairs: a-0, a-1, b-1
+    clf = RecordingClassifier(LogisticRegression(), on_empty="prior")
+    clf.fit(bags, y, confounder=site)
+    np.testing.assert_allclose(clf.class_prior_, [8 / 12, 4 / 12])
+    with pytest.warns(UserWarning, match="returned the class prior"):
+        assert clf.predict([np.empty((0, 3))]).tolist() == [0]
+    gaps = site.astype(object)
+    gaps[-1] = np.nan
+    with pytest.raises(ValueError, match="confounder is missing for 1 recording"):
+        clf.fit(bags, y, confounder=gaps)
+    with pytest.raises(TypeError, match=r"leave confounder \(it weighs"):
+        RecordingClassifier(KNeighborsClassifier(1)).fit(bags, y, confounder=site)
+
+
+def test_text_labels_of_object_dtype_are_named_in_refusals():
+    """As a pandas column of text gives them: str has no .item()."""
+    bags, _ = _weighable_bags()
+    one = np.array(["normal"] * 12, dtype=object)
+    with pytest.raises(ValueError, match="recordings are labelled 'normal'"):
+        _precise_lr().fit(bags, one)
+    both = np.array(["normal", "stenosis"] * 6, dtype=object)
+    with pytest.raises(ValueError, match="class 'stenosis' has none"):
+        _precise_lr().fit(bags, both, sample_weight=[1, 0] * 6)
+
+
 def test_network_learns_the_rule_of_the_weighted_cycles():
     X, y, first, band = opposite_rule_cycles()
     params = {"arch": "resnet18", "max_epochs": 3, "batch_size": 16}
@@ -957,8 +1023,10 @@ def test_a_recording_without_cycles_takes_no_share_of_its_pair():
         given = seen["weight"][np.cumsum(n)[trains] - n[trains]]
         totals = [given[pairs[trains] == p].sum() for p in np.unique(pairs)]
         np.testing.assert_allclose(totals, np.full(4, totals[0]))
-        # nor in the prior: every pair weighs alike, so the classes do
-        np.testing.assert_allclose(model.class_prior_, [0.5, 0.5])
+        # the prior stays the labels' share of the user's weights
+        mine = np.ones(len(y)) if weight is None else weight
+        share = [mine[y == c].sum() / mine.sum() for c in (0, 1)]
+        np.testing.assert_allclose(model.class_prior_, share)
     # a class without cycles is said as such, not as a class weighed 0
     short = [b[:1] if c == 1 else b for b, c in zip(bags, y, strict=True)]
     model = RecordingClassifier(Spy(), min_cycles=2, on_empty="prior")

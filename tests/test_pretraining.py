@@ -38,6 +38,13 @@ def _small(**params):
     )
 
 
+def _interrupted(out, data, **params):
+    """Leave what a pretrain to ``out`` stopped after an epoch leaves: its
+    partial file, a checkpoint of this corpus (a finished backbone is none)."""
+    checkpoint = {"classifier__estimator__checkpoint_path": partial_path(out)}
+    _small(**params, **checkpoint).fit(data.recordings, data.target)
+
+
 @pytest.fixture(scope="module")
 def heart_sounds():
     """Four simulated recordings at 2 kHz, the heart-sound corpus's rate."""
@@ -152,9 +159,9 @@ def test_fine_tuning_starts_from_the_backbone(backbone):
 
 
 def test_resume_starts_from_the_last_epoch(tmp_path, backbone, heart_sounds):
-    path, _ = backbone
     out = tmp_path / "again.pt"
-    partial_path(out).write_bytes(path.read_bytes())  # an interrupted run's epoch
+    _interrupted(out, heart_sounds)
+    start = read_weights(partial_path(out))
     # everything but the head frozen: the result shows where training started
     model = pretrain(
         heart_sounds.recordings,
@@ -165,7 +172,6 @@ def test_resume_starts_from_the_last_epoch(tmp_path, backbone, heart_sounds):
     )
     assert not partial_path(out).exists()
     layers = model[-1].estimator_.net_.module_.net
-    start = read_weights(path)
     assert torch.equal(
         layers.layer3[1].conv2.weight, start["net.layer3.1.conv2.weight"]
     )
@@ -711,7 +717,7 @@ def test_the_fitted_network_pretrain_returns_names_no_partial_file(
     )
     assert model[-1].estimator_.checkpoint_path is None
     out = tmp_path / "again.pt"
-    partial_path(out).write_bytes(first.read_bytes())
+    _interrupted(out, heart_sounds, **small)
     model = pretrain(
         heart_sounds.recordings,
         heart_sounds.target,
@@ -798,3 +804,20 @@ def test_a_resume_on_recordings_cut_otherwise_is_refused(tmp_path):
     with pytest.raises(ValueError, match="a run on other recordings or labels"):
         resumed.fit(X, [0, 1, 1, 1, 0, 1, 1, 1], recordings=[0, 1, 1, 1, 2, 3, 3, 3])
     assert checkpoint.read_bytes() == written
+
+
+def test_a_backbone_is_not_taken_for_the_checkpoint_it_starts(tmp_path):
+    """A backbone passed as both weights_path and checkpoint_path was written
+    over by the first epoch, its card (what it was pretrained on) with it."""
+    backbone = tmp_path / "backbone.pt"
+    X = np.random.default_rng(0).random((8, 1, 16, 16), dtype=np.float32)
+    params = {"max_epochs": 1, "batch_size": 4, "device": "cpu", "random_state": 0}
+    net = ResNetClassifier("resnet18", **params).fit(X, [0, 1] * 4)
+    save_backbone(net, backbone, card={"pretrained_on": "PhysioNet 2016"})
+    written = backbone.read_bytes()
+    fine_tune = ResNetClassifier(
+        "resnet18", weights_path=backbone, checkpoint_path=backbone, **params
+    )
+    with pytest.raises(FileExistsError, match="no checkpoint of a fit"):
+        fine_tune.fit(X, [1, 0] * 4)
+    assert backbone.read_bytes() == written

@@ -111,6 +111,12 @@ def check_recording(x: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (labels of object dtype
+    are Python values already)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_sample_weight(sample_weight: Any, y: Any) -> np.ndarray:
     """Non-negative weights, one per sample, at least one of them above zero.
 

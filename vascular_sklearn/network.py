@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
 
 from ._base import (
     CycleImageClassifier,
+    _plain,
     check_image_shape,
     check_images,
     check_sample_weight,
@@ -442,6 +443,42 @@ def _pretrained_shape(
     return tuple(int(d) for d in shape.tolist())
 
 
+def _check_weights(
+    state: Mapping,
+    expected: Mapping,
+    path: str | os.PathLike,
+    error: type[ValueError] = WeightsFileError,
+) -> None:
+    """Refuse weights no training could have saved for the network's
+    floating-point tensors: NaN or infinite values (a network that can only
+    answer NaN) or integers, booleans or complex numbers (cast without a word,
+    or with a warning, into other weights), as ``error``."""
+    for key, tensor in state.items():
+        if key not in expected or not expected[key].is_floating_point():
+            continue  # an unknown key or a counter: load_state_dict judges
+        is_tensor = isinstance(tensor, torch.Tensor)
+        # sparse: torch's own error further on named no file
+        sparse = is_tensor and tensor.layout != torch.strided
+        if not is_tensor or not tensor.is_floating_point() or sparse:
+            found = getattr(tensor, "dtype", type(tensor).__name__)
+            what = f"{found} values, not floating-point numbers"
+            if sparse:
+                what = f"a sparse tensor ({found}), not a dense one"
+            raise error(f"{path}: the network weights are damaged ({key} holds {what})")
+        if not bool(torch.isfinite(tensor).all()):
+            raise error(
+                f"{path}: the network weights are damaged ({key} holds NaN or "
+                "infinite values: the network could only answer NaN)"
+            )
+        # fit stores a spread of 1 for inputs without one: 0 divides by zero
+        if key.endswith("input_std") and not bool((tensor > 0).all()):
+            raise error(
+                f"{path}: the network weights are damaged ({key} is "
+                f"{float(tensor.min()):g}, not a positive spread: the network "
+                "could only answer NaN)"
+            )
+
+
 def _load_backbone(
     net: nn.Module, path: str | os.PathLike, image_shape: tuple[int, ...] | None = None
 ) -> torch.Tensor | None:
@@ -506,6 +543,8 @@ def _load_backbone(
             f"(another size: {shapes}, unexpected: {unexpected[:3]}, "
             f"missing: {missing[:3]})"
         )
+    # at the start, not as "training diverged" after every epoch
+    _check_weights(state, expected, path)
     net.load_state_dict(state, strict=False)
     return own_conv1
 
@@ -609,12 +648,6 @@ def _one_per_cycle(values: Any, name: str) -> np.ndarray:
     return values
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value it holds (labels of object dtype
-    are Python values already)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _accelerator(cpu: bool, mixed_precision: str) -> Any:
     """An ``accelerate.Accelerator`` with these settings. accelerate keeps one
     state per process, shared by every accelerator in it, and refused another
@@ -665,6 +698,15 @@ class _CapPerGroupSampler(torch.utils.data.Sampler):
         rank = np.arange(len(by_group)) - np.repeat(starts, self.counts)
         chosen = by_group[rank < self.cap]
         return iter(self.rng.permutation(chosen).tolist())
+
+
+def _drawn_per_class(labels: np.ndarray, groups: np.ndarray, cap: int) -> np.ndarray:
+    """Cycles of each class :class:`_CapPerGroupSampler` draws an epoch, on
+    average (each cycle of a group of ``n`` is drawn with chance
+    ``min(n, cap) / n``)."""
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    chance = np.minimum(counts, cap) / counts
+    return np.bincount(labels, weights=chance[inverse.ravel()])
 
 
 def _backbone_state(
@@ -758,7 +800,15 @@ def _check_checkpoint_free(
             except (UnicodeDecodeError, ValueError, RecursionError):
                 card = {}  # a damaged card records no run; the weights still load
             found = card.get(_TRAINED_ON) if isinstance(card, dict) else None
-            if found not in (None, trained_on):
+            if found is None:
+                # a backbone or a user's weights, no checkpoint: the first
+                # epoch wrote over it, and over the card of what it was made on
+                raise FileExistsError(
+                    f"checkpoint_path {os.fspath(path)} is the weights_path this "
+                    "fit starts from, and no checkpoint of a fit: every epoch "
+                    "would write over it. Give checkpoint_path another name."
+                )
+            if found != trained_on:
                 raise ValueError(
                     f"checkpoint_path {os.fspath(path)} holds the last epoch of a "
                     "run on other recordings or labels: resume with the corpus "
@@ -873,7 +923,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     device : str, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``..., or ``"auto"`` (CUDA if available).
     class_weight : {"balanced"} or None, default=None
-        Weigh the loss by inverse class frequency.
+        Weigh the loss by inverse class frequency: of the cycles an epoch
+        draws, with ``max_cycles_per_group``.
     early_stopping : int or None, default=None
         Patience in epochs. Holds out ``validation_fraction`` of the groups passed
         to ``fit`` (patients or recordings: never cycles of one group on both
@@ -1199,6 +1250,13 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             w = compute_class_weight(
                 "balanced", classes=np.arange(len(self.classes_)), y=y_enc[train]
             )
+            if self.max_cycles_per_group is not None:
+                # the loss sees the sampler's draw, not every cycle: a class
+                # of fewer, longer recordings was weighed down a second time
+                drawn = _drawn_per_class(
+                    y_enc[train], recordings[train], self.max_cycles_per_group
+                )
+                w = drawn.sum() / (len(drawn) * drawn)
             weight = torch.as_tensor(w, dtype=torch.float32)
         if sample_weight is not None:
             inputs, criterion = self._weighted(

@@ -48,7 +48,7 @@ from ._model_spec import (
 )
 from ._output import check_output, replacing
 from .model_card import check_card
-from .network import check_device
+from .network import _check_weights, check_device
 from .recording_classifier import RecordingClassifier
 from .spectrogram import _image_step
 
@@ -209,7 +209,7 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
             "(weights_only=True refuses anything else)"
         ) from err
     if isinstance(state, Mapping):  # anything else is refused just below
-        _check_weights(state, network.net_.module_.state_dict(), path)
+        _check_weights(state, network.net_.module_.state_dict(), path, ModelFileError)
     try:
         network.net_.module_.load_state_dict(state)
     except Exception as err:
@@ -219,39 +219,6 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Pipeline:
         ) from err
     network.net_.module_.eval()
     return Pipeline(steps)
-
-
-def _check_weights(state: Mapping, expected: Mapping, path: str) -> None:
-    """Refuse weights no training could have saved for the network's
-    floating-point tensors: NaN or infinite values (a network that can only
-    answer NaN) or integers, booleans or complex numbers (cast without a word,
-    or with a warning, into other weights)."""
-    for key, tensor in state.items():
-        if key not in expected or not expected[key].is_floating_point():
-            continue  # an unknown key or a counter: load_state_dict judges
-        is_tensor = isinstance(tensor, torch.Tensor)
-        # sparse: torch's own error further on named no file
-        sparse = is_tensor and tensor.layout != torch.strided
-        if not is_tensor or not tensor.is_floating_point() or sparse:
-            found = getattr(tensor, "dtype", type(tensor).__name__)
-            what = f"{found} values, not floating-point numbers"
-            if sparse:
-                what = f"a sparse tensor ({found}), not a dense one"
-            raise ModelFileError(
-                f"{path}: the network weights are damaged ({key} holds {what})"
-            )
-        if not bool(torch.isfinite(tensor).all()):
-            raise ModelFileError(
-                f"{path}: the network weights are damaged ({key} holds NaN or "
-                "infinite values: the network could only answer NaN)"
-            )
-        # fit stores a spread of 1 for inputs without one: 0 divides by zero
-        if key.endswith("input_std") and not bool((tensor > 0).all()):
-            raise ModelFileError(
-                f"{path}: the network weights are damaged ({key} is "
-                f"{float(tensor.min()):g}, not a positive spread: the network "
-                "could only answer NaN)"
-            )
 
 
 class _Probabilities(torch.nn.Module):

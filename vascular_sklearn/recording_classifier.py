@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ._base import check_sample_weight
+from ._base import _plain, check_sample_weight
 from .containers import Spectrograms, _offsets
 from .exceptions import RecordingError, TooFewCyclesError
 
@@ -139,7 +139,23 @@ def _balanced_pairs(
             f"confounder has shape {confounder.shape} but y has {y.shape}: give "
             "one value (recorder, site) per recording"
         )
-    _, source = np.unique(confounder, return_inverse=True)
+    # a pandas column's NaN or None failed in np.unique, naming no confounder
+    missing = [
+        i for i, v in enumerate(confounder.ravel().tolist()) if v is None or v != v
+    ]
+    if missing:
+        raise ValueError(
+            f"confounder is missing for {len(missing)} recording(s) (the first "
+            f"at position {missing[0]}): give every recording its recorder or "
+            "site, one value such as 'unknown' for those not known"
+        )
+    try:
+        _, source = np.unique(confounder, return_inverse=True)
+    except TypeError:  # 1 and "1": one site or two?
+        raise ValueError(
+            "confounder mixes numbers and text: give every recording's "
+            "recorder or site in one kind"
+        ) from None
     _, label = np.unique(y, return_inverse=True)
     pair = source * (label.max() + 1) + label
     if sample_weight is None and (trains is None or trains.all()):
@@ -404,7 +420,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"training needs two classes; all {len(y)} recordings are labelled "
-                f"{classes[0].item()!r} (in cross-validation, a training fold of "
+                f"{_plain(classes[0])!r} (in cross-validation, a training fold of "
                 "patients of one class: StratifiedGroupKFold keeps both in each)"
             )
         estimator = self._make_estimator()
@@ -416,8 +432,12 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             # said before the weights: a class without cycles also weighs 0
             raise _untrained(classes[trained], classes)
         kwargs = {}
-        if sample_weight is not None:
+        weighed_by_user = sample_weight is not None
+        if weighed_by_user:
             sample_weight = check_sample_weight(sample_weight, y)
+            # the prior a recording without cycles gets follows the weights:
+            # the user's, not the confounder's balance of (device, label) pairs
+            counts = np.array([sample_weight[y == c].sum() for c in classes])
         if confounder is not None:
             sample_weight = _balanced_pairs(confounder, y, sample_weight, n > 0)
         if sample_weight is not None:
@@ -426,7 +446,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             if not weighed.all():
                 raise ValueError(
                     f"every class needs a recording weighed above 0; class "
-                    f"{classes[~weighed][0].item()!r} has none"
+                    f"{_plain(classes[~weighed][0])!r} has none"
                 )
             key = _fit_keyword(estimator, "sample_weight")
             if key is None:
@@ -439,11 +459,15 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                         if routed
                         else ""
                     )
-                    + "; use an estimator that does, or leave sample_weight out"
+                    + "; use an estimator that does, or leave "
+                    + (
+                        "sample_weight"
+                        if weighed_by_user
+                        else "confounder (it weighs recordings)"
+                    )
+                    + " out"
                 )
             kwargs[key] = np.repeat(sample_weight, n)
-            # the prior a recording without cycles gets follows the weights
-            counts = np.array([sample_weight[y == c].sum() for c in classes])
         for name, values in (
             ("groups", cycle_groups),
             ("recordings", np.repeat(np.arange(len(bags)), n)),
