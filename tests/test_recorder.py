@@ -8,6 +8,7 @@ from vascular_sklearn.containers import Signals
 from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.evaluation import rescaled
+from vascular_sklearn.exceptions import RecordingError
 from vascular_sklearn.recorder import (
     LEVEL,
     LOUD_SESSION,
@@ -352,3 +353,75 @@ def test_a_fixed_range_draws_its_value_as_given():
     )
     assert [r.step for r in data.recorders] == [24.0, 24.0]
     assert np.isfinite(data.recordings[0]).all()
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (np.array([1000, -2000], np.int16), "int16 samples.*x / 32768"),
+        (np.array([True, False]), "bool samples"),
+        (np.array([0.1 + 0.1j, 0.2]), "complex samples"),
+    ],
+)
+def test_pcm_and_complex_samples_are_refused_not_saturated(x, message):
+    # int16 PCM was taken as full-scale units: every sample clipped to +-1
+    with pytest.raises(RecordingError, match=message):
+        Recorder().apply(x, RATE)
+    X = Signals.from_arrays([x], sample_rate=RATE, names=["pcm.wav"])
+    for record in (Recorder().record, lambda X: rescaled(X, 0.5)):
+        with pytest.raises(RecordingError, match="pcm.wav: " + message):
+            record(X)
+
+
+def test_record_asks_for_signals_not_a_list():
+    for record in (Recorder().record, lambda X: rescaled(X, 0.5)):
+        with pytest.raises(TypeError, match=r"Signals\.from_arrays"):
+            record([np.zeros(10)])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_the_converter_is_not_read_from_samples_that_are_no_number(bad):
+    x = np.array([0.1, bad, 0.2, 0.3])
+    with pytest.raises(ValueError, match="1 NaN or infinite samples"):
+        converter_step(x)
+    with pytest.raises(ValueError, match="1 NaN or infinite samples"):
+        rounding_snr_db(x, RATE)
+    # one between the samples the step is read from still spoils the power
+    long = quantise(0.01 * np.sin(np.arange(2**16) / 7.0), 32)
+    long[1] = bad
+    assert np.isfinite(converter_step(long))
+    with pytest.raises(ValueError, match="1 NaN or infinite samples"):
+        rounding_snr_db(long, RATE)
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"lowest_hz": 0.0}, "lowest_hz"),
+        ({"lowest_hz": float("nan")}, "lowest_hz"),
+        ({"reference_hz": 0.0}, "reference_hz"),
+        ({"reference_hz": -1000.0}, "reference_hz"),
+        ({"resonance_hz": 0.0, "resonance_db": 6.0}, "resonance_hz"),
+        (
+            {"resonance_hz": 300.0, "resonance_db": 6.0, "resonance_octaves": 0.0},
+            "resonance_octaves",
+        ),
+    ],
+)
+def test_microphone_response_refuses_a_frequency_off_its_log_axis(params, name):
+    # 0 Hz on a log-frequency axis gave gains of +-inf dB
+    with pytest.raises(ValueError, match=f"{name}=.*finite number above 0"):
+        microphone_response(np.array([0.0, 100.0]), -3.0, **params)
+
+
+@pytest.mark.parametrize("clip_level", [None, float("inf")])
+def test_a_gain_past_float32_is_refused_not_written_as_inf(clip_level):
+    x = np.array([0.1, -0.2])
+    device = Recorder(gain=1e40, step=None, clip_level=clip_level)
+    with pytest.raises(ValueError, match=r"gain=1e\+40 .* float32"):
+        device.apply(x, RATE)
+    X = Signals.from_arrays([x], sample_rate=RATE)
+    with pytest.raises(ValueError, match=r"gain=1e\+40"):
+        rescaled(X, 1e40, clip=False)
+    # clipped, the same gain writes full scale
+    np.testing.assert_array_equal(Recorder(gain=1e40).apply(x, RATE), [1.0, -1.0])

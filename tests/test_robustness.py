@@ -27,6 +27,7 @@ from vascular_sklearn.recorder import (
 from vascular_sklearn.robustness import (
     NoiseFloorHarmonizer,
     RecorderAugmentation,
+    noise_floor_psd,
 )
 
 
@@ -514,3 +515,60 @@ def test_every_augmented_run_hears_noise_of_its_own(bags):
     # the same cycles through the same device: only the noise tells them apart
     for other in runs[1:]:
         assert not np.array_equal(other, runs[0])
+
+
+@pytest.mark.parametrize("tilt", [-4.0, 0.0, 4.0])
+def test_augmentation_gain_is_relative_to_the_peak_the_microphone_leaves(bags, tilt):
+    # the pulse lies below 50 Hz: a dull microphone (pivoting at 1 kHz) lifted
+    # it 26 dB past a gain set from the raw peak, and clipped the copy to a
+    # square wave; a bright one left it at -23 dB, not the -6 dB drawn
+    tilted = RecorderRanges(
+        gain=(0.5, 0.5),
+        step=None,
+        white_noise_db=None,
+        pink_noise_db=None,
+        tilt_db_per_octave=(tilt, tilt),
+        resonance_hz=None,
+        resonance_db=None,
+        clip_level=(1.0, 1.0),
+        dc_offset=None,
+    )
+    aug = RecorderAugmentation(
+        n_copies=1, cycles_per_copy=None, ranges=tilted, random_state=0
+    )
+    grown = aug.fit_transform(bags[[0]])
+    run = grown.signals.data[0][grown.runs[0][1] :]
+    assert np.abs(run).max() == pytest.approx(0.5, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    ("x", "rate", "window", "message"),
+    [
+        (np.zeros((2, 4000)), 2000.0, 0.05, r"shape \(2, 4000\)"),
+        (np.zeros(4000), 0.0, 0.05, r"sample_rate=0\.0"),
+        (np.zeros(4000), float("nan"), 0.05, "sample_rate=nan"),
+        (
+            np.zeros(4000),
+            2000.0,
+            0.0004,
+            r"window=0\.0004 s at 2000\.0 Hz .*\(8 samples\)",
+        ),
+    ],
+)
+def test_noise_floor_psd_refuses_what_it_cannot_frame(x, rate, window, message):
+    with pytest.raises(ValueError, match=message):
+        noise_floor_psd(x, rate, window)
+
+
+def test_harmonizer_refuses_a_window_under_a_frame():
+    # a frame under one sample (raised to 1) read no floor: the whole target
+    # noise was added to a recording whose floor lay far above it
+    hiss = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
+    one = CycleBags(
+        Signals.from_arrays([hiss], 2000.0), object_array([np.array([[0, 8000]])])
+    )
+    harmonizer = NoiseFloorHarmonizer(window=0.0004, random_state=0)
+    with pytest.raises(ValueError, match=r"window=0\.0004 s at 2000\.0 Hz"):
+        harmonizer.fit_transform(one)
+    with pytest.raises(ValueError, match=r"window=0\.0004 s at 2000\.0 Hz"):
+        harmonizer.fit(one).transform(one)

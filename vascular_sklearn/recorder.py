@@ -33,6 +33,7 @@ import numpy as np
 from scipy.fft import next_fast_len
 from sklearn.utils import check_random_state
 
+from ._base import check_recording
 from .audio import _finite_above_zero, resample
 from .containers import Signals
 from .corpus import RecordingFiles
@@ -50,6 +51,9 @@ __all__ = [
 
 #: One 16-bit level in full-scale units.
 LEVEL = 2.0**-15
+
+#: The largest magnitude a recording's float32 samples hold.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def quantise(x: np.ndarray, step: float) -> np.ndarray:
@@ -120,6 +124,11 @@ def converter_step(x: np.ndarray) -> float:
         resolves 32 16-bit levels at a time); ``0.0`` for a recording that
         holds a single value.
 
+    Raises
+    ------
+    ValueError
+        When the samples read hold NaN or infinite ones (they have no grid).
+
     Examples
     --------
     >>> import numpy as np
@@ -128,7 +137,9 @@ def converter_step(x: np.ndarray) -> float:
     32.0
     """
     x = np.asarray(x)
-    levels = np.unique(x[:: max(1, len(x) // _STEP_SAMPLES)])
+    # only the samples read: a whole pass over an hour-long recording would
+    # cost more than the estimate, and the others do not change it
+    levels = np.unique(_check_finite(x[:: max(1, len(x) // _STEP_SAMPLES)], "x"))
     return float(np.median(np.diff(levels))) if len(levels) > 1 else 0.0
 
 
@@ -163,6 +174,12 @@ def rounding_snr_db(x: np.ndarray, sample_rate: float, band: float = 1000.0) -> 
         Decibels: about 90 or more for an unquantised (float) recording
         (:func:`converter_step`), ``-inf`` for one that holds a single value.
 
+    Raises
+    ------
+    ValueError
+        When ``sample_rate`` or ``band`` is not a finite number above 0, or
+        ``x`` holds NaN or infinite samples.
+
     Examples
     --------
     >>> import numpy as np
@@ -176,7 +193,10 @@ def rounding_snr_db(x: np.ndarray, sample_rate: float, band: float = 1000.0) -> 
             raise ValueError(f"{name}={value!r}: give a finite number of Hz above 0")
     x = np.asarray(x)
     step = converter_step(x)
-    power = float(np.var(x, dtype=np.float64))
+    with np.errstate(invalid="ignore", over="ignore"):
+        power = float(np.var(x, dtype=np.float64))
+    if not np.isfinite(power):  # a NaN or inf converter_step did not read
+        _check_finite(x, "x")
     if step == 0.0 or power == 0.0:
         return -np.inf
     share = min(1.0, band / (sample_rate / 2))
@@ -222,18 +242,49 @@ def microphone_response(
     ndarray of float64
         Gain in dB per frequency.
 
+    Raises
+    ------
+    ValueError
+        When ``reference_hz``, ``lowest_hz`` or, for a resonance, its
+        ``resonance_hz`` or ``resonance_octaves`` is not a finite number above 0.
+
     Examples
     --------
     >>> import numpy as np
     >>> microphone_response(np.array([250.0, 500.0, 1000.0]), -3.0).tolist()
     [6.0, 3.0, -0.0]
     """
+    resonant = resonance_hz is not None and bool(resonance_db)
+    axis = {"reference_hz": reference_hz, "lowest_hz": lowest_hz}
+    if resonant:
+        axis.update(resonance_hz=resonance_hz, resonance_octaves=resonance_octaves)
+    _check_log_axis(axis)
     octaves = np.log2(np.maximum(np.asarray(freqs, np.float64), lowest_hz))
     gain = tilt_db_per_octave * (octaves - np.log2(reference_hz))
-    if resonance_hz is not None and resonance_db:
+    if resonant:
         distance = (octaves - np.log2(resonance_hz)) / resonance_octaves
         gain = gain + resonance_db * np.exp(-0.5 * distance**2)
     return gain
+
+
+def _check_log_axis(values: dict[str, object], owner: str = "") -> None:
+    """Refuse a frequency or width of the microphone response that is not a
+    finite number above 0: on its log-frequency axis, 0 Hz or 0 octaves made
+    every gain infinite or NaN."""
+    for name, value in values.items():
+        if not _finite_above_zero(value):
+            raise ValueError(f"{owner}{name}={value!r}: give a finite number above 0")
+
+
+def _check_finite(x: np.ndarray, name: str) -> np.ndarray:
+    """Return ``x``, refused when it holds NaN or infinite samples."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = finite.size - np.count_nonzero(finite)
+        raise ValueError(
+            f"{name} holds {bad} NaN or infinite samples: repair or drop it"
+        )
+    return x
 
 
 def _noise(rng, n: int, rate: float, white_db, pink_db) -> np.ndarray:
@@ -397,8 +448,11 @@ class Recorder:
 
         Raises
         ------
+        RecordingError
+            When ``x`` holds integer (PCM), boolean or complex samples.
         ValueError
-            When ``x`` holds NaN or infinite samples.
+            When ``x`` holds NaN or infinite samples, or the gain takes it
+            past the range of float32 (no ``clip_level`` holds it).
 
         Examples
         --------
@@ -413,6 +467,7 @@ class Recorder:
         x: np.ndarray,
         sample_rate: float,
         random_state: int | np.random.RandomState | None = None,
+        name: str = "x",
     ) -> tuple[np.ndarray, np.ndarray]:
         """The sound before the converter's errors, and what the converter wrote.
 
@@ -426,6 +481,8 @@ class Recorder:
         x : ndarray of shape (n_samples,)
         sample_rate : float
         random_state : int, RandomState or None, default=None
+        name : str, default="x"
+            What messages call ``x`` (the recording's name in :meth:`record`).
 
         Returns
         -------
@@ -438,42 +495,68 @@ class Recorder:
                 f"sample_rate={sample_rate!r}: give the rate of x in Hz, "
                 "a finite number above 0"
             )
+        x = np.asarray(x)
+        if x.dtype.kind in "biuc":
+            # 16-bit PCM taken as full-scale units was clipped to +-1, and a
+            # complex sound lost its imaginary part: check_recording refuses
+            # such samples, in the pipeline's words
+            check_recording(x, name)
         x = np.asarray(x, np.float64)
         if x.ndim != 1:
             raise ValueError(
-                f"x of shape {x.shape}: give one recording, an array of shape "
-                "(n_samples,)"
+                f"{name} of shape {x.shape}: give one recording, an array of "
+                "shape (n_samples,)"
             )
-        if not np.isfinite(x).all():
-            # the microphone's FFT spread one NaN over the whole recording,
-            # and clipping wrote inf as full scale
-            bad = len(x) - np.count_nonzero(np.isfinite(x))
-            raise ValueError(
-                f"x holds {bad} NaN or infinite samples: repair or drop it"
-            )
-        if self.shapes_spectrum and len(x) > 1:
-            x = _filtered(x, sample_rate, self)
-        clean = self.gain * x + self.dc_offset
-        rate = sample_rate
-        if self.sample_rate is not None and self.sample_rate != sample_rate:
-            # the converter samples at its own rate, and clips and rounds there:
-            # its samples lie on its grid
-            clean = np.asarray(resample(clean, rate, self.sample_rate), np.float64)
-            rate = self.sample_rate
-        noisy = clean
-        if self._noisy:
-            # at the converter's rate: its noise fills the whole band it samples,
-            # at the RMS stated (made first and resampled, it lost the band above
-            # the new Nyquist frequency: -47.6 dBFS for -40 at 4 kHz)
-            rng = check_random_state(random_state)
-            noisy = clean + _noise(
-                rng, len(clean), rate, self.white_noise_db, self.pink_noise_db
-            )
-        if self.clip_level is not None:
-            clean = np.clip(clean, -self.clip_level, self.clip_level)
-            noisy = np.clip(noisy, -self.clip_level, self.clip_level)
-        y = noisy if self.step is None else quantise(noisy, self.step)
+        # the microphone's FFT spread one NaN over the whole recording, and
+        # clipping wrote inf as full scale
+        _check_finite(x, name)
+        # past float64's range the sound turns inf or NaN: refused below, with
+        # the gain named, rather than warned about on the way
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.shapes_spectrum and len(x) > 1:
+                x = _filtered(x, sample_rate, self)
+            clean = self.gain * x + self.dc_offset
+            rate = sample_rate
+            if self.sample_rate is not None and self.sample_rate != sample_rate:
+                # the converter samples at its own rate, and clips and rounds
+                # there: its samples lie on its grid
+                clean = np.asarray(resample(clean, rate, self.sample_rate), np.float64)
+                rate = self.sample_rate
+            noisy = clean
+            if self._noisy:
+                # at the converter's rate: its noise fills the whole band it
+                # samples, at the RMS stated (made first and resampled, it lost
+                # the band above the new Nyquist frequency: -47.6 dBFS for -40
+                # at 4 kHz)
+                rng = check_random_state(random_state)
+                noisy = clean + _noise(
+                    rng, len(clean), rate, self.white_noise_db, self.pink_noise_db
+                )
+            if self.clip_level is not None:
+                clean = np.clip(clean, -self.clip_level, self.clip_level)
+                noisy = np.clip(noisy, -self.clip_level, self.clip_level)
+            y = noisy if self.step is None else quantise(noisy, self.step)
+        self._check_float32(clean, y, name)
         return clean, y
+
+    def _check_float32(self, clean: np.ndarray, y: np.ndarray, name: str) -> None:
+        """Refuse a recording the float32 output cannot hold: the cast wrote
+        inf with no more than a warning."""
+        # min and max, not abs: no copy of an hour-long recording (NaN fails)
+        if all(
+            not len(a) or (-_FLOAT32_MAX <= a.min() and a.max() <= _FLOAT32_MAX)
+            for a in (clean, y)
+        ):
+            return
+        top = float(np.max([np.max(np.abs(a), initial=0.0) for a in (clean, y)]))
+        offset = f" and dc_offset={self.dc_offset!r}" if self.dc_offset else ""
+        unclipped = self.clip_level is None or np.isinf(self.clip_level)
+        hold = ", or a finite clip_level to hold it" if unclipped else ""
+        raise ValueError(
+            f"Recorder gain={self.gain!r}{offset} takes {name} to {top:.3g} "
+            f"full scale, past the float32 output's range ({_FLOAT32_MAX:.3g}): "
+            f"give a smaller gain{hold}"
+        )
 
     def record(
         self,
@@ -495,6 +578,17 @@ class Recorder:
         Signals
             The recordings as this device gives them, with the names of ``X``.
 
+        Raises
+        ------
+        TypeError
+            When ``X`` is neither :class:`~vascular_sklearn.containers.Signals`
+            nor :class:`~vascular_sklearn.corpus.RecordingFiles`.
+        RecordingError
+            Naming the recording, when it holds integer (PCM), boolean or
+            complex samples.
+        ValueError
+            As :meth:`apply`, naming the recording.
+
         Examples
         --------
         >>> import numpy as np
@@ -504,11 +598,21 @@ class Recorder:
         """
         if not isinstance(X, Signals) and hasattr(X, "load"):
             X = X.load()
+        if not isinstance(X, Signals):
+            # a list of arrays has no sample rate to record at
+            raise TypeError(
+                f"X is a {type(X).__name__}: give Signals or RecordingFiles; "
+                "wrap arrays with Signals.from_arrays(arrays, sample_rate=...)"
+            )
         rng = check_random_state(random_state)
         rate = X.sample_rate
         data = [
-            self.apply(x, rate, rng.randint(2**31) if self._noisy else None)
-            for x in X.data
+            _heard(
+                *self._convert(
+                    x, rate, rng.randint(2**31) if self._noisy else None, X.name(i)
+                )
+            )
+            for i, x in enumerate(X.data)
         ]
         return Signals.from_arrays(data, self.sample_rate or rate, names=X.names)
 
@@ -536,12 +640,9 @@ class Recorder:
         frequencies = ["reference_hz", "resonance_octaves"]
         if self.resonance_hz is not None:
             frequencies.append("resonance_hz")
-        for name in frequencies:
-            if not _finite_above_zero(getattr(self, name)):
-                raise ValueError(
-                    f"Recorder {name}={getattr(self, name)!r}: give a finite "
-                    "number above 0"
-                )
+        _check_log_axis(
+            {name: getattr(self, name) for name in frequencies}, "Recorder "
+        )
         if self.step is not None:
             _check_step(self.step)
         level = self.clip_level

@@ -24,9 +24,18 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import CycleBagTransformer, RecordingsOut, map_recordings, to_samples
+from .audio import _finite_above_zero
 from .containers import CycleBags, object_array
 from .lowpass import lowpass_butterworth
-from .recorder import LEVEL, RecorderRanges, _heard, _shaped_noise, quantise
+from .recorder import (
+    LEVEL,
+    Recorder,
+    RecorderRanges,
+    _filtered,
+    _heard,
+    _shaped_noise,
+    quantise,
+)
 
 __all__ = ["NoiseFloorHarmonizer", "RecorderAugmentation", "noise_floor_psd"]
 
@@ -52,7 +61,7 @@ def noise_floor_psd(
     sample_rate : float
         Its rate in Hz.
     window : float, default=0.05
-        Frame length in seconds.
+        Frame length in seconds: at least 8 samples at ``sample_rate``.
     percentile : float, default=10.0
         Percentile over frames taken as the floor.
 
@@ -64,6 +73,12 @@ def noise_floor_psd(
         One-sided power spectral density of the floor, in full-scale units
         squared per Hz.
 
+    Raises
+    ------
+    ValueError
+        When ``x`` is not 1-D, ``sample_rate`` is not a finite number above
+        0, or ``window`` holds fewer than 8 samples at that rate.
+
     Examples
     --------
     >>> import numpy as np
@@ -74,7 +89,11 @@ def noise_floor_psd(
     0.7
     """
     x = np.asarray(x)
-    nperseg = min(to_samples(window, sample_rate), len(x))
+    if x.ndim != 1:
+        raise ValueError(
+            f"x of shape {x.shape}: give one recording, an array of shape (n_samples,)"
+        )
+    nperseg = min(_frame_samples(window, sample_rate), len(x))
     if nperseg < 1:  # scipy's own message for an empty signal
         sps.spectrogram(np.asarray(x, np.float64), sample_rate, nperseg=nperseg)
     # scipy's own frames (one-eighth overlap), a block of them at a time: its
@@ -97,6 +116,35 @@ def noise_floor_psd(
     # row by row: np.percentile would copy the whole table to partition it
     floor = np.array([np.percentile(row, percentile) for row in power])
     return freqs, floor
+
+
+#: Fewest samples in a frame of :func:`noise_floor_psd`: a frame of one sample
+#: (a window under a sample, raised to 1) has one frequency, which holds the
+#: whole power of the sound, so the floor read was the sound itself.
+_MIN_FRAME = 8
+
+
+def _frame_samples(window: float, sample_rate: float) -> int:
+    """Samples in a frame of ``window`` seconds at ``sample_rate`` Hz, refused
+    under :data:`_MIN_FRAME`."""
+    if not _finite_above_zero(sample_rate):
+        raise ValueError(
+            f"sample_rate={sample_rate!r}: give the rate of x in Hz, a finite "
+            "number above 0"
+        )
+    if not _finite_above_zero(window):
+        raise ValueError(
+            f"window={window!r}: give the frame length in seconds, a finite "
+            "number above 0"
+        )
+    n = to_samples(window, sample_rate)
+    if n < _MIN_FRAME:
+        raise ValueError(
+            f"window={window!r} s at {sample_rate!r} Hz frames {n} sample(s) at "
+            f"a time, too few to read a noise floor from: give a window of at "
+            f"least {_MIN_FRAME / sample_rate:.3g} s ({_MIN_FRAME} samples)"
+        )
+    return n
 
 
 #: Frames of :func:`noise_floor_psd` computed at a time (a multiple of 16, so
@@ -209,7 +257,8 @@ class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
         this many dB below the recording's mean power; ``None`` keeps each
         recording's own resolution.
     window : float, default=0.05
-        Frame length in seconds of the floor estimate.
+        Frame length in seconds of the floor estimate: at least 8 samples at
+        the recordings' rate.
     percentile : float, default=10.0
         Percentile over frames taken as the existing floor.
     random_state : int or None, default=None
@@ -324,6 +373,8 @@ class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
     def _harmonize(self, bags: CycleBags, rng) -> CycleBags:
         """``bags`` harmonised, with seeds drawn from ``rng`` or, if ``None``,
         from each run's length."""
+        # refused here, once, rather than in every recording's worker
+        _frame_samples(self.window, bags.sample_rate)
         runs = [None] * len(bags) if bags.runs is None else list(bags.runs)
         # drawn here, in one order, so that n_jobs cannot change the noise
         seeds = [
@@ -345,13 +396,33 @@ class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
         return replace(bags, signals=replace(bags.signals, data=object_array(data)))
 
 
+def _at_peak_gain(
+    x: np.ndarray, rate: float, device: Recorder
+) -> tuple[np.ndarray, Recorder]:
+    """``x`` through ``device``'s microphone, and the rest of ``device``, its
+    gain relative to the peak the microphone leaves.
+
+    The gain is set after the microphone, as the device applies it: the
+    vessel's pulse lies below 50 Hz, far from the 1 kHz the tilt pivots about,
+    and a gain set from the raw peak met a pulse that a tilt of -4 dB per
+    octave had lifted by 26 dB (the copy clipped to a square wave) or one of
+    +4 dB had lowered by 17 dB.
+    """
+    if device.shapes_spectrum and len(x) > 1:
+        x = _filtered(np.asarray(x, np.float64), rate, device)
+        device = replace(device, tilt_db_per_octave=0.0, resonance_db=0.0)
+    peak = float(np.max(np.abs(x))) or 1.0
+    return x, replace(device, gain=device.gain / peak)
+
+
 def _record_again(
     plan: tuple, rate: float, cutoff: float | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One recording followed by its planned runs, each heard through its device.
 
     ``plan`` is the signal, its cycle bounds and the runs drawn for it (the
-    run's cycle bounds, the device, the device's seed).
+    run's cycle bounds, the device drawn, its gain relative to the run's peak
+    after its microphone, the device's seed).
     """
     x, b, runs = plan
     error_filter = None
@@ -364,7 +435,8 @@ def _record_again(
     for run, device, seed in runs:
         starts.append(offset)
         start, stop = run[0, 0], run[-1, 1]
-        clean, written = device._convert(x[start:stop], rate, seed)
+        heard, device = _at_peak_gain(x[start:stop], rate, device)
+        clean, written = device._convert(heard, rate, seed)
         local = run - start
         # a device too quiet for its converter can round a whole beat to one
         # level: that cycle holds no sound to learn from (read before the
@@ -390,7 +462,8 @@ class RecorderAugmentation(RecordingsOut, CycleBagTransformer):
     noise, microphone tilt and resonance, clipping, DC offset): the number of
     recordings never changes, so ``X``, ``y`` and ``groups`` stay in step, and
     the classifier learns what the devices do not change. Gains are relative
-    to each run's own peak (gain 1 brings its loudest sample to full scale).
+    to each run's own peak as the device's microphone passes it (gain 1
+    brings its loudest sample to full scale).
     ``transform`` (prediction) returns its input
     unchanged: as with scikit-learn's ``TargetEncoder``, ``fit_transform``
     differs from ``fit().transform`` on purpose.
@@ -505,10 +578,9 @@ class RecorderAugmentation(RecordingsOut, CycleBagTransformer):
                 k = min(k, len(b))
                 first = rng.randint(len(b) - k + 1)
                 run = b[first : first + k]
-                peak = float(np.max(np.abs(x[run[0, 0] : run[-1, 1]]))) or 1.0
-                device = ranges.draw(rng)
-                device = replace(device, gain=device.gain / peak)
-                runs.append((run, device, rng.randint(2**31)))
+                # the gain is made relative to the run's peak where it is
+                # recorded, after the microphone's response
+                runs.append((run, ranges.draw(rng), rng.randint(2**31)))
             plans.append((x, b, runs))
         augmented = map_recordings(
             _record_again, plans, self.n_jobs, bags.sample_rate, self.lowpass_cutoff
