@@ -229,6 +229,18 @@ def test_lowpass_at_or_above_nyquist_only_resamples():
     assert np.abs(out.data[0][200:-200]).max() < 0.01
 
 
+@pytest.mark.parametrize("cutoff", [1000.0, 1500.0])
+def test_biquad_at_or_above_nyquist_passes_the_signal_as_the_filter_does(cutoff):
+    # lowpass_biquad refused what its docstring and LowpassFilter pass through
+    x = np.random.default_rng(0).normal(0, 0.5, 4000)  # float64, beyond 1 at times
+    got = lowpass_biquad(x, 2000.0, cutoff)
+    step = LowpassFilter(cutoff=cutoff, sample_rate=2000.0).fit_transform([x])
+    assert got.dtype == np.float32 and np.abs(got).max() > 1.0  # not clamped
+    np.testing.assert_array_equal(got, step.data[0])
+    x32 = x.astype(np.float32)
+    assert not np.shares_memory(lowpass_biquad(x32, 2000.0, cutoff), x32)
+
+
 def test_smoother_keeps_signal_and_matches_medfilt():
     x = np.random.default_rng(2).normal(size=5000).astype(np.float32)
     sig = Signals.from_arrays([x], RATE)
@@ -396,6 +408,21 @@ def test_spectrogram_names_the_recording_with_a_silent_cycle():
         STFTSpectrogram().fit_transform(bags)
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_spectrogram_names_the_cycle_with_a_nan_or_infinite_sample(bad):
+    # an infinite sample made a NaN image (a RuntimeWarning alone), a NaN one
+    # was called a constant cycle
+    x = np.sin(np.arange(8000) / 5).astype(np.float32)
+    x[5000] = bad
+    bounds = object_array([np.array([[0, 4000], [4000, 8000]])])
+    bags = CycleBags(Signals.from_arrays([x], 8000, names=["a.wav"]), bounds)
+    match = r"a\.wav, cycle 1 \(samples 4000 to 8000\): NaN or infinite samples"
+    with pytest.raises(RecordingError, match=match):
+        STFTSpectrogram().fit_transform(bags)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        cycle_spectrogram(x)
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
@@ -472,6 +499,18 @@ def test_quality_report_explains_dropped_cycles():
     )
     assert not rows[0]["flagged"] and rows[2]["flagged"] and rows[2]["cycles"] == 0
     assert rows[1]["clipped_fraction"] > 10 * rows[0]["clipped_fraction"]
+
+
+def test_a_dc_offset_leaves_a_quiet_recordings_snr_unchanged():
+    # energies were summed in float32 and the mean taken out afterwards: under
+    # an offset of 0.5 a beat of 1e-4 lost several dB to rounding
+    beats = np.arange(4000, 8 * RATE, int(0.75 * RATE))
+    x = pulse_train(beats, 8 * RATE)
+    x = 1e-4 * (x - x.mean()) / np.abs(x - x.mean()).max()
+    bounds = np.column_stack([beats[:-1], beats[1:]])
+    plain = cycle_quality(x.astype(np.float32), bounds, RATE)["snr_db"]
+    offset = cycle_quality((x + 0.5).astype(np.float32), bounds, RATE)["snr_db"]
+    np.testing.assert_allclose(offset, plain, atol=0.1)
 
 
 def test_floor_db_hides_the_noise_floor():
@@ -558,6 +597,23 @@ def test_normalized_spectrogram_reads_half_the_amplitude():
     x = np.sin(2 * np.pi * f * np.arange(n) / RATE)  # range 2: scaled amplitude 0.5
     img = cycle_spectrogram(x, normalize=True)
     assert img[10, 5:95].mean() == pytest.approx(0.25, rel=0.01)
+
+
+def test_only_normalized_or_mean_subtracted_images_agree_across_rates():
+    # the window's samples sum into each magnitude: 40 at 2 kHz, 880 at 44.1 kHz
+    def row(rate, **params):
+        # a cosine: its crests fall on samples at 2 kHz, so range scaling is alike
+        x = 0.3 * np.cos(2 * np.pi * 200 * np.arange(int(0.5 * rate)) / rate)
+        step = STFTSpectrogram(max_frequency=1000.0, **params)
+        # 200 Hz is row 4 at every rate; the edge frames hold the padding
+        return step.fit_transform(_one_bag(x, rate)).images[0, 0, 4, 5:95]
+
+    np.testing.assert_allclose(row(44100) / row(2000), 880 / 40, rtol=0.01)
+    np.testing.assert_allclose(
+        row(44100, normalize=True), row(2000, normalize=True), rtol=0.01
+    )
+    stenosis = dict(log=True, floor_db=40.0, subtract_mean="cycle", remove_dc=True)
+    np.testing.assert_allclose(row(44100, **stenosis), row(2000, **stenosis), atol=0.01)
 
 
 def test_cycle_of_half_a_window_is_refused():

@@ -134,8 +134,9 @@ class PeakCycleCutter(SignalTransformer):
     per recording, with the cycle boundaries of recording ``i`` in
     ``output.bounds[i]`` (int64, shape (n_cycles, 2), ``[start, stop)``).
 
-    Plain arrays carry no rate and are taken at 22050 Hz, the seed
-    recordings' (its windows and spacings are in seconds): give recordings at
+    Plain arrays carry no rate (its windows and spacings are in seconds): in
+    ``fit`` they are taken at 22050 Hz, the seed recordings' rate, and once
+    fitted at the rate seen in ``fit`` (``sample_rate_``). Give recordings at
     another rate as a :class:`~vascular_sklearn.containers.Signals`
     (``Signals.from_arrays(arrays, rate)``), or through a
     :class:`~vascular_sklearn.LowpassFilter` first, as the pipelines do.

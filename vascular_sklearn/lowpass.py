@@ -40,18 +40,25 @@ def lowpass_biquad(
     sample_rate : float
         Samples per second.
     cutoff : float, default=1000.0
-        Cutoff frequency in Hz. At or above the Nyquist frequency of the
-        training recordings (1000 Hz for 2 kHz heart sounds) the step does not
-        filter: the recorder's own anti-aliasing already limits the band to
-        below the Nyquist frequency, so the recordings are in the band the
-        cutoff asks for, and the step only resamples.
+        Cutoff frequency in Hz. At or above the Nyquist frequency
+        ``sample_rate / 2`` (1000 Hz for 2 kHz heart sounds) the signal comes
+        back unfiltered, as :class:`LowpassFilter` passes it: the recorder's
+        own anti-aliasing already holds it below that frequency.
     q : float, default=0.707
         Quality factor.
 
     Returns
     -------
     ndarray of float32, shape (n_samples,)
-        The filtered signal, clamped to [-1, 1].
+        The filtered signal, clamped to [-1, 1]; a float32 copy of ``x``,
+        neither filtered nor clamped, if ``cutoff`` is at or above the Nyquist
+        frequency.
+
+    Raises
+    ------
+    ValueError
+        If ``cutoff`` is so close to 0 Hz, or just below the Nyquist frequency,
+        that the float32 biquad would be unstable (or output silence).
 
     Examples
     --------
@@ -62,6 +69,9 @@ def lowpass_biquad(
     >>> bool(np.abs(low[1000:]).max() > 0.9 > 0.05 > np.abs(high[1000:]).max())
     True
     """
+    if cutoff >= sample_rate / 2:
+        # a copy, as the filtered output is: the caller may write into it
+        return np.array(x, dtype=np.float32)
     b, a = _biquad_coefficients(sample_rate, cutoff, q)
     y = sps.lfilter(b, a, np.asarray(x, dtype=np.float32))
     return np.clip(y, -1.0, 1.0, out=y)

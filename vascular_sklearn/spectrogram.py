@@ -25,6 +25,11 @@ from .exceptions import RecordingError
 __all__ = ["STFTSpectrogram", "cycle_spectrogram", "resize_nearest", "stft_magnitude"]
 
 
+#: What a cycle's error says of NaN or infinite samples (a recording checked
+#: on the way in has none; a CycleBags built by hand may).
+_NOT_FINITE = "NaN or infinite samples; repair or drop the recording"
+
+
 @functools.lru_cache(maxsize=8)
 def _hann(n_fft: int) -> np.ndarray:
     return get_window("hann", n_fft, fftbins=True)
@@ -47,11 +52,16 @@ def _scaled_frames(
     cycle: np.ndarray, n_fft: int, hop: int, remove_dc: bool = False
 ) -> np.ndarray:
     """Frames of ``cycle / (max - min)``, less its mean if ``remove_dc``;
-    ValueError if too short or constant."""
+    ValueError if too short, not finite or constant."""
     x = np.asarray(cycle, dtype=np.float32)
     if len(x) <= n_fft // 2:
         raise ValueError(f"cycle of {len(x)} samples is too short for n_fft={n_fft}")
-    span = x.max() - x.min()
+    low, high = x.min(), x.max()
+    # the extremes are needed anyway: finite extremes mean finite samples (a NaN
+    # propagates to both), at no extra pass over the cycle
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(_NOT_FINITE)
+    span = high - low
     if not span > 0:
         raise ValueError("cycle is constant (silent): nothing to scale")
     if remove_dc:
@@ -170,7 +180,8 @@ def cycle_spectrogram(
     Raises
     ------
     ValueError
-        If the cycle is constant or not longer than ``n_fft // 2`` samples.
+        If the cycle is constant, holds NaN or infinite samples, or is not longer
+        than ``n_fft // 2`` samples.
 
     Examples
     --------
@@ -203,7 +214,7 @@ def _images(
         mag /= window.sum()
     if mag.shape[1] < n_freqs:
         # bins above the Nyquist frequency hold no energy at this rate: the
-        # image keeps its shape, so one network reads every rate
+        # image keeps its shape, so one network takes every rate's images
         mag = np.pad(mag, ((0, 0), (0, n_freqs - mag.shape[1])))
     ends = np.cumsum([len(f) for f in frames])[:-1]
     images = np.stack([resize_nearest(m.T, n_frames) for m in np.split(mag, ends)])
@@ -287,15 +298,23 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
     22050 Hz (centred, reflect padding), the 40 lowest bins (0 to 1954 Hz), and
     time resized to 100 frames by nearest neighbour.
 
-    The image is defined in physical units, so one network reads every sample
-    rate alike: the window and hop are durations (bins about ``1 / window`` Hz
-    apart at any rate: ``rate / round(window * rate)``, as the window is a whole
-    number of samples), ``max_frequency`` is a frequency, and the image has
-    the same shape at every rate (rows above a low rate's Nyquist frequency are
-    zero magnitude). With ``normalize=True`` magnitudes do not depend on the
-    window's length in samples either; a band-limited cycle at 2, 8, 22.05 and
-    44.1 kHz then gives the same image up to the rounding of window and hop to
-    whole samples and resampling error.
+    The image's axes are in physical units at every sample rate: the window
+    and hop are durations (bins about ``1 / window`` Hz apart:
+    ``rate / round(window * rate)``, as the window is a whole number of
+    samples; frames ``hop`` seconds apart), ``max_frequency`` is a frequency,
+    and the image has the same shape at every rate (rows above a low rate's
+    Nyquist frequency are zero magnitude). Its values are not, by default: a
+    magnitude sums over the window's samples, so it grows with the rate (a
+    sine's peak is about ``n_fft / 8`` after range scaling: 5 at 2 kHz, 110
+    at 44.1 kHz with the default window), and a plain ``log=True`` image is
+    shifted by the log of the ratio of the rates. Magnitudes agree across
+    rates with ``normalize=True``; log images agree with ``subtract_mean``
+    (``True``, ``"recording"`` or ``"cycle"``, as
+    :func:`~vascular_sklearn.make_stenosis_pipeline` sets it), which takes
+    out of each row any factor common to all its frames, the rate's among
+    them. Then a band-limited cycle at 2, 8, 22.05 and 44.1 kHz gives the
+    same image up to the rounding of window and hop to whole samples and
+    resampling error.
 
     Parameters
     ----------
@@ -354,8 +373,9 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         In ``fit`` and ``transform``, if ``X`` is not a
         :class:`~vascular_sklearn.containers.CycleBags`.
     RecordingError
-        In ``transform``, if a cycle is constant or too short for the window;
-        the message names the recording and the cycle.
+        In ``transform``, if a cycle is constant, holds NaN or infinite samples,
+        or is too short for the window; the message names the recording and the
+        cycle.
 
     Examples
     --------
@@ -458,8 +478,9 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
         TypeError
             If ``X`` is not a :class:`~vascular_sklearn.containers.CycleBags`.
         RecordingError
-            If a cycle is constant or not longer than half the window; the message
-            names the recording and the cycle.
+            If a cycle is constant, holds NaN or infinite samples, or is not
+            longer than half the window; the message names the recording and the
+            cycle.
         sklearn.exceptions.NotFittedError
             If the step is not fitted.
         """
