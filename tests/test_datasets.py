@@ -1,5 +1,6 @@
 """Reading recordings from disk, and the synthetic data set."""
 
+import os
 import re
 import shutil
 import struct
@@ -260,6 +261,51 @@ def test_label_folders_in_any_case_and_other_folders_said(tmp_path):
     sf.write(tmp_path / "y.flac", np.zeros(100), RATE)
     with pytest.warns(UserWarning, match=r"2 files beside the label folders \(x"):
         load_recordings(tmp_path)
+
+
+def test_recordings_left_out_of_a_label_folder_are_said(tmp_path, monkeypatch):
+    """A field recorder's .bwf was read as nothing, a name ending in a space
+    too, and an unreadable folder was passed over: a class could vanish."""
+    for folder, name in [("normal", "1_a.wav"), ("abnormal", "2_a.bwf")]:
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / name, np.zeros(100), RATE, format="WAV")
+    (tmp_path / "abnormal" / "notes.txt").write_text("no recording: not said")
+    assert load_recordings(tmp_path).target.tolist() == [0, 1]
+    sf.write(tmp_path / "abnormal" / "3_a.WAV ", np.zeros(100), RATE, format="WAV")
+    with pytest.warns(UserWarning, match=r"1 file with an ending not read as audio"):
+        assert load_recordings(tmp_path).groups.tolist() == ["1", "2"]
+    walk = os.scandir
+
+    def locked(path):
+        if os.fspath(path).endswith("abnormal"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return walk(path)
+
+    monkeypatch.setattr(os, "scandir", locked)
+    with pytest.raises(PermissionError, match=r"abnormal: this folder cannot be read"):
+        load_recordings(tmp_path)
+
+
+def test_one_name_in_two_unicode_forms_is_one_patient(tmp_path):
+    """macOS writes "ö" as o and a combining diaeresis: two patients."""
+    composed, decomposed = "J\u00f6ns", "Jo\u0308ns"
+    for folder, name in [
+        ("normal", f"{composed}_a.wav"),
+        ("abnormal", f"{decomposed}_b.wav"),
+    ]:
+        (tmp_path / folder).mkdir()
+        sf.write(
+            tmp_path / folder / name,
+            0.1 * np.sin(np.arange(9000.0 + len(folder))),
+            RATE,
+        )
+    assert load_recordings(tmp_path).groups.tolist() == [composed, composed]
+    (tmp_path / "m.csv").write_text(
+        f"path,label,patient\nnormal/{composed}_a.wav,0,{composed}\n"
+        f"abnormal/{decomposed}_b.wav,1,{decomposed}\n",
+        encoding="utf-8",
+    )
+    assert read_manifest(tmp_path / "m.csv").groups.tolist() == [composed, composed]
 
 
 def test_a_file_name_without_a_patient_id_is_refused_not_pooled(tmp_path):

@@ -139,6 +139,9 @@ def test_unknown_or_no_database_is_refused(root):
         ),
         ("\n  \n", LabelFileError, r"lists no recordings"),
         ("a0001,1\n".encode("utf-16"), LabelFileError, r"not UTF-8 text"),
+        # a quote that never closes: csv's bare error, or the line it ran to
+        ('"a0001,1\n' + "a0002,-1\n" * 20000, LabelFileError, r"line 1: field la"),
+        ('a0001,1\n"a0002,-1\na0003,1\n', LabelFileError, r"line 2: a quote"),
     ],
 )
 def test_reference_errors_name_file_and_line(root, text, error, message):

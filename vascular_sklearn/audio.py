@@ -30,10 +30,12 @@ __all__ = [
 
 #: File endings read as audio when a folder is searched (case-insensitive):
 #: the formats libsndfile reads that recorders write (Opus is Ogg; CAF is
-#: Apple's, W64 and RF64 are WAV past 4 GB); MP3 where the installed
-#: libsndfile reads it (1.1 and later).
+#: Apple's, W64 and RF64 are WAV past 4 GB, BWF the WAV of field recorders);
+#: MP3 where the installed libsndfile reads it (1.1 and later).
 AUDIO_SUFFIXES = (
     ".wav",
+    ".wave",
+    ".bwf",
     ".flac",
     ".ogg",
     ".oga",

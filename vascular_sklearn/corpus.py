@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -257,7 +258,7 @@ def _files_under(folder: Path, recursive: bool = True) -> Iterator[Path]:
     if not folder.is_dir():
         return
     seen = set()
-    for top, folders, names in os.walk(folder, followlinks=True):
+    for top, folders, names in os.walk(folder, followlinks=True, onerror=_unread):
         real = os.path.realpath(top)
         # a link back up would loop; two links to one folder, read it twice
         if real in seen:
@@ -266,6 +267,17 @@ def _files_under(folder: Path, recursive: bool = True) -> Iterator[Path]:
         seen.add(real)
         folders[:] = sorted(f for f in folders if recursive and not f.startswith("."))
         yield from (Path(top, n) for n in names if not n.startswith("."))
+
+
+def _unread(err: OSError) -> None:
+    """Refuse a folder that cannot be listed: ``os.walk`` passed it by, and a
+    class's recordings with it, without a word. One gone since its parent
+    was listed (a folder still being sorted) held nothing to miss."""
+    if not isinstance(err, FileNotFoundError):
+        raise PermissionError(
+            f"{err.filename}: this folder cannot be read ({err.strerror}), and "
+            "its recordings would be left out: give read access to it"
+        ) from err
 
 
 def _given_path(path: str | bytes | os.PathLike) -> Path:
@@ -351,18 +363,7 @@ def _manifest_rows(
             "line (and optionally label, patient, recorder, site, time)"
         )
     rows, lines = [], []
-    records = iter(reader)
-    while True:
-        start = reader.line_num + 1  # where the next row begins
-        try:
-            row = next(records)
-        except StopIteration:
-            break
-        except csv.Error as err:  # an opening quote ran past csv's field limit
-            raise LabelFileError(
-                f'{manifest}, line {start}: {err}: a quote (") opened there and '
-                "never closed? Close it or remove it"
-            ) from err
+    for row in _csv_records(reader, manifest):
         values = [v for k, v in row.items() if k is not None] + row.get(None, [])
         if not any((v or "").strip() for v in values):
             # ",,," : a spreadsheet's cleared rows below its table, blank as
@@ -374,13 +375,6 @@ def _manifest_rows(
                 f"fields under a header of {len(reader.fieldnames)}; quote a "
                 'path that holds the delimiter ("a,b.wav")'
             )
-        if any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in row.values()):
-            # an unclosed quote takes the rows after it into one field
-            raise LabelFileError(
-                f'{manifest}, line {start}: a quote (") opened there runs to line '
-                f"{reader.line_num}, taking the rows between into one field; close "
-                "the quote or remove it"
-            )
         rows.append(row)
         lines.append(reader.line_num)  # blank lines are skipped, not counted out
     if not rows:
@@ -391,6 +385,32 @@ def _manifest_rows(
             raise LabelFileError(f"{manifest}, line {line}: no path")
     paths = [_listed_path(manifest.parent, row["path"].strip()) for row in rows]
     return paths, rows, lines, named
+
+
+def _csv_records(reader: Any, path: Path) -> Iterator[Any]:
+    """The rows of a ``csv`` reader of ``path``; a quote that never closes is
+    refused, naming the line it opened on."""
+    records = iter(reader)
+    while True:
+        start = reader.line_num + 1  # where the next row begins
+        try:
+            row = next(records)
+        except StopIteration:
+            return
+        except csv.Error as err:  # an opening quote ran past csv's field limit
+            raise LabelFileError(
+                f'{path}, line {start}: {err}: a quote (") opened there and '
+                "never closed? Close it or remove it"
+            ) from err
+        fields = row.values() if isinstance(row, dict) else row
+        if any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in fields):
+            # an unclosed quote takes the rows after it into one field
+            raise LabelFileError(
+                f'{path}, line {start}: a quote (") opened there runs to line '
+                f"{reader.line_num}, taking the rows between into one field; close "
+                "the quote or remove it"
+            )
+        yield row
 
 
 #: Headers other tools give the columns a manifest is read by: a ``subject``
@@ -577,8 +597,10 @@ def read_manifest(
     _warn_near_misses(manifest, named, columns)
     # absent optional columns stay None in the Bunch, so callers can tell
     # "no labels" from "all normal"
+    # ids in one Unicode form: "Jöns" typed on one machine and written by
+    # macOS (o and a combining diaeresis) were two patients
     table = {
-        key: [(row[key] or "").strip() for row in rows]
+        key: [unicodedata.normalize("NFC", (row[key] or "").strip()) for row in rows]
         if key in named and key in columns
         else None
         for key in ("label", "patient", "recorder", "site", "time")

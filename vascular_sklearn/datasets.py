@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import replace
@@ -16,6 +17,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
 from .audio import (
+    AUDIO_SUFFIXES,
     RATE_RANGE,
     UNREADABLE_AUDIO_SUFFIXES,
     check_header,
@@ -26,6 +28,7 @@ from .containers import Signals, object_array
 from .corpus import (
     TARGET_NAMES,
     RecordingFiles,
+    _csv_records,
     _files_under,
     _first_copy,
     _given_path,
@@ -67,13 +70,23 @@ def patient_id(filename: str) -> str:
     >>> patient_id("7.wav") == patient_id("7_after.wav") == "7"
     True
     """
-    found = Path(filename).stem.split("_", 1)[0].strip()
+    # one Unicode form: macOS writes "ö" as o and a combining diaeresis, and
+    # the two spellings of one name were two patients
+    found = unicodedata.normalize("NFC", Path(filename).stem.split("_", 1)[0].strip())
     if not found:
         raise ValueError(
             f"{filename}: no patient id before the first '_' of its name (expected "
             "<patient>_<site>_....wav); rename it after its patient"
         )
     return found
+
+
+#: Endings of what a corpus folder holds beside its recordings (notes, tables,
+#: pictures, PhysioNet's headers): left out without a word.
+_NOT_AUDIO = frozenset(
+    ".txt .md .rtf .pdf .doc .docx .csv .tsv .xls .xlsx .json .xml .yaml .yml "
+    ".log .html .png .jpg .jpeg .hea .ini".split()
+)
 
 
 def load_recordings(
@@ -205,23 +218,34 @@ def load_recordings(
             stacklevel=2,
         )
     _refuse_twice(files)
-    unreadable = [
+    left_out = [
         p
         for folder in _LABEL_FOLDERS
         for p in _files_under(folders.get(folder, root / folder))
-        if p.suffix.lower() in UNREADABLE_AUDIO_SUFFIXES
+        if p.suffix.lower() not in AUDIO_SUFFIXES and p.suffix.lower() not in _NOT_AUDIO
     ]
-    if unreadable:
-        # a phone's .m4a memos were passed over without a word
-        many = len(unreadable) > 1
-        example = unreadable[0].relative_to(root).as_posix() + ", ..." * many
-        warnings.warn(
-            f"{root}: {len(unreadable)} file{'s' * many} in a format this "
-            f"library cannot read ({example}) left out: "
-            "convert them to WAV or FLAC (ffmpeg -i in.m4a out.wav)",
-            UserWarning,
-            stacklevel=2,
-        )
+    # a phone's .m4a memos, a recorder's files under an ending not read here
+    # ("a.WAV ", ".bwav"): passed over without a word, a class could vanish
+    unreadable = [p for p in left_out if p.suffix.lower() in UNREADABLE_AUDIO_SUFFIXES]
+    convert = "convert them to WAV or FLAC (ffmpeg -i in.m4a out.wav)"
+    for files_of, why, fix in (
+        (unreadable, "in a format this library cannot read", convert),
+        (
+            [p for p in left_out if p not in unreadable],
+            "with an ending not read as audio",
+            f"name recordings with an ending read ({', '.join(AUDIO_SUFFIXES)}) "
+            "or " + convert,
+        ),
+    ):
+        if files_of:
+            many = len(files_of) > 1
+            example = files_of[0].relative_to(root).as_posix() + ", ..." * many
+            warnings.warn(
+                f"{root}: {len(files_of)} file{'s' * many} {why} ({example}) "
+                f"left out: {fix}",
+                UserWarning,
+                stacklevel=2,
+            )
     if not files:
         raise FileNotFoundError(
             f"{root} holds no recordings: expected audio files in {root / 'normal'} "
@@ -496,7 +520,7 @@ def _read_reference(folder: Path) -> list[tuple[int, str, str, Path]]:
     rows: list[tuple[int, str, str, Path]] = []
     first_line: dict[str, int] = {}
     reader = csv.reader(io.StringIO(_label_text(reference), newline=""))
-    for fields in reader:
+    for fields in _csv_records(reader, reference):
         line = reader.line_num
         fields = [field.strip() for field in fields]
         if fields in ([], [""]):
