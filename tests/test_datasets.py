@@ -149,7 +149,9 @@ def test_other_rates_are_resampled_or_refused(tmp_path):
     (root / "normal" / "README.txt").write_text("recorded on the ward")
     (root / "abnormal" / "day2").mkdir()
     sf.write(root / "abnormal" / "day2" / "2_1_before.wav", tone / 2, 44100)
-    assert load_recordings(root).filenames.tolist() == [
+    with pytest.warns(UserWarning, match="patient ids come from the file names"):
+        data = load_recordings(root)
+    assert data.filenames.tolist() == [
         str(root / "normal" / "1_1_after.wav"),
         str(root / "abnormal" / "1_1_before.wav"),
         str(root / "abnormal" / "day2" / "2_1_before.wav"),
@@ -283,6 +285,22 @@ def test_recordings_left_out_of_a_label_folder_are_said(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "scandir", locked)
     with pytest.raises(PermissionError, match=r"abnormal: this folder cannot be read"):
+        load_recordings(tmp_path)
+
+
+def test_subfolders_named_otherwise_than_the_patients_are_said(tmp_path):
+    """normal/P01/2023-01-05_after.wav was patient "2023-01-05", shared with
+    another patient's recording of that day, without a word."""
+    for k, (folder, name) in enumerate(
+        [("normal/P01", "P01_a.wav"), ("abnormal/P02", "P02_b.wav")]
+    ):
+        (tmp_path / folder).mkdir(parents=True)
+        sf.write(tmp_path / folder / name, np.full(100, 0.1 * (k + 1)), RATE)
+    assert load_recordings(tmp_path).groups.tolist() == ["P01", "P02"]  # alike
+    (tmp_path / "normal/P02").mkdir()
+    sf.write(tmp_path / "normal/P02/2023-01-05_after.wav", np.full(100, 0.3), RATE)
+    said = r"1 recording\(s\) in subfolders .*normal/P02/2023-01-05_after\.wav: pa"
+    with pytest.warns(UserWarning, match=said):
         load_recordings(tmp_path)
 
 

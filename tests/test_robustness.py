@@ -399,7 +399,7 @@ def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
 
     def push(random_state: int, **params) -> float:
         # three epochs, not the default five: the trap shows as well (see
-        # below), and the test takes 106 s rather than 136 on 2 cores
+        # below), and each fit takes about 25 s rather than 34 on 2 cores
         model = make_stenosis_pipeline(
             random_state=random_state,
             device="cpu",
@@ -412,16 +412,22 @@ def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
         return float(np.mean(p_again - p))
 
     # A network trained on 6 patients takes the bait on most seeds, not all,
-    # and its push changes with floating point from one machine to the next,
-    # so each arm is the mean of two seeds. Measured on 2026-11-30, seeds 0-6:
+    # and its push changes with floating point from one machine to the next
+    # and with any change to training, so each arm is the mean of four seeds.
+    # Measured on 2026-12-06, once the class weights followed the cycles drawn
+    # and the copies' gain was set after their microphone, seeds 0-3: without
+    # augmentation 0.12, 0.06, 0.80, 0.54; with it 0.22, 0.09, 0.10, 0.04
+    # (two seeds, the earlier form of this test, said the opposite). Before
+    # those two fixes, on 2026-11-30, seeds 0-6:
     # without augmentation 0.18, 0.66, 0.56, 0.59, 0.67, 0.32, 0.14; with it
     # 0.12, 0.02, 0.05, -0.01, 0.08, -0.17, 0.20 (five epochs: 0.63, 0.19,
     # 0.53, 0.16, 0.33, 0.04, 0.24 against 0.07, -0.15, 0.03, -0.01, 0.07,
     # 0.05, 0.14). The per-cycle spectrum alone does not cancel the microphone:
     # its soft floor sits at another height against each band of a tilted sound.
-    without = np.mean([push(seed, augment="passthrough") for seed in (0, 1)])
-    assert without > 0.05  # the trap is there to be shown (0.42)
-    assert np.mean([push(seed) for seed in (0, 1)]) < without  # 0.07
+    seeds = (0, 1, 2, 3)
+    without = np.mean([push(seed, augment="passthrough") for seed in seeds])
+    assert without > 0.05  # the trap is there to be shown (0.38)
+    assert np.mean([push(seed) for seed in seeds]) < without  # 0.11
 
 
 def test_harmonizer_keeps_a_gain(bags):

@@ -289,12 +289,39 @@ def _refuse_twice(files: list[Path]) -> None:
         )
 
 
+def _warn_folders_of_others(root: Path, files: list[Path], groups: list[str]) -> None:
+    """Warn of recordings in a subfolder of their label folder named otherwise
+    than the patient their file name gives: ``normal/P01/2023-01-05.wav`` was
+    patient "2023-01-05", one with another patient's recording of that day,
+    and patient P01 on both sides of a split, without a word."""
+    other = [
+        (path, group)
+        for path, group in zip(files, groups, strict=True)
+        if len(parts := path.relative_to(root).parts) > 2
+        and unicodedata.normalize("NFC", parts[1].strip()) != group
+    ]
+    if other:
+        path, group = other[0]
+        warnings.warn(
+            f"{root}: {len(other)} recording(s) in subfolders named otherwise than "
+            f"the patient their file name gives ({path.relative_to(root).as_posix()}"
+            f": patient {group!r}); patient ids come from the file names, the "
+            "text before the first '_'. Where a folder is the patient, list the "
+            "recordings in a manifest (path,label,patient) and read it with "
+            "read_manifest",
+            UserWarning,
+            stacklevel=4,  # load_recordings' caller
+        )
+
+
 def _bunch(root: Path, recordings, files: list[Path], labels: list[int]) -> Bunch:
     _warn_mixed_rates(files, np.array(labels), TARGET_NAMES, recordings.sample_rate, 4)
+    groups = [patient_id(str(p)) for p in files]
+    _warn_folders_of_others(root, files, groups)
     return Bunch(
         recordings=recordings,
         target=np.array(labels),
-        groups=np.array([patient_id(str(p)) for p in files]),
+        groups=np.array(groups),
         filenames=np.array([str(p) for p in files]),
         sample_rate=float(recordings.sample_rate),
         target_names=TARGET_NAMES,
