@@ -382,12 +382,15 @@ def test_a_linked_folder_is_read_and_a_recording_found_twice_is_refused(tmp_path
     sf.write(archive / "3_a.wav", np.zeros(100), 8000)
     os.symlink(archive, root / "abnormal" / "batch")
     os.symlink(root / "abnormal", root / "abnormal" / "loop")  # read once
-    data = load_recordings(root)
+    nested = r"abnormal/batch/3_a\.wav: patient '3'"  # said of a subfolder
+    with pytest.warns(UserWarning, match=nested):
+        data = load_recordings(root)
     assert data.groups.tolist() == ["1", "2", "3"]
     assert data.target.tolist() == [0, 1, 1]
     (root / "normal" / "4_a.m4a").write_bytes(b"not read")
-    with pytest.warns(
-        UserWarning, match=r"1 file in a format .* \(normal/4_a\.m4a\) left"
+    with (
+        pytest.warns(UserWarning, match=nested),
+        pytest.warns(UserWarning, match=r"1 file in a format .* \(normal/4_a\.m4a\)"),
     ):
         load_recordings(root)
     os.symlink(root / "normal" / "1_a.wav", root / "abnormal" / "9_b.wav")
