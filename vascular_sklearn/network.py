@@ -1247,6 +1247,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         images = X[train]  # one copy: fed to the net and standardised from
         weight, inputs = None, images
         if self.class_weight == "balanced":
+            # scikit-learn's, if only to refuse a class the training side lacks
             w = compute_class_weight(
                 "balanced", classes=np.arange(len(self.classes_)), y=y_enc[train]
             )
