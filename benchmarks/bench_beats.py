@@ -29,6 +29,7 @@ TOLERANCE = 0.06
 BASE = {
     "heart rate (bpm)": None,  # make_recordings' default, 50 to 110 per patient
     "variability": 0.0,
+    "early beats": 0.0,
     "second wave": 0.0,
     "gain": 1.0,
     "ADC step (levels)": 1,
@@ -39,6 +40,7 @@ BASE = {
 AXES = {
     "heart rate (bpm)": [35, 40, 45, 50, 60, 80, 100, 120, 140, 160],
     "variability": [0.05, 0.1, 0.15],
+    "early beats": [0.1, 0.2, 0.3],
     "second wave": [0.3, 0.6, 0.9],
     "gain": [0.01, 0.1],
     "ADC step (levels)": [4, 16, 64],
@@ -63,7 +65,9 @@ DESCRIPTION = (
     "scale (1.0), quantised to the ADC step in 16-bit levels (vascular_sklearn."
     "recorder.quantise). Base condition: make_recordings' heart rates (50 to 110 "
     "bpm per patient, 4 % beat-to-beat jitter), no extra variability "
-    "(beat_variability), no second wave (second_wave: a reflected wave within "
+    "(beat_variability), no early beats (ectopic_rate: the probability that a "
+    "beat comes at 0.6 to 0.7 of its interval, a compensatory pause after it), "
+    "no second wave (second_wave: a reflected wave within "
     "each beat, of that height relative to the pulse), gain 1, 16-bit (step 1), "
     "no noise, no clipping, 22050 Hz; "
     "each row changes one axis (heart rate: every patient at that rate; sample rate: "
@@ -100,6 +104,7 @@ def _clean(cond: dict) -> tuple[list[np.ndarray], list]:
         random_state=0,
         heart_rate=(50.0, 110.0) if bpm is None else (float(bpm), float(bpm)),
         beat_variability=cond["variability"],
+        ectopic_rate=cond["early beats"],
         second_wave=cond["second wave"],
     )
     arrays = [np.asarray(x, np.float64) for x in data.recordings.data]
