@@ -440,11 +440,15 @@ def find_beats(
         elif (
             loud_period is not None
             and loud_period < 0.9 * period
-            and loud_strength > strength
+            and (loud_strength > strength or abs(period / loud_period - 2) < 0.15)
         ):
             # a signal periodic in T is periodic in 2 T too, and a waveform
             # that shows every other beat clearly peaks at 2 T; the loudness,
-            # beating more clearly at the shorter period, corrects it
+            # beating more clearly at the shorter period, corrects it. At
+            # half the waveform's period it corrects it even beating less
+            # clearly: early beats with a compensatory pause keep 2 T exact
+            # and smear T in both; the chain below undoes a loudness at two
+            # sounds a beat
             period, waveform_period = loud_period, period
     if period is None:
         return empty, 0, 0
