@@ -1,5 +1,5 @@
 """Command line: ``vascular-sklearn demo | evaluate | train | pretrain | export |
-predict | score``."""
+describe | predict | score``."""
 
 from __future__ import annotations
 

@@ -2,16 +2,17 @@
 
 A model answers about the recorders it heard: trained on one clinic's
 microphone and sound card, its probabilities elsewhere say as much about the
-equipment as about the vessel. So a model file (:func:`~vascular_sklearn.
-persistence.save_model`) and an ONNX export (:func:`~vascular_sklearn.
-persistence.export_onnx`) carry a *card*: what the model was trained on, as
-plain JSON values by name. ``vascular-sklearn train`` writes one (the data, its
-recordings and patients per label, the rates and recorders heard, the date
-and the command); :func:`read_model_card` reads it back with what the file
-itself holds, without torch for an export, and ``vascular-sklearn describe``
-prints it. A backbone of ``vascular-sklearn pretrain`` carries one too, and a
-model fine-tuned from it (``train --weights``) keeps it under ``backbone``: a
-network pretrained on one corpus's stethoscopes has heard those as well.
+equipment as about the vessel. So a model file
+(:func:`~vascular_sklearn.persistence.save_model`) and an ONNX export
+(:func:`~vascular_sklearn.persistence.export_onnx`) carry a *card*: what the
+model was trained on, as plain JSON values by name. ``vascular-sklearn train``
+writes one (the data, its recordings and patients per label, the rates and
+recorders heard, the date and the command); :func:`read_model_card` reads it
+back with what the file itself holds, without torch for an export, and
+``vascular-sklearn describe`` prints it. A backbone of ``vascular-sklearn
+pretrain`` carries one too, and a model fine-tuned from it (``train
+--weights``) keeps it under ``backbone``: a network pretrained on one corpus's
+stethoscopes has heard those as well.
 """
 
 from __future__ import annotations

@@ -155,13 +155,13 @@ def make_stenosis_pipeline(memory: Any = None, **params: Any) -> Pipeline:
     drawn from it) when the pipeline is made; a later ``set_params`` of one
     step's ``random_state`` (or a search over it) changes that step alone.
 
-    The evidence (docs/benchmarks.md, confound benchmark, three seeds,
-    2026-12-04): trained where the device goes with the label, the default
-    kept a test AUC of 0.987 (0.984-0.992 over seeds) against 0.794 for the
-    plain network and 0.930 for the plain network trained without the
-    confound, and cut the median change of the answer when the loud test
-    recordings are recorded again quietly from 0.875 to 0.107 (0.057-0.145
-    over seeds), and from 0.943 to 0.288 on a cohort nothing was chosen on.
+    The evidence (docs/benchmarks.md, ``bench_confound_default``, three seeds,
+    2026-12-06): trained where the device goes with the label, the default
+    kept a test AUC of 0.995 (0.992-1.000 over seeds), as high as the plain
+    network trained without the confound, against 0.792 for the plain
+    network, and cut the median change of the answer when the loud test
+    recordings are recorded again quietly from 0.819 to 0.099 (0.073-0.138
+    over seeds), and from 0.962 to 0.265 on a cohort nothing was chosen on.
     The target (shift under 0.05) was not reached, and on the 12 seed
     patients no model finds stenosis in patients it has not heard. Treat the
     output as research, not a diagnosis.

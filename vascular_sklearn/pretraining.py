@@ -125,9 +125,10 @@ def save_backbone(
     card : mapping or None, default=None
         What the backbone was pretrained on, as plain JSON values by name
         (:func:`~vascular_sklearn.model_card.check_card`): whoever fine-tunes
-        from it reads it with :func:`~vascular_sklearn.model_card.
-        read_model_card` or ``vascular-sklearn describe``, and ``train
-        --weights`` copies it into its model's card.
+        from it reads it with
+        :func:`~vascular_sklearn.model_card.read_model_card` or
+        ``vascular-sklearn describe``, and ``train --weights`` copies it into
+        its model's card.
     overwrite : bool, default=False
         Replace an existing file.
 
