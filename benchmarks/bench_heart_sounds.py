@@ -63,7 +63,9 @@ DESCRIPTION = (
     "each database's share of abnormal recordings). Brackets: 95 % bootstrap "
     "intervals over recordings "
     "(1000 resamples). Networks: make_stenosis_pipeline(random_state=0, "
-    "device='cpu') unchanged but for the budget, the same at 2 kHz as at "
+    "device='cpu') unchanged but for the budget and on_empty='prior' (a "
+    "recording without a cut cycle answers the training prior), the same at "
+    "2 kHz as at "
     "22.05 kHz (the 1 kHz lowpass is at the Nyquist frequency and so passes "
     "the recordings through; images 0-1 kHz, 20 x 100): "
     f"{EPOCHS} epochs of {CYCLES_PER_EPOCH} cycles per recording (its "
@@ -180,23 +182,31 @@ def _which_database(X, groups, bands) -> list[str]:
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
     chance = max(np.mean(groups == g) for g in np.unique(groups))
     chain = make_stenosis_pipeline(random_state=0)[:-1].fit(X)
-    # one pass of the signal steps feeds every image; only the spectrogram differs
-    bags, spectrogram = chain[:-1].transform(X), chain[-1]
+    # one pass of the signal steps feeds every image: the cycles before the
+    # harmonizer (which the network before issue 13 did not have) and after
+    unharmonized = chain[:-2].transform(X)
+    bags, spectrogram = chain[-2].transform(unharmonized), chain[-1]
     images = {
         "the network's input, each cycle over its own spectrum "
-        "(spectrogram row means and spreads)": spectrogram
+        "(spectrogram row means and spreads)": (spectrogram, bags)
     }
-    for name, subtract_mean, remove_dc in [
-        ("the image before issue 13 (no spectrum removed, 80 dB floor)", False, False),
-        ("each recording's mean spectrum removed (80 dB floor)", True, True),
+    for name, subtract_mean, remove_dc, cycles in [
+        (
+            "the image before issue 13 (no harmonizer, no spectrum removed, 80 dB "
+            "floor)",
+            False,
+            False,
+            unharmonized,
+        ),
+        ("each recording's mean spectrum removed (80 dB floor)", True, True, bags),
     ]:
-        images[f"{name}, the same summary"] = (
-            clone(spectrogram)
-            .set_params(subtract_mean=subtract_mean, floor_db=80.0, remove_dc=remove_dc)
-            .fit(bags)
+        step = clone(spectrogram).set_params(
+            subtract_mean=subtract_mean, floor_db=80.0, remove_dc=remove_dc
         )
+        images[f"{name}, the same summary"] = (step.fit(cycles), cycles)
     inputs = {"log band-power shares": bands} | {
-        name: _input_summary(step.transform(bags)) for name, step in images.items()
+        name: _input_summary(step.transform(cycles))
+        for name, (step, cycles) in images.items()
     }
     lines = []
     for name, features in inputs.items():
