@@ -152,6 +152,21 @@ def estimate_period(
     return _periodicity(y, sample_rate / block, min_bpm, max_bpm)[0]
 
 
+def _autocorrelation(y: np.ndarray, n_lags: int) -> np.ndarray:
+    """Normalised autocorrelation of ``y`` at lags 0 to ``n_lags - 1``."""
+    size = next_fast_len(2 * len(y), real=True)  # 2 * len(y) may be a slow prime
+    spectrum = np.fft.rfft(y, size)
+    ac = np.fft.irfft(np.abs(spectrum) ** 2, size)[:n_lags]
+    # divide by the overlap so long lags are not penalised
+    return ac / (ac[0] * (len(y) - np.arange(len(ac))) / len(y))
+
+
+def _resembles_itself(y: np.ndarray, rate: float, period: float) -> bool:
+    """Whether ``y`` correlates with itself a period (within 10 %) later."""
+    lo, hi = int(0.9 * period * rate), int(np.ceil(1.1 * period * rate))
+    return bool(np.max(_autocorrelation(y, hi + 1)[lo:]) > 0.1)
+
+
 def _periodicity(
     y: np.ndarray, rate: float, min_bpm: float, max_bpm: float
 ) -> tuple[float | None, float]:
@@ -166,11 +181,7 @@ def _periodicity(
     hi = int(np.ceil(60.0 / min_bpm * _MARGIN * rate))
     if len(y) < 2 * hi or not np.any(y):
         return None, 0.0
-    size = next_fast_len(2 * len(y), real=True)  # 2 * len(y) may be a slow prime
-    spectrum = np.fft.rfft(y, size)
-    ac = np.fft.irfft(np.abs(spectrum) ** 2, size)[: hi + 2]
-    # divide by the overlap so long lags are not penalised
-    ac = ac / (ac[0] * (len(y) - np.arange(len(ac))) / len(y))
+    ac = _autocorrelation(y, hi + 2)
     lags, _ = find_peaks(ac)
     lags = lags[(lags >= lo) & (lags <= hi)]
     lags = lags[ac[lags] > 0.1]
@@ -440,15 +451,24 @@ def find_beats(
         elif (
             loud_period is not None
             and loud_period < 0.9 * period
-            and (loud_strength > strength or abs(period / loud_period - 2) < 0.15)
+            and (
+                loud_strength > strength
+                or (
+                    abs(period / loud_period - 2) < 0.15
+                    and _resembles_itself(y, rate, loud_period)
+                )
+            )
         ):
             # a signal periodic in T is periodic in 2 T too, and a waveform
             # that shows every other beat clearly peaks at 2 T; the loudness,
             # beating more clearly at the shorter period, corrects it. At
             # half the waveform's period it corrects it even beating less
-            # clearly: early beats with a compensatory pause keep 2 T exact
-            # and smear T in both; the chain below undoes a loudness at two
-            # sounds a beat
+            # clearly, where the waveform still resembles itself a loudness
+            # period later: early beats with a compensatory pause keep 2 T
+            # exact and smear T in both. A waveform in a trough half its
+            # period later (a second wave within the beat, which the flow
+            # sound follows) keeps its period; the chain below undoes a
+            # loudness at two sounds a beat
             period, waveform_period = loud_period, period
     if period is None:
         return empty, 0, 0
