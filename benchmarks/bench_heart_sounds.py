@@ -192,6 +192,13 @@ def _which_database(X, groups, bands) -> list[str]:
     }
     for name, subtract_mean, remove_dc, cycles in [
         (
+            "the whole spectrum (the default's cycles, no spectrum removed, 80 dB "
+            "floor)",
+            False,
+            False,
+            bags,
+        ),
+        (
             "the image before issue 13 (no harmonizer, no spectrum removed, 80 dB "
             "floor)",
             False,
