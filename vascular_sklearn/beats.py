@@ -33,6 +33,9 @@ _ANALYSIS_RATE = 200.0
 
 #: Periods searched reach this factor beyond ``min_bpm`` and ``max_bpm``.
 _MARGIN = 1.15
+#: Normalised autocorrelation over which a lag counts as a repeat of the
+#: signal, not noise: a period's peak and the resemblance a period later.
+_MIN_CORRELATION = 0.1
 
 
 def _robust_scale(x: np.ndarray) -> float:
@@ -164,7 +167,7 @@ def _autocorrelation(y: np.ndarray, n_lags: int) -> np.ndarray:
 def _resembles_itself(y: np.ndarray, rate: float, period: float) -> bool:
     """Whether ``y`` correlates with itself a period (within 10 %) later."""
     lo, hi = int(0.9 * period * rate), int(np.ceil(1.1 * period * rate))
-    return bool(np.max(_autocorrelation(y, hi + 1)[lo:]) > 0.1)
+    return bool(np.max(_autocorrelation(y, hi + 1)[lo:]) > _MIN_CORRELATION)
 
 
 def _periodicity(
@@ -184,7 +187,7 @@ def _periodicity(
     ac = _autocorrelation(y, hi + 2)
     lags, _ = find_peaks(ac)
     lags = lags[(lags >= lo) & (lags <= hi)]
-    lags = lags[ac[lags] > 0.1]
+    lags = lags[ac[lags] > _MIN_CORRELATION]
     if len(lags) == 0:
         return None, 0.0
     best = lags[np.argmax(ac[lags])]
