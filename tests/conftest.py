@@ -71,6 +71,19 @@ def fitted_default(data):
 
 
 @pytest.fixture(scope="session")
+def fitted_resnet18(data):
+    """The default pipeline with a ResNet18 (one epoch, batches of 16) fitted
+    on ``data``, for the tests that only read it."""
+    from vascular_sklearn import make_stenosis_pipeline
+
+    model = make_stenosis_pipeline(
+        max_epochs=1, batch_size=16, random_state=0, device="cpu"
+    )
+    model.set_params(classifier__estimator__arch="resnet18")
+    return model.fit(data.recordings, data.target)
+
+
+@pytest.fixture(scope="session")
 def seed_dir() -> Path:
     assert SEED_DIR.is_dir(), f"the seed recordings must sit at {SEED_DIR}"
     return SEED_DIR

@@ -37,7 +37,9 @@ from vascular_sklearn import (
 from vascular_sklearn.evaluation import evaluate_by_patient
 from vascular_sklearn.metrics import (
     clinical_scoring,
+    sensitivity_score,
     specificity_at_sensitivity_score,
+    specificity_score,
 )
 from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
 
@@ -58,6 +60,7 @@ def spectrograms(data):
 
 
 def _fast_pipeline(**params):
+    # what conftest's fitted_resnet18 was fitted with
     pipe = make_stenosis_pipeline(**{k: v for k, v in FAST.items() if k != "arch"})
     return pipe.set_params(classifier__estimator__arch="resnet18", **params)
 
@@ -70,17 +73,24 @@ def test_network_is_the_original_resnet50():
     assert sum(p.numel() for p in net.parameters()) > 23_000_000  # ResNet50 size
 
 
-def test_resnet50_trains_and_loss_falls(spectrograms, data):
+def test_resnet50_trains_on_the_original_images(spectrograms, data):
+    """The original's images through ResNet50: a finite loss, probabilities,
+    and weights the optimiser moved. (Its loss need not fall in an epoch or
+    two on 8 recordings: it rose from 1.33 to 1.70 in two; that the network
+    learns a rule is test_batchnorm_recalibration_makes_a_short_fit_answer_by_input.)
+    """
     X = spectrograms.images
     y = np.repeat(data.target, spectrograms.n_cycles)
-    clf = ResNetClassifier(
-        max_epochs=2, batch_size=32, lr=1e-3, device="cpu", random_state=0
-    ).fit(X, y)
-    losses = clf.net_.history[:, "train_loss"]
-    assert len(losses) == 2 and np.all(np.isfinite(losses))
+    params = {"max_epochs": 1, "batch_size": 32, "device": "cpu", "random_state": 0}
+    clf = ResNetClassifier(lr=1e-3, **params).fit(X, y)
+    assert np.isfinite(clf.net_.history[-1, "train_loss"])
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    # the same seed with steps too small for float32: the same start, unmoved
+    still = ResNetClassifier(lr=1e-20, **params).fit(X, y)
+    moved = clf.net_.module_.net.fc.weight.detach()
+    assert not torch.equal(moved, still.net_.module_.net.fc.weight.detach())
 
 
 def test_batchnorm_recalibration_makes_a_short_fit_answer_by_input():
@@ -359,8 +369,8 @@ def test_groups_reach_the_network_as_cycle_groups(spectrograms, data):
     )
 
 
-def test_pipeline_fit_predict_clone_pickle(data):
-    pipe = _fast_pipeline().fit(data.recordings, data.target)
+def test_pipeline_fit_predict_clone_pickle(fitted_resnet18, data):
+    pipe = fitted_resnet18
     proba = pipe.predict_proba(data.recordings)
     assert proba.shape == (len(data.target), 2)
     restored = pickle.loads(pickle.dumps(pipe))
@@ -371,18 +381,34 @@ def test_pipeline_fit_predict_clone_pickle(data):
 
 
 def test_cross_validate_by_patient_with_clinical_scorers(data):
+    # a linear model on the cycles: the claim is about the scorers and the
+    # groups, which reach a network alike (test_scale_out, the CLI's evaluate)
+    pipe = make_seed_pipeline()
+    pipe.set_params(classifier__estimator=LogisticRegression(C=0.01, max_iter=5000))
     result = cross_validate(
-        _fast_pipeline(),
+        pipe,
         data.recordings,
         data.target,
         groups=data.groups,
         cv=GroupKFold(2),
         scoring=clinical_scoring(),
         error_score="raise",
+        return_estimator=True,
+        return_indices=True,
     )
-    for key in ["test_sensitivity", "test_specificity", "test_roc_auc"]:
-        assert len(result[key]) == 2
-        assert np.all((result[key] >= 0) & (result[key] <= 1) | np.isnan(result[key]))
+    folds = zip(
+        result["estimator"],
+        result["indices"]["train"],
+        result["indices"]["test"],
+        strict=True,
+    )
+    for k, (model, train, test) in enumerate(folds):
+        assert not set(data.groups[train]) & set(data.groups[test])
+        X, y = data.recordings[test], data.target[test]
+        assert result["test_sensitivity"][k] == sensitivity_score(y, model.predict(X))
+        assert result["test_specificity"][k] == specificity_score(y, model.predict(X))
+        auc = roc_auc_score(y, model.predict_proba(X)[:, 1])
+        assert result["test_roc_auc"][k] == pytest.approx(auc)
 
 
 @pytest.mark.filterwarnings("ignore:Only one class is present")
@@ -412,19 +438,20 @@ def test_grid_search_over_signal_and_network_parameters(data):
         pipe,
         {"lowpass__cutoff": [800.0, 1000.0], "classifier__estimator__C": [0.1, 1.0]},
         cv=GroupKFold(2),
-        scoring="roc_auc",
+        scoring="neg_log_loss",  # unlike the AUC of 4 recordings, it seldom ties
         error_score="raise",
     ).fit(data.recordings, data.target, groups=data.groups)
-    assert len(grid.cv_results_["params"]) == 4
-    assert grid.best_params_["lowpass__cutoff"] in (800.0, 1000.0)
+    # each parameter reached its step in every candidate's clone
+    assert len(set(grid.cv_results_["mean_test_score"])) == 4
     net_grid = GridSearchCV(
         _fast_pipeline(),
         {"classifier__estimator__lr": [1e-3, 1e-4]},
         cv=GroupKFold(2),
-        scoring="roc_auc",
+        scoring="neg_log_loss",
+        refit=False,
         error_score="raise",
     ).fit(data.recordings, data.target, groups=data.groups)
-    assert net_grid.best_params_["classifier__estimator__lr"] in (1e-3, 1e-4)
+    assert len(set(net_grid.cv_results_["mean_test_score"])) == 2
 
 
 def test_pipeline_inside_calibration(data):
@@ -455,9 +482,17 @@ def test_pipeline_threshold_tuned_for_a_sensitivity(data):
     tuned = TunedThresholdClassifierCV(
         pipe, scoring=scoring, cv=splits, store_cv_results=True
     ).fit(data.recordings, data.target)
-    # the chosen threshold reaches the sensitivity on average over the folds
-    # (the metric's own values are tested exactly in test_evaluation)
-    assert tuned.best_score_ >= 0
+    # the chosen threshold reaches the sensitivity on average over the folds'
+    # held-out recordings (the metric's own values are tested exactly in
+    # test_evaluation); a threshold chosen for specificity alone reaches 0.67
+    oof = cross_val_predict(
+        pipe, data.recordings, data.target, cv=splits, method="predict_proba"
+    )[:, 1]
+    reached = [
+        sensitivity_score(data.target[test], oof[test] >= tuned.best_threshold_)
+        for _, test in splits
+    ]
+    assert tuned.best_score_ >= 0 and np.mean(reached) >= 0.9
     proba = tuned.estimator_.predict_proba(data.recordings)[:, 1]
     np.testing.assert_array_equal(
         tuned.predict(data.recordings), (proba >= tuned.best_threshold_).astype(int)
@@ -526,15 +561,16 @@ def test_min_cycles_flags_recordings_with_too_few(spectrograms, data):
         clf.set_params(on_empty="error").predict_proba(spectrograms)
 
 
-def test_pipeline_runs_repeat_exactly_with_parallel_signal_steps(data):
-    def run():
-        pipe = _fast_pipeline()
-        pipe.set_params(
-            lowpass__n_jobs=2, smooth__n_jobs=2, cut__n_jobs=2, spectrogram__n_jobs=2
-        )
-        return pipe.fit(data.recordings, data.target).predict_proba(data.recordings)
-
-    np.testing.assert_array_equal(run(), run())
+def test_parallel_signal_steps_give_the_sequential_model(fitted_resnet18, data):
+    pipe = _fast_pipeline()
+    pipe.set_params(
+        lowpass__n_jobs=2, smooth__n_jobs=2, cut__n_jobs=2, spectrogram__n_jobs=2
+    )
+    pipe.fit(data.recordings, data.target)
+    np.testing.assert_array_equal(
+        pipe.predict_proba(data.recordings),
+        fitted_resnet18.predict_proba(data.recordings),
+    )
 
 
 def test_standardisation_is_learned_and_saved_in_the_module(spectrograms, data):

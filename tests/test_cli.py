@@ -56,6 +56,14 @@ def folder(tmp_path_factory):
 FAST = ["--max-epochs", "1", "--arch", "resnet18"]
 
 
+@pytest.fixture(scope="module")
+def trained(folder, tmp_path_factory):
+    """A model ``train`` wrote from ``folder``, for the tests that only read it."""
+    model = tmp_path_factory.mktemp("trained") / "m.vsk"
+    assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
+    return model
+
+
 def test_train_then_predict(folder, tmp_path, capsys):
     model = tmp_path / "model.vsk"
     assert (
@@ -198,9 +206,10 @@ def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
         main(["train", str(folder), "-o", str(model), "--set", "floor_db"])
 
 
-def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys, monkeypatch):
-    model = tmp_path / "m.vsk"
-    assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
+def test_predict_names_a_bad_file_and_fails(
+    trained, folder, tmp_path, capsys, monkeypatch
+):
+    model = trained
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00not audio at all")
     good = sorted(folder.glob("*/*.wav"))[0]
@@ -222,9 +231,8 @@ def test_predict_names_a_bad_file_and_fails(folder, tmp_path, capsys, monkeypatc
     assert b"/caf\xe9.wav," in raw.getvalue()
 
 
-def test_predict_flags_a_silent_file(folder, tmp_path, capsys):
-    model = tmp_path / "m.vsk"
-    assert main(["train", str(folder), "-o", str(model), *FAST]) == 0
+def test_predict_flags_a_silent_file(trained, folder, tmp_path, capsys):
+    model = trained
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(22050 * 5), 22050)
     capsys.readouterr()

@@ -1,5 +1,6 @@
 """Devices: mixed precision, the accelerate path, and GPU-trained models on a CPU."""
 
+import copy
 import io
 import pickle
 import zipfile
@@ -68,11 +69,11 @@ def test_float16_training_without_loss_scaling_is_refused(monkeypatch):
     assert net.set_params(autocast=None)._precision(True) == (False, "bfloat16")
 
 
-def test_model_files_hold_cpu_tensors_and_load_on_the_cpu(data, tmp_path):
+def test_model_files_hold_cpu_tensors_and_load_on_the_cpu(
+    fitted_resnet18, data, tmp_path
+):
     """What makes a GPU-trained model load on a CPU-only machine."""
-    pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
-    pipe.set_params(classifier__estimator__arch="resnet18")
-    pipe.fit(data.recordings, data.target)
+    pipe = copy.deepcopy(fitted_resnet18)
     # as if trained on a GPU: the saved parameters name CUDA
     pipe.set_params(classifier__estimator__device="cuda")
     save_model(pipe, tmp_path / "m.vsk")
