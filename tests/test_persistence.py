@@ -17,11 +17,9 @@ import torch
 from vascular_sklearn import (
     WeightsFileError,
     __version__,
-    make_stenosis_pipeline,
     persistence,
 )
 from vascular_sklearn._output import replacing
-from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.model_card import check_card, read_model_card
 from vascular_sklearn.network import CARD_KEY, IMAGE_SHAPE_KEY, CycleResNet
 from vascular_sklearn.persistence import (
@@ -33,13 +31,10 @@ from vascular_sklearn.persistence import (
 
 
 @pytest.fixture(scope="module")
-def fitted():
-    data = make_recordings(
-        n_patients=3, recordings_per_patient=2, duration=6, random_state=2
-    )
-    pipe = make_stenosis_pipeline(max_epochs=1, device="cpu", random_state=0)
-    pipe.set_params(classifier__estimator__arch="resnet18")
-    return pipe.fit(data.recordings, data.target), data
+def fitted(fitted_resnet18, data):
+    """The session's ResNet18 pipeline and its data: tests that change the
+    pipeline work on a copy."""
+    return fitted_resnet18, data
 
 
 def test_round_trip_predicts_identically(fitted, tmp_path):
