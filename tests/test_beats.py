@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.ndimage import uniform_filter1d
 from sklearn.pipeline import make_pipeline
 
 from vascular_sklearn import (
@@ -541,6 +542,29 @@ def test_the_loudness_corrects_a_waveform_that_peaks_at_twice_the_period():
     assert estimate_period(reference, rate) == pytest.approx(1.2, rel=0.01)
     _, n_alone, _ = find_beats(reference, rate)
     assert n_alone == (len(true) + 1) // 2  # the narrow beats alone
+    bounds, n_peaks, n_short = find_beats(
+        reference, rate, signal=_sound_bursts(true, n)
+    )
+    assert n_peaks == len(true) and n_short == 0
+    assert len(bounds) == len(true) - 1
+    assert _found_near(np.unique(bounds), true * rate).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1])  # the waveform alone: 0.6 s, 0.3 s
+def test_a_loudness_far_more_periodic_than_the_waveform_gives_the_beats(seed):
+    # a smoothed waveform with three bumps of random height a beat, jittered,
+    # in slow noise (as a heart sound's, S1 and S2 among them) repeats weakly,
+    # at a lag the heart does not beat at; the loudness beats once a beat
+    rate, n = 1000.0, 20000
+    t = np.arange(n) / rate
+    rng = np.random.default_rng(seed)
+    true = np.arange(0.3, 20, 0.9)
+    bumps = np.sort(np.concatenate([true, true + 0.3, true + 0.6]))
+    bumps = bumps + rng.normal(0, 0.02, len(bumps))
+    heights = rng.uniform(0.2, 1.0, len(bumps))
+    reference = sum(h * _gauss(t, b, 0.03) for h, b in zip(heights, bumps, strict=True))
+    reference += 2.0 * uniform_filter1d(rng.standard_normal(n), 50)
+    assert estimate_period(reference, rate) < 0.7  # the waveform alone is wrong
     bounds, n_peaks, n_short = find_beats(
         reference, rate, signal=_sound_bursts(true, n)
     )

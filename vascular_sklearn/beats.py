@@ -382,8 +382,10 @@ def find_beats(
        periodic of the two (a waveform that shows every other beat clearly
        peaks at twice the period), unless the waveform's peaks then fall at
        every other beat of the loudness (two sounds a beat); when the
-       reference shows no period at all,
-       steps 1 and 2 run on the loudness and its peaks are the beats.
+       reference shows no period at all, or the loudness's period is longer
+       and at least twice as periodic (a waveform with more bumps than
+       beats, as a heart sound's smoothed waveform has), steps 1 and 2 run
+       on the loudness and its peaks are the beats.
     2. On the normalised, detrended reference at about 200 Hz, take as
        candidates the peaks at least ``T / 4`` apart that rise ``prominence``
        times the 1st-99th percentile range above their surroundings, and keep
@@ -448,7 +450,13 @@ def find_beats(
     if signal is not None:
         loud = _loudness(signal, sample_rate, min_bpm)
         loud_period, loud_strength = _periodicity(loud, rate, min_bpm, max_bpm)
-        on_loudness = period is None
+        # a waveform far less periodic than the loudness, at a shorter lag,
+        # beats with its bumps (a heart's S1 and S2), not with the heart
+        on_loudness = period is None or (
+            loud_period is not None
+            and loud_period > 1.1 * period
+            and loud_strength >= 2 * strength
+        )
         if on_loudness:
             y, period = loud, loud_period
         elif (
