@@ -382,10 +382,11 @@ def find_beats(
        periodic of the two (a waveform that shows every other beat clearly
        peaks at twice the period), unless the waveform's peaks then fall at
        every other beat of the loudness (two sounds a beat); when the
-       reference shows no period at all, or the loudness's period is longer
-       and at least twice as periodic (a waveform with more bumps than
-       beats, as a heart sound's smoothed waveform has), steps 1 and 2 run
-       on the loudness and its peaks are the beats.
+       reference shows no period at all, or the loudness's period is over
+       10 % longer and its highest autocorrelation peak at least twice the
+       waveform's (a waveform with more bumps than beats, as a heart sound's
+       smoothed waveform has), steps 1 and 2 run on the loudness and its
+       peaks are the beats.
     2. On the normalised, detrended reference at about 200 Hz, take as
        candidates the peaks at least ``T / 4`` apart that rise ``prominence``
        times the 1st-99th percentile range above their surroundings, and keep
@@ -418,8 +419,8 @@ def find_beats(
         Shortest and longest cycle kept, relative to the local period.
     signal : ndarray of shape (n_samples,) or None, default=None
         The filtered signal the reference was smoothed from: its loudness
-        corrects a doubled period and stands in when the smoothed waveform
-        shows no beat (step 1).
+        corrects a doubled period, and stands in when the smoothed waveform
+        shows no beat or beats far less regularly at a shorter lag (step 1).
 
     Returns
     -------
