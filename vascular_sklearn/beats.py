@@ -164,32 +164,35 @@ def _autocorrelation(y: np.ndarray, n_lags: int) -> np.ndarray:
     return ac / (ac[0] * (len(y) - np.arange(len(ac))) / len(y))
 
 
-def _resembles_itself(y: np.ndarray, rate: float, period: float) -> bool:
-    """Whether ``y`` correlates with itself a period (within 10 %) later."""
+def _resembles_itself(ac: np.ndarray, rate: float, period: float) -> bool:
+    """Whether a signal of autocorrelation ``ac`` (at ``rate`` lags a second)
+    correlates with itself a ``period`` (within 10 %) later."""
     lo, hi = int(0.9 * period * rate), int(np.ceil(1.1 * period * rate))
-    return bool(np.max(_autocorrelation(y, hi + 1)[lo:]) > _MIN_CORRELATION)
+    return bool(np.max(ac[lo : hi + 1]) > _MIN_CORRELATION)
 
 
 def _periodicity(
     y: np.ndarray, rate: float, min_bpm: float, max_bpm: float
-) -> tuple[float | None, float]:
-    """The period of ``y`` (or None) and how periodic it is.
+) -> tuple[float | None, float, np.ndarray]:
+    """The period of ``y`` (or None), how periodic it is, and its autocorrelation.
 
     The strength is the highest normalised autocorrelation peak in the range
-    searched (1 for a strictly periodic signal, 0 for none).
+    searched (1 for a strictly periodic signal, 0 for none); the
+    autocorrelation reaches just past that range (empty when ``y`` is flat or
+    shorter than two of its longest periods).
     """
     # a margin around the range: a heart at 35 bpm with a little jitter beats
     # slower than 35 bpm at times, and its peak must stay inside the search
     lo = max(1, int(np.floor(60.0 / max_bpm / _MARGIN * rate)))
     hi = int(np.ceil(60.0 / min_bpm * _MARGIN * rate))
     if len(y) < 2 * hi or not np.any(y):
-        return None, 0.0
+        return None, 0.0, np.zeros(0)
     ac = _autocorrelation(y, hi + 2)
     lags, _ = find_peaks(ac)
     lags = lags[(lags >= lo) & (lags <= hi)]
     lags = lags[ac[lags] > _MIN_CORRELATION]
     if len(lags) == 0:
-        return None, 0.0
+        return None, 0.0, ac
     best = lags[np.argmax(ac[lags])]
     strength = float(ac[best])
     for lag in lags[lags < best]:
@@ -203,7 +206,7 @@ def _periodicity(
     a, b, c = ac[best - 1], ac[best], ac[best + 1]
     denom = a - 2 * b + c
     shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
-    return float((best + shift) / rate), strength
+    return float((best + shift) / rate), strength, ac
 
 
 #: Where on a flat top (clipping, coarse quantisation) the beat is placed, as a
@@ -446,11 +449,11 @@ def find_beats(
     empty = np.zeros((0, 2), dtype=np.int64)
     y, block, scale = _analysis_signal(ref, sample_rate, min_bpm)
     rate = sample_rate / block
-    period, strength = _periodicity(y, rate, min_bpm, max_bpm)
+    period, strength, ac = _periodicity(y, rate, min_bpm, max_bpm)
     on_loudness, waveform_period = False, None
     if signal is not None:
         loud = _loudness(signal, sample_rate, min_bpm)
-        loud_period, loud_strength = _periodicity(loud, rate, min_bpm, max_bpm)
+        loud_period, loud_strength, _ = _periodicity(loud, rate, min_bpm, max_bpm)
         # a waveform far less periodic than the loudness, at a shorter lag,
         # beats with its bumps (a heart's S1 and S2), not with the heart
         on_loudness = period is None or (
@@ -467,7 +470,7 @@ def find_beats(
                 loud_strength > strength
                 or (
                     abs(period / loud_period - 2) < 0.15
-                    and _resembles_itself(y, rate, loud_period)
+                    and _resembles_itself(ac, rate, loud_period)
                 )
             )
         ):
