@@ -575,9 +575,10 @@ def test_a_loudness_far_more_periodic_than_the_waveform_gives_the_beats(seed):
 
 @pytest.mark.parametrize("seed", [1, 3])  # loudness 1.56, 1.67 times as periodic
 def test_a_loudness_beating_every_other_beat_leaves_a_clear_waveform_its_beats(seed):
-    # a flow sound loud at every other beat (an alternating pulse) repeats
-    # exactly at twice the period, the waveform of every beat, jittered in
-    # noise, less so: the waveform is still periodic enough to keep its beats
+    # a flow sound loud at every other beat (an alternating pulse), in even
+    # bursts without noise, repeats more regularly at twice the period than
+    # the waveform of every beat, of uneven height in noise, does at the
+    # period: the waveform is still periodic enough to keep its beats
     rate, n = 1000.0, 20000
     t = np.arange(n) / rate
     rng = np.random.default_rng(seed)
@@ -586,9 +587,11 @@ def test_a_loudness_beating_every_other_beat_leaves_a_clear_waveform_its_beats(s
     reference = sum(h * _gauss(t, b, 0.05) for h, b in zip(heights, true, strict=True))
     reference += 0.15 * np.sqrt(50) * uniform_filter1d(rng.standard_normal(n), 50)
     signal = _sound_bursts(true[::2], n)
+    assert estimate_period(reference, rate) == pytest.approx(0.8, rel=0.05)
     assert find_beats(np.zeros(n), rate, signal=signal)[1] == 13  # the loudness
     bounds, n_peaks, n_short = find_beats(reference, rate, signal=signal)
     assert n_peaks == len(true) and n_short == 0
+    assert len(bounds) == len(true) - 1
     assert _found_near(np.unique(bounds), true * rate).all()
 
 

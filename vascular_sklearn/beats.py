@@ -179,7 +179,7 @@ def _periodicity(
     The strength is the highest normalised autocorrelation peak in the range
     searched (1 for a strictly periodic signal, 0 for none); the
     autocorrelation reaches just past that range (empty when ``y`` is flat or
-    shorter than two of its longest periods).
+    shorter than twice the longest lag searched).
     """
     # a margin around the range: a heart at 35 bpm with a little jitter beats
     # slower than 35 bpm at times, and its peak must stay inside the search
@@ -383,7 +383,9 @@ def find_beats(
        ``signal`` is given, its loudness (log power, smoothed over 0.1 s) is
        searched too, and its period is taken when it is shorter and the more
        periodic of the two (a waveform that shows every other beat clearly
-       peaks at twice the period), unless the waveform's peaks then fall at
+       peaks at twice the period), or about half the waveform's where the
+       waveform still resembles itself that much later (early beats with
+       their compensatory pauses), unless the waveform's peaks then fall at
        every other beat of the loudness (two sounds a beat); when the
        reference shows no period at all, or the loudness's period is over
        10 % longer and its highest autocorrelation peak at least twice the
