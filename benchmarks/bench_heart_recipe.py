@@ -52,26 +52,40 @@ DESCRIPTION = (
 _NOTES: list[str] = []
 
 
-def _recipe(seed: int):
+def _recipe(seed: int, extra: tuple[str, ...] = ()):
     args = _parser().parse_args(
-        ["evaluate", str(PHYSIONET_DIR), *RECIPE, "--seed", str(seed)]
+        ["evaluate", str(PHYSIONET_DIR), *RECIPE, *extra, "--seed", str(seed)]
     )
     return _pipeline_for(args)
 
 
 def run() -> list[dict]:
-    _NOTES.clear()
+    return score_recipe(
+        "ResNet18 recipe",
+        (),
+        {
+            "loudness only, logistic regression": loudness_model,
+            "band powers, logistic regression": band_power_model,
+        },
+        _NOTES,
+    )
+
+
+def score_recipe(name: str, extra: tuple[str, ...], baselines: dict, notes: list):
+    """LODO rows of the recipe (``extra`` flags added) over ``SEEDS``, then of
+    ``baselines`` (name -> model factory); the pooled AUCs and the AUC per
+    database go to ``notes``."""
+    notes.clear()
     data = load_physionet2016(PHYSIONET_DIR)
     X = data.recordings.load(n_jobs=2)
     y, databases = data.target, data.groups
     splits = list(LeaveOneGroupOut().split(X, y, databases))
     weight = {"classifier__sample_weight": _weight_without_coarse(data)}
     models = {
-        f"ResNet18 recipe, seed {seed}": (lambda seed=seed: _recipe(seed), weight)
+        f"{name}, seed {seed}": (lambda seed=seed: _recipe(seed, extra), weight)
         for seed in SEEDS
     }
-    models["loudness only, logistic regression"] = (loudness_model, None)
-    models["band powers, logistic regression"] = (band_power_model, None)
+    models.update({model: (make, None) for model, make in baselines.items()})
     rows, per_database, recipe_auc = [], [], []
     for model, (make, params) in models.items():
         proba, seconds = _out_of_fold(
@@ -86,9 +100,9 @@ def run() -> list[dict]:
         per_database.append(
             f"- {model}: " + ", ".join(f"{g} {a:.2f}" for g, a in per_db.items())
         )
-        if model.startswith("ResNet18 recipe"):
+        if model.startswith(name):
             recipe_auc.append(roc_auc_score(y, proba))
-    _NOTES.extend(
+    notes.extend(
         [
             f"Recipe over {len(SEEDS)} seeds: pooled AUC {np.mean(recipe_auc):.2f} "
             f"(from {min(recipe_auc):.2f} to {max(recipe_auc):.2f}).",

@@ -52,6 +52,7 @@ BENCHMARKS = [
     "bench_retest",
     "bench_heart_sounds",
     "bench_heart_recipe",
+    "bench_heart_cutter",
     "bench_site_reference",
     "bench_transfer",
     "bench_scale",
