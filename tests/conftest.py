@@ -9,6 +9,22 @@ SEED_DIR = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seed_recordings"
 )
 RATE = 22050
+#: A ResNet18 for one epoch of batches of 16 on the CPU: the tests' quick network.
+FAST = {
+    "arch": "resnet18",
+    "max_epochs": 1,
+    "batch_size": 16,
+    "device": "cpu",
+    "random_state": 0,
+}
+
+
+def fast_pipeline(**params):
+    """The default pipeline with the ``FAST`` network, ``params`` set on it."""
+    from vascular_sklearn import make_stenosis_pipeline
+
+    pipe = make_stenosis_pipeline(**{k: v for k, v in FAST.items() if k != "arch"})
+    return pipe.set_params(classifier__estimator__arch=FAST["arch"], **params)
 
 
 def pulse_train(beats: np.ndarray, n_samples: int, seed: int = 0) -> np.ndarray:
@@ -72,15 +88,8 @@ def fitted_default(data):
 
 @pytest.fixture(scope="session")
 def fitted_resnet18(data):
-    """The default pipeline with a ResNet18 (one epoch, batches of 16) fitted
-    on ``data``, for the tests that only read it."""
-    from vascular_sklearn import make_stenosis_pipeline
-
-    model = make_stenosis_pipeline(
-        max_epochs=1, batch_size=16, random_state=0, device="cpu"
-    )
-    model.set_params(classifier__estimator__arch="resnet18")
-    return model.fit(data.recordings, data.target)
+    """:func:`fast_pipeline` fitted on ``data``, for the tests that only read it."""
+    return fast_pipeline().fit(data.recordings, data.target)
 
 
 @pytest.fixture(scope="session")

@@ -43,26 +43,12 @@ from vascular_sklearn.metrics import (
 )
 from vascular_sklearn.network import CycleResNet, _CapPerGroupSampler
 
-from .conftest import opposite_rule_cycles
-
-FAST = {
-    "arch": "resnet18",
-    "max_epochs": 1,
-    "batch_size": 16,
-    "device": "cpu",
-    "random_state": 0,
-}
+from .conftest import FAST, fast_pipeline, opposite_rule_cycles
 
 
 @pytest.fixture(scope="module")
 def spectrograms(data):
     return make_seed_pipeline()[:-1].fit_transform(data.recordings)
-
-
-def _fast_pipeline(**params):
-    # what conftest's fitted_resnet18 was fitted with
-    pipe = make_stenosis_pipeline(**{k: v for k, v in FAST.items() if k != "arch"})
-    return pipe.set_params(classifier__estimator__arch="resnet18", **params)
 
 
 def test_network_is_the_original_resnet50():
@@ -383,7 +369,7 @@ def test_pipeline_fit_predict_clone_pickle(fitted_resnet18, data):
 def test_cross_validate_by_patient_with_clinical_scorers(data):
     # the network itself: cross_validate is how users evaluate it
     result = cross_validate(
-        _fast_pipeline(),
+        fast_pipeline(),
         data.recordings,
         data.target,
         groups=data.groups,
@@ -441,7 +427,7 @@ def test_grid_search_over_signal_and_network_parameters(data):
     # each parameter reached its step in every candidate's clone
     assert len(set(grid.cv_results_["mean_test_score"])) == 4
     net_grid = GridSearchCV(
-        _fast_pipeline(),
+        fast_pipeline(),
         {"classifier__estimator__lr": [1e-3, 1e-4]},
         cv=GroupKFold(2),
         scoring="neg_log_loss",
@@ -559,7 +545,7 @@ def test_min_cycles_flags_recordings_with_too_few(spectrograms, data):
 
 
 def test_parallel_signal_steps_give_the_sequential_model(fitted_resnet18, data):
-    pipe = _fast_pipeline()
+    pipe = fast_pipeline()
     pipe.set_params(
         lowpass__n_jobs=2, smooth__n_jobs=2, cut__n_jobs=2, spectrogram__n_jobs=2
     )

@@ -209,12 +209,11 @@ def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
 def test_predict_names_a_bad_file_and_fails(
     trained, folder, tmp_path, capsys, monkeypatch
 ):
-    model = trained
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00not audio at all")
     good = sorted(folder.glob("*/*.wav"))[0]
     capsys.readouterr()
-    assert main(["predict", str(model), str(bad), str(good)]) == 1
+    assert main(["predict", str(trained), str(bad), str(good)]) == 1
     out, err = capsys.readouterr()
     assert f"error: {bad}: not a readable audio file" in err
     assert f"{bad}: {bad}" not in err  # named once before the reason
@@ -226,17 +225,16 @@ def test_predict_names_a_bad_file_and_fails(
     latin.write_bytes(good.read_bytes())
     raw = io.BytesIO()
     monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8"))
-    assert main(["predict", str(model), str(latin)]) == 0
+    assert main(["predict", str(trained), str(latin)]) == 0
     sys.stdout.flush()
     assert b"/caf\xe9.wav," in raw.getvalue()
 
 
 def test_predict_flags_a_silent_file(trained, folder, tmp_path, capsys):
-    model = trained
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(22050 * 5), 22050)
     capsys.readouterr()
-    assert main(["predict", str(model), str(silent)]) == 1
+    assert main(["predict", str(trained), str(silent)]) == 1
     err = capsys.readouterr().err
     assert "no heart cycle was found" in err and "silent.wav" in err
     # a warning reads as what happened, in a fresh process as a user runs it
@@ -244,7 +242,7 @@ def test_predict_flags_a_silent_file(trained, folder, tmp_path, capsys):
     whole = sorted(folder.glob("*/*.wav"))[0]
     cut.write_bytes(whole.read_bytes()[: 44 + 2 * 22050 * 4])
     done = subprocess.run(
-        [sys.executable, "-m", "vascular_sklearn", "predict", str(model), str(cut)],
+        [sys.executable, "-m", "vascular_sklearn", "predict", str(trained), str(cut)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -30,15 +30,8 @@ from vascular_sklearn.persistence import (
 )
 
 
-@pytest.fixture(scope="module")
-def fitted(fitted_resnet18, data):
-    """The session's ResNet18 pipeline and its data: tests that change the
-    pipeline work on a copy."""
-    return fitted_resnet18, data
-
-
-def test_round_trip_predicts_identically(fitted, tmp_path):
-    pipe, data = fitted
+def test_round_trip_predicts_identically(fitted_resnet18, data, tmp_path):
+    pipe = fitted_resnet18
     path = tmp_path / "model.vsk"
     save_model(pipe, path)
     loaded = load_model(path)
@@ -67,11 +60,11 @@ def test_round_trip_predicts_identically(fitted, tmp_path):
         loaded.predict_proba(data.recordings[:1])
 
 
-def test_existing_file_is_not_replaced(fitted, tmp_path):
+def test_existing_file_is_not_replaced(fitted_resnet18, tmp_path):
     path = tmp_path / "model.vsk"
     path.write_bytes(b"precious")
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        save_model(fitted[0], path)
+        save_model(fitted_resnet18, path)
     assert path.read_bytes() == b"precious"
 
 
@@ -151,8 +144,8 @@ def _model_zip(path, header, weights_payload):
     )
 
 
-def test_crafted_weights_do_not_run_code(fitted, tmp_path):
-    header, _ = _saved_parts(fitted[0], tmp_path)
+def test_crafted_weights_do_not_run_code(fitted_resnet18, tmp_path):
+    header, _ = _saved_parts(fitted_resnet18, tmp_path)
     marker = tmp_path / "pwned"
     payload = io.BytesIO()
     torch.save({"x": _RunsCode(marker)}, payload)  # a pickle that calls open()
@@ -167,8 +160,8 @@ def test_crafted_weights_do_not_run_code(fitted, tmp_path):
     assert "weights_only=False" not in str(refused.value)
 
 
-def test_crafted_header_cannot_name_other_classes(fitted, tmp_path):
-    header, weights = _saved_parts(fitted[0], tmp_path)
+def test_crafted_header_cannot_name_other_classes(fitted_resnet18, tmp_path):
+    header, weights = _saved_parts(fitted_resnet18, tmp_path)
     header["steps"][0][1]["class"] = "os.system"
     evil = tmp_path / "evil.vsk"
     _model_zip(evil, header, weights)
@@ -176,8 +169,8 @@ def test_crafted_header_cannot_name_other_classes(fitted, tmp_path):
         load_model(evil)
 
 
-def test_incompatible_versions_and_garbage_are_refused(fitted, tmp_path):
-    header, weights = _saved_parts(fitted[0], tmp_path)
+def test_incompatible_versions_and_garbage_are_refused(fitted_resnet18, tmp_path):
+    header, weights = _saved_parts(fitted_resnet18, tmp_path)
     header["versions"]["torch"] = "1.13.0"
     old = tmp_path / "old.vsk"
     _model_zip(old, header, weights)
@@ -229,12 +222,12 @@ def test_incompatible_versions_and_garbage_are_refused(fitted, tmp_path):
         load_model(junk)
 
 
-def test_device_steps_and_passthrough_round_trip(fitted, tmp_path):
+def test_device_steps_and_passthrough_round_trip(fitted_resnet18, data, tmp_path):
     import copy
 
     from vascular_sklearn.recorder import RecorderRanges
 
-    pipe, data = copy.deepcopy(fitted[0]), fitted[1]
+    pipe = copy.deepcopy(fitted_resnet18)
     ranges = RecorderRanges(step=(2.0, 8.0), resonance_hz=None)
     pipe.set_params(augment__ranges=ranges)
     save_model(pipe, tmp_path / "ranges.vsk")
@@ -250,11 +243,13 @@ def test_device_steps_and_passthrough_round_trip(fitted, tmp_path):
     )
 
 
-def test_a_header_cannot_set_parameters_or_hide_the_network_elsewhere(fitted, tmp_path):
+def test_a_header_cannot_set_parameters_or_hide_the_network_elsewhere(
+    fitted_resnet18, tmp_path
+):
     """A header cannot set a parameter among a step's fitted attributes
     (cutoff="abc" would load, to fail mid-screening), nor hand the network to a
     last step that is no RecordingClassifier (it would load, with no predict_proba)."""
-    header, weights = _saved_parts(fitted[0], tmp_path)
+    header, weights = _saved_parts(fitted_resnet18, tmp_path)
     path = tmp_path / "edited.vsk"
     edited = json.loads(json.dumps(header))
     edited["steps"][0][1]["fitted"]["cutoff"] = "abc"
@@ -273,7 +268,9 @@ def test_a_header_cannot_set_parameters_or_hide_the_network_elsewhere(fitted, tm
         load_model(path)
 
 
-def test_a_model_file_made_during_the_save_is_kept(fitted, tmp_path, monkeypatch):
+def test_a_model_file_made_during_the_save_is_kept(
+    fitted_resnet18, tmp_path, monkeypatch
+):
     """Without overwrite, save_model keeps a file that appears at the path while
     the model is written (another run saving there)."""
     real = persistence.replacing
@@ -287,13 +284,13 @@ def test_a_model_file_made_during_the_save_is_kept(fitted, tmp_path, monkeypatch
     monkeypatch.setattr(persistence, "replacing", racing)
     path = tmp_path / "model.vsk"
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        save_model(fitted[0], path)
+        save_model(fitted_resnet18, path)
     assert path.read_bytes() == b"theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["model.vsk"]
 
 
-def test_the_card_is_stored_checked_and_read_back(fitted, tmp_path):
-    pipe, data = fitted
+def test_the_card_is_stored_checked_and_read_back(fitted_resnet18, data, tmp_path):
+    pipe = fitted_resnet18
     path = tmp_path / "model.vsk"
     card = {"trained_on": tmp_path / "clinic", "recordings": np.int64(6)}
     save_model(pipe, path, card=card)
@@ -345,11 +342,11 @@ def test_a_card_that_is_no_object_or_a_pipe_is_named(saved, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def saved(fitted, tmp_path_factory):
+def saved(fitted_resnet18, tmp_path_factory):
     """A genuine model file (good.vsk) and export, and the file's parts."""
     folder = tmp_path_factory.mktemp("hostile")
-    header, weights = _saved_parts(fitted[0], folder)
-    export_onnx(fitted[0], folder / "model.onnx")
+    header, weights = _saved_parts(fitted_resnet18, folder)
+    export_onnx(fitted_resnet18, folder / "model.onnx")
     return folder, header, weights
 
 
