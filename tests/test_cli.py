@@ -1037,19 +1037,27 @@ def test_train_weights_that_torch_refuses_get_no_unsafe_advice(
     assert not out.exists()
 
 
-def test_no_cycle_in_training_names_the_command_line_flags(folder, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "command, extra",
+    [("train", []), ("pretrain", ["--set", "classifier__on_empty=error"])],
+)
+def test_no_cycle_in_training_names_the_command_line_flags(
+    folder, tmp_path, capsys, command, extra
+):
     """A silent recording in a training folder: the library's message names
     Python parameters (on_empty='prior', PeakCycleCutter(...)); the command
-    line adds its own flags for the same fixes."""
+    line adds the flags it has for the same fixes (pretrain: no --on-empty)."""
     root = tmp_path / "data"
     for p in sorted(folder.glob("*/*.wav")):
         (root / p.parent.name).mkdir(parents=True, exist_ok=True)
         (root / p.parent.name / p.name).write_bytes(p.read_bytes())
     sf.write(root / "normal" / "P9_1_silent.wav", np.zeros(22050 * 8), 22050)
-    assert main(["train", str(root), "-o", str(tmp_path / "m.vsk"), *FAST]) == 2
+    out = tmp_path / "m.pt"
+    assert main([command, str(root), "-o", str(out), *extra, *FAST]) == 2
     err = capsys.readouterr().err
-    assert "P9_1_silent.wav" in err and "--on-empty prior" in err
-    assert "--set cut__method=period" in err
+    assert "P9_1_silent.wav" in err and "--set cut__method=period" in err
+    assert ("--on-empty prior" in err) == (command == "train")
+    assert not out.exists()
 
 
 def _info(labels):

@@ -1701,12 +1701,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 message = f"{args.output or 'standard output'}: {message}"
         _say(f"error: {message}")
         if isinstance(err, TooFewCyclesError):
-            # the library's message names the Python parameters
-            _say(
-                "  on the command line: --on-empty prior answers such recordings "
-                "with the class prior; --set cut__threshold=... or --set "
-                "cut__method=period changes the cutter"
-            )
+            # the library's message names the Python parameters; only the
+            # flags this command has are named (pretrain has no --on-empty)
+            fixes = []
+            if hasattr(args, "on_empty"):
+                fixes.append(
+                    "--on-empty prior answers such recordings with the class prior"
+                )
+            if hasattr(args, "set"):
+                fixes.append(
+                    "--set cut__threshold=... or --set cut__method=period "
+                    "changes the cutter"
+                )
+            if fixes:
+                _say("  on the command line: " + "; ".join(fixes))
         where = traceback.extract_tb(err.__traceback__)[-1]
         if not where.filename.startswith(str(Path(__file__).parent)):
             # raised in numpy, torch...: perhaps our bug, so say where
