@@ -70,8 +70,8 @@ tiny = ["--arch", "resnet18", "--max-epochs", "1"]
 run("train", "recordings", "-o", "model.vsk", *tiny)
 
 # %%
-# The model file carries a card: what the model was trained on (recordings and
-# patients per label, sample rates, the loudness and converter steps it heard,
+# The model file carries a card: what the model was trained on (recordings per
+# label and patients, sample rates, the loudness and converter steps it heard,
 # the date and the command). ``describe`` prints it; check it before trusting
 # a model on recordings from another recorder.
 run("describe", "model.vsk")
@@ -80,9 +80,10 @@ run("describe", "model.vsk")
 # Predict on new recordings: a folder (searched for audio files), a CSV
 # manifest or single files. The table has one row per file: the probability of
 # stenosis, the label at a threshold of 0.5, the heart cycles used and a
-# quality flag with a message for recordings that could not be scored (no heart
-# cycle, unreadable file); those give a nonzero exit status while the other
-# files are still scored. Without ``-o`` the table goes to standard output.
+# quality flag with a message (``ok``, or why an answer is doubtful: clipped,
+# coarse, short, or why a recording could not be scored). Recordings that could
+# not be scored (no heart cycle, unreadable file) make the exit status 1, while
+# the other files are still scored. Without ``-o`` the table goes to standard output.
 new_data = make_recordings(
     n_patients=2, recordings_per_patient=2, duration=8, random_state=1
 )
@@ -110,7 +111,8 @@ plt.show()
 # %%
 # ``evaluate`` reports patient-grouped cross-validation on a folder, pooled
 # over the folds, with a bootstrap interval over patients when there are at
-# least four; ``demo`` does the same on built-in synthetic data:
+# least four and each class holds recordings of two or more; ``demo`` does the
+# same on built-in synthetic data:
 #
 # .. code-block:: bash
 #

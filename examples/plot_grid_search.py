@@ -11,8 +11,8 @@ no patient is ever on both sides of a split.
 
 To keep the example quick (about a minute on one CPU core) the network is a
 ResNet18 trained for two epochs on 12 short synthetic recordings of 6 patients,
-in batches of 4 cycles (so that its batch-normalisation statistics settle in
-the few steps that so little data allows): the scores say how to write a
+in batches of 4 cycles (more optimiser steps than so little data gives at the
+default batch of 32): the scores say how to write a
 search, not which setting is best. A real search runs on many more patients,
 with ``make_stenosis_pipeline()`` unchanged.
 """

@@ -57,7 +57,8 @@ pipe = Pipeline(
 # ``cross_validate`` with the patients as groups works as for any pipeline.
 # Here every test fold holds both classes; with real data some will not (a
 # patient may be recorded before angioplasty only), and such a fold's
-# sensitivity or ROC AUC comes out as NaN. Pooling the folds avoids that.
+# specificity (or, without stenosis, sensitivity) and ROC AUC come out as NaN.
+# Pooling the folds avoids that.
 scores = cross_validate(
     pipe,
     data.recordings,

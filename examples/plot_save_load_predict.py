@@ -92,7 +92,7 @@ for path, p, n in zip(paths, proba, cycles, strict=True):
     print(f"{path.name:<22} probability {p:.3f}  {label:<8} ({n} cycles found)")
 
 # the saved model answers exactly as the one in memory
-same = np.allclose(proba, pipe.predict_proba(X)[:, 1])
+same = np.array_equal(proba, pipe.predict_proba(X)[:, 1])
 print("loaded model agrees with the fitted one:", same)
 
 # %%

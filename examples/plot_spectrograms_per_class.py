@@ -12,7 +12,7 @@ title of each figure says which).
 
 The images here come from the signal steps of the recommended pipeline, taken
 from :func:`~vascular_sklearn.make_stenosis_pipeline` itself (every step but
-the classifier; the network is built but never trained).
+the classifier, which is never fitted).
 """
 
 # %%

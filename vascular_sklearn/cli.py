@@ -680,8 +680,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 class _UsageError(Exception):
-    """A ``--set`` the pipeline has no place for (an unknown name, a step
-    replaced by text)."""
+    """A command line the command cannot carry out (a ``--set`` the pipeline
+    has no place for, an output of the wrong kind), said without a traceback."""
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -1436,7 +1436,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     for name, helptext in [
-        ("evaluate", "patient-grouped CV report"),
+        ("evaluate", "grouped CV report (by patient; by database for PhysioNet)"),
         ("train", "fit on a folder and save the model"),
     ]:
         p = sub.add_parser(name, help=helptext)
@@ -1484,13 +1484,15 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--folds",
                 type=_at_least(2),
-                help="GroupKFold folds, at most one per patient (default 5)",
+                help="GroupKFold folds, at most one per patient (or database) "
+                "(default 5)",
             )
             p.add_argument(
                 "--split-by",
                 choices=("patient", "recorder"),
                 default="patient",
-                help="patient: --folds folds by patient (default); recorder: "
+                help="patient: --folds folds by patient (by database for "
+                "PhysioNet; default); recorder: "
                 "each recorder (a manifest's 'recorder' column, a PhysioNet "
                 "database) scored by models that never heard it nor its "
                 "patients, what a clinic with another device would see",
@@ -1636,8 +1638,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     status : int
-        0 on success, 1 when some recordings could not be scored, 2 on a
-        usage, file or data error (said on stderr, without a traceback), 130
+        0 on success, 1 when some recordings could not be scored (or the
+        reader of standard output closed it early: ``predict ... | head``), 2
+        on a usage, file or data error (said on stderr, without a traceback), 130
         after Ctrl-C and 143 after SIGTERM (nothing half-written is left).
 
     Examples

@@ -6,7 +6,7 @@ equipment as about the vessel. So a model file
 (:func:`~vascular_sklearn.persistence.save_model`) and an ONNX export
 (:func:`~vascular_sklearn.persistence.export_onnx`) carry a *card*: what the
 model was trained on, as plain JSON values by name. ``vascular-sklearn train``
-writes one (the data, its recordings and patients per label, the rates and
+writes one (the data, its recordings per label and its patients, the rates and
 recorders heard, the date and the command); :func:`read_model_card` reads it
 back with what the file itself holds, without torch for an export, and
 ``vascular-sklearn describe`` prints it. A backbone of ``vascular-sklearn
