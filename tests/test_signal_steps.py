@@ -40,7 +40,7 @@ from vascular_sklearn.recorder import (
 )
 from vascular_sklearn.robustness import NoiseFloorHarmonizer, RecorderAugmentation
 from vascular_sklearn.smoothing import smooth
-from vascular_sklearn.spectrogram import cycle_spectrogram
+from vascular_sklearn.spectrogram import cycle_spectrogram, stft_magnitude
 
 from .conftest import RATE, pulse_train
 
@@ -387,6 +387,19 @@ def test_spectrogram_matches_torch_stft():
     assert image.shape == (40, 100) and err < 1e-5
 
 
+def test_stft_refuses_a_signal_it_cannot_reflect():
+    """torch.stft refuses a signal of n_fft // 2 samples or fewer; so does its
+    numpy twin, rather than reflect it again and again."""
+    ok = stft_magnitude(np.arange(221.0), n_fft=440, hop=220)
+    x = torch.from_numpy(np.arange(221.0))
+    window = torch.hann_window(440, dtype=torch.float64)
+    ref = torch.stft(x, 440, 220, window=window, return_complex=True).abs()
+    np.testing.assert_allclose(ok, ref.numpy(), atol=1e-9)
+    for bad in (np.arange(220.0), np.ones((2, 1000))):
+        with pytest.raises(ValueError, match="more than n_fft // 2 = 220"):
+            stft_magnitude(bad, n_fft=440, hop=220)
+
+
 def test_spectrogram_options(known_beats):
     x, _ = known_beats
     bags = make_pipeline(MeanSmoother(), PeakCycleCutter()).fit_transform([x])
@@ -560,6 +573,20 @@ def test_smoothing_returns_float32():
     # float32 out whatever the input's type
     assert smooth(np.ones(9), 3).dtype == np.float32
     assert smooth(np.ones(9), 3, "mean").dtype == np.float32
+
+
+@pytest.mark.parametrize("method", ["median", "mean"])
+@pytest.mark.parametrize("size", [0, -1, 2.5, True])
+def test_smoothing_refuses_a_window_of_no_samples(size, method):
+    # scipy and numpy said "incorrect filter size" or "negative dimensions"
+    with pytest.raises(ValueError, match=rf"size={size!r}: give a window of 1"):
+        smooth(np.ones(9), size, method)
+
+
+def test_smoothing_refuses_an_unknown_method():
+    # anything but "median" was a running mean, silently
+    with pytest.raises(ValueError, match="method='max': use 'mean' or 'median'"):
+        smooth(np.ones(9), 3, "max")
 
 
 def test_peaks_exactly_max_gap_apart_make_no_cycle():

@@ -392,15 +392,17 @@ def find_beats(
        waveform's (a waveform with more bumps than beats, as a heart sound's
        smoothed waveform has), steps 1 and 2 run on the loudness and its
        peaks are the beats.
-    2. On the normalised, detrended reference at about 200 Hz, take as
+    2. On the normalised, detrended reference at about 200 Hz, its quiet
+       stretches brought up to its typical level (by at most 5 times), take as
        candidates the peaks at least ``T / 4`` apart that rise ``prominence``
-       times the 1st-99th percentile range above their surroundings, and keep
+       times its 1st-99th percentile range above their surroundings, and keep
        the chain of them that best trades peak height against a steady rhythm
        (dynamic programming, as in Ellis's beat tracker): a second wave within
        a beat is left out, an early beat (at 0.6 T) is kept. When every
        other peak of the chain is consistently lower, the autocorrelation
        found half the period (a second wave within each beat): the period is
-       doubled and the chain chosen again.
+       doubled (where twice it is still a heart rate searched) and the chain
+       chosen again.
     3. Place each peak on the full-rate reference, a third of the way along
        its flat top when it has one (clipping, quantisation).
     4. Keep each pair of consecutive peaks as a cycle when its length lies in
@@ -418,8 +420,9 @@ def find_beats(
     min_bpm, max_bpm : float, default=35.0, 180.0
         Range of heart rates searched, in beats per minute.
     prominence : float, default=0.3
-        Minimum prominence of a beat's peak, as a share of the reference's 1st
-        to 99th percentile range.
+        Minimum prominence of a beat's peak, as a share of the 1st to 99th
+        percentile range of the signal searched in step 2 (the levelled
+        reference, or the loudness where it stands in).
     cycle_range : (float, float), default=(0.7, 1.5)
         Shortest and longest cycle kept, relative to the local period.
     signal : ndarray of shape (n_samples,) or None, default=None

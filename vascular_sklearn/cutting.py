@@ -168,7 +168,9 @@ class PeakCycleCutter(SignalTransformer):
     (:func:`~vascular_sklearn.cycle_quality.pulse_db`, kept as
     ``output.pulse_db``) and names those that swing less than
     :data:`~vascular_sklearn.cycle_quality.PULSE_LIMIT_DB` in a
-    :class:`~vascular_sklearn.NoPulseWarning`, at fit and at predict.
+    :class:`~vascular_sklearn.NoPulseWarning` whenever it cuts (``transform``:
+    a pipeline's fit and predict alike). A recording under 3 s is too short to
+    measure (``pulse_db`` NaN) and is not warned of.
 
     Parameters
     ----------
@@ -183,7 +185,7 @@ class PeakCycleCutter(SignalTransformer):
         (25000 samples at 22050 Hz; ``method="seed"`` only).
     method : {"seed", "period"}, default="seed"
         How peaks are found (see above). ``"seed"`` reproduces the original
-        study's cycles.
+        study's cycles (3747 of its 3751 cuts on the seed recordings).
     min_snr_db : float or None, default=1.0
         Cycles whose power is less than this many dB above the recording's
         noise floor are dropped (``method="period"`` only; ``None`` keeps them).
@@ -257,11 +259,13 @@ class PeakCycleCutter(SignalTransformer):
         Raises
         ------
         ValueError
-            If a parameter is invalid, or ``min_distance`` is not shorter than
-            ``max_gap`` or longer than a minute (a value in samples).
+            If a parameter is invalid, or (``method="seed"``) ``min_distance``
+            or ``max_gap`` is longer than a minute (a value in samples) or
+            ``min_distance`` is not shorter than ``max_gap``.
         RecordingError
             If ``X`` is a single 1-D array rather than a sequence of them, or a
-            recording is empty, not 1-D, or holds NaN or infinite samples.
+            recording is not valid audio (empty, not 1-D, NaN or infinite,
+            integer, complex or non-numeric samples, or far beyond full scale).
         """
         self._validate_params()
         if self.method == "seed":

@@ -140,8 +140,8 @@ def clip_counts(
 
     A sample counts when it lies on a flat top at the recording's peak level
     (:func:`clipped_samples`), the rule of
-    :func:`~vascular_sklearn.containers.clipped_fraction`; the counts sum to
-    that share times the length.
+    :func:`~vascular_sklearn.containers.clipped_fraction`; without
+    ``full_scale`` the counts sum to that share times the length.
 
     Parameters
     ----------

@@ -315,7 +315,10 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
         Raises
         ------
         ValueError
-            If a band lies above the Nyquist frequency, or as the base ``fit``.
+            If ``bands`` is not a list of ``(low, high)`` pairs with
+            ``0 <= low < high``, a band reaches above the Nyquist frequency, or
+            a band holds no STFT bin at this window and rate; or as the base
+            ``fit``.
         """
         super().fit(X)
         self.n_features_out_ = self._n_columns()
@@ -349,8 +352,8 @@ class BeatEnvelopeFeatures(CycleBagTransformer):
             message names the recording.
         ValueError
             If ``X`` is at a sample rate whose Nyquist frequency lies below a
-            band, or ``bands`` or ``n_bins`` changed since ``fit`` to give
-            another number of columns.
+            band's upper edge, or ``bands`` or ``n_bins`` changed since ``fit``
+            to give another number of columns.
         sklearn.exceptions.NotFittedError
             If the step is not fitted.
         """

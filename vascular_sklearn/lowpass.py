@@ -191,7 +191,10 @@ class LowpassFilter(SignalTransformer):
     RecordingError
         At ``transform``, if ``resample=False`` and the recordings' rate is not
         the rate seen in ``fit``; in ``fit`` and ``transform``, if a recording
-        is empty, not 1-D, or holds NaN or infinite samples.
+        is not valid audio (empty, not 1-D, NaN or infinite, integer, complex
+        or non-numeric samples, or far beyond full scale). Files
+        (:class:`~vascular_sklearn.corpus.RecordingFiles`) are read at
+        ``transform``, so their errors come there.
 
     Examples
     --------
@@ -253,7 +256,8 @@ class LowpassFilter(SignalTransformer):
         ValueError
             If a parameter is invalid.
         RecordingError
-            If a recording is empty, not 1-D, or holds NaN or infinite samples.
+            If a recording is not valid audio (empty, not 1-D, NaN or infinite,
+            integer, complex or non-numeric samples, or far beyond full scale).
         """
         self._validate_params()
         super().fit(X, y)

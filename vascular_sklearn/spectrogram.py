@@ -41,10 +41,9 @@ def _frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     frames when ``n_fft`` is even."""
     pad = n_fft // 2
     x = np.asarray(x, np.float64)
-    if len(x) > pad:  # one reflection, as np.pad's, without its overhead
-        padded = np.concatenate([x[pad:0:-1], x, x[-2 : -pad - 2 : -1]])
-    else:
-        padded = np.pad(x, pad, mode="reflect")
+    # one reflection, as np.pad's without its overhead; the callers refuse a
+    # signal of pad samples or fewer, which torch.stft cannot reflect
+    padded = np.concatenate([x[pad:0:-1], x, x[-2 : -pad - 2 : -1]])
     return sliding_window_view(padded, n_fft)[::hop]
 
 
@@ -79,7 +78,7 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     Parameters
     ----------
     x : ndarray of shape (n_samples,)
-        The signal; needs more than ``n_fft // 2`` samples.
+        The signal, more than ``n_fft // 2`` samples long.
     n_fft : int
         Window (and FFT) length in samples.
     hop : int
@@ -92,12 +91,25 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
         ``n_frames = 1 + (n_samples + 2 * (n_fft // 2) - n_fft) // hop`` (as
         :func:`torch.stft`; ``1 + n_samples // hop`` for an even ``n_fft``).
 
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D or holds ``n_fft // 2`` samples or fewer: its
+        reflection would need samples it does not have (``torch.stft``
+        refuses it too).
+
     Examples
     --------
     >>> import numpy as np
     >>> stft_magnitude(np.ones(1000), n_fft=440, hop=220).shape
     (221, 5)
     """
+    x = np.asarray(x)
+    if x.ndim != 1 or len(x) <= n_fft // 2:
+        raise ValueError(
+            f"a signal of shape {x.shape}: stft_magnitude takes a 1-D signal of "
+            f"more than n_fft // 2 = {n_fft // 2} samples"
+        )
     return np.abs(np.fft.rfft(_frames(x, n_fft, hop) * _hann(n_fft), axis=-1)).T
 
 
@@ -170,7 +182,8 @@ def cycle_spectrogram(
         (quantisation, hiss), which says more about the session than the vessel.
     normalize : bool, default=False
         Divide magnitudes by the window's sum, so that a sinusoid of amplitude
-        ``a`` reads ``a / 2`` whatever ``n_fft`` (and so the sample rate) is.
+        ``a`` in the cycle scaled to a range of 1 (0.5 for a pure tone) reads
+        ``a / 2`` whatever ``n_fft`` (and so the sample rate) is.
 
     Returns
     -------
