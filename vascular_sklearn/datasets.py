@@ -138,6 +138,8 @@ def load_recordings(
         ``Normal/``), a recording is found twice (a link to it), a file's name
         begins with "_" (no patient id: see :func:`patient_id`), or an option
         is invalid.
+    TypeError
+        When ``resample`` is not True or False.
     RecordingError
         Naming a file that cannot be read as asked, or (without ``lazy``) a
         link whose target is gone.
@@ -150,7 +152,10 @@ def load_recordings(
     UserWarning
         When another folder in ``path`` holds audio (``stenosis/``, say), or
         audio files lie in ``path`` itself beside the label folders: they are
-        not read.
+        not read. So are files in the label folders in a format not read
+        (``.m4a``) or under an ending not read as audio, each kind warned of;
+        and recordings in a subfolder named otherwise than the patient their
+        file name gives are warned of, as the file name gives the patient.
 
     Examples
     --------

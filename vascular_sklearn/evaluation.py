@@ -243,9 +243,10 @@ class LeaveOneRecorderOut(BaseCrossValidator):
         Raises
         ------
         ValueError
-            If there are fewer than two recorders, the lengths differ, or a
+            If there are fewer than two recorders, the lengths differ, a
             recorder's patients were recorded on every other recorder too, so
-            that nothing (or one class only) is left to train on.
+            that nothing is left to train on, or (given ``y``) what is left
+            holds one class only.
         """
         recorders = _ids(self.recorders, "recorders")
         names = np.unique(recorders)
@@ -555,8 +556,10 @@ def clinical_report(y_true: Any, proba: Any, threshold: float = 0.5) -> dict:
     ------
     ValueError
         If the arrays are empty or differ in length, ``y_true`` holds labels
-        other than 0 and 1, ``proba`` holds NaN (a NaN is neither flagged
-        nor cleared) or ``threshold`` is not a probability.
+        other than 0 and 1, ``proba`` is not one probability per sample
+        (``predict_proba``'s two columns, say), holds NaN (a NaN is neither
+        flagged nor cleared) or values outside [0, 1] (scores, not
+        probabilities), or ``threshold`` is not a probability.
 
     Examples
     --------
@@ -609,7 +612,8 @@ def report_by_group(
     Raises
     ------
     ValueError
-        If the three arrays do not have one entry per sample.
+        If the three arrays do not have one entry per sample, a group is
+        missing (None, NaN), or as :func:`clinical_report`.
 
     Examples
     --------
@@ -673,6 +677,12 @@ def rescaled(
         The altered recordings in float32, with the sample rate and names of
         ``X``.
 
+    Raises
+    ------
+    ValueError
+        If ``factor`` is 0 or not finite, or ``step`` is not above 0 (as
+        :meth:`Recorder.apply <vascular_sklearn.recorder.Recorder.apply>`).
+
     Examples
     --------
     >>> import numpy as np
@@ -712,7 +722,7 @@ def patient_level(y: Any, proba: Any, groups: Any) -> tuple[np.ndarray, ...]:
     ------
     ValueError
         If the lengths differ, a patient or a label is missing (None, NaN),
-        or a probability is NaN.
+        or ``proba`` is refused as by :func:`clinical_report`.
 
     Examples
     --------
@@ -993,14 +1003,17 @@ def evaluate_by_patient(
     Bunch
         ``recording_proba``, ``cycle_proba``, ``cycle_y``, ``cycle_recording``
         and ``fold`` arrays, ``recording``/``cycle`` reports
-        (:func:`clinical_report`), and ``perturbed``: for each perturbation, the
-        recording probabilities of the altered recordings.
+        (:func:`clinical_report`; ``cycle`` is ``None`` and the cycle arrays
+        empty when the last step gives no cycle probabilities), and
+        ``perturbed``: for each perturbation, the recording probabilities of
+        the altered recordings.
 
     Raises
     ------
     ValueError
-        If ``y`` holds a label other than 0 and 1, a split of ``cv`` puts a
-        patient on both sides (:func:`check_group_split`), the test folds do
+        If ``y`` holds a label other than 0 and 1, a training fold holds one
+        class only, a split of ``cv`` puts a patient on both sides
+        (:func:`check_group_split`), the test folds do
         not hold every recording exactly once, or the model gives a NaN
         probability for a test recording or an altered one (``perturbations``).
 

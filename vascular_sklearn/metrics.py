@@ -38,8 +38,9 @@ def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     Raises
     ------
     ValueError
-        If ``y_true`` and ``y_pred`` are empty or differ in length, or
-        ``pos_label`` is not one of the labels of a binary problem (from
+        If ``y_true`` and ``y_pred`` are empty or differ in length, ``y_pred``
+        holds NaN or continuous values (probabilities: threshold them first),
+        or ``pos_label`` is not one of the labels of a binary problem (from
         :func:`sklearn.metrics.recall_score`).
 
     Examples
@@ -104,9 +105,10 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     Raises
     ------
     ValueError
-        If ``y_true`` and ``y_pred`` are empty or differ in length, or
-        ``pos_label`` is not one of their labels when they hold two or more (as
-        :func:`sensitivity_score`).
+        If ``y_true`` and ``y_pred`` are empty or differ in length, either
+        holds NaN or continuous values (probabilities: threshold them first),
+        or ``pos_label`` is not one of their labels when they hold two or more
+        (as :func:`sensitivity_score`).
 
     Examples
     --------

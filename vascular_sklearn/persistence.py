@@ -275,7 +275,9 @@ def export_onnx(
         step or network, a step that is not this library's, no spectrogram
         step.
     ValueError
-        An ``opset_version`` the exporter cannot write.
+        An ``opset_version`` the exporter cannot write, or a spectrogram step
+        whose images (changed by ``set_params`` since fit) are not the size
+        the network learnt.
     ImportError
         The ``onnx`` and ``onnxscript`` packages are missing.
 

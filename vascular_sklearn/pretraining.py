@@ -238,9 +238,10 @@ def pretrain(
         If ``path`` exists and ``overwrite`` is False, or an interrupted run's
         partial weights (:func:`partial_path`) exist and ``resume`` is False.
     TypeError, ValueError
-        As :func:`save_backbone`, for a ``card`` it cannot store; ValueError
-        too if ``resume`` finds partial weights of a run on other recordings
-        or labels.
+        As :func:`save_backbone`, for a ``card`` it cannot store; TypeError
+        too if ``pipeline`` does not end in a RecordingClassifier around a
+        ResNetClassifier; ValueError too if ``resume`` finds partial weights of
+        a run on other recordings or labels.
 
     Examples
     --------

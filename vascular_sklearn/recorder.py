@@ -120,8 +120,8 @@ def converter_step(x: np.ndarray) -> float:
     Returns
     -------
     float
-        The step in full-scale units (``32 * 2**-15``: a converter that
-        resolves 32 16-bit levels at a time); ``0.0`` for a recording that
+        The step in full-scale units (``32 * 2**-15``, say, for a converter
+        that resolves 32 16-bit levels at a time); ``0.0`` for a recording that
         holds a single value.
 
     Raises
@@ -171,8 +171,11 @@ def rounding_snr_db(x: np.ndarray, sample_rate: float, band: float = 1000.0) -> 
     Returns
     -------
     float
-        Decibels: about 90 or more for an unquantised (float) recording
-        (:func:`converter_step`), ``-inf`` for one that holds a single value.
+        Decibels: for an unquantised (float) recording, the gaps between its
+        values read as a step (:func:`converter_step`), about 90 or more from
+        2**15 samples on and less for fewer (78 for 3 s of noise at 2 kHz,
+        still far above the 40 dB under which screening flags ``coarse``);
+        ``-inf`` for one that holds a single value.
 
     Raises
     ------
@@ -451,8 +454,11 @@ class Recorder:
         RecordingError
             When ``x`` holds integer (PCM), boolean or complex samples.
         ValueError
-            When ``x`` holds NaN or infinite samples, or the gain takes it
-            past the range of float32 (no ``clip_level`` holds it).
+            When ``x`` is not 1-D or holds NaN or infinite samples, the gain
+            takes it past the range of float32 (no ``clip_level`` holds it),
+            ``sample_rate`` is not a rate, or the device itself cannot record
+            (a gain of 0, a level or frequency that is not finite, or 0 Hz,
+            0 octaves, a step or clip level of 0 or less).
 
         Examples
         --------
@@ -676,20 +682,21 @@ class RecorderRanges:
 
     Each field is a ``(low, high)`` range. Gain, step and resonance frequency are
     drawn log-uniformly (they act multiplicatively), the rest uniformly. A
-    range with ``low == high`` fixes the value; ``None`` leaves the effect out.
+    range with ``low == high`` fixes the value; ``None`` leaves the effect out
+    (a gain of 1, no tilt, resonance or offset).
 
     Parameters
     ----------
-    gain : (float, float), default=(0.03, 1.0)
+    gain : (float, float) or None, default=(0.03, 1.0)
     step : (float, float) or None, default=(1.0, 40.0)
         Converter step in 16-bit levels.
     white_noise_db, pink_noise_db : (float, float) or None, default=(-100.0, -70.0)
         Noise RMS in dBFS.
-    tilt_db_per_octave : (float, float), default=(-4.0, 4.0)
+    tilt_db_per_octave : (float, float) or None, default=(-4.0, 4.0)
     resonance_hz : (float, float) or None, default=(100.0, 1500.0)
-    resonance_db : (float, float), default=(-6.0, 9.0)
+    resonance_db : (float, float) or None, default=(-6.0, 9.0)
     clip_level : (float, float) or None, default=(0.5, 1.0)
-    dc_offset : (float, float), default=(0.0, 0.0)
+    dc_offset : (float, float) or None, default=(0.0, 0.0)
         Most recorders are AC-coupled.
 
     Examples
@@ -779,7 +786,7 @@ class RecorderRanges:
 
 
 #: A loud session: what most normal seed recordings sound like. The seed
-#: recorder's converter resolves about 33 16-bit steps per level in every file;
+#: recorder's converter step is about 33 16-bit levels in every file;
 #: at these gains a simulated vessel's RMS lies 47 to 65 dB above that
 #: quantisation noise (full band).
 LOUD_SESSION = RecorderRanges(

@@ -61,7 +61,8 @@ def noise_floor_psd(
     sample_rate : float
         Its rate in Hz.
     window : float, default=0.05
-        Frame length in seconds: at least 8 samples at ``sample_rate``.
+        Frame length in seconds: at least 8 samples at ``sample_rate``. A
+        recording shorter than a frame is one frame of its own length.
     percentile : float, default=10.0
         Percentile over frames taken as the floor.
 
@@ -247,15 +248,16 @@ class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
     ----------
     snr_db : float, default=40.0
         Target floor: its power in ``band`` Hz is this many dB below the
-        recording's mean power.
+        recording's power about its mean (its variance: a DC offset does not
+        count).
     band : float, default=1000.0
         Width in Hz of the band ``snr_db`` counts the floor's power in (the
         floor is white up to the Nyquist frequency at that density). The
         default is the band the pipeline's 1 kHz lowpass keeps.
     step_snr_db : float or None, default=None
         Common resolution: the rounding noise of the step (``step**2 / 12``)
-        this many dB below the recording's mean power; ``None`` keeps each
-        recording's own resolution.
+        this many dB below the recording's power about its mean; ``None``
+        keeps each recording's own resolution.
     window : float, default=0.05
         Frame length in seconds of the floor estimate: at least 8 samples at
         the recordings' rate.
@@ -471,18 +473,20 @@ class RecorderAugmentation(RecordingsOut, CycleBagTransformer):
     Parameters
     ----------
     n_copies : int, default=2
-        Augmented runs per recording.
+        Augmented runs per recording (none for a recording without cycles).
     cycles_per_copy : int or None, default=16
         Consecutive cycles per run (a random run of the recording); ``None``
-        records the whole recording again.
+        records all its cycles again (from the first cycle's start to the
+        last one's end).
     ranges : RecorderRanges or None, default=None
         Where devices are drawn from; ``None`` means ``RecorderRanges()``.
     lowpass_cutoff : float or None, default=1000.0
         The device's noise and quantisation error are lowpassed at this
         frequency (:func:`~vascular_sklearn.lowpass.lowpass_butterworth`: order
         4, forwards and backwards), standing in for the pipeline's lowpass,
-        which would have filtered them on a real recording; ``None`` adds them
-        white. The stand-in is steeper than the default biquad (at 1.5 kHz
+        which would have filtered them on a real recording; ``None``, or a
+        cutoff at or above the Nyquist frequency (1 kHz at 2 kHz), adds them
+        unfiltered. The stand-in is steeper than the default biquad (at 1.5 kHz
         -29 dB against -8 dB), so augmented images hold less device noise
         above 1 kHz than real ones do.
     random_state : int, RandomState or None, default=None
