@@ -37,8 +37,9 @@ __all__ = [
 COARSE_PEAK_STEPS = 64
 #: How many times as many samples the top band of a recording's magnitudes
 #: (one converter step, or 0.1 % of the peak) must hold as the band below it
-#: to be a flat top: a smooth maximum holds about 1.4 times as many, a steady
-#: tone's crests 2, while clipping piles every sample beyond the rail onto it.
+#: to be a flat top: a smooth (locally quadratic) maximum holds about 2.4
+#: times as many, a steady tone's crests too, while clipping piles every
+#: sample beyond the rail onto it.
 FLAT_TOP_RATIO = 4.0
 #: Duration in seconds of the blocks in which clipped samples are counted: fine
 #: enough to place a knock within a beat, coarse enough to cost nothing to keep.
@@ -69,9 +70,9 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
     Where that band spans a converter step or more (a peak of 1000 steps or
     more: a 16-bit recording above -30 dBFS), it counts only when it holds
     more than :data:`FLAT_TOP_RATIO` times the samples of the 0.1 % band
-    below it: a steady tone's crests hold twice as many, a flat top all that
-    went beyond it (a loud tone read 3 % "clipped"). On a
-    coarse recording, whose peak is 4 to :data:`COARSE_PEAK_STEPS` converter
+    below it: a steady tone's crests hold about 2.4 times as many, a flat top
+    all that went beyond it (a loud tone read 3 % "clipped"). On a coarse
+    recording, whose peak is 4 to :data:`COARSE_PEAK_STEPS` converter
     steps high (:func:`~vascular_sklearn.recorder.converter_step`), the
     loudest beats round to the top step whether clipped or not: the bands are
     one step wide there (a quiet session lost its loudest beats as
