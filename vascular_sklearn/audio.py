@@ -187,14 +187,19 @@ def read_recording(
     ------
     RecordingError
         Naming the file: missing, a folder, unreadable, empty, not audio, NaN
-        or inf samples, multi-channel with ``channels="error"``, a header's
-        rate outside :data:`RATE_RANGE`, or a rate mismatch.
+        or inf samples, samples beyond :data:`PEAK_LIMIT`, multi-channel with
+        ``channels="error"``, channels that cancel in their mean (one the
+        other inverted), a header's rate outside :data:`RATE_RANGE`, or a rate
+        mismatch.
+    ValueError
+        If ``sample_rate`` or ``channels`` is invalid.
 
     Warns
     -----
     UserWarning
-        A WAV or AIFF that ends before the audio its header declares (an
-        interrupted copy): the part present is returned.
+        A file (WAV, AIFF, AU, W64, RF64, MP3 or Ogg) that ends before the
+        audio its header declares (an interrupted copy): the part present is
+        returned.
 
     Examples
     --------

@@ -82,7 +82,8 @@ def clipped_fraction(x: np.ndarray) -> float:
 
 
 #: A 2-D array of at most this many columns and at least this many rows (a
-#: second at 2 kHz, the lowest rate read) is one recording, its channels in
+#: second at 2 kHz, PhysioNet's rate; two at the lowest rate read) is one
+#: recording, its channels in
 #: columns (as soundfile reads them), not thousands of recordings of a few
 #: samples each.
 _MOST_CHANNELS, _CHANNELS_ROWS = 8, 2000
@@ -324,8 +325,8 @@ class Signals(_RecordingSequence):
         :class:`~vascular_sklearn.LowpassFilter` before filtering rounds them
         off.
     notes : ndarray of object or None
-        Per recording, what reading its file noted (a WAV that ends before the
-        audio its header declares), ``""`` for nothing; set by
+        Per recording, what reading its file noted (a file that ends before
+        the audio its header declares), ``""`` for nothing; set by
         :class:`~vascular_sklearn.LowpassFilter` when it reads files.
     rounding_snr_db : ndarray of float or None
         Per recording, how far its power lies above its converter's rounding
@@ -522,8 +523,10 @@ class CycleBags(_RecordingSequence):
         drove it into the rails), ``dropped_noisy`` (no beat above the noise
         floor: contact lost) and ``dropped_long_gap`` (too far apart: a missed
         beat or an artefact). ``clipped_fraction`` is the share of the raw
-        recording's samples within 0.1 % of its peak level (flat tops of a
-        clipped recording); ``snr_db`` the median over kept cycles of their
+        recording's samples on flat tops at its peak level
+        (:func:`~vascular_sklearn.cycle_quality.clipped_samples`: a top 0.1 %
+        band far fuller than the one below it), and beyond full scale where
+        the filter counted those; ``snr_db`` the median over kept cycles of their
         power above the noise floor; ``rounding_snr_db`` the recording's power
         above its converter's rounding noise in the 1 kHz band (``nan`` when
         no :class:`~vascular_sklearn.LowpassFilter` read it); ``pulse_db`` how

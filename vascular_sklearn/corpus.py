@@ -150,6 +150,11 @@ class RecordingFiles(_RecordingSequence):
             Naming the first files that do not exist or are folders.
         TypeError
             If ``paths`` is one path rather than a sequence of them.
+        ValueError
+            If ``sample_rate`` is invalid, or ``paths`` is empty and no
+            ``sample_rate`` is given.
+        RecordingError
+            Without ``sample_rate``, if no file's header can be read for one.
         """
         check_read_options(sample_rate)
         if isinstance(paths, (str, bytes, os.PathLike)):  # not its characters
@@ -303,12 +308,19 @@ def find_recordings(folder: str | os.PathLike) -> list[str]:
     -------
     paths : list of str
         Files whose ending is in :data:`AUDIO_SUFFIXES`, and links so named
-        whose target is gone (the readers name them as missing).
+        whose target is gone (the readers name them as missing). Hidden files
+        and folders (``._a.wav``, macOS's metadata) are left out, and so are
+        formats not read (``.m4a``): screening's
+        :func:`~vascular_sklearn.screening.recording_paths` gives those a
+        row that says so.
 
     Raises
     ------
     FileNotFoundError
         When ``folder`` is not a folder or holds no audio file.
+    PermissionError
+        When a folder under it cannot be listed (its recordings would be
+        left out).
 
     Examples
     --------
@@ -521,7 +533,7 @@ def read_manifest(
     sample_rate: float | None = None,
     columns: Sequence[str] = ("label", "patient", "recorder", "site", "time"),
 ) -> Bunch:
-    """Read a CSV manifest of recordings without reading the audio.
+    """Read a CSV manifest of recordings without decoding the audio.
 
     The manifest has a header row with a ``path`` column (absolute, or relative
     to the manifest's folder) and optionally ``label`` (``0``/``1`` or
@@ -533,8 +545,9 @@ def read_manifest(
     fields are all empty are skipped, as blank lines are; a relative path
     written with Windows backslashes, or an accented name in the other
     Unicode normal form (NFC, NFD) than the file's, is read in the form that
-    exists. Every listed file must exist, once; none is read until a
-    step needs it.
+    exists. Every listed file must exist, once, and hold its own recording:
+    the headers are read (for the rates) and files of one size compared by
+    their bytes (for copies); the audio is decoded only when a step needs it.
 
     Parameters
     ----------
@@ -563,8 +576,9 @@ def read_manifest(
         A :class:`ValueError` naming the manifest and row: no ``path`` column,
         a column named twice, a row with more fields than the header, text
         that is not UTF-8 (naming the line, or UTF-16), an unknown label, an
-        empty label, patient or recorder in a manifest that has the column, or
-        a file listed twice.
+        empty label, patient or recorder in a manifest that has the column, a
+        file listed twice, or two files (of 4 KiB or more) holding the same
+        bytes.
     FileNotFoundError
         When the manifest does not exist, or a listed recording does not
         (naming its row) or is a folder.

@@ -200,8 +200,11 @@ def read_metadata(path: str | os.PathLike) -> dict:
     -------
     metadata : dict
         ``format``, ``versions`` (the libraries it was exported with),
-        ``steps`` (each step's class, parameters and fitted attributes) and
-        ``network`` (the trained network's parameters and ``classes_``).
+        ``input`` (the name and shape of the images it takes), ``steps``
+        (each step's class, parameters and fitted attributes), ``network``
+        (the trained network's parameters and ``classes_``) and ``card``
+        (what it was trained on, :mod:`~vascular_sklearn.model_card`; empty
+        where none was given).
 
     Raises
     ------
@@ -291,7 +294,8 @@ def load_onnx(
     ------
     ModelFileError
         Not a vascular_sklearn export, damaged, or exported by a version with
-        another major number.
+        another major number (while it is 0, another minor number: 0.2 does
+        not read 0.1's exports).
     ImportError
         onnxruntime is not installed.
 

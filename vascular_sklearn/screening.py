@@ -2,7 +2,7 @@
 
 Memory stays bounded by the batch, not the corpus: files are read when their
 batch reaches the pipeline's first step, and each batch's rows are written
-before the next batch is read. Batches run through joblib, so
+as it is done (a few batches in flight at once). Batches run through joblib, so
 ``joblib.parallel_config(backend="dask")`` spreads them over a cluster.
 """
 
@@ -374,9 +374,9 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
                 )
             if clipped > CLIPPED_LIMIT:
                 flags["clipped"] = (
-                    f"{100 * clipped:.1f} % of samples clipped (at full scale, or "
-                    "float samples beyond it, which the filter clamps: rescale "
-                    "such a file)"
+                    f"{100 * clipped:.1f} % of samples clipped (flat tops at its "
+                    "peak level, or float samples beyond full scale, which the "
+                    "filter clamps: rescale such a file)"
                 )
             if rounding < COARSE_LIMIT_DB:
                 flags["coarse"] = (
@@ -430,19 +430,32 @@ def score_files(
     rows : list of dict
         Keys :data:`COLUMNS`; ``probability_stenosis`` and ``label`` are empty
         for recordings with quality ``"too_few_cycles"`` or ``"error"``;
-        ``"cut_short"`` marks a scored WAV that ends before the audio its
-        header declares (scored on the part present), ``"clipped"`` one with
-        more than 1 % clipped samples, ``"coarse"`` one whose converter's
-        rounding noise lies less than :data:`COARSE_LIMIT_DB` below its sound
-        in the 1 kHz band (too little gain for its converter: its answer says
-        more about the recorder than about the vessel), ``"no_pulse"`` one
+        a scored recording's ``quality`` is the first of its flags in the
+        order below and ``"ok"`` without one, and ``message`` gives every flag
+        (filter on ``message`` to find all clipped recordings, say):
+        ``"cut_short"`` marks a scored file that ends before the audio its
+        header declares (scored on the part present), ``"no_pulse"`` one
         whose loudness swings less than :data:`PULSE_LIMIT_DB` with the
         heartbeat (a stationary noise: the microphone off the access, or an
         access without flow sound), ``"low_rate"`` one recorded at a rate
         whose Nyquist frequency lies below the band the model hears (its
         lowpass cutoff: it was scored without the top of it), ``"short"``
         one under :data:`SHORT_SECONDS` long (its answer rests on a cycle or
-        two); ``message`` names each.
+        two), ``"clipped"`` one with more than 1 % of its samples on flat
+        tops at its peak level or beyond full scale, ``"coarse"`` one whose converter's
+        rounding noise lies less than :data:`COARSE_LIMIT_DB` below its sound
+        in the 1 kHz band (too little gain for its converter: its answer says
+        more about the recorder than about the vessel).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a fitted Pipeline (a threshold wrapper around one,
+        say).
+    ValueError
+        ``threshold`` is not a probability, the model tells more than two
+        classes, or its last step decides at another threshold than
+        ``threshold`` (pass that one).
 
     Examples
     --------
@@ -648,9 +661,11 @@ def predict_files(
     """Screen a folder, manifest or list of files; write one CSV row per file.
 
     Recordings go through the pipeline ``batch_size`` at a time and each
-    batch's rows are written before the next batch is read, so memory stays
-    flat however large the corpus. Batches run through joblib (``n_jobs``,
-    ``joblib.parallel_config``: loky, Dask, Ray), rows stay in input order.
+    batch's rows are written as it is done (a few batches are in flight at
+    once with ``n_jobs``; under Ray, which streams no results, all are
+    written at the end), so memory stays flat however large the corpus.
+    Batches run through joblib (``n_jobs``, ``joblib.parallel_config``: loky,
+    Dask, Ray), rows stay in input order.
 
     Parameters
     ----------
@@ -691,7 +706,10 @@ def predict_files(
         ``source`` names a missing folder or manifest, or no audio at all.
     ValueError
         ``threshold`` is not a probability or ``batch_size`` not a positive
-        integer (before any recording is read).
+        integer, or the model is refused as by :func:`score_files` (before
+        any recording is read).
+    TypeError
+        As :func:`score_files`.
 
     Examples
     --------
@@ -809,8 +827,10 @@ def external_validation(
     ValueError
         ``y`` holds a label other than 0 and 1, ``y`` or ``groups`` do not
         match ``paths`` in length, ``groups`` holds no id (None, NaN) for a
-        recording, or ``threshold`` is not a probability (before any
-        recording is scored).
+        recording, ``threshold`` is not a probability, or the model is
+        refused as by :func:`score_files` (before any recording is scored).
+    TypeError
+        As :func:`score_files`.
     FileNotFoundError
         ``paths`` is empty.
     RecordingError
