@@ -458,6 +458,10 @@ def _classifier(h):
             lambda h: _classifier(h)["class_prior_"].update(ndarray=[0.1, 0.2, 0.7]),
             "2 classes but a prior of 3",
         ),
+        (  # an integer no int64 holds: numpy's OverflowError, not a traceback
+            lambda h: _classifier(h)["classes_"].update(ndarray=[0, 2**70]),
+            "damaged model file.*OverflowError",
+        ),
         (
             lambda h: _classifier(h)["estimator_"]["fitted"].update(
                 image_shape_={"tuple": [1, -20, 100]}

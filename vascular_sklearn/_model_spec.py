@@ -208,8 +208,9 @@ def compatible(saved: Any, here: str) -> bool:
 
 @contextlib.contextmanager
 def rebuilding(path: str) -> Iterator[None]:
-    """Rebuild a pipeline from the file ``path``: whatever a damaged or
-    foreign description raises on the way becomes a :class:`ModelFileError`
+    """Rebuild a pipeline from the file ``path``: what a damaged or foreign
+    description raises on the way (KeyError, TypeError, AttributeError,
+    ValueError, IndexError, OverflowError) becomes a :class:`ModelFileError`
     naming the file.
 
     Raises
@@ -223,7 +224,15 @@ def rebuilding(path: str) -> Iterator[None]:
         if path in str(err):
             raise
         raise ModelFileError(f"{path}: {err}") from err
-    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
+    except (
+        KeyError,
+        TypeError,
+        AttributeError,
+        ValueError,
+        IndexError,
+        # an edited number beyond its array's dtype (numpy's own error)
+        OverflowError,
+    ) as err:
         raise ModelFileError(
             f"{path}: a damaged model file, or one written by another version of "
             f"vascular_sklearn ({type(err).__name__}: {err})"
@@ -236,9 +245,13 @@ def rebuild(spec: dict) -> Any:
     Raises
     ------
     ModelFileError
-        For an unknown class or fitted attribute.
+        For an unknown class or fitted attribute, or fitted values no fit
+        makes (a prior of another length than the classes, say).
     sklearn.utils._param_validation.InvalidParameterError
         For a parameter its class refuses (:func:`rebuilding` names the file).
+    TypeError
+        For a parameter its class does not take (:func:`rebuilding` makes it
+        a ModelFileError naming the file).
 
     Examples
     --------

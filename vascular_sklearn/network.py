@@ -70,9 +70,11 @@ class CycleResNet(nn.Module):
 
     As in the original study, ``conv1`` becomes a 1-channel 5x5 convolution with
     stride 2 and padding 3. Weights start random (``weights=None``: nothing is
-    downloaded); ``weights_path`` loads a local state dict, either of this module
-    or of a 3-channel torchvision ResNet, whose ``conv1`` kernels are summed over
-    RGB to fit one channel and whose ``fc`` is left out.
+    downloaded); ``weights_path`` loads a local state dict as a backbone, either
+    of this module or of a 3-channel torchvision ResNet, whose ``conv1`` kernels
+    are summed over RGB and cropped to their central 5x5 to fit. The head
+    (``fc``) and the input standardisation are never loaded, this module's own
+    included: they belong to the new task.
 
     Parameters
     ----------
@@ -94,7 +96,8 @@ class CycleResNet(nn.Module):
         Use the channels-last memory format.
     input_mean, input_std : float, default=0.0, 1.0
         Inputs are standardised as ``(x - input_mean) / input_std`` inside the
-        module (kept as buffers, so saved weights carry them).
+        module (kept as buffers, so a saved model carries them; a backbone
+        loaded through ``weights_path`` does not, see above).
     augment : bool, default=False
         In training mode only, augment each batch (:func:`augment_batch`).
     freeze_stages : int, default=0
@@ -224,8 +227,9 @@ def augment_batch(
     the cycle, which carries the signal), shifted by a random offset up to
     ``max_gain`` (a gain in log units), given Gaussian noise of std ``noise``,
     and one band of frequencies and one span of frames, each up to ``max_mask``
-    of the axis, are set to 0, the standardised mean (SpecAugment). Draws come
-    from torch's global generator, which the classifier seeds.
+    of the axis, are set to 0 (the mean of standardised inputs; SpecAugment).
+    Draws come from torch's generator of the batch's device, which the
+    classifier seeds.
 
     Parameters
     ----------
@@ -933,7 +937,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         loss.
     validation_fraction : float, default=0.2
         Held out as one fold of ``round(1 / validation_fraction)`` (at least 2,
-        at most the number of groups): 0.2 holds out a fifth, 0.3 a third.
+        at most the number of groups and of the largest class's cycles): 0.2
+        holds out a fifth, 0.3 a third.
     max_cycles_per_group : int or None, default=None
         Each epoch, train on a fresh random draw of at most this many cycles of
         each recording (``recordings`` passed to ``fit``, else ``groups``);
@@ -957,7 +962,10 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         Train through skorch's ``AccelerateMixin`` and Hugging Face
         ``accelerate`` (``pip install vascular-sklearn[accelerate]``): launched
         with ``accelerate launch script.py`` on several GPUs, ``fit`` trains
-        data-parallel across them; in a plain process it trains on ``device``.
+        data-parallel across them; in a plain process it trains on the CPU
+        or, for a CUDA ``device``, on the current GPU (accelerate takes no
+        index: select the GPU with ``CUDA_VISIBLE_DEVICES``). Its mixed
+        precision applies to training; predictions run in float32.
     standardize : bool, default=True
         Standardise inputs by the mean and standard deviation of the training
         images (stored in the module's buffers, applied at prediction too).
@@ -996,7 +1004,8 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
     recalibrate_bn : bool, default=True
         After training, estimate BatchNorm's running statistics again, as a
         plain average over one pass of the training cycles with the final
-        weights (:func:`torch.optim.swa_utils.update_bn`; at most
+        weights (as :func:`torch.optim.swa_utils.update_bn` does, leaving
+        the BatchNorm layers of ``freeze_stages`` as they were; at most
         ``max_cycles_per_group`` cycles per recording). A short fit (tens of
         batches) leaves running averages that still mix in the initial
         statistics and earlier weights, and the network's answers at
@@ -1130,12 +1139,30 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
             Weight of each cycle in the training loss (multiplied by
             ``class_weight``'s, then scaled to a mean of 1). A cycle weighed 0
             is left out, as if not given, and weights all alike are no
-            weights. The validation loss of ``early_stopping`` stays
-            unweighted.
+            weights. The validation loss of ``early_stopping`` carries no
+            sample weights (nor, when they are given, ``class_weight``'s).
 
         Returns
         -------
         self : ResNetClassifier
+
+        Raises
+        ------
+        ValueError
+            If ``X`` and ``y`` differ in length, ``y`` holds one class, the
+            early-stopping split cannot be made, ``device`` or ``autocast``
+            cannot run here, a checkpoint was written by a run on other data,
+            or ``sample_weight`` is too small for float32.
+        FileExistsError
+            If ``checkpoint_path`` is another run's.
+        WeightsFileError
+            If ``weights_path`` is no tensor-only weights file.
+        FileNotFoundError
+            If ``weights_path`` names no file.
+        FloatingPointError
+            If training diverged (NaN or infinite weights or statistics).
+        KeyboardInterrupt
+            Raised again after an interrupt has stopped training cleanly.
         """
         # an earlier fit's attributes go first, and a fit that fails leaves
         # nothing that looks fitted (classes were set before the checks, the
@@ -1269,7 +1296,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if self.standardize:
             mean, std = float(images.mean()), float(images.std())
             std = std if std > 0 else 1.0
-        # weights, dropout and augmentation draw from torch's global generators
+        # weights and augmentation draw from torch's CPU and CUDA generators
         with _seeded(seed, self.device_):
             self.net_ = self._make_net(
                 weights_path=self.weights_path,
@@ -1479,6 +1506,14 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_cycles, n_classes)
+
+        Raises
+        ------
+        ValueError
+            If the images are not of the size the network was trained on, or
+            hold NaN or infinite values.
+        sklearn.exceptions.NotFittedError
+            If the classifier is not fitted.
         """
         check_is_fitted(self)
         X = check_images(X)

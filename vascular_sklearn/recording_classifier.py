@@ -198,7 +198,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         Any scikit-learn classifier works on the flattened images.
     aggregate : {"mean", "median", "vote"}, default="mean"
         How cycle probabilities become a recording's probability: their mean,
-        their median, or the fraction of cycles voting for each class.
+        their median per class (renormalised to sum to 1: with three or more
+        classes the medians need not), or the fraction of cycles voting for
+        each class.
     flatten : bool or "auto", default="auto"
         Give ``estimator`` 2-D input (n_cycles, n_features). ``"auto"`` flattens
         for any estimator that does not declare image input (only our network
@@ -331,7 +333,10 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def fit(
         self, X, y, groups=None, sample_weight=None, confounder=None
     ) -> RecordingClassifier:
-        """Train the cycle-level classifier on every cycle of every recording.
+        """Train the cycle-level classifier on the cycles of every recording.
+
+        A recording with fewer than ``min_cycles`` cycles is left out of
+        training (``on_empty="prior"``) or refused (``"error"``).
 
         Parameters
         ----------
@@ -380,11 +385,13 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             holds fewer than two classes or a class without any cycle,
             ``max_cycles`` is below ``min_cycles``, ``sample_weight`` is not one
             non-negative weight per recording, ``confounder`` not one value per
-            recording, or a parameter is invalid.
+            recording (or missing, or numbers mixed with text), a class has no
+            recording weighed above 0, the estimator's ``classes_`` are not the
+            labels, or a parameter is invalid.
         RecordingError
             If a recording has fewer than ``min_cycles`` cycles and
             ``on_empty="error"`` (a :class:`~vascular_sklearn.TooFewCyclesError`), or no
-            recording has a cycle.
+            recording has ``min_cycles`` cycles.
         TypeError
             If ``X`` is neither :class:`~vascular_sklearn.containers.Spectrograms`
             nor a sequence of per-recording arrays, or ``sample_weight`` (or
@@ -530,7 +537,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             If a recording has fewer than ``min_cycles`` cycles and
             ``on_empty="error"``.
         ValueError
-            If ``max_cycles`` was set below ``min_cycles`` after ``fit``.
+            If ``max_cycles`` was set below ``min_cycles`` after ``fit``, the
+            bags' images differ in shape, or the estimator gives NaN or
+            infinite probabilities.
         sklearn.exceptions.NotFittedError
             If the classifier is not fitted.
 
