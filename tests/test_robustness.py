@@ -177,13 +177,18 @@ def test_a_dc_offset_leaves_the_image_alone_once_removed(bags, subtract_mean):
 def test_default_network_answers_alike_at_any_dc_offset(data, fitted_default):
     """The default ResNet50 with its harmonizer and augmentation: an offset of
     a twentieth of full scale (larger than any in the seed recordings, which
-    reach a hundredth) moves no answer."""
+    reach a hundredth) moves no answer, while the same network reading the
+    offset in its images (``remove_dc=False``) is moved by it."""
     model = copy.deepcopy(fitted_default)
     assert model.get_params()["spectrogram__remove_dc"] is True
     X = data.recordings
     offset = Signals.from_arrays([x + np.float32(0.05) for x in X.data], X.sample_rate)
     p = model.predict_proba(X)[:, 1]
+    assert np.ptp(p) > 1e-2, np.ptp(p)  # answers that tell the recordings apart
     np.testing.assert_allclose(model.predict_proba(offset)[:, 1], p, atol=2e-3)
+    model.set_params(spectrogram__remove_dc=False)
+    moved = model.predict_proba(offset)[:, 1] - model.predict_proba(X)[:, 1]
+    assert np.abs(moved).max() > 2e-3, np.abs(moved).max()
 
 
 def test_spectrum_of_each_cycle_needs_a_floor(bags):
@@ -369,7 +374,8 @@ def test_augmentation_makes_the_network_deaf_to_a_microphone_with_the_label():
     """The default ResNet50 with and without recorder augmentation, trained
     where a duller microphone goes with stenosis: recorded again through that
     microphone, loud test vessels are pushed toward stenosis without
-    augmentation and not with it.
+    augmentation, and less with it (0.11 against 0.38 here; how much less
+    varies with the machine, so only "less" is asserted).
 
     The measure is the mean *signed* change of the answer: a network that
     learned the microphone moves every vessel one way; one that did not moves
