@@ -445,7 +445,13 @@ def test_pipeline_inside_calibration(data):
     calibrated = CalibratedClassifierCV(pipe, cv=splits, method="sigmoid")
     calibrated.fit(data.recordings, data.target)
     proba = calibrated.predict_proba(data.recordings)
-    assert proba.shape == (len(data.target), 2)
+    # the mean of its calibrated pipelines, one per split
+    each = [
+        c.predict_proba(data.recordings) for c in calibrated.calibrated_classifiers_
+    ]
+    assert len(each) == 2
+    np.testing.assert_allclose(proba, np.mean(each, axis=0))
+    assert np.ptp(proba[:, 1]) > 0.01
     oof = cross_val_predict(
         pipe,
         data.recordings,
@@ -454,7 +460,12 @@ def test_pipeline_inside_calibration(data):
         cv=GroupKFold(2),
         method="predict_proba",
     )
-    assert oof.shape == (len(data.target), 2)
+    # each recording answered by the pipeline fitted without its patients
+    for train, test in splits:
+        alone = clone(pipe).fit(data.recordings[train], data.target[train])
+        np.testing.assert_allclose(
+            oof[test], alone.predict_proba(data.recordings[test])
+        )
 
 
 def test_pipeline_threshold_tuned_for_a_sensitivity(data):

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -343,7 +344,18 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "need a 'patient' column" in capsys.readouterr().err
 
 
-def test_evaluate_reports_recording_and_cycle_metrics(folder, tmp_path, capsys):
+def test_evaluate_reports_recording_and_cycle_metrics(
+    folder, tmp_path, capsys, monkeypatch
+):
+    from vascular_sklearn import evaluation
+
+    results, evaluate = [], evaluation.evaluate_by_patient
+
+    def kept(*args, **kwargs):  # the evaluation the command ran, to compare
+        results.append(evaluate(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(evaluation, "evaluate_by_patient", kept)
     # a manifest that names two recorders, two patients each
     files = sorted(folder.glob("*/*.wav"), key=lambda p: p.name)
     patients = sorted({p.name.split("_")[0] for p in files})
@@ -358,8 +370,19 @@ def test_evaluate_reports_recording_and_cycle_metrics(folder, tmp_path, capsys):
     assert "split by patient" in out
     # 4 patients make at most 4 folds: said, not done unsaid
     assert "GroupKFold(4) by patient (--folds 6, but one patient is the " in err
-    for word in ["recording", "cycle", "sensitivity", "specificity", "roc_auc"]:
-        assert word in out
+    # the printed metrics are the pooled out-of-fold answers' own
+    (result,) = results
+    y = np.array([int(line.split(",")[1]) for line in lines[1:]])
+    for level, truth, proba in (
+        ("recording", y, result.recording_proba),
+        ("cycle", result.cycle_y, result.cycle_proba),
+    ):
+        row = next(x for x in out.splitlines() if x.startswith(level))
+        printed = dict(re.findall(r"(\w+) (\d\.\d{3})", row))
+        flagged = proba >= 0.5
+        assert float(printed["roc_auc"]) == round(roc_auc_score(truth, proba), 3)
+        assert float(printed["sensitivity"]) == round(flagged[truth == 1].mean(), 3)
+        assert float(printed["specificity"]) == round(1 - flagged[truth == 0].mean(), 3)
     interval = next(x for x in out.splitlines() if "95 % interval" in x)
     low, high = (float(v) for v in interval.split(": ")[1][:12].split(" to "))
     assert "the 4 patients" in interval and 0.0 <= low <= high <= 1.0

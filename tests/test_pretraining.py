@@ -18,7 +18,8 @@ from vascular_sklearn import (
     make_stenosis_pipeline,
 )
 from vascular_sklearn.cli import main
-from vascular_sklearn.datasets import make_recordings
+from vascular_sklearn.corpus import RecordingFiles
+from vascular_sklearn.datasets import load_physionet2016, make_recordings
 from vascular_sklearn.model_card import read_model_card
 from vascular_sklearn.network import (
     CARD_KEY,
@@ -26,6 +27,7 @@ from vascular_sklearn.network import (
     ResNetClassifier,
     read_weights,
 )
+from vascular_sklearn.persistence import load_model
 from vascular_sklearn.pretraining import partial_path, pretrain, save_backbone
 from vascular_sklearn.recorder import quantise
 
@@ -359,8 +361,12 @@ def test_cli_pretrains_on_a_physionet_layout(
     wav = tmp_path / "external.wav"
     sf.write(wav, external.recordings.data[0], 8000, subtype="PCM_16")
     assert main(["predict", str(model), str(wav), str(folder / "x9999.flac")]) == 1
-    out_rows = capsys.readouterr().out.splitlines()
-    assert 0.0 <= float(out_rows[1].split(",")[1]) <= 1.0
+    out, err = capsys.readouterr()
+    out_rows = out.splitlines()
+    assert "1 recorded at 8000 Hz, resampled to the model's 2000 Hz" in err
+    at_2k = RecordingFiles.from_paths([wav], sample_rate=2000.0)
+    expected = load_model(model).predict_proba(at_2k)[0, 1]
+    assert out_rows[1].split(",")[1] == f"{expected:.4f}"
     assert out_rows[2].split(",")[1] == ""  # no beat: no answer, not the prior
     # a second database: evaluation leaves whole databases out, and says so
     # another site's recordings (a sample later: the same bytes would be one
@@ -400,13 +406,21 @@ def test_cli_pretrains_on_a_physionet_layout(
 
 
 def test_pretrain_trains_with_sample_weight(tmp_path, heart_sounds):
+    """The weights reach the network as the pipeline's own fit takes them
+    (the same answers, to the bit), and change the backbone. (Weighed 0 is not
+    left out to the bit here: the harmoniser's and augmentation's draws run
+    over every recording given, as the network's cycle sampler does not.)"""
     X, y = heart_sounds.recordings, heart_sounds.target
-    weights = []
+    weights, answers = [], []
     for i, weight in enumerate(([1.0] * 4, [1.0, 0.0, 1.0, 1.0])):
-        pretrain(X, y, tmp_path / f"{i}.pt", pipeline=_small(), sample_weight=weight)
+        model = pretrain(
+            X, y, tmp_path / f"{i}.pt", pipeline=_small(), sample_weight=weight
+        )
         weights.append(read_weights(tmp_path / f"{i}.pt"))
-    # the same draws of cycles: only the weights differ
+        answers.append(model.predict_proba(X))
     assert not all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())
+    fitted = _small().fit(X, y, classifier__sample_weight=[1.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(answers[1], fitted.predict_proba(X))
 
 
 def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
@@ -622,7 +636,7 @@ def test_cli_pretrain_flags_reach_the_pipeline_and_pretrain(
     tmp_path, heart_sounds, monkeypatch
 ):
     """pretrain's --seed and --n-jobs reach the pipeline, and --resume and the
-    patients as groups reach pretrain."""
+    loader's groups (a PhysioNet folder's: its database) reach pretrain."""
     _write_database(tmp_path, "x", heart_sounds.recordings.data, heart_sounds.target)
     calls = []
     monkeypatch.setattr(
@@ -638,8 +652,9 @@ def test_cli_pretrain_flags_reach_the_pipeline_and_pretrain(
     assert params["augment__random_state"] == 5
     assert params["classifier__estimator__max_epochs"] == 2
     assert params["lowpass__n_jobs"] == params["cut__n_jobs"] == 2
-    assert kwargs["resume"] is True and kwargs["groups"] is not None
-    assert len(kwargs["groups"]) == len(heart_sounds.target)
+    assert kwargs["resume"] is True
+    expected = load_physionet2016(tmp_path).groups.tolist()
+    assert kwargs["groups"].tolist() == expected == ["x"] * len(heart_sounds.target)
 
 
 def test_pretrain_hands_groups_and_weights_to_the_classifier(

@@ -489,7 +489,10 @@ def test_cutter_takes_a_2d_array_of_recordings_and_returns_bags(known_beats):
     x, _ = known_beats
     bags = PeakCycleCutter().fit_transform(np.stack([x, x]))
     assert isinstance(bags, CycleBags) and len(bags) == 2
-    assert np.array_equal(bags.bounds[0], bags.bounds[1]) and len(bags.bounds[0])
+    alone = PeakCycleCutter().fit_transform([x]).bounds[0]
+    assert len(alone)
+    for bounds in bags.bounds:  # each row cut as the recording alone
+        np.testing.assert_array_equal(bounds, alone)
 
 
 def test_quality_report_explains_dropped_cycles():
@@ -609,12 +612,19 @@ def test_max_gap_is_in_seconds_at_any_rate():
 
 
 @pytest.mark.parametrize(
-    "spacings", [{"min_distance": 0.5, "max_gap": 0.5}, {"max_gap": 100.0}]
+    ("spacings", "message"),
+    [
+        ({"min_distance": 0.5, "max_gap": 0.5}, "is not shorter than max_gap=0.5"),
+        ({"max_gap": 100.0}, r"max_gap=100 is in seconds, longer than any heartbeat"),
+        ({"min_distance": 1000.0}, r"min_distance=1000 is in seconds"),
+    ],
 )
-def test_seed_cutter_refuses_spacings_that_cut_nothing(spacings):
-    # equal spacings would silently cut no cycle; max_gap is at most 60 s
-    with pytest.raises(ValueError):
+def test_seed_cutter_refuses_spacings_that_cut_nothing(spacings, message):
+    # equal spacings would silently cut no cycle; a spacing is at most 60 s
+    with pytest.raises(ValueError, match=message):
         PeakCycleCutter(**spacings).fit([np.ones(100, np.float32)])
+    # the period finder has no such spacings: it is not refused for them
+    PeakCycleCutter(method="period", **spacings).fit([np.ones(100, np.float32)])
 
 
 def test_normalized_spectrogram_reads_half_the_amplitude():
