@@ -24,6 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.class_weight import compute_sample_weight
+from torchvision import models
 
 from vascular_sklearn import (
     RecordingClassifier,
@@ -56,7 +57,11 @@ def test_network_is_the_original_resnet50():
     assert net.net.conv1.in_channels == 1 and net.net.conv1.kernel_size == (5, 5)
     assert net.net.conv1.stride == (2, 2) and net.net.conv1.padding == (3, 3)
     assert net.net.fc.out_features == 2
-    assert sum(p.numel() for p in net.parameters()) > 23_000_000  # ResNet50 size
+    # ResNet50's stages of bottleneck blocks (ResNet101 has 23 in the third)
+    stages = [getattr(net.net, f"layer{k}") for k in (1, 2, 3, 4)]
+    assert [len(stage) for stage in stages] == [3, 4, 6, 3]
+    assert all(isinstance(b, models.resnet.Bottleneck) for s in stages for b in s)
+    assert net.net.fc.in_features == 2048  # not a wide ResNet's
 
 
 def test_resnet50_trains_on_the_original_images(spectrograms, data):
@@ -321,7 +326,14 @@ def test_an_estimator_without_sklearn_tags_gets_flat_cycles(spectrograms, data):
 
     clf = RecordingClassifier(Plain())
     proba = clf.fit(spectrograms, data.target).predict_proba(spectrograms)
-    assert proba.shape == (len(data.target), 2)
+    # each cycle a row of its image's pixels, the recording the mean of its rows
+    flat = spectrograms.images.reshape(len(spectrograms.images), -1)
+    cycles = np.repeat(data.target, spectrograms.n_cycles)
+    by_hand = LogisticRegression(C=0.01, max_iter=5000).fit(flat, cycles)
+    per_cycle = by_hand.predict_proba(flat)
+    starts = spectrograms.offsets[:-1]
+    expected = np.add.reduceat(per_cycle, starts) / spectrograms.n_cycles[:, None]
+    np.testing.assert_allclose(proba, expected, rtol=1e-6)
 
 
 def test_a_network_inside_a_search_still_gets_images(spectrograms, data):
@@ -581,10 +593,11 @@ def test_standardisation_is_learned_and_saved_in_the_module(spectrograms, data):
 
 def test_augmentation_only_while_training():
     torch.manual_seed(0)
-    net = CycleResNet("resnet18", augment=True).eval()
+    net = CycleResNet("resnet18", augment=True, input_mean=0.5, input_std=2.0).eval()
     x = torch.randn(3, 1, 40, 100)
     with torch.no_grad():
-        torch.testing.assert_close(net(x), net(x))  # eval: deterministic
+        # eval: the standardised batch alone, no shift, gain or mask
+        torch.testing.assert_close(net(x), net.net((x - 0.5) / 2.0))
         net.train()
         assert not torch.allclose(net(x), net(x))
 
@@ -1144,6 +1157,14 @@ def test_the_module_standardises_by_its_mean_and_std_in_float32_unless_asked():
     with torch.no_grad():
         # float32 all through: exactly the torchvision network on (x - 2) / 4
         torch.testing.assert_close(net(x), net.net((x - 2) / 4))
+    computed = []
+    net.net.conv1.register_forward_hook(lambda m, i, out: computed.append(out.dtype))
+    with torch.no_grad():
+        net(x)
+        net.autocast = True  # asked: the convolutions run in bfloat16
+        low = net(x)
+    assert computed == [torch.float32, torch.bfloat16]
+    assert low.dtype == torch.float32  # the logits come back in float32
 
 
 def test_early_stopping_holds_out_the_same_groups_for_the_same_seed():

@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from vascular_sklearn import RecordingClassifier, cli, make_seed_pipeline, screening
 from vascular_sklearn.audio import resample
 from vascular_sklearn.cli import main
+from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.exceptions import MixedSampleRateWarning
 from vascular_sklearn.persistence import load_model
@@ -140,10 +141,12 @@ def test_train_then_predict(folder, tmp_path, capsys):
     assert "resampled" not in captured.err  # at the model's rate
     rows = list(csv.DictReader(io.StringIO(captured.out)))
     assert len(rows) == 3
-    for row, path in zip(rows, files, strict=True):
-        assert row["path"] == path and 0.0 <= float(row["probability_stenosis"]) <= 1
-        assert row["label"] in {"normal", "stenosis"} and int(row["cycles_used"]) > 0
-        assert row["quality"] in {"ok", "clipped"}
+    # each file's answer is the saved model's, labelled at 0.5
+    expected = load_model(model).predict_proba(RecordingFiles.from_paths(files))[:, 1]
+    for row, path, p in zip(rows, files, expected, strict=True):
+        assert row["path"] == path and row["probability_stenosis"] == f"{p:.4f}"
+        assert row["label"] == ("stenosis" if float(f"{p:.4f}") >= 0.5 else "normal")
+        assert int(row["cycles_used"]) > 0 and row["quality"] in {"ok", "clipped"}
     assert main(["predict", str(model), *files, "--threshold", "0"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [row["label"] for row in rows] == ["stenosis"] * 3
@@ -970,9 +973,10 @@ def test_train_refuses_to_name_its_model_onnx(folder, tmp_path, capsys):
 def test_weights_that_are_a_model_or_no_torch_file_get_safe_advice(
     folder, tmp_path, capsys
 ):
-    """--weights given a model file from train, or a file torch cannot read:
+    """--weights given a file torch cannot read, or a model file from train:
     the message quoted torch's advice to load with weights_only=False (which
-    runs the file's code) and told a CLI user to call torch.save."""
+    runs the file's code); it names the file and why, and a model file as one,
+    with pretrain's backbone as the fix."""
     onnx = tmp_path / "m.onnx"
     onnx.write_bytes(b"\x08\x07\x12\x07pytorch")
     model = tmp_path / "m.vsk"
@@ -981,7 +985,9 @@ def test_weights_that_are_a_model_or_no_torch_file_get_safe_advice(
         archive.writestr("weights.pt", b"")
     out = str(tmp_path / "x.vsk")
     assert main(["train", str(folder), "-o", out, "--weights", str(onnx)]) == 2
-    assert "set to `False`" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{onnx} is not a tensor-only weights file" in err
+    assert "set to `False`" not in err and "can still be loaded" not in err
     assert main(["train", str(folder), "-o", out, "--weights", str(model)]) == 2
     err = capsys.readouterr().err
     assert "model file" in err and "pretrain" in err

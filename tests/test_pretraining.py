@@ -584,6 +584,7 @@ def test_an_applications_own_ctrl_c_handler_decides(monkeypatch):
     finally:
         signal.signal(signal.SIGINT, before)
     assert asked == [1, 1] and clf.predict_proba(X).shape == (8, 2)
+    assert len(clf.net_.history) == 2  # both epochs trained, none cut short
     # a weights file that is no ResNet at all is still named, not a ValueError
     junk = {"layer3.weight": torch.zeros(2), "layer3.bias": torch.zeros(2)}
     with pytest.raises(WeightsFileError, match="does not hold weights"):
