@@ -211,8 +211,10 @@ def _inside_training_e() -> str:
             "Inside training-e, is the converter all that tells the classes "
             "apart? Band-power logistic regression (log share of power in "
             "100 Hz bands, StandardScaler, C=1, balanced class weights; "
-            "stratified 5-fold within training-e, shuffled with random_state=0, "
-            "out-of-fold ROC AUC):",
+            "stratified 5-fold within training-e by recording, shuffled with "
+            "random_state=0, out-of-fold ROC AUC; optimistic: no subject ids "
+            "are published, so one subject's recordings can sit on both sides "
+            "of a fold):",
             "",
             "| training-e recordings | band-power AUC |",
             "|---|---|",

@@ -73,7 +73,8 @@ DESCRIPTION = (
     f"{CYCLES_SCORED} cycles scored per recording, ResNet50 from scratch "
     "(the default: each cycle's image over its own mean spectrum, which "
     "takes a stethoscope's fixed response away), the same with the image it "
-    "had before (spectrogram__subtract_mean=False, floor_db=80: the whole "
+    "had before, each cycle's mean still removed "
+    "(spectrogram__subtract_mean=False, floor_db=80, remove_dc=True: the whole "
     "spectrum, 80 dB below each cycle's peak), the plain ResNet50 (the "
     "default before issue 13: whole spectrum, no harmonizer, no recorder "
     "augmentation) and ResNet18 (smaller). "
@@ -192,8 +193,8 @@ def _which_database(X, groups, bands) -> list[str]:
     }
     for name, subtract_mean, remove_dc, cycles in [
         (
-            "the whole spectrum (the default's cycles, no spectrum removed, 80 dB "
-            "floor)",
+            "the whole spectrum (the default's cycles, no spectrum or mean "
+            "removed, 80 dB floor)",
             False,
             False,
             bags,
@@ -273,7 +274,8 @@ def _site_rules(bands, y, databases) -> list[str]:
     return [
         "Is 'abnormal' one sound across sites? Logistic regression on the log "
         "band-power shares (C = 0.1, balanced classes) per database: AUC of a "
-        "model fitted inside the database (stratified 5-fold by record), AUC "
+        "model fitted inside the database (stratified 5-fold by record: "
+        "optimistic, one subject's recordings can sit on both sides), AUC "
         "of the model fitted on the other five, and the correlation of the two "
         "models' coefficients (+1: the same rule).",
         "",
