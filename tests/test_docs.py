@@ -67,9 +67,43 @@ def _blocks(languages: tuple[str, ...]) -> list:
     return cases
 
 
+def _library_imports(code: str) -> list[str]:
+    """The block's imports from vascular_sklearn, as source lines."""
+    return [
+        ast.unparse(node)
+        for node in ast.walk(ast.parse(code))
+        if (
+            isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("vascular_sklearn")
+        )
+        or (
+            isinstance(node, ast.Import)
+            and any(a.name.startswith("vascular_sklearn") for a in node.names)
+        )
+    ]
+
+
+def _python_blocks() -> list:
+    """Each Python block with the imports of the blocks above it on its page:
+    a page imports a name once and calls it in later blocks too."""
+    cases = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        found = _md_blocks(text) if page.suffix == ".md" else _rst_blocks(text)
+        earlier: list[str] = []
+        for line, language, code in found:
+            if language != "python":
+                continue
+            imports = "\n".join(earlier)
+            cases.append(pytest.param(code, imports, id=f"{page.name}:{line}"))
+            earlier += _library_imports(code)
+    return cases
+
+
 def test_the_pages_hold_code_blocks():
     """The extraction finds the blocks (an empty list would pass every test)."""
     assert len(_blocks(("python",))) >= 20 and len(_blocks(SHELL)) >= 10
+    assert len(_python_blocks()) == len(_blocks(("python",)))
 
 
 def _imported(tree: ast.AST) -> dict[str, object]:
@@ -98,23 +132,27 @@ FACTORIES = (make_seed_pipeline, make_stenosis_pipeline)
 
 def _build_with_literals(factory, call: ast.Call) -> None:
     """Build the pipeline with the call's keywords whose values are written
-    out (a variable's value is not known here)."""
+    out; a keyword whose value is a variable (not known here) must at least
+    name one of the factory's parameters or the pipeline's."""
     given = {}
+    known = set(inspect.signature(factory).parameters) | set(factory().get_params())
     for keyword in call.keywords:
         try:
             given[keyword.arg] = ast.literal_eval(keyword.value)
         except ValueError:
-            continue
+            assert keyword.arg in known, (
+                f"{factory.__name__}() takes no {keyword.arg!r}"
+            )
     try:
         factory(**given)
     except (TypeError, ValueError) as err:
         raise AssertionError(f"{factory.__name__}({given}): {err}") from err
 
 
-@pytest.mark.parametrize("code", _blocks(("python",)))
-def test_python_blocks_call_what_the_library_has(code):
+@pytest.mark.parametrize(("code", "earlier"), _python_blocks())
+def test_python_blocks_call_what_the_library_has(code, earlier):
     tree = ast.parse(code)
-    imported = _imported(tree)
+    imported = _imported(ast.parse(earlier)) | _imported(tree)
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
             continue
@@ -171,16 +209,31 @@ def test_a_renamed_parameter_or_flag_is_caught():
     with pytest.raises(AssertionError, match="Invalid parameter 'n_epochs'"):
         test_python_blocks_call_what_the_library_has(
             "from vascular_sklearn import make_stenosis_pipeline\n"
-            "make_stenosis_pipeline(n_epochs=3)\n"
+            "make_stenosis_pipeline(n_epochs=3)\n",
+            "",
+        )
+    # a keyword whose value the page computes: its name is checked all the same
+    with pytest.raises(AssertionError, match="takes no 'n_epochs'"):
+        test_python_blocks_call_what_the_library_has(
+            "from vascular_sklearn import make_stenosis_pipeline\n"
+            "make_stenosis_pipeline(n_epochs=epochs)\n",
+            "",
         )
     with pytest.raises(AssertionError, match="takes no 'figsize'"):
         test_python_blocks_call_what_the_library_has(
             "from vascular_sklearn.evaluation import bootstrap_report as b\n"
-            "b(y, p, g, figsize=3)\n"
+            "b(y, p, g, figsize=3)\n",
+            "",
+        )
+    # a name imported by an earlier block of the page is checked too
+    with pytest.raises(AssertionError, match="takes no 'batch'"):
+        test_python_blocks_call_what_the_library_has(
+            "predict_files(model, paths, batch=64)\n",
+            "from vascular_sklearn.screening import predict_files",
         )
     with pytest.raises(AssertionError, match="has no make_pipe"):
         test_python_blocks_call_what_the_library_has(
-            "from vascular_sklearn import make_pipe\n"
+            "from vascular_sklearn import make_pipe\n", ""
         )
     with pytest.raises(AssertionError, match="no option --epochs"):
         test_shell_blocks_use_subcommands_and_options_that_exist(

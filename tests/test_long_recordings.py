@@ -72,9 +72,14 @@ def test_find_cycle_bounds_copies_no_long_recording():
     ref = _pulses(2**21)
     height = ref.mean() + 0.9 * ref.std()
     peaks, _ = find_peaks(ref, height=height)
-    _, n_peaks = find_cycle_bounds(ref, 11000, 25000)
-    # the rule as before: every peak find_peaks sees on the whole signal
-    assert n_peaks == len(cutting._select_by_distance(peaks, ref[peaks], 11000))
+    bounds, n_peaks = find_cycle_bounds(ref, 11000, 25000)
+    # the rule as before: every peak find_peaks sees on the whole signal, and
+    # each pair of consecutive peaks under 25000 samples apart a cycle
+    kept = cutting._select_by_distance(peaks, ref[peaks], 11000)
+    assert n_peaks == len(kept)
+    pairs = np.stack([kept[:-1], kept[1:]], axis=1)
+    np.testing.assert_array_equal(bounds, pairs[pairs[:, 1] - pairs[:, 0] < 25000])
+    assert len(bounds) > 100
     # find_peaks on the whole signal: a float64 copy and three half-length
     # int64 arrays, 20 bytes a sample; now the std's float32 work array
     assert _peak_bytes(find_cycle_bounds, ref, 11000, 25000) < 8 * len(ref)

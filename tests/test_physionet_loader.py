@@ -51,12 +51,22 @@ def test_a_database_at_its_own_rate_is_named_by_its_labels(root):
     assert data.sample_rate == RATE
 
 
-def test_bunch_lists_records_lazily(root, monkeypatch):
+def _no_decoding(monkeypatch):
+    """Make any decoding of samples fail: the library reads them through
+    SoundFile.read (sf.read too goes there); headers are read without it."""
+
     def no_audio(*args, **kwargs):
         raise AssertionError("the loader read audio")
 
+    monkeypatch.setattr(sf.SoundFile, "read", no_audio)
     monkeypatch.setattr(sf, "read", no_audio)
+
+
+def test_bunch_lists_records_lazily(root, monkeypatch):
+    _no_decoding(monkeypatch)
     data = load_physionet2016(root)
+    with pytest.raises(AssertionError, match="read audio"):
+        data.recordings[0]  # the guard bites where samples are read
     monkeypatch.undo()
     assert isinstance(data.recordings, RecordingFiles)
     assert data.target.tolist() == [1, 0, 1, 0]
@@ -208,10 +218,7 @@ def test_real_corpus_counts_without_reading_audio(monkeypatch):
         f"the PhysioNet 2016 corpus must sit at {PHYSIONET_DIR}"
     )
 
-    def no_audio(*args, **kwargs):
-        raise AssertionError("the loader read audio")
-
-    monkeypatch.setattr(sf, "read", no_audio)
+    _no_decoding(monkeypatch)
     data = load_physionet2016(PHYSIONET_DIR)
     assert len(data.recordings) == len(data.target) == 1699
     assert data.sample_rate == 2000.0

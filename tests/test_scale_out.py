@@ -111,8 +111,11 @@ def test_seeded_network_search_is_the_same_on_loky(network_data, sequential_sear
 def test_grid_search_under_dask_equals_sequential(
     data, network_data, dask_client, sequential_search
 ):
-    with parallel_config(backend="dask"):
+    from distributed import get_task_stream
+
+    with get_task_stream(dask_client) as tasks, parallel_config(backend="dask"):
         on_dask = _search(network_data)
+    assert len(tasks.data) > 0  # the candidates ran on the workers
     _same_search(sequential_search, on_dask)
 
     def scores():
@@ -153,10 +156,13 @@ def test_grid_search_and_screening_under_ray_equal_sequential(
 
 
 def test_signal_chain_on_dask_workers_is_bit_identical(data, dask_client):
+    from distributed import get_task_stream
+
     chain = make_seed_pipeline()[:-1]
     alone = chain.fit_transform(data.recordings)
-    with parallel_config(backend="dask"):
+    with get_task_stream(dask_client) as tasks, parallel_config(backend="dask"):
         spread = chain.fit_transform(data.recordings)
+    assert len(tasks.data) > 0  # the recordings went to the workers
     np.testing.assert_array_equal(alone.offsets, spread.offsets)
     np.testing.assert_array_equal(alone.images, spread.images)
 

@@ -30,12 +30,15 @@ def _reference_cycles(seed_dir):
 def test_cycles_match_the_original(seed, seed_dir):
     data, bags = seed
     ref = _reference_cycles(seed_dir)
-    total = exact = near = 0
+    total = exact = near = cut = kept = 0
     for name, bounds in zip(data.recordings.names, bags.bounds, strict=True):
         expected = np.array(ref[name.split("/")[-1]])
         total += len(expected)
         found = set(map(tuple, bounds.tolist()))
         exact += sum(tuple(c) in found for c in expected.tolist())
+        # and the other way: the cycles cut are the original's, not more
+        cut += len(bounds)
+        kept += len(found & set(map(tuple, expected.tolist())))
         for start, stop in expected:
             close = (np.abs(bounds[:, 0] - start) <= 100) & (
                 np.abs(bounds[:, 1] - stop) <= 100
@@ -44,6 +47,7 @@ def test_cycles_match_the_original(seed, seed_dir):
     assert total == 3751  # every cycle of the 49 recordings with audio
     assert exact / total >= 0.995
     assert near / total >= 0.999
+    assert abs(cut - total) <= 0.005 * total and kept / cut >= 0.995
 
 
 def test_every_seed_recording_has_a_pulse(seed):
