@@ -88,8 +88,10 @@ def test_stenosis_pipeline_fits_at_any_rate(fitted_at, rate):
     proba = pipe.predict_proba(data.recordings)
     assert proba.shape == (4, 2) and np.isfinite(proba).all()
     signal_steps = pipe[:-1]
-    images = signal_steps.transform(data.recordings).images
-    assert images.shape[1:] == (1, 20, 100)
+    spectrograms = signal_steps.transform(data.recordings)
+    assert spectrograms.images.shape[1:] == (1, 20, 100)
+    # the beats found at this rate: 4 s of 50-110 bpm hold 3 or more cycles
+    assert (spectrograms.n_cycles >= 3).all(), spectrograms.n_cycles
 
 
 def test_the_rate_travels_with_the_data(fitted_at):
