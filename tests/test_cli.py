@@ -18,6 +18,7 @@ import soundfile as sf
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -28,6 +29,7 @@ from vascular_sklearn.cli import main
 from vascular_sklearn.corpus import RecordingFiles
 from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.exceptions import MixedSampleRateWarning
+from vascular_sklearn.model_card import read_model_card
 from vascular_sklearn.persistence import load_model
 from vascular_sklearn.recorder import quantise
 
@@ -126,6 +128,13 @@ def test_train_then_predict(folder, tmp_path, capsys):
     resampled = "1 recorded at 44100 Hz, resampled to the model's 22050 Hz"
     assert resampled in said.err
     assert main(["predict", str(model), str(fast.parent)]) == 0
+    assert resampled in capsys.readouterr().err
+    # one without a cycle was read at the model's rate too (its rate may be
+    # why it had none): counted, as score counts it
+    silent = tmp_path / "silent" / "normal"
+    silent.mkdir(parents=True)
+    sf.write(silent / "P9_1.wav", np.zeros(8 * 2 * rate), 2 * rate, subtype="PCM_16")
+    assert main(["predict", str(model), str(silent.parent)]) == 1
     assert resampled in capsys.readouterr().err
     # a training file copied under another name is still a training file
     shutil.copy(first, quiet / "P8_0_before.wav")
@@ -310,6 +319,12 @@ def test_train_from_a_manifest_and_screen_a_folder_to_csv(folder, tmp_path, caps
     assert "on 8 recordings (4 stenosis)\n" in err
     assert "Recordings scored: 8 of 8\nScored but flagged: 1 coarse (each" in out
     assert "resampling the recordings: roc_auc" in out
+    # a list's recordings resampled alone: said to read narrower, with no -o
+    # the flagged ones are named nowhere, so the way to them is given
+    assert "(each recording resampled alone: narrower than the truth" in out
+    assert main(score[:-2]) == 0
+    flagged = "Scored but flagged: 1 coarse (give -o TABLE.csv for which and why)"
+    assert flagged in capsys.readouterr().out
     per_recorder = out.split("Per recorder:\n")[1].splitlines()
     assert [row.split()[:3] for row in per_recorder[:2]] == [
         ["recorder", "phone", "n=4"],
@@ -651,6 +666,47 @@ def test_demo_separates_the_synthetic_classes():
     assert "not for clinical decisions" in done.stdout
 
 
+def test_file_names_without_patients_train_on_recordings_said_so(
+    folder, tmp_path, capsys, monkeypatch
+):
+    """train said "8 recordings of 8 patients" and wrote 8 patients into the
+    card, where the names carried no patient id; and evaluate refused names
+    that carry one, one recording a patient (P1_a.wav)."""
+    bare, named = tmp_path / "bare", tmp_path / "named"
+    for k, wav in enumerate(sorted(folder.glob("*/*.wav"))):
+        for root, name in ((bare, f"rec{k}.wav"), (named, f"P{k}_a.wav")):
+            (root / wav.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(wav, root / wav.parent.name / name)
+    out = tmp_path / "m.vsk"
+    assert main(["train", str(bare), "-o", str(out), *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: no two recordings share a patient id" in err
+    assert "training on 8 recordings\n" in err and "of 8 patients" not in err
+    card = read_model_card(out)["card"]
+    assert card["recordings"] == 8 and "patients" not in card
+    seen = []
+    monkeypatch.setattr(
+        "vascular_sklearn.cli._evaluate",
+        lambda pipe, data, folds, started, unit, **kw: seen.append(unit) or [],
+    )
+    assert main(["evaluate", str(named)]) == 0 and seen == ["patient"]
+    assert main(["evaluate", str(bare)]) == 2  # no ids: refused, as before
+
+
+def test_evaluate_names_the_folds_it_was_asked_for(folder, capsys, monkeypatch):
+    """Four patients and no --folds: the plan said "--folds 5", a flag never
+    given; the plan is said before the evaluation, stopped here."""
+
+    def stop(*args, **kwargs):
+        raise ValueError("stopped after the plan")
+
+    monkeypatch.setattr("vascular_sklearn.evaluation.evaluate_by_patient", stop)
+    assert main(["evaluate", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "GroupKFold(4) by patient (5 folds by default, but one patient is" in err
+    assert "--folds" not in err
+
+
 def test_evaluate_refuses_files_without_patient_ids(tmp_path, capsys):
     rng = np.random.default_rng(0)
     for folder in ["normal", "abnormal"]:
@@ -673,6 +729,15 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
     joblib.dump({"a": 1}, not_a_pipeline)
     unfitted = tmp_path / "unfitted.joblib"
     joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()), unfitted)
+    # a last step with a threshold of its own: the advice names the flag
+    data = make_recordings(2, 2, 8.0, random_state=4)
+    own = make_seed_pipeline().set_params(
+        classifier=FixedThresholdClassifier(
+            RecordingClassifier(GaussianNB()), threshold=0.3
+        )
+    )
+    at_03 = tmp_path / "at_03.joblib"
+    joblib.dump(own.fit(data.recordings, data.target), at_03)
     no_proba = tmp_path / "no_proba.joblib"
     joblib.dump(make_pipeline(StandardScaler()), no_proba)
     weights = tmp_path / "backbone.pt"  # what pretrain writes, not a model
@@ -689,6 +754,10 @@ def test_a_model_file_that_is_missing_or_not_a_model_is_named(folder, tmp_path, 
         (["predict", "--trust-pickle", str(not_a_pipeline), wav], "holds a dict"),
         (["predict", "--trust-pickle", str(no_proba), wav], "gives probabilities"),
         (["predict", "--trust-pickle", str(unfitted), wav], "is not fitted yet"),
+        (["predict", "--trust-pickle", str(at_03), wav], "0.5: use --threshold 0.3"),
+        # the recordings first: each command's arguments named as it takes them
+        (["score", wav, "model.vsk"], "give the model first (score MODEL DATA)"),
+        (["predict", wav, "model.vsk"], "(predict MODEL FILES...)"),
     ]:
         assert main(argv) == 2
         err = capsys.readouterr().err
@@ -1067,25 +1136,39 @@ def test_train_weights_that_torch_refuses_get_no_unsafe_advice(
 
 
 @pytest.mark.parametrize(
-    "command, extra",
-    [("train", []), ("pretrain", ["--set", "classifier__on_empty=error"])],
+    "command, extra, on_empty",
+    [
+        ("train", ["-o"], "--on-empty prior leaves such recordings out of training;"),
+        (
+            "evaluate",
+            [],
+            "--on-empty prior leaves such recordings out of training and answers "
+            "them with the class prior",
+        ),
+        ("pretrain", ["--set", "classifier__on_empty=error", "-o"], None),
+    ],
 )
 def test_no_cycle_in_training_names_the_command_line_flags(
-    folder, tmp_path, capsys, command, extra
+    folder, tmp_path, capsys, command, extra, on_empty
 ):
     """A silent recording in a training folder: the library's message names
     Python parameters (on_empty='prior', PeakCycleCutter(...)); the command
-    line adds the flags it has for the same fixes (pretrain: no --on-empty)."""
+    line adds the flags it has for the same fixes, and what each does there
+    (pretrain: no --on-empty)."""
     root = tmp_path / "data"
     for p in sorted(folder.glob("*/*.wav")):
         (root / p.parent.name).mkdir(parents=True, exist_ok=True)
         (root / p.parent.name / p.name).write_bytes(p.read_bytes())
     sf.write(root / "normal" / "P9_1_silent.wav", np.zeros(22050 * 8), 22050)
     out = tmp_path / "m.pt"
-    assert main([command, str(root), "-o", str(out), *extra, *FAST]) == 2
+    extra = [*extra, str(out)] if "-o" in extra else extra
+    assert main([command, str(root), *extra, *FAST]) == 2
     err = capsys.readouterr().err
     assert "P9_1_silent.wav" in err and "--set cut__method=period" in err
-    assert ("--on-empty prior" in err) == (command == "train")
+    if on_empty is None:
+        assert "--on-empty" not in err
+    else:
+        assert on_empty in err
     assert not out.exists()
 
 

@@ -157,7 +157,7 @@ def _check_table_name(args: argparse.Namespace) -> None:
         return
     hint = (
         f"to screen a file named -o{out}, write it ./-o{out} or after --"
-        if out.startswith(".")
+        if out.startswith(".") and args.command == "predict"
         else "give it a .csv name"
     )
     raise _UsageError(f"-o {out}: the table is a CSV file, not a recording; {hint}")
@@ -230,7 +230,7 @@ def _recorders(data, unit: str) -> tuple[str, np.ndarray | None]:
 def _evaluate(
     pipe,
     data,
-    folds: int,
+    folds: int | None,
     started: float,
     unit: str = "patient",
     by_recorder: bool = False,
@@ -238,8 +238,9 @@ def _evaluate(
 ) -> list[str]:
     """Pooled out-of-fold report; ``unit`` names what ``data.groups`` holds.
     ``by_recorder`` scores each recorder by models that never heard it (nor
-    its patients) instead of ``folds`` folds by ``unit``; ``skip_coarse``
-    trains without the coarse recordings and scores them all the same."""
+    its patients) instead of ``folds`` folds by ``unit`` (``None``: 5, the
+    default); ``skip_coarse`` trains without the coarse recordings and scores
+    them all the same."""
     from sklearn.model_selection import GroupKFold
 
     from .evaluation import (
@@ -267,11 +268,13 @@ def _evaluate(
         split = kind if kind == unit else f"{kind} (its {unit}s held out with it)"
         plan = f"leave-one-{kind}-out ({_count(len(cv), kind)})"
     else:
+        asked = f"--folds {folds}" if folds is not None else "5 folds by default"
+        folds = 5 if folds is None else folds
         cv = GroupKFold(min(folds, n_groups))
         split = unit
         plan = f"GroupKFold({cv.get_n_splits()}) by {unit}"
         if folds > n_groups:  # said: a report of 12 folds asked as 20 misleads
-            plan += f" (--folds {folds}, but one {unit} is the smallest fold)"
+            plan += f" ({asked}, but one {unit} is the smallest fold)"
     note = (
         " (each scored by models that never heard it)"
         if by_recorder or unit == "database"
@@ -535,12 +538,28 @@ _NO_PATIENT_IDS = (
 
 def _names_carry_no_patients(data: Any, source: str, unit: str) -> bool:
     """Whether ``data``'s patients are file names that name none: a folder
-    whose every recording has its own id (a manifest's are taken as given)."""
+    whose every recording has its own id and no name an id before a "_"
+    (``P1_a.wav``, ``P2_a.wav``: one recording a patient, named; a
+    manifest's patients are taken as given)."""
     return (
         unit == "patient"
         and not source.lower().endswith(".csv")
         and len(np.unique(data.groups)) == len(data.target)
+        and not any("_" in Path(name).stem for name in data.filenames)
     )
+
+
+def _training_unit(data: Any, source: str, unit: str) -> str:
+    """The unit a training run counts: a folder whose file names name no
+    patients trains on recordings, each its own group, and says so; its
+    model card then counts no patients it does not know of."""
+    if not _names_carry_no_patients(data, source, unit):
+        return unit
+    _say(
+        f"WARNING: {_NO_PATIENT_IDS}: each recording is its own group in "
+        "training, and the model card counts no patients"
+    )
+    return "recording"
 
 
 def _as_stored(data: Any) -> Any:
@@ -569,6 +588,12 @@ def _heard(data: Any) -> dict:
         return device_properties(_as_stored(data))
 
 
+def _positive_name(data: Any) -> str:
+    """What the data call label 1 (stenosis, abnormal)."""
+    names = getattr(data, "target_names", None)
+    return "abnormal" if names is None else str(names[1])
+
+
 def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarray:
     """Weight 0 for the recordings screening would flag coarse, 1 for the rest
     (``snr``: their rounding noise, if read already)."""
@@ -593,7 +618,8 @@ def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarr
         )
     _say(
         f"left out of training: {_count(int(coarse.sum()), 'coarse recording')} ("
-        f"{int(labels.sum())} abnormal; rounding noise within {COARSE_LIMIT_DB:g} "
+        f"{int(labels.sum())} {_positive_name(data)}; rounding noise within "
+        f"{COARSE_LIMIT_DB:g} "
         "dB of the sound)"
     )
     return (~coarse).astype(np.float64)
@@ -622,6 +648,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     pipe = _set_params(pipe, args.set)  # a wrong --set stops before the data
     check_partial(out, args.resume)
     data, unit = _labelled_data(args.data)
+    unit = _training_unit(data, args.data, unit)
     heard = _heard(data)  # for the card and --skip-coarse
     snr = heard["rounding_snr_db"]
     weight = _weight_without_coarse(data, snr) if args.skip_coarse else None
@@ -633,7 +660,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     net = pipe.get_params()
     _say(
         f"pretraining {net['classifier__estimator__arch']} on {len(data.target)} "
-        f"recordings ({int(data.target.sum())} abnormal), "
+        f"recordings ({int(data.target.sum())} {_positive_name(data)}), "
         f"{_count(net['classifier__estimator__max_epochs'], 'epoch')} of "
         f"{_count(net['classifier__estimator__max_cycles_per_group'], 'cycle')} "
         f"per recording{settings}"
@@ -811,7 +838,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     lines = _evaluate(
         pipe,
         data,
-        5 if args.folds is None else args.folds,
+        args.folds,
         started,
         unit,
         by_recorder=args.split_by == "recorder",
@@ -836,9 +863,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # sounds trains for minutes
     pipe = _pipeline_for(args, classifier__estimator__verbose=1)
     data, unit = _labelled_data(args.data_dir)
+    unit = _training_unit(data, args.data_dir, unit)
     _say(
-        f"training on {len(data.target)} recordings of "
-        f"{_count(len(np.unique(data.groups)), unit)}"
+        f"training on {len(data.target)} recordings"
+        + (
+            ""
+            if unit == "recording"
+            else f" of {_count(len(np.unique(data.groups)), unit)}"
+        )
     )
     heard = _heard(data)  # for the card and --skip-coarse
     backbone = None
@@ -1039,9 +1071,10 @@ def _load_for_screening(args: argparse.Namespace):
     suffix = Path(args.model).suffix.lower()
     if not args.trust_pickle and (suffix in AUDIO_SUFFIXES or suffix == ".csv"):
         what = "a manifest" if suffix == ".csv" else "a recording"
+        sources = "DATA" if args.command == "score" else "FILES..."
         raise _UsageError(
             f"{args.model} is {what}, not a model: give the model first "
-            f"({args.command} MODEL FILES...)"
+            f"({args.command} MODEL {sources})"
         )
     if args.trust_pickle and is_model_file(args.model):
         raise _UsageError(
@@ -1165,16 +1198,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     )
     for path, reason in summary.failed:
         _say(f"error: {path}: {reason}")
-    failed = {path for path, _ in summary.failed}  # brought to no rate
     # a file not scored is no flagged answer: counted apart
     not_scored = summary.n_files - summary.n_scored
     _say(
         f"{_count(summary.n_files, 'recording')}: {summary.n_scored} scored "
         f"({summary.n_flagged - not_scored} flagged), {not_scored} not scored"
-        + _resampled(
-            [path for path in summary.paths if path not in failed],
-            getattr(model.steps[0][1], "sample_rate_", None),
-        )
+        # every file whose header gives a rate, as score counts them: one
+        # without a cycle was read at the model's rate too, and its rate may
+        # be why it had none
+        + _resampled(summary.paths, getattr(model.steps[0][1], "sample_rate_", None))
         + (f"; table in {args.output}" if args.output else "")
     )
     return 1 if summary.failed else 0
@@ -1194,9 +1226,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     data, unit = _labelled_data(
         args.data, need_groups=False, lazy=True, need_both=False, sample_rate=rate
     )
-    if _names_carry_no_patients(data, args.data, unit) and not any(
-        "_" in Path(name).stem for name in data.filenames
-    ):  # P1_a.wav, P2_a.wav: one recording a patient, named
+    if _names_carry_no_patients(data, args.data, unit):
         _say(
             f"WARNING: {_NO_PATIENT_IDS}: each recording is resampled alone, "
             "which reads narrower than the truth where a patient made several."
@@ -1249,7 +1279,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     )
     if flagged:  # a clinic's numbers may hold answers about its equipment
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(flagged.items()))
-        lines.append(f"Scored but flagged: {kinds} (each row's message says why)")
+        where = (
+            "each row's message says why"
+            if args.output
+            else "give -o TABLE.csv for which and why"
+        )
+        lines.append(f"Scored but flagged: {kinds} ({where})")
     lines += _report_lines("recording", report)
     if "roc_auc_ci" in report:
         units = "recordings"
@@ -1263,6 +1298,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
         groups = data.groups if by_patient else np.arange(len(data.target))
         scored = ~np.isnan(result.proba)
         few = _few(data.target[scored], groups[scored], unit if by_patient else "")
+        if not by_patient:  # a database's or a list's subjects are unknown
+            few += (
+                " (each recording resampled alone: narrower than the truth "
+                "where a patient made several)"
+            )
         lines.append(f"95 % intervals, resampling the {units}: {cells}{few}")
     else:  # said, not left out without a word
         lines.append(_why_no_intervals(data, result.proba, unit, by_patient))
@@ -1697,6 +1737,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # a file made while the command worked: the library's advice names
             # its Python parameter
             message = message.replace("pass overwrite=True", "use --force")
+        # the library's advice names its Python parameter: here, the flag
+        message = message.replace("pass threshold=", "use --threshold ")
         if isinstance(err, OSError) and err.errno in _FULL and not err.filename:
             # "[Errno 28] No space left on device" named no file: the output,
             # where the command writes one
@@ -1709,7 +1751,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             fixes = []
             if hasattr(args, "on_empty"):
                 fixes.append(
-                    "--on-empty prior answers such recordings with the class prior"
+                    "--on-empty prior leaves such recordings out of training"
+                    + (
+                        " and answers them with the class prior"
+                        if args.command == "evaluate"
+                        else ""
+                    )
                 )
             if hasattr(args, "set"):
                 fixes.append(
