@@ -272,6 +272,9 @@ def test_recordings_left_out_of_a_label_folder_are_said(tmp_path, monkeypatch):
         (tmp_path / folder).mkdir()
         sf.write(tmp_path / folder / name, np.zeros(100), RATE, format="WAV")
     (tmp_path / "abnormal" / "notes.txt").write_text("no recording: not said")
+    # what Windows leaves in a folder it showed: no recording either
+    (tmp_path / "normal" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (tmp_path / "normal" / "desktop.ini").write_text("[.ShellClassInfo]")
     assert load_recordings(tmp_path).target.tolist() == [0, 1]
     sf.write(tmp_path / "abnormal" / "3_a.WAV ", np.zeros(100), RATE, format="WAV")
     with pytest.warns(UserWarning, match=r"1 file with an ending not read as audio"):

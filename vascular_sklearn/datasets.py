@@ -82,10 +82,11 @@ def patient_id(filename: str) -> str:
 
 
 #: Endings of what a corpus folder holds beside its recordings (notes, tables,
-#: pictures, PhysioNet's headers): left out without a word.
+#: pictures, PhysioNet's headers, Windows' Thumbs.db, desktop.ini and
+#: shortcuts): left out without a word.
 _NOT_AUDIO = frozenset(
     ".txt .md .rtf .pdf .doc .docx .csv .tsv .xls .xlsx .json .xml .yaml .yml "
-    ".log .html .png .jpg .jpeg .hea .ini".split()
+    ".log .html .png .jpg .jpeg .hea .ini .db .lnk".split()
 )
 
 
