@@ -143,8 +143,12 @@ def specificity_at_sensitivity_score(
     A screening test is held to a sensitivity first, then clears as many
     normal vessels as it can. As the scoring of
     :class:`sklearn.model_selection.TunedThresholdClassifierCV` this picks the
-    threshold that does so on the training patients' out-of-fold answers,
-    instead of the 0.5 that ``predict`` uses.
+    threshold that does so, instead of the 0.5 that ``predict`` uses, where
+    every fold holds both classes: that search averages each fold's score,
+    and a fold of one class (a patient split of the seed recordings, say)
+    scores NaN, after which it takes the lowest threshold without a word.
+    With patient folds, pool the out-of-fold answers instead (``docs``,
+    evaluation: "Choose the threshold on the training patients").
 
     Parameters
     ----------
