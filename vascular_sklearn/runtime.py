@@ -39,6 +39,7 @@ from .spectrogram import _image_step
 
 __all__ = ["FORMAT", "METADATA_KEY", "OnnxNetwork", "load_onnx", "read_metadata"]
 
+#: The format an export's metadata names; :func:`load_onnx` reads no other.
 FORMAT = "vascular_sklearn-onnx/1"
 #: Key of the ONNX metadata entry holding the pipeline's description.
 METADATA_KEY = "vascular_sklearn"
