@@ -36,7 +36,7 @@ def recordings(draw):
     x = pulse_train(beats, n * 22050 // int(rate), seed=draw(st.integers(0, 99)))
     x = np.interp(np.arange(n) * 22050 / rate, np.arange(len(x)), x) if len(x) else x
     gain = draw(st.floats(1e-3, 2.0))
-    return Signals.from_arrays([np.clip(gain * x, -1, 1)], rate)
+    return Signals.from_arrays([np.clip(gain * x, -1, 1)], rate), bpm, seconds
 
 
 @settings(
@@ -46,7 +46,8 @@ def recordings(draw):
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(recordings())
-def test_bounds_are_sorted_disjoint_and_inside(signals):
+def test_bounds_are_sorted_disjoint_and_inside(drawn):
+    signals, bpm, seconds = drawn
     bags = CHAIN.fit_transform(signals)
     bounds = bags.bounds[0]
     n = len(signals.data[0])
@@ -54,6 +55,10 @@ def test_bounds_are_sorted_disjoint_and_inside(signals):
     assert np.all(bounds[:, 0] < bounds[:, 1])
     assert np.all(bounds[:, 0] >= 0) and np.all(bounds[:, 1] <= n)
     assert np.all(bounds[1:, 0] >= bounds[:-1, 1])
+    # the seed rule's spacings lose every cycle of a heart under about 53 bpm;
+    # above it, a few seconds of beats are cut, so the checks have cycles
+    if bpm >= 60 and seconds >= 3:
+        assert len(bounds) >= 1
     if len(bounds):
         spec = STFTSpectrogram().fit_transform(bags)
         assert spec.images.shape == (len(bounds), 1, 40, 100)
