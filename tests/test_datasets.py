@@ -215,6 +215,21 @@ def test_a_cut_short_copy_is_read_as_far_as_it_goes_and_named(tmp_path, subtype)
     np.testing.assert_array_equal(read_recording(tmp_path / "streamed.wav")[0], whole)
 
 
+def test_a_header_off_by_less_than_a_sample_is_no_cut(tmp_path):
+    x = np.sin(np.arange(RATE) / 10) / 2
+    sf.write(tmp_path / "whole.wav", x, RATE, subtype="PCM_16")
+    raw = bytearray((tmp_path / "whole.wav").read_bytes())
+    size = raw.index(b"data") + 4
+    declared = struct.unpack_from("<I", raw, size)[0]
+    struct.pack_into("<I", raw, size, declared + 1)  # half a sample more
+    (tmp_path / "odd.wav").write_bytes(raw)
+    y, _ = read_recording(tmp_path / "odd.wav")  # no warning: nothing is lost
+    assert len(y) == RATE
+    (tmp_path / "cut.wav").write_bytes(raw[: len(raw) - 4])  # two samples lost
+    with pytest.warns(UserWarning, match=r"declares, 2 samples short \("):
+        assert len(read_recording(tmp_path / "cut.wav")[0]) == RATE - 2
+
+
 def test_a_cut_short_aiff_is_named_too(tmp_path):
     sf.write(tmp_path / "whole.aiff", np.zeros(2 * RATE), RATE, subtype="PCM_16")
     raw = (tmp_path / "whole.aiff").read_bytes()

@@ -313,13 +313,15 @@ def _read_with_note(
     if declared is None and container != "OGG" and len(x) < 0.99 * frames:
         # an MP3's frame count (its Xing header), which no log line contradicts
         declared = frames / len(x)
-    if declared is not None:
+    # whole samples: a header off by less than one loses nothing
+    missing = 0 if declared is None else int(len(x) * (declared - 1) + 1e-6)
+    if missing >= 1:
         seconds = len(x) / rate
         note = (
             f"the file ends after {seconds:.2f} s of the "
-            f"{seconds * declared:.2f} s its header declares (an "
-            "interrupted copy or recording); only the part present is used. Copy "
-            "the file again if the original is complete."
+            f"{seconds * declared:.2f} s its header declares, {missing} "
+            "samples short (an interrupted copy or recording); only the part "
+            "present is used. Copy the file again if the original is complete."
         )
     elif ogg_cut:
         note = (
