@@ -941,6 +941,20 @@ def test_text_labels_of_object_dtype_are_named_in_refusals():
         _precise_lr().fit(bags, both, sample_weight=[1, 0] * 6)
 
 
+def test_a_class_weighed_only_in_a_recording_without_cycles_is_refused():
+    # its one recording weighed above 0 trains nothing: the estimator would
+    # learn the other class alone and never answer this one
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    bags = [rng.normal(loc=2 * label, size=(4, 3)) for label in y]
+    bags[5] = np.empty((0, 3))
+    clf = RecordingClassifier(LogisticRegression(), on_empty="prior")
+    with pytest.raises(ValueError, match="recording with cycles weighed above 0; cl"):
+        clf.fit(bags, y, sample_weight=[1, 0, 1, 0, 1, 1.0])
+    clf.fit(bags, y, sample_weight=[1, 1, 1, 0, 1, 1.0])  # one with cycles will do
+    assert clf.predict(bags[:2]).tolist() == [0, 1]
+
+
 def test_network_learns_the_rule_of_the_weighted_cycles():
     X, y, first, band = opposite_rule_cycles()
     params = {"arch": "resnet18", "max_epochs": 3, "batch_size": 16}

@@ -449,11 +449,12 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             sample_weight = _balanced_pairs(confounder, y, sample_weight, n > 0)
         if sample_weight is not None:
             # else the estimator's "two classes" check named no weight
-            weighed = np.isin(classes, y[sample_weight > 0])
+            # a recording without cycles trains nothing, whatever its weight
+            weighed = np.isin(classes, y[(sample_weight > 0) & (n > 0)])
             if not weighed.all():
                 raise ValueError(
-                    f"every class needs a recording weighed above 0; class "
-                    f"{_plain(classes[~weighed][0])!r} has none"
+                    f"every class needs a recording with cycles weighed above 0; "
+                    f"class {_plain(classes[~weighed][0])!r} has none"
                 )
             key = _fit_keyword(estimator, "sample_weight")
             if key is None:
