@@ -583,5 +583,8 @@ def test_harmonizer_refuses_a_window_under_a_frame():
     harmonizer = NoiseFloorHarmonizer(window=0.0004, random_state=0)
     with pytest.raises(ValueError, match=r"window=0\.0004 s at 2000\.0 Hz"):
         harmonizer.fit_transform(one)
+    # refused by fit, before anything is set: not a step that looks fitted
+    # and fails at its first transform
     with pytest.raises(ValueError, match=r"window=0\.0004 s at 2000\.0 Hz"):
-        harmonizer.fit(one).transform(one)
+        harmonizer.fit(one)
+    assert not hasattr(harmonizer, "sample_rate_")

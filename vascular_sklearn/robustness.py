@@ -325,6 +325,9 @@ class NoiseFloorHarmonizer(RecordingsOut, CycleBagTransformer):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    def _check_rate(self, sample_rate: float) -> None:
+        _frame_samples(self.window, sample_rate)
+
     def transform(self, X: CycleBags) -> CycleBags:
         """Raise every recording's floor to the target; the cuts stay.
 
