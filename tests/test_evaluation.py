@@ -20,12 +20,14 @@ from vascular_sklearn import (
     LowpassFilter,
     MeanSmoother,
     PeakCycleCutter,
+    TooFewCyclesError,
     sensitivity_score,
     specificity_at_sensitivity_score,
     specificity_score,
 )
 from vascular_sklearn.containers import Signals
 from vascular_sklearn.corpus import RecordingFiles
+from vascular_sklearn.datasets import make_recordings
 from vascular_sklearn.evaluation import (
     DEVICE_PROPERTIES,
     LeaveOneRecorderOut,
@@ -234,6 +236,41 @@ def test_a_one_step_pipeline_is_evaluated():
         method="predict_proba",
     )[:, 1]
     np.testing.assert_allclose(result.recording_proba, expected)
+
+
+def test_a_recording_without_cycles_is_named_by_its_place_in_x():
+    # a fold's subset numbers its recordings from 0: recording 7 of X is the
+    # fourth of its fold, and a message of "recording 3" sent the user to
+    # check a healthy one
+    rng = np.random.default_rng(0)
+    y, groups = np.array([0, 1] * 4), np.arange(8) // 2
+    bags = [rng.normal(loc=2 * label, size=(4, 3)) for label in y]
+    bags[7] = np.empty((0, 3))
+    folds = [(np.arange(4, 8), np.arange(4)), (np.arange(4), np.arange(4, 8))]
+    pipe = make_pipeline("passthrough", RecordingClassifier(LogisticRegression()))
+    with pytest.raises(
+        TooFewCyclesError,
+        match=r"^fold 0: .* in recording 3\. .*training recordings, X's recordings "
+        r"4, 5, 6, 7\)$",
+    ):
+        evaluate_by_patient(pipe, bags, y, groups, cv=folds)
+    # Signals without names are named by their place in X, fold after fold
+    signals = make_recordings(n_patients=2, duration=4.0, random_state=0)
+    data = list(signals.recordings.data)
+    data[-1] = np.zeros_like(data[-1])
+    chain = [LowpassFilter(), MeanSmoother(), PeakCycleCutter(), STFTSpectrogram()]
+    last = f"recording {len(data) - 1}"
+    with pytest.raises(TooFewCyclesError, match=rf"^fold \d: no .* in {last}\. "):
+        evaluate_by_patient(
+            make_pipeline(*chain, RecordingClassifier(LogisticRegression())),
+            Signals.from_arrays(data, signals.recordings.sample_rate),
+            signals.target,
+            signals.groups,
+            cv=2,
+        )
+    # a bare estimator is not a pipeline: refused before a fold trains
+    with pytest.raises(TypeError, match="not RecordingClassifier: make_pipeline"):
+        evaluate_by_patient(pipe[-1], bags, y, groups, cv=folds)
 
 
 def test_patient_level_counts_a_patient_once_per_label():

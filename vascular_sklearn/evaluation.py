@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 from collections.abc import Callable
 from numbers import Integral
@@ -13,6 +14,7 @@ from scipy.stats import rankdata
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import BaseCrossValidator, GroupKFold
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing, check_random_state
 from sklearn.utils.validation import (
     _check_method_params,
@@ -40,6 +42,30 @@ __all__ = [
     "report_by_group",
     "rescaled",
 ]
+
+
+def _numbered(X: Any) -> Any:
+    """``X``, its recordings named by their place in it where they have no
+    names: a fold's subset would number them from 0 in its messages."""
+    if isinstance(X, Signals) and X.names is None:
+        return dataclasses.replace(X, names=[f"recording {i}" for i in range(len(X))])
+    return X
+
+
+def _in_fold(
+    error: RecordingError, k: int, part: str, positions: np.ndarray, X: Any
+) -> RecordingError:
+    """``error``, raised on fold ``k``'s ``part`` recordings, said of the
+    fold; where the recordings have no names (a list of arrays), the number
+    in the message counts within the fold, so X's numbers go beside it."""
+    note = ""
+    if getattr(X, "names", None) is None and not isinstance(X, RecordingFiles):
+        shown = ", ".join(map(str, positions[:10])) + ", ..." * (len(positions) > 10)
+        note = (
+            f" (a recording's number counts within the fold's {part} recordings, "
+            f"X's recordings {shown})"
+        )
+    return type(error)(f"fold {k}: {error}{note}")
 
 
 def _release_memory() -> None:
@@ -1016,6 +1042,11 @@ def evaluate_by_patient(
         (:func:`check_group_split`), the test folds do
         not hold every recording exactly once, or the model gives a NaN
         probability for a test recording or an altered one (``perturbations``).
+    TypeError
+        If ``pipeline`` is not a :class:`~sklearn.pipeline.Pipeline`.
+    RecordingError
+        As the pipeline raises it, with the fold it was raised in; where
+        the recordings have no names, with their places in ``X``.
 
     Notes
     -----
@@ -1057,6 +1088,12 @@ def evaluate_by_patient(
             f"cross_val_predict's); recording {k} is in {tested[k]} of them. "
             "For repeated cross-validation, call this once per repeat."
         )
+    if not isinstance(pipeline, Pipeline):  # said before a fold trains
+        raise TypeError(
+            f"pipeline must be a scikit-learn Pipeline, not "
+            f"{type(pipeline).__name__}: make_pipeline('passthrough', estimator) "
+            "for an estimator that takes the recordings (or bags) itself"
+        )
     recording_proba = np.full(len(y), np.nan)
     fold = np.full(len(y), -1)
     groups = np.asarray(groups)
@@ -1068,6 +1105,7 @@ def evaluate_by_patient(
     groups_key = _fit_keyword(pipeline, "groups")
     takes_groups = groups_key is not None if pass_groups is None else pass_groups
     cycle_parts = []
+    X = _numbered(X)
     for k, (train, test) in enumerate(splits):
         labels = np.unique(y[train])
         if len(labels) < 2:
@@ -1080,11 +1118,19 @@ def evaluate_by_patient(
         fit_params = _check_method_params(X, params or {}, train)
         if takes_groups:
             fit_params[groups_key or f"{pipeline.steps[-1][0]}__groups"] = groups[train]
-        model = clone(pipeline).fit(_safe_indexing(X, train), y[train], **fit_params)
+        try:
+            model = clone(pipeline).fit(
+                _safe_indexing(X, train), y[train], **fit_params
+            )
+        except RecordingError as error:
+            raise _in_fold(error, k, "training", train, X) from error
         X_test = _safe_indexing(X, test)
-        # a one-step pipeline's model[:-1] holds no step, and no transform
-        features = model[:-1].transform(X_test) if len(model.steps) > 1 else X_test
-        recording_proba[test] = model[-1].predict_proba(features)[:, 1]
+        try:
+            # a one-step pipeline's model[:-1] holds no step, and no transform
+            features = model[:-1].transform(X_test) if len(model.steps) > 1 else X_test
+            recording_proba[test] = model[-1].predict_proba(features)[:, 1]
+        except RecordingError as error:
+            raise _in_fold(error, k, "test", test, X) from error
         # said now, not after training the remaining folds
         _refuse_nan(recording_proba[test], test, f"fold {k}", "recordings")
         for key, alter in perturbations.items():
