@@ -106,6 +106,23 @@ def test_hand_made_containers_are_checked_where_they_are_made():
             Spectrograms(images, np.array(offsets))
 
 
+@pytest.mark.parametrize(
+    "bounds, problem",
+    [
+        ([[0.0, 5.0]], "float64 values, not integer"),  # sliced with floats
+        ([0, 5], r"shape \(2,\), not \(n_cycles, 2\)"),  # counted as 2 cycles
+        ([[4, 12]], "outside the recording's 9 samples"),  # cut short, unsaid
+        ([[-1, 3]], "outside the recording's 9 samples"),
+        ([[5, 2]], "start is not before its stop"),
+    ],
+)
+def test_hand_made_cycles_outside_their_recording_are_refused(bounds, problem):
+    signals = Signals.from_arrays([np.zeros(9, np.float32)], 1000.0, names=["a.wav"])
+    with pytest.raises(ValueError, match=rf"bounds of a\.wav: .*{problem}"):
+        CycleBags(signals, [np.array(bounds)])
+    CycleBags(signals, [np.array([[0, 9]])])  # the whole recording is a cycle
+
+
 def test_a_per_recording_field_of_another_length_is_refused():
     """One reference short would describe a recording by another's."""
     data = [np.zeros(4, np.float32)] * 3

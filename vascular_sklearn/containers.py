@@ -486,6 +486,7 @@ class CycleBags(_RecordingSequence):
                 "recordings; give one array of cycles per recording"
             )
         self._check_fields(n_peaks=np.int64, runs=object, pulse_db=np.float64)
+        self._check_bounds()
         if self.dropped is not None:
             dropped = {k: np.asarray(v) for k, v in self.dropped.items()}
             for reason, counts in dropped.items():
@@ -500,6 +501,31 @@ class CycleBags(_RecordingSequence):
                         f"{len(self)} recordings; give one count per recording"
                     )
             object.__setattr__(self, "dropped", dropped)
+
+    def _check_bounds(self) -> None:
+        """Refuse cycles that are no ``[start, stop)`` within their recording:
+        bags built by hand (from one's own beat annotations, say) would be
+        sliced with float indices, or cut short at the recording's end."""
+        for i, (bounds, x) in enumerate(
+            zip(self.bounds, self.signals.data, strict=True)
+        ):
+            bounds = np.asarray(bounds)
+            if not len(bounds):
+                continue
+            problem = None
+            if bounds.ndim != 2 or bounds.shape[1] != 2:
+                problem = f"shape {bounds.shape}, not (n_cycles, 2)"
+            elif bounds.dtype.kind not in "iu":
+                problem = f"{bounds.dtype} values, not integer sample positions"
+            elif (bounds[:, 0] < 0).any() or (bounds[:, 1] > len(x)).any():
+                problem = f"a cycle outside the recording's {len(x)} samples"
+            elif (bounds[:, 0] >= bounds[:, 1]).any():
+                problem = "a cycle whose start is not before its stop"
+            if problem is not None:
+                raise ValueError(
+                    f"bounds of {self.signals.name(i)}: {problem}; give each "
+                    "recording an int64 array of [start, stop) rows within it"
+                )
 
     @property
     def names(self) -> np.ndarray | None:  # type: ignore[override]
