@@ -196,6 +196,9 @@ def test_missing_file_or_folder_is_named_as_such(tmp_path):
     (tmp_path / "takes.wav").mkdir()
     with pytest.raises(RecordingError, match=r"takes\.wav: a folder, not an audio"):
         read_recording(tmp_path / "takes.wav")
+    os.mkfifo(tmp_path / "pipe.wav")  # ls lists it: "no such file" misled
+    with pytest.raises(RecordingError, match=r"pipe\.wav: not a regular file, so "):
+        read_recording(tmp_path / "pipe.wav")
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
@@ -546,6 +549,9 @@ def test_resample_that_is_no_bool_is_refused_not_taken_as_true(tmp_path):
     # "no" is a true string: the files would be resampled against the wish
     with pytest.raises(TypeError, match="resample='no'"):
         load_recordings(root, sample_rate=RATE, resample="no")
+    for read in (read_recording, check_header):  # the readers it calls, alike
+        with pytest.raises(TypeError, match="resample_to_rate='no'"):
+            read(root / "normal" / "1_1_after.wav", RATE, resample_to_rate="no")
 
 
 @pytest.mark.parametrize("recorder", [123, 3.5])

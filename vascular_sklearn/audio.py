@@ -153,6 +153,13 @@ def check_read_options(sample_rate: float | None, channels: str = "mean") -> Non
         )
 
 
+def _check_flag(name: str, value: object) -> None:
+    """Refuse a flag that is no bool: a string such as "no" is true, and
+    files were resampled against the wish."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}={value!r}: give True or False")
+
+
 def read_recording(
     path: str | os.PathLike,
     sample_rate: float | None = None,
@@ -193,6 +200,8 @@ def read_recording(
         mismatch.
     ValueError
         If ``sample_rate`` or ``channels`` is invalid.
+    TypeError
+        If ``resample_to_rate`` is not a bool.
 
     Warns
     -----
@@ -211,6 +220,7 @@ def read_recording(
     ([0.0, 0.5, -1.0], 22050.0)
     """
     check_read_options(sample_rate, channels)
+    _check_flag("resample_to_rate", resample_to_rate)
     x, rate, note = _read_with_note(path, sample_rate, channels, resample_to_rate)
     warn_cut_short(path, note, stacklevel=3)
     return x, rate
@@ -391,7 +401,10 @@ def check_header(
     ------
     RecordingError
         Naming the file and the problem.
+    TypeError
+        If ``resample_to_rate`` is not a bool.
     """
+    _check_flag("resample_to_rate", resample_to_rate)
     name = os.fsdecode(path)
     info = _info(name)
     if info.channels > 1 and channels == "error":

@@ -20,6 +20,7 @@ from .audio import (
     AUDIO_SUFFIXES,
     RATE_RANGE,
     UNREADABLE_AUDIO_SUFFIXES,
+    _check_flag,
     check_header,
     check_read_options,
     read_recording,
@@ -171,9 +172,7 @@ def load_recordings(
     ([0, 1], ['7', '7'], 22050.0)
     """
     check_read_options(sample_rate, channels)
-    if not isinstance(resample, (bool, np.bool_)):
-        # a string such as "no" would be true: files resampled against the wish
-        raise TypeError(f"resample={resample!r}: give True or False")
+    _check_flag("resample", resample)
     root = _given_path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no folder at {root}")

@@ -144,4 +144,8 @@ def _missing(path: str, what: str) -> str:
     if os.path.islink(path) and not os.path.exists(path):
         # "no such file" of a name that ls lists sends one looking in vain
         return f"a link to {os.readlink(path)}, which does not exist"
-    return f"a folder, not {what}" if os.path.isdir(path) else "no such file"
+    if os.path.isdir(path):
+        return f"a folder, not {what}"
+    if os.path.exists(path):  # a named pipe or a device: ls lists it
+        return f"not a regular file, so not {what}"
+    return "no such file"
