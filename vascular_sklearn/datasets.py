@@ -120,7 +120,11 @@ def load_recordings(
         headers are read now, for the rate and to warn of mixed rates (with
         ``channels="error"`` or ``resample=False``, to refuse a file too): a
         file whose samples cannot be read is named when the pipeline reaches
-        it.
+        it. Files at several rates are best read so: the
+        :class:`~vascular_sklearn.LowpassFilter` then measures each file's
+        clipping and converter rounding on its samples as recorded, where
+        ``lazy=False`` resamples them first (resampling rings over the flat
+        tops of clipping, and takes the samples off the converter's grid).
 
     Returns
     -------
