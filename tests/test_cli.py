@@ -1037,6 +1037,13 @@ def test_train_refuses_to_name_its_model_onnx(folder, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "export" in err and "training on" not in err
     assert not (tmp_path / "m.onnx").exists()
+    # named as data, it was taken for a manifest or a recording by predict and
+    # score, and a model in a data folder was read as a recording next run
+    for command, name in (("train", "m.csv"), ("pretrain", "b.wav")):
+        out = tmp_path / name
+        assert main([command, str(folder), "-o", str(out), *FAST]) == 2
+        assert f"{command} writes a " in capsys.readouterr().err
+        assert not out.exists()
 
 
 def test_weights_that_are_a_model_or_no_torch_file_get_safe_advice(

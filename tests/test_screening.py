@@ -118,6 +118,28 @@ def test_outputs_are_checked_first_and_nothing_of_the_users_is_written_over(
         with pytest.raises(FileExistsError, match="is read by this run"):
             check_output(site / name, overwrite=True, inputs=[tmp_path])
     shutil.rmtree(site)
+    # a label folder or a recording reached through a link is read too: the
+    # resolved path alone lay outside the folder, and overwrite replaced it
+    store = tmp_path / "store"
+    store.mkdir()
+    for name in ("a.wav", "REFERENCE.csv"):
+        (store / name).write_text("kept")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "normal").symlink_to(store)
+    (data / "abnormal").mkdir()
+    (data / "abnormal" / "b.wav").symlink_to(store / "a.wav")
+    for out in (data / "normal" / "a.wav", data / "normal" / "REFERENCE.csv"):
+        with pytest.raises(FileExistsError, match="is read by this run"):
+            check_output(out, overwrite=True, inputs=[data])
+    with pytest.raises(FileExistsError, match="is read by this run"):
+        check_output(data / "abnormal" / "b.wav", overwrite=True, inputs=[data])
+    assert check_output(store / "a.csv", overwrite=True, inputs=[data])
+    shutil.rmtree(data)
+    shutil.rmtree(store)
+    # a name the file system refuses, refused before the work, not after it
+    with pytest.raises(OSError, match=r"a{9}\.vsk: a file name longer than 255"):
+        check_output(tmp_path / ("a" * 252 + ".vsk"))
     # a write stopped part-way leaves nothing behind
 
     def stopped(out):

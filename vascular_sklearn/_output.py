@@ -47,6 +47,8 @@ def check_output(
         is no regular file (a pipe, a device).
     PermissionError
         If nothing can be written in its folder.
+    OSError
+        If its file name is longer than 255 bytes.
 
     Examples
     --------
@@ -71,6 +73,11 @@ def check_output(
         raise FileNotFoundError(f"{path}: the folder {folder} {what}")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a folder; give the name of a file to write")
+    if len(os.fsencode(os.path.basename(path))) > _NAME_MAX:
+        # else refused by the file system at the end, after the work
+        raise OSError(
+            f"{path}: a file name longer than {_NAME_MAX} bytes; give a shorter one"
+        )
     if os.path.exists(path) and not os.path.isfile(path):
         # the write renames a new file over it: a pipe or a device (even
         # /dev/null, as root) would be replaced by a file
@@ -99,20 +106,32 @@ def check_output(
     return path
 
 
+#: The longest file name (bytes) of the common file systems (ext4, NTFS, APFS).
+_NAME_MAX = 255
+
+
 def _reads(source: str | os.PathLike, path: str) -> bool:
     """Whether the existing file ``path`` is ``source`` or a recording (or
     PhysioNet label file) that the folder ``source`` holds."""
     if os.path.isdir(source):
-        folder = os.path.realpath(source)
-        try:
-            inside = os.path.commonpath([folder, os.path.realpath(path)]) == folder
-        except ValueError:  # on another drive
-            return False
+        # as the reader walks it, through links (a linked label folder, a
+        # linked recording), and as the links lead
+        inside = any(
+            _within(where(source), where(path))
+            for where in (os.path.abspath, os.path.realpath)
+        )
         # its recordings, and a PhysioNet folder's label file
         name = os.path.basename(path)
         read = os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES
         return inside and (read or name.lower() == "reference.csv")
     return os.path.exists(source) and os.path.samefile(source, path)
+
+
+def _within(folder: str, path: str) -> bool:
+    try:
+        return os.path.commonpath([folder, path]) == folder
+    except ValueError:  # on another drive
+        return False
 
 
 def _exists(path: str) -> FileExistsError:

@@ -163,6 +163,20 @@ def _check_table_name(args: argparse.Namespace) -> None:
     raise _UsageError(f"-o {out}: the table is a CSV file, not a recording; {hint}")
 
 
+def _check_model_name(args: argparse.Namespace) -> None:
+    """Refuse a model or backbone named as data: predict and score take a
+    .csv or a recording for data, and one written into a data folder is read
+    as a recording by the next run."""
+    from .audio import AUDIO_SUFFIXES
+
+    if args.output.lower().endswith((*AUDIO_SUFFIXES, ".csv")):
+        kind = "backbone (.pt)" if args.command == "pretrain" else "model file (.vsk)"
+        raise _UsageError(
+            f"-o {args.output}: {args.command} writes a {kind}, not a table or "
+            "a recording; name it so"
+        )
+
+
 def _listed(manifest: str) -> list[str]:
     """The recordings a manifest lists; none where it cannot be read (it is
     named where the command reads it)."""
@@ -629,6 +643,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     from .pipelines import make_stenosis_pipeline
     from .pretraining import check_partial, partial_path, pretrain
 
+    _check_model_name(args)
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
@@ -856,6 +871,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"-o {args.output}: train writes a model file (.vsk); make the ONNX "
             "file from it with export"
         )
+    _check_model_name(args)
     if _would_overwrite(args):
         return 2
     out = Path(args.output)
