@@ -378,6 +378,8 @@ def test_a_dangling_link_in_a_corpus_folder_is_named(tmp_path):
         load_recordings(tmp_path)
     with pytest.raises(FileNotFoundError, match=why):
         load_recordings(tmp_path, lazy=True)
+    with pytest.raises(FileNotFoundError, match=why):  # "no such file" before
+        file_sample_rate(link)
 
 
 def test_a_linked_folder_is_read_and_a_recording_found_twice_is_refused(tmp_path):

@@ -615,8 +615,8 @@ def file_sample_rate(path: str | os.PathLike) -> float:
     8000.0
     """
     name = os.fsdecode(path)  # a bytes path too: _native encodes it back
-    if not os.path.exists(name):
-        raise FileNotFoundError(f"{name}: no such file")
+    if not os.path.exists(name):  # a link to nothing is said to be one
+        raise FileNotFoundError(f"{name}: {_missing(name, 'an audio file')}")
     return _check_rate(name, _info(name).samplerate)
 
 
