@@ -257,6 +257,9 @@ def test_a_feature_matrix_is_not_taken_for_bags_of_cycles(data):
     np.testing.assert_allclose(proba[1], clf.class_prior_)
     with pytest.warns(UserWarning, match="no heart cycle was found in recording 0"):
         np.testing.assert_allclose(clf.predict_proba([[]]), [clf.class_prior_])
+    # a dict would give its keys, each a bag "of shape ()"
+    with pytest.raises(TypeError, match=r"got dict: pass list\(X\.values\(\)\)"):
+        clf.predict({"a.wav": bags[0]})
 
 
 def test_searches_and_pipelines_as_cycle_estimators_get_recordings_and_weights(

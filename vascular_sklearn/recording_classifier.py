@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from numbers import Integral
 from typing import Any
 
@@ -31,10 +32,12 @@ __all__ = ["RecordingClassifier"]
 def _as_bags(X: Any) -> Spectrograms:
     if isinstance(X, Spectrograms):
         return X
-    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+    # a mapping would give its keys, each read as a bag of shape ()
+    if isinstance(X, (str, bytes, Mapping)) or not hasattr(X, "__len__"):
         raise TypeError(
             "X must be the Spectrograms that STFTSpectrogram returns, or a sequence "
             f"of per-recording arrays of shape (n_cycles, ...); got {type(X).__name__}"
+            + (": pass list(X.values())" if isinstance(X, Mapping) else "")
         )
     bags = [np.asarray(b) for b in X]
     shapes = {b.shape[1:] for b in bags if b.ndim >= 2}
