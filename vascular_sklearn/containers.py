@@ -428,6 +428,15 @@ class Signals(_RecordingSequence):
         return np.array([len(x) for x in self.data]) / self.sample_rate
 
 
+def _integers(values: np.ndarray) -> bool:
+    """Whether an object array holds integers only (as ``np.array([bounds],
+    dtype=object)`` makes of one recording's bounds)."""
+    return values.dtype == object and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+        for v in values.flat
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class CycleBags(_RecordingSequence):
     """Each recording as a bag of heart cycles, cut from its filtered signal.
@@ -515,7 +524,7 @@ class CycleBags(_RecordingSequence):
             problem = None
             if bounds.ndim != 2 or bounds.shape[1] != 2:
                 problem = f"shape {bounds.shape}, not (n_cycles, 2)"
-            elif bounds.dtype.kind not in "iu":
+            elif bounds.dtype.kind not in "iu" and not _integers(bounds):
                 problem = f"{bounds.dtype} values, not integer sample positions"
             elif (bounds[:, 0] < 0).any() or (bounds[:, 1] > len(x)).any():
                 problem = f"a cycle outside the recording's {len(x)} samples"
