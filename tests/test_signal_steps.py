@@ -148,6 +148,9 @@ def test_a_coarse_converters_top_step_is_no_clip_unless_it_is_flat():
     hiss = 3e-4 * np.random.default_rng(0).standard_normal(int(RATE))
     tone = quantise(0.6 * _tone(50) + hiss, 1)
     assert clipped_samples(tone).sum() == 0
+    # and a quiet one, -54 to -30 dBFS, whose crests round to its top step
+    for steps in (65, 300, 999):
+        assert not clipped_samples(quantise(2 * steps * LEVEL * _tone(200.3), 1)).any()
     clipped_tone = np.clip(1.2 * tone, -0.3, 0.3)
     assert clipped_samples(clipped_tone).mean() > 0.3
 
@@ -800,14 +803,13 @@ def _on_the_grid(peak: int, n_top: int, n_below: int) -> np.ndarray:
     "peak, marked",
     [
         (3, True),  # under 4 steps: every sample at the top counts
-        (4, False),  # 4 to 63 steps: the top step against the one below
-        (63, False),
-        (64, True),  # 64 to 999: the 0.1 % band holds the top level alone
-        (999, True),
+        (4, False),  # 4 to 999 steps: the top step against the one below
+        (64, False),  # (64 to 999 counted the top level alone: a steady
+        (999, False),  # tone read 2 to 8 % "clipped")
         (1000, False),  # from 1000: the 0.1 % band against the one below
     ],
 )
-def test_clipped_samples_rule_changes_at_4_64_and_1000_steps(peak, marked):
+def test_clipped_samples_rule_changes_at_4_and_1000_steps(peak, marked):
     # two samples at the peak over ten one step below: no flat top by the
     # ratio, so they count only where there is no band to compare with
     x = _on_the_grid(peak, n_top=2, n_below=10)
@@ -818,7 +820,7 @@ def test_clipped_samples_rule_changes_at_4_64_and_1000_steps(peak, marked):
     np.testing.assert_array_equal(clipped_samples(-x), clipped)
 
 
-@pytest.mark.parametrize("peak", [4, 63])
+@pytest.mark.parametrize("peak", [4, 63, 64, 999])
 def test_a_coarse_flat_top_holds_more_than_four_times_the_step_below(peak):
     below = 10
     at_ratio = _on_the_grid(peak, n_top=int(FLAT_TOP_RATIO * below), n_below=below)

@@ -31,10 +31,6 @@ __all__ = [
     "pulse_db",
 ]
 
-#: Converter steps under which a recording's peak is coarse: its top step is
-#: then reached by every smooth maximum as it rounds (a beat 50 ms wide spends
-#: 1 % of its cycle there at 100 steps), so the top step alone tells no clip.
-COARSE_PEAK_STEPS = 64
 #: How many times as many samples the top band of a recording's magnitudes
 #: (one converter step, or 0.1 % of the peak) must hold as the band below it
 #: to be a flat top: a smooth (locally quadratic) maximum holds about 2.4
@@ -71,11 +67,12 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
     more: a 16-bit recording above -30 dBFS), it counts only when it holds
     more than :data:`FLAT_TOP_RATIO` times the samples of the 0.1 % band
     below it: a steady tone's crests hold about 2.4 times as many, a flat top
-    all that went beyond it (a loud tone read 3 % "clipped"). On a coarse
-    recording, whose peak is 4 to :data:`COARSE_PEAK_STEPS` converter
-    steps high (:func:`~vascular_sklearn.recorder.converter_step`), the
-    loudest beats round to the top step whether clipped or not: the bands are
-    one step wide there (a quiet session lost its loudest beats as
+    all that went beyond it (a loud tone read 3 % "clipped"). Under 1000
+    steps (:func:`~vascular_sklearn.recorder.converter_step`) the 0.1 % band
+    holds the top step alone, which every smooth maximum reaches as it rounds
+    (a beat 50 ms wide spends 1 % of its cycle there at 100 steps; a steady
+    tone of 64 to 999 steps read 2 to 8 % "clipped"): the bands are one step
+    wide there, compared alike (a quiet session lost its loudest beats as
     "clipped"). Under 4 steps every sample within 0.1 % of the peak counts.
 
     Parameters
@@ -113,12 +110,8 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
         # is a smooth maximum's to compare with
         level = 0.999 * peak
         return (x >= level) | (x <= -level)
-    if peak >= COARSE_PEAK_STEPS * step:  # 0.1 % bands
-        edge, floor = 0.999 * peak, 0.998 * peak
-        if peak - edge < step:
-            # under 1000 steps the band holds the top level alone, and the
-            # one below may hold no level: nothing to compare with
-            return (x >= edge) | (x <= -edge)
+    edge, floor = 0.999 * peak, 0.998 * peak
+    if peak - edge >= step:  # 0.1 % bands, each a step or more wide
         top = (x >= edge) | (x <= -edge)
         below = np.count_nonzero((x >= floor) & (x < edge)) + np.count_nonzero(
             (x <= -floor) & (x > -edge)
