@@ -20,6 +20,7 @@ from vascular_sklearn import (
     LowpassFilter,
     MeanSmoother,
     PeakCycleCutter,
+    RecordingError,
     TooFewCyclesError,
     sensitivity_score,
     specificity_at_sensitivity_score,
@@ -36,6 +37,7 @@ from vascular_sklearn.evaluation import (
     check_group_split,
     clinical_report,
     device_confound,
+    device_properties,
     evaluate_by_patient,
     patient_level,
     recorder_confound,
@@ -650,6 +652,18 @@ def test_device_confound_gives_nan_for_a_group_of_one_class():
         assert np.isnan(audit.roc_auc_by_group[name]["b"])
         assert not np.isnan(audit.roc_auc_by_group[name]["a"])
     assert all(np.isnan(v) for v in device_confound(X, np.zeros(6)).roc_auc.values())
+
+
+def test_device_properties_refuse_samples_the_steps_refuse():
+    # int16 samples were measured as full-scale units (+70 dBFS, a converter
+    # step of 32768 levels); a NaN stopped the audit without naming its owner
+    noise = 0.1 * np.random.default_rng(0).standard_normal((3, 2205))
+    pcm = Signals.from_arrays(list((noise * 32767).astype(np.int16)), 22050)
+    with pytest.raises(RecordingError, match="recording 0: int16 samples"):
+        device_properties(pcm)
+    noise[1, 5] = np.nan
+    with pytest.raises(RecordingError, match=r"recording 1: .*NaN"):
+        device_properties(Signals.from_arrays(list(noise), 22050))
 
 
 def test_device_confound_refuses_label_words():

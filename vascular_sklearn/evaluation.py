@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
     check_consistent_length,
 )
 
+from ._base import check_recording
 from .audio import read_recording
 from .containers import Signals
 from .corpus import RecordingFiles
@@ -456,6 +457,14 @@ def device_properties(X: Any) -> dict[str, np.ndarray]:
         Screening flags a recording whose ``rounding_snr_db`` is under
         :data:`~vascular_sklearn.screening.COARSE_LIMIT_DB` as coarse.
 
+    Raises
+    ------
+    TypeError
+        If ``X`` is neither Signals nor RecordingFiles.
+    RecordingError
+        Naming an in-memory recording that is not in full-scale units
+        (integer samples) or holds NaN or inf samples.
+
     Examples
     --------
     >>> import numpy as np
@@ -475,11 +484,14 @@ def device_properties(X: Any) -> dict[str, np.ndarray]:
     paths = getattr(X, "paths", None)
     rows = []
     for i in range(len(X)):
+        if paths is None:
+            # refused as the steps refuse them: int16 samples were measured as
+            # full-scale units (+70 dBFS), a NaN stopped the audit unnamed
+            check_recording(X.data[i], X.name(i))
+            rows.append(_properties_of(X.data[i], X.sample_rate))
+            continue
         try:
-            if paths is not None:
-                rows.append(_properties_of(*read_recording(paths[i])))
-            else:
-                rows.append(_properties_of(X.data[i], X.sample_rate))
+            rows.append(_properties_of(*read_recording(paths[i])))
         except RecordingError:
             rows.append((np.nan,) * len(DEVICE_PROPERTIES))
     table = np.array(rows, dtype=np.float64).reshape(len(X), -1)
