@@ -944,6 +944,21 @@ def test_text_labels_of_object_dtype_are_named_in_refusals():
         _precise_lr().fit(bags, both, sample_weight=[1, 0] * 6)
 
 
+def test_a_missing_patient_id_is_refused_naming_where():
+    # numpy's sort of None among text ("'<' not supported between NoneType
+    # and str") was the message, from the early-stopping split or the sampler
+    X = np.zeros((8, 1, 40, 100), np.float32)
+    ids = np.array(["p1", "p1", "p2", "p2", None, None, "p3", "p3"], dtype=object)
+    net = ResNetClassifier("resnet18", max_epochs=1, device="cpu", early_stopping=1)
+    with pytest.raises(ValueError, match=r"groups hold no id .* cycles \[4, 5\] "):
+        net.fit(X, np.array([0, 1] * 4), groups=ids)
+    bags = [np.zeros((2, 3))] * 4
+    with pytest.raises(ValueError, match=r"no patient .* recordings \[2\] \(of 1"):
+        RecordingClassifier(LogisticRegression()).fit(
+            bags, [0, 1, 0, 1], groups=["a", "b", np.nan, "c"]
+        )
+
+
 def test_a_class_weighed_only_in_a_recording_without_cycles_is_refused():
     # its one recording weighed above 0 trains nothing: the estimator would
     # learn the other class alone and never answer this one

@@ -39,6 +39,33 @@ __all__ = [
 SEED_SAMPLE_RATE = 22050.0
 
 
+def _missing_id(value: Any) -> bool:
+    """Whether an id is missing: None, NaN (unequal to itself), pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas' NA is neither equal nor unequal to itself
+        return True
+
+
+def _refuse_missing(values: Any, what: str, unit: str = "recording") -> None:
+    """Refuse ``values`` (ids or labels, one per ``unit``) holding a missing
+    one (None, NaN): NaN equals nothing, so a NaN patient sat on both sides of
+    a split unseen, and numpy's sort of None among text failed unnamed."""
+    if not isinstance(values, np.ndarray):
+        # before np.asarray, which makes ["a", nan] the texts "a", "nan"
+        values = np.asarray(values, dtype=object)
+    if values.dtype.kind not in "fcO":  # no other kind holds a missing value
+        return
+    missing = [i for i, v in enumerate(values.tolist()) if _missing_id(v)]
+    if missing:
+        raise ValueError(
+            f"{what} (None or NaN) for {unit}s {missing[:5]} (of {len(missing)}): "
+            f"give every {unit} one"
+        )
+
+
 def to_samples(seconds: float, sample_rate: float, *, odd: bool = False) -> int:
     """Convert a duration to a whole number of samples (at least 1).
 

@@ -21,7 +21,7 @@ from sklearn.utils.validation import (
     check_consistent_length,
 )
 
-from ._base import check_recording
+from ._base import _refuse_missing, check_recording
 from .audio import read_recording
 from .containers import Signals
 from .corpus import RecordingFiles
@@ -86,16 +86,6 @@ def _release_memory() -> None:
         trim(0)
 
 
-def _missing_id(value: Any) -> bool:
-    """Whether an id is missing: None, NaN (unequal to itself), pandas' NA."""
-    if value is None:
-        return True
-    try:
-        return bool(value != value)
-    except TypeError:  # pandas' NA is neither equal nor unequal to itself
-        return True
-
-
 def _ids(values: Any, what: str) -> np.ndarray:
     """``values`` (a patient or recorder per recording) as an array, refused
     when missing or holding a missing id: NaN equals nothing, so a NaN
@@ -109,14 +99,8 @@ def _ids(values: Any, what: str) -> np.ndarray:
             f"{what}: one id per recording in one dimension, not an array of "
             f"shape {raw.shape}"
         )
-    ids = raw.tolist()
-    missing = [i for i, v in enumerate(ids) if _missing_id(v)]
-    if missing:
-        raise ValueError(
-            f"{what} hold no id (None or NaN) for recordings {missing[:5]} (of "
-            f"{len(missing)}): give every recording one"
-        )
-    if len({isinstance(v, str) for v in ids}) > 1:
+    _refuse_missing(raw, f"{what} hold no id")
+    if len({isinstance(v, str) for v in raw.tolist()}) > 1:
         # np.asarray writes the numbers as text: 1 and "1" became one id
         raise ValueError(f"{what} mix numbers and text: give ids of one kind")
     return np.asarray(values)
@@ -956,12 +940,7 @@ def _labels_given(y: Any) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y has shape {y.shape}: give one label per recording")
-    missing = [i for i, v in enumerate(y.tolist()) if _missing_id(v)]
-    if missing:
-        raise ValueError(
-            f"y holds no label (None or NaN) for recordings {missing[:5]} (of "
-            f"{len(missing)}): give every recording one"
-        )
+    _refuse_missing(y, "y holds no label")
     return y
 
 

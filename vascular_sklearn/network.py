@@ -29,6 +29,7 @@ from sklearn.utils.validation import (
 from ._base import (
     CycleImageClassifier,
     _plain,
+    _refuse_missing,
     check_image_shape,
     check_images,
     check_sample_weight,
@@ -636,6 +637,7 @@ def check_device(device: str) -> str:
 def _one_per_cycle(values: Any, name: str) -> np.ndarray:
     """``values`` as a 1-D array, a column (n, 1) taken with a warning as
     scikit-learn takes ``y`` (column_or_1d names no input before 1.7)."""
+    _refuse_missing(values, f"{name} hold no id", "cycle")
     values = np.asarray(values)
     if values.ndim == 2 and values.shape[1] == 1:
         warnings.warn(

@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ._base import _plain, check_sample_weight
+from ._base import _plain, _refuse_missing, check_sample_weight
 from .containers import Spectrograms, _offsets
 from .exceptions import RecordingError, TooFewCyclesError
 
@@ -416,6 +416,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         check_classification_targets(y)
         if groups is not None:
+            _refuse_missing(groups, "groups hold no patient")
             groups = np.asarray(groups)
             if groups.shape != (len(bags),):
                 # np.repeat below would flatten a table, or fail on a string
