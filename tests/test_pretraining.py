@@ -190,6 +190,15 @@ def test_resume_starts_from_the_last_epoch(tmp_path, backbone, heart_sounds):
             tmp_path / "other.pt",
             pipeline=_small()[:-1],
         )
+    # a bare RecordingClassifier (save_backbone takes one) has no signal steps:
+    # it was an AttributeError, "no attribute 'steps'"
+    with pytest.raises(TypeError, match=r"ResNetClassifier \(its signal .* got Rec"):
+        pretrain(
+            heart_sounds.recordings,
+            heart_sounds.target,
+            tmp_path / "other.pt",
+            pipeline=_small()[-1],
+        )
 
 
 def test_weights_that_are_not_tensor_only_are_refused(tmp_path, heart_sounds):

@@ -262,13 +262,18 @@ def pretrain(
             classifier__estimator__verbose=1,
             classifier__on_empty="prior",
         )
-    name, classifier = pipeline.steps[-1]
-    if not isinstance(classifier, RecordingClassifier) or not isinstance(
-        classifier.estimator, (ResNetClassifier, type(None))
+    # a bare RecordingClassifier, which save_backbone takes, has no steps
+    name, classifier = getattr(pipeline, "steps", [(None, pipeline)])[-1]
+    if (
+        name is None
+        or not isinstance(classifier, RecordingClassifier)
+        or not isinstance(classifier.estimator, (ResNetClassifier, type(None)))
     ):
         raise TypeError(
             "pretrain needs a pipeline ending in a RecordingClassifier around a "
-            f"ResNetClassifier; its last step is {classifier!r}"
+            "ResNetClassifier (its signal steps make the images); "
+            + ("its last step is" if name else "got")
+            + f" {classifier!r}"
         )
     net = f"{name}__estimator__"
     partial = partial_path(path)
