@@ -377,6 +377,17 @@ def test_record_asks_for_signals_not_a_list():
             record([np.zeros(10)])
 
 
+def test_clicks_on_a_constant_between_the_samples_read_are_not_silence():
+    # the step is read from 2**15 samples: a click between them left one
+    # value, step 0, and screening called the file "silent (every sample
+    # holds the same value)"
+    x = np.zeros(int(5 * RATE), np.float32)
+    x[1001] = 0.5
+    assert converter_step(x) == 0.5
+    assert np.isfinite(rounding_snr_db(x, RATE))
+    assert converter_step(np.zeros_like(x)) == 0.0  # silence is still silence
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_the_converter_is_not_read_from_samples_that_are_no_number(bad):
     x = np.array([0.1, bad, 0.2, 0.3])

@@ -140,6 +140,11 @@ def converter_step(x: np.ndarray) -> float:
     # only the samples read: a whole pass over an hour-long recording would
     # cost more than the estimate, and the others do not change it
     levels = np.unique(_check_finite(x[:: max(1, len(x) // _STEP_SAMPLES)], "x"))
+    if len(levels) == 1:
+        # a few clicks on a constant fall between the samples read: the
+        # recording read as one value, "silent" (its other values are few)
+        others = _check_finite(x[x != levels[0]], "x")
+        levels = np.unique(np.append(others, levels[0]))
     return float(np.median(np.diff(levels))) if len(levels) > 1 else 0.0
 
 
