@@ -325,6 +325,10 @@ def test_check_card_names_a_key_that_is_no_str():
     # NaN is no JSON: it was written as NaN, which JSON readers refuse
     with pytest.raises(ValueError, match=r"card\['auc'\]: Out of range float"):
         check_card({"auc": float("nan")})
+    # a long double's .item() is itself: a RecursionError, card and all
+    assert check_card({"auc": np.longdouble(0.75)}) == {"auc": 0.75}
+    with pytest.raises(ValueError, match=r"card\['z'\]: a clongdouble is no JSON"):
+        check_card({"z": np.clongdouble(1 + 1j)})
 
 
 def test_a_card_that_is_no_object_or_a_pipe_is_named(saved, tmp_path):

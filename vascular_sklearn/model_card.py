@@ -40,7 +40,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
-        return value.item()
+        item = value.item()
+        if isinstance(item, np.generic):
+            # a long double's item is itself: json.dumps asked again, forever
+            if isinstance(item, np.floating):
+                return float(item)
+            raise TypeError(f"a {type(value).__name__} is no JSON value")
+        return item
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"a {type(value).__name__} is no JSON value")
