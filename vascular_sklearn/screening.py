@@ -229,7 +229,7 @@ def _why_no_cycles(
         # its beats may be fine: the period cutter did not look for them
         return (
             f"only {q['seconds']:.2f} s long (PeakCycleCutter(method='period') "
-            f"needs {min_seconds:.1f} s, two beats of a heart at 35 per minute, "
+            f"needs {min_seconds:.2f} s, two beats of a heart at 35 per minute, "
             "to find the beat period): record 10 s or more"
         )
     if q["rounding_snr_db"] == -np.inf:  # one value throughout
