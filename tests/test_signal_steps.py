@@ -782,6 +782,11 @@ def test_a_window_or_hop_in_samples_is_refused_at_fit():
     bags = CycleBags(sig, bounds=np.array([np.array([[0, 12000]])], dtype=object))
     with pytest.raises(ValueError, match=r"hop=220 s is longer than window"):
         STFTSpectrogram(hop=220).fit(bags)
+    # and set after fit: constant images, or a TypeError of numpy's
+    for late in ({"hop": 0.5}, {"floor_db": None}):
+        spec = STFTSpectrogram(log=True, subtract_mean="cycle", floor_db=40.0)
+        with pytest.raises(ValueError, match=r"longer than window|needs floor_db"):
+            spec.fit(bags).set_params(**late).transform(bags)
 
 
 @pytest.mark.parametrize("param", [{"threshold": np.nan}, {"min_snr_db": np.nan}])

@@ -321,13 +321,17 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
     sine's peak is about ``n_fft / 8`` after range scaling: 5 at 2 kHz, 110
     at 44.1 kHz with the default window), and a plain ``log=True`` image is
     shifted by the log of the ratio of the rates. Magnitudes agree across
-    rates with ``normalize=True``; log images agree with ``subtract_mean``
-    (``True``, ``"recording"`` or ``"cycle"``, as
-    :func:`~vascular_sklearn.make_stenosis_pipeline` sets it), which takes
-    out of each row any factor common to all its frames, the rate's among
-    them. Then a band-limited cycle at 2, 8, 22.05 and 44.1 kHz gives the
-    same image up to the rounding of window and hop to whole samples and
-    resampling error.
+    rates with ``normalize=True``; log images agree with
+    ``subtract_mean="cycle"`` (as :func:`~vascular_sklearn.make_stenosis_pipeline`
+    sets it), which takes out of each row any factor common to all its
+    frames, the rate's among them. Then a band-limited cycle at 2, 8, 22.05
+    and 44.1 kHz gives the same image up to the rounding of window and hop to
+    whole samples and resampling error. ``True`` or ``"recording"`` take the
+    rate out too, but lift the rows the sound leaves empty to the others'
+    height, and those rows' edge frames (beside the padding) differ with the
+    rate: with ``floor_db=40`` a band-limited cycle at 2 kHz differed from
+    22.05 kHz by a mean of 1.0 log units (0.13 at 8 kHz, 0.09 with
+    ``"cycle"`` at 2 kHz).
 
     Parameters
     ----------
@@ -498,6 +502,10 @@ class STFTSpectrogram(RecordingsOut, CycleBagTransformer):
             If the step is not fitted.
         """
         check_is_fitted(self)
+        # set_params after fit is checked too: hop > window made constant
+        # images, floor_db=None with "cycle" a TypeError of numpy's
+        self._validate_params()
+        self._check_params()
         bags = self._check_bags(X)
         n_fft, hop, n_freqs = self._sizes(bags.sample_rate)
         counts = bags.n_cycles
