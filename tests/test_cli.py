@@ -1221,6 +1221,37 @@ def test_a_card_of_the_users_own_under_trains_names_is_shown_not_compared():
     assert line.endswith("1 of 1 recordings read lie outside them")
 
 
+def test_the_recorders_a_backbone_heard_count_as_heard():
+    """A model fine-tuned from a backbone heard the backbone's corpus too:
+    score said a clinic's files lay outside what the model heard, after
+    warning they were the backbone's training files."""
+    card = {
+        "sample_rates_hz": [22050.0],
+        "loudness_db": {"min": -26.0, "max": -12.0},
+        "converter_step": {"min": 1.0, "max": 1.0},
+        "backbone": {
+            "sample_rates_hz": [2000.0],
+            "loudness_db": {"min": -33.0, "max": -9.0},
+            "converter_step": {"min": 25.0, "max": 39.0},
+        },
+    }
+    here = {
+        "sample_rate": np.array([2000.0, 2000.0, 2000.0]),
+        "loudness_db": np.array([-20.0, -20.0, -20.0]),
+        "converter_step": np.array([30.0, 60.0, 10.0]),
+    }
+    (line,) = cli._beside_training(here, card)
+    assert "(its card and its backbone's)" in line
+    assert "1 to 1 and 25 to 39 levels in training" in line
+    # 60 levels lies beyond both; 10, between them, was heard by neither
+    assert line.endswith("2 of 3 recordings read lie outside them")
+    del card["backbone"]
+    (line,) = cli._beside_training(here, card)
+    assert "(its card)" in line and line.endswith(
+        "3 of 3 recordings read lie outside them"
+    )
+
+
 class _Stub:
     """A pipeline that fits at once: train's card is what is looked at."""
 

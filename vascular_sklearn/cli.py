@@ -424,15 +424,24 @@ def _numbers(values: Any) -> bool:
 
 def _beside_training(here: dict, card: dict) -> list[str]:
     """The scored files' sample rates, loudness and converter steps beside
-    those the model heard in training (train's card): outside them, an answer
-    says as much about the recorder as about the vessel."""
+    those the model heard in training (train's card, and the card of the
+    backbone it was fine-tuned from, whose corpus it heard too): outside
+    them, an answer says as much about the recorder as about the vessel."""
     from .evaluation import DEVICE_PROPERTIES
 
     cells, outside, read = [], None, None
-    trained_rates = card.get("sample_rates_hz")
     # a card is the user's JSON too (save_model(card=...)): train's names may
     # hold other things, which are not compared
-    if "sample_rate" in here and _numbers(trained_rates):
+    parts = [part for part in (card, card.get("backbone")) if isinstance(part, dict)]
+    trained_rates = sorted(
+        {
+            r
+            for part in parts
+            if _numbers(rates := part.get("sample_rates_hz"))
+            for r in rates
+        }
+    )
+    if "sample_rate" in here and trained_rates:
         rates = here["sample_rate"]
         read = ~np.isnan(rates)  # an unreadable file is neither in nor out
         outside = read & ~np.isin(rates, trained_rates)
@@ -445,14 +454,18 @@ def _beside_training(here: dict, card: dict) -> list[str]:
             + " Hz in training"
         )
     for name, (digits, units) in _HEARD.items():
-        trained = card.get(name)
-        if not isinstance(trained, dict) or not _numbers(
-            [trained.get("min"), trained.get("max")]
-        ):
+        spans = [part.get(name) for part in parts]
+        spans = [
+            (span["min"], span["max"])
+            for span in spans
+            if isinstance(span, dict) and _numbers([span.get("min"), span.get("max")])
+        ]
+        if not spans:
             continue
-        # rounded as the card is, so a recording like the training ones is in
+        # rounded as the card is, so a recording like the training ones is in;
+        # outside each span heard (not their hull: between them is unheard)
         values = np.round(here[name], digits)
-        beyond = (values < trained["min"]) | (values > trained["max"])
+        beyond = np.all([(values < lo) | (values > hi) for lo, hi in spans], axis=0)
         outside = beyond if outside is None else outside | beyond
         # an unreadable file (NaN) is neither inside nor outside: not counted
         measured = ~np.isnan(values)
@@ -461,14 +474,17 @@ def _beside_training(here: dict, card: dict) -> list[str]:
         cells.append(
             f"{DEVICE_PROPERTIES[name]} "
             + (f"{seen['min']:g} to {seen['max']:g} {units}" if seen else "n/a")
-            + f" here, {trained['min']:g} to {trained['max']:g} {units} in training"
+            + " here, "
+            + " and ".join(f"{lo:g} to {hi:g}" for lo, hi in spans)
+            + f" {units} in training"
         )
     if outside is None:  # a model saved without a card, or another card
         return []
     # a file whose header reads but whose samples do not is not read either:
     # counted outside, it read "1 of 0 recordings"
+    whose = "its card and its backbone's" if len(parts) > 1 else "its card"
     return [
-        f"Beside the recorders the model heard in training (its card): "
+        f"Beside the recorders the model heard in training ({whose}): "
         f"{'; '.join(cells)}: {int((outside & read).sum())} of {int(read.sum())} "
         "recordings "
         "read lie outside them"
