@@ -28,6 +28,7 @@ from vascular_sklearn.persistence import (
     load_model,
     save_model,
 )
+from vascular_sklearn.recorder import RecorderRanges
 
 
 def test_round_trip_predicts_identically(fitted_resnet18, data, tmp_path):
@@ -287,6 +288,27 @@ def test_a_model_file_made_during_the_save_is_kept(
         save_model(fitted_resnet18, path)
     assert path.read_bytes() == b"theirs"
     assert [p.name for p in tmp_path.iterdir()] == ["model.vsk"]
+
+
+def test_what_loading_refuses_is_not_written(fitted_resnet18, data, tmp_path):
+    """A value set after fit was written, and the file then refused as
+    damaged when loaded; a list that RecorderRanges takes was refused as no
+    safe value, naming no parameter."""
+    pipe = copy.deepcopy(fitted_resnet18)
+    path = tmp_path / "model.vsk"
+    for name, value in (("classifier__aggregate", "max"), ("augment__n_copies", -1)):
+        bad = copy.deepcopy(pipe).set_params(**{name: value})
+        with pytest.raises(ValueError, match=f"'{name.split('__')[1]}' parameter"):
+            save_model(bad, path)
+        with pytest.raises(ValueError, match=f"'{name.split('__')[1]}' parameter"):
+            export_onnx(bad, tmp_path / "model.onnx")
+    assert not path.exists() and not (tmp_path / "model.onnx").exists()
+    ranges = RecorderRanges(gain=[0.1, 0.5])
+    save_model(pipe.set_params(augment__ranges=ranges), path)
+    assert load_model(path).get_params()["augment__ranges"] == ranges
+    pipe.set_params(classifier__estimator__random_state=np.random.RandomState(0))
+    with pytest.raises(ModelFileError, match=r"ResNetClassifier\(random_state=\.\.\."):
+        save_model(pipe, tmp_path / "other.vsk")
 
 
 def test_the_card_is_stored_checked_and_read_back(fitted_resnet18, data, tmp_path):

@@ -121,6 +121,8 @@ def _encode(value: Any) -> Any:
         return {"recorder_ranges": {k: _encode(v) for k, v in fields.items()}}
     if isinstance(value, tuple):
         return {"tuple": [_encode(v) for v in value]}
+    if isinstance(value, list):  # RecorderRanges(gain=[0.1, 0.5]), say
+        return [_encode(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise ModelFileError(
@@ -146,6 +148,8 @@ def decode(value: Any) -> Any:
     if isinstance(value, dict) and "recorder_ranges" in value:
         fields = {k: decode(v) for k, v in value["recorder_ranges"].items()}
         return RecorderRanges(**fields)
+    if isinstance(value, list):
+        return [decode(v) for v in value]
     return value
 
 
@@ -169,7 +173,12 @@ def describe(estimator: Any) -> dict:
             f"{name} is not a vascular_sklearn estimator: the safe format stores "
             "this library's classes only; use joblib.dump for other models"
         )
-    params = {k: _encode(v) for k, v in estimator.get_params(deep=False).items()}
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        try:
+            params[key] = _encode(value)
+        except ModelFileError as err:  # which of the pipeline's parameters
+            raise ModelFileError(f"{name}({key}=...): {err}") from err
     fitted = {
         k: _encode(getattr(estimator, k)) for k in FITTED[name] if hasattr(estimator, k)
     }
@@ -364,6 +373,10 @@ def describe_pipeline(model: Any, action: str) -> tuple[list, Any]:
         raise ModelFileError(
             f"{action} needs a fitted pipeline with a ResNetClassifier ({found})"
         )
+    # as loading checks them: a value set after fit was written, and the
+    # file then refused as damaged when it was loaded
+    validate_params_within(model)
+    validate_params_within(network)
     steps = [
         [name, step if step in (None, "passthrough") else describe(step)]
         for name, step in model.steps
