@@ -659,9 +659,9 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     from .pipelines import make_stenosis_pipeline
     from .pretraining import check_partial, partial_path, pretrain
 
-    _check_model_name(args)
     if _would_overwrite(args):
         return 2
+    _check_model_name(args)  # after: a file it would replace is named first
     out = Path(args.output)
     pipe = make_stenosis_pipeline(
         random_state=args.seed,
@@ -887,9 +887,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"-o {args.output}: train writes a model file (.vsk); make the ONNX "
             "file from it with export"
         )
-    _check_model_name(args)
     if _would_overwrite(args):
         return 2
+    _check_model_name(args)  # after: a file it would replace is named first
     out = Path(args.output)
     # one line per epoch (skorch's table, on stderr): a corpus of heart
     # sounds trains for minutes
