@@ -971,6 +971,10 @@ def test_a_class_weighed_only_in_a_recording_without_cycles_is_refused():
         clf.fit(bags, y, sample_weight=[1, 0, 1, 0, 1, 1.0])
     clf.fit(bags, y, sample_weight=[1, 1, 1, 0, 1, 1.0])  # one with cycles will do
     assert clf.predict(bags[:2]).tolist() == [0, 1]
+    # a value set after fit is checked where it is used: "max" ran a mean
+    for late in ({"aggregate": "max"}, {"on_empty": "skip"}):
+        with pytest.raises(ValueError, match=f"'{next(iter(late))}' parameter"):
+            clone(clf).fit(bags, y).set_params(**late).predict_proba(bags[:2])
 
 
 def test_network_learns_the_rule_of_the_weighted_cycles():

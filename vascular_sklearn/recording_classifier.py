@@ -542,9 +542,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             If a recording has fewer than ``min_cycles`` cycles and
             ``on_empty="error"``.
         ValueError
-            If ``max_cycles`` was set below ``min_cycles`` after ``fit``, the
-            bags' images differ in shape, or the estimator gives NaN or
-            infinite probabilities.
+            If a parameter set after ``fit`` is invalid, ``max_cycles`` was
+            set below ``min_cycles``, the bags' images differ in shape, or the
+            estimator gives NaN or infinite probabilities.
         sklearn.exceptions.NotFittedError
             If the classifier is not fitted.
 
@@ -554,6 +554,8 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             When recordings without enough cycles get the class prior.
         """
         check_is_fitted(self)
+        # set after fit too: aggregate="max" ran a mean, on_empty="skip" the prior
+        self._validate_params()
         bags = self._spread(_as_bags(X))
         empty = self._empty(bags)
         proba, index = self.predict_cycle_proba(bags)
