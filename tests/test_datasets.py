@@ -514,6 +514,13 @@ def test_synthetic_data_refuses_a_rate_just_under_2000_hz():
     assert data.sample_rate == 2000
 
 
+def test_synthetic_duration_is_rounded_to_samples_not_cut():
+    # int(2.01 * 2000) is 4019: a sample lost where the product falls under
+    # a whole number (about one two-decimal duration in seven)
+    data = make_recordings(n_patients=1, duration=2.01, sample_rate=2000)
+    assert {x.size for x in data.recordings.data} == {4020}
+
+
 def test_a_resampled_read_returns_the_rate_it_was_read_at(tmp_path):
     # the rate returned is that of the samples returned, not the file's
     path = tmp_path / "a.wav"

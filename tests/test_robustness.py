@@ -13,6 +13,7 @@ from vascular_sklearn import (
     LowpassFilter,
     MeanSmoother,
     PeakCycleCutter,
+    RecordingError,
     STFTSpectrogram,
     make_stenosis_pipeline,
 )
@@ -342,6 +343,42 @@ def test_steps_refuse_other_input_and_need_fit(bags):
             clone(step).transform(bags)
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda x: np.round(x * 32767).astype(np.int16), "int16 samples"),
+        (lambda x: np.r_[x[:-1], np.nan].astype(np.float32), "1 samples are NaN"),
+    ],
+)
+@pytest.mark.parametrize("step", [NoiseFloorHarmonizer(), RecorderAugmentation()])
+def test_hand_made_bags_of_counts_or_nan_are_refused_by_name(bags, make, message, step):
+    # int16 bags came out of the augmentation in counts with its added runs in
+    # full-scale units, 30000 times apart; NaN spread through the harmonizer
+    one = bags[[0]]
+    bad = dataclasses.replace(
+        one,
+        signals=Signals.from_arrays(
+            [make(one.signals.data[0])], one.sample_rate, names=["bad.wav"]
+        ),
+    )
+    with pytest.raises(RecordingError, match=f"bad.wav: {message}"):
+        clone(step).fit_transform(bad)
+    with pytest.raises(RecordingError, match=f"bad.wav: {message}"):
+        clone(step).fit(one).transform(bad)
+
+
+def test_augmenting_augmented_bags_keeps_the_earlier_runs(bags):
+    # the earlier original-and-copy signal became one run, so a harmonizer
+    # after levelled two devices' floors together, and quality() read the
+    # copy as part of the recording
+    once = RecorderAugmentation(n_copies=1, random_state=0).fit_transform(bags[[0]])
+    twice = RecorderAugmentation(n_copies=1, random_state=1).fit_transform(once)
+    assert len(once.runs[0]) == 2
+    np.testing.assert_array_equal(twice.runs[0][:2], once.runs[0])
+    assert len(twice.runs[0]) == 3 and twice.runs[0][2] == len(once.signals.data[0])
+    assert twice.quality() == once.quality() == bags[[0]].quality()
+
+
 def test_augmented_beats_a_device_silenced_are_left_out(bags):
     # a device so quiet that its converter rounds every beat to one level (as
     # at 2 kHz, where no lowpass shapes the rounding error): its cycles would
@@ -571,6 +608,16 @@ def test_augmentation_gain_is_relative_to_the_peak_the_microphone_leaves(bags, t
 def test_noise_floor_psd_refuses_what_it_cannot_frame(x, rate, window, message):
     with pytest.raises(ValueError, match=message):
         noise_floor_psd(x, rate, window)
+
+
+def test_noise_floor_psd_refuses_counts_and_nan():
+    # int16 counts read a floor 1e9 too high in the documented full-scale
+    # units; one NaN sample made the whole floor NaN
+    x = 0.01 * np.random.default_rng(0).standard_normal(4000)
+    with pytest.raises(RecordingError, match="x: int16 samples"):
+        noise_floor_psd((x * 32768).astype(np.int16), 4000)
+    with pytest.raises(RecordingError, match="x: 1 samples are NaN"):
+        noise_floor_psd(np.r_[np.nan, x], 4000)
 
 
 def test_harmonizer_refuses_a_window_under_a_frame():

@@ -413,6 +413,12 @@ class CycleBagTransformer(TransformerMixin, BaseEstimator):
                 f"{type(self).__name__} takes the CycleBags that PeakCycleCutter "
                 f"returns, got {type(X).__name__}."
             )
+        # the cutter's bags hold float audio; bags built by hand can hold int16
+        # counts (mixed with full-scale copies by an augmentation) or NaN
+        for i, x in enumerate(X.signals.data):
+            x = np.asarray(x)
+            if x.dtype.kind != "f" or not np.isfinite(x).all():
+                check_recording(x, X.name(i))
         return X
 
     def fit(self, X: CycleBags, y: Any = None):

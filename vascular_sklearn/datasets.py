@@ -620,7 +620,7 @@ def _vessel_sound(
     rng, duration, rate, bpm, stenotic, variability=0.0, ectopic_rate=0.0, wave=0.0
 ):
     """The vessel's sound at the skin (peak about 1), and each beat's sample."""
-    n = int(duration * rate)
+    n = round(duration * rate)  # int() lost a sample at 2.01 s x 2000 Hz
     t = np.arange(n) / rate
     period = 60.0 / bpm
     # beat-to-beat jitter of a few percent, as in real sinus rhythm; extra

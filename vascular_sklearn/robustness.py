@@ -23,7 +23,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import CycleBagTransformer, RecordingsOut, map_recordings, to_samples
+from ._base import (
+    CycleBagTransformer,
+    RecordingsOut,
+    check_recording,
+    map_recordings,
+    to_samples,
+)
 from .audio import _finite_above_zero
 from .containers import CycleBags, object_array
 from .lowpass import lowpass_butterworth
@@ -79,6 +85,9 @@ def noise_floor_psd(
     ValueError
         When ``x`` is not 1-D, ``sample_rate`` is not a finite number above
         0, or ``window`` holds fewer than 8 samples at that rate.
+    RecordingError
+        When ``x`` holds integer PCM counts (not full-scale units), NaN or
+        inf.
 
     Examples
     --------
@@ -94,6 +103,9 @@ def noise_floor_psd(
         raise ValueError(
             f"x of shape {x.shape}: give one recording, an array of shape (n_samples,)"
         )
+    if x.dtype.kind != "f" or not np.isfinite(x).all():
+        # int16 counts gave a floor 1e9 too high; one NaN made it all NaN
+        check_recording(x, "x")
     nperseg = min(_frame_samples(window, sample_rate), len(x))
     if nperseg < 1:  # scipy's own message for an empty signal
         sps.spectrogram(np.asarray(x, np.float64), sample_rate, nperseg=nperseg)
@@ -425,18 +437,19 @@ def _record_again(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One recording followed by its planned runs, each heard through its device.
 
-    ``plan`` is the signal, its cycle bounds and the runs drawn for it (the
+    ``plan`` is the signal, its cycle bounds, the runs drawn for it (the
     run's cycle bounds, the device drawn, its gain relative to the run's peak
-    after its microphone, the device's seed).
+    after its microphone, the device's seed) and where the runs it holds
+    already start (``[0]`` unless it was augmented before).
     """
-    x, b, runs = plan
+    x, b, runs, held = plan
     error_filter = None
     if cutoff is not None and cutoff < rate / 2:
 
         def error_filter(e):
             return lowpass_butterworth(e, rate, cutoff)
 
-    parts, cuts, offset, starts = [x], [b], len(x), [0]
+    parts, cuts, offset, starts = [x], [b], len(x), list(held)
     for run, device, seed in runs:
         starts.append(offset)
         start, stop = run[0, 0], run[-1, 1]
@@ -578,7 +591,10 @@ class RecorderAugmentation(RecordingsOut, CycleBagTransformer):
         # every draw is made here, in one order, so that n_jobs cannot change
         # the augmented cycles; the recording-through-a-device work runs after
         plans = []
-        for x, b in zip(bags.signals.data, bags.bounds, strict=True):
+        # bags augmented before keep their runs: as one run, a harmonizer
+        # after would have levelled the earlier devices' floors together
+        held = [[0]] * len(bags) if bags.runs is None else bags.runs
+        for x, b, starts in zip(bags.signals.data, bags.bounds, held, strict=True):
             runs = []
             for _ in range(self.n_copies if len(b) else 0):
                 k = len(b) if self.cycles_per_copy is None else self.cycles_per_copy
@@ -588,7 +604,7 @@ class RecorderAugmentation(RecordingsOut, CycleBagTransformer):
                 # the gain is made relative to the run's peak where it is
                 # recorded, after the microphone's response
                 runs.append((run, ranges.draw(rng), rng.randint(2**31)))
-            plans.append((x, b, runs))
+            plans.append((x, b, runs, starts))
         augmented = map_recordings(
             _record_again, plans, self.n_jobs, bags.sample_rate, self.lowpass_cutoff
         )
