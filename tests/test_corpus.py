@@ -337,6 +337,45 @@ def test_a_stray_quote_does_not_swallow_the_rows_after_it(tmp_path):
     (tmp_path / "m.csv").write_text(f'path,label,site\nb.wav,1,"left arm\n{rows}')
     with pytest.raises(LabelFileError, match=r"m\.csv, line 2: .*quote"):
         read_manifest(tmp_path / "m.csv")
+    # csv skips empty lines without counting them: the line named was blank
+    (tmp_path / "m.csv").write_text('path,label\n\n\n"a.wav,1\nb.wav,0\n')
+    with pytest.raises(LabelFileError, match=r"m\.csv, line 4: .*quote"):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_a_note_may_hold_lines_of_its_own_but_not_rows(tmp_path):
+    """A note typed with Alt+Enter (a quoted field over two lines, as csv
+    writes it) made the whole manifest unreadable, blamed on a quote left
+    open; a note whose quote took the next row in is still refused."""
+    for name in ("a.wav", "b.wav", "c.wav"):
+        sf.write(tmp_path / name, np.zeros(100), 22050)
+    with open(tmp_path / "m.csv", "w", newline="") as f:
+        csv.writer(f).writerows(
+            [
+                ["path", "label", "note"],
+                ["a.wav", 1, "murmur\nre-check"],
+                ["b.wav", 0, ""],
+            ]
+        )
+    data = read_manifest(tmp_path / "m.csv")
+    assert data.target.tolist() == [1, 0] and len(data.recordings) == 2
+    (tmp_path / "m.csv").write_text(
+        'path,label,note\na.wav,1,"murmur\nb.wav,0,ok"\nc.wav,0,\n'
+    )
+    with pytest.raises(LabelFileError, match=r"m\.csv, line 2: .*runs to line 3"):
+        read_manifest(tmp_path / "m.csv")
+
+
+def test_columns_are_named_in_any_case_and_an_unknown_one_is_refused(corpus):
+    # columns=("label", "Patient") gave groups=None without a word: a
+    # cross-validation not grouped by patient could follow
+    root, data = corpus
+    got = read_manifest(root / "manifest.csv", columns=("Label", " PATIENT"))
+    assert got.groups.tolist() == data.groups.tolist() and got.recorder is None
+    with pytest.raises(ValueError, match="'patient_id' not among the optional"):
+        read_manifest(root / "manifest.csv", columns=("label", "patient_id"))
+    with pytest.raises(TypeError, match="give a sequence of names"):
+        read_manifest(root / "manifest.csv", columns="patient,label")
 
 
 def test_a_path_written_from_the_working_folder_is_explained(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import io
 import os
+import re
 import stat
 import unicodedata
 import warnings
@@ -375,7 +376,7 @@ def _manifest_rows(
             "line (and optionally label, patient, recorder, site, time)"
         )
     rows, lines = [], []
-    for row in _csv_records(reader, manifest):
+    for row in _csv_records(reader, manifest, text):
         values = [v for k, v in row.items() if k is not None] + row.get(None, [])
         if not any((v or "").strip() for v in values):
             # ",,," : a spreadsheet's cleared rows below its table, blank as
@@ -399,12 +400,40 @@ def _manifest_rows(
     return paths, rows, lines, named
 
 
-def _csv_records(reader: Any, path: Path) -> Iterator[Any]:
-    """The rows of a ``csv`` reader of ``path``; a quote that never closes is
-    refused, naming the line it opened on."""
+#: The columns of a manifest the library reads (the others are kept as notes).
+_MANIFEST_COLUMNS = frozenset({"path", "label", "patient", "recorder", "site", "time"})
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _holds_rows(field: str, column: Any, reader: Any) -> bool:
+    """Whether ``field`` took rows after its own into it, through a quote
+    left open.
+
+    A line break in a column that is read is refused: no path, label or id
+    holds one. A note (a column not read) may hold lines of its own, as a
+    spreadsheet cell typed with Alt+Enter does; it took rows where a line
+    after its first holds the delimiters of a whole row.
+    """
+    lines = _LINE_BREAK.split(field)
+    if len(lines) < 2:
+        return False
+    if not isinstance(column, str) or column.strip().lower() in _MANIFEST_COLUMNS:
+        return True
+    fields = len(reader.fieldnames)
+    delimiter = reader.reader.dialect.delimiter
+    return any(line.count(delimiter) >= fields - 1 for line in lines[1:])
+
+
+def _csv_records(reader: Any, path: Path, text: str) -> Iterator[Any]:
+    """The rows of a ``csv`` reader of ``path``, whose text is ``text``; a
+    quote that never closes, or one that takes rows into a field, is refused,
+    naming the line it opened on."""
+    physical = _LINE_BREAK.split(text)
     records = iter(reader)
     while True:
-        start = reader.line_num + 1  # where the next row begins
+        start = reader.line_num + 1  # where the next row begins, past the
+        while start <= len(physical) and not physical[start - 1]:
+            start += 1  # empty lines csv skips without counting them out
         try:
             row = next(records)
         except StopIteration:
@@ -414,9 +443,8 @@ def _csv_records(reader: Any, path: Path) -> Iterator[Any]:
                 f'{path}, line {start}: {err}: a quote (") opened there and '
                 "never closed? Close it or remove it"
             ) from err
-        fields = row.values() if isinstance(row, dict) else row
-        if any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in fields):
-            # an unclosed quote takes the rows after it into one field
+        fields = row.items() if isinstance(row, dict) else enumerate(row)
+        if any(isinstance(v, str) and _holds_rows(v, k, reader) for k, v in fields):
             raise LabelFileError(
                 f'{path}, line {start}: a quote (") opened there runs to line '
                 f"{reader.line_num}, taking the rows between into one field; close "
@@ -558,9 +586,10 @@ def read_manifest(
         file's rate.
     columns : sequence of str, default=("label", "patient", "recorder", \
 "site", "time")
-        The optional columns read and checked; the others are ``None`` in the
-        result. Screening reads the paths alone (``columns=()``), so a list
-        whose labels are still to be found is no error there.
+        The optional columns read and checked (in any case); the others are
+        ``None`` in the result. Screening reads the paths alone
+        (``columns=()``), so a list whose labels are still to be found is no
+        error there.
 
     Returns
     -------
@@ -572,6 +601,9 @@ def read_manifest(
 
     Raises
     ------
+    ValueError
+        When ``columns`` names a column that is not read; a ``TypeError`` when
+        it is one string.
     LabelFileError
         A :class:`ValueError` naming the manifest and row: no ``path`` column,
         a column named twice, a row with more fields than the header, text
@@ -607,6 +639,18 @@ def read_manifest(
     ([0, 1], ['P1', 'P1'], 2)
     """
     manifest = _given_path(path)
+    if isinstance(columns, (str, bytes)):  # "patient,label" was read as letters
+        raise TypeError(
+            f"columns={columns!r}: give a sequence of names, e.g. ('label', 'patient')"
+        )
+    columns = [str(c).strip().lower() for c in columns]
+    # a name not read (a typo, "patient_id") left the patients out without a word
+    unknown = sorted(set(columns) - (_MANIFEST_COLUMNS - {"path"}))
+    if unknown:
+        raise ValueError(
+            f"columns: {', '.join(map(repr, unknown))} not among the optional "
+            "columns a manifest is read by (label, patient, recorder, site, time)"
+        )
     paths, rows, lines, named = _manifest_rows(manifest)
     _warn_near_misses(manifest, named, columns)
     # absent optional columns stay None in the Bunch, so callers can tell

@@ -555,8 +555,9 @@ def _read_reference(folder: Path) -> list[tuple[int, str, str, Path]]:
                     audio[stem] = Path(entry.path)
     rows: list[tuple[int, str, str, Path]] = []
     first_line: dict[str, int] = {}
-    reader = csv.reader(io.StringIO(_label_text(reference), newline=""))
-    for fields in _csv_records(reader, reference):
+    text = _label_text(reference)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for fields in _csv_records(reader, reference, text):
         line = reader.line_num
         fields = [field.strip() for field in fields]
         if fields in ([], [""]):
