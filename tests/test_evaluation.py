@@ -66,6 +66,22 @@ def test_clinical_metrics_refuse_a_label_that_is_not_there():
     assert specificity_score(["normal"] * 2, ["normal"] * 2) == 1.0
 
 
+@pytest.mark.parametrize("score", [sensitivity_score, specificity_score])
+def test_clinical_metrics_refuse_words_against_numbers_and_missing_labels(score):
+    # predict()'s 0/1 against a manifest's words: 1 != "stenosis", so every
+    # normal recording flagged counted as cleared (specificity 1.0)
+    words = ["normal", "stenosis", "normal", "normal"]
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        score(words, [1, 1, 1, 1], pos_label="stenosis")
+    # a blank cell among words failed in numpy's sort, naming nothing
+    for blank in (np.nan, None):
+        y_true = pd.Series(["normal", "stenosis", blank, "normal"])
+        with pytest.raises(ValueError, match="y_true holds 1 NaN or None"):
+            score(y_true, words, pos_label="stenosis")
+        with pytest.raises(ValueError, match="y_pred holds 1 NaN or None"):
+            score(words, ["normal", "stenosis", blank, "normal"], pos_label="stenosis")
+
+
 def test_specificity_counts_only_where_the_sensitivity_is_reached():
     y_true = [1] * 10 + [0] * 4
     score = specificity_at_sensitivity_score

@@ -7,7 +7,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import get_scorer, make_scorer, recall_score
 from sklearn.utils import check_consistent_length, column_or_1d
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.multiclass import type_of_target, unique_labels
+
+from ._base import _missing_id
 
 __all__ = [
     "clinical_scoring",
@@ -49,6 +51,7 @@ def sensitivity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     0.5
     """
     _check_not_empty(y_true)
+    _check_labels(y_true, "y_true")
     _check_labels(y_pred)
     return float(
         recall_score(y_true, y_pred, pos_label=pos_label, zero_division=np.nan)
@@ -63,16 +66,23 @@ def _check_not_empty(y_true: Any) -> None:
 
 def _check_labels(y: Any, input_name: str = "y_pred") -> None:
     # specificity counted probabilities (or NaN) as "not pos_label": cleared
-    # or normal
-    y = np.asarray(y)
-    if y.dtype.kind == "f" and np.isnan(y).any():
+    # or normal; a None or NaN among words failed in numpy's sort, unnamed
+    values = y if isinstance(y, np.ndarray) else np.asarray(y, dtype=object)
+    if values.dtype.kind == "f":
+        missing = int(np.isnan(values).sum())
+    elif values.dtype == object:  # before np.asarray makes NaN the text "nan"
+        missing = sum(map(_missing_id, values.ravel()))
+    else:
+        missing = 0
+    if missing:
         neither = (
             "flagged nor cleared" if input_name == "y_pred" else "normal nor stenotic"
         )
         raise ValueError(
-            f"{input_name} holds {int(np.isnan(y).sum())} NaN: a NaN is neither "
-            + neither
+            f"{input_name} holds {missing} NaN or None: a missing label is "
+            f"neither {neither}"
         )
+    y = np.asarray(y)
     if type_of_target(y, input_name=input_name).startswith("continuous"):
         raise ValueError(
             "y_pred holds continuous values (probabilities or scores?): give "
@@ -116,12 +126,13 @@ def specificity_score(y_true: Any, y_pred: Any, *, pos_label: Any = 1) -> float:
     0.6666666666666666
     """
     check_consistent_length(y_true, y_pred)
-    y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
-    _check_not_empty(y_true)
-    # sensitivity_score has scikit-learn check y_true; here it is counted
     _check_labels(y_true, "y_true")
     _check_labels(y_pred)
-    present = np.union1d(y_true, y_pred).tolist()
+    y_true, y_pred = column_or_1d(y_true), column_or_1d(y_pred)
+    _check_not_empty(y_true)
+    # words against numbers: 1 != "stenosis", so every recording flagged
+    # counted as cleared (scikit-learn's own check refuses the mix)
+    present = unique_labels(y_true, y_pred).tolist()
     if len(present) >= 2 and not any(label == pos_label for label in present):
         # every label would count as negative: a silently perfect score
         raise ValueError(
