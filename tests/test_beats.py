@@ -411,6 +411,39 @@ def test_beats_found_in_the_loudness_when_the_waveform_shows_none():
         assert (found % 20 == 10).all()  # mid-block: 5 ms blocks of 20 samples
 
 
+def test_int16_flow_sound_finds_the_beats_of_its_float_copy():
+    # squares summed as int16 wrapped negative: the loudness was NaN, and a
+    # flow sound whose waveform shows no beat gave no cycle
+    rate = 4000.0
+    t = np.arange(0, 20, 1 / rate)
+    loudness = 0.02 + np.exp(-0.5 * ((t % 0.8 - 0.2) / 0.05) ** 2)
+    sound = 0.3 * loudness * np.random.default_rng(0).standard_normal(len(t))
+    counts = np.round(sound * 32767).astype(np.int16)
+    reference = 1e-3 * np.random.default_rng(1).standard_normal(len(t))
+    bounds = find_beats(reference, rate, signal=sound / 1.0)[0]
+    assert len(bounds) >= 20
+    np.testing.assert_array_equal(find_beats(reference, rate, signal=counts)[0], bounds)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"min_bpm": 0}, "min_bpm=0: give a finite number above 0"),
+        ({"min_bpm": np.nan}, "min_bpm=nan"),
+        ({"sample_rate": 0.0}, "sample_rate=0.0"),
+        ({"min_bpm": 100, "max_bpm": 50}, "min_bpm=100 is not below max_bpm=50"),
+    ],
+)
+def test_beat_search_refuses_rates_no_beat_lies_in(params, message):
+    # min_bpm=0 divided by zero, a rate of 0 failed in scipy, and a range
+    # upside down found nothing without a word
+    params = {"sample_rate": 1000.0, **params}
+    x = np.zeros(20_000)
+    for search in (find_beats, estimate_period):
+        with pytest.raises(ValueError, match=message):
+            search(x, **params)
+
+
 def test_digital_silence_does_not_hide_a_noisy_cycle():
     rate = 1000.0
     t = np.arange(0, 16, 1 / rate)

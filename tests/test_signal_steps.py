@@ -789,6 +789,25 @@ def test_a_window_or_hop_in_samples_is_refused_at_fit():
             spec.fit(bags).set_params(**late).transform(bags)
 
 
+@pytest.mark.parametrize(
+    ("step", "late", "message"),
+    [
+        (PeakCycleCutter(), {"min_distance": 11000}, r"min_distance=11000 is in sec"),
+        (PeakCycleCutter(method="period"), {"method": "bogus"}, "'method' param"),
+        (MeanSmoother(), {"window": 1001}, r"window=1001 s .*in seconds"),
+        (MeanSmoother(), {"window": -1.0}, "'window' param"),
+        (LowpassFilter(), {"order": 0}, "'order' param"),
+    ],
+)
+def test_a_signal_step_checks_parameters_set_after_fit(step, late, message):
+    # the cutter cut no cycle at min_distance=11000 (samples) and ran the seed
+    # rule for method="bogus", where fit refused both
+    x = [np.zeros(RATE, np.float32)]
+    step = clone(step).fit(x).set_params(**late)
+    with pytest.raises(ValueError, match=message):
+        step.transform(x)
+
+
 @pytest.mark.parametrize("param", [{"threshold": np.nan}, {"min_snr_db": np.nan}])
 def test_cutter_refuses_a_nan_threshold(param):
     # NaN found no peak: every recording "had no heart cycle"

@@ -374,9 +374,15 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
         -------
         self : object
         """
+        self._validate_params()
+        self._check_params()
         signals = self._to_signals(X, fit=True)
         self.sample_rate_ = signals.sample_rate
         return self
+
+    def _check_params(self) -> None:
+        """Checks across parameters, or of units, that one constraint each
+        cannot express."""
 
     def transform(self, X: Any) -> Any:
         """Apply the step to every recording.
@@ -393,6 +399,9 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
             One output per recording, in the input's order.
         """
         check_is_fitted(self)
+        # parameters set after fit: min_distance=11000 (samples) cut nothing
+        self._validate_params()
+        self._check_params()
         return self._transform_signals(self._to_signals(X, fit=False))
 
     def _transform_signals(self, signals: Signals) -> Any:
@@ -402,6 +411,23 @@ class SignalTransformer(RecordingsOut, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+#: What a cycle's error says of NaN or infinite samples (a recording checked
+#: on the way in has none; a CycleBags built by hand may).
+NOT_FINITE = "NaN or infinite samples; repair or drop the recording"
+
+
+def _refuse_not_finite(x: np.ndarray, bounds: np.ndarray, name: str) -> None:
+    """Name the first cycle of ``x`` holding a NaN or infinite sample, else
+    the recording."""
+    first = int(np.flatnonzero(~np.isfinite(x))[0])
+    for k, (a, b) in enumerate(np.asarray(bounds).reshape(-1, 2)):
+        if a <= first < b:
+            raise RecordingError(
+                f"{name}, cycle {k} (samples {a} to {b}): {NOT_FINITE}."
+            )
+    check_recording(x, name)
 
 
 class CycleBagTransformer(TransformerMixin, BaseEstimator):
@@ -417,8 +443,10 @@ class CycleBagTransformer(TransformerMixin, BaseEstimator):
         # counts (mixed with full-scale copies by an augmentation) or NaN
         for i, x in enumerate(X.signals.data):
             x = np.asarray(x)
-            if x.dtype.kind != "f" or not np.isfinite(x).all():
+            if x.dtype.kind != "f":
                 check_recording(x, X.name(i))
+            elif not np.isfinite(x).all():
+                _refuse_not_finite(x, X.bounds[i], X.name(i))
         return X
 
     def fit(self, X: CycleBags, y: Any = None):

@@ -24,6 +24,8 @@ from scipy.ndimage import (
 )
 from scipy.signal import find_peaks
 
+from .audio import _finite_above_zero
+
 __all__ = ["beat_scores", "estimate_period", "find_beats"]
 
 #: Rate at which the period is estimated and peaks are first picked (Hz); the
@@ -36,6 +38,24 @@ _MARGIN = 1.15
 #: Normalised autocorrelation over which a lag counts as a repeat of the
 #: signal, not noise: a period's peak and the resemblance a period later.
 _MIN_CORRELATION = 0.1
+
+
+def _check_search(sample_rate: float, min_bpm: float, max_bpm: float) -> None:
+    """Refuse a rate or heart-rate range that no beat could be searched in:
+    they failed deep in numpy and scipy (min_bpm=0 divided by zero) or found
+    nothing without a word (min_bpm above max_bpm)."""
+    for name, value in (
+        ("sample_rate", sample_rate),
+        ("min_bpm", min_bpm),
+        ("max_bpm", max_bpm),
+    ):
+        if not _finite_above_zero(value):
+            raise ValueError(f"{name}={value!r}: give a finite number above 0")
+    if min_bpm >= max_bpm:
+        raise ValueError(
+            f"min_bpm={min_bpm!r} is not below max_bpm={max_bpm!r}: no heart "
+            "rate lies between them"
+        )
 
 
 def _robust_scale(x: np.ndarray) -> float:
@@ -98,8 +118,10 @@ def _loudness(signal: np.ndarray, sample_rate: float, min_bpm: float) -> np.ndar
     of gain.
     """
     rows, block = _blocks(signal, sample_rate)
-    # a sum of squares per block, with no squared copy of the signal
-    power = np.einsum("ij,ij->i", rows, rows).astype(np.float64) / block
+    # a sum of squares per block, with no squared copy of the signal; int16
+    # squares summed as int16 wrapped negative, and the period was lost
+    kind = rows.dtype if rows.dtype.kind == "f" else np.float64
+    power = np.einsum("ij,ij->i", rows, rows, dtype=kind).astype(np.float64) / block
     rate = sample_rate / block
     # the 1st percentile of the blocks with sound keeps digital silence finite
     # without moving the rest (over all blocks, a dropout of 1 % made it 0, and
@@ -144,6 +166,12 @@ def estimate_period(
         (``2 * 1.15 * 60 / min_bpm`` seconds: 3.9 s at 35 beats per minute,
         whatever the heart's own rate).
 
+    Raises
+    ------
+    ValueError
+        When ``sample_rate``, ``min_bpm`` or ``max_bpm`` is not a finite
+        number above 0, or ``min_bpm`` is not below ``max_bpm``.
+
     Examples
     --------
     >>> import numpy as np
@@ -151,6 +179,7 @@ def estimate_period(
     >>> round(estimate_period(np.cos(np.pi * t / 0.8) ** 8, 1000.0), 2)  # 75 bpm
     0.8
     """
+    _check_search(sample_rate, min_bpm, max_bpm)
     y, block, _ = _analysis_signal(reference, sample_rate, min_bpm)
     return _periodicity(y, sample_rate / block, min_bpm, max_bpm)[0]
 
@@ -440,6 +469,12 @@ def find_beats(
         Cycles dropped as shorter than ``cycle_range[0]`` local periods (the
         others not kept were too long).
 
+    Raises
+    ------
+    ValueError
+        When ``sample_rate``, ``min_bpm`` or ``max_bpm`` is not a finite
+        number above 0, or ``min_bpm`` is not below ``max_bpm``.
+
     Examples
     --------
     >>> import numpy as np
@@ -450,6 +485,7 @@ def find_beats(
     >>> bounds[:3].tolist(), n_peaks, n_short
     ([[199, 1699], [1699, 3199], [3199, 4699]], 8, 0)
     """
+    _check_search(sample_rate, min_bpm, max_bpm)
     ref = np.asarray(reference)
     empty = np.zeros((0, 2), dtype=np.int64)
     y, block, scale = _analysis_signal(ref, sample_rate, min_bpm)

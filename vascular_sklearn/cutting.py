@@ -267,14 +267,13 @@ class PeakCycleCutter(SignalTransformer):
             recording is not valid audio (empty, not 1-D, NaN or infinite,
             integer, complex or non-numeric samples, or far beyond full scale).
         """
-        self._validate_params()
-        if self.method == "seed":
-            self._check_spacings()
         return super().fit(X, y)
 
-    def _check_spacings(self) -> None:
+    def _check_params(self) -> None:
         # The original code gave both spacings in samples; the same numbers
         # read as seconds cut nothing, silently, so they are refused here.
+        if self.method != "seed":
+            return
         for name in ("min_distance", "max_gap"):
             value = getattr(self, name)
             if value > _LONGEST_BEAT:

@@ -259,7 +259,6 @@ class LowpassFilter(SignalTransformer):
             If a recording is not valid audio (empty, not 1-D, NaN or infinite,
             integer, complex or non-numeric samples, or far beyond full scale).
         """
-        self._validate_params()
         super().fit(X, y)
         self._filter(self.sample_rate_)  # a cutoff the biquad cannot take
         return self

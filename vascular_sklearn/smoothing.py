@@ -152,7 +152,9 @@ class MeanSmoother(SignalTransformer):
             If a recording is not valid audio (empty, not 1-D, NaN or infinite,
             integer, complex or non-numeric samples, or far beyond full scale).
         """
-        self._validate_params()
+        return super().fit(X, y)
+
+    def _check_params(self) -> None:
         if self.window > MAX_WINDOW:
             # a count of samples (1001, the original's kernel) was a MemoryError
             # in scipy's median filter, or a flat reference with no beat in it
@@ -162,7 +164,6 @@ class MeanSmoother(SignalTransformer):
                 "(the original's 1001-sample kernel at 22050 Hz is "
                 "window=1001 / 22050, about 0.045 s)"
             )
-        return super().fit(X, y)
 
     def _transform_signals(self, signals: Signals) -> Signals:
         size = to_samples(self.window, signals.sample_rate, odd=True)

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
+    NOT_FINITE,
     SEED_SAMPLE_RATE,
     CycleBagTransformer,
     RecordingsOut,
@@ -23,11 +24,6 @@ from .containers import CycleBags, Spectrograms, _offsets
 from .exceptions import RecordingError
 
 __all__ = ["STFTSpectrogram", "cycle_spectrogram", "resize_nearest", "stft_magnitude"]
-
-
-#: What a cycle's error says of NaN or infinite samples (a recording checked
-#: on the way in has none; a CycleBags built by hand may).
-_NOT_FINITE = "NaN or infinite samples; repair or drop the recording"
 
 
 @functools.lru_cache(maxsize=8)
@@ -59,7 +55,7 @@ def _scaled_frames(
     # the extremes are needed anyway: finite extremes mean finite samples (a NaN
     # propagates to both), at no extra pass over the cycle
     if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError(_NOT_FINITE)
+        raise ValueError(NOT_FINITE)
     span = high - low
     if not span > 0:
         raise ValueError("cycle is constant (silent): nothing to scale")
