@@ -147,7 +147,7 @@ def _models() -> dict:
     }
 
 
-def _row(protocol: str, model: str, y, proba, databases, seconds: float) -> dict:
+def _row(protocol: str, model: str, y, proba, databases, seconds: int | str) -> dict:
     r = bootstrap_report(y, proba, np.arange(len(y)), random_state=0)
     within = np.mean(
         [r["roc_auc"] for r in report_by_group(y, proba, databases).values()]
@@ -162,7 +162,7 @@ def _row(protocol: str, model: str, y, proba, databases, seconds: float) -> dict
         ),
         "sensitivity": fmt_interval(r["sensitivity"], r["sensitivity_ci"]),
         "specificity": fmt_interval(r["specificity"], r["specificity_ci"]),
-        "seconds": round(seconds),
+        "seconds": seconds,
     }
 
 
@@ -314,9 +314,11 @@ def _beats_note(X) -> str:
 
 
 def _out_of_fold(protocol, model, make, X, y, groups, splits, params=None):
-    """Pooled out-of-fold probabilities and seconds, kept in benchmarks/.cache so
-    that a run stopped part-way (hours on 2 cores) goes on where it stopped; a
-    change to the code starts a new cache instead of reading the old one.
+    """Pooled out-of-fold probabilities and the seconds cell of the table,
+    kept in benchmarks/.cache so that a run stopped part-way (hours on 2
+    cores) goes on where it stopped; a change to the code starts a new cache
+    instead of reading the old one. Seconds read from the cache are marked as
+    the earlier run's: that run's machine and load are not this one's.
     ``params`` go to every fit (``model`` must name them)."""
     key = f"{protocol} {model} {EPOCHS} {CYCLES_PER_EPOCH} {CYCLES_SCORED}"
     slug = "".join(c if c.isalnum() else "_" for c in key)
@@ -325,7 +327,7 @@ def _out_of_fold(protocol, model, make, X, y, groups, splits, params=None):
     cache = folder / f"{slug}.npz"
     if cache.exists():
         kept = np.load(cache)
-        return kept["proba"], float(kept["seconds"])
+        return kept["proba"], f"{float(kept['seconds']):.0f} (an earlier run's)"
     start = time.perf_counter()
     result = evaluate_by_patient(
         make(), X, y, groups, cv=splits, pass_groups=True, params=params
@@ -334,7 +336,7 @@ def _out_of_fold(protocol, model, make, X, y, groups, splits, params=None):
     cache_key()  # the code is still the code the run started with
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, proba=result.recording_proba, seconds=seconds)
-    return result.recording_proba, seconds
+    return result.recording_proba, round(seconds)
 
 
 def run() -> list[dict]:

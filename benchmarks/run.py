@@ -61,6 +61,12 @@ BENCHMARKS = [
 ]
 
 
+def _cores() -> int:
+    """The cores this run may use (a container or taskset may allow fewer
+    than the machine has)."""
+    return len(os.sched_getaffinity(0))
+
+
 def _machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -74,7 +80,7 @@ def _machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
-        f"{cpu}, {len(os.sched_getaffinity(0))} cores, {mem:.0f} GiB; Python "
+        f"{cpu}, {_cores()} cores, {mem:.0f} GiB; Python "
         f"{platform.python_version()}, numpy {np.__version__}, scipy "
         f"{scipy.__version__}, scikit-learn {sklearn.__version__}, torch "
         f"{torch.__version__}"
@@ -181,7 +187,7 @@ def _load_note(samples: list[float]) -> str:
     """One line on how busy the machine was: a 1-minute load average above
     the number of cores means the benchmark shared them (a benchmark that
     runs a worker per core loads them all itself)."""
-    cores = os.cpu_count() or 1
+    cores = _cores()
     if not samples:
         return ""
     high = max(samples)
@@ -199,7 +205,8 @@ def _load_note(samples: list[float]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", nargs="*", choices=BENCHMARKS)
+    # "+": a bare --only ran every benchmark, hours of them
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS)
     args = parser.parse_args(argv)
     names = args.only or BENCHMARKS
     SECTIONS.mkdir(parents=True, exist_ok=True)

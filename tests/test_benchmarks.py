@@ -147,3 +147,40 @@ def test_retest_halves_split_each_recording_and_count_opposite_answers():
     assert got["opposite"] == 2
     assert got["median"] == pytest.approx(0.15) and got["max"] == pytest.approx(0.2)
     assert got["auc"][1] == 0.75 and got["auc"][2] == 1.0
+
+
+def test_a_cached_row_says_its_seconds_are_an_earlier_runs(monkeypatch, tmp_path):
+    # a resumed run reported the seconds of the run that filled the cache,
+    # on another machine perhaps, under this run's machine and load lines
+    import benchmarks.bench_heart_sounds as heart
+
+    monkeypatch.setattr(heart, "REPO", tmp_path)
+    monkeypatch.setattr(heart, "cache_key", lambda *args: "key")
+    monkeypatch.setattr(
+        heart,
+        "evaluate_by_patient",
+        lambda *args, **kwargs: Bunch(recording_proba=np.array([0.2, 0.8])),
+    )
+    args = ("LODO", "m", lambda: None, None, np.array([0, 1]), None, None)
+    fresh = heart._out_of_fold(*args)
+    again = heart._out_of_fold(*args)
+    assert isinstance(fresh[1], int)
+    assert again[1] == f"{fresh[1]} (an earlier run's)"
+    np.testing.assert_array_equal(again[0], fresh[0])
+
+
+def test_run_counts_the_cores_it_may_use_and_needs_a_name_after_only(
+    monkeypatch, capsys
+):
+    import benchmarks.run as run
+
+    # the load verdict read os.cpu_count(), the machine line the cores allowed
+    monkeypatch.setattr(run.os, "sched_getaffinity", lambda pid: {0})
+    assert " 1 cores," in run._machine()
+    assert "other work shared the cores" in run._load_note([1.8, 1.9, 1.7])
+    # a bare --only ran every benchmark, hours of them
+    monkeypatch.setattr(run, "BENCHMARKS", ["never_imported"])
+    with pytest.raises(SystemExit) as stopped:
+        run.main(["--only"])
+    assert stopped.value.code == 2
+    assert "expected at least one argument" in capsys.readouterr().err

@@ -18,10 +18,10 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import CycleBagTransformer, map_recordings, to_samples
+from ._base import NOT_FINITE, CycleBagTransformer, map_recordings, to_samples
 from .containers import CycleBags
 from .exceptions import RecordingError
-from .spectrogram import _CHUNK, _NOT_FINITE, _frames, _hann
+from .spectrogram import _CHUNK, _frames, _hann
 
 __all__ = ["BeatEnvelopeFeatures"]
 
@@ -51,7 +51,7 @@ def _band_energies(cycles, bounds, name, n_fft, hop, weights):
             if not np.isfinite(cycle).all():
                 # one NaN would make the recording's floor, so its whole row, NaN
                 raise RecordingError(
-                    f"{name}, cycle {k} (samples {a} to {b}): {_NOT_FINITE}."
+                    f"{name}, cycle {k} (samples {a} to {b}): {NOT_FINITE}."
                 )
             # a converter's DC offset is no sound, and a short window's lowest
             # bins would count it in the lowest band
