@@ -206,7 +206,7 @@ def test_onnx_network_pickles_for_joblib_workers(exported, monkeypatch, tmp_path
     again = pickle.loads(pickle.dumps(light))
     X = data.recordings[:2]
     np.testing.assert_array_equal(again.predict_proba(X), light.predict_proba(X))
-    for bad in (0, -1):
+    for bad in (0, -1, True):  # True was taken as 1
         with pytest.raises(ValueError, match=f"batch_size={bad}: give 1 or more"):
             load_onnx(onnx_path, batch_size=bad)
     with pytest.raises(NotImplementedError, match="only predicts"):
@@ -232,6 +232,9 @@ def test_export_refuses_what_it_cannot_export(exported, tmp_path, monkeypatch):
         export_onnx(Pipeline(no_images), tmp_path / "no_images.onnx")
     with pytest.raises(ValueError, match="opset_version=17: torch's exporter"):
         export_onnx(pipe, tmp_path / "old.onnx", opset_version=17)
+    # one beyond onnx's own: torch's traceback, then "use 18 or later"
+    with pytest.raises(ValueError, match=r"opset_version=99: the installed onnx"):
+        export_onnx(pipe, tmp_path / "new.onnx", opset_version=99)
     # a spectrogram changed since training would make a graph for other images
     changed = copy.deepcopy(pipe).set_params(spectrogram__n_frames=50)
     with pytest.raises(ValueError, match="trained on images of shape"):

@@ -314,6 +314,14 @@ def export_onnx(
             "exporting needs onnx and onnxscript: "
             "pip install 'vascular-sklearn[export]'"
         ) from err
+    newest = onnx.defs.onnx_opset_version()
+    if opset_version is not None and opset_version > newest:
+        # torch's exporter logged a traceback of its failed conversion first
+        raise ValueError(
+            f"opset_version={opset_version}: the installed onnx "
+            f"({onnx.__version__}) defines opsets up to {newest}; give "
+            f"{MIN_OPSET} to {newest}, or None"
+        )
     from .runtime import FORMAT as ONNX_FORMAT
     from .runtime import INPUT_NAME, METADATA_KEY
 
@@ -352,7 +360,7 @@ def export_onnx(
         # torch's exporter logs the failed conversion and keeps its own opset
         raise ValueError(
             f"opset_version={opset_version}: the exporter could only write opset "
-            f"{got}; use {got} or later, with an onnxruntime that reads it"
+            f"{got}; give another opset from {MIN_OPSET} to {newest}, or None"
         )
     onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(metadata)})
     with replacing(path, overwrite) as tmp:

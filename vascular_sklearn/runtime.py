@@ -186,7 +186,11 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
 
 
 def _check_batch_size(batch_size: Any) -> None:
-    if not isinstance(batch_size, Integral) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, Integral)
+        or batch_size < 1
+    ):
         raise ValueError(f"batch_size={batch_size!r}: give 1 or more cycles per call")
 
 
