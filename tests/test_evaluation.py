@@ -625,6 +625,12 @@ def test_bootstrap_intervals_are_taken_at_the_threshold_given():
     assert r["sensitivity"] == 1.0
     assert r["sensitivity_ci"] == (1.0, 1.0)  # at 0.5: (0.0, 0.0)
     assert r["accuracy_ci"] == (1.0, 1.0)
+    # a threshold given as text, read by clinical_report, met the resamples
+    # as text: numpy's UFuncTypeError
+    as_text = bootstrap_report(
+        y, proba, groups, n_resamples=50, threshold="0.3", random_state=0
+    )
+    assert as_text == r
 
 
 def test_bootstrap_resamples_as_many_patients_as_there_are(monkeypatch):
@@ -680,6 +686,9 @@ def test_device_properties_refuse_samples_the_steps_refuse():
     noise[1, 5] = np.nan
     with pytest.raises(RecordingError, match=r"recording 1: .*NaN"):
         device_properties(Signals.from_arrays(list(noise), 22050))
+    # no recording (a filter that matched nothing): numpy's reshape error
+    empty = device_properties(Signals.from_arrays([], 22050))
+    assert [v.shape for v in empty.values()] == [(0,)] * 4
 
 
 def test_device_confound_refuses_label_words():

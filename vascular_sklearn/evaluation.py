@@ -478,7 +478,8 @@ def device_properties(X: Any) -> dict[str, np.ndarray]:
             rows.append(_properties_of(*read_recording(paths[i])))
         except RecordingError:
             rows.append((np.nan,) * len(DEVICE_PROPERTIES))
-    table = np.array(rows, dtype=np.float64).reshape(len(X), -1)
+    # no recording: four empty columns (-1 could not be told from 0 rows)
+    table = np.array(rows, dtype=np.float64).reshape(len(X), len(DEVICE_PROPERTIES))
     return dict(zip(DEVICE_PROPERTIES, table.T, strict=True))
 
 
@@ -855,6 +856,7 @@ def bootstrap_report(
             f"need n_resamples >= 1 (a whole number) and 0 < confidence < 1, got "
             f"{n_resamples!r} and {confidence}"
         )
+    threshold = _check_threshold(threshold)  # "0.5" met the resamples as text
     report = clinical_report(y, proba, threshold)
     groups = _ids(groups, "groups (the patients)")
     y, proba = np.asarray(y), np.asarray(proba, float)
