@@ -12,6 +12,7 @@ from vascular_sklearn import (
     CycleBags,
     LowpassFilter,
     RecordingClassifier,
+    RecordingError,
     Signals,
     Spectrograms,
 )
@@ -121,6 +122,46 @@ def test_hand_made_cycles_outside_their_recording_are_refused(bounds, problem):
     with pytest.raises(ValueError, match=rf"bounds of a\.wav: .*{problem}"):
         CycleBags(signals, [np.array(bounds)])
     CycleBags(signals, [np.array([[0, 9]])])  # the whole recording is a cycle
+
+
+def test_hand_made_bounds_counts_and_offsets_are_kept_in_one_form():
+    x = np.zeros(9, np.float32)
+    signals = Signals.from_arrays([x, x.copy()], 1000.0)
+    # [] and lists of pairs passed, then failed where the augmentation sliced
+    bags = CycleBags(signals, [[[0, 3], [3, 6]], []])
+    assert [(b.shape, b.dtype) for b in bags.bounds] == [
+        ((2, 2), np.int64),
+        ((0, 2), np.int64),
+    ]
+    # counts no cutting gives: quality() read -2 long gaps, or -1 dropped
+    for counts, message in [
+        ({"n_peaks": [0, 0]}, r"n_peaks of recording 0: 0 peaks cannot bound its 2"),
+        ({"n_peaks": [3.5, 0]}, "n_peaks: float64 values, not counts"),
+        ({"dropped": {"short": [-1, 0]}}, r"dropped\['short'\]: a negative count"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            CycleBags(signals, [[[0, 3], [3, 6]], []], **counts)
+    images = np.zeros((4, 1, 2, 2), np.float32)
+    # uint64's diff wrapped, so falling offsets passed; rising ones failed later
+    with pytest.raises(ValueError, match="offsets must be integers rising"):
+        Spectrograms(images, np.array([0, 3, 1, 4], np.uint64))
+    spec = Spectrograms(list(images), np.array([0, 1, 4], np.uint64))
+    assert spec.offsets.dtype == np.int64 and spec[[1]].images.shape == (3, 1, 2, 2)
+    # one 1-D array made as many one-sample recordings as it had samples
+    with pytest.raises(RecordingError, match="one 1-D array of 9 samples"):
+        Signals.from_arrays(x, 1000.0)
+
+
+def test_containers_print_a_summary_not_their_samples():
+    # typing bags in a notebook printed every array: 250 kB for 200 recordings
+    signals = Signals.from_arrays(
+        [np.zeros(22050, np.float32)] * 200, 22050, names=None
+    )
+    bags = CycleBags(signals, [np.array([[0, 11025], [11025, 22050]])] * 200)
+    assert repr(signals) == "Signals(200 recordings at 22050 Hz, 200.0 s in all)"
+    assert repr(bags) == "CycleBags(200 recordings at 22050 Hz, 400 cycles)"
+    spec = Spectrograms(np.zeros((3, 1, 4, 5), np.float32), [0, 3], names=["a.wav"])
+    assert repr(spec) == "Spectrograms(1 recordings, 3 images of 1 x 4 x 5, named)"
 
 
 def test_a_per_recording_field_of_another_length_is_refused():

@@ -124,7 +124,7 @@ def test_mean_subtraction_removes_a_microphone_but_keeps_the_beat(
 
     def images(signal, subtract_mean, floor_db=80.0):
         one = CycleBags(
-            Signals.from_arrays([signal], rate), bags.bounds[:1], bags.n_cycles[:1]
+            Signals.from_arrays([signal], rate), bags.bounds[:1], bags.n_peaks[:1]
         )
         step = STFTSpectrogram(
             log=True,
@@ -159,7 +159,7 @@ def test_a_dc_offset_leaves_the_image_alone_once_removed(bags, subtract_mean):
         one = CycleBags(
             Signals.from_arrays([x], bags.sample_rate),
             bags.bounds[:1],
-            bags.n_cycles[:1],
+            bags.n_peaks[:1],
         )
         step = STFTSpectrogram(
             log=True,
@@ -204,7 +204,6 @@ def test_harmonizer_treats_each_augmented_run_as_a_recording(bags):
     both = CycleBags(
         Signals.from_arrays([np.concatenate([x, quiet])], bags.sample_rate),
         bounds=np.array([np.concatenate([b, b + len(x)])], dtype=object),
-        n_peaks=one.n_peaks,
     )
     step = NoiseFloorHarmonizer(random_state=0).fit(one)
     runs = dataclasses.replace(both, runs=object_array([np.array([0, len(x)])]))

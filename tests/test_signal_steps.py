@@ -714,7 +714,7 @@ def test_a_subset_keeps_everything_of_its_recordings_together():
     bags = CycleBags(
         signals,
         bounds=object_array([np.array([[0, 5 + k]]) for k in range(n)]),
-        n_peaks=np.arange(n) + 2,
+        n_peaks=np.arange(n) * 11 + 2,  # a peak more than cycles cut
         dropped={"short": np.arange(n), "noisy": np.arange(n) * 10},
         runs=object_array([np.array([0, 3 + k]) for k in range(n)]),
         pulse_db=np.arange(n) + 0.5,
@@ -842,6 +842,22 @@ def test_clipped_samples_rule_changes_at_4_and_1000_steps(peak, marked):
     np.testing.assert_array_equal(clipped, (x == x.max()) & marked)
     # the negative rail alike
     np.testing.assert_array_equal(clipped_samples(-x), clipped)
+
+
+def test_clipped_samples_of_int16_at_its_rail_and_of_nan():
+    # -x.min() of -32768 wrapped to -32768 in int16: 43 % "clipped" for 35 %
+    t = np.arange(20000) / 4000
+    wave = np.round(np.sin(2 * np.pi * 1.2 * t) * 40000 - 15000)
+    x16 = np.clip(wave, -32768, 32767).astype(np.int16)
+    np.testing.assert_array_equal(
+        clipped_samples(x16), clipped_samples(x16.astype(np.int32))
+    )
+    assert np.mean(clipped_samples(x16)) == pytest.approx(
+        np.mean(x16 == -32768), abs=1e-3
+    )
+    # a NaN sample read as every sample clipped
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        clipped_samples(np.r_[np.sin(t), np.nan])
 
 
 @pytest.mark.parametrize("peak", [4, 63, 64, 999])

@@ -186,6 +186,14 @@ class _RecordingSequence:
     def __len__(self) -> int:
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        # a summary: every recording's arrays ran to megabytes in a notebook
+        named = "" if self.names is None else ", named"
+        return f"{type(self).__name__}({len(self)} recordings{self._summary()}{named})"
+
+    def _summary(self) -> str:
+        return ""
+
     def _check_names(self) -> None:
         """Names as an array of one per recording: a list could not be indexed
         by position, and a short one would fail while a message is built."""
@@ -303,7 +311,7 @@ def _offsets(counts: Any) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Signals(_RecordingSequence):
     """Recordings (1-D float arrays of any lengths) with their sample rate.
 
@@ -398,6 +406,12 @@ class Signals(_RecordingSequence):
         """
         if getattr(arrays, "ndim", None) == 2:
             _refuse_channels(arrays.shape, "arrays")
+        if getattr(arrays, "ndim", None) == 1 and arrays.dtype != object:
+            # its samples became as many recordings of one sample each
+            raise RecordingError(
+                f"arrays is one 1-D array of {len(arrays)} samples; pass a list "
+                "of recordings ([x] for one)"
+            )
         return cls(
             data=object_array(list(arrays)),
             sample_rate=float(sample_rate),
@@ -406,6 +420,10 @@ class Signals(_RecordingSequence):
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def _summary(self) -> str:
+        seconds = sum(len(x) for x in self.data) / self.sample_rate
+        return f" at {self.sample_rate:g} Hz, {seconds:.1f} s in all"
 
     def _item(self, i: int) -> np.ndarray:
         return self.data[i]
@@ -437,7 +455,7 @@ def _integers(values: np.ndarray) -> bool:
     )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class CycleBags(_RecordingSequence):
     """Each recording as a bag of heart cycles, cut from its filtered signal.
 
@@ -494,7 +512,7 @@ class CycleBags(_RecordingSequence):
                 f"bounds: {len(self.bounds)} entries for {len(self.signals)} "
                 "recordings; give one array of cycles per recording"
             )
-        self._check_fields(n_peaks=np.int64, runs=object, pulse_db=np.float64)
+        self._check_fields(n_peaks=None, runs=object, pulse_db=np.float64)
         self._check_bounds()
         if self.dropped is not None:
             dropped = {k: np.asarray(v) for k, v in self.dropped.items()}
@@ -510,16 +528,21 @@ class CycleBags(_RecordingSequence):
                         f"{len(self)} recordings; give one count per recording"
                     )
             object.__setattr__(self, "dropped", dropped)
+        self._check_counts()
 
     def _check_bounds(self) -> None:
         """Refuse cycles that are no ``[start, stop)`` within their recording:
         bags built by hand (from one's own beat annotations, say) would be
-        sliced with float indices, or cut short at the recording's end."""
+        sliced with float indices, or cut short at the recording's end. Each
+        is kept as an int64 array of shape (n_cycles, 2): an empty list, or a
+        list of pairs, failed where the augmentation sliced it."""
+        kept = []
         for i, (bounds, x) in enumerate(
             zip(self.bounds, self.signals.data, strict=True)
         ):
             bounds = np.asarray(bounds)
             if not len(bounds):
+                kept.append(np.zeros((0, 2), np.int64))
                 continue
             problem = None
             if bounds.ndim != 2 or bounds.shape[1] != 2:
@@ -535,6 +558,53 @@ class CycleBags(_RecordingSequence):
                     f"bounds of {self.signals.name(i)}: {problem}; give each "
                     "recording an int64 array of [start, stop) rows within it"
                 )
+            kept.append(bounds.astype(np.int64, copy=False))
+        object.__setattr__(self, "bounds", object_array(kept))
+
+    def _check_counts(self) -> None:
+        """Refuse peak and drop counts that no cutting gives: quality() read a
+        negative number of long gaps from them."""
+        dropped = self.dropped or {}
+        fields = {
+            "n_peaks": self.n_peaks,
+            **{f"dropped[{k!r}]": v for k, v in dropped.items()},
+        }
+        for key, counts in fields.items():
+            if counts is None:
+                continue
+            counts = np.asarray(counts)
+            if counts.dtype.kind not in "iu" and not _integers(counts):
+                raise ValueError(f"{key}: {counts.dtype} values, not counts")
+            if (counts < 0).any():
+                raise ValueError(f"{key}: a negative count")
+        if self.dropped is not None:
+            dropped = {k: v.astype(np.int64) for k, v in self.dropped.items()}
+            object.__setattr__(self, "dropped", dropped)
+        if self.n_peaks is None:
+            return
+        object.__setattr__(self, "n_peaks", self.n_peaks.astype(np.int64))
+        # the cycles of the recording itself: an augmentation's runs add more
+        kept = (
+            self.n_cycles
+            if self.runs is None
+            else np.array(
+                [
+                    np.count_nonzero(b[:, 1] <= (r[1] if len(r) > 1 else len(x)))
+                    for b, r, x in zip(
+                        self.bounds, self.runs, self.signals.data, strict=True
+                    )
+                ]
+            )
+        )
+        cut = kept + sum(np.asarray(v) for v in dropped.values())
+        # a cycle kept or dropped lies between two peaks
+        short = np.flatnonzero((cut > 0) & (self.n_peaks < cut + 1))
+        if len(short):
+            i = int(short[0])
+            raise ValueError(
+                f"n_peaks of {self.signals.name(i)}: {self.n_peaks[i]} peaks cannot "
+                f"bound its {cut[i]} cycles kept and dropped"
+            )
 
     @property
     def names(self) -> np.ndarray | None:  # type: ignore[override]
@@ -543,6 +613,9 @@ class CycleBags(_RecordingSequence):
     @property
     def sample_rate(self) -> float:
         return self.signals.sample_rate
+
+    def _summary(self) -> str:
+        return f" at {self.sample_rate:g} Hz, {int(self.n_cycles.sum())} cycles"
 
     @property
     def n_cycles(self) -> np.ndarray:
@@ -718,7 +791,7 @@ class CycleBags(_RecordingSequence):
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Spectrograms(_RecordingSequence):
     """All cycles' images in one contiguous array, with per-recording offsets.
 
@@ -747,10 +820,14 @@ class Spectrograms(_RecordingSequence):
     bounds: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.images, np.ndarray):  # a list: no subset took rows
+            object.__setattr__(self, "images", np.asarray(self.images))
         offsets = np.asarray(self.offsets)
         whole = offsets.dtype.kind == "f" and np.isfinite(offsets).all()
         if whole and np.array_equal(offsets, offsets.round()):
             offsets = offsets.astype(np.int64)  # whole numbers, as floats
+        elif offsets.dtype.kind == "u":  # uint64's diff wrapped instead of falling
+            offsets = offsets.astype(np.int64)
         if (
             offsets.dtype.kind not in "iu"  # slice bounds (floats failed in [i])
             or offsets.ndim != 1
@@ -816,6 +893,10 @@ class Spectrograms(_RecordingSequence):
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    def _summary(self) -> str:
+        shape = " x ".join(map(str, self.images.shape[1:]))
+        return f", {len(self.images)} images of {shape}"
 
     def _item(self, i: int) -> np.ndarray:
         return self.images[self.offsets[i] : self.offsets[i + 1]]

@@ -85,6 +85,11 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
     ndarray of bool, shape (n_samples,)
         Every sample of an all-zero recording is marked.
 
+    Raises
+    ------
+    ValueError
+        When ``x`` holds NaN or infinite samples.
+
     Examples
     --------
     >>> import numpy as np
@@ -100,7 +105,10 @@ def clipped_samples(x: np.ndarray) -> np.ndarray:
     from .recorder import converter_step
 
     x = np.asarray(x)
-    peak = max(x.max(), -x.min()) if len(x) else 0.0
+    # as floats: -x.min() of int16's -32768 wrapped to -32768
+    peak = max(float(x.max()), -float(x.min())) if len(x) else 0.0
+    if not np.isfinite(peak):  # NaN read as "all clipped"
+        raise ValueError("x holds NaN or infinite samples: nothing to measure")
     if not peak > 0:
         return np.ones(len(x), bool)
     step = converter_step(x)
