@@ -165,6 +165,9 @@ def test_reports_refuse_labels_nan_and_lengths_they_would_misread():
     # a percentage would clear every recording
     with pytest.raises(ValueError, match="threshold=50: give a probability"):
         bootstrap_report(y, proba, np.arange(8), threshold=50)
+    # True was read as 1.0: every recording cleared but the certain ones
+    with pytest.raises(ValueError, match="threshold=True: give a probability"):
+        clinical_report(y, proba, threshold=True)
 
 
 def test_missing_or_malformed_ids_and_recordings_are_refused():

@@ -837,6 +837,20 @@ def test_a_model_the_table_would_misread_is_refused_or_its_rows_are_errors(
     ):
         score_files(last, paths[:1])
     assert len(score_files(last, paths[:1], threshold=0.9)) == 1
+    # a wrapper deciding on another score than P(stenosis) was read as one:
+    # the table labelled every file stenosis where the model said normal
+    other = {
+        "pos_label": FixedThresholdClassifier(
+            _WordsClassifier(), threshold=0.3, pos_label=0
+        ),
+        "decision_function": FixedThresholdClassifier(
+            LogisticRegression(), threshold=0.0, response_method="decision_function"
+        ),
+    }
+    for name, wrapper in other.items():
+        model = Pipeline([("classifier", wrapper)]).fit(np.eye(4, 9), [0, 1, 0, 1])
+        with pytest.raises(ValueError, match=f"decides on .*{name}"):
+            score_files(model, paths[:1], threshold=wrapper.threshold)
 
 
 def test_a_dangling_link_in_a_screened_folder_gets_its_own_row(

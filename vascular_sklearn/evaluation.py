@@ -927,8 +927,8 @@ def _scored(proba: Any) -> np.ndarray:
 def _check_threshold(threshold: Any) -> float:
     """``threshold`` as a float, refused unless a probability: 50 (a
     percentage) or NaN would label every recording normal without a word."""
-    try:
-        value = float(threshold)
+    try:  # a bool is no probability: True was read as 1.0
+        value = np.nan if isinstance(threshold, bool) else float(threshold)
     except (TypeError, ValueError):
         value = np.nan
     if not 0 <= value <= 1:  # NaN compares False

@@ -510,6 +510,26 @@ def _check_screens(model, threshold: float) -> None:
             f"{len(classes)} classes ({', '.join(map(str, classes))}): train it "
             "on two"
         )
+    # a threshold wrapper decides on a score of its own choosing: a decision
+    # function's 0 was asked of the table as a probability, and pos_label=0
+    # put its cut on the probability of normal
+    response = getattr(classifier, "response_method", "auto")
+    if response not in ("auto", "predict_proba"):
+        raise ValueError(
+            f"the model's last step, {type(classifier).__name__}, decides on "
+            f"its {response}, and the table on the probability of stenosis: "
+            "wrap the classifier with response_method='predict_proba'"
+        )
+    pos_label = getattr(classifier, "pos_label", None)
+    if pos_label is not None and classes is not None:
+        stenosis = classes[_stenosis_column(np.asarray(classes))]
+        if pos_label != stenosis:
+            raise ValueError(
+                f"the model's last step, {type(classifier).__name__}, decides on "
+                f"the probability of {pos_label!r} (pos_label), and the table on "
+                f"that of stenosis ({stenosis!r}): wrap it with "
+                f"pos_label={stenosis!r}"
+            )
     own = getattr(classifier, "best_threshold_", getattr(classifier, "threshold", None))
     own = 0.5 if own == "auto" else own
     if isinstance(own, Real) and not np.isclose(own, threshold):
