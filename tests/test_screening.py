@@ -223,6 +223,10 @@ def test_a_cut_short_copy_is_scored_on_what_is_there_and_flagged(
     sf.write(speck, np.full(11, 0.1), 22050, subtype="PCM_16")
     (row,) = score_files(model, [speck])
     assert "only 0.5 ms long" in row["message"]
+    # under the 3 s limit, said under it (2.999 s read "only 3.00 s long")
+    sf.write(speck, np.full(66128, 0.1), 22050, subtype="PCM_16")
+    (row,) = score_files(model, [speck])
+    assert "only 2.99 s long" in row["message"]
 
 
 def test_a_file_name_that_is_no_utf8_is_read_and_written_back(

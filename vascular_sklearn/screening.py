@@ -8,6 +8,7 @@ as it is done (a few batches in flight at once). Batches run through joblib, so
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -190,6 +191,14 @@ def _label(classes: np.ndarray, k: int) -> str:
 _WORDS = {k: v for k, v in _LABELS.items() if not k.lstrip("-").isdigit()}
 
 
+def _length(seconds: float) -> str:
+    """A length under a limit, said under it: 2.999 s read "only 3.00 s long"
+    beside a 3 s limit, and a file of a few samples is not "0.00 s"."""
+    if seconds < 0.01:
+        return f"{seconds * 1e3:.2g} ms"
+    return f"{math.floor(seconds * 100 + 1e-9) / 100:.2f} s"  # 0.29 * 100 < 29
+
+
 def _stenosis_column(classes: np.ndarray) -> int:
     """The column of ``predict_proba`` that holds stenosis: the second class,
     unless a class is a label word that says otherwise (a model fit on
@@ -219,16 +228,14 @@ def _why_no_cycles(
     if q is None:
         return "too short, silent, or no beat above the threshold"
     if q["seconds"] < SHORT_SECONDS:
-        seconds = q["seconds"]  # a file of a few samples is not "0.00 s"
-        length = f"{seconds:.2f} s" if seconds >= 0.01 else f"{seconds * 1e3:.2g} ms"
         return (
-            f"only {length} long (a heart at 40 beats per minute needs "
+            f"only {_length(q['seconds'])} long (a heart at 40 beats per minute needs "
             f"{SHORT_SECONDS:g} s to give one whole cycle): record 10 s or more"
         )
     if q["seconds"] < min_seconds:
         # its beats may be fine: the period cutter did not look for them
         return (
-            f"only {q['seconds']:.2f} s long (PeakCycleCutter(method='period') "
+            f"only {_length(q['seconds'])} long (PeakCycleCutter(method='period') "
             f"needs {min_seconds:.2f} s, two beats of a heart at 35 per minute, "
             "to find the beat period): record 10 s or more"
         )
@@ -369,7 +376,7 @@ def _score_batch(model, files: RecordingFiles, threshold: float) -> list[dict]:
             seconds = quality[i]["seconds"] if quality else np.inf
             if seconds < SHORT_SECONDS:
                 flags["short"] = (
-                    f"only {seconds:.2f} s long, its answer rests on {used} "
+                    f"only {_length(seconds)} long, its answer rests on {used} "
                     f"cycle{'s' if used != 1 else ''}: record 10 s or more"
                 )
             if clipped > CLIPPED_LIMIT:
