@@ -401,6 +401,12 @@ def test_stft_refuses_a_signal_it_cannot_reflect():
     for bad in (np.arange(220.0), np.ones((2, 1000))):
         with pytest.raises(ValueError, match="more than n_fft // 2 = 220"):
             stft_magnitude(bad, n_fft=440, hop=220)
+    # a negative hop walked the frames backwards: an image reversed in time
+    for n_fft, hop in ((440, -220), (440, 0), (440, 2.5), (0, 220)):
+        name, value = ("hop", hop) if n_fft == 440 else ("n_fft", n_fft)
+        for stft in (stft_magnitude, cycle_spectrogram):
+            with pytest.raises(ValueError, match=f"{name}={value}: give a whole"):
+                stft(np.sin(np.arange(2200.0)), n_fft=n_fft, hop=hop)
 
 
 def test_spectrogram_options(known_beats):

@@ -32,6 +32,10 @@ def lowpass_biquad(
     :math:`a = (1 + \\alpha,\\ -2\\cos w_0,\\ 1 - \\alpha)`, run forward only from
     rest, and the output clamped to [-1, 1]. Coefficients and the recursion are
     float32 as in the original, which is what makes its cycle cuts reproducible.
+    The price is a cutoff far under the rate: below about a thousandth of it
+    (a few Hz at 44.1 kHz) the float32 recursion rounds the gain at 0 Hz away
+    from 1, by a quarter at 3 Hz for a level of 0.1, differently at each
+    level; :func:`lowpass_butterworth` (float64) has no such limit.
 
     Parameters
     ----------

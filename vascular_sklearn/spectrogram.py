@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from numbers import Integral, Real
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -29,6 +29,17 @@ __all__ = ["STFTSpectrogram", "cycle_spectrogram", "resize_nearest", "stft_magni
 @functools.lru_cache(maxsize=8)
 def _hann(n_fft: int) -> np.ndarray:
     return get_window("hann", n_fft, fftbins=True)
+
+
+def _check_window(n_fft: Any, hop: Any) -> None:
+    """Refuse a window or hop that is no whole number of samples above 0: a
+    negative hop walked the frames backwards (an image reversed in time, with
+    no word), 0 or 2.5 failed in numpy's slicing."""
+    for name, value in (("n_fft", n_fft), ("hop", hop)):
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+            raise ValueError(
+                f"{name}={value!r}: give a whole number of samples, 1 or more"
+            )
 
 
 def _frames(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -92,7 +103,8 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     ValueError
         If ``x`` is not 1-D or holds ``n_fft // 2`` samples or fewer: its
         reflection would need samples it does not have (``torch.stft``
-        refuses it too).
+        refuses it too); or ``n_fft`` or ``hop`` is not a whole number of
+        samples, 1 or more.
 
     Examples
     --------
@@ -100,6 +112,7 @@ def stft_magnitude(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     >>> stft_magnitude(np.ones(1000), n_fft=440, hop=220).shape
     (221, 5)
     """
+    _check_window(n_fft, hop)
     x = np.asarray(x)
     if x.ndim != 1 or len(x) <= n_fft // 2:
         raise ValueError(
@@ -200,6 +213,7 @@ def cycle_spectrogram(
     >>> img.shape, int(img.mean(axis=1).argmax())  # 200 Hz is bin 4 of 50 Hz bins
     ((40, 100), 4)
     """
+    _check_window(n_fft, hop)
     frames = _scaled_frames(cycle, n_fft, hop)
     return _images([frames], n_fft, n_freqs, n_frames, log, floor_db, normalize)[0]
 
