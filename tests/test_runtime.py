@@ -396,6 +396,7 @@ def test_load_onnx_batch_size_reaches_the_network_and_changes_no_answer(exported
     assert len(images) > 3  # several calls of 3 cycles
     proba = network.predict_proba(images)
     assert proba.dtype == np.float64  # as scikit-learn's classifiers answer
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(proba, torch_network.predict_proba(images), atol=1e-4)
     np.testing.assert_array_equal(network.classes_, torch_network.classes_)
     assert (proba[:, 0] != 0.5).all()  # no tie: the labels below are decided

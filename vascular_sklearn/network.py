@@ -30,6 +30,7 @@ from ._base import (
     CycleImageClassifier,
     _plain,
     _refuse_missing,
+    as_probabilities,
     check_image_shape,
     check_images,
     check_sample_weight,
@@ -1524,7 +1525,7 @@ class ResNetClassifier(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         if not len(X):  # skorch concatenates the batches' answers: of none, fails
             return np.empty((0, len(self.classes_)))
         with _torch_threads(self._threads()), torch.inference_mode():
-            return self.net_.predict_proba(X).astype(np.float64)
+            return as_probabilities(self.net_.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

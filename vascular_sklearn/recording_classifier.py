@@ -136,7 +136,9 @@ def _balanced_pairs(
     (confounder, label) pair weighs the same in total over the recordings that
     ``trains`` (those with cycles): scikit-learn's "balanced" rule over the
     pairs, which it is to the bit without weights when every recording trains."""
-    confounder = np.asarray(confounder)
+    if not isinstance(confounder, np.ndarray):
+        # as objects: a list's NaN among texts became the text "nan", a site
+        confounder = np.asarray(confounder, dtype=object)
     if confounder.shape != y.shape:
         raise ValueError(
             f"confounder has shape {confounder.shape} but y has {y.shape}: give "

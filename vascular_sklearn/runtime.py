@@ -24,7 +24,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
 from . import __version__
-from ._base import CycleImageClassifier, check_image_shape, check_images
+from ._base import (
+    CycleImageClassifier,
+    as_probabilities,
+    check_image_shape,
+    check_images,
+)
 from ._model_spec import (
     ModelFileError,
     check_classes,
@@ -182,7 +187,7 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
         ]
         if not parts:
             return np.empty((0, len(self.classes_)))
-        return np.concatenate(parts).astype(np.float64)
+        return as_probabilities(np.concatenate(parts))
 
 
 def _check_batch_size(batch_size: Any) -> None:
