@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -217,6 +218,52 @@ def test_set_reaches_the_saved_model_in_order(folder, tmp_path, capsys):
     assert not (tmp_path / "m.vsk").exists()
     with pytest.raises(SystemExit):
         main(["train", str(folder), "-o", str(model), "--set", "floor_db"])
+    # a backbone through --set was written over by --force and left out of the
+    # card; a checkpoint under evaluate was refused by the second fold
+    model.write_bytes(b"a backbone")
+    for command, name in [
+        ("train", "classifier__estimator__weights_path"),
+        ("evaluate", "classifier__estimator__checkpoint_path"),
+    ]:
+        out = ["-o", str(model), "--force"] if command == "train" else []
+        given = [command, str(folder), *out, "--set", f"{name}={model}"]
+        assert main(given) == 2
+        assert f"--set {name}" in capsys.readouterr().err
+    assert model.read_bytes() == b"a backbone"
+
+
+def test_train_leaves_recordings_without_a_cycle_out_of_the_card(
+    folder, tmp_path, capsys
+):
+    """With --on-empty prior, a recording without a cycle trains nothing: the
+    card counted it among the recordings, patients and loudness the model
+    heard (a silent file's converter step of 0 too), without a word."""
+    data = tmp_path / "data"
+    shutil.copytree(folder, data)
+    sf.write(data / "normal" / "P9_0_before.wav", np.zeros(22050 * 6), 22050)
+    model = tmp_path / "m.vsk"
+    argv = ["train", str(data), "-o", str(model), *FAST, "--on-empty", "prior"]
+    assert main(argv) == 0
+    assert "left out of training: 1 recording without a heart cycle" in (
+        capsys.readouterr().err
+    )
+    card = read_model_card(model)["card"]
+    assert card["recordings"] == 8 and card["patients"] == 4
+    assert card["converter_step"]["min"] > 0
+
+
+def test_a_cut_short_file_is_told_once(folder, tmp_path):
+    # the filter that keeps the device audit quiet matched the message's
+    # start, which is the path: every train or pretrain told it twice
+    data = tmp_path / "data"
+    shutil.copytree(folder, data)
+    cut = sorted(data.glob("*/*.wav"))[0]
+    cut.write_bytes(cut.read_bytes()[: 44 + 2 * 22050 * 4])
+    with pytest.warns(UserWarning, match="ends after"):
+        loaded, _ = cli._labelled_data(str(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cli._heard(loaded)
 
 
 def test_predict_names_a_bad_file_and_fails(

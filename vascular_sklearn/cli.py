@@ -377,7 +377,7 @@ def _device_lines(data, unit: str, card: dict | None = None) -> list[str]:
 
     kind, recorders = _recorders(data, unit)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "ends after", UserWarning)
+        warnings.filterwarnings("ignore", ".*ends after", UserWarning)
         # as stored: resampled to one rate, a 44.1 kHz recorder's converter
         # step read as 0.07 beside the others' 40, a "confound" of the reading
         audit = device_confound(_as_stored(data), data.target, recorders)
@@ -614,7 +614,7 @@ def _heard(data: Any) -> dict:
 
     with warnings.catch_warnings():
         # a file cut short was told when it was loaded
-        warnings.filterwarnings("ignore", "ends after", UserWarning)
+        warnings.filterwarnings("ignore", ".*ends after", UserWarning)
         return device_properties(_as_stored(data))
 
 
@@ -769,6 +769,13 @@ def _set_params(pipe, pairs):
                 f"step ({steps}) or a step's parameter as STEP__NAME, e.g. "
                 "spectrogram__floor_db=80"
             )
+        if name.endswith("__weights_path"):
+            # past --weights, the backbone was neither kept from being written
+            # over by --force nor named in the card
+            raise _UsageError(
+                f"--set {name}: give a backbone with --weights, which checks it, "
+                "keeps it from being written over and names it in the card"
+            )
         if name in pipe.named_steps and value not in ("passthrough", None):
             raise _UsageError(
                 f"--set {name}={value}: a step can only be switched off here "
@@ -803,6 +810,14 @@ def _pipeline_for(args: argparse.Namespace, **defaults: Any):
         raise _UsageError("--backbone-lr sets the rate of a backbone from --weights")
     pipe = make(**params).set_params(classifier__estimator__arch=args.arch)
     pipe = _set_params(pipe, args.set)
+    if args.command == "evaluate" and pipe.get_params().get(
+        "classifier__estimator__checkpoint_path"
+    ):
+        # the second fold refused the file the first had written
+        raise _UsageError(
+            "--set classifier__estimator__checkpoint_path: every fold would "
+            "write the same checkpoint; train or pretrain keeps one"
+        )
     if args.weights is not None:
         # a bad file, or one of another network, fails now, not after the signals
         import torch
@@ -925,7 +940,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model = pipe.fit(data.recordings, data.target, **given)
     # the saved model is as quiet as one made in Python
     model.set_params(classifier__estimator__verbose=0)
-    card = _training_card(args, args.data_dir, data, unit, heard)
+    trained = model[-1].recordings_trained_
+    if not trained.all():
+        _say(
+            f"left out of training: {_count(int((~trained).sum()), 'recording')} "
+            "without a heart cycle (--on-empty prior)"
+        )
+    card = _training_card(args, args.data_dir, data, unit, heard, trained)
     if backbone is not None:
         card["backbone"] = backbone
     save_model(model, out, overwrite=args.force, card=card)
@@ -953,13 +974,19 @@ def _file_digests(paths: Any) -> list[str]:
 
 
 def _training_card(
-    args: argparse.Namespace, source: str, data, unit: str, heard: dict
+    args: argparse.Namespace,
+    source: str,
+    data,
+    unit: str,
+    heard: dict,
+    trained: np.ndarray | None = None,
 ) -> dict:
     """What train's model or pretrain's backbone was trained on (``source``),
     for its file: read back by describe, so that whoever is given the model
     knows which recorders it heard. The recordings ``--skip-coarse`` leaves
     out are counted, and nothing else of theirs: ``score`` compares a clinic's
-    files with the ranges the model heard."""
+    files with the ranges the model heard; nor is anything of those without
+    a cycle (``trained``: those that gave cycles)."""
     import datetime
     import shlex
 
@@ -968,6 +995,8 @@ def _training_card(
 
     coarse = ~(heard["rounding_snr_db"] >= COARSE_LIMIT_DB)
     used = ~coarse if args.skip_coarse else np.ones(len(coarse), bool)
+    if trained is not None:
+        used &= trained
     y = np.asarray(data.target)[used]
     names = [str(name) for name in data.target_names]
     files = np.asarray(data.filenames, dtype=object)[used]

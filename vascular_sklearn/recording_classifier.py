@@ -233,6 +233,9 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     class_prior_ : ndarray
         Fraction of training recordings per class (of their weight, with
         ``sample_weight``).
+    recordings_trained_ : ndarray of bool, shape (n_recordings,)
+        Which training recordings gave cycles to train on (``min_cycles`` or
+        more): the others trained nothing, whatever their label or weight.
 
     Examples
     --------
@@ -498,6 +501,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         # set only now: a fit that failed leaves nothing that looks fitted
         self.estimator_, self.classes_ = estimator, classes
         self.class_prior_ = counts / counts.sum()
+        self.recordings_trained_ = n > 0
         return self
 
     def predict_cycle_proba(self, X) -> tuple[np.ndarray, np.ndarray]:
