@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -460,10 +461,13 @@ def test_cli_skip_coarse_weighs_the_coarse_recordings_0(
     assert card["loudness_db"]["min"] > loudness["min"]  # the quiet one is out
     # train too: a screening model
     fitted = {}
-    monkeypatch.setattr(
-        "sklearn.pipeline.Pipeline.fit",
-        lambda self, X, y, **kw: fitted.update(kw) or self,  # fit returns self
-    )
+
+    def fit(self, X, y, **kw):  # as a fit that trained every recording
+        fitted.update(kw)
+        self[-1].recordings_trained_ = np.ones(len(y), bool)
+        return self
+
+    monkeypatch.setattr("sklearn.pipeline.Pipeline.fit", fit)
     monkeypatch.setattr(
         "vascular_sklearn.persistence.save_model",
         lambda *a, card, **k: seen.update(card=card),
@@ -508,6 +512,19 @@ def test_cli_skip_coarse_that_leaves_a_class_out_is_named(
     assert "--skip-coarse leaves out 1 coarse recording of 4, and with them" in err
     assert "every one labelled abnormal: nothing to learn that class from" in err
     assert "Sample weights" not in err and not (tmp_path / "b.pt").exists()
+    # a fold: the abnormal recordings of database y alone are coarse, so the
+    # fold that trains on y alone has none to learn from; checked over the
+    # whole data only, it failed after the folds before it had trained
+    two = tmp_path / "two"
+    two.mkdir()
+    _write_database(two, "x", list(heart_sounds.recordings.data), heart_sounds.target)
+    other = [np.roll(x, 1) for x in recordings]
+    _write_database(two, "y", other, heart_sounds.target)
+    assert main(["evaluate", str(two), "--skip-coarse"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(
+        r"--skip-coarse leaves fold \d of 2 no recording labelled abn", err
+    )
 
 
 def test_pretrain_gives_back_a_pipeline_whose_network_was_the_default(

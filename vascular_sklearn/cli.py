@@ -301,7 +301,9 @@ def _evaluate(
     _say(f"{sizes}, {plan}")
     params = None
     if skip_coarse:
-        params = {"classifier__sample_weight": _weight_without_coarse(data)}
+        weight = _weight_without_coarse(data)
+        params = {"classifier__sample_weight": weight}
+        cv = _folds_keeping_each_class(cv, data, weight)
     result = evaluate_by_patient(
         pipe,
         data.recordings,
@@ -326,6 +328,25 @@ def _evaluate(
         )
     lines += _recorder_lines(data, unit, result.recording_proba, 0.5, note)
     return lines + _device_lines(data, unit)
+
+
+def _folds_keeping_each_class(cv, data, weight: np.ndarray) -> list:
+    """``cv``'s splits, refused where ``--skip-coarse`` leaves a fold's training
+    without a class: checked over the whole data only, that fold failed after
+    the folds before it had trained, naming neither it nor the option."""
+    target = np.asarray(data.target)
+    splits = list(cv.split(np.zeros(len(target)), target, data.groups))
+    for k, (train, _) in enumerate(splits, start=1):
+        gone = np.setdiff1d(target, target[train][weight[train] > 0])
+        if len(gone):
+            names = getattr(data, "target_names", None)
+            said = names[gone[0]] if names is not None else gone[0]
+            raise _UsageError(
+                f"--skip-coarse leaves fold {k} of {len(splits)} no recording "
+                f"labelled {said} to train on (the others are coarse): record "
+                "them again with more gain, or leave --skip-coarse out"
+            )
+    return splits
 
 
 def _recorder_lines(data, unit: str, proba, threshold: float, note: str) -> list[str]:
