@@ -408,7 +408,7 @@ class RecordingClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         # an earlier fit's model goes first: a refit that fails must not leave
         # it answering as if it were the new one
-        for name in ("estimator_", "classes_", "class_prior_"):
+        for name in ("estimator_", "classes_", "class_prior_", "recordings_trained_"):
             self.__dict__.pop(name, None)
         self._validate_params()
         self._check_max_cycles()
