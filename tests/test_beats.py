@@ -352,6 +352,19 @@ def test_pulse_db_measures_the_loudness_swing_at_any_rate_and_gain(rate):
     assert np.isnan(pulse_db(beating, 40.0))  # at 40 Hz nothing lies above 25 Hz
 
 
+def test_pulse_db_of_a_constant_is_0_and_of_nan_an_error():
+    # a dead lead at an offset left the highpass a residue of 1e-10 of it,
+    # which divided by its own peak swung 9 dB: a "pulse"
+    for constant in (np.full(20000, 3.0), np.full(40000, -1, np.int16)):
+        assert pulse_db(constant, 2000.0) < 0.1
+    # one NaN or inf sample read as digital silence, 0 dB: "no pulse"
+    x = np.random.default_rng(0).normal(size=20000)
+    for bad in (np.nan, np.inf):
+        x[5000] = bad
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            pulse_db(x, 2000.0)
+
+
 def test_simulated_vessels_have_a_pulse(base):
     arrays, _, rate = base
     lowpassed = LowpassFilter().fit_transform(Signals.from_arrays(arrays, rate))

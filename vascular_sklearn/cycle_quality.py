@@ -409,6 +409,10 @@ _PULSE_MIN_SECONDS = 3.0
 #: Seconds the highpass takes to settle, left out of the envelope: from a DC
 #: offset it starts with a step larger than any beat (noise swung 1-2 dB).
 _PULSE_SETTLE = 0.2
+#: Sound above 25 Hz this far under the recording's peak (120 dB) is none: a
+#: constant (a dead lead at an offset) leaves the highpass a decaying residue
+#: of about 1e-10 of it, which divided by its own peak read as a 9 dB swing.
+_PULSE_RESIDUE = 1e-6
 
 
 def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
@@ -432,9 +436,14 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     Returns
     -------
     float
-        The swing in dB: the same at any gain, and 0 for digital silence;
-        ``nan`` for a recording shorter than 3 s or sampled at 50 Hz or less
-        (it holds no sound above 25 Hz).
+        The swing in dB: the same at any gain, and 0 for digital silence or
+        a constant; ``nan`` for a recording shorter than 3 s or sampled at
+        50 Hz or less (it holds no sound above 25 Hz).
+
+    Raises
+    ------
+    ValueError
+        When ``signal`` holds NaN or infinite samples (read as silence, 0).
 
     Examples
     --------
@@ -452,6 +461,10 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
         return float("nan")
     # a causal filter suffices for a loudness envelope, in the signal's own
     # precision: no float64 copy of a long recording
+    # as floats: -x.min() of int16's -32768 wrapped
+    scale = max(float(x.max()), -float(x.min()))
+    if not np.isfinite(scale):
+        raise ValueError("signal holds NaN or infinite samples: nothing to measure")
     highpass = butter(2, _PULSE_HIGHPASS, "high", fs=sample_rate, output="sos")
     y = sosfilt(highpass.astype(x.dtype) if x.dtype == np.float32 else highpass, x)
     y = y[round(_PULSE_SETTLE * sample_rate) :]
@@ -459,7 +472,7 @@ def pulse_db(signal: np.ndarray, sample_rate: float) -> float:
     # the extremes, not |y|: no copy of a long recording (a float's magnitude
     # is exact, so the peak is the same number)
     peak = max(y.max(), -y.min())
-    if not peak > 0:
+    if not peak > _PULSE_RESIDUE * scale:
         return 0.0
     # at its own scale: squares of a float recording near 1e-20 underflow
     # float32 (every frame read as silence, a swing of 0 dB)
