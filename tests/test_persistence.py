@@ -351,6 +351,15 @@ def test_check_card_names_a_key_that_is_no_str():
     assert check_card({"auc": np.longdouble(0.75)}) == {"auc": 0.75}
     with pytest.raises(ValueError, match=r"card\['z'\]: a clongdouble is no JSON"):
         check_card({"z": np.clongdouble(1 + 1j)})
+    # a backbone's checkpoints keep this key: read back, it was dropped unsaid
+    with pytest.raises(ValueError, match=r"card\['checkpoint_of'\]: a name"):
+        check_card({"checkpoint_of": "mine"})
+    # nested beyond reason: a bare RecursionError 1000 frames deep
+    deep = []
+    for _ in range(3000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested beyond reason"):
+        check_card({"a": deep})
 
 
 def test_a_card_that_is_no_object_or_a_pipe_is_named(saved, tmp_path):

@@ -275,7 +275,9 @@ def test_a_checkpoint_cut_off_while_written_keeps_the_last_epoch(
 
 
 def test_save_backbone_needs_a_fitted_network(tmp_path, backbone):
-    with pytest.raises(TypeError, match="fitted ResNetClassifier"):
+    with pytest.raises(
+        TypeError, match=r"fitted ResNetClassifier.*; got Pipeline not fitted"
+    ):
         save_backbone(_small(), tmp_path / "b.pt")
     path, model = backbone
     with pytest.raises(FileExistsError):
@@ -863,3 +865,14 @@ def test_a_backbone_is_not_taken_for_the_checkpoint_it_starts(tmp_path):
     with pytest.raises(FileExistsError, match="no checkpoint of a fit"):
         fine_tune.fit(X, [1, 0] * 4)
     assert backbone.read_bytes() == written
+
+
+def test_a_name_too_long_for_its_partial_file_is_refused_before_the_work(
+    tmp_path, heart_sounds, monkeypatch
+):
+    # 248 to 255 bytes passed the first check; its .partial was refused by the
+    # network's first checkpoint, after the signal chain had run
+    monkeypatch.setattr(Pipeline, "fit", lambda *a, **k: pytest.fail("work done"))
+    out = tmp_path / ("a" * 250 + ".pt")
+    with pytest.raises(OSError, match=r"with \.partial .* longer than 255 bytes"):
+        pretrain(heart_sounds.recordings, heart_sounds.target, out, pipeline=_small())

@@ -71,7 +71,9 @@ def check_card(card: Mapping[str, Any] | None) -> dict:
     TypeError
         ``card`` is not a mapping with string keys.
     ValueError
-        A value that JSON cannot hold, named by its key.
+        A value that JSON cannot hold, named by its key; a value nested
+        beyond reason; the key ``"checkpoint_of"``, which a backbone's
+        checkpoints keep for themselves.
 
     Examples
     --------
@@ -85,7 +87,15 @@ def check_card(card: Mapping[str, Any] | None) -> dict:
         raise TypeError(
             f"card must be a mapping with str keys (a dict), got {type(card).__name__}"
         )
-    _check_keys(card, "card")
+    if _RESERVED in card:  # read back, it was dropped as a checkpoint's own
+        raise ValueError(
+            f"card[{_RESERVED!r}]: a name a backbone's checkpoints keep for "
+            "themselves; call it otherwise"
+        )
+    try:
+        _check_keys(card, "card")
+    except RecursionError as err:  # a bare RecursionError 1000 frames deep
+        raise ValueError("card: nested beyond reason (over 900 levels)") from err
     checked = {}
     for key, value in card.items():
         try:
@@ -98,6 +108,11 @@ def check_card(card: Mapping[str, Any] | None) -> dict:
                 "or dicts of them"
             ) from err
     return checked
+
+
+#: The key of a checkpoint's bookkeeping in a backbone's card (what it was
+#: trained on, to refuse resuming on other data).
+_RESERVED = "checkpoint_of"
 
 
 def _check_keys(value: Any, where: str) -> None:

@@ -37,6 +37,7 @@ from ._base import (
 )
 from ._output import check_output, replacing
 from .exceptions import WeightsFileError, _missing
+from .model_card import _RESERVED
 
 try:
     import torch
@@ -390,8 +391,9 @@ IMAGE_SHAPE_KEY = "image_shape"
 #: The entry of a backbone file that holds its card (what it was pretrained
 #: on), as the bytes of a JSON object: a tensor, so the file stays tensor-only.
 CARD_KEY = "card"
-#: The card entry of a checkpoint naming what its run trains on (a digest).
-_TRAINED_ON = "checkpoint_of"
+#: The card entry of a checkpoint naming what its run trains on (a digest);
+#: check_card refuses it in a user's card.
+_TRAINED_ON = _RESERVED
 
 
 def _card_tensor(card: dict) -> torch.Tensor:

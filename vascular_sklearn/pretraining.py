@@ -25,7 +25,7 @@ except ImportError as err:  # the screening runtime installs without it
         "'vascular-sklearn[network]'"
     ) from err
 
-from ._output import check_output, replacing
+from ._output import _NAME_MAX, check_output, replacing
 from .model_card import check_card
 from .network import ResNetClassifier, _backbone_state
 from .pipelines import make_stenosis_pipeline
@@ -72,6 +72,8 @@ def check_partial(path: str | os.PathLike, resume: bool) -> None:
     ------
     FileExistsError
         If :func:`partial_path` of ``path`` exists and ``resume`` is False.
+    OSError
+        If the partial file's name is longer than a file system takes.
 
     Examples
     --------
@@ -79,6 +81,12 @@ def check_partial(path: str | os.PathLike, resume: bool) -> None:
     >>> check_partial(tempfile.mkdtemp() + "/backbone.pt", resume=False)
     """
     partial = partial_path(path)
+    if len(os.fsencode(partial.name)) > _NAME_MAX:
+        # else refused by the network's first checkpoint, after the signals
+        raise OSError(
+            f"{path}: with .partial (the last epoch's file) the name is longer "
+            f"than {_NAME_MAX} bytes; give a shorter one"
+        )
     if os.path.lexists(partial) and not resume:
         raise FileExistsError(
             f"{partial} holds the last epoch of an interrupted run: resume from "
@@ -87,14 +95,17 @@ def check_partial(path: str | os.PathLike, resume: bool) -> None:
 
 
 def _network(model: Any) -> ResNetClassifier:
+    given = model
     if isinstance(model, Pipeline):
         model = model.steps[-1][1]
     if isinstance(model, RecordingClassifier):
         model = getattr(model, "estimator_", None)
     if not isinstance(model, ResNetClassifier) or not hasattr(model, "net_"):
+        # an unfitted pipeline's network is None: "got NoneType" said nothing
+        got = type(given).__name__ + (" not fitted" if model is None else "")
         raise TypeError(
             "save_backbone needs a fitted ResNetClassifier, or a pipeline or "
-            f"RecordingClassifier ending in one; got {type(model).__name__}"
+            f"RecordingClassifier ending in one; got {got}"
         )
     return model
 
