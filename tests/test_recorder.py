@@ -61,6 +61,12 @@ def test_the_converter_step_and_its_rounding_noise_are_read_from_the_samples(
     assert rounding_snr_db(np.full(100, 0.5), RATE) == -np.inf
 
 
+def test_the_converter_step_of_integer_samples_does_not_wrap():
+    # np.diff of int16 levels 60000 apart wrapped to -5536: a negative step
+    pcm = np.array([-30000, 30000] * 1000, np.int16)
+    assert converter_step(pcm) == 60000.0
+
+
 def test_gain_is_exact_and_dc_offset_adds():
     x = np.linspace(-1, 1, 101)
     y = Recorder(gain=0.37, step=None, clip_level=None).apply(x, RATE)

@@ -145,7 +145,10 @@ def converter_step(x: np.ndarray) -> float:
         # recording read as one value, "silent" (its other values are few)
         others = _check_finite(x[x != levels[0]], "x")
         levels = np.unique(np.append(others, levels[0]))
-    return float(np.median(np.diff(levels))) if len(levels) > 1 else 0.0
+    if len(levels) < 2:
+        return 0.0
+    # as floats: int16 gaps over 32767 wrapped negative
+    return float(np.median(np.diff(levels.astype(np.float64))))
 
 
 def rounding_snr_db(x: np.ndarray, sample_rate: float, band: float = 1000.0) -> float:
