@@ -330,6 +330,16 @@ def _evaluate(
     return lines + _device_lines(data, unit)
 
 
+def _class_without(data: Any, kept: np.ndarray) -> Any:
+    """The name of the first class of ``data`` none of whose recordings is
+    ``kept`` (their labels), or ``None``."""
+    gone = np.setdiff1d(np.asarray(data.target), kept)
+    if not len(gone):
+        return None
+    names = getattr(data, "target_names", None)
+    return names[gone[0]] if names is not None else gone[0]
+
+
 def _folds_keeping_each_class(cv, data, weight: np.ndarray) -> list:
     """``cv``'s splits, refused where ``--skip-coarse`` leaves a fold's training
     without a class: checked over the whole data only, that fold failed after
@@ -337,10 +347,8 @@ def _folds_keeping_each_class(cv, data, weight: np.ndarray) -> list:
     target = np.asarray(data.target)
     splits = list(cv.split(np.zeros(len(target)), target, data.groups))
     for k, (train, _) in enumerate(splits, start=1):
-        gone = np.setdiff1d(target, target[train][weight[train] > 0])
-        if len(gone):
-            names = getattr(data, "target_names", None)
-            said = names[gone[0]] if names is not None else gone[0]
+        said = _class_without(data, target[train][weight[train] > 0])
+        if said is not None:
             raise _UsageError(
                 f"--skip-coarse leaves fold {k} of {len(splits)} no recording "
                 f"labelled {said} to train on (the others are coarse): record "
@@ -655,12 +663,10 @@ def _weight_without_coarse(data: Any, snr: np.ndarray | None = None) -> np.ndarr
     coarse = ~(snr >= COARSE_LIMIT_DB)  # an unreadable file (NaN) stops later
     target = np.asarray(data.target)
     labels = target[coarse]
-    gone = np.setdiff1d(target, target[~coarse])
-    if len(gone):
+    said = _class_without(data, target[~coarse])
+    if said is not None:
         # else scikit-learn's "Sample weights must contain at least one
         # non-zero number", or a class named without the option
-        names = getattr(data, "target_names", None)
-        said = names[gone[0]] if names is not None else gone[0]
         raise _UsageError(
             f"--skip-coarse leaves out {_count(int(coarse.sum()), 'coarse recording')} "
             f"of {len(target)}, and with them every one labelled {said}: nothing "
