@@ -254,22 +254,3 @@ def test_load_warns_of_a_cut_short_file_whatever_n_jobs(tmp_path, n_jobs):
         RATE // 2,
     ]
     assert 0 < len(signals.data[1]) < RATE // 2
-
-
-def test_containers_refuse_to_become_a_plain_array(tmp_path):
-    """numpy read recordings of one length as a table, their rate and names
-    lost: BaggingClassifier trained the pipeline at 22050 Hz on 4 kHz audio."""
-    from sklearn.ensemble import BaggingClassifier
-
-    from vascular_sklearn import make_seed_pipeline
-
-    signals = Signals.from_arrays([np.zeros(8000, np.float32)] * 4, 4000)
-    bags = CycleBags(signals, [np.array([[0, 4000]])] * 4)
-    spec = Spectrograms(np.zeros((4, 1, 2, 2), np.float32), [0, 1, 2, 3, 4])
-    files = RecordingFiles.from_paths(_wavs(tmp_path, 2))
-    for container in (signals, bags, spec, files):
-        with pytest.raises(TypeError, match="with their sample rate, which a plain"):
-            np.asarray(container)
-    pipe = make_seed_pipeline().set_params(classifier=RecordingClassifier(GaussianNB()))
-    with pytest.raises(TypeError, match="Signals holds recordings"):
-        BaggingClassifier(pipe, n_estimators=1).fit(signals, [0, 1] * 2)
