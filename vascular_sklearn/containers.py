@@ -300,16 +300,6 @@ class _RecordingSequence:
     def __iter__(self):
         return (self._item(i) for i in range(len(self)))
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        # numpy read recordings of one length as a table, their sample rate
-        # and names lost: a meta-estimator that checks X (BaggingClassifier)
-        # trained the pipeline at 22050 Hz on 4 kHz audio, without a word
-        raise TypeError(
-            f"{type(self).__name__} holds recordings with their sample rate, "
-            "which a plain array would lose; give it to the pipeline as it "
-            "is (a meta-estimator that makes X an array cannot take it)"
-        )
-
 
 def _take_optional(values: Any, positions: np.ndarray) -> Any:
     """``values[positions]``, or ``None`` where a container holds no such field."""
