@@ -11,6 +11,7 @@ import os
 import re
 import warnings
 from fractions import Fraction
+from numbers import Integral
 from typing import Literal
 
 import numpy as np
@@ -522,6 +523,14 @@ def _ogg_ended(name: str) -> bool:
             start += _OGG_HEADER + head[26] + sum(segments)
             header_type = head[5]
         return start == size and bool(header_type & _OGG_END)
+
+
+def _count(value, least: int = 1) -> bool:
+    """Whether ``value`` is a whole number (not a bool: True read as 1) of
+    ``least`` or more (a window, a batch, a number of threads)."""
+    return (
+        isinstance(value, Integral) and not isinstance(value, bool) and value >= least
+    )
 
 
 def _finite_above_zero(value) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -39,6 +38,7 @@ from ._model_spec import (
     rebuild_steps,
     rebuilding,
 )
+from .audio import _count
 from .exceptions import _missing
 from .spectrogram import _image_step
 
@@ -65,11 +65,7 @@ def _onnxruntime():
 def _session(path: str, n_threads: int | None):
     if not os.path.isfile(path):  # onnxruntime's own words read like our bug
         raise FileNotFoundError(f"{path}: {_missing(path, 'an ONNX model')}")
-    if n_threads is not None and (
-        not isinstance(n_threads, Integral)
-        or isinstance(n_threads, bool)
-        or n_threads < 1
-    ):
+    if n_threads is not None and not _count(n_threads):
         # onnxruntime's pybind error, or -1 taken without a word
         raise ValueError(f"n_threads={n_threads!r}: give 1 or more threads, or None")
     ort = _onnxruntime()
@@ -191,11 +187,7 @@ class OnnxNetwork(CycleImageClassifier, ClassifierMixin, BaseEstimator):
 
 
 def _check_batch_size(batch_size: Any) -> None:
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, Integral)
-        or batch_size < 1
-    ):
+    if not _count(batch_size):
         raise ValueError(f"batch_size={batch_size!r}: give 1 or more cycles per call")
 
 

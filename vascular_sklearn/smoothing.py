@@ -11,6 +11,7 @@ from scipy import ndimage
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import SEED_SAMPLE_RATE, SignalTransformer, map_recordings, to_samples
+from .audio import _count
 from .containers import Signals, object_array
 
 __all__ = ["MeanSmoother", "smooth"]
@@ -57,7 +58,7 @@ def smooth(
     >>> smooth(np.array([0, 0, 9, 0, 0], np.float32), 3, "mean").tolist()
     [0.0, 3.0, 3.0, 3.0, 0.0]
     """
-    if not isinstance(size, Integral) or isinstance(size, bool) or size < 1:
+    if not _count(size):
         # scipy says "incorrect filter size" or numpy "negative dimensions"
         raise ValueError(f"size={size!r}: give a window of 1 or more samples")
     if method not in ("mean", "median"):

@@ -20,6 +20,7 @@ from ._base import (
     map_recordings,
     to_samples,
 )
+from .audio import _count
 from .containers import CycleBags, Spectrograms, _offsets
 from .exceptions import RecordingError
 
@@ -36,7 +37,7 @@ def _check_window(n_fft: Any, hop: Any) -> None:
     negative hop walked the frames backwards (an image reversed in time, with
     no word), 0 or 2.5 failed in numpy's slicing."""
     for name, value in (("n_fft", n_fft), ("hop", hop)):
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        if not _count(value):
             raise ValueError(
                 f"{name}={value!r}: give a whole number of samples, 1 or more"
             )
